@@ -1,0 +1,32 @@
+# Two commands do everything on a fresh machine with only Python:
+#   make run   - Synapse (SQLite) with Borough's modules, the example org chart applied
+#   make test  - the whole suite, including integration tests against a real Synapse
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: install run test lint bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(PY) scripts/run.py
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(PY) -m ruff check borough provisioning synapse_modules bots widgets tests bench scripts
+
+bench: install
+	$(PY) bench/provision.py --people 300 --units 30
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,70 @@
+"""SQLAlchemy 2 models of the app database. Migrations in `migrations/` create these tables."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[str]: JSON}
+
+
+class Profile(Base):
+    """A person's card. Rows with `is_managed` were provisioned from the org YAML."""
+
+    __tablename__ = "profiles"
+
+    user_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    username: Mapped[str] = mapped_column(String(255), index=True)
+    display_name: Mapped[str] = mapped_column(String(255))
+    email: Mapped[str | None] = mapped_column(String(320))
+    organisation: Mapped[str | None] = mapped_column(String(64), index=True)
+    units: Mapped[list[str]] = mapped_column(JSON, default=list)
+    role: Mapped[str] = mapped_column(String(32), default="staff")
+    job_title: Mapped[str | None] = mapped_column(String(255))
+    manager: Mapped[str | None] = mapped_column(String(255))
+    is_managed: Mapped[bool] = mapped_column(Boolean, default=True)
+    left_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    fields: Mapped[list[ProfileFieldRow]] = relationship(
+        back_populates="profile", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+
+class ProfileFieldRow(Base):
+    """One profile field. `source` is 'org' when the YAML sets it, 'self' when the person did."""
+
+    __tablename__ = "profile_fields"
+
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("profiles.user_id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON)
+    visibility: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(8), default="org")
+
+    profile: Mapped[Profile] = relationship(back_populates="fields")
+
+
+class AuditEntry(Base):
+    """Append-only record of admin actions: who did what, when, why, to which ids."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(255), index=True)
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    reason: Mapped[str | None] = mapped_column(Text)
+    target_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -1,0 +1,60 @@
+"""Borough's Matrix event types and the room shapes every component agrees on."""
+
+from __future__ import annotations
+
+#: On every managed space and room. Content: {"key": "unit/housing/general", "kind": ...}.
+MANAGED = "org.borough.managed"
+#: On sealed rooms. Content: see `provisioning.desired.sealed_policy`; the modules enforce it.
+POLICY = "org.borough.policy"
+#: On microblog channels. Content: {"posters": [...user ids], "max_length": int, "sealed": bool}.
+CHANNEL = "org.borough.channel"
+
+#: MSC4133 custom profile fields live under this prefix.
+PROFILE_FIELD_PREFIX = "org.borough."
+
+SPACE_CHILD = "m.space.child"
+SPACE_PARENT = "m.space.parent"
+WIDGETS = "im.vector.modular.widgets"
+WIDGET_LAYOUT = "io.element.widgets.layout"
+
+MODERATOR = 50
+ADMIN = 100
+
+#: The complete `events` map of Borough's power levels. A power-level override at room
+#: creation replaces whole top-level keys, so every default must be restated here.
+POWER_LEVEL_EVENTS: dict[str, int] = {
+    "m.room.name": MODERATOR,
+    "m.room.topic": MODERATOR,
+    "m.room.avatar": MODERATOR,
+    "m.room.canonical_alias": MODERATOR,
+    "m.room.pinned_events": MODERATOR,
+    "m.room.power_levels": ADMIN,
+    "m.room.history_visibility": ADMIN,
+    "m.room.join_rules": ADMIN,
+    "m.room.server_acl": ADMIN,
+    "m.room.encryption": ADMIN,
+    "m.room.tombstone": ADMIN,
+    SPACE_CHILD: MODERATOR,
+    SPACE_PARENT: ADMIN,
+    WIDGETS: MODERATOR,
+    WIDGET_LAYOUT: MODERATOR,
+    MANAGED: ADMIN,
+    POLICY: ADMIN,
+    CHANNEL: ADMIN,
+}
+
+
+def power_levels(users: dict[str, int]) -> dict[str, object]:
+    """A complete power-levels content for a Borough room. `users` must omit v12 creators."""
+    return {
+        "users": dict(sorted(users.items())),
+        "users_default": 0,
+        "events": dict(POWER_LEVEL_EVENTS),
+        "events_default": 0,
+        "state_default": MODERATOR,
+        "ban": MODERATOR,
+        "kick": MODERATOR,
+        "redact": MODERATOR,
+        "invite": MODERATOR,
+        "notifications": {"room": MODERATOR},
+    }

@@ -1,0 +1,158 @@
+"""A small async client for Synapse's client and admin APIs, used by provisioning and the CLI.
+
+It bounds concurrency, honours `retry_after_ms` on M_LIMIT_EXCEEDED, retries 5xx and dropped
+connections with backoff, and turns every non-2xx answer into a typed `MatrixError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections import Counter
+from types import TracebackType
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+
+logger = logging.getLogger(__name__)
+
+JsonDict = dict[str, Any]
+
+
+class MatrixError(Exception):
+    """Synapse answered with an error. `errcode` is the Matrix code, e.g. M_FORBIDDEN."""
+
+    def __init__(self, method: str, path: str, status: int, errcode: str, error: str) -> None:
+        self.method, self.path, self.status = method, path, status
+        self.errcode, self.error = errcode, error
+        super().__init__(f"{method} {_redact(path)} failed: HTTP {status} {errcode}: {error}")
+
+
+class HomeserverUnreachable(Exception):
+    """No answer from the homeserver at all (refused, DNS, timeout) after the retries."""
+
+    def __init__(self, base_url: str, reason: str) -> None:
+        self.base_url = base_url
+        super().__init__(f"cannot reach the homeserver at {base_url}: {reason}")
+
+
+def _redact(path: str) -> str:
+    return path.split("?", 1)[0]
+
+
+def q(value: str) -> str:
+    """Quote a room id, alias, user id or event type for use in a URL path."""
+    return quote(value, safe="")
+
+
+class MatrixClient:
+    def __init__(
+        self,
+        base_url: str,
+        access_token: str | None,
+        *,
+        concurrency: int = 4,
+        max_retries: int = 6,
+        timeout: float = 60.0,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._token = access_token
+        self._limit = asyncio.Semaphore(concurrency)
+        self._max_retries = max_retries
+        self._timeout = aiohttp.ClientTimeout(total=timeout, connect=10)
+        self._session: aiohttp.ClientSession | None = None
+        #: requests sent, by method and first path segments; benchmarks read it.
+        self.sent: Counter[str] = Counter()
+
+    async def __aenter__(self) -> MatrixClient:
+        headers = {"Authorization": f"Bearer {self._token}"} if self._token else {}
+        self._session = aiohttp.ClientSession(headers=headers, timeout=self._timeout)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        json: JsonDict | None = None,
+        params: dict[str, str] | None = None,
+    ) -> JsonDict:
+        assert self._session is not None, "use 'async with MatrixClient(...)'"
+        attempt = 0
+        while True:
+            async with self._limit:
+                try:
+                    async with self._session.request(
+                        method, self.base_url + path, json=json, params=params
+                    ) as response:
+                        status = response.status
+                        body = await _json_body(response)
+                        retry_after = response.headers.get("Retry-After")
+                except (aiohttp.ClientConnectionError, asyncio.TimeoutError) as exc:
+                    if attempt >= self._max_retries:
+                        raise HomeserverUnreachable(self.base_url, _reason(exc)) from None
+                    delay = _backoff(attempt)
+                    logger.info("%s %s: %s; retrying in %.1fs", method, _redact(path), _reason(exc), delay)
+                    attempt += 1
+                    await asyncio.sleep(delay)
+                    continue
+            self.sent[method] += 1
+            if status < 300:
+                return body
+            errcode = str(body.get("errcode", "M_UNKNOWN"))
+            error = str(body.get("error", "")) or f"HTTP {status}"
+            if attempt < self._max_retries and (status == 429 or errcode == "M_LIMIT_EXCEEDED"):
+                delay = _retry_after(body, retry_after, attempt)
+                logger.info("rate limited on %s; waiting %.2fs", _redact(path), delay)
+            elif attempt < self._max_retries and status >= 500:
+                delay = _backoff(attempt)
+                logger.info("%s %s: HTTP %d; retrying in %.1fs", method, _redact(path), status, delay)
+            else:
+                raise MatrixError(method, path, status, errcode, error)
+            attempt += 1
+            await asyncio.sleep(delay)
+
+    # --- conveniences used across components -----------------------------------------------
+
+    async def whoami(self) -> str:
+        return str((await self.request("GET", "/_matrix/client/v3/account/whoami"))["user_id"])
+
+    async def ensure_admin(self) -> str:
+        """Return the token's user id, or raise MatrixError if it is not a server admin."""
+        user_id = await self.whoami()
+        await self.request("GET", f"/_synapse/admin/v2/users/{q(user_id)}")
+        return user_id
+
+
+async def _json_body(response: aiohttp.ClientResponse) -> JsonDict:
+    try:
+        body = await response.json(content_type=None)
+    except (ValueError, aiohttp.ContentTypeError):
+        return {}
+    return body if isinstance(body, dict) else {"value": body}
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, asyncio.TimeoutError):
+        return "timed out"
+    return str(exc) or type(exc).__name__
+
+
+def _backoff(attempt: int) -> float:
+    return min(30.0, 0.25 * 2**attempt) * (0.8 + 0.4 * random.random())
+
+
+def _retry_after(body: JsonDict, header: str | None, attempt: int) -> float:
+    if isinstance(body.get("retry_after_ms"), int | float):
+        return float(body["retry_after_ms"]) / 1000
+    if header and header.isdigit():
+        return float(header)
+    return _backoff(attempt)

@@ -1,0 +1,251 @@
+"""Cross-reference checks over a shape-valid org chart.
+
+Each check yields `(path, message)` pairs; the loader turns paths into `file:line:col`.
+Everything is reported at once, so an admin fixes a file in one pass.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections import Counter
+from collections.abc import Iterable, Iterator
+
+from borough.org.index import OrgIndex, _Lookup
+from borough.org.model import OrgChart
+
+Finding = tuple[tuple[str | int, ...], str]
+
+
+def did_you_mean(ref: str, candidates: Iterable[str]) -> str:
+    by_fold = {c.casefold(): c for c in candidates if c}
+    close = difflib.get_close_matches(ref.casefold(), list(by_fold), n=1, cutoff=0.6)
+    return f" — did you mean '{by_fold[close[0]]}'?" if close else ""
+
+
+def _unknown(what: str, ref: str, lookup: _Lookup[object]) -> str:
+    return f"unknown {what} '{ref}'{did_you_mean(ref, lookup.names())}"
+
+
+def check_org_chart(chart: OrgChart) -> list[Finding]:
+    index = OrgIndex(chart)
+    return [
+        *_duplicates(chart),
+        *_aliases(index),
+        *_organisations(index),
+        *_units(index),
+        *_people(index),
+        *_partnerships(index),
+        *_channels(index),
+        *_templates(index),
+    ]
+
+
+def _duplicates(chart: OrgChart) -> Iterator[Finding]:
+    lists: list[tuple[str, str, tuple[object, ...]]] = [
+        ("organisations", "key", chart.organisations),
+        ("units", "key", chart.units),
+        ("people", "username", chart.people),
+        ("partnerships", "key", chart.partnerships),
+        ("channels", "key", chart.channels),
+    ]
+    for section, attr, items in lists:
+        first: dict[str, int] = {}
+        for i, item in enumerate(items):
+            value = getattr(item, attr)
+            if value in first:
+                yield (section, i, attr), (
+                    f"duplicate {attr} '{value}' (first used at {section}[{first[value]}])"
+                )
+            else:
+                first[value] = i
+    names = Counter(u.name.casefold() for u in chart.units)
+    keys = {u.key for u in chart.units}
+    for path, ref in _unit_refs(chart):
+        if ref not in keys and names[ref.casefold()] > 1:
+            yield path, f"'{ref}' names {names[ref.casefold()]} units; refer to the unit by its key"
+
+
+def _unit_refs(chart: OrgChart) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    for i, unit in enumerate(chart.units):
+        if unit.parent:
+            yield ("units", i, "parent"), unit.parent
+    for i, person in enumerate(chart.people):
+        for j, ref in enumerate(person.units):
+            yield ("people", i, "units", j), ref
+    for i, partnership in enumerate(chart.partnerships):
+        for j, ref in enumerate(partnership.units):
+            yield ("partnerships", i, "units", j), ref
+    for i, channel in enumerate(chart.channels):
+        if channel.owner.unit:
+            yield ("channels", i, "owner", "unit"), channel.owner.unit
+
+
+def _aliases(index: OrgIndex) -> Iterator[Finding]:
+    """Every managed space and room gets `#<alias>:server`; two must never share one."""
+    seen: dict[str, str] = {}
+    chart = index.chart
+    claims: list[tuple[tuple[str | int, ...], str, str]] = []
+    for i, org in enumerate(chart.organisations):
+        claims.append((("organisations", i, "key"), org.key, f"organisation '{org.key}'"))
+    for i, unit in enumerate(chart.units):
+        claims.append((("units", i, "key"), unit.key, f"unit '{unit.key}'"))
+        for template in index.unit_rooms(unit):
+            claims.append((("units", i, "key"), f"{unit.key}-{template}", f"unit '{unit.key}' room"))
+    for i, partnership in enumerate(chart.partnerships):
+        claims.append((("partnerships", i, "key"), partnership.key, f"partnership '{partnership.key}'"))
+        for template in index.partnership_rooms(partnership):
+            claims.append(
+                (("partnerships", i, "key"), f"{partnership.key}-{template}", "partnership room")
+            )
+    for i, channel in enumerate(chart.channels):
+        claims.append((("channels", i, "key"), channel.key, f"channel '{channel.key}'"))
+    for path, alias, owner in claims:
+        if alias in seen and seen[alias] != owner:
+            yield path, f"alias '#{alias}' is already used by {seen[alias]}; choose another key"
+        seen.setdefault(alias, owner)
+
+
+def _organisations(index: OrgIndex) -> Iterator[Finding]:
+    for i, org in enumerate(index.chart.organisations):
+        for j, username in enumerate(org.admins):
+            person = index.people.get(username)
+            if person is None:
+                yield ("organisations", i, "admins", j), _unknown("person", username, index.people)
+            elif (o := index.organisations.get(person.organisation)) and o.key != org.key:
+                yield ("organisations", i, "admins", j), (
+                    f"'{username}' belongs to organisation '{o.key}', so cannot administer '{org.key}'"
+                )
+
+
+def _units(index: OrgIndex) -> Iterator[Finding]:
+    for i, unit in enumerate(index.chart.units):
+        path = ("units", i)
+        if unit.organisation and index.organisations.get(unit.organisation) is None:
+            yield (*path, "organisation"), _unknown(
+                "organisation", unit.organisation, index.organisations
+            )
+        if unit.parent is None and unit.organisation is None:
+            yield path, "a top-level unit needs 'organisation' (or give it a 'parent')"
+        if unit.parent is not None:
+            parent = index.units.get(unit.parent)
+            if parent is None:
+                yield (*path, "parent"), _unknown("unit", unit.parent, index.units)
+            elif parent.key == unit.key:
+                yield (*path, "parent"), "a unit cannot be its own parent"
+            elif unit.key in {a.key for a in index.ancestors(parent)}:
+                chain = " → ".join([unit.key, parent.key, *_chain_to(index, parent, unit.key)])
+                yield (*path, "parent"), f"units form a cycle: {chain}"
+            elif unit.organisation:
+                parent_org = index.organisation_of(parent)
+                own = index.organisations.get(unit.organisation)
+                if parent_org and own and parent_org.key != own.key:
+                    yield (*path, "organisation"), (
+                        f"'{own.key}' differs from the parent unit's organisation '{parent_org.key}'"
+                    )
+
+
+def _chain_to(index: OrgIndex, start: object, stop: str) -> list[str]:
+    chain = []
+    for ancestor in index.ancestors(start):  # type: ignore[arg-type]
+        chain.append(ancestor.key)
+        if ancestor.key == stop:
+            break
+    return chain
+
+
+def _people(index: OrgIndex) -> Iterator[Finding]:
+    for i, person in enumerate(index.chart.people):
+        path = ("people", i)
+        org = index.organisations.get(person.organisation)
+        if org is None:
+            yield (*path, "organisation"), _unknown(
+                "organisation", person.organisation, index.organisations
+            )
+        for j, ref in enumerate(person.units):
+            unit = index.units.get(ref)
+            if unit is None:
+                yield (*path, "units", j), _unknown("unit", ref, index.units)
+                continue
+            unit_org = index.organisation_of(unit)
+            if org is not None and unit_org is not None and unit_org.key != org.key:
+                yield (*path, "units", j), (
+                    f"unit '{unit.name}' belongs to '{unit_org.key}', not to '{org.key}'; "
+                    "cross-organisation work belongs in a partnership"
+                )
+        if person.manager is not None:
+            manager = index.people.get(person.manager)
+            if manager is None:
+                yield (*path, "manager"), _unknown("person", person.manager, index.people)
+            elif manager.username == person.username:
+                yield (*path, "manager"), "a person cannot be their own manager"
+            else:
+                chain = [person.username]
+                current = manager
+                while current is not None and current.username not in chain:
+                    chain.append(current.username)
+                    current = index.people.get(current.manager) if current.manager else None
+                if current is not None and current.username == person.username:
+                    yield (*path, "manager"), "managers form a cycle: " + " → ".join(
+                        [*chain, person.username]
+                    )
+
+
+def _partnerships(index: OrgIndex) -> Iterator[Finding]:
+    for i, partnership in enumerate(index.chart.partnerships):
+        path = ("partnerships", i)
+        for j, ref in enumerate(partnership.organisations):
+            if index.organisations.get(ref) is None:
+                yield (*path, "organisations", j), _unknown("organisation", ref, index.organisations)
+        for j, ref in enumerate(partnership.units):
+            if index.units.get(ref) is None:
+                yield (*path, "units", j), _unknown("unit", ref, index.units)
+        for j, ref in enumerate(partnership.people):
+            if index.people.get(ref) is None:
+                yield (*path, "people", j), _unknown("person", ref, index.people)
+        if not (partnership.organisations or partnership.units or partnership.people):
+            yield path, "a partnership needs organisations, units or people"
+
+
+def _channels(index: OrgIndex) -> Iterator[Finding]:
+    for i, channel in enumerate(index.chart.channels):
+        path = ("channels", i)
+        owner = channel.owner
+        if owner.unit is not None and index.units.get(owner.unit) is None:
+            yield (*path, "owner", "unit"), _unknown("unit", owner.unit, index.units)
+            continue
+        if owner.partnership is not None and index.partnerships.get(owner.partnership) is None:
+            yield (*path, "owner", "partnership"), _unknown(
+                "partnership", owner.partnership, index.partnerships
+            )
+            continue
+        audience = {p.username for p in index.audience_of(channel)}
+        owner_name = owner.unit or owner.partnership
+        for j, ref in enumerate(channel.posters.people):
+            person = index.people.get(ref)
+            if person is None:
+                yield (*path, "posters", "people", j), _unknown("person", ref, index.people)
+            elif channel.sealed and person.username not in audience:
+                yield (*path, "posters", "people", j), (
+                    f"'{ref}' is not a member of '{owner_name}', and '{channel.key}' is sealed"
+                )
+        if not channel.posters.people and not channel.posters.roles:
+            yield (*path, "posters"), "a channel needs posters (roles or people)"
+
+
+def _templates(index: OrgIndex) -> Iterator[Finding]:
+    chart = index.chart
+    known = list(index.templates)
+    refs: list[tuple[tuple[str | int, ...], str]] = []
+    for j, name in enumerate(chart.defaults.unit_rooms):
+        refs.append((("defaults", "unit_rooms", j), name))
+    for j, name in enumerate(chart.defaults.partnership_rooms):
+        refs.append((("defaults", "partnership_rooms", j), name))
+    for i, unit in enumerate(chart.units):
+        for j, name in enumerate(unit.rooms or ()):
+            refs.append((("units", i, "rooms", j), name))
+    for i, partnership in enumerate(chart.partnerships):
+        for j, name in enumerate(partnership.rooms or ()):
+            refs.append((("partnerships", i, "rooms", j), name))
+    for path, name in refs:
+        if name not in index.templates:
+            yield path, f"unknown room template '{name}'{did_you_mean(name, known)}"

@@ -1,0 +1,197 @@
+"""The org chart as pydantic models: organisations, units, people, partnerships, channels.
+
+Shapes only. Cross-references (unknown units, cycles, posters outside a sealed channel) are
+checked in `borough.org.checks`, which reports every problem with its place in the file.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+Key = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$"),
+    Field(description="lower-case letters, digits and dashes; stable forever once applied"),
+]
+Username = Annotated[str, StringConstraints(pattern=r"^[a-z0-9._=/-]{1,64}$")]
+Visibility = Literal["staff", "partners", "public"]
+Role = Literal["senior_manager", "manager", "staff", "partner", "community"]
+OrgKind = Literal[
+    "council", "health", "police", "fire", "education", "charity", "community", "business", "other"
+]
+
+#: Roles that moderate (power level 50) the units they belong to.
+MODERATING_ROLES: frozenset[str] = frozenset({"senior_manager", "manager"})
+
+#: Where a profile field is visible when the YAML gives a bare value.
+DEFAULT_VISIBILITY: dict[str, Visibility] = {
+    "bio": "partners",
+    "skills": "partners",
+    "location": "staff",
+    "pronouns": "partners",
+    "phone": "staff",
+}
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Organisation(Strict):
+    key: Key
+    name: str = Field(min_length=1)
+    kind: OrgKind
+    email_domains: tuple[Annotated[str, StringConstraints(pattern=r"^[a-z0-9.-]+\.[a-z]{2,}$")], ...] = ()
+    admins: tuple[str, ...] = Field(default=(), description="usernames of this organisation's admins")
+
+
+class Unit(Strict):
+    key: Key
+    name: str = Field(min_length=1)
+    organisation: str | None = Field(default=None, description="required unless parent is given")
+    parent: str | None = None
+    rooms: tuple[str, ...] | None = Field(
+        default=None, description="room templates; defaults.unit_rooms when absent"
+    )
+
+
+class ProfileField(Strict):
+    value: str | tuple[str, ...]
+    visibility: Visibility
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _numbers_as_text(cls, value: Any) -> Any:
+        # A phone number written without quotes arrives as an int.
+        return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+
+
+class Profile(Strict):
+    bio: ProfileField | None = None
+    skills: ProfileField | None = None
+    location: ProfileField | None = None
+    pronouns: ProfileField | None = None
+    phone: ProfileField | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_values_take_default_visibility(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        return {
+            name: (
+                {"value": value, "visibility": DEFAULT_VISIBILITY[name]}
+                if name in DEFAULT_VISIBILITY and isinstance(value, str | int | float | list)
+                else value
+            )
+            for name, value in data.items()
+        }
+
+    def fields(self) -> dict[str, ProfileField]:
+        return {name: getattr(self, name) for name in DEFAULT_VISIBILITY if getattr(self, name)}
+
+
+class Person(Strict):
+    username: Username
+    display_name: str = Field(min_length=1)
+    email: EmailStr | None = None
+    organisation: str
+    units: tuple[str, ...] = ()
+    role: Role = "staff"
+    job_title: str | None = None
+    manager: str | None = None
+    profile: Profile = Profile()
+
+
+class Partnership(Strict):
+    key: Key
+    name: str = Field(min_length=1)
+    description: str | None = None
+    organisations: tuple[str, ...] = Field(default=(), description="every person of these")
+    units: tuple[str, ...] = Field(default=(), description="every person of these and sub-units")
+    people: tuple[str, ...] = ()
+    rooms: tuple[str, ...] | None = Field(
+        default=None, description="room templates; defaults.partnership_rooms when absent"
+    )
+
+
+class ChannelOwner(Strict):
+    unit: str | None = None
+    partnership: str | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> ChannelOwner:
+        if (self.unit is None) == (self.partnership is None):
+            raise ValueError("give exactly one of 'unit' or 'partnership'")
+        return self
+
+
+class Posters(Strict):
+    roles: tuple[Role, ...] = ()
+    people: tuple[str, ...] = ()
+
+
+class Channel(Strict):
+    key: Key
+    name: str = Field(min_length=1)
+    topic: str | None = None
+    owner: ChannelOwner
+    sealed: bool = False
+    posters: Posters = Posters(roles=("senior_manager", "manager"))
+    max_length: int = Field(default=500, ge=1, le=20000)
+
+
+class TemplateChannel(Strict):
+    """Makes a templated room a microblog channel of the unit it is stamped for."""
+
+    sealed: bool = False
+    posters: Posters = Posters(roles=("senior_manager", "manager"))
+    max_length: int = Field(default=500, ge=1, le=20000)
+
+
+class RoomTemplate(Strict):
+    name: str = Field(min_length=1, description="'{name}' is replaced by the unit's name")
+    topic: str | None = None
+    channel: TemplateChannel | None = None
+    standing_meeting: bool = False
+
+
+DEFAULT_ROOM_TEMPLATES: dict[str, RoomTemplate] = {
+    "general": RoomTemplate(name="{name}", topic="Everything about {name}"),
+    "announcements": RoomTemplate(
+        name="{name} announcements",
+        topic="Updates from the managers of {name}. Reply in a thread.",
+        channel=TemplateChannel(),
+    ),
+    "team": RoomTemplate(
+        name="{name} team room", topic="Day-to-day and the standing meeting", standing_meeting=True
+    ),
+}
+
+
+class Defaults(Strict):
+    unit_rooms: tuple[str, ...] = ("general", "announcements", "team")
+    partnership_rooms: tuple[str, ...] = ("general",)
+
+
+class OrgChart(Strict):
+    version: Literal[1] = 1
+    organisations: tuple[Organisation, ...] = Field(min_length=1)
+    units: tuple[Unit, ...] = ()
+    people: tuple[Person, ...] = ()
+    partnerships: tuple[Partnership, ...] = ()
+    channels: tuple[Channel, ...] = ()
+    room_templates: dict[Key, RoomTemplate] = Field(
+        default_factory=dict, description="added to, or replacing, the built-in templates"
+    )
+    defaults: Defaults = Defaults()

@@ -1,0 +1,111 @@
+"""Borough's settings: one YAML file (see config/borough.example.yaml), validated once, frozen.
+
+Secrets may come from the environment instead of the file: BOROUGH_ACCESS_TOKEN and
+BOROUGH_JITSI_APP_SECRET override the file, so the file itself can be committed.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from borough.yamlsource import Problem, SourceError, read_yaml
+
+DEFAULT_SETTINGS_PATH = Path("config/borough.yaml")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HomeserverSettings(_Section):
+    url: str = Field(description="client-server API base URL, e.g. https://matrix.example.gov.uk")
+    server_name: str = Field(min_length=1, description="the part after ':' in user ids")
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+
+class ServiceAccountSettings(_Section):
+    user_id: str = Field(pattern=r"^@[^:]+:.+$", description="Borough's service account, a server admin")
+    access_token: SecretStr | None = Field(default=None, description="or BOROUGH_ACCESS_TOKEN")
+
+
+class DatabaseSettings(_Section):
+    url: str = Field(
+        default="sqlite+aiosqlite:///var/borough.db",
+        description="SQLAlchemy async URL: sqlite+aiosqlite:///path or postgresql+asyncpg://…",
+    )
+
+
+class ProvisioningSettings(_Section):
+    concurrency: int = Field(default=4, ge=1, le=64, description="requests in flight to Synapse")
+    max_retries: int = Field(default=6, ge=0, le=20)
+    destructive_threshold: int = Field(
+        default=10, ge=0, description="destructive changes above this need --force"
+    )
+    password_length: int = Field(default=16, ge=12, le=64)
+
+
+class JitsiSettings(_Section):
+    domain: str = "meet.example.org"
+    auth: Literal["none", "openidtoken-jwt"] = "none"
+    app_id: str | None = None
+    app_secret: SecretStr | None = Field(default=None, description="or BOROUGH_JITSI_APP_SECRET")
+
+
+class Settings(_Section):
+    homeserver: HomeserverSettings
+    service_account: ServiceAccountSettings
+    database: DatabaseSettings = DatabaseSettings()
+    provisioning: ProvisioningSettings = ProvisioningSettings()
+    jitsi: JitsiSettings = JitsiSettings()
+
+    @property
+    def access_token(self) -> str:
+        token = self.service_account.access_token
+        if token is None:
+            raise SettingsError(
+                "<settings>",
+                [Problem(("service_account", "access_token"), "no access token: set it here or "
+                         "in the BOROUGH_ACCESS_TOKEN environment variable")],
+            )
+        return token.get_secret_value()
+
+
+class SettingsError(SourceError):
+    """The settings file is missing or wrong; every problem is listed with its place."""
+
+
+def load_settings(path: Path | str | None = None) -> Settings:
+    path = Path(path or os.environ.get("BOROUGH_SETTINGS") or DEFAULT_SETTINGS_PATH)
+    try:
+        source = read_yaml(path)
+    except SourceError as exc:
+        hint = " (pass --settings FILE or set BOROUGH_SETTINGS)" if not path.exists() else ""
+        problems = [Problem(p.path, p.message + hint, p.line, p.column) for p in exc.problems]
+        raise SettingsError(exc.filename, problems) from None
+    data = source.data if isinstance(source.data, dict) else {}
+    if not isinstance(source.data, dict):
+        raise SettingsError(str(path), [source.problem((), "expected a mapping of sections")])
+    overrides = {
+        ("service_account", "access_token"): os.environ.get("BOROUGH_ACCESS_TOKEN"),
+        ("jitsi", "app_secret"): os.environ.get("BOROUGH_JITSI_APP_SECRET"),
+    }
+    for (section, key), value in overrides.items():
+        if value:
+            existing = data.get(section)
+            data[section] = {**(existing if isinstance(existing, dict) else {}), key: value}
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        from borough.org.loader import pydantic_problems
+
+        raise SettingsError(str(path), pydantic_problems(exc, source, Settings)) from None

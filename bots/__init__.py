@@ -1,0 +1,1 @@
+"""Borough bots (issue 4)."""

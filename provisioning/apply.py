@@ -1,0 +1,238 @@
+"""Execute a plan against Synapse and the app database, phase by phase, with a progress bar.
+
+Each operation is idempotent against a fresh plan: an apply killed half-way leaves nothing
+that a second plan would not see and finish, and rooms are created with their alias and key
+in one request, so no room is ever made twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from borough.db import AuditEntry, Profile, ProfileFieldRow
+from borough.matrix import MatrixClient, MatrixError, q
+from provisioning.plan import (
+    Change,
+    CreateRoom,
+    CreateUser,
+    DeactivateUser,
+    Join,
+    Kick,
+    MarkLeft,
+    Operation,
+    Plan,
+    RoomRef,
+    SaveProfile,
+    SetAlias,
+    SetState,
+    UpdateUser,
+)
+
+logger = logging.getLogger(__name__)
+
+
+class UnresolvedRoom(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__(f"room '{key}' does not exist (its creation failed earlier)")
+
+
+@dataclass
+class ApplyResult:
+    done: int = 0
+    failures: list[tuple[Change, str]] = field(default_factory=list)
+    passwords: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Applier:
+    client: MatrixClient
+    sessions: async_sessionmaker[AsyncSession]
+    server_name: str
+    room_ids: dict[str, str]
+    actor: str
+    demo_passwords: bool = False
+    password_length: int = 16
+    result: ApplyResult = field(default_factory=ApplyResult)
+
+    async def apply(self, plan: Plan, progress: Callable[[Change], None] | None = None) -> ApplyResult:
+        for phase in plan.phases():
+            await asyncio.gather(*(self._run(change, progress) for change in phase))
+        await self._audit(plan)
+        return self.result
+
+    async def _run(self, change: Change, progress: Callable[[Change], None] | None) -> None:
+        try:
+            await self.execute(change.op)
+            self.result.done += 1
+        except (MatrixError, UnresolvedRoom) as exc:
+            logger.warning("%s %s: %s", change.group, change.target, exc)
+            self.result.failures.append((change, str(exc)))
+        finally:
+            if progress is not None:
+                progress(change)
+
+    def resolve(self, value: Any) -> Any:
+        if isinstance(value, RoomRef):
+            if value.key not in self.room_ids:
+                raise UnresolvedRoom(value.key)
+            return self.room_ids[value.key]
+        if isinstance(value, dict):
+            return {k: self.resolve(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.resolve(v) for v in value]
+        return value
+
+    def room(self, key: str) -> str:
+        resolved: str = self.resolve(RoomRef(key))
+        return resolved
+
+    async def execute(self, op: Operation) -> None:
+        match op:
+            case CreateUser(user=user):
+                body: dict[str, Any] = {"displayname": user.display_name}
+                if user.email:
+                    body["threepids"] = [{"medium": "email", "address": user.email}]
+                if self.demo_passwords:
+                    password = secrets.token_urlsafe(self.password_length)[: self.password_length]
+                    body["password"] = password
+                    self.result.passwords[user.user_id] = password
+                await self.client.request("PUT", f"/_synapse/admin/v2/users/{q(user.user_id)}", body)
+            case UpdateUser(user=user, reactivate=reactivate):
+                body = {"displayname": user.display_name}
+                body["threepids"] = [{"medium": "email", "address": user.email}] if user.email else []
+                if reactivate:
+                    body["deactivated"] = False
+                await self.client.request("PUT", f"/_synapse/admin/v2/users/{q(user.user_id)}", body)
+            case DeactivateUser(user_id=user_id):
+                await self.client.request(
+                    "POST", f"/_synapse/admin/v1/deactivate/{q(user_id)}", {"erase": False}
+                )
+            case CreateRoom():
+                await self._create_room(op)
+            case SetState(room_key=key, event_type=event_type, state_key=state_key, content=content):
+                room_id = self.room(key)
+                path = f"/_matrix/client/v3/rooms/{q(room_id)}/state/{q(event_type)}"
+                await self.client.request(
+                    "PUT", f"{path}/{q(self.resolve(state_key))}", self.resolve(content)
+                )
+            case SetAlias(room_key=key, alias=alias):
+                room_id = self.room(key)
+                try:
+                    await self.client.request(
+                        "PUT", f"/_matrix/client/v3/directory/room/{q(alias)}", {"room_id": room_id}
+                    )
+                except MatrixError as exc:
+                    if exc.errcode != "M_UNKNOWN" or "already exists" not in exc.error:
+                        raise
+                await self.client.request(
+                    "PUT",
+                    f"/_matrix/client/v3/rooms/{q(room_id)}/state/m.room.canonical_alias/",
+                    {"alias": alias},
+                )
+            case Join(user_id=user_id, room_key=key):
+                await self.client.request(
+                    "POST", f"/_synapse/admin/v1/join/{q(self.room(key))}", {"user_id": user_id}
+                )
+            case Kick(user_id=user_id, room_key=key):
+                await self.client.request(
+                    "POST",
+                    f"/_matrix/client/v3/rooms/{q(self.room(key))}/kick",
+                    {"user_id": user_id, "reason": "No longer in this part of the org chart"},
+                )
+            case SaveProfile():
+                await self._save_profile(op)
+            case MarkLeft(user_id=user_id):
+                async with self.sessions.begin() as session:
+                    row = await session.get(Profile, user_id)
+                    if row is not None:
+                        row.left_at = datetime.now(UTC)
+
+    async def _create_room(self, op: CreateRoom) -> None:
+        room = op.room
+        creation: dict[str, Any] = {"m.federate": room.federate}
+        if room.is_space:
+            creation["type"] = "m.space"
+        body: dict[str, Any] = {
+            "name": room.name,
+            "room_alias_name": room.alias,
+            "preset": "private_chat",
+            "visibility": "private",
+            "creation_content": creation,
+            "power_level_content_override": op.power_levels,
+            "initial_state": [
+                {"type": t, "state_key": self.resolve(k), "content": self.resolve(c)}
+                for t, k, c in op.initial_state
+            ],
+        }
+        if room.topic:
+            body["topic"] = room.topic
+        try:
+            created = await self.client.request("POST", "/_matrix/client/v3/createRoom", body)
+        except MatrixError as exc:
+            if exc.errcode != "M_ROOM_IN_USE":
+                raise
+            # A killed apply created it but never saw the answer; adopt it by its alias.
+            alias = f"#{room.alias}:{self.server_name}"
+            found = await self.client.request("GET", f"/_matrix/client/v3/directory/room/{q(alias)}")
+            created = {"room_id": found["room_id"]}
+        self.room_ids[room.key] = created["room_id"]
+
+    async def _save_profile(self, op: SaveProfile) -> None:
+        person = op.person
+        async with self.sessions.begin() as session:
+            row = await session.get(Profile, op.user_id)
+            if row is None:
+                row = Profile(user_id=op.user_id, fields=[])
+                session.add(row)
+            row.username = person.username
+            row.display_name = person.display_name
+            row.email = person.email
+            row.organisation = person.organisation
+            row.units = list(person.units)
+            row.role = person.role
+            row.job_title = person.job_title
+            row.manager = op.manager_id
+            row.is_managed = True
+            row.left_at = None
+            row.updated_at = datetime.now(UTC)
+            wanted = person.profile.fields()
+            kept = [f for f in row.fields if f.source == "self" and f.name not in wanted]
+            row.fields = kept + [
+                ProfileFieldRow(
+                    name=name,
+                    value=list(f.value) if isinstance(f.value, tuple) else f.value,
+                    visibility=f.visibility,
+                    source="org",
+                )
+                for name, f in sorted(wanted.items())
+            ]
+
+    async def _audit(self, plan: Plan) -> None:
+        if not plan.changes:
+            return
+        counts = plan.counts()
+        async with self.sessions.begin() as session:
+            session.add(
+                AuditEntry(
+                    actor=self.actor,
+                    action="org.apply",
+                    reason=None,
+                    target_ids=[],
+                    details={
+                        "planned": len(plan.changes),
+                        "done": self.result.done,
+                        "failed": len(self.result.failures),
+                        "added": counts["+"],
+                        "changed": counts["~"],
+                        "removed": counts["-"],
+                    },
+                )
+            )

@@ -1,0 +1,212 @@
+"""`borough validate | plan | apply | export`: the org chart as desired state."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+import yaml
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from borough.cli import EXIT_FAILED, Refused, err_console
+from borough.db import create_engine, migrate, session_factory
+from borough.matrix import MatrixClient
+from borough.org import OrgChart, load_org_chart
+from borough.settings import Settings, load_settings
+from provisioning.apply import Applier
+from provisioning.desired import desired_network
+from provisioning.export import export_org_chart
+from provisioning.live import LiveNetwork, read_live
+from provisioning.plan import Plan, PlanOptions, make_plan
+from provisioning.render import render_plan
+
+console = Console(highlight=False, soft_wrap=True)
+
+
+@dataclass
+class Connection:
+    settings: Settings
+    client: MatrixClient
+    sessions: async_sessionmaker[AsyncSession]
+    actor: str
+
+
+@asynccontextmanager
+async def connect(settings_path: str) -> AsyncIterator[Connection]:
+    settings = load_settings(settings_path)
+    await migrate(settings.database.url)
+    engine = create_engine(settings.database.url)
+    client = MatrixClient(
+        settings.homeserver.url,
+        settings.access_token,
+        concurrency=settings.provisioning.concurrency,
+        max_retries=settings.provisioning.max_retries,
+    )
+    try:
+        async with client:
+            actor = await client.ensure_admin()
+            if actor != settings.service_account.user_id:
+                raise click.ClickException(
+                    f"the access token belongs to {actor}, but service_account.user_id is "
+                    f"{settings.service_account.user_id}"
+                )
+            yield Connection(settings, client, session_factory(engine), actor)
+    finally:
+        await engine.dispose()
+
+
+async def plan_against_live(
+    conn: Connection, chart: OrgChart, options: PlanOptions
+) -> tuple[Plan, LiveNetwork]:
+    desired = desired_network(chart, conn.settings.homeserver.server_name, conn.actor)
+    live = await read_live(conn.client, conn.sessions)
+    return make_plan(desired, live, options), live
+
+
+def _org_file(ctx: click.Context, param: click.Parameter, value: str) -> OrgChart:
+    return load_org_chart(value)
+
+
+org_argument = click.argument("org_file", metavar="ORG.yaml", callback=_org_file)
+
+
+@click.command()
+@org_argument
+def validate(org_file: OrgChart) -> None:
+    """Check an org chart: shape, references, cycles and sealed-channel posters."""
+    chart = org_file
+    console.print(
+        f"OK: {len(chart.organisations)} organisations, {len(chart.units)} units, "
+        f"{len(chart.people)} people, {len(chart.partnerships)} partnerships, "
+        f"{len(chart.channels)} channels"
+    )
+
+
+def _options(prune: bool, deactivate_leavers: bool) -> PlanOptions:
+    return PlanOptions(prune=prune, deactivate_leavers=deactivate_leavers)
+
+
+prune_option = click.option("--prune", is_flag=True, help="Also remove and demote what the YAML no longer has.")
+leavers_option = click.option(
+    "--deactivate-leavers", is_flag=True, help="Deactivate managed people who left the YAML."
+)
+
+
+@click.command()
+@org_argument
+@prune_option
+@leavers_option
+@click.pass_context
+def plan(ctx: click.Context, org_file: OrgChart, prune: bool, deactivate_leavers: bool) -> None:
+    """Show what `apply` would change on the homeserver. Changes nothing."""
+
+    async def run() -> Plan:
+        async with connect(ctx.obj["settings_path"]) as conn:
+            result, _ = await plan_against_live(conn, org_file, _options(prune, deactivate_leavers))
+            return result
+
+    render_plan(asyncio.run(run()), console)
+
+
+@click.command()
+@org_argument
+@prune_option
+@leavers_option
+@click.option("--force", is_flag=True, help="Allow more destructive changes than the threshold.")
+@click.option("--demo-passwords", is_flag=True, help="Give new users a password, printed once.")
+@click.option("--quiet", "-q", is_flag=True, help="Print the summary, not every change.")
+@click.pass_context
+def apply(
+    ctx: click.Context,
+    org_file: OrgChart,
+    prune: bool,
+    deactivate_leavers: bool,
+    force: bool,
+    demo_passwords: bool,
+    quiet: bool,
+) -> None:
+    """Make the homeserver match the org chart."""
+
+    async def run() -> int:
+        async with connect(ctx.obj["settings_path"]) as conn:
+            the_plan, live = await plan_against_live(
+                conn, org_file, _options(prune, deactivate_leavers)
+            )
+            render_plan(the_plan, console, summary_only=quiet)
+            threshold = conn.settings.provisioning.destructive_threshold
+            if len(the_plan.destructive) > threshold and not force:
+                raise Refused(
+                    f"this plan removes or demotes {len(the_plan.destructive)} things, more than "
+                    f"the threshold of {threshold}. Read the plan, then run again with --force."
+                )
+            if not the_plan.changes:
+                return 0
+            applier = Applier(
+                conn.client,
+                conn.sessions,
+                conn.settings.homeserver.server_name,
+                {key: room.room_id for key, room in live.rooms.items()},
+                actor=conn.actor,
+                demo_passwords=demo_passwords,
+                password_length=conn.settings.provisioning.password_length,
+            )
+            with Progress(
+                TextColumn("[bold]applying"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=err_console,
+                transient=False,
+            ) as progress:
+                task = progress.add_task("apply", total=len(the_plan.changes))
+                result = await applier.apply(the_plan, lambda _: progress.advance(task))
+            if result.passwords:
+                table = Table(title="Demo passwords (shown once, stored nowhere)")
+                table.add_column("user")
+                table.add_column("password")
+                for user_id, password in sorted(result.passwords.items()):
+                    table.add_row(user_id, password)
+                console.print(table)
+            console.print(f"Applied {result.done} of {len(the_plan.changes)} changes.")
+            for change, reason in result.failures:
+                err_console.print(f"failed: {change.group} {change.target} ({change.detail}): {reason}",
+                                  markup=False)
+            if result.failures:
+                err_console.print("Some changes failed; run apply again once the cause is fixed.")
+                return EXIT_FAILED
+            return 0
+
+    code = asyncio.run(run())
+    if code:
+        ctx.exit(code)
+
+
+@click.command()
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write here, not stdout.")
+@click.pass_context
+def export(ctx: click.Context, output: Path | None) -> None:
+    """Write the live managed network back out as org YAML."""
+
+    async def run() -> str:
+        async with connect(ctx.obj["settings_path"]) as conn:
+            live = await read_live(conn.client, conn.sessions)
+            data = export_org_chart(live, conn.settings.homeserver.server_name, conn.actor)
+            return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+
+    text = asyncio.run(run())
+    if output:
+        output.write_text(text, encoding="utf-8")
+        err_console.print(f"wrote {output}")
+    else:
+        click.echo(text, nl=False)
+
+
+def commands() -> list[click.Command]:
+    return [validate, plan, apply, export]

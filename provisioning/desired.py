@@ -1,0 +1,310 @@
+"""What the org chart should look like on Matrix: users, spaces, rooms and their state.
+
+Pure: a function of the org chart, the server name and the service account. Room ids of
+parents are not known here; rooms refer to each other by Borough key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from borough import events
+from borough.org import OrgChart, OrgIndex, Partnership, Person, RoomTemplate, Unit
+from borough.org.model import MODERATING_ROLES, Channel, Posters
+
+JoinRule = Literal["invite", "restricted", "public"]
+
+
+@dataclass(frozen=True)
+class DesiredUser:
+    user_id: str
+    localpart: str
+    display_name: str
+    email: str | None
+
+
+@dataclass(frozen=True)
+class ChannelRules:
+    posters: tuple[str, ...]
+    max_length: int
+    sealed: bool
+
+    def content(self) -> dict[str, Any]:
+        return {"posters": list(self.posters), "max_length": self.max_length, "sealed": self.sealed}
+
+
+@dataclass(frozen=True)
+class SealedPolicy:
+    """Who may be in a sealed room; `owner_key` is resolved to a space id at apply time."""
+
+    owner_key: str
+    owner_name: str
+    organisations: tuple[str, ...]
+    room_name: str
+
+    def content(self, owner_space_id: str | None) -> dict[str, Any]:
+        return {
+            "version": 1,
+            "owner": self.owner_key,
+            "owner_name": self.owner_name,
+            "owner_space": owner_space_id,
+            "organisations": list(self.organisations),
+            "room_name": self.room_name,
+        }
+
+
+@dataclass(frozen=True)
+class DesiredRoom:
+    key: str
+    alias: str
+    name: str
+    is_space: bool
+    topic: str | None = None
+    parent_key: str | None = None
+    join_rule: JoinRule = "restricted"
+    federate: bool = True
+    members: frozenset[str] = frozenset()
+    power_users: tuple[tuple[str, int], ...] = ()
+    channel: ChannelRules | None = None
+    policy: SealedPolicy | None = None
+    standing_meeting: bool = False
+    depth: int = 0
+    #: Extra facts kept on the room's managed state, so `export` can rebuild the YAML.
+    meta: dict[str, Any] = field(default_factory=dict, hash=False)
+
+    @property
+    def kind(self) -> str:
+        if self.channel is not None:
+            return "channel"
+        return "space" if self.is_space else "room"
+
+    def managed_content(self) -> dict[str, Any]:
+        return {"key": self.key, "kind": self.kind, **self.meta}
+
+
+@dataclass
+class DesiredNetwork:
+    server_name: str
+    service_user: str
+    users: dict[str, DesiredUser] = field(default_factory=dict)
+    rooms: dict[str, DesiredRoom] = field(default_factory=dict)
+    people: dict[str, Person] = field(default_factory=dict)
+
+    def user_id(self, username: str) -> str:
+        return f"@{username}:{self.server_name}"
+
+
+def _template_meta(name: str, template: RoomTemplate) -> dict[str, Any]:
+    return {"template": {"name": name, "definition": template.model_dump(mode="json", exclude_defaults=True)}}
+
+
+def desired_network(chart: OrgChart, server_name: str, service_user: str) -> DesiredNetwork:
+    return _Builder(chart, server_name, service_user).build()
+
+
+class _Builder:
+    def __init__(self, chart: OrgChart, server_name: str, service_user: str) -> None:
+        self.index = OrgIndex(chart)
+        self.net = DesiredNetwork(server_name, service_user)
+
+    def uid(self, person: Person) -> str:
+        return self.net.user_id(person.username)
+
+    def uids(self, people: Iterable[Person]) -> frozenset[str]:
+        return frozenset(self.uid(p) for p in people)
+
+    def build(self) -> DesiredNetwork:
+        chart = self.index.chart
+        for person in chart.people:
+            uid = self.uid(person)
+            self.net.users[uid] = DesiredUser(uid, person.username, person.display_name, person.email)
+            self.net.people[uid] = person
+        for org in chart.organisations:
+            people = self.index.people_of_organisation(org)
+            self._add(
+                DesiredRoom(
+                    key=f"org/{org.key}",
+                    alias=org.key,
+                    name=org.name,
+                    is_space=True,
+                    join_rule="invite",
+                    members=self.uids(people),
+                    power_users=self._power(admins=self._admins_of([org.key]), moderators=()),
+                    meta={"organisation": {"kind": org.kind, "email_domains": list(org.email_domains)}},
+                )
+            )
+        for unit in sorted(chart.units, key=self.index.depth):
+            self._unit(unit)
+        for partnership in chart.partnerships:
+            self._partnership(partnership)
+        for channel in chart.channels:
+            self._channel(channel)
+        return self.net
+
+    def _add(self, room: DesiredRoom) -> None:
+        self.net.rooms[room.key] = room
+
+    def _admins_of(self, org_keys: Iterable[str]) -> list[Person]:
+        admins = []
+        for key in org_keys:
+            org = self.index.organisations[key]
+            admins += [p for ref in org.admins if (p := self.index.people.get(ref)) is not None]
+        return admins
+
+    def _power(self, admins: Iterable[Person], moderators: Iterable[Person]) -> tuple[tuple[str, int], ...]:
+        levels: dict[str, int] = {}
+        for person in moderators:
+            levels[self.uid(person)] = events.MODERATOR
+        for person in admins:
+            levels[self.uid(person)] = events.ADMIN
+        levels.pop(self.net.service_user, None)  # a v12 creator must not be listed
+        return tuple(sorted(levels.items()))
+
+    def _unit_power(self, unit: Unit) -> tuple[tuple[str, int], ...]:
+        org = self.index.organisation_of(unit)
+        moderators = [
+            p
+            for u in (unit, *self.index.ancestors(unit))
+            for p in self.index.direct_members[u.key]
+            if p.role in MODERATING_ROLES
+        ]
+        return self._power(admins=self._admins_of([org.key] if org else []), moderators=moderators)
+
+    def _unit(self, unit: Unit) -> None:
+        parent = self.index.parent_of(unit)
+        org = self.index.organisation_of(unit)
+        parent_key = f"unit/{parent.key}" if parent else f"org/{org.key if org else ''}"
+        depth = self.index.depth(unit) + 1
+        power = self._unit_power(unit)
+        space_key = f"unit/{unit.key}"
+        self._add(
+            DesiredRoom(
+                key=space_key,
+                alias=unit.key,
+                name=unit.name,
+                is_space=True,
+                parent_key=parent_key,
+                members=self.uids(self.index.members_of_unit(unit)),
+                power_users=power,
+                depth=depth,
+            )
+        )
+        direct = self.index.direct_members[unit.key]
+        for template_name in self.index.unit_rooms(unit):
+            template = self.index.templates[template_name]
+            rules = template.channel
+            audience = self.index.members_of_unit(unit) if rules else direct
+            name = template.name.replace("{name}", unit.name)
+            self._add(
+                DesiredRoom(
+                    key=f"{space_key}/{template_name}",
+                    alias=f"{unit.key}-{template_name}",
+                    name=name,
+                    topic=template.topic.replace("{name}", unit.name) if template.topic else None,
+                    is_space=False,
+                    parent_key=space_key,
+                    join_rule="invite" if rules and rules.sealed else "restricted",
+                    federate=not (rules and rules.sealed),
+                    members=self.uids(audience),
+                    power_users=power,
+                    channel=self._rules(rules.posters, rules.max_length, rules.sealed, audience)
+                    if rules
+                    else None,
+                    policy=SealedPolicy(space_key, unit.name, self._orgs(audience), name)
+                    if rules and rules.sealed
+                    else None,
+                    standing_meeting=template.standing_meeting,
+                    depth=depth + 1,
+                    meta=_template_meta(template_name, template),
+                )
+            )
+
+    def _orgs(self, people: Iterable[Person]) -> tuple[str, ...]:
+        keys = {o.key for p in people if (o := self.index.organisations.get(p.organisation))}
+        return tuple(sorted(keys))
+
+    def _rules(
+        self, posters: Posters, max_length: int, sealed: bool, audience: list[Person]
+    ) -> ChannelRules:
+        chosen = Channel.model_construct(posters=posters)
+        people = self.index.posters_of(chosen, audience)
+        return ChannelRules(tuple(sorted(self.uids(people))), max_length, sealed)
+
+    def _partnership(self, partnership: Partnership) -> None:
+        members = self.index.members_of_partnership(partnership)
+        orgs = self._orgs(members)
+        power = self._power(admins=self._admins_of(orgs), moderators=())
+        space_key = f"partnership/{partnership.key}"
+        self._add(
+            DesiredRoom(
+                key=space_key,
+                alias=partnership.key,
+                name=partnership.name,
+                topic=partnership.description,
+                is_space=True,
+                join_rule="invite",
+                members=self.uids(members),
+                power_users=power,
+            )
+        )
+        for template_name in self.index.partnership_rooms(partnership):
+            template = self.index.templates[template_name]
+            rules = template.channel
+            name = template.name.replace("{name}", partnership.name)
+            self._add(
+                DesiredRoom(
+                    key=f"{space_key}/{template_name}",
+                    alias=f"{partnership.key}-{template_name}",
+                    name=name,
+                    topic=template.topic.replace("{name}", partnership.name) if template.topic else None,
+                    is_space=False,
+                    parent_key=space_key,
+                    join_rule="invite" if rules and rules.sealed else "restricted",
+                    federate=not (rules and rules.sealed),
+                    members=self.uids(members),
+                    power_users=power,
+                    channel=self._rules(rules.posters, rules.max_length, rules.sealed, members)
+                    if rules
+                    else None,
+                    policy=SealedPolicy(space_key, partnership.name, orgs, name)
+                    if rules and rules.sealed
+                    else None,
+                    standing_meeting=template.standing_meeting,
+                    depth=1,
+                    meta=_template_meta(template_name, template),
+                )
+            )
+
+    def _channel(self, channel: Channel) -> None:
+        audience = self.index.audience_of(channel)
+        if channel.owner.unit is not None:
+            owner = self.index.units[channel.owner.unit]
+            owner_key, owner_name = f"unit/{owner.key}", owner.name
+            power = self._unit_power(owner)
+            depth = self.index.depth(owner) + 2
+        else:
+            partnership = self.index.partnerships[channel.owner.partnership or ""]
+            owner_key, owner_name = f"partnership/{partnership.key}", partnership.name
+            power = self._power(admins=self._admins_of(self._orgs(audience)), moderators=())
+            depth = 1
+        self._add(
+            DesiredRoom(
+                key=f"channel/{channel.key}",
+                alias=channel.key,
+                name=channel.name,
+                topic=channel.topic,
+                is_space=False,
+                parent_key=owner_key,
+                join_rule="invite" if channel.sealed else "restricted",
+                federate=not channel.sealed,
+                members=self.uids(audience),
+                power_users=power,
+                channel=self._rules(channel.posters, channel.max_length, channel.sealed, audience),
+                policy=SealedPolicy(owner_key, owner_name, self._orgs(audience), channel.name)
+                if channel.sealed
+                else None,
+                depth=depth,
+            )
+        )

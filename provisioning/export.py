@@ -1,0 +1,125 @@
+"""Rebuild org YAML from what is live: managed spaces and rooms, and the profile rows.
+
+Round trip: applying the export of a network plans zero changes against that network.
+Poster roles come back as the people they resolved to.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from borough import events
+from provisioning.live import LiveNetwork, LiveRoom
+
+
+def export_org_chart(live: LiveNetwork, server_name: str, service_user: str) -> dict[str, Any]:
+    rooms = {k: r for k, r in live.rooms.items() if not r.is_retired}
+    by_id = {r.room_id: r for r in rooms.values()}
+    suffix = f":{server_name}"
+
+    def username(user_id: str) -> str:
+        return user_id[1:].removesuffix(suffix)
+
+    def name(room: LiveRoom) -> str:
+        return str((room.content("m.room.name") or {}).get("name", room.key))
+
+    def parent_key(room: LiveRoom) -> str | None:
+        for (event_type, state_key), content in sorted(room.state.items()):
+            if event_type == events.SPACE_PARENT and content.get("via") and state_key in by_id:
+                return by_id[state_key].key
+        return None
+
+    def templates_under(key: str) -> list[str]:
+        return sorted(k.rsplit("/", 1)[1] for k in rooms if k.startswith(key + "/"))
+
+    def admins(room: LiveRoom) -> list[str]:
+        users = (room.content("m.room.power_levels") or {}).get("users", {})
+        return sorted(username(u) for u, level in users.items() if level >= events.ADMIN and u != service_user)
+
+    templates: dict[str, Any] = {}
+    for room in rooms.values():
+        template = (room.content(events.MANAGED) or {}).get("template")
+        if template:
+            templates[template["name"]] = template["definition"]
+
+    chart: dict[str, Any] = {"version": 1, "organisations": [], "units": []}
+    for key, room in sorted(rooms.items()):
+        kind, _, rest = key.partition("/")
+        meta = room.content(events.MANAGED) or {}
+        if kind == "org":
+            org = meta.get("organisation", {})
+            chart["organisations"].append(
+                {
+                    "key": rest,
+                    "name": name(room),
+                    "kind": org.get("kind", "other"),
+                    "email_domains": org.get("email_domains", []),
+                    "admins": admins(room),
+                }
+            )
+    units = sorted((k, r) for k, r in rooms.items() if k.startswith("unit/") and k.count("/") == 1)
+    for key, room in units:
+        parent = parent_key(room) or ""
+        unit: dict[str, Any] = {"key": key.split("/", 1)[1], "name": name(room)}
+        if parent.startswith("org/"):
+            unit["organisation"] = parent.split("/", 1)[1]
+        else:
+            unit["parent"] = parent.split("/", 1)[1]
+        unit["rooms"] = templates_under(key)
+        chart["units"].append(unit)
+    chart["people"] = [
+        _person(row, username)
+        for _, row in sorted(live.profiles.items())
+        if row.is_managed and row.left_at is None
+    ]
+    chart["partnerships"] = []
+    for key, room in sorted(rooms.items()):
+        if key.startswith("partnership/") and key.count("/") == 1:
+            people = sorted(username(u) for u in room.members if u in live.profiles)
+            entry: dict[str, Any] = {"key": key.split("/", 1)[1], "name": name(room), "people": people}
+            topic = (room.content("m.room.topic") or {}).get("topic")
+            if topic:
+                entry["description"] = topic
+            entry["rooms"] = templates_under(key)
+            chart["partnerships"].append(entry)
+    chart["channels"] = []
+    for key, room in sorted(rooms.items()):
+        if not key.startswith("channel/"):
+            continue
+        rules = room.content(events.CHANNEL) or {}
+        owner = parent_key(room) or ""
+        owner_kind, _, owner_key = owner.partition("/")
+        entry = {
+            "key": key.split("/", 1)[1],
+            "name": name(room),
+            "owner": {owner_kind: owner_key},
+            "sealed": bool(rules.get("sealed")),
+            "posters": {"people": sorted(username(u) for u in rules.get("posters", []))},
+            "max_length": rules.get("max_length", 500),
+        }
+        topic = (room.content("m.room.topic") or {}).get("topic")
+        if topic:
+            entry["topic"] = topic
+        chart["channels"].append(entry)
+    chart["room_templates"] = dict(sorted(templates.items()))
+    return chart
+
+
+def _person(row: Any, username: Any) -> dict[str, Any]:
+    person: dict[str, Any] = {
+        "username": row.username,
+        "display_name": row.display_name,
+        "organisation": row.organisation,
+        "units": list(row.units),
+        "role": row.role,
+    }
+    if row.email:
+        person["email"] = row.email
+    if row.job_title:
+        person["job_title"] = row.job_title
+    if row.manager:
+        person["manager"] = username(row.manager)
+    fields = {f.name: {"value": f.value, "visibility": f.visibility} for f in row.fields if f.source == "org"}
+    if fields:
+        person["profile"] = dict(sorted(fields.items()))
+    return person

@@ -1,0 +1,484 @@
+"""The diff between the desired network and the live one, as a printable, executable value.
+
+`make_plan` is pure: desired + live + options in, `Plan` out. Operations are plain data;
+`provisioning.apply` executes them. Room ids not known at plan time are `RoomRef`s.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from borough import events
+from borough.db import Profile
+from borough.org import Person
+from provisioning.desired import DesiredNetwork, DesiredRoom, DesiredUser
+from provisioning.live import LiveNetwork, LiveRoom
+
+
+@dataclass(frozen=True)
+class RoomRef:
+    """The id of the room with this Borough key, known once it exists."""
+
+    key: str
+
+
+# --- operations ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CreateUser:
+    user: DesiredUser
+
+
+@dataclass(frozen=True)
+class UpdateUser:
+    user: DesiredUser
+    reactivate: bool = False
+
+
+@dataclass(frozen=True)
+class DeactivateUser:
+    user_id: str
+
+
+@dataclass(frozen=True)
+class CreateRoom:
+    room: DesiredRoom
+    initial_state: tuple[tuple[str, str, Any], ...]
+    power_levels: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SetState:
+    room_key: str
+    event_type: str
+    state_key: str | RoomRef
+    content: Any
+
+
+@dataclass(frozen=True)
+class SetAlias:
+    room_key: str
+    alias: str
+
+
+@dataclass(frozen=True)
+class Join:
+    user_id: str
+    room_key: str
+
+
+@dataclass(frozen=True)
+class Kick:
+    user_id: str
+    room_key: str
+
+
+@dataclass(frozen=True)
+class SaveProfile:
+    person: Person
+    user_id: str
+    manager_id: str | None
+
+
+@dataclass(frozen=True)
+class MarkLeft:
+    user_id: str
+
+
+Operation = (
+    CreateUser | UpdateUser | DeactivateUser | CreateRoom | SetState | SetAlias | Join | Kick
+    | SaveProfile | MarkLeft
+)
+
+# Phases run in order; operations inside one phase run concurrently.
+PHASE_USERS, PHASE_ROOMS, PHASE_STATE, PHASE_JOINS, PHASE_REMOVALS, PHASE_PROFILES = (
+    0, 100, 200, 300, 400, 500,
+)
+
+
+@dataclass(frozen=True)
+class Change:
+    phase: int
+    group: str
+    action: str  # "+" create, "~" update, "-" remove
+    target: str
+    detail: str
+    op: Operation
+    is_destructive: bool = False
+
+    @property
+    def sort_key(self) -> tuple[int, str, str, str]:
+        return self.phase, self.group, self.target, self.detail
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    prune: bool = False
+    deactivate_leavers: bool = False
+
+
+@dataclass
+class Plan:
+    changes: list[Change] = field(default_factory=list)
+    held_back: list[tuple[Change, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def destructive(self) -> list[Change]:
+        return [c for c in self.changes if c.is_destructive]
+
+    def phases(self) -> list[list[Change]]:
+        by_phase: dict[int, list[Change]] = {}
+        for change in self.changes:
+            by_phase.setdefault(change.phase, []).append(change)
+        return [by_phase[p] for p in sorted(by_phase)]
+
+    def counts(self) -> Counter[str]:
+        return Counter(c.action for c in self.changes)
+
+    def summary(self) -> str:
+        counts = self.counts()
+        text = (
+            f"{len(self.changes)} changes: {counts['+']} to add, {counts['~']} to change, "
+            f"{counts['-']} to remove"
+        )
+        if self.held_back:
+            text += f"; {len(self.held_back)} held back"
+        return text
+
+
+def make_plan(desired: DesiredNetwork, live: LiveNetwork, options: PlanOptions) -> Plan:
+    plan = _Planner(desired, live, options)
+    plan.users()
+    plan.rooms()
+    plan.profiles()
+    plan.plan.changes.sort(key=lambda c: c.sort_key)
+    return plan.plan
+
+
+class _Planner:
+    def __init__(self, desired: DesiredNetwork, live: LiveNetwork, options: PlanOptions) -> None:
+        self.desired, self.live, self.options = desired, live, options
+        self.plan = Plan()
+        managed_people = {uid for uid, p in live.profiles.items() if p.is_managed}
+        self.managed_people = managed_people | set(desired.users)
+
+    def add(self, change: Change, needs: str | None = None) -> None:
+        if needs is not None:
+            self.plan.held_back.append((change, needs))
+        else:
+            self.plan.changes.append(change)
+
+    def destructive(self, change: Change) -> None:
+        self.add(change, needs=None if self.options.prune else "--prune")
+
+    # --- users ---------------------------------------------------------------------------
+
+    def users(self) -> None:
+        for uid, user in sorted(self.desired.users.items()):
+            live = self.live.users.get(uid)
+            if live is None:
+                self.add(Change(PHASE_USERS, "users", "+", uid, user.display_name, CreateUser(user)))
+                continue
+            profile = self.live.profiles.get(uid)
+            differences = []
+            if live.display_name != user.display_name:
+                differences.append(f"display name '{live.display_name}' → '{user.display_name}'")
+            if profile is not None and profile.email != user.email:
+                differences.append(f"email {profile.email or '(none)'} → {user.email or '(none)'}")
+            if live.is_deactivated:
+                differences.append("reactivate")
+            if differences:
+                self.add(
+                    Change(
+                        PHASE_USERS, "users", "~", uid, "; ".join(differences),
+                        UpdateUser(user, reactivate=live.is_deactivated),
+                    )
+                )
+        for uid, profile in sorted(self.live.profiles.items()):
+            if profile.is_managed and profile.left_at is None and uid not in self.desired.users:
+                change = Change(
+                    PHASE_REMOVALS, "users", "-", uid, "left the org chart: deactivate",
+                    DeactivateUser(uid), is_destructive=True,
+                )
+                self.add(change, None if self.options.deactivate_leavers else "--deactivate-leavers")
+
+    # --- rooms ---------------------------------------------------------------------------
+
+    def rooms(self) -> None:
+        desired_rooms = sorted(self.desired.rooms.values(), key=lambda r: (r.depth, r.key))
+        for room in desired_rooms:
+            live = self.live.rooms.get(room.key)
+            group = _group(room)
+            if live is None:
+                self.add(
+                    Change(
+                        PHASE_ROOMS + room.depth, group, "+", room.key, f"'{room.name}' #{room.alias}",
+                        self.create_op(room),
+                    )
+                )
+                if room.parent_key:
+                    self.link(room)
+            else:
+                self.update_room(room, live)
+            self.memberships(room, live)
+        for key, live in sorted(self.live.rooms.items()):
+            if key not in self.desired.rooms and not live.is_retired:
+                self.retire(live)
+        for duplicate in self.live.duplicates:
+            self.plan.warnings.append(
+                f"room {duplicate.room_id} duplicates '{duplicate.key}' "
+                f"(kept {self.live.rooms[duplicate.key].room_id}); it is not managed"
+            )
+
+    def alias(self, room: DesiredRoom) -> str:
+        return f"#{room.alias}:{self.desired.server_name}"
+
+    def join_rules(self, room: DesiredRoom) -> dict[str, Any]:
+        if room.join_rule == "restricted" and room.parent_key:
+            return {
+                "join_rule": "restricted",
+                "allow": [{"type": "m.room_membership", "room_id": self.ref(room.parent_key)}],
+            }
+        return {"join_rule": "invite" if room.join_rule == "restricted" else room.join_rule}
+
+    def ref(self, key: str) -> str | RoomRef:
+        return self.live.room_id(key) or RoomRef(key)
+
+    def managed_state(self, room: DesiredRoom) -> list[tuple[str, str, Any]]:
+        state: list[tuple[str, str, Any]] = [
+            (events.MANAGED, "", room.managed_content()),
+            ("m.room.join_rules", "", self.join_rules(room)),
+            ("m.room.history_visibility", "", {"history_visibility": "shared"}),
+            ("m.room.name", "", {"name": room.name}),
+            ("m.room.canonical_alias", "", {"alias": self.alias(room)}),
+        ]
+        if room.topic:
+            state.append(("m.room.topic", "", {"topic": room.topic}))
+        if room.channel:
+            state.append((events.CHANNEL, "", room.channel.content()))
+        if room.policy:
+            owner = self.ref(room.policy.owner_key)
+            state.append((events.POLICY, "", room.policy.content(owner)))  # type: ignore[arg-type]
+        return state
+
+    def create_op(self, room: DesiredRoom) -> CreateRoom:
+        state = [s for s in self.managed_state(room) if s[0] not in ("m.room.name", "m.room.topic")]
+        state = [s for s in state if s[0] != "m.room.canonical_alias"]
+        if room.parent_key:
+            parent = self.ref(room.parent_key)
+            state.append((events.SPACE_PARENT, parent, self.via(canonical=True)))  # type: ignore[arg-type]
+        return CreateRoom(room, tuple(state), events.power_levels(dict(room.power_users)))
+
+    def via(self, canonical: bool = False) -> dict[str, Any]:
+        content: dict[str, Any] = {"via": [self.desired.server_name]}
+        if canonical:
+            content["canonical"] = True
+        return content
+
+    def link(self, room: DesiredRoom) -> None:
+        assert room.parent_key is not None
+        self.add(
+            Change(
+                PHASE_STATE, "links", "+", room.parent_key, f"child {room.key}",
+                SetState(room.parent_key, events.SPACE_CHILD, self.ref(room.key), self.via()),
+            )
+        )
+
+    def update_room(self, room: DesiredRoom, live: LiveRoom) -> None:
+        group = _group(room)
+        for event_type, state_key, content in self.managed_state(room):
+            current = live.content(event_type, state_key)
+            if _resolved(content) != current and not _same_enough(event_type, content, current):
+                if event_type == "m.room.canonical_alias":
+                    op: Operation = SetAlias(room.key, self.alias(room))
+                else:
+                    op = SetState(room.key, event_type, state_key, content)
+                detail = f"{event_type}: {_describe(current, event_type)} → {_describe(content, event_type)}"
+                self.add(Change(PHASE_STATE, group, "~", room.key, detail, op))
+        if live.federate != room.federate:
+            self.plan.warnings.append(
+                f"{room.key}: m.federate is {live.federate} but should be {room.federate}; "
+                "it is fixed at creation, so the room must be recreated"
+            )
+        self.power(room, live)
+        if room.parent_key:
+            parent = self.live.rooms.get(room.parent_key)
+            parent_link = live.content(events.SPACE_PARENT, parent.room_id) if parent else None
+            child_link = parent.content(events.SPACE_CHILD, live.room_id) if parent else None
+            if parent is None or not (child_link or {}).get("via"):
+                self.link(room)
+            if parent is None or not (parent_link or {}).get("via"):
+                self.add(
+                    Change(
+                        PHASE_STATE, "links", "+", room.key, f"parent {room.parent_key}",
+                        SetState(room.key, events.SPACE_PARENT, self.ref(room.parent_key), self.via(True)),
+                    )
+                )
+        for (event_type, state_key), content in sorted(live.state.items()):
+            if event_type != events.SPACE_PARENT or not content.get("via"):
+                continue
+            stale_parent = next(
+                (r for r in self.live.rooms.values() if r.room_id == state_key), None
+            )
+            if stale_parent is not None and stale_parent.key != room.parent_key:
+                self.destructive(
+                    Change(
+                        PHASE_REMOVALS, "links", "-", room.key, f"parent {stale_parent.key}",
+                        SetState(room.key, events.SPACE_PARENT, state_key, {}), is_destructive=True,
+                    )
+                )
+                self.destructive(
+                    Change(
+                        PHASE_REMOVALS, "links", "-", stale_parent.key, f"child {room.key}",
+                        SetState(stale_parent.key, events.SPACE_CHILD, live.room_id, {}),
+                        is_destructive=True,
+                    )
+                )
+
+    def power(self, room: DesiredRoom, live: LiveRoom) -> None:
+        current = live.content("m.room.power_levels") or {}
+        users: dict[str, int] = dict(current.get("users", {}))
+        wanted = dict(room.power_users)
+        raised = {u: lvl for u, lvl in wanted.items() if users.get(u, 0) < lvl}
+        lowered = {
+            u: wanted.get(u, 0)
+            for u, lvl in users.items()
+            if u != self.desired.service_user and lvl > wanted.get(u, 0) and u in self.managed_people
+        }
+        if raised:
+            new = {**current, "users": {**users, **raised}}
+            detail = ", ".join(f"{u} → {lvl}" for u, lvl in sorted(raised.items()))
+            self.add(
+                Change(PHASE_STATE, "power", "~", room.key, detail,
+                       SetState(room.key, "m.room.power_levels", "", new))
+            )
+            users = new["users"]
+            current = new
+        if lowered:
+            demoted = {u: lvl for u, lvl in users.items() if u not in lowered}
+            demoted.update({u: lvl for u, lvl in lowered.items() if lvl > 0})
+            detail = ", ".join(f"{u} {users[u]} → {lvl}" for u, lvl in sorted(lowered.items()))
+            self.destructive(
+                Change(PHASE_REMOVALS, "power", "-", room.key, "demote " + detail,
+                       SetState(room.key, "m.room.power_levels", "", {**current, "users": demoted}),
+                       is_destructive=True)
+            )
+
+    def memberships(self, room: DesiredRoom, live: LiveRoom | None) -> None:
+        present = live.members if live else set()
+        for uid in sorted(room.members - present):
+            self.add(Change(PHASE_JOINS + room.depth, "members", "+", uid, f"join {room.key}",
+                            Join(uid, room.key)))
+        for uid in sorted((present & self.managed_people) - room.members - {self.desired.service_user}):
+            self.destructive(
+                Change(PHASE_REMOVALS, "members", "-", uid, f"remove from {room.key}",
+                       Kick(uid, room.key), is_destructive=True)
+            )
+
+    def retire(self, live: LiveRoom) -> None:
+        """A managed room gone from the YAML keeps its history; it is unlinked and marked."""
+        content = {**(live.content(events.MANAGED) or {}), "retired": True}
+        self.destructive(
+            Change(PHASE_REMOVALS, "retired", "-", live.key, "no longer in the org chart: retire",
+                   SetState(live.key, events.MANAGED, "", content), is_destructive=True)
+        )
+        for (event_type, state_key), link in live.state.items():
+            if event_type == events.SPACE_PARENT and link.get("via"):
+                parent = next((r for r in self.live.rooms.values() if r.room_id == state_key), None)
+                if parent is not None and parent.content(events.SPACE_CHILD, live.room_id):
+                    self.destructive(
+                        Change(PHASE_REMOVALS, "links", "-", parent.key, f"child {live.key}",
+                               SetState(parent.key, events.SPACE_CHILD, live.room_id, {}),
+                               is_destructive=True)
+                    )
+
+    # --- profiles (app database) --------------------------------------------------------
+
+    def profiles(self) -> None:
+        for uid, person in sorted(self.desired.people.items()):
+            manager = self.desired.user_id(person.manager) if person.manager else None
+            row = self.live.profiles.get(uid)
+            differences = _profile_differences(row, person, manager)
+            if differences:
+                self.add(
+                    Change(PHASE_PROFILES, "profiles", "+" if row is None else "~", uid,
+                           differences, SaveProfile(person, uid, manager))
+                )
+        for uid, row in sorted(self.live.profiles.items()):
+            if row.is_managed and row.left_at is None and uid not in self.desired.people:
+                if self.options.deactivate_leavers:
+                    self.add(Change(PHASE_PROFILES, "profiles", "-", uid, "mark as left",
+                                    MarkLeft(uid), is_destructive=True))
+
+
+def _profile_differences(row: Profile | None, person: Person, manager: str | None) -> str:
+    if row is None:
+        return "new profile"
+    wanted = {
+        "display name": person.display_name,
+        "email": person.email,
+        "organisation": person.organisation,
+        "units": list(person.units),
+        "role": person.role,
+        "job title": person.job_title,
+        "manager": manager,
+        "left": None,
+    }
+    have = {
+        "display name": row.display_name,
+        "email": row.email,
+        "organisation": row.organisation,
+        "units": list(row.units),
+        "role": row.role,
+        "job title": row.job_title,
+        "manager": row.manager,
+        "left": row.left_at,
+    }
+    changed = [name for name in wanted if wanted[name] != have[name]]
+    org_fields = {f.name: (f.value, f.visibility) for f in row.fields if f.source == "org"}
+    wanted_fields = {
+        name: (list(f.value) if isinstance(f.value, tuple) else f.value, f.visibility)
+        for name, f in person.profile.fields().items()
+    }
+    changed += [f"field {n}" for n in sorted(set(org_fields) | set(wanted_fields))
+                if org_fields.get(n) != wanted_fields.get(n)]
+    return ", ".join(changed)
+
+
+def _group(room: DesiredRoom) -> str:
+    return {"space": "spaces", "room": "rooms", "channel": "channels"}[room.kind]
+
+
+def _resolved(content: Any) -> Any:
+    """Content as comparable data; an unresolved RoomRef never equals live state."""
+    return content
+
+
+#: State whose content Synapse enriches (e.g. `m.topic` beside `topic`): compare one field.
+_KEY_FIELD = {
+    "m.room.name": "name",
+    "m.room.topic": "topic",
+    "m.room.join_rules": None,
+    "m.room.canonical_alias": "alias",
+    "m.room.history_visibility": "history_visibility",
+}
+
+
+def _same_enough(event_type: str, wanted: Any, current: dict[str, Any] | None) -> bool:
+    key = _KEY_FIELD.get(event_type)
+    if key and current is not None and isinstance(wanted, dict):
+        return bool(current.get(key) == wanted.get(key))
+    return False
+
+
+def _describe(content: Any, event_type: str) -> str:
+    if content is None:
+        return "(none)"
+    key = _KEY_FIELD.get(event_type) or ("join_rule" if event_type == "m.room.join_rules" else None)
+    if key and isinstance(content, dict):
+        return repr(content.get(key))
+    return "(set)" if content else "(empty)"

@@ -1,0 +1,1 @@
+"""Borough widget server (issue 5)."""
