@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,7 +88,9 @@ SYNC_FILTER = {
     "account_data": {"types": []},
     "room": {
         "state": {"types": STATE_TYPES, "lazy_load_members": True},
-        "timeline": {"limit": 0},
+        # With limit 0 Synapse answers with state from before the newest events, so ask for
+        # the newest few state events too and lay them over the state block.
+        "timeline": {"limit": 20, "types": STATE_TYPES},
         "ephemeral": {"types": []},
         "account_data": {"types": []},
     },
@@ -108,17 +111,21 @@ async def read_live(
 
 
 async def _read_rooms(client: MatrixClient, live: LiveNetwork) -> None:
+    # Synapse caches a sync answer per filter string for a while (sync_response_cache_duration);
+    # a never-matching room id makes each read unique, so it always sees the present.
+    filter_ = {**SYNC_FILTER, "room": {**SYNC_FILTER["room"], "not_rooms": [f"!{uuid.uuid4().hex}:read"]}}
     sync = await client.request(
         "GET",
         "/_matrix/client/v3/sync",
-        params={"filter": json.dumps(SYNC_FILTER), "full_state": "true", "timeout": "0"},
+        params={"filter": json.dumps(filter_), "full_state": "true", "timeout": "0"},
     )
     joined = sync.get("rooms", {}).get("join", {})
     found: list[LiveRoom] = []
     for room_id, room in joined.items():
         state: dict[StateKey, dict[str, Any]] = {}
         created_ts = 0
-        for event in room.get("state", {}).get("events", []):
+        timeline = [e for e in room.get("timeline", {}).get("events", []) if "state_key" in e]
+        for event in [*room.get("state", {}).get("events", []), *timeline]:
             state[(event["type"], event.get("state_key", ""))] = event.get("content", {})
             if event["type"] == "m.room.create":
                 created_ts = int(event.get("origin_server_ts", 0))

@@ -1,0 +1,139 @@
+"""An apply killed half-way and run again converges, with no duplicate rooms or spaces;
+prune and leaver flags gate what is removed."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from borough import events
+from borough.db import create_engine, migrate, session_factory
+from borough.matrix import MatrixClient
+from borough.org import load_org_chart
+from provisioning.apply import Applier
+from provisioning.desired import desired_network
+from provisioning.live import read_live
+from provisioning.plan import PlanOptions, make_plan
+from tests.conftest import Homeserver, borough, start_homeserver, write_settings
+
+pytestmark = pytest.mark.integration
+
+SMALL = Path(__file__).parents[1] / "fixtures" / "org" / "small.yaml"
+
+
+class Killed(Exception):
+    pass
+
+
+async def _apply_until_killed(hs: Homeserver, database_url: str, stop_after: int) -> int:
+    chart = load_org_chart(SMALL)
+    await migrate(database_url)
+    engine = create_engine(database_url)
+    try:
+        async with MatrixClient(hs.synapse.base_url, hs.service_token, concurrency=4) as client:
+            desired = desired_network(chart, hs.server_name, hs.service_user)
+            live = await read_live(client, session_factory(engine))
+            plan = make_plan(desired, live, PlanOptions())
+            applier = Applier(client, session_factory(engine), hs.server_name,
+                              {k: r.room_id for k, r in live.rooms.items()}, actor=hs.service_user)
+            done = 0
+
+            def tick(_: object) -> None:
+                nonlocal done
+                done += 1
+                if done >= stop_after:
+                    raise Killed
+            with pytest.raises(Killed):
+                await applier.apply(plan, tick)
+            return len(plan.changes)
+    finally:
+        await engine.dispose()
+
+
+def _managed_keys(hs: Homeserver) -> Counter[str]:
+    keys: Counter[str] = Counter()
+    for room_id in hs.admin("GET", "/_matrix/client/v3/joined_rooms")["joined_rooms"]:
+        try:
+            keys[hs.state(room_id, events.MANAGED)["key"]] += 1
+        except Exception:  # noqa: BLE001 - unmanaged rooms have no key
+            continue
+    return keys
+
+
+@pytest.fixture
+def fresh(tmp_path: Path) -> Iterator[tuple[Homeserver, Path, str]]:
+    """A Synapse and app database of this test's own, since it needs a from-scratch apply."""
+    hs, synapse = start_homeserver(tmp_path / "synapse")
+    database_url = f"sqlite+aiosqlite:///{tmp_path / 'app.db'}"
+    try:
+        yield hs, write_settings(tmp_path / "borough.yaml", hs, database_url), database_url
+    finally:
+        synapse.stop()
+
+
+@pytest.mark.parametrize("stop_after", [7, 40])
+def test_a_killed_apply_converges_without_duplicates(
+    fresh: tuple[Homeserver, Path, str], stop_after: int
+) -> None:
+    homeserver, settings_file, app_database_url = fresh
+    planned = asyncio.run(_apply_until_killed(homeserver, app_database_url, stop_after))
+    assert planned > stop_after
+    partial = _managed_keys(homeserver)
+    result = borough("apply", "-q", str(SMALL), settings=settings_file)
+    assert result.exit_code == 0, result.output
+    again = borough("plan", str(SMALL), settings=settings_file)
+    assert "No changes." in again.output, again.output
+    keys = _managed_keys(homeserver)
+    desired = desired_network(load_org_chart(SMALL), homeserver.server_name, homeserver.service_user)
+    assert set(keys) == set(desired.rooms)
+    assert max(keys.values()) == 1, keys
+    assert set(partial) <= set(keys)
+
+
+def test_removals_need_prune_and_leavers_need_the_flag(
+    homeserver: Homeserver, settings_file: Path, tmp_path: Path
+) -> None:
+    assert borough("apply", "-q", str(SMALL), settings=settings_file).exit_code == 0
+    text = SMALL.read_text()
+    smaller = tmp_path / "smaller.yaml"
+    # Theo leaves; Tara leaves the sub-team; the sub-team loses its general room's template.
+    text = text.replace("  - {username: tnew, display_name: Theo New, organisation: tcouncil, units: [tsub], manager: tmgr}\n", "")
+    text = text.replace("units: [tteam, tsub], manager: tmgr", "units: [tteam], manager: tmgr")
+    smaller.write_text(text)
+
+    plan = borough("plan", str(smaller), settings=settings_file)
+    assert plan.exit_code == 0
+    assert "held back" in plan.output
+    assert "[needs --prune]" in plan.output and "[needs --deactivate-leavers]" in plan.output
+    assert "No changes." in plan.output
+
+    applied = borough("apply", "-q", "--prune", str(smaller), settings=settings_file)
+    assert applied.exit_code == 0, applied.output
+    tara = homeserver.login_as("tstaff")
+    joined = set(homeserver.call("GET", "/_matrix/client/v3/joined_rooms", tara)["joined_rooms"])
+    assert homeserver.room_id("tsub-general") not in joined
+    assert homeserver.room_id("tteam-general") in joined
+
+    left = borough("apply", "-q", "--deactivate-leavers", str(smaller), settings=settings_file)
+    assert left.exit_code == 0, left.output
+    theo = homeserver.admin("GET", f"/_synapse/admin/v2/users/{homeserver.user_id('tnew')}")
+    assert theo["deactivated"] is True
+    assert "No changes." in borough("plan", "--prune", "--deactivate-leavers", str(smaller), settings=settings_file).output
+
+
+def test_a_big_destructive_plan_needs_force(homeserver: Homeserver, settings_file: Path, tmp_path: Path) -> None:
+    assert borough("apply", "-q", str(SMALL), settings=settings_file).exit_code == 0
+    strict = tmp_path / "strict.yaml"
+    strict.write_text(settings_file.read_text() + "provisioning:\n  destructive_threshold: 1\n  concurrency: 4\n")
+    emptier = tmp_path / "emptier.yaml"
+    emptier.write_text(SMALL.read_text().replace("units: [tteam, tsub], manager: tmgr", "units: [], manager: tmgr"))
+    refused = borough("apply", "--prune", str(emptier), settings=strict)
+    assert refused.exit_code == 3
+    assert "--force" in refused.output
+    assert "remove from" in refused.output  # the plan is shown before the refusal
+    forced = borough("apply", "-q", "--prune", "--force", str(emptier), settings=strict)
+    assert forced.exit_code == 0, forced.output
