@@ -17,7 +17,7 @@ from rich.console import Console
 from borough.matrix import HomeserverUnreachable, MatrixError
 from borough.yamlsource import SourceError
 
-err_console = Console(stderr=True, highlight=False)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 #: Exit codes: 1 a failure while working, 2 bad input (file or arguments), 3 refused for safety.
 EXIT_FAILED, EXIT_BAD_INPUT, EXIT_REFUSED = 1, 2, 3

@@ -142,7 +142,7 @@ class Plan:
     def summary(self) -> str:
         counts = self.counts()
         text = (
-            f"{len(self.changes)} changes: {counts['+']} to add, {counts['~']} to change, "
+            f"{len(self.changes)} change{'' if len(self.changes) == 1 else 's'}: {counts['+']} to add, {counts['~']} to change, "
             f"{counts['-']} to remove"
         )
         if self.held_back:
