@@ -96,3 +96,4 @@ def _load_components() -> None:
 
 
 _load_components()
+

@@ -1,0 +1,115 @@
+"""`make run`: Synapse on SQLite with Borough's modules, the example org chart applied, and
+sign-in instructions for Element. State lives in ./var and survives restarts; Ctrl-C stops.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import quote
+
+import yaml
+
+from borough.localsynapse import LocalSynapse, SynapseStartError
+from synapse_modules import homeserver_modules
+
+REPO = Path(__file__).resolve().parents[1]
+VAR = REPO / "var"
+ORG = REPO / "config" / "org.example.yaml"
+SETTINGS = VAR / "borough.yaml"
+STATE = VAR / "demo.json"
+
+
+def _call(base_url: str, method: str, path: str, token: str, body: object = None) -> dict:
+    request = urllib.request.Request(
+        base_url + path, method=method, data=json.dumps(body).encode() if body is not None else None,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(request, timeout=30) as response:
+        return json.loads(response.read() or b"{}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=8008)
+    parser.add_argument("--server-name", default="borough.localhost")
+    args = parser.parse_args()
+
+    VAR.mkdir(exist_ok=True)
+    state = json.loads(STATE.read_text()) if STATE.exists() else {}
+    synapse = LocalSynapse(
+        VAR / "synapse",
+        server_name=args.server_name,
+        port=args.port,
+        modules=homeserver_modules(ORG),
+        registration_shared_secret=state.setdefault("shared_secret", secrets.token_hex(24)),
+    )
+    print(f"Starting Synapse on {synapse.base_url} (data in {VAR}) ...", flush=True)
+    try:
+        synapse.start()
+    except SynapseStartError as exc:
+        print(f"Synapse did not start: {exc}", file=sys.stderr)
+        return 1
+    try:
+        if "service_token" not in state:
+            user_id, token = synapse.register_user("borough", secrets.token_urlsafe(18), admin=True)
+            state.update(service_user=user_id, service_token=token)
+            STATE.write_text(json.dumps(state))
+            STATE.chmod(0o600)
+        SETTINGS.write_text(yaml.safe_dump({
+            "homeserver": {"url": synapse.base_url, "server_name": synapse.server_name},
+            "service_account": {"user_id": state["service_user"], "access_token": state["service_token"]},
+            "database": {"url": f"sqlite+aiosqlite:///{VAR / 'borough.db'}"},
+        }))
+        SETTINGS.chmod(0o600)
+        borough = [str(Path(sys.executable).parent / "borough"), "--settings", str(SETTINGS)]
+        print(f"Applying {ORG.relative_to(REPO)} ...", flush=True)
+        applied = subprocess.run([*borough, "apply", "--quiet", str(ORG)], check=False)
+        if applied.returncode != 0:
+            print("apply failed; see the messages above.", file=sys.stderr)
+            return applied.returncode
+
+        # One demo login: a fresh password each run, printed here and stored nowhere.
+        chart = yaml.safe_load(ORG.read_text())
+        demo = next(p for p in chart["people"] if p.get("role") == "manager")
+        demo_id = f"@{demo['username']}:{synapse.server_name}"
+        password = secrets.token_urlsafe(12)
+        _call(synapse.base_url, "POST", f"/_synapse/admin/v1/reset_password/{quote(demo_id)}",
+              state["service_token"], {"new_password": password, "logout_devices": False})
+        print(
+            "\nBorough is running.\n"
+            f"  Homeserver:  {synapse.base_url}   (server name {synapse.server_name})\n"
+            "  In Element (desktop or web): Sign in > Edit homeserver > enter the URL above.\n"
+            f"  Demo login:  {demo['username']}  /  {password}   ({demo['display_name']}, {demo.get('job_title', '')})\n"
+            f"  Admin CLI:   .venv/bin/borough --settings {SETTINGS.relative_to(REPO)} plan {ORG.relative_to(REPO)}\n"
+            "Press Ctrl-C to stop.",
+            flush=True,
+        )
+        try:
+            while synapse.running:
+                time.sleep(1)
+            print("Synapse exited; see var/synapse/homeserver.log", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            pass
+    finally:
+        synapse.stop()
+        print("Stopped.")
+    return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _interrupt)
+    sys.exit(main())
