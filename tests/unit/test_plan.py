@@ -1,0 +1,82 @@
+"""The planner is pure: desired network + live network + flags in, ordered changes out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from borough import events
+from borough.db import Profile
+from borough.org import load_org_chart
+from provisioning.desired import desired_network
+from provisioning.live import LiveNetwork, LiveRoom, LiveUser
+from provisioning.plan import CreateRoom, Join, Kick, PlanOptions, RoomRef, SetState, make_plan
+from provisioning.render import plan_lines
+
+SMALL = Path(__file__).parents[1] / "fixtures" / "org" / "small.yaml"
+SERVICE = "@borough:hs"
+DESIRED = desired_network(load_org_chart(SMALL), "hs", SERVICE)
+
+
+def test_from_nothing_users_come_first_and_parents_before_children() -> None:
+    plan = make_plan(DESIRED, LiveNetwork(), PlanOptions())
+    phases = plan.phases()
+    assert {c.group for c in phases[0]} == {"users"}
+    created = [c.op.room.key for c in plan.changes if isinstance(c.op, CreateRoom)]
+    assert created.index("org/tcouncil") < created.index("unit/tdir") < created.index("unit/tteam")
+    assert created.index("unit/tteam") < created.index("unit/tsub") < created.index("unit/tsub/general")
+    sealed = next(c.op for c in plan.changes if isinstance(c.op, CreateRoom) and c.op.room.key == "channel/tsealed")
+    state = {t: c for t, _, c in sealed.initial_state}
+    assert state["m.room.join_rules"] == {"join_rule": "invite"}
+    assert state[events.POLICY]["owner_space"] == RoomRef("unit/tdir")
+    assert SERVICE not in sealed.power_levels["users"]
+    assert not plan.destructive and not plan.held_back
+
+
+def test_the_plan_prints_in_a_stable_grouped_order() -> None:
+    first = plan_lines(make_plan(DESIRED, LiveNetwork(), PlanOptions()))
+    again = plan_lines(make_plan(desired_network(load_org_chart(SMALL), "hs", SERVICE), LiveNetwork(), PlanOptions()))
+    assert first == again
+    headers = [line.split(" (")[0] for line in first if not line.startswith(" ")][:-1]
+    assert headers == ["users", "spaces", "rooms", "channels", "links", "members", "profiles"]
+
+
+def _live_room(key: str, members: set[str], users: dict[str, int]) -> LiveRoom:
+    room = DESIRED.rooms[key]
+    return LiveRoom(
+        "!r:hs", key,
+        {(events.MANAGED, ""): room.managed_content(), ("m.room.power_levels", ""): {"users": users}},
+        members=members,
+    )
+
+
+def test_removals_and_demotions_wait_for_prune() -> None:
+    intruder = "@tstaff:hs"  # managed, but not a member of the directorate's general room
+    users = {**dict(DESIRED.rooms["unit/tdir/general"].power_users), intruder: 100}
+    members = set(DESIRED.rooms["unit/tdir/general"].members) | {intruder, "@resident:hs"}
+    live = LiveNetwork(rooms={"unit/tdir/general": _live_room("unit/tdir/general", members, users)})
+    held = make_plan(DESIRED, live, PlanOptions())
+    needs = {(c.target, n) for c, n in held.held_back}
+    assert (intruder, "--prune") in needs
+    assert not any(isinstance(c.op, Kick) for c in held.changes)
+    pruned = make_plan(DESIRED, live, PlanOptions(prune=True))
+    kicks = [c.op for c in pruned.changes if isinstance(c.op, Kick)]
+    assert [k.user_id for k in kicks] == [intruder]  # the unmanaged resident stays
+    demotion = next(c.op for c in pruned.changes if c.group == "power" and c.action == "-")
+    assert isinstance(demotion, SetState) and intruder not in demotion.content["users"]
+
+
+def test_leavers_are_deactivated_only_with_the_flag() -> None:
+    leaver = Profile(user_id="@gone:hs", username="gone", display_name="Gone", is_managed=True, left_at=None,
+                     units=[], role="staff", fields=[])
+    live = LiveNetwork(users={"@gone:hs": LiveUser("@gone:hs", "Gone", False)}, profiles={"@gone:hs": leaver})
+    assert any(n == "--deactivate-leavers" for _, n in make_plan(DESIRED, live, PlanOptions()).held_back)
+    plan = make_plan(DESIRED, live, PlanOptions(deactivate_leavers=True))
+    assert any(c.target == "@gone:hs" and c.detail.endswith("deactivate") for c in plan.changes)
+
+
+def test_missing_members_are_joined() -> None:
+    room = DESIRED.rooms["unit/tteam/general"]
+    live = LiveNetwork(rooms={room.key: _live_room(room.key, set(), dict(room.power_users))})
+    joins = {c.op.user_id for c in make_plan(DESIRED, live, PlanOptions()).changes
+             if isinstance(c.op, Join) and c.op.room_key == room.key}
+    assert joins == set(room.members)
