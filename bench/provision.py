@@ -24,14 +24,14 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from borough.db import create_engine, migrate, session_factory  # noqa: E402
-from borough.localsynapse import LocalSynapse  # noqa: E402
-from borough.matrix import MatrixClient, q  # noqa: E402
-from borough.org import OrgChart  # noqa: E402
-from provisioning.apply import Applier  # noqa: E402
-from provisioning.desired import desired_network  # noqa: E402
-from provisioning.live import LiveNetwork, read_live  # noqa: E402
-from provisioning.plan import (  # noqa: E402
+from borough.db import create_engine, migrate, session_factory
+from borough.localsynapse import LocalSynapse
+from borough.matrix import MatrixClient, q
+from borough.org import OrgChart
+from provisioning.apply import Applier
+from provisioning.desired import desired_network
+from provisioning.live import LiveNetwork, read_live
+from provisioning.plan import (
     CreateRoom,
     CreateUser,
     Join,
@@ -50,28 +50,56 @@ def generate_org(people: int, units: int) -> OrgChart:
     directorates = max(1, units // 10)
     unit_rows: list[dict[str, Any]] = []
     for d in range(directorates):
-        unit_rows.append({"key": f"d{d}", "name": f"Directorate {d}", "organisation": "council",
-                          "rooms": ["general"]})
+        unit_rows.append(
+            {
+                "key": f"d{d}",
+                "name": f"Directorate {d}",
+                "organisation": "council",
+                "rooms": ["general"],
+            }
+        )
     for t in range(units - directorates):
-        unit_rows.append({"key": f"t{t}", "name": f"Team {t}", "parent": f"d{t % directorates}",
-                          "rooms": ["general", "announcements"]})
+        unit_rows.append(
+            {
+                "key": f"t{t}",
+                "name": f"Team {t}",
+                "parent": f"d{t % directorates}",
+                "rooms": ["general", "announcements"],
+            }
+        )
     teams = [u["key"] for u in unit_rows if u["key"].startswith("t")] or ["d0"]
     person_rows = []
     for i in range(people):
-        person_rows.append({
-            "username": f"p{i}", "display_name": f"{NAMES[i % 10]} Person{i}", "organisation": "council",
-            "units": [teams[i % len(teams)]], "role": "manager" if i < len(teams) else "staff",
-            "email": f"p{i}@bench.gov.uk",
-        })
-    return OrgChart.model_validate({
-        "organisations": [{"key": "council", "name": "Bench Council", "kind": "council",
-                           "email_domains": ["bench.gov.uk"], "admins": ["p0"]}],
-        "units": unit_rows, "people": person_rows,
-    })
+        person_rows.append(
+            {
+                "username": f"p{i}",
+                "display_name": f"{NAMES[i % 10]} Person{i}",
+                "organisation": "council",
+                "units": [teams[i % len(teams)]],
+                "role": "manager" if i < len(teams) else "staff",
+                "email": f"p{i}@bench.gov.uk",
+            }
+        )
+    return OrgChart.model_validate(
+        {
+            "organisations": [
+                {
+                    "key": "council",
+                    "name": "Bench Council",
+                    "kind": "council",
+                    "email_domains": ["bench.gov.uk"],
+                    "admins": ["p0"],
+                }
+            ],
+            "units": unit_rows,
+            "people": person_rows,
+        }
+    )
 
 
-async def borough_apply(hs: LocalSynapse, token: str, user: str, chart: OrgChart, db_url: str,
-                        concurrency: int) -> tuple[float, Plan, float]:
+async def borough_apply(
+    hs: LocalSynapse, token: str, user: str, chart: OrgChart, db_url: str, concurrency: int
+) -> tuple[float, Plan, float]:
     await migrate(db_url)
     engine = create_engine(db_url)
     sessions = session_factory(engine)
@@ -82,8 +110,11 @@ async def borough_apply(hs: LocalSynapse, token: str, user: str, chart: OrgChart
         await Applier(client, sessions, hs.server_name, {}, actor=user).apply(plan, lambda _: None)
         elapsed = time.perf_counter() - started
         started = time.perf_counter()
-        again = make_plan(desired_network(chart, hs.server_name, user), await read_live(client, sessions),
-                          PlanOptions())
+        again = make_plan(
+            desired_network(chart, hs.server_name, user),
+            await read_live(client, sessions),
+            PlanOptions(),
+        )
         noop = time.perf_counter() - started
         assert not again.changes, f"no-op plan found {len(again.changes)} changes"
     await engine.dispose()
@@ -105,6 +136,7 @@ async def floor_apply(hs: LocalSynapse, token: str, plan: Plan, concurrency: int
         return value
 
     async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as http:
+
         async def send(method: str, path: str, body: Any) -> dict[str, Any]:
             async with limit, http.request(method, hs.base_url + path, json=body) as response:
                 data: dict[str, Any] = await response.json()
@@ -114,26 +146,48 @@ async def floor_apply(hs: LocalSynapse, token: str, plan: Plan, concurrency: int
 
         async def run(op: Any) -> None:
             if isinstance(op, CreateUser):
-                await send("PUT", f"/_synapse/admin/v2/users/{q(op.user.user_id)}", {
-                    "displayname": op.user.display_name,
-                    "threepids": [{"medium": "email", "address": op.user.email}]})
+                await send(
+                    "PUT",
+                    f"/_synapse/admin/v2/users/{q(op.user.user_id)}",
+                    {
+                        "displayname": op.user.display_name,
+                        "threepids": [{"medium": "email", "address": op.user.email}],
+                    },
+                )
             elif isinstance(op, CreateRoom):
                 room = op.room
                 creation: dict[str, Any] = {"m.federate": room.federate}
                 if room.is_space:
                     creation["type"] = "m.space"
-                body = {"name": room.name, "room_alias_name": room.alias, "preset": "private_chat",
-                        "creation_content": creation, "power_level_content_override": op.power_levels,
-                        "initial_state": [{"type": t, "state_key": resolve(k), "content": resolve(c)}
-                                          for t, k, c in op.initial_state]}
+                body = {
+                    "name": room.name,
+                    "room_alias_name": room.alias,
+                    "preset": "private_chat",
+                    "creation_content": creation,
+                    "power_level_content_override": op.power_levels,
+                    "initial_state": [
+                        {"type": t, "state_key": resolve(k), "content": resolve(c)}
+                        for t, k, c in op.initial_state
+                    ],
+                }
                 if room.topic:
                     body["topic"] = room.topic
-                ids[room.key] = (await send("POST", "/_matrix/client/v3/createRoom", body))["room_id"]
+                ids[room.key] = (await send("POST", "/_matrix/client/v3/createRoom", body))[
+                    "room_id"
+                ]
             elif isinstance(op, SetState):
-                await send("PUT", f"/_matrix/client/v3/rooms/{q(ids[op.room_key])}/state/"
-                           f"{q(op.event_type)}/{q(resolve(op.state_key))}", resolve(op.content))
+                await send(
+                    "PUT",
+                    f"/_matrix/client/v3/rooms/{q(ids[op.room_key])}/state/"
+                    f"{q(op.event_type)}/{q(resolve(op.state_key))}",
+                    resolve(op.content),
+                )
             elif isinstance(op, Join):
-                await send("POST", f"/_synapse/admin/v1/join/{q(ids[op.room_key])}", {"user_id": op.user_id})
+                await send(
+                    "POST",
+                    f"/_synapse/admin/v1/join/{q(ids[op.room_key])}",
+                    {"user_id": op.user_id},
+                )
 
         started = time.perf_counter()
         for phase in plan.phases():
@@ -148,7 +202,9 @@ def start(base: Path, name: str, cpu: int) -> tuple[LocalSynapse, str, str]:
     return hs, user, token
 
 
-async def one_round(people: int, units: int, concurrency: int, cpu: int) -> tuple[float, float, float, Plan]:
+async def one_round(
+    people: int, units: int, concurrency: int, cpu: int
+) -> tuple[float, float, float, Plan]:
     chart = generate_org(people, units)
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
@@ -159,7 +215,9 @@ async def one_round(people: int, units: int, concurrency: int, cpu: int) -> tupl
             desired = desired_network(chart, b.server_name, a_user)
             floor_plan = make_plan(desired, LiveNetwork(), PlanOptions())
             (borough_s, plan, noop_s), floor_s = await asyncio.gather(
-                borough_apply(a, a_token, a_user, chart, f"sqlite+aiosqlite:///{base / 'app.db'}", concurrency),
+                borough_apply(
+                    a, a_token, a_user, chart, f"sqlite+aiosqlite:///{base / 'app.db'}", concurrency
+                ),
                 floor_apply(b, b_token, floor_plan, concurrency),
             )
         finally:
@@ -169,7 +227,9 @@ async def one_round(people: int, units: int, concurrency: int, cpu: int) -> tupl
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--people", type=int, default=2000)
     parser.add_argument("--units", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=4)
@@ -188,11 +248,16 @@ def main() -> None:
         ratios.append(ratio)
         noops.append(noop_s)
         print(f"round {n + 1}: {len(plan.changes)} changes {counts}")
-        print(f"  borough apply {borough_s:.1f}s  floor {floor_s:.1f}s  ratio {ratio:.3f}  "
-              f"no-op plan {noop_s:.2f}s", flush=True)
-    print(f"median apply/floor ratio {statistics.median(ratios):.3f} (target <= 1.25); "
-          f"median no-op plan {statistics.median(noops):.2f}s (target <= 5 s); "
-          f"{args.people} people, {args.units} units, concurrency {args.concurrency}")
+        print(
+            f"  borough apply {borough_s:.1f}s  floor {floor_s:.1f}s  ratio {ratio:.3f}  "
+            f"no-op plan {noop_s:.2f}s",
+            flush=True,
+        )
+    print(
+        f"median apply/floor ratio {statistics.median(ratios):.3f} (target <= 1.25); "
+        f"median no-op plan {statistics.median(noops):.2f}s (target <= 5 s); "
+        f"{args.people} people, {args.units} units, concurrency {args.concurrency}"
+    )
 
 
 if __name__ == "__main__":

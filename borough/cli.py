@@ -91,9 +91,12 @@ def main(ctx: click.Context, settings_path: str, verbose: int) -> None:
 def _load_components() -> None:
     for entry in sorted(entry_points(group="borough.commands"), key=lambda e: e.name):
         commands = entry.load()
-        for command in commands() if callable(commands) and not isinstance(commands, click.Command) else [commands]:
+        for command in (
+            commands()
+            if callable(commands) and not isinstance(commands, click.Command)
+            else [commands]
+        ):
             main.add_command(command)
 
 
 _load_components()
-

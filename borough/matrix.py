@@ -72,7 +72,10 @@ class MatrixClient:
         return self
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         if self._session is not None:
             await self._session.close()
@@ -96,11 +99,13 @@ class MatrixClient:
                         status = response.status
                         body = await _json_body(response)
                         retry_after = response.headers.get("Retry-After")
-                except (aiohttp.ClientConnectionError, asyncio.TimeoutError) as exc:
+                except (TimeoutError, aiohttp.ClientConnectionError) as exc:
                     if attempt >= self._max_retries:
                         raise HomeserverUnreachable(self.base_url, _reason(exc)) from None
                     delay = _backoff(attempt)
-                    logger.info("%s %s: %s; retrying in %.1fs", method, _redact(path), _reason(exc), delay)
+                    logger.info(
+                        "%s %s: %s; retrying in %.1fs", method, _redact(path), _reason(exc), delay
+                    )
                     attempt += 1
                     await asyncio.sleep(delay)
                     continue
@@ -114,7 +119,9 @@ class MatrixClient:
                 logger.info("rate limited on %s; waiting %.2fs", _redact(path), delay)
             elif attempt < self._max_retries and status >= 500:
                 delay = _backoff(attempt)
-                logger.info("%s %s: HTTP %d; retrying in %.1fs", method, _redact(path), status, delay)
+                logger.info(
+                    "%s %s: HTTP %d; retrying in %.1fs", method, _redact(path), status, delay
+                )
             else:
                 raise MatrixError(method, path, status, errcode, error)
             attempt += 1

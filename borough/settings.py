@@ -34,7 +34,9 @@ class HomeserverSettings(_Section):
 
 
 class ServiceAccountSettings(_Section):
-    user_id: str = Field(pattern=r"^@[^:]+:.+$", description="Borough's service account, a server admin")
+    user_id: str = Field(
+        pattern=r"^@[^:]+:.+$", description="Borough's service account, a server admin"
+    )
     access_token: SecretStr | None = Field(default=None, description="or BOROUGH_ACCESS_TOKEN")
 
 
@@ -74,8 +76,13 @@ class Settings(_Section):
         if token is None:
             raise SettingsError(
                 "<settings>",
-                [Problem(("service_account", "access_token"), "no access token: set it here or "
-                         "in the BOROUGH_ACCESS_TOKEN environment variable")],
+                [
+                    Problem(
+                        ("service_account", "access_token"),
+                        "no access token: set it here or "
+                        "in the BOROUGH_ACCESS_TOKEN environment variable",
+                    )
+                ],
             )
         return token.get_secret_value()
 

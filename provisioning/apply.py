@@ -62,7 +62,9 @@ class Applier:
     password_length: int = 16
     result: ApplyResult = field(default_factory=ApplyResult)
 
-    async def apply(self, plan: Plan, progress: Callable[[Change], None] | None = None) -> ApplyResult:
+    async def apply(
+        self, plan: Plan, progress: Callable[[Change], None] | None = None
+    ) -> ApplyResult:
         for phase in plan.phases():
             await asyncio.gather(*(self._run(change, progress) for change in phase))
         await self._audit(plan)
@@ -104,20 +106,28 @@ class Applier:
                     password = secrets.token_urlsafe(self.password_length)[: self.password_length]
                     body["password"] = password
                     self.result.passwords[user.user_id] = password
-                await self.client.request("PUT", f"/_synapse/admin/v2/users/{q(user.user_id)}", body)
+                await self.client.request(
+                    "PUT", f"/_synapse/admin/v2/users/{q(user.user_id)}", body
+                )
             case UpdateUser(user=user, reactivate=reactivate):
                 body = {"displayname": user.display_name}
-                body["threepids"] = [{"medium": "email", "address": user.email}] if user.email else []
+                body["threepids"] = (
+                    [{"medium": "email", "address": user.email}] if user.email else []
+                )
                 if reactivate:
                     body["deactivated"] = False
-                await self.client.request("PUT", f"/_synapse/admin/v2/users/{q(user.user_id)}", body)
+                await self.client.request(
+                    "PUT", f"/_synapse/admin/v2/users/{q(user.user_id)}", body
+                )
             case DeactivateUser(user_id=user_id):
                 await self.client.request(
                     "POST", f"/_synapse/admin/v1/deactivate/{q(user_id)}", {"erase": False}
                 )
             case CreateRoom():
                 await self._create_room(op)
-            case SetState(room_key=key, event_type=event_type, state_key=state_key, content=content):
+            case SetState(
+                room_key=key, event_type=event_type, state_key=state_key, content=content
+            ):
                 room_id = self.room(key)
                 path = f"/_matrix/client/v3/rooms/{q(room_id)}/state/{q(event_type)}"
                 await self.client.request(
@@ -186,7 +196,9 @@ class Applier:
                 raise
             # A killed apply created it but never saw the answer; adopt it by its alias.
             alias = f"#{room.alias}:{self.server_name}"
-            found = await self.client.request("GET", f"/_matrix/client/v3/directory/room/{q(alias)}")
+            found = await self.client.request(
+                "GET", f"/_matrix/client/v3/directory/room/{q(alias)}"
+            )
             created = {"room_id": found["room_id"]}
         self.room_ids[room.key] = created["room_id"]
 

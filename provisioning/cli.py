@@ -93,7 +93,9 @@ def _options(prune: bool, deactivate_leavers: bool) -> PlanOptions:
     return PlanOptions(prune=prune, deactivate_leavers=deactivate_leavers)
 
 
-prune_option = click.option("--prune", is_flag=True, help="Also remove and demote what the YAML no longer has.")
+prune_option = click.option(
+    "--prune", is_flag=True, help="Also remove and demote what the YAML no longer has."
+)
 leavers_option = click.option(
     "--deactivate-leavers", is_flag=True, help="Deactivate managed people who left the YAML."
 )
@@ -176,8 +178,10 @@ def apply(
                 console.print(table)
             console.print(f"Applied {result.done} of {len(the_plan.changes)} changes.")
             for change, reason in result.failures:
-                err_console.print(f"failed: {change.group} {change.target} ({change.detail}): {reason}",
-                                  markup=False)
+                err_console.print(
+                    f"failed: {change.group} {change.target} ({change.detail}): {reason}",
+                    markup=False,
+                )
             if result.failures:
                 err_console.print("Some changes failed; run apply again once the cause is fixed.")
                 return EXIT_FAILED
@@ -189,7 +193,12 @@ def apply(
 
 
 @click.command()
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write here, not stdout.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write here, not stdout.",
+)
 @click.pass_context
 def export(ctx: click.Context, output: Path | None) -> None:
     """Write the live managed network back out as org YAML."""

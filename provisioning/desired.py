@@ -97,7 +97,12 @@ class DesiredNetwork:
 
 
 def _template_meta(name: str, template: RoomTemplate) -> dict[str, Any]:
-    return {"template": {"name": name, "definition": template.model_dump(mode="json", exclude_defaults=True)}}
+    return {
+        "template": {
+            "name": name,
+            "definition": template.model_dump(mode="json", exclude_defaults=True),
+        }
+    }
 
 
 def desired_network(chart: OrgChart, server_name: str, service_user: str) -> DesiredNetwork:
@@ -119,7 +124,9 @@ class _Builder:
         chart = self.index.chart
         for person in chart.people:
             uid = self.uid(person)
-            self.net.users[uid] = DesiredUser(uid, person.username, person.display_name, person.email)
+            self.net.users[uid] = DesiredUser(
+                uid, person.username, person.display_name, person.email
+            )
             self.net.people[uid] = person
         for org in chart.organisations:
             people = self.index.people_of_organisation(org)
@@ -132,7 +139,9 @@ class _Builder:
                     join_rule="invite",
                     members=self.uids(people),
                     power_users=self._power(admins=self._admins_of([org.key]), moderators=()),
-                    meta={"organisation": {"kind": org.kind, "email_domains": list(org.email_domains)}},
+                    meta={
+                        "organisation": {"kind": org.kind, "email_domains": list(org.email_domains)}
+                    },
                 )
             )
         for unit in sorted(chart.units, key=self.index.depth):
@@ -153,7 +162,9 @@ class _Builder:
             admins += [p for ref in org.admins if (p := self.index.people.get(ref)) is not None]
         return admins
 
-    def _power(self, admins: Iterable[Person], moderators: Iterable[Person]) -> tuple[tuple[str, int], ...]:
+    def _power(
+        self, admins: Iterable[Person], moderators: Iterable[Person]
+    ) -> tuple[tuple[str, int], ...]:
         levels: dict[str, int] = {}
         for person in moderators:
             levels[self.uid(person)] = events.MODERATOR
@@ -258,7 +269,9 @@ class _Builder:
                     key=f"{space_key}/{template_name}",
                     alias=f"{partnership.key}-{template_name}",
                     name=name,
-                    topic=template.topic.replace("{name}", partnership.name) if template.topic else None,
+                    topic=template.topic.replace("{name}", partnership.name)
+                    if template.topic
+                    else None,
                     is_space=False,
                     parent_key=space_key,
                     join_rule="invite" if rules and rules.sealed else "restricted",

@@ -34,7 +34,9 @@ def export_org_chart(live: LiveNetwork, server_name: str, service_user: str) -> 
 
     def admins(room: LiveRoom) -> list[str]:
         users = (room.content("m.room.power_levels") or {}).get("users", {})
-        return sorted(username(u) for u, level in users.items() if level >= events.ADMIN and u != service_user)
+        return sorted(
+            username(u) for u, level in users.items() if level >= events.ADMIN and u != service_user
+        )
 
     templates: dict[str, Any] = {}
     for room in rooms.values():
@@ -76,7 +78,11 @@ def export_org_chart(live: LiveNetwork, server_name: str, service_user: str) -> 
     for key, room in sorted(rooms.items()):
         if key.startswith("partnership/") and key.count("/") == 1:
             people = sorted(username(u) for u in room.members if u in live.profiles)
-            entry: dict[str, Any] = {"key": key.split("/", 1)[1], "name": name(room), "people": people}
+            entry: dict[str, Any] = {
+                "key": key.split("/", 1)[1],
+                "name": name(room),
+                "people": people,
+            }
             topic = (room.content("m.room.topic") or {}).get("topic")
             if topic:
                 entry["description"] = topic
@@ -119,7 +125,11 @@ def _person(row: Any, username: Any) -> dict[str, Any]:
         person["job_title"] = row.job_title
     if row.manager:
         person["manager"] = username(row.manager)
-    fields = {f.name: {"value": f.value, "visibility": f.visibility} for f in row.fields if f.source == "org"}
+    fields = {
+        f.name: {"value": f.value, "visibility": f.visibility}
+        for f in row.fields
+        if f.source == "org"
+    }
     if fields:
         person["profile"] = dict(sorted(fields.items()))
     return person

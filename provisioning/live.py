@@ -113,7 +113,10 @@ async def read_live(
 async def _read_rooms(client: MatrixClient, live: LiveNetwork) -> None:
     # Synapse caches a sync answer per filter string for a while (sync_response_cache_duration);
     # a never-matching room id makes each read unique, so it always sees the present.
-    filter_ = {**SYNC_FILTER, "room": {**SYNC_FILTER["room"], "not_rooms": [f"!{uuid.uuid4().hex}:read"]}}
+    filter_ = {
+        **SYNC_FILTER,
+        "room": {**SYNC_FILTER["room"], "not_rooms": [f"!{uuid.uuid4().hex}:read"]},
+    }
     sync = await client.request(
         "GET",
         "/_matrix/client/v3/sync",

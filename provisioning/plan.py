@@ -89,13 +89,26 @@ class MarkLeft:
 
 
 Operation = (
-    CreateUser | UpdateUser | DeactivateUser | CreateRoom | SetState | SetAlias | Join | Kick
-    | SaveProfile | MarkLeft
+    CreateUser
+    | UpdateUser
+    | DeactivateUser
+    | CreateRoom
+    | SetState
+    | SetAlias
+    | Join
+    | Kick
+    | SaveProfile
+    | MarkLeft
 )
 
 # Phases run in order; operations inside one phase run concurrently.
 PHASE_USERS, PHASE_ROOMS, PHASE_STATE, PHASE_JOINS, PHASE_REMOVALS, PHASE_PROFILES = (
-    0, 100, 200, 300, 400, 500,
+    0,
+    100,
+    200,
+    300,
+    400,
+    500,
 )
 
 
@@ -181,7 +194,9 @@ class _Planner:
         for uid, user in sorted(self.desired.users.items()):
             live = self.live.users.get(uid)
             if live is None:
-                self.add(Change(PHASE_USERS, "users", "+", uid, user.display_name, CreateUser(user)))
+                self.add(
+                    Change(PHASE_USERS, "users", "+", uid, user.display_name, CreateUser(user))
+                )
                 continue
             profile = self.live.profiles.get(uid)
             differences = []
@@ -194,17 +209,28 @@ class _Planner:
             if differences:
                 self.add(
                     Change(
-                        PHASE_USERS, "users", "~", uid, "; ".join(differences),
+                        PHASE_USERS,
+                        "users",
+                        "~",
+                        uid,
+                        "; ".join(differences),
                         UpdateUser(user, reactivate=live.is_deactivated),
                     )
                 )
         for uid, profile in sorted(self.live.profiles.items()):
             if profile.is_managed and profile.left_at is None and uid not in self.desired.users:
                 change = Change(
-                    PHASE_REMOVALS, "users", "-", uid, "left the org chart: deactivate",
-                    DeactivateUser(uid), is_destructive=True,
+                    PHASE_REMOVALS,
+                    "users",
+                    "-",
+                    uid,
+                    "left the org chart: deactivate",
+                    DeactivateUser(uid),
+                    is_destructive=True,
                 )
-                self.add(change, None if self.options.deactivate_leavers else "--deactivate-leavers")
+                self.add(
+                    change, None if self.options.deactivate_leavers else "--deactivate-leavers"
+                )
 
     # --- rooms ---------------------------------------------------------------------------
 
@@ -216,7 +242,11 @@ class _Planner:
             if live is None:
                 self.add(
                     Change(
-                        PHASE_ROOMS + room.depth, group, "+", room.key, f"'{room.name}' #{room.alias}",
+                        PHASE_ROOMS + room.depth,
+                        group,
+                        "+",
+                        room.key,
+                        f"'{room.name}' #{room.alias}",
                         self.create_op(room),
                     )
                 )
@@ -283,7 +313,11 @@ class _Planner:
         assert room.parent_key is not None
         self.add(
             Change(
-                PHASE_STATE, "links", "+", room.parent_key, f"child {room.key}",
+                PHASE_STATE,
+                "links",
+                "+",
+                room.parent_key,
+                f"child {room.key}",
                 SetState(room.parent_key, events.SPACE_CHILD, self.ref(room.key), self.via()),
             )
         )
@@ -314,8 +348,14 @@ class _Planner:
             if parent is None or not (parent_link or {}).get("via"):
                 self.add(
                     Change(
-                        PHASE_STATE, "links", "+", room.key, f"parent {room.parent_key}",
-                        SetState(room.key, events.SPACE_PARENT, self.ref(room.parent_key), self.via(True)),
+                        PHASE_STATE,
+                        "links",
+                        "+",
+                        room.key,
+                        f"parent {room.parent_key}",
+                        SetState(
+                            room.key, events.SPACE_PARENT, self.ref(room.parent_key), self.via(True)
+                        ),
                     )
                 )
         for (event_type, state_key), content in sorted(live.state.items()):
@@ -327,13 +367,22 @@ class _Planner:
             if stale_parent is not None and stale_parent.key != room.parent_key:
                 self.destructive(
                     Change(
-                        PHASE_REMOVALS, "links", "-", room.key, f"parent {stale_parent.key}",
-                        SetState(room.key, events.SPACE_PARENT, state_key, {}), is_destructive=True,
+                        PHASE_REMOVALS,
+                        "links",
+                        "-",
+                        room.key,
+                        f"parent {stale_parent.key}",
+                        SetState(room.key, events.SPACE_PARENT, state_key, {}),
+                        is_destructive=True,
                     )
                 )
                 self.destructive(
                     Change(
-                        PHASE_REMOVALS, "links", "-", stale_parent.key, f"child {room.key}",
+                        PHASE_REMOVALS,
+                        "links",
+                        "-",
+                        stale_parent.key,
+                        f"child {room.key}",
                         SetState(stale_parent.key, events.SPACE_CHILD, live.room_id, {}),
                         is_destructive=True,
                     )
@@ -347,14 +396,22 @@ class _Planner:
         lowered = {
             u: wanted.get(u, 0)
             for u, lvl in users.items()
-            if u != self.desired.service_user and lvl > wanted.get(u, 0) and u in self.managed_people
+            if u != self.desired.service_user
+            and lvl > wanted.get(u, 0)
+            and u in self.managed_people
         }
         if raised:
             new = {**current, "users": {**users, **raised}}
             detail = ", ".join(f"{u} → {lvl}" for u, lvl in sorted(raised.items()))
             self.add(
-                Change(PHASE_STATE, "power", "~", room.key, detail,
-                       SetState(room.key, "m.room.power_levels", "", new))
+                Change(
+                    PHASE_STATE,
+                    "power",
+                    "~",
+                    room.key,
+                    detail,
+                    SetState(room.key, "m.room.power_levels", "", new),
+                )
             )
             users = new["users"]
             current = new
@@ -363,37 +420,73 @@ class _Planner:
             demoted.update({u: lvl for u, lvl in lowered.items() if lvl > 0})
             detail = ", ".join(f"{u} {users[u]} → {lvl}" for u, lvl in sorted(lowered.items()))
             self.destructive(
-                Change(PHASE_REMOVALS, "power", "-", room.key, "demote " + detail,
-                       SetState(room.key, "m.room.power_levels", "", {**current, "users": demoted}),
-                       is_destructive=True)
+                Change(
+                    PHASE_REMOVALS,
+                    "power",
+                    "-",
+                    room.key,
+                    "demote " + detail,
+                    SetState(room.key, "m.room.power_levels", "", {**current, "users": demoted}),
+                    is_destructive=True,
+                )
             )
 
     def memberships(self, room: DesiredRoom, live: LiveRoom | None) -> None:
         present = live.members if live else set()
         for uid in sorted(room.members - present):
-            self.add(Change(PHASE_JOINS + room.depth, "members", "+", uid, f"join {room.key}",
-                            Join(uid, room.key)))
-        for uid in sorted((present & self.managed_people) - room.members - {self.desired.service_user}):
+            self.add(
+                Change(
+                    PHASE_JOINS + room.depth,
+                    "members",
+                    "+",
+                    uid,
+                    f"join {room.key}",
+                    Join(uid, room.key),
+                )
+            )
+        for uid in sorted(
+            (present & self.managed_people) - room.members - {self.desired.service_user}
+        ):
             self.destructive(
-                Change(PHASE_REMOVALS, "members", "-", uid, f"remove from {room.key}",
-                       Kick(uid, room.key), is_destructive=True)
+                Change(
+                    PHASE_REMOVALS,
+                    "members",
+                    "-",
+                    uid,
+                    f"remove from {room.key}",
+                    Kick(uid, room.key),
+                    is_destructive=True,
+                )
             )
 
     def retire(self, live: LiveRoom) -> None:
         """A managed room gone from the YAML keeps its history; it is unlinked and marked."""
         content = {**(live.content(events.MANAGED) or {}), "retired": True}
         self.destructive(
-            Change(PHASE_REMOVALS, "retired", "-", live.key, "no longer in the org chart: retire",
-                   SetState(live.key, events.MANAGED, "", content), is_destructive=True)
+            Change(
+                PHASE_REMOVALS,
+                "retired",
+                "-",
+                live.key,
+                "no longer in the org chart: retire",
+                SetState(live.key, events.MANAGED, "", content),
+                is_destructive=True,
+            )
         )
         for (event_type, state_key), link in live.state.items():
             if event_type == events.SPACE_PARENT and link.get("via"):
                 parent = next((r for r in self.live.rooms.values() if r.room_id == state_key), None)
                 if parent is not None and parent.content(events.SPACE_CHILD, live.room_id):
                     self.destructive(
-                        Change(PHASE_REMOVALS, "links", "-", parent.key, f"child {live.key}",
-                               SetState(parent.key, events.SPACE_CHILD, live.room_id, {}),
-                               is_destructive=True)
+                        Change(
+                            PHASE_REMOVALS,
+                            "links",
+                            "-",
+                            parent.key,
+                            f"child {live.key}",
+                            SetState(parent.key, events.SPACE_CHILD, live.room_id, {}),
+                            is_destructive=True,
+                        )
                     )
 
     # --- profiles (app database) --------------------------------------------------------
@@ -405,14 +498,29 @@ class _Planner:
             differences = _profile_differences(row, person, manager)
             if differences:
                 self.add(
-                    Change(PHASE_PROFILES, "profiles", "+" if row is None else "~", uid,
-                           differences, SaveProfile(person, uid, manager))
+                    Change(
+                        PHASE_PROFILES,
+                        "profiles",
+                        "+" if row is None else "~",
+                        uid,
+                        differences,
+                        SaveProfile(person, uid, manager),
+                    )
                 )
         for uid, row in sorted(self.live.profiles.items()):
             if row.is_managed and row.left_at is None and uid not in self.desired.people:
                 if self.options.deactivate_leavers:
-                    self.add(Change(PHASE_PROFILES, "profiles", "-", uid, "mark as left",
-                                    MarkLeft(uid), is_destructive=True))
+                    self.add(
+                        Change(
+                            PHASE_PROFILES,
+                            "profiles",
+                            "-",
+                            uid,
+                            "mark as left",
+                            MarkLeft(uid),
+                            is_destructive=True,
+                        )
+                    )
 
 
 def _profile_differences(row: Profile | None, person: Person, manager: str | None) -> str:
@@ -444,8 +552,11 @@ def _profile_differences(row: Profile | None, person: Person, manager: str | Non
         name: (list(f.value) if isinstance(f.value, tuple) else f.value, f.visibility)
         for name, f in person.profile.fields().items()
     }
-    changed += [f"field {n}" for n in sorted(set(org_fields) | set(wanted_fields))
-                if org_fields.get(n) != wanted_fields.get(n)]
+    changed += [
+        f"field {n}"
+        for n in sorted(set(org_fields) | set(wanted_fields))
+        if org_fields.get(n) != wanted_fields.get(n)
+    ]
     return ", ".join(changed)
 
 

@@ -10,7 +10,17 @@ from rich.markup import escape
 from provisioning.plan import Plan
 
 _STYLE = {"+": "green", "~": "yellow", "-": "red"}
-_GROUP_ORDER = ["users", "spaces", "rooms", "channels", "links", "power", "members", "retired", "profiles"]
+_GROUP_ORDER = [
+    "users",
+    "spaces",
+    "rooms",
+    "channels",
+    "links",
+    "power",
+    "members",
+    "retired",
+    "profiles",
+]
 
 
 def plan_lines(plan: Plan) -> list[str]:
@@ -26,7 +36,9 @@ def plan_lines(plan: Plan) -> list[str]:
         for change, needs in sorted(plan.held_back, key=lambda h: h[0].sort_key):
             lines.append(f"  {change.action} {change.target}  {change.detail}  [needs {needs}]")
     lines += [f"warning: {w}" for w in plan.warnings]
-    lines.append(plan.summary() if plan.changes else "No changes. The homeserver matches the org chart.")
+    lines.append(
+        plan.summary() if plan.changes else "No changes. The homeserver matches the org chart."
+    )
     return lines
 
 

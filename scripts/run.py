@@ -29,7 +29,9 @@ STATE = VAR / "demo.json"
 
 def _call(base_url: str, method: str, path: str, token: str, body: object = None) -> dict:
     request = urllib.request.Request(
-        base_url + path, method=method, data=json.dumps(body).encode() if body is not None else None,
+        base_url + path,
+        method=method,
+        data=json.dumps(body).encode() if body is not None else None,
         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
     )
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -64,11 +66,18 @@ def main() -> int:
             state.update(service_user=user_id, service_token=token)
             STATE.write_text(json.dumps(state))
             STATE.chmod(0o600)
-        SETTINGS.write_text(yaml.safe_dump({
-            "homeserver": {"url": synapse.base_url, "server_name": synapse.server_name},
-            "service_account": {"user_id": state["service_user"], "access_token": state["service_token"]},
-            "database": {"url": f"sqlite+aiosqlite:///{VAR / 'borough.db'}"},
-        }))
+        SETTINGS.write_text(
+            yaml.safe_dump(
+                {
+                    "homeserver": {"url": synapse.base_url, "server_name": synapse.server_name},
+                    "service_account": {
+                        "user_id": state["service_user"],
+                        "access_token": state["service_token"],
+                    },
+                    "database": {"url": f"sqlite+aiosqlite:///{VAR / 'borough.db'}"},
+                }
+            )
+        )
         SETTINGS.chmod(0o600)
         borough = [str(Path(sys.executable).parent / "borough"), "--settings", str(SETTINGS)]
         print(f"Applying {ORG.relative_to(REPO)} ...", flush=True)
@@ -82,8 +91,13 @@ def main() -> int:
         demo = next(p for p in chart["people"] if p.get("role") == "manager")
         demo_id = f"@{demo['username']}:{synapse.server_name}"
         password = secrets.token_urlsafe(12)
-        _call(synapse.base_url, "POST", f"/_synapse/admin/v1/reset_password/{quote(demo_id)}",
-              state["service_token"], {"new_password": password, "logout_devices": False})
+        _call(
+            synapse.base_url,
+            "POST",
+            f"/_synapse/admin/v1/reset_password/{quote(demo_id)}",
+            state["service_token"],
+            {"new_password": password, "logout_devices": False},
+        )
         print(
             "\nBorough is running.\n"
             f"  Homeserver:  {synapse.base_url}   (server name {synapse.server_name})\n"

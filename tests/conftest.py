@@ -84,7 +84,9 @@ class Homeserver:
         alias = quote(f"#{alias_localpart}:{self.server_name}")
         return str(self.admin("GET", f"/_matrix/client/v3/directory/room/{alias}")["room_id"])
 
-    def state(self, room_id: str, event_type: str, state_key: str = "", token: str | None = None) -> Any:
+    def state(
+        self, room_id: str, event_type: str, state_key: str = "", token: str | None = None
+    ) -> Any:
         path = f"/_matrix/client/v3/rooms/{quote(room_id)}/state/{quote(event_type)}/{quote(state_key)}"
         return self.call("GET", path, token or self.service_token)
 
@@ -110,9 +112,12 @@ def _postgres_database(prefix: str) -> tuple[str, Any]:
     return f"{base}/{name}", drop
 
 
-def start_homeserver(base_dir: Path, modules: list[dict[str, Any]] | None = None) -> tuple[Homeserver, LocalSynapse]:
+def start_homeserver(
+    base_dir: Path, modules: list[dict[str, Any]] | None = None
+) -> tuple[Homeserver, LocalSynapse]:
     synapse = LocalSynapse(
-        base_dir, modules=modules if modules is not None else homeserver_modules(EXAMPLE_ORG),
+        base_dir,
+        modules=modules if modules is not None else homeserver_modules(EXAMPLE_ORG),
         postgres_dsn=POSTGRES_DSN,
     )
     synapse.start()
@@ -159,8 +164,12 @@ def write_settings(path: Path, hs: Homeserver, database_url: str, **overrides: A
 
 
 @pytest.fixture(scope="module")
-def settings_file(tmp_path_factory: pytest.TempPathFactory, homeserver: Homeserver, app_database_url: str) -> Path:
-    return write_settings(tmp_path_factory.mktemp("settings") / "borough.yaml", homeserver, app_database_url)
+def settings_file(
+    tmp_path_factory: pytest.TempPathFactory, homeserver: Homeserver, app_database_url: str
+) -> Path:
+    return write_settings(
+        tmp_path_factory.mktemp("settings") / "borough.yaml", homeserver, app_database_url
+    )
 
 
 def borough(*args: str, settings: Path | None = None) -> Result:
@@ -168,5 +177,7 @@ def borough(*args: str, settings: Path | None = None) -> Result:
     argv = (["--settings", str(settings)] if settings else []) + list(args)
     result = CliRunner().invoke(borough_main, argv, catch_exceptions=True)
     if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise AssertionError(f"borough {' '.join(args)} raised instead of answering") from result.exception
+        raise AssertionError(
+            f"borough {' '.join(args)} raised instead of answering"
+        ) from result.exception
     return result

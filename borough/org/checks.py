@@ -53,8 +53,9 @@ def _duplicates(chart: OrgChart) -> Iterator[Finding]:
         for i, item in enumerate(items):
             value = getattr(item, attr)
             if value in first:
-                yield (section, i, attr), (
-                    f"duplicate {attr} '{value}' (first used at {section}[{first[value]}])"
+                yield (
+                    (section, i, attr),
+                    (f"duplicate {attr} '{value}' (first used at {section}[{first[value]}])"),
                 )
             else:
                 first[value] = i
@@ -90,9 +91,13 @@ def _aliases(index: OrgIndex) -> Iterator[Finding]:
     for i, unit in enumerate(chart.units):
         claims.append((("units", i, "key"), unit.key, f"unit '{unit.key}'"))
         for template in index.unit_rooms(unit):
-            claims.append((("units", i, "key"), f"{unit.key}-{template}", f"unit '{unit.key}' room"))
+            claims.append(
+                (("units", i, "key"), f"{unit.key}-{template}", f"unit '{unit.key}' room")
+            )
     for i, partnership in enumerate(chart.partnerships):
-        claims.append((("partnerships", i, "key"), partnership.key, f"partnership '{partnership.key}'"))
+        claims.append(
+            (("partnerships", i, "key"), partnership.key, f"partnership '{partnership.key}'")
+        )
         for template in index.partnership_rooms(partnership):
             claims.append(
                 (("partnerships", i, "key"), f"{partnership.key}-{template}", "partnership room")
@@ -112,8 +117,11 @@ def _organisations(index: OrgIndex) -> Iterator[Finding]:
             if person is None:
                 yield ("organisations", i, "admins", j), _unknown("person", username, index.people)
             elif (o := index.organisations.get(person.organisation)) and o.key != org.key:
-                yield ("organisations", i, "admins", j), (
-                    f"'{username}' belongs to organisation '{o.key}', so cannot administer '{org.key}'"
+                yield (
+                    ("organisations", i, "admins", j),
+                    (
+                        f"'{username}' belongs to organisation '{o.key}', so cannot administer '{org.key}'"
+                    ),
                 )
 
 
@@ -121,8 +129,9 @@ def _units(index: OrgIndex) -> Iterator[Finding]:
     for i, unit in enumerate(index.chart.units):
         path = ("units", i)
         if unit.organisation and index.organisations.get(unit.organisation) is None:
-            yield (*path, "organisation"), _unknown(
-                "organisation", unit.organisation, index.organisations
+            yield (
+                (*path, "organisation"),
+                _unknown("organisation", unit.organisation, index.organisations),
             )
         if unit.parent is None and unit.organisation is None:
             yield path, "a top-level unit needs 'organisation' (or give it a 'parent')"
@@ -139,8 +148,11 @@ def _units(index: OrgIndex) -> Iterator[Finding]:
                 parent_org = index.organisation_of(parent)
                 own = index.organisations.get(unit.organisation)
                 if parent_org and own and parent_org.key != own.key:
-                    yield (*path, "organisation"), (
-                        f"'{own.key}' differs from the parent unit's organisation '{parent_org.key}'"
+                    yield (
+                        (*path, "organisation"),
+                        (
+                            f"'{own.key}' differs from the parent unit's organisation '{parent_org.key}'"
+                        ),
                     )
 
 
@@ -158,8 +170,9 @@ def _people(index: OrgIndex) -> Iterator[Finding]:
         path = ("people", i)
         org = index.organisations.get(person.organisation)
         if org is None:
-            yield (*path, "organisation"), _unknown(
-                "organisation", person.organisation, index.organisations
+            yield (
+                (*path, "organisation"),
+                _unknown("organisation", person.organisation, index.organisations),
             )
         for j, ref in enumerate(person.units):
             unit = index.units.get(ref)
@@ -168,9 +181,12 @@ def _people(index: OrgIndex) -> Iterator[Finding]:
                 continue
             unit_org = index.organisation_of(unit)
             if org is not None and unit_org is not None and unit_org.key != org.key:
-                yield (*path, "units", j), (
-                    f"unit '{unit.name}' belongs to '{unit_org.key}', not to '{org.key}'; "
-                    "cross-organisation work belongs in a partnership"
+                yield (
+                    (*path, "units", j),
+                    (
+                        f"unit '{unit.name}' belongs to '{unit_org.key}', not to '{org.key}'; "
+                        "cross-organisation work belongs in a partnership"
+                    ),
                 )
         if person.manager is not None:
             manager = index.people.get(person.manager)
@@ -185,8 +201,9 @@ def _people(index: OrgIndex) -> Iterator[Finding]:
                     chain.append(current.username)
                     current = index.people.get(current.manager) if current.manager else None
                 if current is not None and current.username == person.username:
-                    yield (*path, "manager"), "managers form a cycle: " + " → ".join(
-                        [*chain, person.username]
+                    yield (
+                        (*path, "manager"),
+                        "managers form a cycle: " + " → ".join([*chain, person.username]),
                     )
 
 
@@ -195,7 +212,10 @@ def _partnerships(index: OrgIndex) -> Iterator[Finding]:
         path = ("partnerships", i)
         for j, ref in enumerate(partnership.organisations):
             if index.organisations.get(ref) is None:
-                yield (*path, "organisations", j), _unknown("organisation", ref, index.organisations)
+                yield (
+                    (*path, "organisations", j),
+                    _unknown("organisation", ref, index.organisations),
+                )
         for j, ref in enumerate(partnership.units):
             if index.units.get(ref) is None:
                 yield (*path, "units", j), _unknown("unit", ref, index.units)
@@ -214,8 +234,9 @@ def _channels(index: OrgIndex) -> Iterator[Finding]:
             yield (*path, "owner", "unit"), _unknown("unit", owner.unit, index.units)
             continue
         if owner.partnership is not None and index.partnerships.get(owner.partnership) is None:
-            yield (*path, "owner", "partnership"), _unknown(
-                "partnership", owner.partnership, index.partnerships
+            yield (
+                (*path, "owner", "partnership"),
+                _unknown("partnership", owner.partnership, index.partnerships),
             )
             continue
         audience = {p.username for p in index.audience_of(channel)}
@@ -225,8 +246,9 @@ def _channels(index: OrgIndex) -> Iterator[Finding]:
             if person is None:
                 yield (*path, "posters", "people", j), _unknown("person", ref, index.people)
             elif channel.sealed and person.username not in audience:
-                yield (*path, "posters", "people", j), (
-                    f"'{ref}' is not a member of '{owner_name}', and '{channel.key}' is sealed"
+                yield (
+                    (*path, "posters", "people", j),
+                    (f"'{ref}' is not a member of '{owner_name}', and '{channel.key}' is sealed"),
                 )
         if not channel.posters.people and not channel.posters.roles:
             yield (*path, "posters"), "a channel needs posters (roles or people)"

@@ -21,7 +21,6 @@ from borough.org.model import (
     Unit,
 )
 
-
 T = TypeVar("T")
 
 
@@ -132,7 +131,8 @@ class OrgIndex:
         return [
             p
             for p in self.chart.people
-            if (o := self.organisations.get(p.organisation)) is not None and o.key == organisation.key
+            if (o := self.organisations.get(p.organisation)) is not None
+            and o.key == organisation.key
         ]
 
     def members_of_partnership(self, partnership: Partnership) -> list[Person]:

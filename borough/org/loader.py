@@ -37,7 +37,8 @@ def parse_org_chart(text: str, filename: str = "<string>") -> OrgChart:
 def _validate(source: YamlSource) -> OrgChart:
     if not isinstance(source.data, dict):
         raise OrgChartError(
-            source.filename, [source.problem((), "expected a mapping with 'organisations:' at the top")]
+            source.filename,
+            [source.problem((), "expected a mapping with 'organisations:' at the top")],
         )
     try:
         chart = OrgChart.model_validate(source.data)
@@ -103,7 +104,9 @@ def _data_path(loc: tuple[int | str, ...], data: Any) -> tuple[str | int, ...]:
             path.append(step)
         elif isinstance(node, dict) and i == len(loc) - 1 and isinstance(step, str):
             path.append(step)  # a missing field: name it
-        elif isinstance(node, dict) and isinstance(step, str) and "[" not in step and "-" not in step:
+        elif (
+            isinstance(node, dict) and isinstance(step, str) and "[" not in step and "-" not in step
+        ):
             path.append(step)
             node = None
     return tuple(path)
@@ -127,8 +130,8 @@ def _inner_model(annotation: Any) -> type[BaseModel] | None:
     origin = typing.get_origin(annotation)
     if origin is typing.Annotated:
         return _inner_model(typing.get_args(annotation)[0])
-    for arg in reversed(typing.get_args(annotation)) if origin in (dict,) else typing.get_args(
-        annotation
+    for arg in (
+        reversed(typing.get_args(annotation)) if origin in (dict,) else typing.get_args(annotation)
     ):
         found = _inner_model(arg)
         if found:

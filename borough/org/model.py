@@ -51,8 +51,12 @@ class Organisation(Strict):
     key: Key
     name: str = Field(min_length=1)
     kind: OrgKind
-    email_domains: tuple[Annotated[str, StringConstraints(pattern=r"^[a-z0-9.-]+\.[a-z]{2,}$")], ...] = ()
-    admins: tuple[str, ...] = Field(default=(), description="usernames of this organisation's admins")
+    email_domains: tuple[
+        Annotated[str, StringConstraints(pattern=r"^[a-z0-9.-]+\.[a-z]{2,}$")], ...
+    ] = ()
+    admins: tuple[str, ...] = Field(
+        default=(), description="usernames of this organisation's admins"
+    )
 
 
 class Unit(Strict):
@@ -73,7 +77,9 @@ class ProfileField(Strict):
     @classmethod
     def _numbers_as_text(cls, value: Any) -> Any:
         # A phone number written without quotes arrives as an int.
-        return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+        return (
+            str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+        )
 
 
 class Profile(Strict):

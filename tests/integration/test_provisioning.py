@@ -41,7 +41,10 @@ def test_each_organisation_space_holds_its_unit_tree(homeserver: Homeserver, app
         tree = _hierarchy(homeserver, space_id, homeserver.service_token)
         by_id = {room["room_id"]: room for room in tree}
         edges = {
-            (by_id[room["room_id"]].get("canonical_alias"), by_id[c["state_key"]].get("canonical_alias"))
+            (
+                by_id[room["room_id"]].get("canonical_alias"),
+                by_id[c["state_key"]].get("canonical_alias"),
+            )
             for room in tree
             for c in room.get("children_state", [])
             if c["state_key"] in by_id
@@ -52,19 +55,36 @@ def test_each_organisation_space_holds_its_unit_tree(homeserver: Homeserver, app
                 continue
             parent = INDEX.parent_of(unit)
             parent_alias = parent.key if parent else org.key
-            expected.add((f"#{parent_alias}:{homeserver.server_name}", f"#{unit.key}:{homeserver.server_name}"))
+            expected.add(
+                (
+                    f"#{parent_alias}:{homeserver.server_name}",
+                    f"#{unit.key}:{homeserver.server_name}",
+                )
+            )
             for template in INDEX.unit_rooms(unit):
-                expected.add((f"#{unit.key}:{homeserver.server_name}", f"#{unit.key}-{template}:{homeserver.server_name}"))
+                expected.add(
+                    (
+                        f"#{unit.key}:{homeserver.server_name}",
+                        f"#{unit.key}-{template}:{homeserver.server_name}",
+                    )
+                )
         for channel in CHART.channels:
             owner = INDEX.units.get(channel.owner.unit or "")
             if owner is not None and (o := INDEX.organisation_of(owner)) and o.key == org.key:
-                expected.add((f"#{owner.key}:{homeserver.server_name}", f"#{channel.key}:{homeserver.server_name}"))
+                expected.add(
+                    (
+                        f"#{owner.key}:{homeserver.server_name}",
+                        f"#{channel.key}:{homeserver.server_name}",
+                    )
+                )
         assert edges == expected, org.key
         spaces = {r.get("canonical_alias") for r in tree if r.get("room_type") == "m.space"}
         assert f"#{org.key}:{homeserver.server_name}" in spaces
 
 
-def test_a_member_sees_their_own_units_in_the_hierarchy(homeserver: Homeserver, applied: str) -> None:
+def test_a_member_sees_their_own_units_in_the_hierarchy(
+    homeserver: Homeserver, applied: str
+) -> None:
     person = next(p for p in CHART.people if any(INDEX.units[u].parent for u in p.units))
     token = homeserver.login_as(person.username)
     unit = INDEX.units[person.units[0]]
@@ -77,13 +97,18 @@ def test_a_member_sees_their_own_units_in_the_hierarchy(homeserver: Homeserver, 
 def test_people_are_joined_to_their_units_rooms(homeserver: Homeserver, applied: str) -> None:
     for person in CHART.people[:15]:
         token = homeserver.login_as(person.username)
-        joined = set(homeserver.call("GET", "/_matrix/client/v3/joined_rooms", token)["joined_rooms"])
+        joined = set(
+            homeserver.call("GET", "/_matrix/client/v3/joined_rooms", token)["joined_rooms"]
+        )
         assert homeserver.room_id(person.organisation) in joined
         for ref in person.units:
             unit = INDEX.units[ref]
             assert homeserver.room_id(unit.key) in joined, (person.username, unit.key)
             for template in INDEX.unit_rooms(unit):
-                assert homeserver.room_id(f"{unit.key}-{template}") in joined, (person.username, template)
+                assert homeserver.room_id(f"{unit.key}-{template}") in joined, (
+                    person.username,
+                    template,
+                )
 
 
 def test_the_sealed_channel_is_invite_only_unfederated_and_carries_its_policy(
@@ -96,22 +121,34 @@ def test_the_sealed_channel_is_invite_only_unfederated_and_carries_its_policy(
         assert homeserver.state(room_id, "m.room.join_rules")["join_rule"] == "invite"
         assert homeserver.state(room_id, "m.room.create")["m.federate"] is False
         policy = homeserver.state(room_id, events.POLICY)
-        owner_key = f"unit/{channel.owner.unit}" if channel.owner.unit else f"partnership/{channel.owner.partnership}"
+        owner_key = (
+            f"unit/{channel.owner.unit}"
+            if channel.owner.unit
+            else f"partnership/{channel.owner.partnership}"
+        )
         assert policy["owner"] == owner_key
-        assert policy["owner_space"] == homeserver.room_id((channel.owner.unit or channel.owner.partnership))
+        assert policy["owner_space"] == homeserver.room_id(
+            channel.owner.unit or channel.owner.partnership
+        )
         rules = homeserver.state(room_id, events.CHANNEL)
         assert rules["sealed"] is True and rules["max_length"] == channel.max_length
         audience = {homeserver.user_id(p.username) for p in INDEX.audience_of(channel)}
-        members = set(homeserver.admin("GET", f"/_synapse/admin/v1/rooms/{quote(room_id)}/members")["members"])
+        members = set(
+            homeserver.admin("GET", f"/_synapse/admin/v1/rooms/{quote(room_id)}/members")["members"]
+        )
         assert members - {homeserver.service_user} == audience
 
 
-def test_internal_rooms_are_restricted_to_their_parent_space(homeserver: Homeserver, applied: str) -> None:
+def test_internal_rooms_are_restricted_to_their_parent_space(
+    homeserver: Homeserver, applied: str
+) -> None:
     unit = next(u for u in CHART.units if u.parent)
     room_id = homeserver.room_id(f"{unit.key}-general")
     rules = homeserver.state(room_id, "m.room.join_rules")
     assert rules["join_rule"] == "restricted"
-    assert rules["allow"] == [{"type": "m.room_membership", "room_id": homeserver.room_id(unit.key)}]
+    assert rules["allow"] == [
+        {"type": "m.room_membership", "room_id": homeserver.room_id(unit.key)}
+    ]
 
 
 def test_power_levels_follow_roles(homeserver: Homeserver, applied: str) -> None:
@@ -119,7 +156,9 @@ def test_power_levels_follow_roles(homeserver: Homeserver, applied: str) -> None
     staff = next(p for p in CHART.people if p.role == "staff" and p.units)
     for person, level in ((manager, 50), (staff, None)):
         unit = INDEX.units[person.units[0]]
-        users = homeserver.state(homeserver.room_id(f"{unit.key}-general"), "m.room.power_levels")["users"]
+        users = homeserver.state(homeserver.room_id(f"{unit.key}-general"), "m.room.power_levels")[
+            "users"
+        ]
         assert users.get(homeserver.user_id(person.username)) == level
     org = CHART.organisations[0]
     users = homeserver.state(homeserver.room_id(org.key), "m.room.power_levels")["users"]
@@ -127,23 +166,34 @@ def test_power_levels_follow_roles(homeserver: Homeserver, applied: str) -> None
         assert users[homeserver.user_id(admin)] == 100
     assert homeserver.service_user not in users  # v12: the creator must not be listed
     plevels = homeserver.state(homeserver.room_id(org.key), "m.room.power_levels")
-    assert plevels["events"]["m.room.power_levels"] == 100 and plevels["events"][events.POLICY] == 100
+    assert (
+        plevels["events"]["m.room.power_levels"] == 100 and plevels["events"][events.POLICY] == 100
+    )
 
 
-def test_people_have_display_names_and_profile_rows(homeserver: Homeserver, applied: str, settings_file: Path) -> None:
+def test_people_have_display_names_and_profile_rows(
+    homeserver: Homeserver, applied: str, settings_file: Path
+) -> None:
     person = CHART.people[3]
-    profile = homeserver.call("GET", f"/_matrix/client/v3/profile/{quote(homeserver.user_id(person.username))}",
-                              homeserver.service_token)
+    profile = homeserver.call(
+        "GET",
+        f"/_matrix/client/v3/profile/{quote(homeserver.user_id(person.username))}",
+        homeserver.service_token,
+    )
     assert profile["displayname"] == person.display_name
 
 
-def test_a_second_apply_changes_nothing(homeserver: Homeserver, applied: str, settings_file: Path) -> None:
+def test_a_second_apply_changes_nothing(
+    homeserver: Homeserver, applied: str, settings_file: Path
+) -> None:
     result = borough("apply", str(EXAMPLE_ORG), settings=settings_file)
     assert result.exit_code == 0, result.output
     assert "No changes." in result.output
 
 
-def test_export_round_trips(homeserver: Homeserver, applied: str, settings_file: Path, tmp_path: Path) -> None:
+def test_export_round_trips(
+    homeserver: Homeserver, applied: str, settings_file: Path, tmp_path: Path
+) -> None:
     exported = tmp_path / "exported.yaml"
     result = borough("export", "-o", str(exported), settings=settings_file)
     assert result.exit_code == 0, result.output

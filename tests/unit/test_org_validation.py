@@ -22,7 +22,11 @@ def test_the_example_org_chart_is_valid_and_big_enough() -> None:
     chart = load_org_chart(EXAMPLE_ORG)
     directorates = [u for u in chart.units if u.parent is None and u.organisation == "northbridge"]
     assert {u.name for u in directorates} >= {
-        "Children's Services", "Adult Social Care", "Housing", "Environment", "Resources",
+        "Children's Services",
+        "Adult Social Care",
+        "Housing",
+        "Environment",
+        "Resources",
         "Chief Executive's Office",
     }
     assert len(chart.units) - len(directorates) >= 25
@@ -43,9 +47,13 @@ def test_unknown_references_suggest_the_nearest_name() -> None:
     lines = problems("unknown_refs.yaml")
     assert any(
         "unknown_refs.yaml:12:5 units[1].parent: unknown unit 'Housing Sevices' — did you mean 'Housing Services'?"
-        in ln for ln in lines
+        in ln
+        for ln in lines
     )
-    assert any("people[0].organisation: unknown organisation 'councll' — did you mean 'council'?" in ln for ln in lines)
+    assert any(
+        "people[0].organisation: unknown organisation 'councll' — did you mean 'council'?" in ln
+        for ln in lines
+    )
     assert any("people[0].manager: unknown person 'nobody'" in ln for ln in lines)
     assert len(lines) == 3
 
@@ -83,7 +91,8 @@ def test_bare_profile_values_take_the_fields_default_visibility() -> None:
 
 
 @pytest.mark.parametrize(
-    "fixture", ["malformed.yaml", "unknown_refs.yaml", "duplicates_and_cycles.yaml", "bad_fields.yaml"]
+    "fixture",
+    ["malformed.yaml", "unknown_refs.yaml", "duplicates_and_cycles.yaml", "bad_fields.yaml"],
 )
 def test_validate_exits_2_with_the_problems_and_no_traceback(fixture: str) -> None:
     result = borough("validate", str(FIXTURES / fixture))

@@ -23,8 +23,16 @@ def test_from_nothing_users_come_first_and_parents_before_children() -> None:
     assert {c.group for c in phases[0]} == {"users"}
     created = [c.op.room.key for c in plan.changes if isinstance(c.op, CreateRoom)]
     assert created.index("org/tcouncil") < created.index("unit/tdir") < created.index("unit/tteam")
-    assert created.index("unit/tteam") < created.index("unit/tsub") < created.index("unit/tsub/general")
-    sealed = next(c.op for c in plan.changes if isinstance(c.op, CreateRoom) and c.op.room.key == "channel/tsealed")
+    assert (
+        created.index("unit/tteam")
+        < created.index("unit/tsub")
+        < created.index("unit/tsub/general")
+    )
+    sealed = next(
+        c.op
+        for c in plan.changes
+        if isinstance(c.op, CreateRoom) and c.op.room.key == "channel/tsealed"
+    )
     state = {t: c for t, _, c in sealed.initial_state}
     assert state["m.room.join_rules"] == {"join_rule": "invite"}
     assert state[events.POLICY]["owner_space"] == RoomRef("unit/tdir")
@@ -34,7 +42,11 @@ def test_from_nothing_users_come_first_and_parents_before_children() -> None:
 
 def test_the_plan_prints_in_a_stable_grouped_order() -> None:
     first = plan_lines(make_plan(DESIRED, LiveNetwork(), PlanOptions()))
-    again = plan_lines(make_plan(desired_network(load_org_chart(SMALL), "hs", SERVICE), LiveNetwork(), PlanOptions()))
+    again = plan_lines(
+        make_plan(
+            desired_network(load_org_chart(SMALL), "hs", SERVICE), LiveNetwork(), PlanOptions()
+        )
+    )
     assert first == again
     headers = [line.split(" (")[0] for line in first if not line.startswith(" ")][:-1]
     assert headers == ["users", "spaces", "rooms", "channels", "links", "members", "profiles"]
@@ -43,8 +55,12 @@ def test_the_plan_prints_in_a_stable_grouped_order() -> None:
 def _live_room(key: str, members: set[str], users: dict[str, int]) -> LiveRoom:
     room = DESIRED.rooms[key]
     return LiveRoom(
-        "!r:hs", key,
-        {(events.MANAGED, ""): room.managed_content(), ("m.room.power_levels", ""): {"users": users}},
+        "!r:hs",
+        key,
+        {
+            (events.MANAGED, ""): room.managed_content(),
+            ("m.room.power_levels", ""): {"users": users},
+        },
         members=members,
     )
 
@@ -66,10 +82,22 @@ def test_removals_and_demotions_wait_for_prune() -> None:
 
 
 def test_leavers_are_deactivated_only_with_the_flag() -> None:
-    leaver = Profile(user_id="@gone:hs", username="gone", display_name="Gone", is_managed=True, left_at=None,
-                     units=[], role="staff", fields=[])
-    live = LiveNetwork(users={"@gone:hs": LiveUser("@gone:hs", "Gone", False)}, profiles={"@gone:hs": leaver})
-    assert any(n == "--deactivate-leavers" for _, n in make_plan(DESIRED, live, PlanOptions()).held_back)
+    leaver = Profile(
+        user_id="@gone:hs",
+        username="gone",
+        display_name="Gone",
+        is_managed=True,
+        left_at=None,
+        units=[],
+        role="staff",
+        fields=[],
+    )
+    live = LiveNetwork(
+        users={"@gone:hs": LiveUser("@gone:hs", "Gone", False)}, profiles={"@gone:hs": leaver}
+    )
+    assert any(
+        n == "--deactivate-leavers" for _, n in make_plan(DESIRED, live, PlanOptions()).held_back
+    )
     plan = make_plan(DESIRED, live, PlanOptions(deactivate_leavers=True))
     assert any(c.target == "@gone:hs" and c.detail.endswith("deactivate") for c in plan.changes)
 
@@ -77,6 +105,9 @@ def test_leavers_are_deactivated_only_with_the_flag() -> None:
 def test_missing_members_are_joined() -> None:
     room = DESIRED.rooms["unit/tteam/general"]
     live = LiveNetwork(rooms={room.key: _live_room(room.key, set(), dict(room.power_users))})
-    joins = {c.op.user_id for c in make_plan(DESIRED, live, PlanOptions()).changes
-             if isinstance(c.op, Join) and c.op.room_key == room.key}
+    joins = {
+        c.op.user_id
+        for c in make_plan(DESIRED, live, PlanOptions()).changes
+        if isinstance(c.op, Join) and c.op.room_key == room.key
+    }
     assert joins == set(room.members)

@@ -11,7 +11,9 @@ from borough.settings import SettingsError, load_settings
 EXAMPLE = Path(__file__).parents[2] / "config" / "borough.example.yaml"
 
 
-def test_the_example_settings_load_with_the_token_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_example_settings_load_with_the_token_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("BOROUGH_ACCESS_TOKEN", "syt_from_env")
     settings = load_settings(EXAMPLE)
     assert settings.homeserver.server_name == "northbridge.gov.uk"
@@ -35,4 +37,7 @@ def test_wrong_types_are_placed(tmp_path: Path) -> None:
     )
     with pytest.raises(SettingsError) as caught:
         load_settings(path)
-    assert "s.yaml:4:3 provisioning.concurrency: input should be a valid integer" in caught.value.render()
+    assert (
+        "s.yaml:4:3 provisioning.concurrency: input should be a valid integer"
+        in caught.value.render()
+    )
