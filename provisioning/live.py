@@ -88,9 +88,8 @@ SYNC_FILTER = {
     "account_data": {"types": []},
     "room": {
         "state": {"types": STATE_TYPES, "lazy_load_members": True},
-        # With limit 0 Synapse answers with state from before the newest events, so ask for
-        # the newest few state events too and lay them over the state block.
-        "timeline": {"limit": 20, "types": STATE_TYPES},
+        # No timeline: with full_state the state block is then the current state.
+        "timeline": {"limit": 0},
         "ephemeral": {"types": []},
         "account_data": {"types": []},
     },
@@ -127,8 +126,7 @@ async def _read_rooms(client: MatrixClient, live: LiveNetwork) -> None:
     for room_id, room in joined.items():
         state: dict[StateKey, dict[str, Any]] = {}
         created_ts = 0
-        timeline = [e for e in room.get("timeline", {}).get("events", []) if "state_key" in e]
-        for event in [*room.get("state", {}).get("events", []), *timeline]:
+        for event in room.get("state", {}).get("events", []):
             state[(event["type"], event.get("state_key", ""))] = event.get("content", {})
             if event["type"] == "m.room.create":
                 created_ts = int(event.get("origin_server_ts", 0))
