@@ -326,7 +326,7 @@ class _Planner:
         group = _group(room)
         for event_type, state_key, content in self.managed_state(room):
             current = live.content(event_type, state_key)
-            if _resolved(content) != current and not _same_enough(event_type, content, current):
+            if content != current and not _same_enough(event_type, content, current):
                 if event_type == "m.room.canonical_alias":
                     op: Operation = SetAlias(room.key, self.alias(room))
                 else:
@@ -562,11 +562,6 @@ def _profile_differences(row: Profile | None, person: Person, manager: str | Non
 
 def _group(room: DesiredRoom) -> str:
     return {"space": "spaces", "room": "rooms", "channel": "channels"}[room.kind]
-
-
-def _resolved(content: Any) -> Any:
-    """Content as comparable data; an unresolved RoomRef never equals live state."""
-    return content
 
 
 #: State whose content Synapse enriches (e.g. `m.topic` beside `topic`): compare one field.
