@@ -24,10 +24,8 @@ def export_org_chart(live: LiveNetwork, server_name: str, service_user: str) -> 
         return str((room.content("m.room.name") or {}).get("name", room.key))
 
     def parent_key(room: LiveRoom) -> str | None:
-        for (event_type, state_key), content in sorted(room.state.items()):
-            if event_type == events.SPACE_PARENT and content.get("via") and state_key in by_id:
-                return by_id[state_key].key
-        return None
+        parents = [p for p in live.parents(room) if p.room_id in by_id]
+        return parents[0].key if parents else None
 
     def templates_under(key: str) -> list[str]:
         return sorted(k.rsplit("/", 1)[1] for k in rooms if k.startswith(key + "/"))

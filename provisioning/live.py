@@ -82,6 +82,15 @@ class LiveNetwork:
         room = self.rooms.get(key)
         return room.room_id if room else None
 
+    def parents(self, room: LiveRoom) -> list[LiveRoom]:
+        """The managed spaces that `room` names as its parents, in a stable order."""
+        by_id = {r.room_id: r for r in self.rooms.values()}
+        return [
+            by_id[state_key]
+            for (event_type, state_key), content in sorted(room.state.items())
+            if event_type == events.SPACE_PARENT and content.get("via") and state_key in by_id
+        ]
+
 
 SYNC_FILTER = {
     "presence": {"types": []},

@@ -358,13 +358,8 @@ class _Planner:
                         ),
                     )
                 )
-        for (event_type, state_key), content in sorted(live.state.items()):
-            if event_type != events.SPACE_PARENT or not content.get("via"):
-                continue
-            stale_parent = next(
-                (r for r in self.live.rooms.values() if r.room_id == state_key), None
-            )
-            if stale_parent is not None and stale_parent.key != room.parent_key:
+        for stale_parent in self.live.parents(live):
+            if stale_parent.key != room.parent_key:
                 self.destructive(
                     Change(
                         PHASE_REMOVALS,
@@ -372,21 +367,25 @@ class _Planner:
                         "-",
                         room.key,
                         f"parent {stale_parent.key}",
-                        SetState(room.key, events.SPACE_PARENT, state_key, {}),
+                        SetState(room.key, events.SPACE_PARENT, stale_parent.room_id, {}),
                         is_destructive=True,
                     )
                 )
-                self.destructive(
-                    Change(
-                        PHASE_REMOVALS,
-                        "links",
-                        "-",
-                        stale_parent.key,
-                        f"child {room.key}",
-                        SetState(stale_parent.key, events.SPACE_CHILD, live.room_id, {}),
-                        is_destructive=True,
-                    )
+                self.unlink_child(stale_parent, live)
+
+    def unlink_child(self, parent: LiveRoom, child: LiveRoom) -> None:
+        if parent.content(events.SPACE_CHILD, child.room_id):
+            self.destructive(
+                Change(
+                    PHASE_REMOVALS,
+                    "links",
+                    "-",
+                    parent.key,
+                    f"child {child.key}",
+                    SetState(parent.key, events.SPACE_CHILD, child.room_id, {}),
+                    is_destructive=True,
                 )
+            )
 
     def power(self, room: DesiredRoom, live: LiveRoom) -> None:
         current = live.content("m.room.power_levels") or {}
@@ -473,21 +472,8 @@ class _Planner:
                 is_destructive=True,
             )
         )
-        for (event_type, state_key), link in live.state.items():
-            if event_type == events.SPACE_PARENT and link.get("via"):
-                parent = next((r for r in self.live.rooms.values() if r.room_id == state_key), None)
-                if parent is not None and parent.content(events.SPACE_CHILD, live.room_id):
-                    self.destructive(
-                        Change(
-                            PHASE_REMOVALS,
-                            "links",
-                            "-",
-                            parent.key,
-                            f"child {live.key}",
-                            SetState(parent.key, events.SPACE_CHILD, live.room_id, {}),
-                            is_destructive=True,
-                        )
-                    )
+        for parent in self.live.parents(live):
+            self.unlink_child(parent, live)
 
     # --- profiles (app database) --------------------------------------------------------
 

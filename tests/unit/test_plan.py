@@ -111,3 +111,25 @@ def test_missing_members_are_joined() -> None:
         if isinstance(c.op, Join) and c.op.room_key == room.key
     }
     assert joins == set(room.members)
+
+
+def test_a_room_gone_from_the_chart_is_retired_and_unlinked_only_with_prune() -> None:
+    parent = _live_room("unit/tdir", set(), {})
+    parent.state[(events.SPACE_CHILD, "!old:hs")] = {"via": ["hs"]}
+    old = LiveRoom(
+        "!old:hs",
+        "unit/tdir/old",
+        {
+            (events.MANAGED, ""): {"key": "unit/tdir/old", "kind": "room"},
+            (events.SPACE_PARENT, parent.room_id): {"via": ["hs"]},
+        },
+    )
+    live = LiveNetwork(rooms={"unit/tdir": parent, "unit/tdir/old": old})
+    held = make_plan(DESIRED, live, PlanOptions())
+    assert {(c.target, c.detail) for c, _ in held.held_back} >= {
+        ("unit/tdir/old", "no longer in the org chart: retire"),
+        ("unit/tdir", "child unit/tdir/old"),
+    }
+    pruned = make_plan(DESIRED, live, PlanOptions(prune=True))
+    unlink = next(c.op for c in pruned.changes if c.detail == "child unit/tdir/old")
+    assert isinstance(unlink, SetState) and unlink.state_key == "!old:hs" and unlink.content == {}
