@@ -29,7 +29,7 @@ from borough.localsynapse import LocalSynapse
 from borough.matrix import MatrixClient, q
 from borough.org import OrgChart
 from provisioning.apply import Applier
-from provisioning.desired import desired_network
+from borough.network import desired_network
 from provisioning.live import LiveNetwork, read_live
 from provisioning.plan import (
     CreateRoom,

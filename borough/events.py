@@ -4,7 +4,7 @@ from __future__ import annotations
 
 #: On every managed space and room. Content: {"key": "unit/housing/general", "kind": ...}.
 MANAGED = "org.borough.managed"
-#: On sealed rooms. Content: see `provisioning.desired.sealed_policy`; the modules enforce it.
+#: On sealed rooms. Content: see `borough.network.SealedPolicy`; the modules enforce it.
 POLICY = "org.borough.policy"
 #: On microblog channels. Content: {"posters": [...user ids], "max_length": int, "sealed": bool}.
 CHANNEL = "org.borough.channel"

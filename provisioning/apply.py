@@ -179,7 +179,7 @@ class Applier:
             "name": room.name,
             "room_alias_name": room.alias,
             "preset": "private_chat",
-            "visibility": "private",
+            "visibility": "public" if room.join_rule == "public" else "private",
             "creation_content": creation,
             "power_level_content_override": op.power_levels,
             "initial_state": [

@@ -18,10 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from borough.cli import EXIT_FAILED, Refused, err_console
 from borough.db import create_engine, migrate, session_factory
 from borough.matrix import MatrixClient
+from borough.network import desired_network
 from borough.org import OrgChart, load_org_chart
 from borough.settings import Settings, load_settings
 from provisioning.apply import Applier
-from provisioning.desired import desired_network
 from provisioning.export import export_org_chart
 from provisioning.live import LiveNetwork, read_live
 from provisioning.plan import Plan, PlanOptions, make_plan

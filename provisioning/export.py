@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from borough import events
+from borough.network import COMMUNITY_SPACE, COMMUNITY_WELCOME
 from provisioning.live import LiveNetwork, LiveRoom
 
 
@@ -106,6 +107,13 @@ def export_org_chart(live: LiveNetwork, server_name: str, service_user: str) -> 
             entry["topic"] = topic
         chart["channels"].append(entry)
     chart["room_templates"] = dict(sorted(templates.items()))
+    space, welcome = rooms.get(COMMUNITY_SPACE), rooms.get(COMMUNITY_WELCOME)
+    if space is not None and welcome is not None:
+        chart["community"] = {
+            "name": name(space),
+            "topic": (space.content("m.room.topic") or {}).get("topic"),
+            "welcome_room": name(welcome),
+        }
     return chart
 
 

@@ -12,8 +12,8 @@ from typing import Any
 
 from borough import events
 from borough.db import Profile
+from borough.network import DesiredNetwork, DesiredRoom, DesiredUser
 from borough.org import Person
-from provisioning.desired import DesiredNetwork, DesiredRoom, DesiredUser
 from provisioning.live import LiveNetwork, LiveRoom
 
 
@@ -432,6 +432,8 @@ class _Planner:
 
     def memberships(self, room: DesiredRoom, live: LiveRoom | None) -> None:
         present = live.members if live else set()
+        if not room.manages_members:
+            return
         for uid in sorted(room.members - present):
             self.add(
                 Change(

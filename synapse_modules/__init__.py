@@ -1,7 +1,11 @@
 """Borough's Synapse modules: the rules every client is held to, enforced inside Synapse.
 
-`homeserver_modules()` returns the `modules:` list for homeserver.yaml. It is empty until the
-sealed-room, channel and onboarding modules land (issue 3).
+- `sealed_rooms.SealedRooms`: only members of a sealed room's owner get in, by any door.
+- `channel_rules.ChannelRules`: posters post, readers reply in threads and react, length limits.
+- `onboarding.Onboarding`: newcomers land in their organisation, units and rooms.
+
+Decisions are pure functions in `policy` and `placement`; the classes adapt Synapse's
+callbacks to them. `homeserver_modules()` gives the `modules:` list for homeserver.yaml.
 """
 
 from __future__ import annotations
@@ -10,6 +14,16 @@ from pathlib import Path
 from typing import Any
 
 
-def homeserver_modules(org_file: Path | None = None) -> list[dict[str, Any]]:
-    """The `modules:` entries that load Borough into Synapse, configured for `org_file`."""
-    return []
+def homeserver_modules(
+    org_file: Path | str, service_localpart: str = "borough"
+) -> list[dict[str, Any]]:
+    """The `modules:` entries that load Borough into every Synapse process."""
+    shared = {"org_file": str(Path(org_file).resolve()), "service_account": service_localpart}
+    return [
+        {"module": "synapse_modules.sealed_rooms.SealedRooms", "config": shared},
+        {
+            "module": "synapse_modules.channel_rules.ChannelRules",
+            "config": {"service_account": service_localpart},
+        },
+        {"module": "synapse_modules.onboarding.Onboarding", "config": shared},
+    ]

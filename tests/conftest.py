@@ -113,11 +113,12 @@ def _postgres_database(prefix: str) -> tuple[str, Any]:
 
 
 def start_homeserver(
-    base_dir: Path, modules: list[dict[str, Any]] | None = None
+    base_dir: Path, org_file: Path = EXAMPLE_ORG, modules: list[dict[str, Any]] | None = None
 ) -> tuple[Homeserver, LocalSynapse]:
+    """Synapse with Borough's modules configured for `org_file` (the chart the test applies)."""
     synapse = LocalSynapse(
         base_dir,
-        modules=modules if modules is not None else homeserver_modules(EXAMPLE_ORG),
+        modules=modules if modules is not None else homeserver_modules(org_file),
         postgres_dsn=POSTGRES_DSN,
     )
     synapse.start()
@@ -130,8 +131,12 @@ def start_homeserver(
 
 
 @pytest.fixture(scope="module")
-def homeserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Homeserver]:
-    hs, synapse = start_homeserver(tmp_path_factory.mktemp("synapse"))
+def homeserver(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Homeserver]:
+    """One Synapse per test module; a module's ORG_FILE says which chart the modules enforce."""
+    org_file = getattr(request.module, "ORG_FILE", EXAMPLE_ORG)
+    hs, synapse = start_homeserver(tmp_path_factory.mktemp("synapse"), org_file)
     try:
         yield hs
     finally:

@@ -85,7 +85,10 @@ def _aliases(index: OrgIndex) -> Iterator[Finding]:
     """Every managed space and room gets `#<alias>:server`; two must never share one."""
     seen: dict[str, str] = {}
     chart = index.chart
-    claims: list[tuple[tuple[str | int, ...], str, str]] = []
+    claims: list[tuple[tuple[str | int, ...], str, str]] = [
+        (("community",), "community", "the community space"),
+        (("community",), "community-welcome", "the community welcome room"),
+    ]
     for i, org in enumerate(chart.organisations):
         claims.append((("organisations", i, "key"), org.key, f"organisation '{org.key}'"))
     for i, unit in enumerate(chart.units):

@@ -185,6 +185,14 @@ DEFAULT_ROOM_TEMPLATES: dict[str, RoomTemplate] = {
 }
 
 
+class Community(Strict):
+    """The public door for residents and community groups: people who match nothing land here."""
+
+    name: str = "Community"
+    topic: str | None = "Residents, community groups and everyone else. Say hello!"
+    welcome_room: str = "Welcome"
+
+
 class Defaults(Strict):
     unit_rooms: tuple[str, ...] = ("general", "announcements", "team")
     partnership_rooms: tuple[str, ...] = ("general",)
@@ -201,3 +209,4 @@ class OrgChart(Strict):
         default_factory=dict, description="added to, or replacing, the built-in templates"
     )
     defaults: Defaults = Defaults()
+    community: Community = Community()

@@ -12,6 +12,7 @@ from tests.conftest import Homeserver, borough, write_settings
 pytestmark = pytest.mark.integration
 
 SMALL = Path(__file__).parents[1] / "fixtures" / "org" / "small.yaml"
+ORG_FILE = SMALL
 
 
 def _assert_clear(result_output: str) -> None:

@@ -15,7 +15,7 @@ from borough.db import create_engine, migrate, session_factory
 from borough.matrix import MatrixClient
 from borough.org import load_org_chart
 from provisioning.apply import Applier
-from provisioning.desired import desired_network
+from borough.network import desired_network
 from provisioning.live import read_live
 from provisioning.plan import PlanOptions, make_plan
 from tests.conftest import Homeserver, borough, start_homeserver, write_settings
@@ -23,6 +23,7 @@ from tests.conftest import Homeserver, borough, start_homeserver, write_settings
 pytestmark = pytest.mark.integration
 
 SMALL = Path(__file__).parents[1] / "fixtures" / "org" / "small.yaml"
+ORG_FILE = SMALL
 
 
 class Killed(Exception):
@@ -73,7 +74,7 @@ def _managed_keys(hs: Homeserver) -> Counter[str]:
 @pytest.fixture
 def fresh(tmp_path: Path) -> Iterator[tuple[Homeserver, Path, str]]:
     """A Synapse and app database of this test's own, since it needs a from-scratch apply."""
-    hs, synapse = start_homeserver(tmp_path / "synapse")
+    hs, synapse = start_homeserver(tmp_path / "synapse", SMALL)
     database_url = f"sqlite+aiosqlite:///{tmp_path / 'app.db'}"
     try:
         yield hs, write_settings(tmp_path / "borough.yaml", hs, database_url), database_url

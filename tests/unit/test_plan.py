@@ -7,7 +7,7 @@ from pathlib import Path
 from borough import events
 from borough.db import Profile
 from borough.org import load_org_chart
-from provisioning.desired import desired_network
+from borough.network import desired_network
 from provisioning.live import LiveNetwork, LiveRoom, LiveUser
 from provisioning.plan import CreateRoom, Join, Kick, PlanOptions, RoomRef, SetState, make_plan
 from provisioning.render import plan_lines

@@ -1,4 +1,6 @@
-"""What the org chart should look like on Matrix: users, spaces, rooms and their state.
+"""The org chart's shape on Matrix: users, spaces, rooms and their state.
+
+Shared by provisioning (what to create) and the Synapse modules (where a newcomer belongs).
 
 Pure: a function of the org chart, the server name and the service account. Room ids of
 parents are not known here; rooms refer to each other by Borough key.
@@ -15,6 +17,10 @@ from borough.org import OrgChart, OrgIndex, Partnership, Person, RoomTemplate, U
 from borough.org.model import MODERATING_ROLES, Channel, Posters
 
 JoinRule = Literal["invite", "restricted", "public"]
+
+#: Keys of the public community space and its welcome room, where unmatched people land.
+COMMUNITY_SPACE = "community"
+COMMUNITY_WELCOME = "community/welcome"
 
 
 @dataclass(frozen=True)
@@ -71,6 +77,8 @@ class DesiredRoom:
     policy: SealedPolicy | None = None
     standing_meeting: bool = False
     depth: int = 0
+    #: False for open rooms (the community), where people come and go by themselves.
+    manages_members: bool = True
     #: Extra facts kept on the room's managed state, so `export` can rebuild the YAML.
     meta: dict[str, Any] = field(default_factory=dict, hash=False)
 
@@ -150,7 +158,35 @@ class _Builder:
             self._partnership(partnership)
         for channel in chart.channels:
             self._channel(channel)
+        self._community()
         return self.net
+
+    def _community(self) -> None:
+        community = self.index.chart.community
+        self._add(
+            DesiredRoom(
+                key=COMMUNITY_SPACE,
+                alias="community",
+                name=community.name,
+                topic=community.topic,
+                is_space=True,
+                join_rule="public",
+                manages_members=False,
+            )
+        )
+        self._add(
+            DesiredRoom(
+                key=COMMUNITY_WELCOME,
+                alias="community-welcome",
+                name=community.welcome_room,
+                topic=community.topic,
+                is_space=False,
+                parent_key=COMMUNITY_SPACE,
+                join_rule="public",
+                manages_members=False,
+                depth=1,
+            )
+        )
 
     def _add(self, room: DesiredRoom) -> None:
         self.net.rooms[room.key] = room

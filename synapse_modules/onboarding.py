@@ -1,0 +1,119 @@
+"""Onboarding: place a person in their organisation, units and rooms when they first sign in.
+
+The people list decides first, then email domains, else the public community space. The
+service account invites and the person joins. `on_user_registration` runs before emails are
+stored, so registration and new emails place the person from a background process, and the
+first login places them inline. An account-data marker makes it happen once.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from synapse.module_api import ModuleApi, UserID
+from synapse.module_api.errors import ConfigError, SynapseError
+
+from borough.network import DesiredNetwork, desired_network
+from synapse_modules.config import BoroughModuleConfig, ModuleConfigError, parse_module_config
+from synapse_modules.placement import Placement, place
+
+logger = logging.getLogger(__name__)
+
+ONBOARDED = "org.borough.onboarded"
+
+
+class Onboarding:
+    def __init__(self, config: BoroughModuleConfig, api: ModuleApi) -> None:
+        self._api = api
+        self._service = config.service_user(api.server_name)
+        self._network: DesiredNetwork = desired_network(
+            config.chart, api.server_name, self._service
+        )
+        self._domains = {
+            domain.lower(): org.key
+            for org in config.chart.organisations
+            for domain in org.email_domains
+        }
+        api.register_account_validity_callbacks(
+            on_user_login=self.on_user_login, on_user_registration=self.on_user_registration
+        )
+        api.register_third_party_rules_callbacks(
+            on_add_user_third_party_identifier=self.on_add_user_third_party_identifier
+        )
+
+    @staticmethod
+    def parse_config(config: dict[str, Any]) -> BoroughModuleConfig:
+        try:
+            return parse_module_config(config)
+        except ModuleConfigError as exc:
+            raise ConfigError(f"Borough onboarding: {exc}", exc.path) from None
+
+    # --- adapters ------------------------------------------------------------------------
+
+    async def on_user_login(
+        self, user_id: str, auth_provider_type: str | None, auth_provider_id: str | None
+    ) -> None:
+        await self.onboard(user_id, is_login=True)
+
+    async def on_user_registration(self, user_id: str) -> None:
+        self._api.run_as_background_process("borough_onboarding", self.onboard, user_id)
+
+    async def on_add_user_third_party_identifier(
+        self, user_id: str, medium: str, address: str
+    ) -> None:
+        if medium == "email":
+            self._api.run_as_background_process("borough_onboarding", self.onboard, user_id)
+
+    # --- the work --------------------------------------------------------------------------
+
+    async def onboard(self, user_id: str, is_login: bool = False) -> None:
+        if user_id == self._service or not self._api.is_mine(user_id):
+            return
+        if await self._api.account_data_manager.get_global(user_id, ONBOARDED):
+            return
+        threepids = await self._api.get_threepids_for_user(user_id)
+        emails = [t["address"] for t in threepids if t.get("medium") == "email"]
+        placement = place(self._network, self._domains, user_id, emails)
+        if placement.reason == "community" and not is_login:
+            # Registration stores emails after this callback, and an email added next may
+            # still place the person in an organisation: only a login sends them to the community.
+            return
+        placed = await self._place(user_id, placement)
+        await self._api.account_data_manager.put_global(
+            user_id,
+            ONBOARDED,
+            {"reason": placement.reason, "organisation": placement.organisation, "rooms": placed},
+        )
+        logger.info("Onboarded %s by %s into %d rooms", user_id, placement.reason, len(placed))
+
+    async def _place(self, user_id: str, placement: Placement) -> list[str]:
+        if placement.display_name:
+            await self._api.set_displayname(UserID.from_string(user_id), placement.display_name)
+        placed = []
+        for room in placement.rooms:
+            alias = f"#{room.alias}:{self._api.server_name}"
+            try:
+                room_id, _ = await self._api.lookup_room_alias(alias)
+            except SynapseError:
+                logger.warning(
+                    "Cannot place %s in %s: it does not exist yet (run borough apply)",
+                    user_id,
+                    alias,
+                )
+                continue
+            state = await self._api.get_room_state(room_id, [("m.room.member", user_id)])
+            member = state.get(("m.room.member", user_id))
+            if member is not None and member.membership == "join":
+                placed.append(room.key)
+                continue
+            try:
+                if not room.is_public and (member is None or member.membership != "invite"):
+                    await self._api.update_room_membership(
+                        self._service, user_id, room_id, "invite"
+                    )
+                await self._api.update_room_membership(user_id, user_id, room_id, "join")
+                placed.append(room.key)
+            except SynapseError as exc:
+                logger.warning("Cannot place %s in %s: %s", user_id, alias, exc.msg)
+        return placed

@@ -1,0 +1,208 @@
+"""Pure decisions behind Borough's Synapse modules: sealed rooms and channel posting rules.
+
+No Synapse import here: the module classes adapt Synapse's callbacks to these functions,
+and unit tests call them with plain data. A decision is `None` (allowed) or a `Refusal`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from borough import events
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why something is not allowed, in words for the person who tried it."""
+
+    message: str
+
+
+# --- sealed rooms ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SealedRoomPolicy:
+    room_name: str
+    owner_name: str
+    owner_space: str | None
+    organisations: frozenset[str]
+
+    @classmethod
+    def from_content(cls, content: Mapping[str, Any] | None) -> SealedRoomPolicy | None:
+        """The policy of a room from its `org.borough.policy` content; None if unsealed."""
+        if not content or content.get("version") != 1:
+            return None
+        return cls(
+            room_name=str(content.get("room_name") or "This room"),
+            owner_name=str(content.get("owner_name") or "its owners"),
+            owner_space=content.get("owner_space")
+            if isinstance(content.get("owner_space"), str)
+            else None,
+            organisations=frozenset(str(o) for o in content.get("organisations") or ()),
+        )
+
+    def refusal(self) -> Refusal:
+        return Refusal(
+            f"{self.room_name} is a sealed channel; only members of {self.owner_name} can join."
+        )
+
+
+@dataclass(frozen=True)
+class Entrant:
+    """Someone who wants into a sealed room, as far as the decision needs to know."""
+
+    user_id: str
+    is_local: bool
+    is_service: bool
+    organisation: str | None
+    is_in_owner_space: bool
+
+
+def may_enter(policy: SealedRoomPolicy, entrant: Entrant) -> Refusal | None:
+    """Join, invite and knock all ask this: is the person inside the seal?"""
+    if entrant.is_service:
+        return None
+    if not entrant.is_local or entrant.organisation not in policy.organisations:
+        return policy.refusal()
+    if not entrant.is_in_owner_space:
+        return policy.refusal()
+    return None
+
+
+#: State that only Borough and organisation admins may change in a sealed room.
+SEAL_STATE = frozenset(
+    {
+        events.POLICY,
+        "m.room.join_rules",
+        "m.room.server_acl",
+        "m.room.history_visibility",
+        "m.room.tombstone",
+    }
+)
+
+#: Power-level thresholds that keep a sealed room shut; lowering one opens the room.
+_GUARDED_LEVELS = ("invite", "state_default")
+
+
+def opens_room(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    """Would this power-levels change let more people invite or change the seal?"""
+
+    def level(content: Mapping[str, Any], key: str, default: int) -> int:
+        value = content.get(key, default)
+        return value if isinstance(value, int) else default
+
+    def event_level(content: Mapping[str, Any], event_type: str) -> int:
+        levels = content.get("events") or {}
+        value = levels.get(event_type, level(content, "state_default", 50))
+        return value if isinstance(value, int) else 50
+
+    if any(level(new, k, 50) < level(old, k, 50) for k in _GUARDED_LEVELS):
+        return True
+    return any(
+        event_level(new, t) < event_level(old, t) for t in (*SEAL_STATE, "m.room.power_levels")
+    )
+
+
+def may_change_seal(
+    policy: SealedRoomPolicy,
+    event_type: str,
+    is_privileged: bool,
+    old: Mapping[str, Any] | None,
+    new: Mapping[str, Any],
+) -> Refusal | None:
+    if is_privileged:
+        return None
+    if event_type in SEAL_STATE:
+        return Refusal(
+            f"{policy.room_name} is a sealed channel; only Borough and organisation admins "
+            f"can change its {_describe(event_type)}."
+        )
+    if event_type == "m.room.power_levels" and opens_room(old or {}, new):
+        return Refusal(
+            f"{policy.room_name} is a sealed channel; these power levels would open it to more "
+            "people, so only Borough and organisation admins can set them."
+        )
+    return None
+
+
+def _describe(event_type: str) -> str:
+    return {
+        events.POLICY: "seal",
+        "m.room.join_rules": "join rule",
+        "m.room.server_acl": "server access list",
+        "m.room.history_visibility": "history visibility",
+        "m.room.tombstone": "room version (upgrades would drop the seal)",
+    }.get(event_type, event_type)
+
+
+def upgrade_refusal(policy: SealedRoomPolicy) -> Refusal:
+    return Refusal(
+        f"{policy.room_name} is a sealed channel and cannot be upgraded by hand, since the new "
+        "room would not carry the seal; ask a Borough admin."
+    )
+
+
+# --- channels --------------------------------------------------------------------------------
+
+#: Event types that are posts (as opposed to reactions, receipts or state).
+POST_TYPES = frozenset(
+    {
+        "m.room.message",
+        "m.sticker",
+        "m.room.encrypted",
+        "m.poll.start",
+        "org.matrix.msc3381.poll.start",
+    }
+)
+
+
+@dataclass(frozen=True)
+class ChannelPolicy:
+    name: str
+    posters: frozenset[str]
+    max_length: int
+
+    @classmethod
+    def from_content(cls, name: str, content: Mapping[str, Any] | None) -> ChannelPolicy | None:
+        if not content or not isinstance(content.get("posters"), list):
+            return None
+        max_length = content.get("max_length")
+        return cls(
+            name=name,
+            posters=frozenset(str(p) for p in content["posters"]),
+            max_length=max_length if isinstance(max_length, int) and max_length > 0 else 500,
+        )
+
+
+def judge_post(
+    channel: ChannelPolicy,
+    sender: str,
+    is_service: bool,
+    event_type: str,
+    content: Mapping[str, Any],
+) -> Refusal | None:
+    """May `sender` send this event into the channel?
+
+    Posters start posts; everyone who may read replies in threads and reacts. Edits and
+    redactions work as in Element (Synapse itself checks whose they are).
+    """
+    if event_type not in POST_TYPES:
+        return None
+    relation = content.get("m.relates_to")
+    rel_type = relation.get("rel_type") if isinstance(relation, Mapping) else None
+    text = content.get("body")
+    if rel_type == "m.replace" and isinstance(content.get("m.new_content"), Mapping):
+        text = content["m.new_content"].get("body")
+    if isinstance(text, str) and len(text) > channel.max_length:
+        return Refusal(
+            f"Posts in {channel.name} are limited to {channel.max_length} characters; "
+            f"this one has {len(text)}."
+        )
+    if rel_type in ("m.thread", "m.replace") or is_service or sender in channel.posters:
+        return None
+    return Refusal(
+        f"Only {channel.name}'s posters can start a post here; reply in a thread or react instead."
+    )

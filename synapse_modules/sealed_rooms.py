@@ -1,0 +1,140 @@
+"""Sealed rooms: only members of the owning unit or partnership get in, by any door.
+
+Joins and invites are refused early (`user_may_join_room`, `user_may_invite`) with a human
+message; `check_event_allowed` then refuses any membership, seal change or upgrade that
+slipped past, including those by server admins, who skip the early checks.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from synapse.module_api import NOT_SPAM, EventBase, ModuleApi, StateMap
+from synapse.module_api.errors import Codes, ConfigError, SynapseError
+
+from borough import events
+from synapse_modules.config import BoroughModuleConfig, ModuleConfigError, parse_module_config
+from synapse_modules.policy import (
+    Entrant,
+    Refusal,
+    SealedRoomPolicy,
+    may_change_seal,
+    may_enter,
+    upgrade_refusal,
+)
+
+logger = logging.getLogger(__name__)
+
+
+class SealedRooms:
+    def __init__(self, config: BoroughModuleConfig, api: ModuleApi) -> None:
+        self._api = api
+        self._service = config.service_user(api.server_name)
+        chart = config.chart
+        self._organisation_of = {
+            f"@{p.username}:{api.server_name}": p.organisation for p in chart.people
+        }
+        self._admins: dict[str, set[str]] = {
+            org.key: {f"@{a}:{api.server_name}" for a in org.admins} for org in chart.organisations
+        }
+        api.register_spam_checker_callbacks(
+            user_may_join_room=self.user_may_join_room, user_may_invite=self.user_may_invite
+        )
+        api.register_third_party_rules_callbacks(check_event_allowed=self.check_event_allowed)
+
+    @staticmethod
+    def parse_config(config: dict[str, Any]) -> BoroughModuleConfig:
+        try:
+            return parse_module_config(config)
+        except ModuleConfigError as exc:
+            raise ConfigError(f"Borough sealed rooms: {exc}", exc.path) from None
+
+    # --- adapters ------------------------------------------------------------------------
+
+    async def user_may_join_room(self, user_id: str, room_id: str, is_invited: bool) -> Any:
+        return _as_spam_result(await self._entry_refusal(room_id, user_id))
+
+    async def user_may_invite(self, inviter: str, invitee: str, room_id: str) -> Any:
+        return _as_spam_result(await self._entry_refusal(room_id, invitee))
+
+    async def check_event_allowed(
+        self, event: EventBase, state_events: StateMap[EventBase]
+    ) -> tuple[bool, dict[str, Any] | None]:
+        refusal = await self._event_refusal(event, state_events)
+        if refusal is not None:
+            raise SynapseError(403, refusal.message, Codes.FORBIDDEN)
+        return True, None
+
+    # --- gathering the facts ---------------------------------------------------------------
+
+    async def _policy(self, room_id: str) -> SealedRoomPolicy | None:
+        state = await self._api.get_room_state(room_id, [(events.POLICY, "")])
+        event = state.get((events.POLICY, ""))
+        return SealedRoomPolicy.from_content(event.content if event else None)
+
+    async def _entrant(self, policy: SealedRoomPolicy, user_id: str) -> Entrant:
+        in_space = False
+        is_local = self._api.is_mine(user_id)
+        if policy.owner_space and is_local:
+            state = await self._api.get_room_state(policy.owner_space, [("m.room.member", user_id)])
+            member = state.get(("m.room.member", user_id))
+            in_space = member is not None and member.membership == "join"
+        return Entrant(
+            user_id=user_id,
+            is_local=is_local,
+            is_service=user_id == self._service,
+            organisation=self._organisation_of.get(user_id),
+            is_in_owner_space=in_space,
+        )
+
+    async def _entry_refusal(self, room_id: str, user_id: str) -> Refusal | None:
+        policy = await self._policy(room_id)
+        if policy is None:
+            return None
+        return may_enter(policy, await self._entrant(policy, user_id))
+
+    def _is_privileged(self, policy: SealedRoomPolicy, sender: str) -> bool:
+        return sender == self._service or any(
+            sender in self._admins.get(org, ()) for org in policy.organisations
+        )
+
+    async def _event_refusal(
+        self, event: EventBase, state_events: StateMap[EventBase]
+    ) -> Refusal | None:
+        if event.type == "m.room.create":
+            predecessor = event.content.get("predecessor")
+            if isinstance(predecessor, dict) and isinstance(predecessor.get("room_id"), str):
+                old = await self._policy(predecessor["room_id"])
+                if old is not None and event.sender != self._service:
+                    return upgrade_refusal(old)
+            return None
+        policy_event = state_events.get((events.POLICY, ""))
+        policy = SealedRoomPolicy.from_content(policy_event.content if policy_event else None)
+        if policy is None or not event.is_state():
+            return None
+        if event.type == "m.room.member":
+            membership = event.content.get("membership")
+            previous = state_events.get(("m.room.member", event.state_key))
+            if membership not in ("invite", "join", "knock"):
+                return None
+            if membership == "join" and previous is not None and previous.membership == "join":
+                return None  # a profile change, not an entry
+            return may_enter(policy, await self._entrant(policy, event.state_key))
+        if event.type == "m.room.tombstone" and event.sender != self._service:
+            return upgrade_refusal(policy)
+        old = state_events.get((event.type, event.state_key))
+        return may_change_seal(
+            policy,
+            event.type,
+            self._is_privileged(policy, event.sender),
+            old.content if old else None,
+            event.content,
+        )
+
+
+def _as_spam_result(refusal: Refusal | None) -> Any:
+    if refusal is None:
+        return NOT_SPAM
+    # Synapse merges these fields into the error body, so the person sees our sentence.
+    return Codes.FORBIDDEN, {"error": refusal.message}

@@ -1,0 +1,395 @@
+"""Borough's Synapse modules, tested as real clients (never a server admin) against a real Synapse.
+
+The modules enforce tests/fixtures/org/modules.yaml; everything but `tlate` is applied, so
+`tlate` can show onboarding from the people list.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+from borough import events
+from borough.localsynapse import LocalSynapse, SynapseStartError
+from synapse_modules import homeserver_modules
+from tests.conftest import Homeserver, HttpError, borough
+
+pytestmark = pytest.mark.integration
+
+ORG_FILE = Path(__file__).parents[1] / "fixtures" / "org" / "modules.yaml"
+SEALED_MESSAGE = (
+    "Directorate leadership is a sealed channel; only members of Test Directorate can join."
+)
+
+
+@pytest.fixture(scope="module")
+def network(
+    homeserver: Homeserver, settings_file: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Homeserver:
+    applied = tmp_path_factory.mktemp("org") / "applied.yaml"
+    text = ORG_FILE.read_text()
+    applied.write_text(
+        "\n".join(line for line in text.splitlines() if "username: tlate" not in line) + "\n"
+    )
+    result = borough("apply", "-q", str(applied), settings=settings_file)
+    assert result.exit_code == 0, result.output
+    return homeserver
+
+
+@pytest.fixture(scope="module")
+def tokens(network: Homeserver) -> dict[str, str]:
+    return {name: network.login_as(name) for name in ("tadmin", "tmgr", "tstaff", "tparks", "tcop")}
+
+
+@pytest.fixture(scope="module")
+def sealed(network: Homeserver) -> str:
+    return network.room_id("tsealed")
+
+
+def refused(call: object, message: str = SEALED_MESSAGE) -> HttpError:
+    assert isinstance(call, HttpError), f"expected a refusal, got {call!r}"
+    assert call.status == 403, call.body
+    assert call.body["errcode"] == "M_FORBIDDEN"
+    assert message in call.body["error"], call.body
+    return call
+
+
+def attempt(hs: Homeserver, method: str, path: str, token: str, body: object = None) -> object:
+    try:
+        return hs.call(method, path, token, body)
+    except HttpError as exc:
+        return exc
+
+
+def set_join_rule(hs: Homeserver, room_id: str, rule: str) -> None:
+    hs.admin(
+        "PUT",
+        f"/_matrix/client/v3/rooms/{quote(room_id)}/state/m.room.join_rules/",
+        {"join_rule": rule},
+    )
+
+
+# --- sealed rooms ----------------------------------------------------------------------------
+
+
+def test_a_unit_member_may_join_the_sealed_room(
+    network: Homeserver, tokens: dict[str, str], sealed: str
+) -> None:
+    room = quote(sealed)
+    network.call("POST", f"/_matrix/client/v3/rooms/{room}/leave", tokens["tstaff"], {})
+    network.call(
+        "POST",
+        f"/_matrix/client/v3/rooms/{room}/invite",
+        tokens["tadmin"],
+        {"user_id": network.user_id("tstaff")},
+    )
+    assert (
+        network.call("POST", f"/_matrix/client/v3/join/{room}", tokens["tstaff"], {})["room_id"]
+        == sealed
+    )
+
+
+def test_a_non_member_cannot_join(network: Homeserver, tokens: dict[str, str], sealed: str) -> None:
+    refused(
+        attempt(network, "POST", f"/_matrix/client/v3/join/{quote(sealed)}", tokens["tparks"], {})
+    )
+
+
+def test_a_room_moderator_cannot_invite_a_non_member(
+    network: Homeserver, tokens: dict[str, str], sealed: str
+) -> None:
+    refused(
+        attempt(
+            network,
+            "POST",
+            f"/_matrix/client/v3/rooms/{quote(sealed)}/invite",
+            tokens["tadmin"],
+            {"user_id": network.user_id("tparks")},
+        )
+    )
+
+
+def test_a_partner_organisation_user_cannot_be_invited(
+    network: Homeserver, tokens: dict[str, str], sealed: str
+) -> None:
+    refused(
+        attempt(
+            network,
+            "POST",
+            f"/_matrix/client/v3/rooms/{quote(sealed)}/invite",
+            tokens["tadmin"],
+            {"user_id": network.user_id("tcop")},
+        )
+    )
+
+
+def test_not_even_a_server_admin_can_invite_a_non_member(network: Homeserver, sealed: str) -> None:
+    refused(
+        attempt(
+            network,
+            "POST",
+            f"/_matrix/client/v3/rooms/{quote(sealed)}/invite",
+            network.service_token,
+            {"user_id": network.user_id("tparks")},
+        )
+    )
+
+
+def test_a_non_member_cannot_knock(
+    network: Homeserver, tokens: dict[str, str], sealed: str
+) -> None:
+    set_join_rule(network, sealed, "knock")
+    try:
+        refused(
+            attempt(
+                network, "POST", f"/_matrix/client/v3/knock/{quote(sealed)}", tokens["tparks"], {}
+            )
+        )
+    finally:
+        set_join_rule(network, sealed, "invite")
+
+
+def test_a_non_member_cannot_join_after_the_room_is_made_public(
+    network: Homeserver, tokens: dict[str, str], sealed: str
+) -> None:
+    set_join_rule(network, sealed, "public")
+    try:
+        refused(
+            attempt(
+                network, "POST", f"/_matrix/client/v3/join/{quote(sealed)}", tokens["tparks"], {}
+            )
+        )
+    finally:
+        set_join_rule(network, sealed, "invite")
+
+
+def test_only_borough_and_organisation_admins_may_change_the_seal(
+    network: Homeserver, tokens: dict[str, str], sealed: str
+) -> None:
+    room = quote(sealed)
+    levels = network.state(sealed, "m.room.power_levels")
+    levels["users"][network.user_id("tmgr")] = 100  # a room admin who is no organisation admin
+    network.admin("PUT", f"/_matrix/client/v3/rooms/{room}/state/m.room.power_levels/", levels)
+    for event_type, content in [
+        ("m.room.join_rules", {"join_rule": "public"}),
+        (events.POLICY, {}),
+        ("m.room.history_visibility", {"history_visibility": "world_readable"}),
+        ("m.room.server_acl", {"allow": ["*"], "deny": []}),
+        ("m.room.power_levels", {**levels, "invite": 0}),
+    ]:
+        path = f"/_matrix/client/v3/rooms/{room}/state/{quote(event_type)}/"
+        refused(attempt(network, "PUT", path, tokens["tmgr"], content), "is a sealed channel; ")
+    assert network.state(sealed, "m.room.join_rules")["join_rule"] == "invite"
+    # The organisation's admin may.
+    path = f"/_matrix/client/v3/rooms/{room}/state/m.room.history_visibility/"
+    network.call("PUT", path, tokens["tadmin"], {"history_visibility": "shared"})
+
+
+def test_an_upgrade_cannot_drop_the_seal(
+    network: Homeserver, tokens: dict[str, str], sealed: str
+) -> None:
+    result = attempt(
+        network,
+        "POST",
+        f"/_matrix/client/v3/rooms/{quote(sealed)}/upgrade",
+        tokens["tadmin"],
+        {"new_version": "12"},
+    )
+    refused(result, "cannot be upgraded by hand")
+    assert network.state(sealed, events.POLICY)["owner"] == "unit/tdir"
+
+
+# --- channel rules ---------------------------------------------------------------------------
+
+
+def send(
+    hs: Homeserver, room_id: str, token: str, content: dict, event_type: str = "m.room.message"
+) -> object:
+    path = f"/_matrix/client/v3/rooms/{quote(room_id)}/send/{event_type}/{secrets.token_hex(8)}"
+    return attempt(hs, "PUT", path, token, content)
+
+
+def test_channel_posting_rules(network: Homeserver, tokens: dict[str, str], sealed: str) -> None:
+    post = send(
+        network, sealed, tokens["tadmin"], {"msgtype": "m.text", "body": "Budget briefing at 3pm"}
+    )
+    assert isinstance(post, dict), post
+    post_id = post["event_id"]
+
+    refused(
+        send(network, sealed, tokens["tmgr"], {"msgtype": "m.text", "body": "Me too"}),
+        "Only Directorate leadership's posters can start a post here",
+    )
+    refused(
+        send(
+            network,
+            sealed,
+            tokens["tmgr"],
+            {
+                "msgtype": "m.text",
+                "body": "> quoted\n\nreply",
+                "m.relates_to": {"m.in_reply_to": {"event_id": post_id}},
+            },
+        ),
+        "reply in a thread",
+    )
+    thread = send(
+        network,
+        sealed,
+        tokens["tmgr"],
+        {
+            "msgtype": "m.text",
+            "body": "Thanks!",
+            "m.relates_to": {"rel_type": "m.thread", "event_id": post_id},
+        },
+    )
+    assert isinstance(thread, dict), thread
+    reaction = send(
+        network,
+        sealed,
+        tokens["tmgr"],
+        {"m.relates_to": {"rel_type": "m.annotation", "event_id": post_id, "key": "👍"}},
+        "m.reaction",
+    )
+    assert isinstance(reaction, dict), reaction
+
+    too_long = "x" * 501
+    refused(
+        send(network, sealed, tokens["tadmin"], {"msgtype": "m.text", "body": too_long}),
+        "Posts in Directorate leadership are limited to 500 characters; this one has 501.",
+    )
+    edit = send(
+        network,
+        sealed,
+        tokens["tadmin"],
+        {
+            "msgtype": "m.text",
+            "body": "* Budget briefing at 4pm",
+            "m.new_content": {"msgtype": "m.text", "body": "Budget briefing at 4pm"},
+            "m.relates_to": {"rel_type": "m.replace", "event_id": post_id},
+        },
+    )
+    assert isinstance(edit, dict), edit
+    redaction = attempt(
+        network,
+        "PUT",
+        f"/_matrix/client/v3/rooms/{quote(sealed)}/redact/{post_id}/{secrets.token_hex(8)}",
+        tokens["tadmin"],
+        {"reason": "wrong time"},
+    )
+    assert isinstance(redaction, dict), redaction
+
+
+# --- onboarding ------------------------------------------------------------------------------
+
+
+def password_login(hs: Homeserver, localpart: str, password: str) -> str:
+    body = {
+        "type": "m.login.password",
+        "identifier": {"type": "m.id.user", "user": localpart},
+        "password": password,
+    }
+    return str(hs.call("POST", "/_matrix/client/v3/login", None, body)["access_token"])
+
+
+def joined(hs: Homeserver, token: str) -> set[str]:
+    return set(hs.call("GET", "/_matrix/client/v3/joined_rooms", token)["joined_rooms"])
+
+
+def hierarchy_aliases(hs: Homeserver, space_alias: str, token: str) -> set[str]:
+    tree = hs.call(
+        "GET", f"/_matrix/client/v1/rooms/{quote(hs.room_id(space_alias))}/hierarchy", token
+    )
+    return {r.get("canonical_alias") for r in tree["rooms"]}
+
+
+def test_a_listed_person_lands_in_their_organisation_and_units(network: Homeserver) -> None:
+    network.synapse.register_user("tlate", "pw-tlate-123456")
+    token = password_login(network, "tlate", "pw-tlate-123456")
+    rooms = joined(network, token)
+    for alias in (
+        "tcouncil",
+        "tdir",
+        "tteam",
+        "tteam-general",
+        "tteam-team",
+        "tteam-announcements",
+        "tpartners",
+    ):
+        assert network.room_id(alias) in rooms, alias
+    assert network.room_id("tsealed") in rooms  # tteam is inside the channel's owner, tdir
+    assert network.room_id("tparks-general") not in rooms
+    assert f"#tteam:{network.server_name}" in hierarchy_aliases(network, "tcouncil", token)
+    profile = network.call(
+        "GET", f"/_matrix/client/v3/profile/{quote(network.user_id('tlate'))}", token
+    )
+    assert profile["displayname"] == "Lee Late"
+
+
+def test_a_person_matched_by_email_domain_lands_in_their_organisation(network: Homeserver) -> None:
+    user_id = network.user_id("newstarter")
+    network.admin(
+        "PUT",
+        f"/_synapse/admin/v2/users/{quote(user_id)}",
+        {
+            "password": "pw-newstarter-1",
+            "threepids": [{"medium": "email", "address": "new.starter@TEST.gov.uk"}],
+        },
+    )
+    rooms = joined(network, password_login(network, "newstarter", "pw-newstarter-1"))
+    assert network.room_id("tcouncil") in rooms
+    assert network.room_id("tpolice") not in rooms and network.room_id("community") not in rooms
+
+
+def test_an_unknown_person_lands_in_the_community(network: Homeserver) -> None:
+    network.synapse.register_user("resident1", "pw-resident-123")
+    token = password_login(network, "resident1", "pw-resident-123")
+    rooms = joined(network, token)
+    assert {network.room_id("community"), network.room_id("community-welcome")} <= rooms
+    assert network.room_id("tcouncil") not in rooms
+    assert f"#community-welcome:{network.server_name}" in hierarchy_aliases(
+        network, "community", token
+    )
+
+
+def test_onboarding_happens_once(network: Homeserver) -> None:
+    token = password_login(network, "resident1", "pw-resident-123")
+    welcome = quote(network.room_id("community-welcome"))
+    network.call("POST", f"/_matrix/client/v3/rooms/{welcome}/leave", token, {})
+    again = password_login(network, "resident1", "pw-resident-123")
+    assert network.room_id("community-welcome") not in joined(network, again)
+
+
+# --- bad module config -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def synapse_dir(tmp_path: Path) -> Iterator[Path]:
+    yield tmp_path / "synapse"
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"colour": "red"}, "Borough sealed rooms: unknown key 'colour'"),
+        ({"service_account": 42}, "'service_account' must be the localpart"),
+        (
+            {"org_file": "/nonexistent/org.yaml"},
+            "the org chart is not valid: /nonexistent/org.yaml: file not found",
+        ),
+    ],
+)
+def test_a_bad_module_config_stops_synapse_with_a_one_line_reason(
+    synapse_dir: Path, change: dict, reason: str
+) -> None:
+    modules = homeserver_modules(ORG_FILE)
+    modules[0] = {**modules[0], "config": {**modules[0]["config"], **change}}
+    synapse = LocalSynapse(synapse_dir, modules=modules)
+    with pytest.raises(SynapseStartError) as caught:
+        synapse.start()
+    first_line = str(caught.value).splitlines()[0]
+    assert reason in first_line, first_line
