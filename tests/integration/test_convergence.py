@@ -13,9 +13,9 @@ import pytest
 from borough import events
 from borough.db import create_engine, migrate, session_factory
 from borough.matrix import MatrixClient
+from borough.network import desired_network
 from borough.org import load_org_chart
 from provisioning.apply import Applier
-from borough.network import desired_network
 from provisioning.live import read_live
 from provisioning.plan import PlanOptions, make_plan
 from tests.conftest import Homeserver, borough, start_homeserver, write_settings

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from borough import events
 from borough.db import Profile
-from borough.org import load_org_chart
 from borough.network import desired_network
+from borough.org import load_org_chart
 from provisioning.live import LiveNetwork, LiveRoom, LiveUser
 from provisioning.plan import CreateRoom, Join, Kick, PlanOptions, RoomRef, SetState, make_plan
 from provisioning.render import plan_lines
