@@ -1,0 +1,149 @@
+"""The Synapse modules' decisions, called with plain data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from borough.network import desired_network
+from borough.org import load_org_chart
+from synapse_modules.config import ModuleConfigError, parse_module_config
+from synapse_modules.placement import place
+from synapse_modules.policy import (
+    ChannelPolicy,
+    Entrant,
+    SealedRoomPolicy,
+    judge_post,
+    may_change_seal,
+    may_enter,
+    opens_room,
+)
+
+ORG = Path(__file__).parents[1] / "fixtures" / "org" / "modules.yaml"
+POLICY = SealedRoomPolicy.from_content(
+    {
+        "version": 1,
+        "room_name": "SMT updates",
+        "owner_name": "the SMT",
+        "owner_space": "!smt:hs",
+        "organisations": ["council"],
+    }
+)
+assert POLICY is not None
+CHANNEL = ChannelPolicy("News", frozenset({"@poster:hs"}), 20)
+
+
+def entrant(**kw: object) -> Entrant:
+    base = dict(
+        user_id="@a:hs",
+        is_local=True,
+        is_service=False,
+        organisation="council",
+        is_in_owner_space=True,
+    )
+    return Entrant(**{**base, **kw})  # type: ignore[arg-type]
+
+
+def test_members_of_the_owner_get_in_and_nobody_else() -> None:
+    assert may_enter(POLICY, entrant()) is None
+    assert (
+        may_enter(POLICY, entrant(is_service=True, is_in_owner_space=False, organisation=None))
+        is None
+    )
+    for outsider in (
+        entrant(is_in_owner_space=False),
+        entrant(organisation="police"),
+        entrant(is_local=False),
+    ):
+        refusal = may_enter(POLICY, outsider)
+        assert refusal is not None
+        assert (
+            refusal.message == "SMT updates is a sealed channel; only members of the SMT can join."
+        )
+
+
+def test_unsealed_rooms_have_no_policy() -> None:
+    assert SealedRoomPolicy.from_content(None) is None
+    assert SealedRoomPolicy.from_content({}) is None  # a cleared policy event
+
+
+def test_the_seal_is_changed_only_by_the_privileged() -> None:
+    assert may_change_seal(POLICY, "m.room.join_rules", True, None, {"join_rule": "public"}) is None
+    refusal = may_change_seal(POLICY, "m.room.join_rules", False, None, {"join_rule": "public"})
+    assert refusal is not None and "join rule" in refusal.message
+    assert may_change_seal(POLICY, "m.room.topic", False, None, {"topic": "x"}) is None
+
+
+def test_power_levels_that_open_the_room() -> None:
+    old = {"invite": 50, "state_default": 50, "events": {"m.room.join_rules": 100}}
+    assert opens_room(old, {**old, "invite": 0})
+    assert opens_room(old, {**old, "events": {"m.room.join_rules": 50}})
+    assert not opens_room(old, {**old, "users": {"@x:hs": 50}})
+    assert (
+        may_change_seal(POLICY, "m.room.power_levels", False, old, {**old, "users": {"@x:hs": 50}})
+        is None
+    )
+
+
+def test_posters_post_and_readers_reply_in_threads_and_react() -> None:
+    text = {"msgtype": "m.text", "body": "hello"}
+    assert judge_post(CHANNEL, "@poster:hs", False, "m.room.message", text) is None
+    refusal = judge_post(CHANNEL, "@reader:hs", False, "m.room.message", text)
+    assert refusal is not None and "reply in a thread" in refusal.message
+    thread = {**text, "m.relates_to": {"rel_type": "m.thread", "event_id": "$p"}}
+    assert judge_post(CHANNEL, "@reader:hs", False, "m.room.message", thread) is None
+    reaction = {"m.relates_to": {"rel_type": "m.annotation", "event_id": "$p", "key": "👍"}}
+    assert judge_post(CHANNEL, "@reader:hs", False, "m.reaction", reaction) is None
+    assert judge_post(CHANNEL, "@borough:hs", True, "m.room.message", text) is None
+
+
+def test_the_length_limit_covers_posts_replies_and_edits() -> None:
+    long = {"msgtype": "m.text", "body": "x" * 21}
+    refusal = judge_post(CHANNEL, "@poster:hs", False, "m.room.message", long)
+    assert refusal is not None
+    assert refusal.message == "Posts in News are limited to 20 characters; this one has 21."
+    edit = {
+        "body": "* ok",
+        "m.new_content": {"body": "y" * 30},
+        "m.relates_to": {"rel_type": "m.replace", "event_id": "$p"},
+    }
+    assert judge_post(CHANNEL, "@poster:hs", False, "m.room.message", edit) is not None
+    assert judge_post(CHANNEL, "@poster:hs", False, "m.room.message", {"body": "x" * 20}) is None
+
+
+def test_placement_by_people_list_email_domain_or_community() -> None:
+    chart = load_org_chart(ORG)
+    network = desired_network(chart, "hs", "@borough:hs")
+    domains = {d: o.key for o in chart.organisations for d in o.email_domains}
+    listed = place(network, domains, "@tlate:hs", [])
+    assert listed.reason == "people list" and listed.display_name == "Lee Late"
+    keys = [r.key for r in listed.rooms]
+    assert (
+        keys.index("org/tcouncil")
+        < keys.index("unit/tdir")
+        < keys.index("unit/tteam")
+    )
+    # A sealed channel's owner space comes first, since the seal checks membership of it.
+    assert keys.index("unit/tdir") < keys.index("channel/tsealed")
+    by_domain = place(network, domains, "@new:hs", ["someone@Test.Gov.UK"])
+    assert by_domain.reason == "email domain" and [r.key for r in by_domain.rooms] == [
+        "org/tcouncil"
+    ]
+    nobody = place(network, domains, "@resident:hs", ["resident@gmail.com"])
+    assert nobody.reason == "community" and all(r.is_public for r in nobody.rooms)
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"org_file": str(ORG), "colour": 1}, "unknown key 'colour'"),
+        ({"org_file": 5}, "'org_file' must be the path"),
+        ({"org_file": "/nope.yaml"}, "the org chart is not valid: /nope.yaml: file not found"),
+        ({"org_file": str(ORG), "service_account": "@borough:hs"}, "must be the localpart"),
+        ("just a string", "expected a mapping"),
+    ],
+)
+def test_bad_module_configs(raw: object, message: str) -> None:
+    with pytest.raises(ModuleConfigError, match=message):
+        parse_module_config(raw)
