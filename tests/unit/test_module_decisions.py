@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from borough.network import desired_network
 from borough.org import load_org_chart
+from synapse_modules import homeserver_modules
 from synapse_modules.config import ModuleConfigError, parse_module_config
 from synapse_modules.placement import place
 from synapse_modules.policy import (
@@ -119,11 +121,7 @@ def test_placement_by_people_list_email_domain_or_community() -> None:
     listed = place(network, domains, "@tlate:hs", [])
     assert listed.reason == "people list" and listed.display_name == "Lee Late"
     keys = [r.key for r in listed.rooms]
-    assert (
-        keys.index("org/tcouncil")
-        < keys.index("unit/tdir")
-        < keys.index("unit/tteam")
-    )
+    assert keys.index("org/tcouncil") < keys.index("unit/tdir") < keys.index("unit/tteam")
     # A sealed channel's owner space comes first, since the seal checks membership of it.
     assert keys.index("unit/tdir") < keys.index("channel/tsealed")
     by_domain = place(network, domains, "@new:hs", ["someone@Test.Gov.UK"])
@@ -147,3 +145,12 @@ def test_placement_by_people_list_email_domain_or_community() -> None:
 def test_bad_module_configs(raw: object, message: str) -> None:
     with pytest.raises(ModuleConfigError, match=message):
         parse_module_config(raw)
+
+
+def test_the_example_modules_snippet_matches_what_borough_generates() -> None:
+    snippet = yaml.safe_load(
+        (Path(__file__).parents[2] / "config" / "homeserver-modules.example.yaml").read_text()
+    )
+    generated = homeserver_modules("/etc/borough/org.yaml")
+    assert [m["module"] for m in snippet["modules"]] == [m["module"] for m in generated]
+    assert [m["config"] for m in snippet["modules"]] == [m["config"] for m in generated]
