@@ -2,8 +2,9 @@
 
 The people list decides first, then email domains, else the public community space. The
 service account invites and the person joins. `on_user_registration` runs before emails are
-stored, so registration and new emails place the person from a background process, and the
-first login places them inline. An account-data marker makes it happen once.
+stored, so registration and new emails place the person from a background process (the
+community only after a grace period), and the first login places them inline. An
+account-data marker makes it happen once.
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ from synapse_modules.placement import Placement, place
 logger = logging.getLogger(__name__)
 
 ONBOARDED = "org.borough.onboarded"
+
+#: How long after registration an email may still arrive and decide the organisation. A
+#: person who registered with a token and has no email lands in the community after this.
+REGISTRATION_GRACE_SECONDS = 10.0
 
 
 class Onboarding:
@@ -54,10 +59,12 @@ class Onboarding:
     async def on_user_login(
         self, user_id: str, auth_provider_type: str | None, auth_provider_id: str | None
     ) -> None:
-        await self.onboard(user_id, is_login=True)
+        await self.onboard(user_id, is_final=True)
 
     async def on_user_registration(self, user_id: str) -> None:
-        self._api.run_as_background_process("borough_onboarding", self.onboard, user_id)
+        self._api.run_as_background_process(
+            "borough_onboarding", self._onboard_after_registration, user_id
+        )
 
     async def on_add_user_third_party_identifier(
         self, user_id: str, medium: str, address: str
@@ -67,7 +74,12 @@ class Onboarding:
 
     # --- the work --------------------------------------------------------------------------
 
-    async def onboard(self, user_id: str, is_login: bool = False) -> None:
+    async def _onboard_after_registration(self, user_id: str) -> None:
+        await self.onboard(user_id)
+        await self._api.sleep(REGISTRATION_GRACE_SECONDS)
+        await self.onboard(user_id, is_final=True)
+
+    async def onboard(self, user_id: str, is_final: bool = False) -> None:
         if user_id == self._service or not self._api.is_mine(user_id):
             return
         if await self._api.account_data_manager.get_global(user_id, ONBOARDED):
@@ -75,9 +87,10 @@ class Onboarding:
         threepids = await self._api.get_threepids_for_user(user_id)
         emails = [t["address"] for t in threepids if t.get("medium") == "email"]
         placement = place(self._network, self._domains, user_id, emails)
-        if placement.reason == "community" and not is_login:
+        if placement.reason == "community" and not is_final:
             # Registration stores emails after this callback, and an email added next may
-            # still place the person in an organisation: only a login sends them to the community.
+            # still place the person in an organisation: wait before sending them to the
+            # community.
             return
         placed = await self._place(user_id, placement)
         await self._api.account_data_manager.put_global(

@@ -113,13 +113,17 @@ def _postgres_database(prefix: str) -> tuple[str, Any]:
 
 
 def start_homeserver(
-    base_dir: Path, org_file: Path = EXAMPLE_ORG, modules: list[dict[str, Any]] | None = None
+    base_dir: Path,
+    org_file: Path = EXAMPLE_ORG,
+    modules: list[dict[str, Any]] | None = None,
+    extra_config: dict[str, Any] | None = None,
 ) -> tuple[Homeserver, LocalSynapse]:
     """Synapse with Borough's modules configured for `org_file` (the chart the test applies)."""
     synapse = LocalSynapse(
         base_dir,
         modules=modules if modules is not None else homeserver_modules(org_file),
         postgres_dsn=POSTGRES_DSN,
+        extra_config=extra_config or {},
     )
     synapse.start()
     try:
@@ -134,9 +138,11 @@ def start_homeserver(
 def homeserver(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Homeserver]:
-    """One Synapse per test module; a module's ORG_FILE says which chart the modules enforce."""
+    """One Synapse per test module. A module's ORG_FILE says which chart the modules enforce,
+    and its SYNAPSE_CONFIG is merged into homeserver.yaml."""
     org_file = getattr(request.module, "ORG_FILE", EXAMPLE_ORG)
-    hs, synapse = start_homeserver(tmp_path_factory.mktemp("synapse"), org_file)
+    extra = getattr(request.module, "SYNAPSE_CONFIG", None)
+    hs, synapse = start_homeserver(tmp_path_factory.mktemp("synapse"), org_file, extra_config=extra)
     try:
         yield hs
     finally:

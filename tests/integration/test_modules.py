@@ -21,6 +21,8 @@ from tests.conftest import Homeserver, HttpError, borough
 pytestmark = pytest.mark.integration
 
 ORG_FILE = Path(__file__).parents[1] / "fixtures" / "org" / "modules.yaml"
+# Open registration with a token, as a council would for residents.
+SYNAPSE_CONFIG = {"enable_registration": True, "registration_requires_token": True}
 SEALED_MESSAGE = (
     "Directorate leadership is a sealed channel; only members of Test Directorate can join."
 )
@@ -354,6 +356,34 @@ def test_an_unknown_person_lands_in_the_community(network: Homeserver) -> None:
     assert f"#community-welcome:{network.server_name}" in hierarchy_aliases(
         network, "community", token
     )
+
+
+def test_a_resident_registering_with_a_token_lands_in_the_community(network: Homeserver) -> None:
+    token = network.admin("POST", "/_synapse/admin/v1/registration_tokens/new", {})["token"]
+    body: dict = {"username": "resident2", "password": "pw-resident-2222", "inhibit_login": False}
+    try:
+        network.call("POST", "/_matrix/client/v3/register", None, body)
+        raise AssertionError("registration without a token should need an auth stage")
+    except HttpError as exc:
+        session = exc.body["session"]
+    body["auth"] = {"type": "m.login.registration_token", "token": token, "session": session}
+    try:
+        network.call("POST", "/_matrix/client/v3/register", None, body)
+    except HttpError as exc:
+        assert exc.body["completed"] == ["m.login.registration_token"], exc.body
+    body["auth"] = {"type": "m.login.dummy", "session": session}
+    access = network.call("POST", "/_matrix/client/v3/register", None, body)["access_token"]
+    # No login follows a registration: the module places them once the email grace period ends.
+    # Wait on /sync for the join to arrive, not on a timer.
+    community = network.room_id("community-welcome")
+    since = None
+    for _ in range(10):
+        query = "timeout=5000" + (f"&since={since}" if since else "")
+        sync = network.call("GET", f"/_matrix/client/v3/sync?{query}", access)
+        since = sync["next_batch"]
+        if community in sync.get("rooms", {}).get("join", {}):
+            break
+    assert community in joined(network, access)
 
 
 def test_onboarding_happens_once(network: Homeserver) -> None:
