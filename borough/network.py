@@ -240,33 +240,58 @@ class _Builder:
         )
         direct = self.index.direct_members[unit.key]
         for template_name in self.index.unit_rooms(unit):
-            template = self.index.templates[template_name]
-            rules = template.channel
-            audience = self.index.members_of_unit(unit) if rules else direct
-            name = template.name.replace("{name}", unit.name)
-            self._add(
-                DesiredRoom(
-                    key=f"{space_key}/{template_name}",
-                    alias=f"{unit.key}-{template_name}",
-                    name=name,
-                    topic=template.topic.replace("{name}", unit.name) if template.topic else None,
-                    is_space=False,
-                    parent_key=space_key,
-                    join_rule="invite" if rules and rules.sealed else "restricted",
-                    federate=not (rules and rules.sealed),
-                    members=self.uids(audience),
-                    power_users=power,
-                    channel=self._rules(rules.posters, rules.max_length, rules.sealed, audience)
-                    if rules
-                    else None,
-                    policy=SealedPolicy(space_key, unit.name, self._orgs(audience), name)
-                    if rules and rules.sealed
-                    else None,
-                    standing_meeting=template.standing_meeting,
-                    depth=depth + 1,
-                    meta=_template_meta(template_name, template),
-                )
+            self._templated_room(
+                space_key,
+                unit.key,
+                unit.name,
+                template_name,
+                rooms_audience=direct,
+                channel_audience=self.index.members_of_unit(unit),
+                power=power,
+                depth=depth + 1,
             )
+
+    def _templated_room(
+        self,
+        space_key: str,
+        owner_key: str,
+        owner_name: str,
+        template_name: str,
+        rooms_audience: list[Person],
+        channel_audience: list[Person],
+        power: tuple[tuple[str, int], ...],
+        depth: int,
+    ) -> None:
+        """Stamp a room template for a unit or partnership. A channel reaches the wider
+        audience (a unit's whole subtree); a plain room only the direct members."""
+        template = self.index.templates[template_name]
+        rules = template.channel
+        audience = channel_audience if rules else rooms_audience
+        name = template.name.replace("{name}", owner_name)
+        is_sealed = bool(rules and rules.sealed)
+        self._add(
+            DesiredRoom(
+                key=f"{space_key}/{template_name}",
+                alias=f"{owner_key}-{template_name}",
+                name=name,
+                topic=template.topic.replace("{name}", owner_name) if template.topic else None,
+                is_space=False,
+                parent_key=space_key,
+                join_rule="invite" if is_sealed else "restricted",
+                federate=not is_sealed,
+                members=self.uids(audience),
+                power_users=power,
+                channel=self._rules(rules.posters, rules.max_length, rules.sealed, audience)
+                if rules
+                else None,
+                policy=SealedPolicy(space_key, owner_name, self._orgs(audience), name)
+                if is_sealed
+                else None,
+                standing_meeting=template.standing_meeting,
+                depth=depth,
+                meta=_template_meta(template_name, template),
+            )
+        )
 
     def _orgs(self, people: Iterable[Person]) -> tuple[str, ...]:
         keys = {o.key for p in people if (o := self.index.organisations.get(p.organisation))}
@@ -297,33 +322,15 @@ class _Builder:
             )
         )
         for template_name in self.index.partnership_rooms(partnership):
-            template = self.index.templates[template_name]
-            rules = template.channel
-            name = template.name.replace("{name}", partnership.name)
-            self._add(
-                DesiredRoom(
-                    key=f"{space_key}/{template_name}",
-                    alias=f"{partnership.key}-{template_name}",
-                    name=name,
-                    topic=template.topic.replace("{name}", partnership.name)
-                    if template.topic
-                    else None,
-                    is_space=False,
-                    parent_key=space_key,
-                    join_rule="invite" if rules and rules.sealed else "restricted",
-                    federate=not (rules and rules.sealed),
-                    members=self.uids(members),
-                    power_users=power,
-                    channel=self._rules(rules.posters, rules.max_length, rules.sealed, members)
-                    if rules
-                    else None,
-                    policy=SealedPolicy(space_key, partnership.name, orgs, name)
-                    if rules and rules.sealed
-                    else None,
-                    standing_meeting=template.standing_meeting,
-                    depth=1,
-                    meta=_template_meta(template_name, template),
-                )
+            self._templated_room(
+                space_key,
+                partnership.key,
+                partnership.name,
+                template_name,
+                rooms_audience=members,
+                channel_audience=members,
+                power=power,
+                depth=1,
             )
 
     def _channel(self, channel: Channel) -> None:

@@ -141,30 +141,14 @@ def test_not_even_a_server_admin_can_invite_a_non_member(network: Homeserver, se
     )
 
 
-def test_a_non_member_cannot_knock(
-    network: Homeserver, tokens: dict[str, str], sealed: str
+@pytest.mark.parametrize(("join_rule", "door"), [("knock", "knock"), ("public", "join")])
+def test_a_non_member_stays_out_when_the_join_rule_is_opened(
+    network: Homeserver, tokens: dict[str, str], sealed: str, join_rule: str, door: str
 ) -> None:
-    set_join_rule(network, sealed, "knock")
+    set_join_rule(network, sealed, join_rule)
     try:
-        refused(
-            attempt(
-                network, "POST", f"/_matrix/client/v3/knock/{quote(sealed)}", tokens["tparks"], {}
-            )
-        )
-    finally:
-        set_join_rule(network, sealed, "invite")
-
-
-def test_a_non_member_cannot_join_after_the_room_is_made_public(
-    network: Homeserver, tokens: dict[str, str], sealed: str
-) -> None:
-    set_join_rule(network, sealed, "public")
-    try:
-        refused(
-            attempt(
-                network, "POST", f"/_matrix/client/v3/join/{quote(sealed)}", tokens["tparks"], {}
-            )
-        )
+        path = f"/_matrix/client/v3/{door}/{quote(sealed)}"
+        refused(attempt(network, "POST", path, tokens["tparks"], {}))
     finally:
         set_join_rule(network, sealed, "invite")
 
