@@ -63,12 +63,21 @@ class JitsiSettings(_Section):
     app_secret: SecretStr | None = Field(default=None, description="or BOROUGH_JITSI_APP_SECRET")
 
 
+class BotSettings(_Section):
+    user_id: str = Field(pattern=r"^@[^:]+:.+$", description="the bot's own account")
+    access_token: SecretStr | None = Field(default=None, description="or BOROUGH_BOT_TOKEN")
+    password: SecretStr | None = Field(default=None, description="or BOROUGH_BOT_PASSWORD")
+    device_id: str = Field(default="BOROUGHBOT", description="kept stable across restarts")
+    display_name: str = "Borough"
+
+
 class Settings(_Section):
     homeserver: HomeserverSettings
     service_account: ServiceAccountSettings
     database: DatabaseSettings = DatabaseSettings()
     provisioning: ProvisioningSettings = ProvisioningSettings()
     jitsi: JitsiSettings = JitsiSettings()
+    bot: BotSettings | None = None
 
     @property
     def access_token(self) -> str:
@@ -105,9 +114,12 @@ def load_settings(path: Path | str | None = None) -> Settings:
     overrides = {
         ("service_account", "access_token"): os.environ.get("BOROUGH_ACCESS_TOKEN"),
         ("jitsi", "app_secret"): os.environ.get("BOROUGH_JITSI_APP_SECRET"),
+        ("bot", "access_token"): os.environ.get("BOROUGH_BOT_TOKEN"),
+        ("bot", "password"): os.environ.get("BOROUGH_BOT_PASSWORD"),
     }
     for (section, key), value in overrides.items():
-        if value:
+        # The bot's secrets only fill in a bot section that the file declares.
+        if value and (section != "bot" or isinstance(data.get("bot"), dict)):
             existing = data.get(section)
             data[section] = {**(existing if isinstance(existing, dict) else {}), key: value}
     try:

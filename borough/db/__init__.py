@@ -19,11 +19,20 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from borough.db.models import AuditEntry, Base, Profile, ProfileFieldRow
+from borough.db.models import (
+    AuditEntry,
+    Base,
+    BotState,
+    HandledEvent,
+    Profile,
+    ProfileFieldRow,
+)
 
 __all__ = [
     "AuditEntry",
     "Base",
+    "BotState",
+    "HandledEvent",
     "Profile",
     "ProfileFieldRow",
     "alembic_config",

@@ -68,3 +68,23 @@ class AuditEntry(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     target_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class BotState(Base):
+    """Where a bot's sync stands. Written only after the handlers' work is committed."""
+
+    __tablename__ = "bot_state"
+
+    bot: Mapped[str] = mapped_column(String(255), primary_key=True)
+    next_batch: Mapped[str] = mapped_column(String(255))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class HandledEvent(Base):
+    """An event a bot has acted on; a replayed sync skips it."""
+
+    __tablename__ = "handled_events"
+
+    event_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    room_id: Mapped[str] = mapped_column(String(255))
+    handled_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

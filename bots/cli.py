@@ -1,0 +1,59 @@
+"""`borough bots run`: Borough's bot account, answering commands in Element."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import click
+
+from borough.db import create_engine, migrate, session_factory
+from borough.settings import load_settings
+from bots.runner import BoroughBot, BotLoginError
+
+
+@click.group()
+def bots() -> None:
+    """Borough's chat bot."""
+
+
+@bots.command()
+@click.pass_context
+def run(ctx: click.Context) -> None:
+    """Run the bot until interrupted (Ctrl-C or SIGTERM)."""
+    settings = load_settings(ctx.obj["settings_path"])
+    if settings.bot is None:
+        raise click.ClickException(
+            "the settings have no 'bot:' section (see config/borough.example.yaml)"
+        )
+
+    async def main() -> None:
+        await migrate(settings.database.url)
+        engine = create_engine(settings.database.url)
+        bot = BoroughBot(
+            settings.homeserver.url,
+            settings.homeserver.server_name,
+            settings.bot,
+            session_factory(engine),
+        )
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            # Cancel the long-poll at once; the sync position only moves after handling.
+            loop.add_signal_handler(signum, task.cancel)
+        try:
+            await bot.run()
+        except asyncio.CancelledError:
+            pass
+        except BotLoginError as exc:
+            raise click.ClickException(str(exc)) from None
+        finally:
+            await bot.close()
+            await engine.dispose()
+
+    asyncio.run(main())
+
+
+def commands() -> list[click.Command]:
+    return [bots]

@@ -1,0 +1,69 @@
+"""Replies as `m.notice`: Markdown rendered by `markdown`, then sanitised by nh3."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import markdown
+import nh3
+
+#: Tags Element renders in `formatted_body`; everything else is stripped.
+ALLOWED_TAGS = {
+    "a",
+    "b",
+    "blockquote",
+    "br",
+    "code",
+    "del",
+    "em",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "hr",
+    "i",
+    "li",
+    "ol",
+    "p",
+    "pre",
+    "s",
+    "strong",
+    "sub",
+    "sup",
+    "table",
+    "tbody",
+    "td",
+    "th",
+    "thead",
+    "tr",
+    "u",
+    "ul",
+    "span",
+}
+ALLOWED_ATTRIBUTES = {"a": {"href"}, "span": {"data-mx-color"}, "code": {"class"}}
+
+
+def render_html(text: str) -> str:
+    html = markdown.markdown(text, extensions=["sane_lists", "tables", "fenced_code"])
+    return nh3.clean(
+        html,
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes={"https", "http", "mailto", "matrix"},
+        link_rel="noopener",
+    )
+
+
+def notice(text: str, reply_to: str | None = None) -> dict[str, Any]:
+    """The content of a notice: plain Markdown as `body`, sanitised HTML as `formatted_body`."""
+    content: dict[str, Any] = {
+        "msgtype": "m.notice",
+        "body": text,
+        "format": "org.matrix.custom.html",
+        "formatted_body": render_html(text),
+    }
+    if reply_to:
+        content["m.relates_to"] = {"m.in_reply_to": {"event_id": reply_to}}
+    return content

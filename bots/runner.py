@@ -1,0 +1,219 @@
+"""The bot's life: log in, sync, answer commands, survive restarts and outages.
+
+The sync position is stored in the app database only after the events of a batch are
+handled, and each handled event id is recorded, so a restart neither replays nor misses a
+command. The first start skips the backlog. Replies use a transaction id derived from the
+command's event id, so a retry never posts twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from dataclasses import dataclass
+from typing import Any
+
+from nio import (
+    AsyncClient,
+    AsyncClientConfig,
+    JoinError,
+    LoginError,
+    RoomSendError,
+    SyncError,
+    SyncResponse,
+)
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from borough.db import BotState, HandledEvent
+from borough.settings import BotSettings
+from bots.commands import UsageError
+from bots.handlers import Request, registry
+from bots.profiles import ProfileDirectory
+from bots.replies import notice
+
+logger = logging.getLogger(__name__)
+
+SYNC_TIMEOUT_MS = 30_000
+SYNC_FILTER = {
+    "room": {"timeline": {"limit": 50}, "state": {"lazy_load_members": True}},
+    "presence": {"types": []},
+}
+
+
+class BotLoginError(Exception):
+    pass
+
+
+@dataclass
+class BoroughBot:
+    homeserver_url: str
+    server_name: str
+    settings: BotSettings
+    sessions: async_sessionmaker[AsyncSession]
+
+    def __post_init__(self) -> None:
+        self.client = AsyncClient(
+            self.homeserver_url,
+            self.settings.user_id,
+            device_id=self.settings.device_id,
+            config=AsyncClientConfig(
+                max_limit_exceeded=None, max_timeouts=None, request_timeout=60
+            ),
+        )
+        self.profiles = ProfileDirectory(self.sessions, self.server_name)
+        self._stopping = asyncio.Event()
+
+    async def login(self) -> None:
+        if self.settings.access_token is not None:
+            self.client.restore_login(
+                self.settings.user_id,
+                self.settings.device_id,
+                self.settings.access_token.get_secret_value(),
+            )
+            whoami = await self.client.whoami()
+            if getattr(whoami, "user_id", None) != self.settings.user_id:
+                raise BotLoginError(
+                    f"the bot's access token was refused ({getattr(whoami, 'message', whoami)})"
+                )
+            return
+        if self.settings.password is None:
+            raise BotLoginError(
+                "set bot.access_token or bot.password (or BOROUGH_BOT_TOKEN / BOROUGH_BOT_PASSWORD)"
+            )
+        response = await self.client.login(
+            self.settings.password.get_secret_value(), device_name="Borough bot"
+        )
+        if isinstance(response, LoginError):
+            raise BotLoginError(f"the bot could not log in: {response.message}")
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self) -> None:
+        await self.login()
+        since = await self._load_since()
+        if since is None:
+            # First start: everything before now is backlog, not commands.
+            first = await self._sync(since=None, wait_ms=0)
+            since = first.next_batch
+            await self._save_since(since)
+        full_state = True
+        failures = 0
+        while not self._stopping.is_set():
+            try:
+                response = await self._sync(
+                    since=since, wait_ms=SYNC_TIMEOUT_MS, full_state=full_state
+                )
+            except (TimeoutError, OSError, ConnectionError, _SyncFailed) as exc:
+                failures += 1
+                delay = min(30.0, 0.5 * 2**failures) * (0.8 + 0.4 * random.random())
+                logger.warning("sync failed (%s); retrying in %.1fs", exc, delay)
+                await self._sleep(delay)
+                continue
+            failures = 0
+            full_state = False
+            await self._handle(response)
+            since = response.next_batch
+            await self._save_since(since)
+
+    async def _sleep(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+        except TimeoutError:
+            pass
+
+    async def _sync(
+        self, since: str | None, wait_ms: int, full_state: bool = False
+    ) -> SyncResponse:
+        response = await self.client.sync(
+            timeout=wait_ms, since=since, full_state=full_state, sync_filter=SYNC_FILTER
+        )
+        if isinstance(response, SyncError) or not isinstance(response, SyncResponse):
+            raise _SyncFailed(getattr(response, "message", str(response)))
+        return response
+
+    async def _handle(self, response: SyncResponse) -> None:
+        for room_id, invite in response.rooms.invite.items():
+            await self._on_invite(room_id, invite)
+        for room_id, room in response.rooms.join.items():
+            for event in room.timeline.events:
+                source: dict[str, Any] = event.source
+                if (
+                    source.get("type") != "m.room.message"
+                    or source.get("sender") == self.client.user_id
+                ):
+                    continue
+                body = source.get("content", {}).get("body")
+                if isinstance(body, str):
+                    await self._on_message(room_id, source["event_id"], source["sender"], body)
+
+    async def _on_invite(self, room_id: str, invite: Any) -> None:
+        inviter = next(
+            (
+                e.sender
+                for e in invite.invite_state
+                if getattr(e, "state_key", None) == self.client.user_id
+            ),
+            None,
+        )
+        if inviter is None or not inviter.endswith(f":{self.server_name}"):
+            logger.info("ignoring an invite to %s from %s", room_id, inviter)
+            return
+        response = await self.client.join(room_id)
+        if isinstance(response, JoinError):
+            logger.warning("could not join %s: %s", room_id, response.message)
+
+    async def _on_message(self, room_id: str, event_id: str, sender: str, body: str) -> None:
+        try:
+            invocation = registry.parse(body)
+        except UsageError as exc:
+            invocation, answer = None, str(exc)
+        else:
+            answer = None
+        if invocation is None and answer is None:
+            return  # ordinary chat
+        async with self.sessions() as session:
+            if await session.get(HandledEvent, event_id) is not None:
+                return
+        if invocation is not None:
+            request = Request(sender, room_id, event_id, self.profiles)
+            try:
+                answer = await invocation.command.handler(request, **invocation.arguments)
+            except UsageError as exc:
+                answer = str(exc)
+            except Exception:
+                logger.exception("command %s failed", invocation.command.name)
+                answer = (
+                    "Sorry, that went wrong on my side. The team has the details in the bot's log."
+                )
+        await self._reply(room_id, event_id, str(answer))
+        async with self.sessions.begin() as session:
+            session.add(HandledEvent(event_id=event_id, room_id=room_id))
+
+    async def _reply(self, room_id: str, event_id: str, text: str) -> None:
+        response = await self.client.room_send(
+            room_id, "m.room.message", notice(text, reply_to=event_id), tx_id=f"reply-{event_id}"
+        )
+        if isinstance(response, RoomSendError):
+            logger.warning("could not answer in %s: %s", room_id, response.message)
+
+    async def _load_since(self) -> str | None:
+        async with self.sessions() as session:
+            state = await session.get(BotState, self.settings.user_id)
+            return state.next_batch if state else None
+
+    async def _save_since(self, next_batch: str) -> None:
+        async with self.sessions.begin() as session:
+            state = await session.get(BotState, self.settings.user_id)
+            if state is None:
+                session.add(BotState(bot=self.settings.user_id, next_batch=next_batch))
+            else:
+                state.next_batch = next_batch
+
+    async def close(self) -> None:
+        await self.client.close()
+
+
+class _SyncFailed(Exception):
+    pass

@@ -1,0 +1,209 @@
+"""The bot against a real Synapse with the modules loaded: commands, privacy, bad input, restarts."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+from borough.db import create_engine, migrate, session_factory
+from borough.settings import BotSettings
+from bots.runner import BoroughBot
+from tests.conftest import Homeserver, borough
+
+pytestmark = pytest.mark.integration
+
+ORG_FILE = Path(__file__).parents[1] / "fixtures" / "org" / "small.yaml"
+
+
+class RunningBot:
+    """The real bot, on its own event loop in a thread, as `borough bots run` would run it."""
+
+    def __init__(self, hs: Homeserver, database_url: str, settings: BotSettings) -> None:
+        self.hs, self.database_url, self.settings = hs, database_url, settings
+        self.thread: threading.Thread | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        ready = threading.Event()
+
+        async def main() -> None:
+            await migrate(self.database_url)
+            engine = create_engine(self.database_url)
+            bot = BoroughBot(
+                self.hs.synapse.base_url,
+                self.hs.server_name,
+                self.settings,
+                session_factory(engine),
+            )
+            self.loop, self.task = asyncio.get_running_loop(), asyncio.current_task()  # type: ignore[assignment]
+            ready.set()
+            try:
+                await bot.run()
+            except asyncio.CancelledError:
+                pass
+            finally:
+                await bot.close()
+                await engine.dispose()
+
+        self.thread = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
+        self.thread.start()
+        assert ready.wait(30)
+
+    def kill(self) -> None:
+        assert self.loop is not None and self.task is not None and self.thread is not None
+        self.loop.call_soon_threadsafe(self.task.cancel)
+        self.thread.join(30)
+
+
+@pytest.fixture(scope="module")
+def bot(homeserver: Homeserver, settings_file: Path, app_database_url: str) -> Iterator[RunningBot]:
+    result = borough("apply", "-q", str(ORG_FILE), settings=settings_file)
+    assert result.exit_code == 0, result.output
+    user_id, token = homeserver.synapse.register_user("boroughbot", secrets.token_hex(8))
+    running = RunningBot(
+        homeserver, app_database_url, BotSettings(user_id=user_id, access_token=token)
+    )
+    running.start()
+    try:
+        yield running
+    finally:
+        running.kill()
+
+
+class Person:
+    """A person in Element: a token, a DM with the bot, and a sync position to read replies."""
+
+    def __init__(self, hs: Homeserver, username: str, bot_id: str) -> None:
+        self.hs = hs
+        self.token = hs.login_as(username)
+        self.since = hs.call("GET", "/_matrix/client/v3/sync?timeout=0", self.token)["next_batch"]
+        self.room = hs.call(
+            "POST",
+            "/_matrix/client/v3/createRoom",
+            self.token,
+            {"preset": "trusted_private_chat", "is_direct": True, "invite": [bot_id]},
+        )["room_id"]
+        self.wait_for(
+            lambda ev: (
+                ev["type"] == "m.room.member"
+                and ev["state_key"] == bot_id
+                and ev["content"].get("membership") == "join"
+            )
+        )
+
+    def wait_for(self, matches: object, attempts: int = 12) -> dict:
+        for _ in range(attempts):
+            sync = self.hs.call(
+                "GET", f"/_matrix/client/v3/sync?timeout=5000&since={self.since}", self.token
+            )
+            self.since = sync["next_batch"]
+            room = sync.get("rooms", {}).get("join", {}).get(self.room, {})
+            for event in [
+                *room.get("state", {}).get("events", []),
+                *room.get("timeline", {}).get("events", []),
+            ]:
+                if matches(event):  # type: ignore[operator]
+                    return event
+        raise AssertionError("the awaited event never came")
+
+    def send(self, body: str) -> str:
+        path = f"/_matrix/client/v3/rooms/{quote(self.room)}/send/m.room.message/{secrets.token_hex(8)}"
+        return str(
+            self.hs.call("PUT", path, self.token, {"msgtype": "m.text", "body": body})["event_id"]
+        )
+
+    def ask(self, body: str) -> str:
+        event_id = self.send(body)
+        reply = self.wait_for(lambda ev: _replies_to(ev, event_id))
+        assert reply["content"]["msgtype"] == "m.notice"
+        assert reply["content"]["format"] == "org.matrix.custom.html"
+        return str(reply["content"]["body"])
+
+
+def _replies_to(event: dict, event_id: str) -> bool:
+    relates = event.get("content", {}).get("m.relates_to", {})
+    return (
+        event["type"] == "m.room.message"
+        and relates.get("m.in_reply_to", {}).get("event_id") == event_id
+    )
+
+
+@pytest.fixture(scope="module")
+def people(homeserver: Homeserver, bot: RunningBot) -> dict[str, Person]:
+    return {
+        name: Person(homeserver, name, bot.settings.user_id) for name in ("tstaff", "tmgr", "tcop")
+    }
+
+
+def test_help_is_generated_from_the_commands(people: dict[str, Person]) -> None:
+    answer = people["tstaff"].ask("!help")
+    assert "`!profile set title|bio|skills|location|pronouns|phone VALUE…`" in answer
+    assert "`!whois PERSON…`" in answer
+    assert "`audience`: who may see it" in people["tstaff"].ask("!help profile")
+
+
+def test_profile_card_and_setting_a_field(people: dict[str, Person]) -> None:
+    tara = people["tstaff"]
+    card = tara.ask("!profile")
+    assert (
+        card.startswith("**Tara Staff**")
+        and "Phone: 0207 000 0000" in card
+        and "Bio: Hello" in card
+    )
+    assert "visible to **partners**" in tara.ask("!profile set pronouns she/her")
+    assert "Pronouns: she/her" in tara.ask("!profile")
+
+
+def test_whois_honours_visibility(people: dict[str, Person]) -> None:
+    people["tstaff"].ask("!profile set location Town Hall, room 4")
+    same_org = people["tmgr"].ask("!whois @tstaff")
+    assert "Phone: 0207 000 0000" in same_org and "Location: Town Hall, room 4" in same_org
+    partner = people["tcop"].ask("!whois Tara")
+    assert "Tara Staff" in partner and "Bio: Hello" in partner  # bio is for partners
+    assert "Phone" not in partner and "Location" not in partner  # staff only
+
+
+def test_bad_input_gets_a_usage_answer(people: dict[str, Person]) -> None:
+    tara = people["tstaff"]
+    assert "Unknown command `!frobnicate`" in tara.ask("!frobnicate")
+    assert "`field` is missing. Usage: `!profile set" in tara.ask("!profile set")
+    assert "`colour` is not a field" in tara.ask("!profile set colour red")
+    assert "Bio comes from" not in tara.ask("!profile set pronouns x")  # their own field is fine
+    assert "at most 30 characters" in tara.ask("!profile set pronouns " + "x" * 31)
+    assert "does not look like a phone number" in tara.ask("!profile set phone call me")
+    assert "comes from your organisation's org chart" in tara.ask("!profile set bio Something else")
+    assert "Nobody matches" in tara.ask("!whois Nobody Atall")
+    assert "a quote is not closed" in tara.ask('!whois "Tara')
+
+
+def test_a_restart_answers_what_came_in_while_down_exactly_once(
+    homeserver: Homeserver, bot: RunningBot, people: dict[str, Person]
+) -> None:
+    tom = people["tmgr"]
+    before = tom.send("!help whois")
+    tom.wait_for(lambda ev: _replies_to(ev, before))
+    bot.kill()
+    while_down = tom.send("!profile")
+    bot.start()
+    reply = tom.wait_for(lambda ev: _replies_to(ev, while_down))
+    assert reply["content"]["body"].startswith("**Tom Manager**")
+    after = tom.ask("!help")
+    assert "Borough commands" in after
+    # Nothing was answered twice: one reply per command in the room's history.
+    messages = homeserver.call(
+        "GET", f"/_matrix/client/v3/rooms/{quote(tom.room)}/messages?dir=b&limit=100", tom.token
+    )["chunk"]
+    replied_to = [
+        m["content"]["m.relates_to"]["m.in_reply_to"]["event_id"]
+        for m in messages
+        if m.get("content", {}).get("msgtype") == "m.notice"
+    ]
+    assert len(replied_to) == len(set(replied_to))
+    assert before in replied_to and while_down in replied_to
