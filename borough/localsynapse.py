@@ -361,8 +361,9 @@ class LocalSynapse:
         parts.extend(_tail(self.log_path) or ["(empty)"])
         return "\n".join(parts)
 
-    def stop(self) -> None:
-        """Stop Synapse (SIGTERM, then SIGKILL after 10s) and drop its database if we made one."""
+    def stop(self, keep_database: bool = False) -> None:
+        """Stop Synapse (SIGTERM, then SIGKILL after 10s) and drop its database if we made one,
+        unless `keep_database` (for an outage that ends with `start()` again)."""
         proc, self._proc = self._proc, None
         if proc is not None:
             if proc.poll() is None:
@@ -378,7 +379,8 @@ class LocalSynapse:
             self._console.close()
             self._console = None
         _running.discard(self)
-        self._drop_database()
+        if not keep_database:
+            self._drop_database()
 
     def __enter__(self) -> LocalSynapse:
         self.start()

@@ -207,3 +207,17 @@ def test_a_restart_answers_what_came_in_while_down_exactly_once(
     ]
     assert len(replied_to) == len(set(replied_to))
     assert before in replied_to and while_down in replied_to
+
+
+def test_the_bot_recovers_by_itself_after_synapse_was_down(
+    homeserver: Homeserver, bot: RunningBot, people: dict[str, Person]
+) -> None:
+    homeserver.synapse.stop(keep_database=True)
+    try:
+        assert bot.thread is not None and bot.thread.is_alive()
+    finally:
+        homeserver.synapse.start()
+    people["tstaff"].since = homeserver.call(
+        "GET", "/_matrix/client/v3/sync?timeout=0", people["tstaff"].token
+    )["next_batch"]
+    assert "Borough commands" in people["tstaff"].ask("!help")
