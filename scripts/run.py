@@ -64,8 +64,11 @@ def main() -> int:
         if "service_token" not in state:
             user_id, token = synapse.register_user("borough", secrets.token_urlsafe(18), admin=True)
             state.update(service_user=user_id, service_token=token)
-            STATE.write_text(json.dumps(state))
-            STATE.chmod(0o600)
+        if "bot_token" not in state:
+            bot_id, bot_token = synapse.register_user("boroughbot", secrets.token_urlsafe(18))
+            state.update(bot_user=bot_id, bot_token=bot_token)
+        STATE.write_text(json.dumps(state))
+        STATE.chmod(0o600)
         SETTINGS.write_text(
             yaml.safe_dump(
                 {
@@ -75,6 +78,7 @@ def main() -> int:
                         "access_token": state["service_token"],
                     },
                     "database": {"url": f"sqlite+aiosqlite:///{VAR / 'borough.db'}"},
+                    "bot": {"user_id": state["bot_user"], "access_token": state["bot_token"]},
                 }
             )
         )
@@ -85,6 +89,8 @@ def main() -> int:
         if applied.returncode != 0:
             print("apply failed; see the messages above.", file=sys.stderr)
             return applied.returncode
+
+        bot = subprocess.Popen([*borough, "bots", "run"])
 
         # One demo login: a fresh password each run, printed here and stored nowhere.
         chart = yaml.safe_load(ORG.read_text())
@@ -104,16 +110,20 @@ def main() -> int:
             "  In Element (desktop or web): Sign in > Edit homeserver > enter the URL above.\n"
             f"  Demo login:  {demo['username']}  /  {password}   ({demo['display_name']}, {demo.get('job_title', '')})\n"
             f"  Admin CLI:   .venv/bin/borough --settings {SETTINGS.relative_to(REPO)} plan {ORG.relative_to(REPO)}\n"
+            f"  The bot:     start a chat with {state['bot_user']} and type !help\n"
             "Press Ctrl-C to stop.",
             flush=True,
         )
         try:
-            while synapse.running:
+            while synapse.running and bot.poll() is None:
                 time.sleep(1)
-            print("Synapse exited; see var/synapse/homeserver.log", file=sys.stderr)
+            print("Synapse or the bot exited; see var/synapse/homeserver.log", file=sys.stderr)
             return 1
         except KeyboardInterrupt:
             pass
+        finally:
+            bot.terminate()
+            bot.wait(timeout=30)
     finally:
         synapse.stop()
         print("Stopped.")
