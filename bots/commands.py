@@ -100,7 +100,7 @@ class CommandRegistry:
                 raise UsageError(f"`{arg.name}` is missing. Usage: `{command.usage()}`")
             if value is not None and arg.choices and value.lower() not in arg.choices:
                 raise UsageError(
-                    f"`{value}` is not a {arg.name}: choose one of {', '.join(arg.choices)}. "
+                    f"`{value}` is not a valid {arg.name}: choose one of {', '.join(arg.choices)}. "
                     f"Usage: `{command.usage()}`"
                 )
             if value is not None and len(value) > arg.max_length:

@@ -174,7 +174,7 @@ def test_bad_input_gets_a_usage_answer(people: dict[str, Person]) -> None:
     tara = people["tstaff"]
     assert "Unknown command `!frobnicate`" in tara.ask("!frobnicate")
     assert "`field` is missing. Usage: `!profile set" in tara.ask("!profile set")
-    assert "`colour` is not a field" in tara.ask("!profile set colour red")
+    assert "`colour` is not a valid field" in tara.ask("!profile set colour red")
     assert "Bio comes from" not in tara.ask("!profile set pronouns x")  # their own field is fine
     assert "at most 30 characters" in tara.ask("!profile set pronouns " + "x" * 31)
     assert "does not look like a phone number" in tara.ask("!profile set phone call me")
