@@ -9,7 +9,7 @@ parents are not known here; rooms refer to each other by Borough key.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from borough import events
@@ -113,8 +113,16 @@ def _template_meta(name: str, template: RoomTemplate) -> dict[str, Any]:
     }
 
 
-def desired_network(chart: OrgChart, server_name: str, service_user: str) -> DesiredNetwork:
-    return _Builder(chart, server_name, service_user).build()
+def desired_network(
+    chart: OrgChart, server_name: str, service_user: str, bot_user: str | None = None
+) -> DesiredNetwork:
+    """`bot_user`, when given, joins every channel so that it can index the posts."""
+    network = _Builder(chart, server_name, service_user).build()
+    if bot_user is not None:
+        for key, room in network.rooms.items():
+            if room.channel is not None:
+                network.rooms[key] = replace(room, members=room.members | {bot_user})
+    return network
 
 
 class _Builder:

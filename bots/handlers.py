@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bots.commands import Arg, CommandRegistry, UsageError
+from bots.microblog import Microblog
 from bots.profiles import EDITABLE, ProfileDirectory
 
 registry = CommandRegistry()
@@ -21,6 +22,15 @@ class Request:
     room_id: str
     event_id: str
     profiles: ProfileDirectory
+    microblog: Microblog
+
+
+def _page(value: str | None) -> int:
+    if value is None:
+        return 1
+    if not value.isdigit():
+        raise UsageError(f"`{value}` is not a page number.")
+    return int(value)
 
 
 @registry.command(
@@ -70,3 +80,39 @@ async def whois(request: Request, person: str) -> str:
         names = "\n".join(f"- {m.display_name} ({m.user_id})" for m in matches)
         return f"{len(matches)} people match `{person}`:\n\n{names}\n\nAsk again with their `@username`."
     return await request.profiles.card(request.sender, matches[0].user_id)
+
+
+CHANNEL = Arg("channel", "a channel's alias, e.g. #council-news", max_length=255)
+PAGE = Arg("page", "which page, from 1", is_optional=True)
+
+
+@registry.command("follow", CHANNEL, help="Follow a channel: its posts come into your !feed.")
+async def follow(request: Request, channel: str) -> str:
+    return await request.microblog.follow(request.sender, channel)
+
+
+@registry.command("unfollow", CHANNEL, help="Stop following a channel.")
+async def unfollow(request: Request, channel: str) -> str:
+    return await request.microblog.unfollow(request.sender, channel)
+
+
+@registry.command("feed", PAGE, help="The latest posts of the channels you follow.")
+async def feed(request: Request, page: str | None) -> str:
+    return await request.microblog.feed(request.sender, _page(page))
+
+
+@registry.command(
+    "tag",
+    Arg("hashtag", "e.g. #housing", max_length=100),
+    PAGE,
+    help="Posts with a hashtag, in channels you can read.",
+)
+async def tag(request: Request, hashtag: str, page: str | None) -> str:
+    return await request.microblog.tag(request.sender, hashtag, _page(page))
+
+
+@registry.command(
+    "trending", help="The hashtags of the past 24 hours and 7 days, in channels you can read."
+)
+async def trending(request: Request) -> str:
+    return await request.microblog.trending(request.sender)

@@ -29,16 +29,16 @@ from borough.db import BotState, HandledEvent
 from borough.settings import BotSettings
 from bots.commands import UsageError
 from bots.handlers import Request, registry
+from bots.index import Indexer
+from bots.microblog import Microblog
 from bots.profiles import ProfileDirectory
 from bots.replies import notice
 
 logger = logging.getLogger(__name__)
 
 SYNC_TIMEOUT_MS = 30_000
-SYNC_FILTER = {
-    "room": {"timeline": {"limit": 50}, "state": {"lazy_load_members": True}},
-    "presence": {"types": []},
-}
+# Members are not lazy-loaded: the bot needs every channel's members to know who may read.
+SYNC_FILTER = {"room": {"timeline": {"limit": 100}}, "presence": {"types": []}}
 
 
 class BotLoginError(Exception):
@@ -62,6 +62,8 @@ class BoroughBot:
             ),
         )
         self.profiles = ProfileDirectory(self.sessions, self.server_name)
+        self.indexer = Indexer()
+        self.microblog = Microblog(self.sessions, self.indexer, self.server_name)
         self._stopping = asyncio.Event()
 
     async def login(self) -> None:
@@ -92,10 +94,13 @@ class BoroughBot:
 
     async def run(self) -> None:
         await self.login()
+        async with self.sessions() as session:
+            await self.indexer.load(session)
         since = await self._load_since()
         if since is None:
             # First start: everything before now is backlog, not commands.
             first = await self._sync(since=None, wait_ms=0)
+            await self._index_state(first)
             since = first.next_batch
             await self._save_since(since)
         full_state = True
@@ -133,9 +138,23 @@ class BoroughBot:
             raise _SyncFailed(getattr(response, "message", str(response)))
         return response
 
+    async def _index_state(self, response: SyncResponse) -> None:
+        """Learn channels and members from a sync without taking its timeline as new."""
+        async with self.sessions.begin() as session:
+            for room_id, room in response.rooms.join.items():
+                state = [e.source for e in room.state]
+                state += [e.source for e in room.timeline.events if "state_key" in e.source]
+                await self.indexer.state(session, room_id, state)
+
     async def _handle(self, response: SyncResponse) -> None:
         for room_id, invite in response.rooms.invite.items():
             await self._on_invite(room_id, invite)
+        # Index first, in one transaction; the sync position moves only after it commits.
+        async with self.sessions.begin() as session:
+            for room_id, room in response.rooms.join.items():
+                await self.indexer.state(session, room_id, [e.source for e in room.state])
+                for event in room.timeline.events:
+                    await self.indexer.timeline(session, room_id, event.source)
         for room_id, room in response.rooms.join.items():
             for event in room.timeline.events:
                 source: dict[str, Any] = event.source
@@ -177,7 +196,7 @@ class BoroughBot:
             if await session.get(HandledEvent, event_id) is not None:
                 return
         if invocation is not None:
-            request = Request(sender, room_id, event_id, self.profiles)
+            request = Request(sender, room_id, event_id, self.profiles, self.microblog)
             try:
                 answer = await invocation.command.handler(request, **invocation.arguments)
             except UsageError as exc:

@@ -65,7 +65,8 @@ async def connect(settings_path: str) -> AsyncIterator[Connection]:
 async def plan_against_live(
     conn: Connection, chart: OrgChart, options: PlanOptions
 ) -> tuple[Plan, LiveNetwork]:
-    desired = desired_network(chart, conn.settings.homeserver.server_name, conn.actor)
+    bot = conn.settings.bot.user_id if conn.settings.bot else None
+    desired = desired_network(chart, conn.settings.homeserver.server_name, conn.actor, bot)
     live = await read_live(conn.client, conn.sessions)
     return make_plan(desired, live, options), live
 

@@ -15,15 +15,17 @@ from typing import Any
 
 
 def homeserver_modules(
-    org_file: Path | str, service_localpart: str = "borough"
+    org_file: Path | str,
+    service_localpart: str = "borough",
+    bot_localpart: str | None = "boroughbot",
 ) -> list[dict[str, Any]]:
     """The `modules:` entries that load Borough into every Synapse process."""
-    shared = {"org_file": str(Path(org_file).resolve()), "service_account": service_localpart}
+    accounts: dict[str, Any] = {"service_account": service_localpart}
+    if bot_localpart:
+        accounts["trusted_accounts"] = [bot_localpart]
+    shared = {"org_file": str(Path(org_file).resolve()), **accounts}
     return [
         {"module": "synapse_modules.sealed_rooms.SealedRooms", "config": shared},
-        {
-            "module": "synapse_modules.channel_rules.ChannelRules",
-            "config": {"service_account": service_localpart},
-        },
+        {"module": "synapse_modules.channel_rules.ChannelRules", "config": accounts},
         {"module": "synapse_modules.onboarding.Onboarding", "config": shared},
     ]

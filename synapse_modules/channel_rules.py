@@ -19,28 +19,34 @@ logger = logging.getLogger(__name__)
 
 
 class ChannelRules:
-    def __init__(self, config: str, api: ModuleApi) -> None:
-        self._service = f"@{config}:{api.server_name}"
+    def __init__(self, config: tuple[str, ...], api: ModuleApi) -> None:
+        self._trusted = frozenset(f"@{localpart}:{api.server_name}" for localpart in config)
         api.register_third_party_rules_callbacks(check_event_allowed=self.check_event_allowed)
 
     @staticmethod
-    def parse_config(config: dict[str, Any] | None) -> str:
-        """The config is just the service account's localpart (it may always post)."""
+    def parse_config(config: dict[str, Any] | None) -> tuple[str, ...]:
+        """Borough's own accounts (the service account and the bot), which may always post."""
         config = config or {}
         try:
-            unknown = sorted(set(config) - {"service_account"})
+            unknown = sorted(set(config) - {"service_account", "trusted_accounts"})
             if unknown:
                 raise ModuleConfigError(
-                    f"unknown key '{unknown[0]}' (known: service_account)", (unknown[0],)
+                    f"unknown key '{unknown[0]}' (known: service_account, trusted_accounts)",
+                    (unknown[0],),
                 )
             service = config.get("service_account", "borough")
             if not isinstance(service, str) or not service or service.startswith("@"):
                 raise ModuleConfigError(
                     "'service_account' must be a localpart, e.g. borough", ("service_account",)
                 )
+            trusted = config.get("trusted_accounts", [])
+            if not isinstance(trusted, list) or not all(isinstance(t, str) for t in trusted):
+                raise ModuleConfigError(
+                    "'trusted_accounts' must be a list of localparts", ("trusted_accounts",)
+                )
         except ModuleConfigError as exc:
             raise ConfigError(f"Borough channel rules: {exc}", exc.path) from None
-        return service
+        return (service, *trusted)
 
     async def check_event_allowed(
         self, event: EventBase, state_events: StateMap[EventBase]
@@ -56,7 +62,7 @@ class ChannelRules:
         if channel is None:
             return True, None
         refusal = judge_post(
-            channel, event.sender, event.sender == self._service, event.type, event.content
+            channel, event.sender, event.sender in self._trusted, event.type, event.content
         )
         if refusal is not None:
             raise SynapseError(403, refusal.message, Codes.FORBIDDEN)

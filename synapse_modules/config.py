@@ -25,13 +25,20 @@ class BoroughModuleConfig:
     org_file: Path
     chart: OrgChart
     service_localpart: str
+    #: Borough's other accounts (the bot) that may enter sealed rooms and post, like the service.
+    trusted_localparts: tuple[str, ...] = ()
 
     def service_user(self, server_name: str) -> str:
         return f"@{self.service_localpart}:{server_name}"
 
+    def trusted_users(self, server_name: str) -> frozenset[str]:
+        return frozenset(
+            f"@{lp}:{server_name}" for lp in (self.service_localpart, *self.trusted_localparts)
+        )
+
 
 def parse_module_config(raw: Any, allowed: frozenset[str] = frozenset()) -> BoroughModuleConfig:
-    known = {"org_file", "service_account"} | allowed
+    known = {"org_file", "service_account", "trusted_accounts"} | allowed
     if not isinstance(raw, dict):
         raise ModuleConfigError("expected a mapping with 'org_file' and 'service_account'")
     for key in raw:
@@ -48,6 +55,14 @@ def parse_module_config(raw: Any, allowed: frozenset[str] = frozenset()) -> Boro
             "'service_account' must be the localpart of Borough's service account, e.g. borough",
             ("service_account",),
         )
+    trusted = raw.get("trusted_accounts", [])
+    if not isinstance(trusted, list) or not all(
+        isinstance(t, str) and t and ":" not in t for t in trusted
+    ):
+        raise ModuleConfigError(
+            "'trusted_accounts' must be a list of localparts, e.g. [boroughbot]",
+            ("trusted_accounts",),
+        )
     try:
         chart = load_org_chart(org_file)
     except OrgChartError as exc:
@@ -56,4 +71,4 @@ def parse_module_config(raw: Any, allowed: frozenset[str] = frozenset()) -> Boro
         raise ModuleConfigError(
             f"the org chart is not valid: {first}{more}", ("org_file",)
         ) from None
-    return BoroughModuleConfig(Path(org_file), chart, service)
+    return BoroughModuleConfig(Path(org_file), chart, service, tuple(trusted))

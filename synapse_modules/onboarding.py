@@ -32,6 +32,7 @@ class Onboarding:
     def __init__(self, config: BoroughModuleConfig, api: ModuleApi) -> None:
         self._api = api
         self._service = config.service_user(api.server_name)
+        self._borough_accounts = config.trusted_users(api.server_name)
         self._network: DesiredNetwork = desired_network(
             config.chart, api.server_name, self._service
         )
@@ -80,7 +81,7 @@ class Onboarding:
         await self.onboard(user_id, is_final=True)
 
     async def onboard(self, user_id: str, is_final: bool = False) -> None:
-        if user_id == self._service or not self._api.is_mine(user_id):
+        if user_id in self._borough_accounts or not self._api.is_mine(user_id):
             return
         if await self._api.account_data_manager.get_global(user_id, ONBOARDED):
             return

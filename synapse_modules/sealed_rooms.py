@@ -31,6 +31,7 @@ class SealedRooms:
     def __init__(self, config: BoroughModuleConfig, api: ModuleApi) -> None:
         self._api = api
         self._service = config.service_user(api.server_name)
+        self._trusted = config.trusted_users(api.server_name)
         chart = config.chart
         self._organisation_of = {
             f"@{p.username}:{api.server_name}": p.organisation for p in chart.people
@@ -83,7 +84,7 @@ class SealedRooms:
         return Entrant(
             user_id=user_id,
             is_local=is_local,
-            is_service=user_id == self._service,
+            is_service=user_id in self._trusted,
             organisation=self._organisation_of.get(user_id),
             is_in_owner_space=in_space,
         )

@@ -88,3 +88,70 @@ class HandledEvent(Base):
     event_id: Mapped[str] = mapped_column(String(255), primary_key=True)
     room_id: Mapped[str] = mapped_column(String(255))
     handled_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ChannelRow(Base):
+    """A microblog channel the bot indexes, from its `org.borough.channel` state."""
+
+    __tablename__ = "channels"
+
+    room_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255))
+    alias: Mapped[str | None] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(255))
+    is_sealed: Mapped[bool] = mapped_column(Boolean)
+    posters: Mapped[list[str]] = mapped_column(JSON, default=list)
+    max_length: Mapped[int] = mapped_column(Integer)
+
+
+class Post(Base):
+    """A channel post, or a thread reply to one (`thread_root` set). Redacted posts are deleted."""
+
+    __tablename__ = "posts"
+
+    event_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    room_id: Mapped[str] = mapped_column(String(255))
+    author: Mapped[str] = mapped_column(String(255), index=True)
+    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    body: Mapped[str] = mapped_column(Text)
+    links: Mapped[list[str]] = mapped_column(JSON, default=list)
+    thread_root: Mapped[str | None] = mapped_column(String(255), index=True)
+    reply_count: Mapped[int] = mapped_column(Integer, default=0)
+    reaction_count: Mapped[int] = mapped_column(Integer, default=0)
+    edited_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class PostTag(Base):
+    __tablename__ = "post_tags"
+
+    event_id: Mapped[str] = mapped_column(
+        ForeignKey("posts.event_id", ondelete="CASCADE"), primary_key=True
+    )
+    tag: Mapped[str] = mapped_column(String(100), primary_key=True)
+    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class PostMention(Base):
+    __tablename__ = "post_mentions"
+
+    event_id: Mapped[str] = mapped_column(
+        ForeignKey("posts.event_id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[str] = mapped_column(String(255), primary_key=True, index=True)
+
+
+class Reaction(Base):
+    __tablename__ = "reactions"
+
+    event_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    post_id: Mapped[str] = mapped_column(String(255), index=True)
+    sender: Mapped[str] = mapped_column(String(255))
+    key: Mapped[str] = mapped_column(String(255))
+
+
+class Follow(Base):
+    __tablename__ = "follows"
+
+    user_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    room_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    since: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

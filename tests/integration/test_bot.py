@@ -10,11 +10,12 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from sqlalchemy import func, select
 
-from borough.db import create_engine, migrate, session_factory
+from borough.db import Post, create_engine, migrate, session_factory
 from borough.settings import BotSettings
 from bots.runner import BoroughBot
-from tests.conftest import Homeserver, borough
+from tests.conftest import Homeserver, borough, write_settings
 
 pytestmark = pytest.mark.integration
 
@@ -63,10 +64,22 @@ class RunningBot:
 
 
 @pytest.fixture(scope="module")
-def bot(homeserver: Homeserver, settings_file: Path, app_database_url: str) -> Iterator[RunningBot]:
-    result = borough("apply", "-q", str(ORG_FILE), settings=settings_file)
-    assert result.exit_code == 0, result.output
+def bot(
+    homeserver: Homeserver, app_database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningBot]:
     user_id, token = homeserver.synapse.register_user("boroughbot", secrets.token_hex(8))
+    settings = write_settings(
+        tmp_path_factory.mktemp("bot") / "borough.yaml",
+        homeserver,
+        app_database_url,
+        bot={"user_id": user_id, "access_token": token},
+    )
+    # With a bot in the settings, apply joins it to every channel, sealed ones too.
+    result = borough("apply", "-q", str(ORG_FILE), settings=settings)
+    assert result.exit_code == 0, result.output
+    sealed = quote(homeserver.room_id("tsealed"))
+    members = homeserver.admin("GET", f"/_synapse/admin/v1/rooms/{sealed}/members")["members"]
+    assert user_id in members
     running = RunningBot(
         homeserver, app_database_url, BotSettings(user_id=user_id, access_token=token)
     )
@@ -221,3 +234,124 @@ def test_the_bot_recovers_by_itself_after_synapse_was_down(
         "GET", "/_matrix/client/v3/sync?timeout=0", people["tstaff"].token
     )["next_batch"]
     assert "Borough commands" in people["tstaff"].ask("!help")
+
+
+# --- microblog --------------------------------------------------------------------------------
+
+
+def post(
+    hs: Homeserver, token: str, room_id: str, content: dict, event_type: str = "m.room.message"
+) -> str:
+    path = f"/_matrix/client/v3/rooms/{quote(room_id)}/send/{event_type}/{secrets.token_hex(8)}"
+    return str(hs.call("PUT", path, token, content)["event_id"])
+
+
+@pytest.fixture(scope="module")
+def channel_post(homeserver: Homeserver, people: dict[str, Person]) -> str:
+    sealed = homeserver.room_id("tsealed")
+    poster = homeserver.login_as("tadmin")
+    root = post(
+        homeserver,
+        poster,
+        sealed,
+        {
+            "msgtype": "m.text",
+            "body": "Budget update for #Budget and #housing: https://example.org/budget",
+        },
+    )
+    post(
+        homeserver,
+        people["tmgr"].token,
+        sealed,
+        {
+            "msgtype": "m.text",
+            "body": "Thanks! #budget",
+            "m.relates_to": {"rel_type": "m.thread", "event_id": root},
+        },
+    )
+    post(
+        homeserver,
+        people["tstaff"].token,
+        sealed,
+        {"m.relates_to": {"rel_type": "m.annotation", "event_id": root, "key": "👍"}},
+        "m.reaction",
+    )
+    return root
+
+
+def test_follow_and_feed_with_counts(people: dict[str, Person], channel_post: str) -> None:
+    tara = people["tstaff"]
+    assert "You follow **Directorate leadership**" in tara.ask("!follow #tsealed")
+    feed = tara.ask("!feed")
+    assert "Budget update for #Budget" in feed
+    assert "1 replies · 1 reactions" in feed
+    assert channel_post.replace("$", "%24") in feed or channel_post in feed  # a link to the post
+    assert "Thanks!" not in feed  # thread replies are counted, not listed
+
+
+def test_outsiders_see_nothing_of_a_sealed_channel(
+    people: dict[str, Person], channel_post: str
+) -> None:
+    partner = people["tcop"]
+    assert "I know no channel `#tsealed` that you can read" in partner.ask("!follow #tsealed")
+    assert "nothing to show" in partner.ask("!tag #budget")
+    assert "#budget" not in partner.ask("!trending")
+
+
+def test_tags_and_trending(people: dict[str, Person], channel_post: str) -> None:
+    tags = people["tstaff"].ask("!tag #BUDGET")
+    assert "Budget update" in tags and "Thanks!" in tags
+    trending = people["tstaff"].ask("!trending")
+    assert "past 24 hours: #budget (2), #housing (1)" in trending
+    assert "`x` is not a page number" in people["tstaff"].ask("!feed x")
+
+
+def test_a_redacted_post_leaves_the_index(
+    homeserver: Homeserver, people: dict[str, Person]
+) -> None:
+    sealed = homeserver.room_id("tsealed")
+    poster = homeserver.login_as("tadmin")
+    doomed = post(
+        homeserver, poster, sealed, {"msgtype": "m.text", "body": "Posted by mistake #oops"}
+    )
+    tara = people["tstaff"]
+    tara.ask("!follow #tsealed")
+    assert "Posted by mistake" in tara.ask("!feed")
+    homeserver.call(
+        "PUT",
+        f"/_matrix/client/v3/rooms/{quote(sealed)}/redact/{quote(doomed)}/{secrets.token_hex(4)}",
+        poster,
+        {},
+    )
+    assert "Posted by mistake" not in tara.ask("!feed")
+    assert "nothing to show" in tara.ask("!tag #oops")
+
+
+def test_a_bot_killed_during_200_posts_indexes_each_exactly_once(
+    homeserver: Homeserver, bot: RunningBot, people: dict[str, Person], app_database_url: str
+) -> None:
+    sealed = homeserver.room_id("tsealed")
+    poster = homeserver.login_as("tadmin")
+    for i in range(200):
+        if i == 60:
+            bot.kill()
+        if i == 140:
+            bot.start()
+        post(homeserver, poster, sealed, {"msgtype": "m.text", "body": f"stream {i} #stream"})
+    people["tstaff"].ask("!help")  # answered only after the batches before it are indexed
+
+    async def count() -> tuple[int, int]:
+        engine = create_engine(app_database_url)
+        try:
+            async with session_factory(engine)() as session:
+                posts = await session.scalar(
+                    select(func.count()).select_from(Post).where(Post.body.like("stream %"))
+                )
+                distinct = await session.scalar(
+                    select(func.count(func.distinct(Post.body))).where(Post.body.like("stream %"))
+                )
+                return int(posts or 0), int(distinct or 0)
+        finally:
+            await engine.dispose()
+
+    assert asyncio.run(count()) == (200, 200)

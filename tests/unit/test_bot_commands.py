@@ -68,3 +68,14 @@ def test_visibility_levels() -> None:
     assert not may_see(partner, *owner, "staff")
     assert may_see(resident, *owner, "public") and not may_see(resident, *owner, "partners")
     assert may_see(Viewer("@o:hs", None, None), *owner, "staff")  # one's own fields
+
+
+def test_posts_yield_hashtags_mentions_and_links_but_not_aliases() -> None:
+    from bots.index import parse_text
+
+    parsed = parse_text(
+        "Budget for #Budget and #housing: ask @tmgr:hs, see #council-news:hs and https://a.example/x?y=1)."
+    )
+    assert parsed.tags == {"budget", "housing"}
+    assert parsed.mentions == {"@tmgr:hs"}
+    assert parsed.links == ("https://a.example/x?y=1",)

@@ -1,0 +1,222 @@
+"""The microblog index: what the bot learns from channel rooms, written in the sync's transaction.
+
+Posts, thread replies, reactions, edits and redactions update `posts` and its side tables;
+a redacted post disappears. Every write is keyed by event id, so a replayed batch changes
+nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from borough import events
+from borough.db import ChannelRow, Post, PostMention, PostTag, Reaction
+
+# A hashtag, but not a room alias (#room:server) or an HTML entity.
+TAG = re.compile(r"(?<![\w#&])#([A-Za-z][\w-]{0,99})(?![\w-]|:\S)")
+MENTION = re.compile(r"@[a-z0-9._=/-]+:[A-Za-z0-9.-]+(?::\d+)?")
+LINK = re.compile(r"https?://[^\s<>\"')\]]+")
+POST_TYPES = frozenset({"m.room.message", "m.sticker"})
+
+
+@dataclass(frozen=True)
+class ParsedText:
+    tags: frozenset[str]
+    mentions: frozenset[str]
+    links: tuple[str, ...]
+
+
+def parse_text(body: str) -> ParsedText:
+    return ParsedText(
+        tags=frozenset(t.lower() for t in TAG.findall(body)),
+        mentions=frozenset(MENTION.findall(body)),
+        links=tuple(dict.fromkeys(LINK.findall(body))),
+    )
+
+
+def _when(source: dict[str, Any]) -> datetime:
+    return datetime.fromtimestamp(int(source.get("origin_server_ts", 0)) / 1000, UTC)
+
+
+class Indexer:
+    """Holds which rooms are channels and who is in them, and indexes their events."""
+
+    def __init__(self) -> None:
+        self.channels: dict[str, dict[str, Any]] = {}
+        self.members: dict[str, set[str]] = {}
+
+    def readable(self, user_id: str) -> set[str]:
+        """The channel rooms this person is joined to, so may read."""
+        return {room for room in self.channels if user_id in self.members.get(room, set())}
+
+    async def load(self, session: AsyncSession) -> None:
+        """Pick up the channels already known, before the first sync of this run."""
+        for row in await session.scalars(select(ChannelRow)):
+            self.channels[row.room_id] = {"name": row.name, "key": row.key}
+
+    async def state(
+        self, session: AsyncSession, room_id: str, state_events: Iterable[dict[str, Any]]
+    ) -> None:
+        # The channel's own state first, so its name and alias find a row to land on.
+        for source in sorted(state_events, key=lambda s: s.get("type") != events.CHANNEL):
+            event_type, content = source.get("type"), source.get("content", {})
+            if event_type == "m.room.member":
+                members = self.members.setdefault(room_id, set())
+                if content.get("membership") == "join":
+                    members.add(source["state_key"])
+                else:
+                    members.discard(source["state_key"])
+            elif event_type in (
+                events.CHANNEL,
+                events.MANAGED,
+                "m.room.name",
+                "m.room.canonical_alias",
+            ):
+                await self._channel_state(session, room_id, str(event_type), content)
+
+    async def _channel_state(
+        self, session: AsyncSession, room_id: str, event_type: str, content: dict[str, Any]
+    ) -> None:
+        row = await session.get(ChannelRow, room_id)
+        if event_type == events.CHANNEL:
+            if not isinstance(content.get("posters"), list):
+                return
+            if row is None:
+                row = ChannelRow(
+                    room_id=room_id,
+                    key=room_id,
+                    name=room_id,
+                    is_sealed=False,
+                    posters=[],
+                    max_length=500,
+                )
+                session.add(row)
+            row.posters = [str(p) for p in content["posters"]]
+            row.is_sealed = bool(content.get("sealed"))
+            row.max_length = int(content.get("max_length") or 500)
+        elif row is None:
+            return  # not a channel
+        elif event_type == "m.room.name" and content.get("name"):
+            row.name = str(content["name"])
+        elif event_type == "m.room.canonical_alias" and content.get("alias"):
+            row.alias = str(content["alias"])
+        elif event_type == events.MANAGED and content.get("key"):
+            row.key = str(content["key"])
+        await session.flush()
+        self.channels[room_id] = {"name": row.name, "key": row.key}
+
+    async def timeline(self, session: AsyncSession, room_id: str, source: dict[str, Any]) -> None:
+        if "state_key" in source:
+            await self.state(session, room_id, [source])
+            return
+        if room_id not in self.channels:
+            return
+        event_type = source.get("type")
+        content = source.get("content", {})
+        relation = content.get("m.relates_to") or {}
+        if event_type == "m.room.redaction":
+            await self._redact(session, source.get("redacts") or content.get("redacts"))
+        elif event_type == "m.reaction" and relation.get("rel_type") == "m.annotation":
+            await self._react(session, source, relation)
+        elif event_type in POST_TYPES and relation.get("rel_type") == "m.replace":
+            await self._edit(session, source, relation)
+        elif event_type in POST_TYPES:
+            await self._post(session, room_id, source, relation)
+
+    async def _post(
+        self, session: AsyncSession, room_id: str, source: dict[str, Any], relation: dict[str, Any]
+    ) -> None:
+        if await session.get(Post, source["event_id"]) is not None:
+            return  # already indexed: a replayed batch
+        body = str(source.get("content", {}).get("body", ""))
+        root = relation.get("event_id") if relation.get("rel_type") == "m.thread" else None
+        parsed = parse_text(body)
+        sent_at = _when(source)
+        session.add(
+            Post(
+                event_id=source["event_id"],
+                room_id=room_id,
+                author=source["sender"],
+                sent_at=sent_at,
+                body=body,
+                links=list(parsed.links),
+                thread_root=root,
+                reply_count=0,
+                reaction_count=0,
+            )
+        )
+        session.add_all(
+            PostTag(event_id=source["event_id"], tag=t, sent_at=sent_at) for t in parsed.tags
+        )
+        session.add_all(
+            PostMention(event_id=source["event_id"], user_id=m) for m in parsed.mentions
+        )
+        if root is not None and (parent := await session.get(Post, root)) is not None:
+            parent.reply_count += 1
+        await session.flush()
+
+    async def _react(
+        self, session: AsyncSession, source: dict[str, Any], relation: dict[str, Any]
+    ) -> None:
+        if await session.get(Reaction, source["event_id"]) is not None:
+            return
+        post = await session.get(Post, relation.get("event_id", ""))
+        if post is None:
+            return
+        session.add(
+            Reaction(
+                event_id=source["event_id"],
+                post_id=post.event_id,
+                sender=source["sender"],
+                key=str(relation.get("key", ""))[:255],
+            )
+        )
+        post.reaction_count += 1
+        await session.flush()
+
+    async def _edit(
+        self, session: AsyncSession, source: dict[str, Any], relation: dict[str, Any]
+    ) -> None:
+        post = await session.get(Post, relation.get("event_id", ""))
+        new = source.get("content", {}).get("m.new_content") or {}
+        if post is None or post.author != source["sender"] or not isinstance(new.get("body"), str):
+            return  # only the author's edits count, as in Element
+        parsed = parse_text(new["body"])
+        post.body, post.links, post.edited_at = new["body"], list(parsed.links), _when(source)
+        await session.execute(delete(PostTag).where(PostTag.event_id == post.event_id))
+        await session.execute(delete(PostMention).where(PostMention.event_id == post.event_id))
+        session.add_all(
+            PostTag(event_id=post.event_id, tag=t, sent_at=post.sent_at) for t in parsed.tags
+        )
+        session.add_all(PostMention(event_id=post.event_id, user_id=m) for m in parsed.mentions)
+        await session.flush()
+
+    async def _redact(self, session: AsyncSession, event_id: Any) -> None:
+        if not isinstance(event_id, str):
+            return
+        post = await session.get(Post, event_id)
+        if post is not None:
+            if (
+                post.thread_root
+                and (parent := await session.get(Post, post.thread_root)) is not None
+            ):
+                parent.reply_count = max(0, parent.reply_count - 1)
+            await session.execute(delete(PostTag).where(PostTag.event_id == event_id))
+            await session.execute(delete(PostMention).where(PostMention.event_id == event_id))
+            await session.execute(delete(Reaction).where(Reaction.post_id == event_id))
+            await session.delete(post)
+            await session.flush()
+            return
+        reaction = await session.get(Reaction, event_id)
+        if reaction is not None:
+            if (target := await session.get(Post, reaction.post_id)) is not None:
+                target.reaction_count = max(0, target.reaction_count - 1)
+            await session.delete(reaction)
+            await session.flush()

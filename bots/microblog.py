@@ -1,0 +1,133 @@
+"""Reading the microblog index: follows, the feed, hashtags and trends, always limited to the
+channels the asker is joined to (so may read)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from borough.db import ChannelRow, Follow, Post, PostTag, Profile
+from bots.commands import UsageError
+from bots.index import Indexer
+
+PAGE_SIZE = 5
+EXCERPT = 280
+
+
+@dataclass
+class Microblog:
+    sessions: async_sessionmaker[AsyncSession]
+    indexer: Indexer
+    server_name: str
+
+    async def channel(self, reference: str, asker: str) -> ChannelRow:
+        alias = reference if ":" in reference else f"{reference}:{self.server_name}"
+        alias = alias if alias.startswith("#") else f"#{alias}"
+        async with self.sessions() as session:
+            row = await session.scalar(select(ChannelRow).where(ChannelRow.alias == alias))
+        if row is None or row.room_id not in self.indexer.readable(asker):
+            # Sealed channels are not admitted to exist for outsiders.
+            raise UsageError(f"I know no channel `{reference}` that you can read.")
+        return row
+
+    async def follow(self, asker: str, reference: str) -> str:
+        row = await self.channel(reference, asker)
+        async with self.sessions.begin() as session:
+            if await session.get(Follow, (asker, row.room_id)) is None:
+                session.add(Follow(user_id=asker, room_id=row.room_id))
+        return f"You follow **{row.name}**. See its posts with `!feed`."
+
+    async def unfollow(self, asker: str, reference: str) -> str:
+        row = await self.channel(reference, asker)
+        async with self.sessions.begin() as session:
+            await session.execute(
+                delete(Follow).where(Follow.user_id == asker, Follow.room_id == row.room_id)
+            )
+        return f"You no longer follow **{row.name}**."
+
+    async def feed(self, asker: str, page: int) -> str:
+        readable = self.indexer.readable(asker)
+        async with self.sessions() as session:
+            followed = set(
+                await session.scalars(select(Follow.room_id).where(Follow.user_id == asker))
+            )
+        rooms = followed & readable
+        if not rooms:
+            return "You follow no channels yet: `!follow #channel` to start."
+        query = select(Post).where(Post.room_id.in_(rooms), Post.thread_root.is_(None))
+        return await self._page(query, page, "Your feed", f"!feed {page + 1}")
+
+    async def tag(self, asker: str, tag: str, page: int) -> str:
+        name = tag.lstrip("#").lower()
+        rooms = self.indexer.readable(asker)
+        query = (
+            select(Post)
+            .join(PostTag, PostTag.event_id == Post.event_id)
+            .where(PostTag.tag == name, Post.room_id.in_(rooms))
+        )
+        return await self._page(query, page, f"Posts tagged #{name}", f"!tag #{name} {page + 1}")
+
+    async def trending(self, asker: str, now: datetime | None = None) -> str:
+        now = now or datetime.now(UTC)
+        rooms = self.indexer.readable(asker)
+        lines = ["**Trending**"]
+        async with self.sessions() as session:
+            for label, window in (
+                ("past 24 hours", timedelta(hours=24)),
+                ("past 7 days", timedelta(days=7)),
+            ):
+                counts = (
+                    await session.execute(
+                        select(PostTag.tag, func.count())
+                        .join(Post, Post.event_id == PostTag.event_id)
+                        .where(Post.room_id.in_(rooms), PostTag.sent_at >= now - window)
+                        .group_by(PostTag.tag)
+                        .order_by(func.count().desc(), PostTag.tag)
+                        .limit(10)
+                    )
+                ).all()
+                shown = ", ".join(f"#{tag} ({count})" for tag, count in counts) or "nothing yet"
+                lines.append(f"- {label}: {shown}")
+        return "\n".join(lines)
+
+    async def _page(self, query: object, page: int, title: str, more: str) -> str:
+        if page < 1:
+            raise UsageError("Pages start at 1.")
+        async with self.sessions() as session:
+            posts = list(
+                await session.scalars(
+                    query.order_by(Post.sent_at.desc(), Post.event_id)  # type: ignore[attr-defined]
+                    .offset((page - 1) * PAGE_SIZE)
+                    .limit(PAGE_SIZE + 1)
+                )
+            )
+            authors = {p.author for p in posts}
+            names = dict(
+                (
+                    await session.execute(
+                        select(Profile.user_id, Profile.display_name).where(
+                            Profile.user_id.in_(authors)
+                        )
+                    )
+                ).all()
+            )
+        if not posts:
+            return f"{title}: nothing {'more ' if page > 1 else ''}to show."
+        lines = [f"**{title}** (page {page})", ""]
+        for post in posts[:PAGE_SIZE]:
+            channel = self.indexer.channels.get(post.room_id, {}).get("name", "a channel")
+            excerpt = post.body if len(post.body) <= EXCERPT else post.body[: EXCERPT - 1] + "…"
+            link = f"https://matrix.to/#/{quote(post.room_id)}/{quote(post.event_id)}"
+            lines += [
+                f"**{names.get(post.author, post.author)}** in **{channel}** · {post.sent_at:%d %b %H:%M}",
+                f"> {excerpt}",
+                f"{post.reply_count} replies · {post.reaction_count} reactions · [open]({link})",
+                "",
+            ]
+        if len(posts) > PAGE_SIZE:
+            lines.append(f"More: `{more}`")
+        return "\n".join(lines)
