@@ -25,6 +25,7 @@ class Arg:
     choices: tuple[str, ...] = ()
     is_optional: bool = False
     is_rest: bool = False  # takes the rest of the line, spaces and all
+    keeps_quotes: bool = False  # the rest of the line, re-quoted so the handler can split it
     max_length: int = 1000
 
     def usage(self) -> str:
@@ -93,7 +94,8 @@ class CommandRegistry:
         bound: dict[str, str | None] = {}
         for i, arg in enumerate(command.args):
             if arg.is_rest:
-                value = " ".join(words[i:]) if len(words) > i else None
+                rest = words[i:]
+                value = (shlex.join(rest) if arg.keeps_quotes else " ".join(rest)) if rest else None
             else:
                 value = words[i] if len(words) > i else None
             if value is None and not arg.is_optional:

@@ -5,11 +5,12 @@ Help is generated from these registrations (`bots.commands`).
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 
 from bots.commands import Arg, CommandRegistry, UsageError
 from bots.microblog import Microblog
-from bots.profiles import EDITABLE, ProfileDirectory
+from bots.profiles import EDITABLE, ProfileDirectory, parse_query
 
 registry = CommandRegistry()
 
@@ -80,6 +81,21 @@ async def whois(request: Request, person: str) -> str:
         names = "\n".join(f"- {m.display_name} ({m.user_id})" for m in matches)
         return f"{len(matches)} people match `{person}`:\n\n{names}\n\nAsk again with their `@username`."
     return await request.profiles.card(request.sender, matches[0].user_id)
+
+
+@registry.command(
+    "find",
+    Arg(
+        "query",
+        'words and filters: org:KEY unit:KEY skill:"…" role:ROLE page:N',
+        is_rest=True,
+        keeps_quotes=True,
+        max_length=300,
+    ),
+    help="Search the people directory, ranked; only fields you may see are searched.",
+)
+async def find(request: Request, query: str) -> str:
+    return await request.profiles.search(request.sender, parse_query(shlex.split(query)))
 
 
 CHANNEL = Arg("channel", "a channel's alias, e.g. #council-news", max_length=255)

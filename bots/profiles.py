@@ -91,6 +91,32 @@ class ProfileDirectory:
             )
             return list(rows)
 
+    async def search(self, viewer_id: str, query: DirectoryQuery, page_size: int = 10) -> str:
+        page = query.page
+        viewer = await self.viewer(viewer_id)
+        async with self.sessions() as session:
+            rows = list(await session.scalars(select(Profile).where(Profile.left_at.is_(None))))
+        ranked = sorted(
+            ((score(viewer, row, query), row) for row in rows),
+            key=lambda pair: (-pair[0], pair[1].display_name),
+        )
+        matches = [row for points, row in ranked if points > 0]
+        if not matches:
+            return "Nobody matches that. Try fewer words, or a filter such as `org:` or `unit:`."
+        shown = matches[(page - 1) * page_size : page * page_size]
+        if not shown:
+            return f"There are only {len(matches)} matches."
+        lines = [f"**{len(matches)} people match** (page {page})", ""]
+        lines += [
+            f"- {row.display_name}"
+            + (f", {row.job_title}" if row.job_title else "")
+            + f" ({row.user_id})"
+            for row in shown
+        ]
+        if len(matches) > page * page_size:
+            lines += ["", f"More: add `page:{page + 1}` to your search."]
+        return "\n".join(lines)
+
     async def set_field(self, user_id: str, field: str, raw: str) -> str:
         value = validate(field, raw)
         async with self.sessions.begin() as session:
@@ -166,3 +192,82 @@ def render_card(viewer: Viewer, row: Profile, manager: Profile | None) -> str:
             lines.append(f"- {name.capitalize()}: {shown}")
     lines.append(f"- Matrix: {row.user_id}")
     return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class DirectoryQuery:
+    words: tuple[str, ...]
+    organisation: str | None = None
+    unit: str | None = None
+    skill: str | None = None
+    role: str | None = None
+    page: int = 1
+
+
+_FILTERS = ("org", "unit", "skill", "role", "page")
+
+
+def parse_query(words: list[str]) -> DirectoryQuery:
+    """`safeguarding org:police skill:"family support"` → words and filters."""
+    free: list[str] = []
+    filters: dict[str, str] = {}
+    for word in words:
+        key, sep, value = word.partition(":")
+        if sep and key.lower() in _FILTERS:
+            if not value:
+                raise UsageError(f"`{key}:` needs a value, e.g. `{key}:housing`.")
+            filters[key.lower()] = value.lower()
+        else:
+            free.append(word.lower())
+    page = filters.pop("page", "1")
+    if not page.isdigit() or int(page) < 1:
+        raise UsageError(f"`page:{page}` is not a page number.")
+    if not free and not filters:
+        raise UsageError(
+            'Say what to look for, e.g. `!find safeguarding org:police skill:"family support"`.'
+        )
+    return DirectoryQuery(
+        tuple(free),
+        filters.get("org"),
+        filters.get("unit"),
+        filters.get("skill"),
+        filters.get("role"),
+        int(page),
+    )
+
+
+def score(viewer: Viewer, row: Profile, query: DirectoryQuery) -> int:
+    """0 means no match. Only fields the viewer may see count, so search never leaks them."""
+    fields = {
+        f.name: f.value
+        for f in row.fields
+        if may_see(viewer, row.user_id, row.organisation, f.visibility)
+    }
+    skills = (
+        [s.lower() for s in fields.get("skills", []) or []]
+        if isinstance(fields.get("skills"), list)
+        else []
+    )
+    if query.organisation and (row.organisation or "").lower() != query.organisation:
+        return 0
+    if query.unit and query.unit not in [u.lower() for u in row.units]:
+        return 0
+    if query.role and row.role != query.role:
+        return 0
+    if query.skill and not any(query.skill in s for s in skills):
+        return 0
+    total = 1
+    for word in query.words:
+        points = 0
+        if word in row.display_name.lower() or word == row.username:
+            points += 3
+        if word in (row.job_title or "").lower():
+            points += 2
+        if any(word in s for s in skills):
+            points += 2
+        if word in str(fields.get("bio", "")).lower():
+            points += 1
+        if points == 0:
+            return 0
+        total += points
+    return total

@@ -355,3 +355,16 @@ def test_a_bot_killed_during_200_posts_indexes_each_exactly_once(
             await engine.dispose()
 
     assert asyncio.run(count()) == (200, 200)
+
+
+def test_find_ranks_people_and_never_searches_hidden_fields(people: dict[str, Person]) -> None:
+    tara, tom, tina = people["tstaff"], people["tmgr"], people["tcop"]
+    tara.ask("!profile set skills family support, safeguarding")
+    assert "Tara Staff" in tom.ask("!find tara")
+    assert "Tara Staff" in tina.ask('!find skill:"family support" org:tcouncil')
+    assert "Tom Manager" not in tina.ask('!find skill:"family support"')
+    tara.ask("!profile visibility skills staff")
+    assert "Nobody matches" in tina.ask('!find skill:"family support"')  # hidden from partners
+    assert "Tara Staff" in tom.ask('!find skill:"family support"')  # a colleague still finds her
+    assert "`org:` needs a value" in tom.ask("!find org:")
+    assert "`page:x` is not a page number" in tom.ask("!find tara page:x")
