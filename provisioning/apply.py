@@ -39,6 +39,10 @@ from provisioning.plan import (
 logger = logging.getLogger(__name__)
 
 
+#: Operations on the app database alone; a phase of them runs in one transaction.
+DATABASE_OPS = (SaveProfile, MarkLeft)
+
+
 class UnresolvedRoom(Exception):
     def __init__(self, key: str) -> None:
         super().__init__(f"room '{key}' does not exist (its creation failed earlier)")
@@ -66,9 +70,24 @@ class Applier:
         self, plan: Plan, progress: Callable[[Change], None] | None = None
     ) -> ApplyResult:
         for phase in plan.phases():
-            await asyncio.gather(*(self._run(change, progress) for change in phase))
+            if all(isinstance(change.op, DATABASE_OPS) for change in phase):
+                await self._run_in_one_transaction(phase, progress)
+            else:
+                await asyncio.gather(*(self._run(change, progress) for change in phase))
         await self._audit(plan)
         return self.result
+
+    async def _run_in_one_transaction(
+        self, phase: list[Change], progress: Callable[[Change], None] | None
+    ) -> None:
+        """App-database writes go in one transaction: SQLite allows one writer at a time, and
+        thousands of concurrent little transactions would only queue for its lock."""
+        async with self.sessions.begin() as session:
+            for change in phase:
+                await self._run_in_session(change.op, session)  # type: ignore[arg-type]
+                if progress is not None:
+                    progress(change)
+        self.result.done += len(phase)
 
     async def _run(self, change: Change, progress: Callable[[Change], None] | None) -> None:
         try:
@@ -162,13 +181,9 @@ class Applier:
                     f"/_matrix/client/v3/rooms/{q(self.room(key))}/kick",
                     {"user_id": user_id, "reason": "No longer in this part of the org chart"},
                 )
-            case SaveProfile():
-                await self._save_profile(op)
-            case MarkLeft(user_id=user_id):
+            case SaveProfile() | MarkLeft():
                 async with self.sessions.begin() as session:
-                    row = await session.get(Profile, user_id)
-                    if row is not None:
-                        row.left_at = datetime.now(UTC)
+                    await self._run_in_session(op, session)
 
     async def _create_room(self, op: CreateRoom) -> None:
         room = op.room
@@ -202,35 +217,40 @@ class Applier:
             created = {"room_id": found["room_id"]}
         self.room_ids[room.key] = created["room_id"]
 
-    async def _save_profile(self, op: SaveProfile) -> None:
+    async def _run_in_session(self, op: SaveProfile | MarkLeft, session: AsyncSession) -> None:
+        if isinstance(op, SaveProfile):
+            await self._save_profile(op, session)
+        elif (row := await session.get(Profile, op.user_id)) is not None:
+            row.left_at = datetime.now(UTC)
+
+    async def _save_profile(self, op: SaveProfile, session: AsyncSession) -> None:
         person = op.person
-        async with self.sessions.begin() as session:
-            row = await session.get(Profile, op.user_id)
-            if row is None:
-                row = Profile(user_id=op.user_id, fields=[])
-                session.add(row)
-            row.username = person.username
-            row.display_name = person.display_name
-            row.email = person.email
-            row.organisation = person.organisation
-            row.units = list(person.units)
-            row.role = person.role
-            row.job_title = person.job_title
-            row.manager = op.manager_id
-            row.is_managed = True
-            row.left_at = None
-            row.updated_at = datetime.now(UTC)
-            wanted = person.profile.fields()
-            kept = [f for f in row.fields if f.source == "self" and f.name not in wanted]
-            row.fields = kept + [
-                ProfileFieldRow(
-                    name=name,
-                    value=list(f.value) if isinstance(f.value, tuple) else f.value,
-                    visibility=f.visibility,
-                    source="org",
-                )
-                for name, f in sorted(wanted.items())
-            ]
+        row = await session.get(Profile, op.user_id)
+        if row is None:
+            row = Profile(user_id=op.user_id, fields=[])
+            session.add(row)
+        row.username = person.username
+        row.display_name = person.display_name
+        row.email = person.email
+        row.organisation = person.organisation
+        row.units = list(person.units)
+        row.role = person.role
+        row.job_title = person.job_title
+        row.manager = op.manager_id
+        row.is_managed = True
+        row.left_at = None
+        row.updated_at = datetime.now(UTC)
+        wanted = person.profile.fields()
+        kept = [f for f in row.fields if f.source == "self" and f.name not in wanted]
+        row.fields = kept + [
+            ProfileFieldRow(
+                name=name,
+                value=list(f.value) if isinstance(f.value, tuple) else f.value,
+                visibility=f.visibility,
+                source="org",
+            )
+            for name, f in sorted(wanted.items())
+        ]
 
     async def _audit(self, plan: Plan) -> None:
         if not plan.changes:
