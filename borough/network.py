@@ -99,6 +99,8 @@ class DesiredNetwork:
     users: dict[str, DesiredUser] = field(default_factory=dict)
     rooms: dict[str, DesiredRoom] = field(default_factory=dict)
     people: dict[str, Person] = field(default_factory=dict)
+    #: unit key -> (name, organisation key, parent key), for the app database.
+    units: dict[str, tuple[str, str, str | None]] = field(default_factory=dict)
 
     def user_id(self, username: str) -> str:
         return f"@{username}:{self.server_name}"
@@ -162,6 +164,13 @@ class _Builder:
             )
         for unit in sorted(chart.units, key=self.index.depth):
             self._unit(unit)
+            org = self.index.organisation_of(unit)
+            parent = self.index.parent_of(unit)
+            self.net.units[unit.key] = (
+                unit.name,
+                org.key if org else "",
+                parent.key if parent else None,
+            )
         for partnership in chart.partnerships:
             self._partnership(partnership)
         for channel in chart.channels:

@@ -98,6 +98,15 @@ async def find(request: Request, query: str) -> str:
     return await request.profiles.search(request.sender, parse_query(shlex.split(query)))
 
 
+@registry.command(
+    "team",
+    Arg("unit", "a unit's key or name", is_rest=True, max_length=255),
+    help="The members of a unit, managers first, and the teams within it.",
+)
+async def team(request: Request, unit: str) -> str:
+    return await request.profiles.team(request.sender, unit)
+
+
 CHANNEL = Arg("channel", "a channel's alias, e.g. #council-news", max_length=255)
 PAGE = Arg("page", "which page, from 1", is_optional=True)
 

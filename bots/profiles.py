@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from borough.db import Profile, ProfileFieldRow
+from borough.db import Profile, ProfileFieldRow, UnitRow
 from bots.commands import UsageError
 from bots.visibility import Viewer, may_see
 
@@ -27,6 +27,7 @@ DEFAULT_VISIBILITY = {
     "phone": "staff",
 }
 _LIMITS = {"title": 100, "bio": 500, "location": 100, "pronouns": 30, "phone": 25}
+_ROLE_ORDER = {"senior_manager": 0, "manager": 1}
 _PHONE = re.compile(r"^\+?[0-9 ()-]{6,24}$")
 
 
@@ -115,6 +116,37 @@ class ProfileDirectory:
         ]
         if len(matches) > page * page_size:
             lines += ["", f"More: add `page:{page + 1}` to your search."]
+        return "\n".join(lines)
+
+    async def team(self, viewer_id: str, reference: str) -> str:
+        viewer = await self.viewer(viewer_id)
+        if viewer.is_community:
+            raise UsageError("Team lists are for staff and partner organisations.")
+        async with self.sessions() as session:
+            unit = await session.get(UnitRow, reference.lower()) or await session.scalar(
+                select(UnitRow).where(func.lower(UnitRow.name) == reference.lower())
+            )
+            if unit is None:
+                raise UsageError(f"I know no unit `{reference}`. Try its key or its full name.")
+            people = list(await session.scalars(select(Profile).where(Profile.left_at.is_(None))))
+            children = list(
+                await session.scalars(
+                    select(UnitRow).where(UnitRow.parent == unit.key).order_by(UnitRow.name)
+                )
+            )
+        members = sorted(
+            (p for p in people if unit.key in p.units),
+            key=lambda p: (_ROLE_ORDER.get(p.role, 9), p.display_name),
+        )
+        lines = [f"**{unit.name}** ({len(members)} people)", ""]
+        lines += [
+            f"- {p.display_name}" + (f", {p.job_title}" if p.job_title else "") + f" ({p.user_id})"
+            for p in members
+        ] or ["- nobody yet"]
+        if children:
+            counts = {c.key: sum(c.key in p.units for p in people) for c in children}
+            lines += ["", "Teams within:"]
+            lines += [f"- {c.name} (`!team {c.key}`, {counts[c.key]} people)" for c in children]
         return "\n".join(lines)
 
     async def set_field(self, user_id: str, field: str, raw: str) -> str:

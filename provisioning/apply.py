@@ -17,13 +17,14 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from borough.db import AuditEntry, Profile, ProfileFieldRow
+from borough.db import AuditEntry, Profile, ProfileFieldRow, UnitRow
 from borough.matrix import MatrixClient, MatrixError, q
 from provisioning.plan import (
     Change,
     CreateRoom,
     CreateUser,
     DeactivateUser,
+    DeleteUnit,
     Join,
     Kick,
     MarkLeft,
@@ -31,6 +32,7 @@ from provisioning.plan import (
     Plan,
     RoomRef,
     SaveProfile,
+    SaveUnit,
     SetAlias,
     SetState,
     UpdateUser,
@@ -40,7 +42,7 @@ logger = logging.getLogger(__name__)
 
 
 #: Operations on the app database alone; a phase of them runs in one transaction.
-DATABASE_OPS = (SaveProfile, MarkLeft)
+DATABASE_OPS = (SaveProfile, MarkLeft, SaveUnit, DeleteUnit)
 
 
 class UnresolvedRoom(Exception):
@@ -181,7 +183,7 @@ class Applier:
                     f"/_matrix/client/v3/rooms/{q(self.room(key))}/kick",
                     {"user_id": user_id, "reason": "No longer in this part of the org chart"},
                 )
-            case SaveProfile() | MarkLeft():
+            case SaveProfile() | MarkLeft() | SaveUnit() | DeleteUnit():
                 async with self.sessions.begin() as session:
                     await self._run_in_session(op, session)
 
@@ -217,11 +219,26 @@ class Applier:
             created = {"room_id": found["room_id"]}
         self.room_ids[room.key] = created["room_id"]
 
-    async def _run_in_session(self, op: SaveProfile | MarkLeft, session: AsyncSession) -> None:
-        if isinstance(op, SaveProfile):
-            await self._save_profile(op, session)
-        elif (row := await session.get(Profile, op.user_id)) is not None:
-            row.left_at = datetime.now(UTC)
+    async def _run_in_session(
+        self, op: SaveProfile | MarkLeft | SaveUnit | DeleteUnit, session: AsyncSession
+    ) -> None:
+        match op:
+            case SaveProfile():
+                await self._save_profile(op, session)
+            case MarkLeft(user_id=user_id):
+                if (row := await session.get(Profile, user_id)) is not None:
+                    row.left_at = datetime.now(UTC)
+            case SaveUnit(key=key, name=name, organisation=organisation, parent=parent):
+                unit = await session.get(UnitRow, key)
+                if unit is None:
+                    session.add(
+                        UnitRow(key=key, name=name, organisation=organisation, parent=parent)
+                    )
+                else:
+                    unit.name, unit.organisation, unit.parent = name, organisation, parent
+            case DeleteUnit(key=key):
+                if (unit := await session.get(UnitRow, key)) is not None:
+                    await session.delete(unit)
 
     async def _save_profile(self, op: SaveProfile, session: AsyncSession) -> None:
         person = op.person

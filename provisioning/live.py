@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from borough import events
-from borough.db import Profile
+from borough.db import Profile, UnitRow
 from borough.matrix import MatrixClient, q
 
 StateKey = tuple[str, str]
@@ -77,6 +77,7 @@ class LiveNetwork:
     duplicates: list[LiveRoom] = field(default_factory=list)
     users: dict[str, LiveUser] = field(default_factory=dict)
     profiles: dict[str, Profile] = field(default_factory=dict)
+    units: dict[str, UnitRow] = field(default_factory=dict)
 
     def room_id(self, key: str) -> str | None:
         room = self.rooms.get(key)
@@ -115,6 +116,7 @@ async def read_live(
         async with sessions() as session:
             rows = (await session.scalars(select(Profile))).all()
             live.profiles = {row.user_id: row for row in rows}
+            live.units = {row.key: row for row in (await session.scalars(select(UnitRow))).all()}
     return live
 
 

@@ -88,6 +88,19 @@ class MarkLeft:
     user_id: str
 
 
+@dataclass(frozen=True)
+class SaveUnit:
+    key: str
+    name: str
+    organisation: str
+    parent: str | None
+
+
+@dataclass(frozen=True)
+class DeleteUnit:
+    key: str
+
+
 Operation = (
     CreateUser
     | UpdateUser
@@ -99,6 +112,8 @@ Operation = (
     | Kick
     | SaveProfile
     | MarkLeft
+    | SaveUnit
+    | DeleteUnit
 )
 
 # Phases run in order; operations inside one phase run concurrently.
@@ -168,6 +183,7 @@ def make_plan(desired: DesiredNetwork, live: LiveNetwork, options: PlanOptions) 
     plan.users()
     plan.rooms()
     plan.profiles()
+    plan.units()
     plan.plan.changes.sort(key=lambda c: c.sort_key)
     return plan.plan
 
@@ -477,7 +493,38 @@ class _Planner:
         for parent in self.live.parents(live):
             self.unlink_child(parent, live)
 
-    # --- profiles (app database) --------------------------------------------------------
+    # --- units and profiles (app database) ----------------------------------------------
+
+    def units(self) -> None:
+        for key, (name, organisation, parent) in sorted(self.desired.units.items()):
+            row = self.live.units.get(key)
+            if row is None or (row.name, row.organisation, row.parent) != (
+                name,
+                organisation,
+                parent,
+            ):
+                self.add(
+                    Change(
+                        PHASE_PROFILES,
+                        "units",
+                        "+" if row is None else "~",
+                        key,
+                        name,
+                        SaveUnit(key, name, organisation, parent),
+                    )
+                )
+        for key in sorted(set(self.live.units) - set(self.desired.units)):
+            self.destructive(
+                Change(
+                    PHASE_PROFILES,
+                    "units",
+                    "-",
+                    key,
+                    "no longer in the org chart",
+                    DeleteUnit(key),
+                    is_destructive=True,
+                )
+            )
 
     def profiles(self) -> None:
         for uid, person in sorted(self.desired.people.items()):

@@ -19,6 +19,7 @@ _GROUP_ORDER = [
     "power",
     "members",
     "retired",
+    "units",
     "profiles",
 ]
 

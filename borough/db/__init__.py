@@ -32,6 +32,7 @@ from borough.db.models import (
     Profile,
     ProfileFieldRow,
     Reaction,
+    UnitRow,
 )
 
 __all__ = [
@@ -47,6 +48,7 @@ __all__ = [
     "Profile",
     "ProfileFieldRow",
     "Reaction",
+    "UnitRow",
     "alembic_config",
     "create_engine",
     "migrate",

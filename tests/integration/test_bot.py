@@ -368,3 +368,12 @@ def test_find_ranks_people_and_never_searches_hidden_fields(people: dict[str, Pe
     assert "Tara Staff" in tom.ask('!find skill:"family support"')  # a colleague still finds her
     assert "`org:` needs a value" in tom.ask("!find org:")
     assert "`page:x` is not a page number" in tom.ask("!find tara page:x")
+
+
+def test_team_lists_managers_first_and_sub_units(people: dict[str, Person]) -> None:
+    answer = people["tstaff"].ask("!team Test Team")
+    lines = answer.splitlines()
+    assert lines[0] == "**Test Team** (2 people)"
+    assert lines[2].startswith("- Tom Manager") and lines[3].startswith("- Tara Staff")
+    assert "- Test Sub-team (`!team tsub`, 2 people)" in answer
+    assert "I know no unit `Nowhere`" in people["tstaff"].ask("!team Nowhere")

@@ -49,7 +49,16 @@ def test_the_plan_prints_in_a_stable_grouped_order() -> None:
     )
     assert first == again
     headers = [line.split(" (")[0] for line in first if not line.startswith(" ")][:-1]
-    assert headers == ["users", "spaces", "rooms", "channels", "links", "members", "profiles"]
+    assert headers == [
+        "users",
+        "spaces",
+        "rooms",
+        "channels",
+        "links",
+        "members",
+        "units",
+        "profiles",
+    ]
 
 
 def _live_room(key: str, members: set[str], users: dict[str, int]) -> LiveRoom:
