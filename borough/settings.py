@@ -71,6 +71,22 @@ class BotSettings(_Section):
     display_name: str = "Borough"
 
 
+class WidgetSettings(_Section):
+    host: str = Field(default="127.0.0.1", description="address `borough widgets serve` binds")
+    port: int = Field(default=8090, ge=1, le=65535)
+    public_url: str = Field(
+        default="http://localhost:8090",
+        description="the widget server as Element reaches it (behind the reverse proxy)",
+    )
+
+    @field_validator("public_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+
 class Settings(_Section):
     homeserver: HomeserverSettings
     service_account: ServiceAccountSettings
@@ -78,6 +94,7 @@ class Settings(_Section):
     provisioning: ProvisioningSettings = ProvisioningSettings()
     jitsi: JitsiSettings = JitsiSettings()
     bot: BotSettings | None = None
+    widgets: WidgetSettings = WidgetSettings()
 
     @property
     def access_token(self) -> str:

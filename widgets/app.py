@@ -1,0 +1,85 @@
+"""The widget server: one aiohttp application for every web view Borough serves.
+
+`create_app(settings)` builds it. Each area of the server (conferencing, directory and
+timeline widgets, public pages) is one module with a `setup(app)` that adds its routes; the
+list below is the whole map. State lives under typed `web.AppKey`s; resources open and close
+in `cleanup_ctx`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from borough.db import create_engine, migrate, session_factory
+from borough.matrix import MatrixClient
+from borough.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+SETTINGS = web.AppKey("settings", Settings)
+SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
+MATRIX = web.AppKey("matrix", MatrixClient)
+
+#: Modules whose `setup(app)` adds routes, in the order their routes are matched.
+AREAS: list[str] = []
+
+
+class JsonError(web.HTTPException):
+    """An HTTP error whose body is `{"error": ..., "errcode": ...}`; views raise it."""
+
+    def __init__(self, status: int, error: str, errcode: str = "M_UNKNOWN") -> None:
+        self.status_code = status
+        super().__init__(
+            text=json.dumps({"errcode": errcode, "error": error}),
+            content_type="application/json",
+        )
+
+
+@web.middleware
+async def no_tracebacks(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """A person never sees a traceback: unexpected errors become a plain 500."""
+    try:
+        return await handler(request)
+    except web.HTTPException:
+        raise
+    except Exception:
+        logger.exception("unhandled error serving %s %s", request.method, request.path)
+        raise JsonError(500, "internal error; the server log has the details") from None
+
+
+async def health(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+def create_app(settings: Settings, *, run_migrations: bool = True) -> web.Application:
+    app = web.Application(middlewares=[no_tracebacks], client_max_size=1024**2)
+    app[SETTINGS] = settings
+
+    async def database(app: web.Application) -> AsyncIterator[None]:
+        if run_migrations:
+            await migrate(settings.database.url)
+        engine = create_engine(settings.database.url)
+        app[SESSIONS] = session_factory(engine)
+        yield
+        await engine.dispose()
+
+    async def matrix(app: web.Application) -> AsyncIterator[None]:
+        async with MatrixClient(
+            settings.homeserver.url, settings.access_token, concurrency=16, max_retries=2
+        ) as client:
+            app[MATRIX] = client
+            yield
+
+    app.cleanup_ctx.extend([database, matrix])
+    app.router.add_get("/healthz", health)
+    for area in AREAS:
+        importlib.import_module(area).setup(app)
+    return app

@@ -1,0 +1,31 @@
+"""`borough widgets serve`: the widget server (web views, Jitsi token service, public feeds)."""
+
+from __future__ import annotations
+
+import click
+from aiohttp import web
+
+from borough.settings import load_settings
+from widgets.app import create_app
+
+
+@click.group()
+def widgets() -> None:
+    """Borough's widget and web server."""
+
+
+@widgets.command()
+@click.pass_context
+def serve(ctx: click.Context) -> None:
+    """Serve until interrupted, on widgets.host:widgets.port from the settings."""
+    settings = load_settings(ctx.obj["settings_path"])
+    web.run_app(
+        create_app(settings),
+        host=settings.widgets.host,
+        port=settings.widgets.port,
+        print=lambda message: click.echo(f"Borough widgets: {settings.widgets.public_url}"),
+    )
+
+
+def commands() -> list[click.Command]:
+    return [widgets]
