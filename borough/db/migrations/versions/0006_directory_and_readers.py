@@ -1,4 +1,4 @@
-"""Meetings (widgets and schedules) and their participants (conferencing issue).
+"""Channel membership and search indexes for the directory and feeds (bots issue, performance).
 
 Revision ID: 0006
 Revises: 0005

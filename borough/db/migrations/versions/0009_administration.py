@@ -1,15 +1,15 @@
-"""Moderation, reports, partner-admin scopes and data-rights records (managing-the-network issue).
+"""Moderation and append-only audit (managing-the-network issue).
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-11-25
 """
 
 import sqlalchemy as sa  # noqa: F401
 from alembic import op  # noqa: F401
 
-revision = "0007"
-down_revision = "0006"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
