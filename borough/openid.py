@@ -8,7 +8,6 @@ The token itself is never logged nor put in an error message.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 import aiohttp
@@ -77,7 +76,7 @@ async def resolve_openid(
                 body = await response.json(content_type=None)
             except ValueError:
                 body = None
-    except (TimeoutError, asyncio.TimeoutError, aiohttp.ClientConnectionError) as exc:
+    except (TimeoutError, aiohttp.ClientConnectionError) as exc:
         raise HomeserverUnreachable(base, str(exc) or type(exc).__name__) from None
     if status >= 500:
         raise HomeserverUnreachable(base, f"HTTP {status} from openid/userinfo")
