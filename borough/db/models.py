@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -102,6 +112,8 @@ class ChannelRow(Base):
     is_sealed: Mapped[bool] = mapped_column(Boolean)
     posters: Mapped[list[str]] = mapped_column(JSON, default=list)
     max_length: Mapped[int] = mapped_column(Integer)
+    #: Public channels are shown on the open web (pages and Atom feeds); never sealed ones.
+    is_public: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Post(Base):
@@ -166,3 +178,117 @@ class UnitRow(Base):
     name: Mapped[str] = mapped_column(String(255))
     organisation: Mapped[str] = mapped_column(String(64))
     parent: Mapped[str | None] = mapped_column(String(64))
+
+
+# --- Reposts, digests, blogs, mirrored avatars (bots issue part 2, migration 0005) ---------
+
+
+class Repost(Base):
+    """A post boosted into another channel by `!repost`. One repost per post and channel."""
+
+    __tablename__ = "reposts"
+    __table_args__ = (UniqueConstraint("source_event_id", "target_room_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source_event_id: Mapped[str] = mapped_column(String(255), index=True)
+    source_room_id: Mapped[str] = mapped_column(String(255))
+    target_room_id: Mapped[str] = mapped_column(String(255))
+    reposter: Mapped[str] = mapped_column(String(255), index=True)
+    #: The transaction id the bot sends the boost with, so a retry cannot post twice.
+    txn_id: Mapped[str] = mapped_column(String(255))
+    #: The boost's own event id, once Synapse has accepted it.
+    event_id: Mapped[str | None] = mapped_column(String(255))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class DigestSubscription(Base):
+    """Who wants a digest, how often, and at what local time (`at_time` is HH:MM in `tz`)."""
+
+    __tablename__ = "digest_subscriptions"
+
+    user_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    frequency: Mapped[str] = mapped_column(String(8))
+    at_time: Mapped[str] = mapped_column(String(5))
+    tz: Mapped[str] = mapped_column(String(64))
+    since: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class DigestSent(Base):
+    """One digest period delivered (or being delivered) to one person: the never-twice record.
+
+    The row is committed before the send, with the transaction id the send uses, so a
+    crash between the two retries with the same id and Synapse deduplicates it.
+    """
+
+    __tablename__ = "digests_sent"
+
+    user_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    period: Mapped[str] = mapped_column(String(32), primary_key=True)
+    txn_id: Mapped[str] = mapped_column(String(255))
+    room_id: Mapped[str | None] = mapped_column(String(255))
+    event_id: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class DirectRoom(Base):
+    """The bot's DM room with a person, created once and reused."""
+
+    __tablename__ = "direct_rooms"
+
+    user_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    room_id: Mapped[str] = mapped_column(String(255))
+
+
+class BlogRoom(Base):
+    """A unit's blog room, from its `org.borough.blog` state."""
+
+    __tablename__ = "blog_rooms"
+
+    room_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    unit: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    is_public: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class BlogPost(Base):
+    """A blog post: a message in a blog room that starts with a Markdown heading.
+
+    `html` is rendered from Markdown and sanitised with nh3; `media` is a list of
+    {"url": "mxc://...", "mimetype": str, "alt": str}. Redacted posts are deleted.
+    """
+
+    __tablename__ = "blog_posts"
+
+    event_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    room_id: Mapped[str] = mapped_column(String(255), index=True)
+    unit: Mapped[str] = mapped_column(String(64), index=True)
+    author: Mapped[str] = mapped_column(String(255))
+    title: Mapped[str] = mapped_column(String(255))
+    html: Mapped[str] = mapped_column(Text)
+    summary: Mapped[str] = mapped_column(String(300))
+    media: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    edited_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    is_public: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class BlogMedia(Base):
+    """A media event attached to a blog post (so its redaction can remove it from `media`)."""
+
+    __tablename__ = "blog_media"
+
+    event_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    post_id: Mapped[str] = mapped_column(
+        ForeignKey("blog_posts.event_id", ondelete="CASCADE"), index=True
+    )
+
+
+class MirroredAvatar(Base):
+    """An avatar file uploaded to the media repository, by content hash: upload once."""
+
+    __tablename__ = "mirrored_avatars"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    mxc: Mapped[str] = mapped_column(String(255))
+    uploaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
