@@ -17,7 +17,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from borough.db import AuditEntry, Profile, ProfileFieldRow, UnitRow
+from borough import audit
+from borough.db import Profile, ProfileFieldRow, UnitRow
 from borough.matrix import MatrixClient, MatrixError, q
 from provisioning.plan import (
     Change,
@@ -274,19 +275,17 @@ class Applier:
             return
         counts = plan.counts()
         async with self.sessions.begin() as session:
-            session.add(
-                AuditEntry(
-                    actor=self.actor,
-                    action="org.apply",
-                    reason=None,
-                    target_ids=[],
-                    details={
-                        "planned": len(plan.changes),
-                        "done": self.result.done,
-                        "failed": len(self.result.failures),
-                        "added": counts["+"],
-                        "changed": counts["~"],
-                        "removed": counts["-"],
-                    },
-                )
+            await audit.record(
+                session,
+                actor=self.actor,
+                action="org.apply",
+                target_ids=[],
+                details={
+                    "planned": len(plan.changes),
+                    "done": self.result.done,
+                    "failed": len(self.result.failures),
+                    "added": counts["+"],
+                    "changed": counts["~"],
+                    "removed": counts["-"],
+                },
             )
