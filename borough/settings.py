@@ -61,6 +61,21 @@ class JitsiSettings(_Section):
     auth: Literal["none", "openidtoken-jwt"] = "none"
     app_id: str | None = None
     app_secret: SecretStr | None = Field(default=None, description="or BOROUGH_JITSI_APP_SECRET")
+    wrapper_url: str = Field(
+        default="https://app.element.io/jitsi.html",
+        description="Element's jitsi.html; mobile clients read the widget URL's fragment",
+    )
+    token_lifetime_seconds: int = Field(
+        default=300,
+        ge=30,
+        le=86400,
+        description="lifetime of the HS256 meeting links Borough mints",
+    )
+    verify_token: SecretStr | None = Field(
+        default=None,
+        description="Prosody's uvs_auth_token: callers of /verify/* must send it as a Bearer "
+        "token (or BOROUGH_JITSI_VERIFY_TOKEN)",
+    )
 
 
 class BotSettings(_Section):
@@ -69,6 +84,22 @@ class BotSettings(_Section):
     password: SecretStr | None = Field(default=None, description="or BOROUGH_BOT_PASSWORD")
     device_id: str = Field(default="BOROUGHBOT", description="kept stable across restarts")
     display_name: str = "Borough"
+    timezone: str = Field(
+        default="Europe/London", description="the council's timezone, for `!meet at` times"
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown timezone {value!r}; use an IANA name like Europe/London"
+            ) from None
+        return value
 
 
 class WidgetSettings(_Section):
@@ -131,6 +162,7 @@ def load_settings(path: Path | str | None = None) -> Settings:
     overrides = {
         ("service_account", "access_token"): os.environ.get("BOROUGH_ACCESS_TOKEN"),
         ("jitsi", "app_secret"): os.environ.get("BOROUGH_JITSI_APP_SECRET"),
+        ("jitsi", "verify_token"): os.environ.get("BOROUGH_JITSI_VERIFY_TOKEN"),
         ("bot", "access_token"): os.environ.get("BOROUGH_BOT_TOKEN"),
         ("bot", "password"): os.environ.get("BOROUGH_BOT_PASSWORD"),
     }

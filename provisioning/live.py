@@ -26,6 +26,7 @@ STATE_TYPES = [
     events.MANAGED,
     events.POLICY,
     events.CHANNEL,
+    events.BLOG,
     "m.room.create",
     "m.room.name",
     "m.room.topic",
