@@ -6,8 +6,12 @@ from __future__ import annotations
 MANAGED = "org.borough.managed"
 #: On sealed rooms. Content: see `borough.network.SealedPolicy`; the modules enforce it.
 POLICY = "org.borough.policy"
-#: On microblog channels. Content: {"posters": [...user ids], "max_length": int, "sealed": bool}.
+#: On microblog channels. Content: {"posters": [...user ids], "max_length": int, "sealed": bool,
+#: "public": bool}.
 CHANNEL = "org.borough.channel"
+#: On unit blog rooms. Content: {"unit": unit key, "public": bool}. A message there that starts
+#: with a Markdown heading is a blog post.
+BLOG = "org.borough.blog"
 
 #: MSC4133 custom profile fields live under this prefix.
 PROFILE_FIELD_PREFIX = "org.borough."
@@ -41,6 +45,7 @@ POWER_LEVEL_EVENTS: dict[str, int] = {
     MANAGED: ADMIN,
     POLICY: ADMIN,
     CHANNEL: ADMIN,
+    BLOG: ADMIN,
 }
 
 

@@ -36,9 +36,26 @@ class ChannelRules:
     posters: tuple[str, ...]
     max_length: int
     sealed: bool
+    public: bool = False
 
     def content(self) -> dict[str, Any]:
-        return {"posters": list(self.posters), "max_length": self.max_length, "sealed": self.sealed}
+        return {
+            "posters": list(self.posters),
+            "max_length": self.max_length,
+            "sealed": self.sealed,
+            "public": self.public,
+        }
+
+
+@dataclass(frozen=True)
+class BlogRules:
+    """Marks a unit's blog room, so the bot indexes its posts and the web shows public ones."""
+
+    unit: str
+    public: bool
+
+    def content(self) -> dict[str, Any]:
+        return {"unit": self.unit, "public": self.public}
 
 
 @dataclass(frozen=True)
@@ -74,6 +91,7 @@ class DesiredRoom:
     members: frozenset[str] = frozenset()
     power_users: tuple[tuple[str, int], ...] = ()
     channel: ChannelRules | None = None
+    blog: BlogRules | None = None
     policy: SealedPolicy | None = None
     standing_meeting: bool = False
     depth: int = 0
@@ -118,11 +136,11 @@ def _template_meta(name: str, template: RoomTemplate) -> dict[str, Any]:
 def desired_network(
     chart: OrgChart, server_name: str, service_user: str, bot_user: str | None = None
 ) -> DesiredNetwork:
-    """`bot_user`, when given, joins every channel so that it can index the posts."""
+    """`bot_user`, when given, joins every channel and blog so that it can index the posts."""
     network = _Builder(chart, server_name, service_user).build()
     if bot_user is not None:
         for key, room in network.rooms.items():
-            if room.channel is not None:
+            if room.channel is not None or room.blog is not None:
                 network.rooms[key] = replace(room, members=room.members | {bot_user})
     return network
 
@@ -298,9 +316,12 @@ class _Builder:
                 federate=not is_sealed,
                 members=self.uids(audience),
                 power_users=power,
-                channel=self._rules(rules.posters, rules.max_length, rules.sealed, audience)
+                channel=self._rules(
+                    rules.posters, rules.max_length, rules.sealed, audience, rules.public
+                )
                 if rules
                 else None,
+                blog=BlogRules(owner_key, template.blog.public) if template.blog else None,
                 policy=SealedPolicy(space_key, owner_name, self._orgs(audience), name)
                 if is_sealed
                 else None,
@@ -315,11 +336,16 @@ class _Builder:
         return tuple(sorted(keys))
 
     def _rules(
-        self, posters: Posters, max_length: int, sealed: bool, audience: list[Person]
+        self,
+        posters: Posters,
+        max_length: int,
+        sealed: bool,
+        audience: list[Person],
+        public: bool = False,
     ) -> ChannelRules:
         chosen = Channel.model_construct(posters=posters)
         people = self.index.posters_of(chosen, audience)
-        return ChannelRules(tuple(sorted(self.uids(people))), max_length, sealed)
+        return ChannelRules(tuple(sorted(self.uids(people))), max_length, sealed, public)
 
     def _partnership(self, partnership: Partnership) -> None:
         members = self.index.members_of_partnership(partnership)
@@ -374,7 +400,9 @@ class _Builder:
                 federate=not channel.sealed,
                 members=self.uids(audience),
                 power_users=power,
-                channel=self._rules(channel.posters, channel.max_length, channel.sealed, audience),
+                channel=self._rules(
+                    channel.posters, channel.max_length, channel.sealed, audience, channel.public
+                ),
                 policy=SealedPolicy(owner_key, owner_name, self._orgs(audience), channel.name)
                 if channel.sealed
                 else None,

@@ -306,6 +306,8 @@ class _Planner:
             state.append(("m.room.topic", "", {"topic": room.topic}))
         if room.channel:
             state.append((events.CHANNEL, "", room.channel.content()))
+        if room.blog:
+            state.append((events.BLOG, "", room.blog.content()))
         if room.policy:
             owner = self.ref(room.policy.owner_key)
             state.append((events.POLICY, "", room.policy.content(owner)))  # type: ignore[arg-type]

@@ -6,7 +6,7 @@ checked in `borough.org.checks`, which reports every problem with its place in t
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -155,6 +155,11 @@ class Channel(Strict):
     sealed: bool = False
     posters: Posters = Posters(roles=("senior_manager", "manager"))
     max_length: int = Field(default=500, ge=1, le=20000)
+    public: bool = Field(default=False, description="shown on the open web; never when sealed")
+
+    @model_validator(mode="after")
+    def _sealed_is_never_public(self) -> Channel:
+        return _refuse_sealed_public(self)
 
 
 class TemplateChannel(Strict):
@@ -163,13 +168,40 @@ class TemplateChannel(Strict):
     sealed: bool = False
     posters: Posters = Posters(roles=("senior_manager", "manager"))
     max_length: int = Field(default=500, ge=1, le=20000)
+    public: bool = Field(default=False, description="shown on the open web; never when sealed")
+
+    @model_validator(mode="after")
+    def _sealed_is_never_public(self) -> TemplateChannel:
+        return _refuse_sealed_public(self)
+
+
+_C = TypeVar("_C", "Channel", "TemplateChannel")
+
+
+def _refuse_sealed_public(channel: _C) -> _C:
+    if channel.sealed and channel.public:
+        raise ValueError("a sealed channel cannot be public: choose one of 'sealed' or 'public'")
+    return channel
+
+
+class TemplateBlog(Strict):
+    """Makes a templated room the blog of the unit it is stamped for."""
+
+    public: bool = Field(default=False, description="shown on the open web, with an Atom feed")
 
 
 class RoomTemplate(Strict):
     name: str = Field(min_length=1, description="'{name}' is replaced by the unit's name")
     topic: str | None = None
     channel: TemplateChannel | None = None
+    blog: TemplateBlog | None = None
     standing_meeting: bool = False
+
+    @model_validator(mode="after")
+    def _channel_or_blog(self) -> RoomTemplate:
+        if self.channel is not None and self.blog is not None:
+            raise ValueError("a room is a channel or a blog, not both")
+        return self
 
 
 DEFAULT_ROOM_TEMPLATES: dict[str, RoomTemplate] = {
@@ -181,6 +213,11 @@ DEFAULT_ROOM_TEMPLATES: dict[str, RoomTemplate] = {
     ),
     "team": RoomTemplate(
         name="{name} team room", topic="Day-to-day and the standing meeting", standing_meeting=True
+    ),
+    "blog": RoomTemplate(
+        name="{name} blog",
+        topic="Stories from {name}. A message that starts with a # heading is a blog post.",
+        blog=TemplateBlog(),
     ),
 }
 
