@@ -1,0 +1,224 @@
+"""Jitsi meetings in Matrix rooms, as plain data: Element's widget, its pin, and meeting tokens.
+
+Element draws a `jitsi` widget with its own wrapper from the widget's `data`; classic mobile
+clients read the fragment of the widget URL, so the URL keeps Element's template. With
+`openidtoken-jwt` the conference id is the room id in unpadded base32, which is how Prosody
+ties a Matrix room to a conference. Borough's own HS256 tokens (links for Element X and for
+the meeting page) name one conference only and expire quickly.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import string
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import jwt
+
+WIDGET_EVENT = "im.vector.modular.widgets"
+LAYOUT_EVENT = "io.element.widgets.layout"
+OPENID_AUTH = "openidtoken-jwt"
+
+#: Element's own fragment (WidgetUtils.addJitsiWidget); clients fill in the `$` variables.
+URL_FRAGMENT = (
+    "conferenceDomain=$domain&conferenceId=$conferenceId&isAudioOnly=$isAudioOnly"
+    "&startWithAudioMuted=$startWithAudioMuted&startWithVideoMuted=$startWithVideoMuted"
+    "&isVideoChannel=$isVideoChannel&displayName=$matrix_display_name"
+    "&avatarUrl=$matrix_avatar_url&userId=$matrix_user_id&roomId=$matrix_room_id"
+    "&theme=$theme&roomName=$roomName&supportsScreensharing=true"
+    "&language=$org.matrix.msc2873.client_language"
+)
+
+#: The power level at which Prosody (uvs_sync_power_levels) makes someone an owner, when the
+#: room's power levels do not say otherwise.
+DEFAULT_MODERATOR_LEVEL = 50
+
+
+def room_conference_id(room_id: str) -> str:
+    """The conference id Element and Prosody derive from a room id under openidtoken-jwt."""
+    return base64.b32encode(room_id.encode("utf-8")).decode("ascii").rstrip("=")
+
+
+def room_id_of_conference(conference_id: str) -> str | None:
+    """The room id a base32 conference id stands for, or None if it is not one."""
+    padded = conference_id.upper() + "=" * (-len(conference_id) % 8)
+    try:
+        room_id = base64.b32decode(padded).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return room_id if room_id.startswith("!") else None
+
+
+def random_conference_id() -> str:
+    """Element Web's id for conferences without auth: 'Jitsi' and 24 random letters."""
+    return "Jitsi" + "".join(secrets.choice(string.ascii_letters) for _ in range(24))
+
+
+def new_widget_id() -> str:
+    """A widget id; Element wants them globally unique (it uses 24 random characters)."""
+    alphabet = string.ascii_letters + string.digits
+    return "borough_" + "".join(secrets.choice(alphabet) for _ in range(24))
+
+
+@dataclass(frozen=True)
+class MeetingWidget:
+    """One Jitsi widget in one room, as Element writes it."""
+
+    widget_id: str
+    conference_id: str
+    domain: str
+    title: str
+    room_name: str
+    is_audio_only: bool = False
+    is_authenticated: bool = False
+    wrapper_url: str = "https://app.element.io/jitsi.html"
+
+    @property
+    def url(self) -> str:
+        fragment = URL_FRAGMENT + (f"&auth={OPENID_AUTH}" if self.is_authenticated else "")
+        return f"{self.wrapper_url}?confId={self.conference_id}#{fragment}"
+
+    def content(self) -> dict[str, Any]:
+        """The `im.vector.modular.widgets` content; its state key is `widget_id`."""
+        data: dict[str, Any] = {
+            "conferenceId": self.conference_id,
+            "roomName": self.room_name,
+            "isAudioOnly": self.is_audio_only,
+            "isVideoChannel": False,
+            "domain": self.domain,
+        }
+        if self.is_authenticated:
+            data["auth"] = OPENID_AUTH
+        return {"type": "jitsi", "url": self.url, "name": self.title, "data": data}
+
+    def meeting_url(self) -> str:
+        """The conference on the Jitsi server itself, for a browser (no token)."""
+        return f"https://{self.domain}/{self.conference_id}"
+
+
+def pinned_layout(current: dict[str, Any] | None, widget_id: str) -> dict[str, Any]:
+    """`io.element.widgets.layout` with `widget_id` first in the top row, others kept."""
+    widgets = dict((current or {}).get("widgets") or {})
+    others = {k: v for k, v in widgets.items() if k != widget_id}
+    pinned = {widget_id: {"container": "top", "index": 0, "width": 100, "height": 40}}
+    for key, entry in others.items():
+        if isinstance(entry, dict) and entry.get("container") == "top":
+            entry = {**entry, "index": int(entry.get("index", 0)) + 1}
+        pinned[key] = entry
+    return {"widgets": pinned}
+
+
+def unpinned_layout(current: dict[str, Any] | None, widget_id: str) -> dict[str, Any] | None:
+    """The layout without `widget_id`, or None when it did not mention it (nothing to write)."""
+    widgets = dict((current or {}).get("widgets") or {})
+    if widget_id not in widgets:
+        return None
+    del widgets[widget_id]
+    return {"widgets": widgets}
+
+
+def is_jitsi_widget(content: dict[str, Any]) -> bool:
+    """Whether a widget state content is a live Jitsi widget (empty content means removed)."""
+    return content.get("type") in ("jitsi", "m.jitsi") and bool(content.get("url"))
+
+
+# --- power levels ----------------------------------------------------------------------------
+
+
+def user_power_level(
+    power_levels: dict[str, Any], user_id: str, creators: frozenset[str] = frozenset()
+) -> int:
+    """A user's power level. Room v12 creators have unlimited power; they count as 100."""
+    if user_id in creators:
+        return max(100, _int(power_levels.get("state_default"), DEFAULT_MODERATOR_LEVEL))
+    users = power_levels.get("users") or {}
+    if isinstance(users, dict) and user_id in users:
+        return _int(users[user_id], 0)
+    return _int(power_levels.get("users_default"), 0)
+
+
+def moderator_level(power_levels: dict[str, Any]) -> int:
+    """The level that makes someone a conference moderator: the room's `state_default`."""
+    return _int(power_levels.get("state_default"), DEFAULT_MODERATOR_LEVEL)
+
+
+def required_level(power_levels: dict[str, Any], event_type: str) -> int:
+    """The power level needed to send state event `event_type`."""
+    events = power_levels.get("events") or {}
+    if isinstance(events, dict) and event_type in events:
+        return _int(events[event_type], DEFAULT_MODERATOR_LEVEL)
+    return _int(power_levels.get("state_default"), DEFAULT_MODERATOR_LEVEL)
+
+
+def room_power_defaults(power_levels: dict[str, Any]) -> dict[str, Any]:
+    """The power levels without the `users` map, as the user verification service returns."""
+    return {k: v for k, v in power_levels.items() if k != "users"}
+
+
+def _int(value: object, default: int) -> int:
+    if isinstance(value, bool):
+        return default
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.lstrip("-").isdigit():
+        return int(value)
+    return default
+
+
+# --- HS256 meeting tokens -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MeetingTokenRequest:
+    """Who gets a token for which conference, and for how long."""
+
+    user_id: str
+    display_name: str
+    conference_id: str
+    is_moderator: bool
+    issued_at: int
+    lifetime_seconds: int
+    avatar_url: str = ""
+
+
+def meeting_token_claims(request: MeetingTokenRequest, app_id: str, domain: str) -> dict[str, Any]:
+    """Claims Prosody's token auth checks: issuer, audience, one room, a short lifetime.
+
+    `affiliation` is read by jitsi-contrib's token_affiliation, `moderator` by JaaS-style
+    setups; every `context.user` value is a string, as Prosody requires.
+    """
+    affiliation: Literal["owner", "member"] = "owner" if request.is_moderator else "member"
+    return {
+        "iss": app_id,
+        "aud": app_id,
+        "sub": domain,
+        "room": request.conference_id.lower(),
+        "iat": request.issued_at,
+        "nbf": request.issued_at - 10,
+        "exp": request.issued_at + request.lifetime_seconds,
+        "context": {
+            "user": {
+                "id": request.user_id,
+                "name": request.display_name,
+                "email": "",
+                "avatar": request.avatar_url,
+                "affiliation": affiliation,
+                "moderator": "true" if request.is_moderator else "false",
+            },
+            "features": {"recording": "false", "livestreaming": "false"},
+        },
+    }
+
+
+def mint_meeting_token(
+    request: MeetingTokenRequest, *, app_id: str, app_secret: str, domain: str
+) -> str:
+    """An HS256 JWT for one conference."""
+    claims = meeting_token_claims(request, app_id, domain)
+    return jwt.encode(claims, app_secret, algorithm="HS256")
+
+
+def token_meeting_url(domain: str, conference_id: str, token: str) -> str:
+    return f"https://{domain}/{conference_id}?jwt={token}"

@@ -1,0 +1,159 @@
+"""Jitsi widget, layout and token shapes compared with Element's and Prosody's formats."""
+
+from __future__ import annotations
+
+import base64
+
+import jwt
+import pytest
+
+from borough.jitsi import (
+    MeetingTokenRequest,
+    MeetingWidget,
+    mint_meeting_token,
+    moderator_level,
+    pinned_layout,
+    random_conference_id,
+    required_level,
+    room_conference_id,
+    room_id_of_conference,
+    room_power_defaults,
+    unpinned_layout,
+    user_power_level,
+)
+
+ROOM = "!abcDEF123:northbridge.gov.uk"
+
+#: The URL Element Web writes (reference §1.1), for conference id CONF and auth on.
+ELEMENT_URL = (
+    "https://app.element.io/jitsi.html?confId=CONF#conferenceDomain=$domain"
+    "&conferenceId=$conferenceId&isAudioOnly=$isAudioOnly"
+    "&startWithAudioMuted=$startWithAudioMuted&startWithVideoMuted=$startWithVideoMuted"
+    "&isVideoChannel=$isVideoChannel&displayName=$matrix_display_name"
+    "&avatarUrl=$matrix_avatar_url&userId=$matrix_user_id&roomId=$matrix_room_id"
+    "&theme=$theme&roomName=$roomName&supportsScreensharing=true"
+    "&language=$org.matrix.msc2873.client_language&auth=openidtoken-jwt"
+)
+
+
+def test_conference_id_is_unpadded_base32_of_the_room_id() -> None:
+    conf = room_conference_id(ROOM)
+    assert "=" not in conf
+    assert conf == base64.b32encode(ROOM.encode()).decode().rstrip("=")
+    assert room_id_of_conference(conf) == ROOM
+    assert room_id_of_conference(conf.lower()) == ROOM
+    assert room_id_of_conference("not base32!") is None
+    assert room_id_of_conference(room_conference_id("hello")) is None
+
+
+def test_random_conference_ids_follow_element_web() -> None:
+    conf = random_conference_id()
+    assert conf.startswith("Jitsi") and len(conf) == 29 and conf.isalpha()
+    assert conf != random_conference_id()
+
+
+def test_widget_content_matches_elements_format_with_auth() -> None:
+    widget = MeetingWidget(
+        widget_id="w1",
+        conference_id="CONF",
+        domain="meet.example.org",
+        title="Council meeting",
+        room_name="Housing team",
+        is_authenticated=True,
+    )
+    assert widget.content() == {
+        "type": "jitsi",
+        "url": ELEMENT_URL,
+        "name": "Council meeting",
+        "data": {
+            "conferenceId": "CONF",
+            "roomName": "Housing team",
+            "isAudioOnly": False,
+            "isVideoChannel": False,
+            "domain": "meet.example.org",
+            "auth": "openidtoken-jwt",
+        },
+    }
+
+
+def test_widget_without_auth_has_no_auth_anywhere() -> None:
+    widget = MeetingWidget("w1", "JitsiAbc", "meet.example.org", "Call", "Room", True)
+    content = widget.content()
+    assert "auth" not in content["data"]
+    assert "auth=" not in content["url"]
+    assert content["data"]["isAudioOnly"] is True
+    # Classic Element Android parses this fragment; it must survive unchanged.
+    assert "#conferenceDomain=$domain&conferenceId=$conferenceId" in content["url"]
+
+
+def test_layout_pins_the_widget_first_and_keeps_others() -> None:
+    current = {
+        "widgets": {
+            "other": {"container": "top", "index": 0, "width": 50, "height": 30},
+            "side": {"container": "right"},
+        }
+    }
+    layout = pinned_layout(current, "meet")
+    assert list(layout["widgets"]) == ["meet", "other", "side"]
+    assert layout["widgets"]["meet"] == {"container": "top", "index": 0, "width": 100, "height": 40}
+    assert layout["widgets"]["other"]["index"] == 1
+    assert layout["widgets"]["side"] == {"container": "right"}
+    assert pinned_layout(None, "meet") == {
+        "widgets": {"meet": {"container": "top", "index": 0, "width": 100, "height": 40}}
+    }
+    assert unpinned_layout(layout, "meet") == {
+        "widgets": {"other": layout["widgets"]["other"], "side": {"container": "right"}}
+    }
+    assert unpinned_layout(current, "meet") is None
+
+
+def test_power_levels() -> None:
+    pl = {"users": {"@mod:x": 50, "@admin:x": 100}, "users_default": 0, "state_default": 50}
+    assert user_power_level(pl, "@mod:x") == 50
+    assert user_power_level(pl, "@nobody:x") == 0
+    assert user_power_level(pl, "@creator:x", frozenset({"@creator:x"})) == 100
+    assert moderator_level(pl) == 50
+    assert moderator_level({}) == 50
+    assert required_level(pl, "im.vector.modular.widgets") == 50
+    assert (
+        required_level({"events": {"im.vector.modular.widgets": 0}}, "im.vector.modular.widgets")
+        == 0
+    )
+    assert "users" not in room_power_defaults(pl)
+    assert room_power_defaults(pl)["state_default"] == 50
+
+
+@pytest.mark.parametrize("is_moderator", [True, False])
+def test_token_claims_name_one_room_and_expire_soon(is_moderator: bool) -> None:
+    request = MeetingTokenRequest(
+        user_id="@alice:northbridge.gov.uk",
+        display_name="Alice",
+        conference_id=room_conference_id(ROOM),
+        is_moderator=is_moderator,
+        issued_at=1_700_000_000,
+        lifetime_seconds=300,
+    )
+    secret = "s" * 32
+    token = mint_meeting_token(request, app_id="borough", app_secret=secret, domain="meet.x")
+    assert jwt.get_unverified_header(token) == {"alg": "HS256", "typ": "JWT"}
+    claims = jwt.decode(
+        token,
+        secret,
+        algorithms=["HS256"],
+        audience="borough",
+        issuer="borough",
+        options={"verify_exp": False, "verify_nbf": False, "verify_iat": False},
+    )
+    assert claims["room"] == room_conference_id(ROOM).lower()
+    assert claims["room"] != "*"
+    assert claims["sub"] == "meet.x"
+    assert claims["exp"] - claims["iat"] == 300
+    user = claims["context"]["user"]
+    assert all(isinstance(v, str) for v in user.values())
+    assert user["id"] == "@alice:northbridge.gov.uk"
+    assert user["affiliation"] == ("owner" if is_moderator else "member")
+    assert user["moderator"] == ("true" if is_moderator else "false")
+    with pytest.raises(jwt.InvalidSignatureError):
+        jwt.decode(token, "x" * 32, algorithms=["HS256"], audience="borough")
+    with pytest.raises(jwt.ExpiredSignatureError):
+        jwt.decode(token, secret, algorithms=["HS256"], audience="borough")
