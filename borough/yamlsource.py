@@ -24,9 +24,11 @@ class Problem:
     message: str
     line: int | None = None
     column: int | None = None
+    #: The file the problem is in, when it is not the one being loaded (an included fragment).
+    filename: str | None = None
 
     def render(self, filename: str) -> str:
-        where = filename
+        where = self.filename or filename
         if self.line is not None:
             where += f":{self.line}:{self.column or 1}"
         dotted = dotted_path(self.path)
@@ -57,6 +59,9 @@ class YamlSource:
     filename: str
     data: Any
     positions: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
+    #: Parts of `data` that came from another file (an included fragment): the path here, and
+    #: the source and path they came from, so problems point into that file.
+    origins: dict[PathKey, tuple[YamlSource, PathKey]] = field(default_factory=dict)
 
     def locate(self, path: Sequence[str | int]) -> tuple[int | None, int | None]:
         """The position of `path`, or of its nearest ancestor that has one."""
@@ -68,8 +73,14 @@ class YamlSource:
         return self.positions.get((), (None, None))
 
     def problem(self, path: Sequence[str | int], message: str) -> Problem:
+        path = tuple(path)
+        for cut in range(len(path), 0, -1):
+            if (origin := self.origins.get(path[:cut])) is not None:
+                source, there = origin
+                found = source.problem((*there, *path[cut:]), message)
+                return Problem(found.path, message, found.line, found.column, source.filename)
         line, column = self.locate(path)
-        return Problem(tuple(path), message, line, column)
+        return Problem(path, message, line, column)
 
 
 def read_yaml(path: Path | str) -> YamlSource:

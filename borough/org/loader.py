@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from borough.org.checks import check_org_chart, did_you_mean
+from borough.org.fragments import Fragment, check_fragments, expand_includes
 from borough.org.model import OrgChart
 from borough.yamlsource import Problem, SourceError, YamlSource, parse_yaml, read_yaml
 
@@ -19,11 +20,16 @@ class OrgChartError(SourceError):
 
 
 def load_org_chart(path: Path | str) -> OrgChart:
+    return load_org_chart_with_fragments(path)[0]
+
+
+def load_org_chart_with_fragments(path: Path | str) -> tuple[OrgChart, list[Fragment]]:
+    """The chart with its included fragments merged, and where each fragment's entries went."""
     try:
         source = read_yaml(path)
     except SourceError as exc:
         raise OrgChartError(exc.filename, exc.problems) from None
-    return _validate(source)
+    return _validate_parts(source)
 
 
 def parse_org_chart(text: str, filename: str = "<string>") -> OrgChart:
@@ -31,28 +37,34 @@ def parse_org_chart(text: str, filename: str = "<string>") -> OrgChart:
         source = parse_yaml(text, filename)
     except SourceError as exc:
         raise OrgChartError(exc.filename, exc.problems) from None
-    return _validate(source)
+    return _validate_parts(source)[0]
 
 
-def _validate(source: YamlSource) -> OrgChart:
+def _validate_parts(source: YamlSource) -> tuple[OrgChart, list[Fragment]]:
     if not isinstance(source.data, dict):
         raise OrgChartError(
             source.filename,
             [source.problem((), "expected a mapping with 'organisations:' at the top")],
         )
     try:
+        source, fragments, fragment_problems = expand_includes(source)
+    except SourceError as exc:
+        raise OrgChartError(exc.filename, exc.problems) from None
+    try:
         chart = OrgChart.model_validate(source.data)
     except ValidationError as exc:
-        raise OrgChartError(source.filename, pydantic_problems(exc, source, OrgChart)) from None
-    findings = check_org_chart(chart)
-    if findings:
+        problems = pydantic_problems(exc, source, OrgChart) + fragment_problems
+        raise OrgChartError(source.filename, sorted(problems, key=_reading_order)) from None
+    findings = check_org_chart(chart) + check_fragments(chart, fragments)
+    if findings or fragment_problems:
         problems = [source.problem(path, message) for path, message in findings]
+        problems += fragment_problems
         raise OrgChartError(source.filename, sorted(problems, key=_reading_order))
-    return chart
+    return chart, fragments
 
 
-def _reading_order(problem: Problem) -> tuple[int, int]:
-    return problem.line or 0, problem.column or 0
+def _reading_order(problem: Problem) -> tuple[str, int, int]:
+    return problem.filename or "", problem.line or 0, problem.column or 0
 
 
 def pydantic_problems(

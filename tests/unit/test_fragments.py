@@ -1,0 +1,80 @@
+"""Per-organisation fragments: merged into the chart, and kept to their own organisation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from borough.org import OrgChartError, load_org_chart
+from borough.org.loader import load_org_chart_with_fragments
+
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "fragments"
+
+
+def _problems(name: str) -> list[str]:
+    with pytest.raises(OrgChartError) as caught:
+        load_org_chart(FIXTURES / name)
+    return caught.value.render().splitlines()
+
+
+def test_a_fragment_merges_its_units_people_and_partnership_members() -> None:
+    chart, fragments = load_org_chart_with_fragments(FIXTURES / "main.yaml")
+    assert [p.username for p in chart.people] == ["fadmin", "fstaff", "hadmin", "hnurse"]
+    assert {p.organisation for p in chart.people[2:]} == {"fhealth"}
+    assert chart.units[1].organisation == "fhealth"
+    assert chart.partnerships[0].people == ("hnurse",)
+    assert [f.organisation for f in fragments] == ["fhealth"]
+    assert fragments[0].filename.endswith("orgs/fhealth.yaml")
+
+
+def test_a_fragment_reaching_into_another_organisation_is_refused_at_its_lines() -> None:
+    lines = _problems("bad/main.yaml")
+    reach = str(FIXTURES / "bad" / "reach.yaml")
+    assert lines == [
+        f"{reach}:4:5 units[0]: outside this fragment's organisation 'fhealth': "
+        "unit 'hsub' belongs to 'fcouncil'",
+        f"{reach}:8:41 people[0].organisation: outside this fragment's organisation 'fhealth': "
+        "'hspy' is a person of 'fcouncil'",
+        f"{reach}:9:56 people[1].units[0]: unit 'Sneaky Sub-team' belongs to 'fcouncil', not to "
+        "'fhealth'; cross-organisation work belongs in a partnership",
+        f"{reach}:13:5 channels[0].owner: outside this fragment's organisation 'fhealth': "
+        "unit 'fdir' belongs to 'fcouncil'",
+        f"{reach}:16:13 partnerships[0].units[0]: outside this fragment's organisation "
+        "'fhealth': unit 'fdir' belongs to 'fcouncil'",
+        f"{reach}:17:14 partnerships[0].people[0]: outside this fragment's organisation "
+        "'fhealth': 'fstaff' is a person of 'fcouncil'",
+    ]
+
+
+def test_what_only_the_main_file_may_hold_is_reported_in_the_fragment() -> None:
+    lines = _problems("bad/shape_main.yaml")
+    bad = FIXTURES / "bad"
+    assert lines[0] == (
+        f"{bad}/shape_main.yaml:1:23 include[1]: fragment file not found: {bad}/missing.yaml"
+    )
+    assert lines[1].startswith(f"{bad}/shape.yaml:3:1 organisations: a fragment cannot hold")
+    assert lines[2] == f"{bad}/shape.yaml:6:48 people[0].nickname: unknown field 'nickname'"
+    assert "not 'name'" in lines[3] and lines[3].startswith(f"{bad}/shape.yaml:9:5 ")
+    assert lines[4].startswith(
+        f"{bad}/shape.yaml:10:5 partnerships[1].key: unknown partnership 'fcarre'"
+    )
+    assert len(lines) == 5
+
+
+def test_two_fragments_for_one_organisation_are_refused(tmp_path: Path) -> None:
+    main = (
+        (FIXTURES / "main.yaml")
+        .read_text()
+        .replace("include: [orgs/fhealth.yaml]", "include: [orgs/fhealth.yaml, again.yaml]")
+    )
+    (tmp_path / "orgs").mkdir()
+    (tmp_path / "orgs" / "fhealth.yaml").write_text((FIXTURES / "orgs/fhealth.yaml").read_text())
+    (tmp_path / "again.yaml").write_text("organisation: fhealth\n")
+    (tmp_path / "main.yaml").write_text(main)
+    with pytest.raises(OrgChartError) as caught:
+        load_org_chart(tmp_path / "main.yaml")
+    assert caught.value.render() == (
+        f"{tmp_path}/again.yaml:1:1 organisation: organisation 'fhealth' already has a "
+        f"fragment: {tmp_path}/orgs/fhealth.yaml"
+    )
