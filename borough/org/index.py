@@ -124,8 +124,18 @@ class OrgIndex:
 
     def members_of_unit(self, unit: Unit) -> list[Person]:
         """People of the unit and of every unit below it, each once, in file order."""
-        keys = {unit.key, *(u.key for u in self.descendants(unit))}
-        return [p for p in self.chart.people if any(u.key in keys for u in self.units_of(p))]
+        # From the direct members of each unit below, not a scan of everyone: the network of a
+        # 2,000-person chart asks this for every unit and room.
+        found = {
+            id(person): person
+            for u in (unit, *self.descendants(unit))
+            for person in self.direct_members.get(u.key, ())
+        }
+        return sorted(found.values(), key=lambda person: self._file_order[id(person)])
+
+    @cached_property
+    def _file_order(self) -> dict[int, int]:
+        return {id(person): n for n, person in enumerate(self.chart.people)}
 
     def people_of_organisation(self, organisation: Organisation) -> list[Person]:
         return [
