@@ -23,7 +23,7 @@ test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install
-	$(PY) -m ruff check borough provisioning synapse_modules bots widgets tests bench scripts
+	$(PY) -m ruff check borough provisioning synapse_modules bots widgets management tests bench scripts
 
 bench: install
 	$(PY) bench/provision.py --people 300 --units 30

@@ -12,6 +12,10 @@ CHANNEL = "org.borough.channel"
 #: On unit blog rooms. Content: {"unit": unit key, "public": bool}. A message there that starts
 #: with a Markdown heading is a blog post.
 BLOG = "org.borough.blog"
+#: On a channel that `borough moderate lock` made read-only. Content: {"locked": true, "by",
+#: "reason", "at", "previous": the power levels to restore}; `{}` once unlocked. Provisioning
+#: leaves a lock alone: it only ever rewrites power levels' `users`.
+LOCK = "org.borough.lock"
 
 #: MSC4133 custom profile fields live under this prefix.
 PROFILE_FIELD_PREFIX = "org.borough."

@@ -1,0 +1,255 @@
+"""`borough audit`, `borough moderate …` and `borough report`: running the network.
+
+Moderation acts through the service account; the audit entry names the operator: `--as USER`
+(or BOROUGH_OPERATOR), else the operating-system user as `unix:NAME`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import json
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from borough import audit as audit_log
+from borough.cli import EXIT_BAD_INPUT
+from borough.db import AuditEntry, create_engine, migrate, session_factory
+from borough.settings import load_settings
+from management.moderation import ModerationError, Moderator, Operator
+from management.timespan import Since
+from provisioning.cli import connect
+
+console = Console(highlight=False, soft_wrap=True)
+T = TypeVar("T")
+
+
+class BadInput(click.ClickException):
+    """Input a person can fix; exit 2 like click's own usage errors."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
+def _run(coroutine: Awaitable[T]) -> T:
+    async def wrapped() -> T:
+        try:
+            return await coroutine
+        except ModerationError as exc:
+            raise BadInput(str(exc)) from None
+
+    return asyncio.run(wrapped())
+
+
+# --- audit ------------------------------------------------------------------------------------
+
+
+def entry_json(entry: AuditEntry) -> dict[str, Any]:
+    return {
+        "id": entry.id,
+        "at": _utc(entry.at).isoformat(),
+        "actor": entry.actor,
+        "action": entry.action,
+        "target_ids": entry.target_ids,
+        "reason": entry.reason,
+        "details": entry.details,
+    }
+
+
+def _utc(moment: datetime) -> datetime:
+    # SQLite hands timestamps back without their zone; they were written in UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@click.command()
+@click.option("--since", type=Since(), help="Only entries since: 7d, 12h, 2w or a date.")
+@click.option("--actor", help="Only this actor, e.g. @ann:example.org or unix:ann.")
+@click.option("--action", help="Only this action, e.g. moderate.lock, or a prefix: moderate.*")
+@click.option("--limit", type=click.IntRange(min=1), help="Only the newest N entries.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.pass_context
+def audit(
+    ctx: click.Context,
+    since: datetime | None,
+    actor: str | None,
+    action: str | None,
+    limit: int | None,
+    as_json: bool,
+) -> None:
+    """Read the append-only audit log: who did what, when, why, to which ids."""
+    settings = load_settings(ctx.obj["settings_path"])
+
+    async def read() -> list[AuditEntry]:
+        await migrate(settings.database.url)
+        engine = create_engine(settings.database.url)
+        try:
+            async with session_factory(engine)() as session:
+                return await audit_log.entries(
+                    session, since=since, actor=actor, action=action, limit=limit
+                )
+        finally:
+            await engine.dispose()
+
+    rows = asyncio.run(read())
+    if as_json:
+        for entry in rows:
+            click.echo(json.dumps(entry_json(entry), sort_keys=True, default=str))
+        return
+    if not rows:
+        console.print("No audit entries match.")
+        return
+    table = Table(title=f"Audit log ({len(rows)} entries)")
+    for column in ("when (UTC)", "actor", "action", "targets", "reason", "details"):
+        table.add_column(column, overflow="fold")
+    for entry in rows:
+        table.add_row(
+            _utc(entry.at).strftime("%Y-%m-%d %H:%M:%S"),
+            entry.actor,
+            entry.action,
+            "\n".join(entry.target_ids),
+            entry.reason or "",
+            json.dumps(entry.details, sort_keys=True, default=str) if entry.details else "",
+            end_section=False,
+        )
+    console.print(table)
+
+
+# --- moderate ---------------------------------------------------------------------------------
+
+
+@click.group()
+@click.option(
+    "--as",
+    "operator",
+    envvar="BOROUGH_OPERATOR",
+    help="Who is acting, for the audit log (default: unix:<your login>).",
+)
+@click.pass_context
+def moderate(ctx: click.Context, operator: str | None) -> None:
+    """Moderate the network through Borough's service account; every action is audited."""
+    ctx.obj["operator"] = operator or f"unix:{getpass.getuser()}"
+
+
+def _moderate(ctx: click.Context, act: Callable[[Moderator], Awaitable[T]]) -> T:
+    async def run() -> T:
+        async with connect(ctx.obj["settings_path"]) as conn:
+            moderator = Moderator(
+                conn.client,
+                conn.sessions,
+                conn.settings.homeserver.server_name,
+                Operator(actor=ctx.obj["operator"], via=conn.actor),
+            )
+            return await act(moderator)
+
+    return _run(run())
+
+
+reason_option = click.option("--reason", required=True, help="Why: kept in the audit log.")
+optional_reason = click.option("--reason", help="Why: kept in the audit log.")
+
+
+@moderate.command("remove-post")
+@click.argument("event", metavar="EVENT_LINK_OR_ID")
+@reason_option
+@click.pass_context
+def remove_post(ctx: click.Context, event: str, reason: str) -> None:
+    """Redact a post (or reply, or reaction) and drop it from Borough's index."""
+    removed = _moderate(ctx, lambda m: m.remove_post(event, reason))
+    indexed = "and dropped it from the index" if removed.was_indexed else "(it was not indexed)"
+    console.print(f"Redacted {removed.event_id} in {removed.room_id} {indexed}.")
+
+
+@moderate.command()
+@click.argument("user")
+@reason_option
+@click.option(
+    "--deactivate",
+    is_flag=True,
+    help="Deactivate the account instead of suspending it (cannot be undone by unsuspend).",
+)
+@click.pass_context
+def suspend(ctx: click.Context, user: str, reason: str, deactivate: bool) -> None:
+    """Suspend a person: they can read and leave rooms but not post, join or edit."""
+    done = _moderate(ctx, lambda m: m.suspend(user, reason, deactivate))
+    if done.method == "deactivated":
+        console.print(
+            f"Deactivated {done.user_id} (not suspended): they are signed out, removed from "
+            "their rooms and cannot sign in again. 'unsuspend' cannot undo this."
+        )
+    else:
+        console.print(
+            f"Suspended {done.user_id} with Synapse's account suspension: they can still sign "
+            "in and read, but cannot send messages, join rooms or change their profile. "
+            f"Undo with: borough moderate unsuspend {done.user_id}"
+        )
+
+
+@moderate.command()
+@click.argument("user")
+@optional_reason
+@click.pass_context
+def unsuspend(ctx: click.Context, user: str, reason: str | None) -> None:
+    """Lift a suspension."""
+    done = _moderate(ctx, lambda m: m.unsuspend(user, reason))
+    console.print(f"Unsuspended {done.user_id}: they can post again.")
+
+
+@moderate.command()
+@click.argument("channel")
+@reason_option
+@click.pass_context
+def lock(ctx: click.Context, channel: str, reason: str) -> None:
+    """Make a channel read-only (moderators can still post)."""
+    result = _moderate(ctx, lambda m: m.lock(channel, reason))
+    verb = "Locked" if result.changed else "Unchanged:"
+    console.print(f"{verb} channel {result.channel} ({result.room_id}): {result.detail}.")
+
+
+@moderate.command()
+@click.argument("channel")
+@optional_reason
+@click.pass_context
+def unlock(ctx: click.Context, channel: str, reason: str | None) -> None:
+    """Undo a lock, restoring exactly the power levels the lock changed."""
+    result = _moderate(ctx, lambda m: m.unlock(channel, reason))
+    console.print(f"Unlocked channel {result.channel} ({result.room_id}): {result.detail}.")
+
+
+@moderate.command()
+@click.option("--since", type=Since(), help="Only reports since: 7d, 12h, 2w or a date.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.pass_context
+def reports(ctx: click.Context, since: datetime | None, as_json: bool) -> None:
+    """List content people reported in Element (Report content), newest first."""
+    found = _moderate(ctx, lambda m: m.reports(since))
+    if as_json:
+        for report in found:
+            click.echo(json.dumps(report, sort_keys=True))
+        return
+    if not found:
+        console.print("No reports.")
+        return
+    table = Table(title=f"Reported content ({len(found)})")
+    for column in ("received (UTC)", "room", "event", "sender", "reported by", "reason", "score"):
+        table.add_column(column, overflow="fold")
+    for report in found:
+        received = datetime.fromtimestamp(int(report.get("received_ts", 0)) / 1000, UTC)
+        table.add_row(
+            received.strftime("%Y-%m-%d %H:%M"),
+            str(report.get("canonical_alias") or report.get("name") or report.get("room_id")),
+            str(report.get("event_id")),
+            str(report.get("sender") or ""),
+            str(report.get("user_id")),
+            str(report.get("reason") or ""),
+            "" if report.get("score") is None else str(report.get("score")),
+        )
+    console.print(table)
+    console.print("Act on one with: borough moderate remove-post EVENT --reason …")
+
+
+def commands() -> list[click.Command]:
+    return [audit, moderate]
