@@ -27,7 +27,7 @@ SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
 MATRIX = web.AppKey("matrix", MatrixClient)
 
 #: Modules whose `setup(app)` adds routes, in the order their routes are matched.
-AREAS: list[str] = []
+AREAS: list[str] = ["widgets.conferencing"]
 
 
 class JsonError(web.HTTPException):

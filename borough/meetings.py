@@ -1,0 +1,210 @@
+"""Meetings in the app database: the one place their queries and state transitions live.
+
+The bot creates, schedules, starts, ends and cancels meetings; the widget server finds a
+room's live meeting and records who was admitted. A reminder or a start is *claimed* by a
+conditional UPDATE that commits before anything is sent, so two bots, or one bot restarted,
+never remind or start the same meeting twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from borough.db import Meeting, MeetingParticipant
+
+REMINDER_LEAD = timedelta(minutes=10)
+
+
+def as_utc(value: datetime) -> datetime:
+    """SQLite hands back naive datetimes; Borough stores UTC, so naive means UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+@dataclass
+class MeetingStore:
+    sessions: async_sessionmaker[AsyncSession]
+
+    async def create(
+        self,
+        *,
+        room_id: str,
+        widget_id: str,
+        conference_id: str,
+        title: str,
+        is_audio_only: bool,
+        created_by: str,
+        timezone: str,
+        scheduled_for: datetime | None = None,
+        started_at: datetime | None = None,
+    ) -> Meeting:
+        meeting = Meeting(
+            room_id=room_id,
+            widget_id=widget_id,
+            conference_id=conference_id,
+            title=title,
+            is_audio_only=is_audio_only,
+            created_by=created_by,
+            timezone=timezone,
+            scheduled_for=scheduled_for,
+            started_at=started_at,
+            created_at=datetime.now(UTC),
+        )
+        async with self.sessions.begin() as session:
+            session.add(meeting)
+        return meeting
+
+    async def get(self, meeting_id: int) -> Meeting | None:
+        async with self.sessions() as session:
+            return await session.get(Meeting, meeting_id)
+
+    async def live(self, room_id: str) -> Meeting | None:
+        """The room's meeting that has started and not ended, if any (the newest)."""
+        async with self.sessions() as session:
+            return await session.scalar(
+                select(Meeting)
+                .where(
+                    Meeting.room_id == room_id,
+                    Meeting.started_at.is_not(None),
+                    Meeting.ended_at.is_(None),
+                    Meeting.cancelled_at.is_(None),
+                )
+                .order_by(Meeting.started_at.desc(), Meeting.id.desc())
+                .limit(1)
+            )
+
+    async def by_widget(self, room_id: str, widget_id: str) -> Meeting | None:
+        async with self.sessions() as session:
+            return await session.scalar(
+                select(Meeting)
+                .where(Meeting.room_id == room_id, Meeting.widget_id == widget_id)
+                .order_by(Meeting.id.desc())
+                .limit(1)
+            )
+
+    async def upcoming(self, room_id: str) -> Sequence[Meeting]:
+        async with self.sessions() as session:
+            rows = await session.scalars(
+                select(Meeting)
+                .where(
+                    Meeting.room_id == room_id,
+                    Meeting.scheduled_for.is_not(None),
+                    Meeting.started_at.is_(None),
+                    Meeting.cancelled_at.is_(None),
+                )
+                .order_by(Meeting.scheduled_for, Meeting.id)
+            )
+            return rows.all()
+
+    async def claim_reminders(self, now: datetime) -> list[Meeting]:
+        """Scheduled meetings due a reminder, each claimed (reminded_at set and committed)."""
+        return await self._claim(
+            Meeting.reminded_at,
+            Meeting.scheduled_for <= now + REMINDER_LEAD,
+            Meeting.scheduled_for > now,
+            now=now,
+        )
+
+    async def claim_starts(self, now: datetime) -> list[Meeting]:
+        """Scheduled meetings whose time has come, each claimed (started_at set and committed)."""
+        return await self._claim(Meeting.started_at, Meeting.scheduled_for <= now, now=now)
+
+    async def _claim(self, column: object, *due: object, now: datetime) -> list[Meeting]:
+        async with self.sessions() as session:
+            candidates = (
+                await session.scalars(
+                    select(Meeting.id).where(
+                        Meeting.scheduled_for.is_not(None),
+                        Meeting.started_at.is_(None),
+                        Meeting.cancelled_at.is_(None),
+                        column.is_(None),  # type: ignore[attr-defined]
+                        *due,  # type: ignore[arg-type]
+                    )
+                )
+            ).all()
+        claimed: list[Meeting] = []
+        for meeting_id in candidates:
+            async with self.sessions.begin() as session:
+                result = await session.execute(
+                    update(Meeting)
+                    .where(
+                        Meeting.id == meeting_id,
+                        column.is_(None),  # type: ignore[attr-defined]
+                        Meeting.cancelled_at.is_(None),
+                    )
+                    .values({column.key: now})  # type: ignore[attr-defined]
+                )
+                won = result.rowcount == 1  # type: ignore[attr-defined]
+            if won:
+                meeting = await self.get(meeting_id)
+                if meeting is not None:
+                    claimed.append(meeting)
+        return claimed
+
+    async def mark_started(self, meeting_id: int, now: datetime) -> None:
+        async with self.sessions.begin() as session:
+            await session.execute(
+                update(Meeting)
+                .where(Meeting.id == meeting_id, Meeting.started_at.is_(None))
+                .values(started_at=now)
+            )
+
+    async def end(self, meeting_id: int, now: datetime) -> bool:
+        """Mark a meeting ended; False if it had already ended."""
+        async with self.sessions.begin() as session:
+            result = await session.execute(
+                update(Meeting)
+                .where(Meeting.id == meeting_id, Meeting.ended_at.is_(None))
+                .values(ended_at=now)
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def end_widget(self, room_id: str, widget_id: str, now: datetime) -> int:
+        """Someone removed a widget: every live meeting drawn by it has ended."""
+        async with self.sessions.begin() as session:
+            result = await session.execute(
+                update(Meeting)
+                .where(
+                    Meeting.room_id == room_id,
+                    Meeting.widget_id == widget_id,
+                    Meeting.started_at.is_not(None),
+                    Meeting.ended_at.is_(None),
+                )
+                .values(ended_at=now)
+            )
+            return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def cancel(self, room_id: str, meeting_id: int, now: datetime) -> Meeting | None:
+        """Cancel a scheduled meeting of this room that has not started; None if there is none."""
+        async with self.sessions.begin() as session:
+            result = await session.execute(
+                update(Meeting)
+                .where(
+                    Meeting.id == meeting_id,
+                    Meeting.room_id == room_id,
+                    Meeting.started_at.is_(None),
+                    Meeting.cancelled_at.is_(None),
+                )
+                .values(cancelled_at=now)
+            )
+            if not result.rowcount:  # type: ignore[attr-defined]
+                return None
+        return await self.get(meeting_id)
+
+    async def record_participant(self, meeting_id: int, user_id: str, now: datetime) -> bool:
+        """Note that `user_id` was admitted; True the first time only."""
+        try:
+            async with self.sessions.begin() as session:
+                if await session.get(MeetingParticipant, (meeting_id, user_id)) is not None:
+                    return False
+                session.add(
+                    MeetingParticipant(meeting_id=meeting_id, user_id=user_id, first_seen_at=now)
+                )
+        except IntegrityError:
+            return False  # admitted twice at once: the other request recorded it
+        return True

@@ -1,0 +1,467 @@
+"""Conferencing on the widget server: the Jitsi token service and the meeting page.
+
+- `POST /verify/user_in_room` is the matrix-user-verification-service API that Prosody's
+  Matrix auth modules call: the OpenID token is checked at the homeserver, membership and
+  power levels are read from room state, and a member's admission is recorded.
+- `GET /.well-known/element/jitsi` tells Element to use `openidtoken-jwt` (serve it on the
+  Jitsi domain through the reverse proxy).
+- `GET /meet/{room_id}` is the meeting page for clients without widgets (Element X) and
+  browsers; `POST /meet/{room_id}/token` trades a member's OpenID token for a short-lived
+  HS256 link to that room's conference only.
+
+Tokens are never logged; bad ones get a 401, non-members a 403, malformed bodies a 400.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import html
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from borough.jitsi import (
+    OPENID_AUTH,
+    WIDGET_EVENT,
+    MeetingTokenRequest,
+    is_jitsi_widget,
+    mint_meeting_token,
+    moderator_level,
+    random_conference_id,
+    room_conference_id,
+    room_power_defaults,
+    token_meeting_url,
+    user_power_level,
+)
+from borough.matrix import HomeserverUnreachable, MatrixError, q
+from borough.meetings import MeetingStore
+from borough.openid import OpenIdRejected, resolve_openid
+from borough.settings import Settings
+from widgets.app import MATRIX, SESSIONS, SETTINGS
+
+logger = logging.getLogger(__name__)
+
+OPENID_HTTP = web.AppKey("openid_http", aiohttp.ClientSession)
+MEETINGS = web.AppKey("meetings", MeetingStore)
+ROOM_LOCKS = web.AppKey("meeting_room_locks", dict[str, asyncio.Lock])
+
+#: Room v12 (and its MSC4289 predecessors) give creators unlimited power.
+CREATOR_POWER_VERSIONS = ("12", "org.matrix.hydra.11")
+
+
+# --- pure decisions ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RoomSnapshot:
+    """What the token service needs from a room's current state."""
+
+    joined: frozenset[str]
+    power_levels: dict[str, Any]
+    creators: frozenset[str]
+    name: str
+    jitsi_widgets: tuple[tuple[str, str, dict[str, Any]], ...]  # (widget id, sender, content)
+
+    @classmethod
+    def from_state(cls, events: list[dict[str, Any]]) -> RoomSnapshot:
+        joined: set[str] = set()
+        power_levels: dict[str, Any] = {}
+        creators: set[str] = set()
+        name = ""
+        widgets: list[tuple[str, str, dict[str, Any]]] = []
+        for event in events:
+            kind, key = event.get("type"), event.get("state_key")
+            content = event.get("content") or {}
+            if kind == "m.room.member" and content.get("membership") == "join":
+                joined.add(str(key))
+            elif kind == "m.room.power_levels":
+                power_levels = content
+            elif kind == "m.room.name":
+                name = str(content.get("name") or "")
+            elif kind == "m.room.create":
+                if str(content.get("room_version", "1")) in CREATOR_POWER_VERSIONS:
+                    creators.add(str(event.get("sender")))
+                    extra = content.get("additional_creators") or []
+                    creators.update(str(c) for c in extra if isinstance(c, str))
+            elif kind == WIDGET_EVENT and isinstance(content, dict) and is_jitsi_widget(content):
+                widgets.append((str(key), str(event.get("sender")), content))
+        return cls(frozenset(joined), power_levels, frozenset(creators), name, tuple(widgets))
+
+    def power_of(self, user_id: str) -> int:
+        return user_power_level(self.power_levels, user_id, self.creators)
+
+    def is_moderator(self, user_id: str) -> bool:
+        return self.power_of(user_id) >= moderator_level(self.power_levels)
+
+
+def is_room_id(value: str) -> bool:
+    """A room id: `!opaque:server` before room v12, `!opaque` (a hash) from v12 on."""
+    return (
+        value.startswith("!")
+        and 1 < len(value) <= 255
+        and value.isascii()
+        and value.isprintable()
+        and " " not in value
+        and "/" not in value
+    )
+
+
+def verification_body(
+    user_id: str | None, snapshot: RoomSnapshot | None, *, is_member: bool
+) -> dict[str, Any]:
+    """The matrix-user-verification-service reply for /verify/user_in_room."""
+    return {
+        "results": {"user": user_id is not None, "room_membership": is_member},
+        "user_id": user_id,
+        "power_levels": (
+            {
+                "room": room_power_defaults(snapshot.power_levels),
+                "user": snapshot.power_of(user_id),
+            }
+            if is_member and snapshot is not None and user_id is not None
+            else None
+        ),
+    }
+
+
+def refusal(status: int, errcode: str, error: str, body: dict[str, Any]) -> web.Response:
+    return web.json_response({**body, "errcode": errcode, "error": error}, status=status)
+
+
+# --- the checks, shared by the token service and the meeting page ------------------------
+
+
+@dataclass(frozen=True)
+class Admission:
+    user_id: str
+    snapshot: RoomSnapshot
+
+
+class Refused(Exception):
+    def __init__(self, response: web.Response) -> None:
+        self.response = response
+
+
+async def read_json(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        body = None
+    if not isinstance(body, dict):
+        raise Refused(
+            refusal(400, "M_BAD_JSON", "the body must be a JSON object", _unverified(False))
+        )
+    return body
+
+
+def _unverified(is_user: bool) -> dict[str, Any]:
+    return {
+        "results": {"user": is_user, "room_membership": False},
+        "user_id": None,
+        "power_levels": None,
+    }
+
+
+def _string_field(body: dict[str, Any], name: str, limit: int = 512) -> str:
+    value = body.get(name)
+    if not isinstance(value, str) or not value or len(value) > limit:
+        raise Refused(
+            refusal(
+                400,
+                "M_BAD_JSON",
+                f"`{name}` is missing or not a non-empty string",
+                _unverified(False),
+            )
+        )
+    return value
+
+
+async def room_snapshot(app: web.Application, room_id: str) -> RoomSnapshot | None:
+    """Current room state via the admin API; None if the server does not know the room."""
+    try:
+        body = await app[MATRIX].request("GET", f"/_synapse/admin/v1/rooms/{q(room_id)}/state")
+    except MatrixError as exc:
+        if exc.status in (400, 404):
+            return None
+        raise
+    events = body.get("state")
+    return RoomSnapshot.from_state(events if isinstance(events, list) else [])
+
+
+async def admit(app: web.Application, token: str, room_id: str) -> Admission:
+    """Check an OpenID token and the room membership; raise Refused with the answer if not."""
+    settings = app[SETTINGS]
+    if not is_room_id(room_id):
+        raise Refused(
+            refusal(400, "M_INVALID_PARAM", "`room_id` is not a room id", _unverified(False))
+        )
+    whoami = resolve_openid(
+        app[OPENID_HTTP], settings.homeserver.url, settings.homeserver.server_name, token
+    )
+    # Ask the homeserver both questions at once: the round trips overlap.
+    results = await asyncio.gather(whoami, room_snapshot(app, room_id), return_exceptions=True)
+    user_id, snapshot = results
+    if isinstance(user_id, OpenIdRejected):
+        raise Refused(refusal(401, "M_UNKNOWN_TOKEN", user_id.message, _unverified(False)))
+    for outcome in results:
+        if isinstance(outcome, HomeserverUnreachable | MatrixError):
+            logger.warning("cannot verify a meeting token: %s", outcome)
+            raise Refused(
+                refusal(
+                    503,
+                    "M_UNAVAILABLE",
+                    "the homeserver cannot be asked just now; try again",
+                    _unverified(False),
+                )
+            )
+        if isinstance(outcome, BaseException):
+            raise outcome
+    assert isinstance(user_id, str)
+    if not isinstance(snapshot, RoomSnapshot) or user_id not in snapshot.joined:
+        body = verification_body(user_id, None, is_member=False)
+        raise Refused(refusal(403, "M_FORBIDDEN", "you are not a member of this room", body))
+    return Admission(user_id, snapshot)
+
+
+async def record_admission(app: web.Application, room_id: str, admission: Admission) -> None:
+    """Count the person in the room's live meeting; a widget nobody scheduled gets a row."""
+    store = app[MEETINGS]
+    now = datetime.now(UTC)
+    lock = app[ROOM_LOCKS].setdefault(room_id, asyncio.Lock())
+    async with lock:
+        meeting = await store.live(room_id)
+        if meeting is None:
+            widget_id, sender, content = next(
+                iter(admission.snapshot.jitsi_widgets), ("", admission.user_id, {})
+            )
+            data = content.get("data") or {}
+            meeting = await store.create(
+                room_id=room_id,
+                widget_id=widget_id,
+                conference_id=str(data.get("conferenceId") or room_conference_id(room_id)),
+                title=str(content.get("name") or "Meeting")[:255],
+                is_audio_only=bool(data.get("isAudioOnly", False)),
+                created_by=sender,
+                timezone="UTC",
+                started_at=now,
+            )
+    await store.record_participant(meeting.id, admission.user_id, now)
+
+
+# --- views ---------------------------------------------------------------------------------
+
+
+def _caller_allowed(request: web.Request, settings: Settings) -> bool:
+    expected = settings.jitsi.verify_token
+    if expected is None:
+        return True
+    header = request.headers.get("Authorization", "")
+    given = header[7:] if header.startswith("Bearer ") else ""
+    return hmac.compare_digest(given.encode(), expected.get_secret_value().encode())
+
+
+async def verify_user_in_room(request: web.Request) -> web.Response:
+    app = request.app
+    settings = app[SETTINGS]
+    if not _caller_allowed(request, settings):
+        return refusal(
+            401, "M_MISSING_TOKEN", "this service needs its bearer token", _unverified(False)
+        )
+    try:
+        body = await read_json(request)
+        token = _string_field(body, "token")
+        room_id = _string_field(body, "room_id", 255)
+        server = body.get("matrix_server_name")
+        if server is not None and server != settings.homeserver.server_name:
+            return refusal(
+                401,
+                "M_UNKNOWN_TOKEN",
+                f"only tokens from {settings.homeserver.server_name} are accepted",
+                _unverified(False),
+            )
+        admission = await admit(app, token, room_id)
+    except Refused as refused:
+        return refused.response
+    await record_admission(app, room_id, admission)
+    return web.json_response(
+        verification_body(admission.user_id, admission.snapshot, is_member=True)
+    )
+
+
+async def element_jitsi_well_known(request: web.Request) -> web.Response:
+    settings = request.app[SETTINGS]
+    body = {"auth": OPENID_AUTH} if settings.jitsi.auth == OPENID_AUTH else {}
+    return web.json_response(body, headers={"Access-Control-Allow-Origin": "*"})
+
+
+async def meeting_token(request: web.Request) -> web.Response:
+    """Trade a member's OpenID token for a link to this room's conference."""
+    app = request.app
+    settings = app[SETTINGS]
+    room_id = request.match_info["room_id"]
+    try:
+        body = await read_json(request)
+        token = _string_field(body, "openid_token")
+        admission = await admit(app, token, room_id)
+    except Refused as refused:
+        return refused.response
+    await record_admission(app, room_id, admission)
+    meeting = await app[MEETINGS].live(room_id)
+    conference_id = meeting.conference_id if meeting else room_conference_id(room_id)
+    if meeting is None and settings.jitsi.auth != OPENID_AUTH:
+        conference_id = random_conference_id()
+    jitsi = settings.jitsi
+    is_moderator = admission.snapshot.is_moderator(admission.user_id)
+    if jitsi.app_secret is None or jitsi.app_id is None:
+        url = f"https://{jitsi.domain}/{conference_id}"
+        expires_in = None
+    else:
+        lifetime = jitsi.token_lifetime_seconds
+        token_request = MeetingTokenRequest(
+            user_id=admission.user_id,
+            display_name=admission.user_id,
+            conference_id=conference_id,
+            is_moderator=is_moderator,
+            issued_at=int(time.time()),
+            lifetime_seconds=lifetime,
+        )
+        minted = mint_meeting_token(
+            token_request,
+            app_id=jitsi.app_id,
+            app_secret=jitsi.app_secret.get_secret_value(),
+            domain=jitsi.domain,
+        )
+        url, expires_in = token_meeting_url(jitsi.domain, conference_id, minted), lifetime
+    return web.json_response(
+        {
+            "url": url,
+            "expires_in": expires_in,
+            "is_moderator": is_moderator,
+            "title": meeting.title if meeting else admission.snapshot.name or "Meeting",
+        },
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+async def meeting_page(request: web.Request) -> web.Response:
+    settings = request.app[SETTINGS]
+    room_id = request.match_info["room_id"]
+    if not is_room_id(room_id):
+        raise web.HTTPNotFound(text="No such meeting.")
+    page = MEETING_PAGE.format(
+        room_id=html.escape(room_id),
+        room_id_json=html.escape(json.dumps(room_id)),
+        homeserver_json=html.escape(json.dumps(settings.homeserver.url)),
+        server_name=html.escape(settings.homeserver.server_name),
+    )
+    return web.Response(
+        text=page,
+        content_type="text/html",
+        headers={
+            "Content-Security-Policy": (
+                "default-src 'none'; script-src 'self' 'unsafe-inline'; "
+                f"connect-src 'self' {settings.homeserver.url}; style-src 'unsafe-inline'; "
+                "base-uri 'none'; form-action 'self'"
+            ),
+            "Referrer-Policy": "no-referrer",
+        },
+    )
+
+
+#: The page signs the person in at their own homeserver only to get an OpenID token, then
+#: signs that session out again; the password never reaches Borough.
+MEETING_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Join the meeting</title>
+<style>
+body {{ font-family: system-ui, sans-serif; max-width: 32rem; margin: 2rem auto; padding: 0 1rem;
+       line-height: 1.5; color: #1b1b1b; }}
+label {{ display: block; margin-top: 1rem; font-weight: 600; }}
+input {{ font-size: 1rem; padding: .5rem; width: 100%; box-sizing: border-box; }}
+button {{ font-size: 1rem; margin-top: 1.5rem; padding: .6rem 1.2rem; }}
+:focus {{ outline: 3px solid #ffbf47; }}
+#status {{ margin-top: 1rem; }}
+</style>
+</head>
+<body>
+<main>
+<h1>Join the meeting</h1>
+<p>Sign in with your {server_name} account to join the meeting of room
+<code>{room_id}</code>. Borough checks that you are a member, then sends you to the
+conference. Your password goes only to your homeserver.</p>
+<form id="signin">
+<label for="username">Username</label>
+<input id="username" name="username" autocomplete="username" required>
+<label for="password">Password</label>
+<input id="password" name="password" type="password" autocomplete="current-password" required>
+<button type="submit">Join the meeting</button>
+</form>
+<p id="status" role="status" aria-live="polite"></p>
+</main>
+<script>
+const roomId = {room_id_json};
+const homeserver = {homeserver_json};
+const status = document.getElementById("status");
+async function call(url, body, token) {{
+  const headers = {{"Content-Type": "application/json"}};
+  if (token) headers["Authorization"] = "Bearer " + token;
+  const response = await fetch(url, {{method: "POST", headers, body: JSON.stringify(body)}});
+  const data = await response.json().catch(() => ({{}}));
+  if (!response.ok) throw new Error(data.error || ("HTTP " + response.status));
+  return data;
+}}
+document.getElementById("signin").addEventListener("submit", async (event) => {{
+  event.preventDefault();
+  status.textContent = "Checking…";
+  let session = null;
+  try {{
+    session = await call(homeserver + "/_matrix/client/v3/login", {{
+      type: "m.login.password",
+      identifier: {{type: "m.id.user", user: document.getElementById("username").value}},
+      password: document.getElementById("password").value,
+      initial_device_display_name: "Borough meeting page"}});
+    const openid = await call(homeserver + "/_matrix/client/v3/user/" +
+      encodeURIComponent(session.user_id) + "/openid/request_token", {{}}, session.access_token);
+    const meeting = await call(window.location.pathname + "/token",
+      {{openid_token: openid.access_token}});
+    status.textContent = "Opening " + meeting.title + "…";
+    window.location.assign(meeting.url);
+  }} catch (error) {{
+    status.textContent = "Could not join: " + error.message;
+  }} finally {{
+    if (session) call(homeserver + "/_matrix/client/v3/logout", {{}}, session.access_token)
+      .catch(() => {{}});
+  }}
+}});
+</script>
+</body>
+</html>
+"""
+
+
+async def _resources(app: web.Application) -> AsyncIterator[None]:
+    timeout = aiohttp.ClientTimeout(total=10, connect=5)
+    async with aiohttp.ClientSession(timeout=timeout) as http:
+        app[OPENID_HTTP] = http
+        app[MEETINGS] = MeetingStore(app[SESSIONS])
+        app[ROOM_LOCKS] = {}
+        yield
+
+
+def setup(app: web.Application) -> None:
+    app.cleanup_ctx.append(_resources)
+    app.router.add_post("/verify/user_in_room", verify_user_in_room)
+    app.router.add_get("/.well-known/element/jitsi", element_jitsi_well_known)
+    app.router.add_get("/meet/{room_id}", meeting_page)
+    app.router.add_post("/meet/{room_id}/token", meeting_token)
