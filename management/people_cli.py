@@ -1,0 +1,208 @@
+"""`borough partner plan|apply`, `borough import people`, `borough person export|erase`.
+
+Who is acting: `--as @user:server` (or BOROUGH_OPERATOR) names the operator, and the
+service account performs the writes. With BOROUGH_OPERATOR_TOKEN set, the homeserver must
+confirm that the token is the operator's own (whoami), so `--as` cannot be borrowed. Without
+`--as` the operator is the service account, which maintains the main org file and so
+administers every organisation. Every action lands in the audit log under the operator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import click
+from rich.console import Console
+
+from borough import audit
+from borough.cli import EXIT_BAD_INPUT, EXIT_FAILED, Refused, err_console
+from borough.matrix import MatrixClient
+from borough.network import desired_network
+from borough.org import OrgChart
+from borough.org.fragments import Fragment
+from borough.org.loader import load_org_chart_with_fragments
+from borough.settings import Settings, load_settings
+from provisioning.apply import Applier
+from provisioning.cli import Connection, connect
+from provisioning.delegation import NotAnAdmin, check_admin, org_scope, scoped_plan
+from provisioning.live import LiveNetwork, read_live
+from provisioning.plan import Plan, PlanOptions, make_plan
+from provisioning.render import render_plan
+
+console = Console(highlight=False, soft_wrap=True)
+
+
+class BadInput(click.ClickException):
+    exit_code = EXIT_BAD_INPUT
+
+
+def _user_id(value: str, server_name: str) -> str:
+    value = value.strip()
+    if not value.startswith("@"):
+        value = "@" + value
+    return value if ":" in value else f"{value}:{server_name}"
+
+
+async def _confirmed_operator(settings: Settings, claimed: str | None) -> str:
+    """The operator's user id; checked against the homeserver when a token proves it."""
+    server = settings.homeserver.server_name
+    token = os.environ.get("BOROUGH_OPERATOR_TOKEN")
+    if token:
+        async with MatrixClient(settings.homeserver.url, token, max_retries=2) as client:
+            proven = await client.whoami()
+        if claimed is not None and _user_id(claimed, server) != proven:
+            raise Refused(
+                f"--as says {_user_id(claimed, server)}, but BOROUGH_OPERATOR_TOKEN belongs to "
+                f"{proven}"
+            )
+        return proven
+    return _user_id(claimed, server) if claimed else settings.service_account.user_id
+
+
+def _require_admin(chart: OrgChart, org: str, operator: str, settings: Settings) -> None:
+    if operator == settings.service_account.user_id:
+        if org not in {o.key for o in chart.organisations}:
+            check_admin(chart, org, operator, settings.homeserver.server_name)  # raises, names orgs
+        return
+    check_admin(chart, org, operator, settings.homeserver.server_name)
+
+
+operator_option = click.option(
+    "--as",
+    "operator",
+    metavar="@USER:SERVER",
+    envvar="BOROUGH_OPERATOR",
+    help="Who is acting (an admin of the organisation); the service account if not given.",
+)
+org_option = click.option("--org", "organisation", required=True, help="The organisation's key.")
+
+
+def _chart(path: str) -> tuple[OrgChart, list[Fragment]]:
+    return load_org_chart_with_fragments(path)
+
+
+# --- borough partner plan | apply --------------------------------------------------------
+
+
+@click.group()
+def partner() -> None:
+    """A partner admin's own organisation: plan and apply only its part of the network."""
+
+
+async def _scoped(
+    conn: Connection, chart: OrgChart, organisation: str, options: PlanOptions
+) -> tuple[Plan, LiveNetwork]:
+    bot = conn.settings.bot.user_id if conn.settings.bot else None
+    desired = desired_network(chart, conn.settings.homeserver.server_name, conn.actor, bot)
+    live = await read_live(conn.client, conn.sessions)
+    full = make_plan(desired, live, options)
+    return scoped_plan(full, org_scope(chart, desired, live, organisation)), live
+
+
+@partner.command("plan")
+@click.argument("org_file", metavar="ORG.yaml")
+@org_option
+@operator_option
+@click.option("--deactivate-leavers", is_flag=True, help="Deactivate your people who left.")
+@click.pass_context
+def partner_plan(
+    ctx: click.Context,
+    org_file: str,
+    organisation: str,
+    operator: str | None,
+    deactivate_leavers: bool,
+) -> None:
+    """What `partner apply` would change for one organisation. Changes nothing."""
+    chart, _ = _chart(org_file)
+    settings = load_settings(ctx.obj["settings_path"])
+
+    async def run() -> Plan:
+        who = await _confirmed_operator(settings, operator)
+        _refuse_unless_admin(chart, organisation, who, settings)
+        async with connect(ctx.obj["settings_path"]) as conn:
+            plan, _ = await _scoped(
+                conn, chart, organisation, PlanOptions(deactivate_leavers=deactivate_leavers)
+            )
+            return plan
+
+    render_plan(asyncio.run(run()), console)
+
+
+def _refuse_unless_admin(chart: OrgChart, org: str, operator: str, settings: Settings) -> None:
+    try:
+        _require_admin(chart, org, operator, settings)
+    except NotAnAdmin as exc:
+        raise Refused(str(exc)) from None
+
+
+@partner.command("apply")
+@click.argument("org_file", metavar="ORG.yaml")
+@org_option
+@operator_option
+@click.option("--deactivate-leavers", is_flag=True, help="Deactivate your people who left.")
+@click.option("--quiet", "-q", is_flag=True, help="Print the summary, not every change.")
+@click.pass_context
+def partner_apply(
+    ctx: click.Context,
+    org_file: str,
+    organisation: str,
+    operator: str | None,
+    deactivate_leavers: bool,
+    quiet: bool,
+) -> None:
+    """Make the homeserver match one organisation's part of the org chart."""
+    chart, _ = _chart(org_file)
+    settings = load_settings(ctx.obj["settings_path"])
+
+    async def run() -> int:
+        who = await _confirmed_operator(settings, operator)
+        _refuse_unless_admin(chart, organisation, who, settings)
+        async with connect(ctx.obj["settings_path"]) as conn:
+            plan, live = await _scoped(
+                conn, chart, organisation, PlanOptions(deactivate_leavers=deactivate_leavers)
+            )
+            render_plan(plan, console, summary_only=quiet)
+            threshold = conn.settings.provisioning.destructive_threshold
+            if len(plan.destructive) > threshold:
+                raise Refused(
+                    f"this plan removes or demotes {len(plan.destructive)} things, more than "
+                    f"the threshold of {threshold}; ask the main file's admins to apply it"
+                )
+            if not plan.changes:
+                return 0
+            applier = Applier(
+                conn.client,
+                conn.sessions,
+                conn.settings.homeserver.server_name,
+                {key: room.room_id for key, room in live.rooms.items()},
+                actor=who,
+            )
+            result = await applier.apply(plan, lambda _: None)
+            async with conn.sessions.begin() as session:
+                await audit.record(
+                    session,
+                    actor=who,
+                    action="partner.apply",
+                    target_ids=[organisation],
+                    details={
+                        "organisation": organisation,
+                        "planned": len(plan.changes),
+                        "done": result.done,
+                        "failed": len(result.failures),
+                    },
+                )
+            console.print(
+                f"Applied {result.done} of {len(plan.changes)} changes for {organisation}."
+            )
+            for change, reason in result.failures:
+                err_console.print(f"failed: {change.group} {change.target}: {reason}", markup=False)
+            return EXIT_FAILED if result.failures else 0
+
+    code = asyncio.run(run())
+    if code:
+        ctx.exit(code)
+
+
+def commands() -> list[click.Command]:
+    return [partner]

@@ -1,0 +1,131 @@
+"""Delegated partner admins against a real Synapse: a fragment's admin plans and applies only
+their own organisation, and is refused everywhere else (CLI and bot)."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from pathlib import Path
+
+import pytest
+
+from borough import audit
+from borough.db import AuditEntry, create_engine, session_factory
+from tests.conftest import Homeserver, HttpError, borough
+
+pytestmark = pytest.mark.integration
+
+FRAGMENTS = Path(__file__).parents[1] / "fixtures" / "fragments"
+ORG_FILE = FRAGMENTS / "main.yaml"
+
+
+@pytest.fixture(scope="module")
+def chart(tmp_path_factory: pytest.TempPathFactory, settings_file: Path) -> Path:
+    """A copy of the fragments fixture, applied in full by the service account."""
+    folder = tmp_path_factory.mktemp("chart")
+    shutil.copytree(FRAGMENTS, folder, dirs_exist_ok=True)
+    result = borough("apply", "-q", str(folder / "main.yaml"), settings=settings_file)
+    assert result.exit_code == 0, result.output
+    return folder / "main.yaml"
+
+
+def _entries(database_url: str, action: str) -> list[AuditEntry]:
+    async def read() -> list[AuditEntry]:
+        engine = create_engine(database_url)
+        try:
+            async with session_factory(engine)() as session:
+                return await audit.entries(session, action=action)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(read())
+
+
+def _exists(hs: Homeserver, username: str) -> bool:
+    try:
+        hs.admin("GET", f"/_synapse/admin/v2/users/{hs.user_id(username)}")
+    except HttpError as exc:
+        assert exc.status == 404
+        return False
+    return True
+
+
+def test_a_partner_admin_applies_only_their_own_organisation(
+    chart: Path, settings_file: Path, homeserver: Homeserver, app_database_url: str
+) -> None:
+    fragment = chart.parent / "orgs" / "fhealth.yaml"
+    fragment.write_text(
+        fragment.read_text().replace(
+            "  - {username: hnurse,",
+            "  - {username: hmidwife, display_name: Mia Midwife, units: [hward]}\n"
+            "  - {username: hnurse,",
+        )
+    )
+    chart.write_text(
+        chart.read_text().replace(
+            "people:\n",
+            "people:\n  - {username: fnew, display_name: Nia New, organisation: fcouncil}\n",
+        )
+    )
+    plan = borough(
+        "partner", "plan", str(chart), "--org", "fhealth", "--as", "@hadmin", settings=settings_file
+    )
+    assert plan.exit_code == 0, plan.output
+    assert f"+ {homeserver.user_id('hmidwife')}" in plan.output
+    assert "fnew" not in plan.output
+    assert "outside 'fhealth' left for the admins of the main org file" in plan.output
+
+    applied = borough(
+        "partner", "apply", "-q", str(chart), "--org", "fhealth", "--as", "hadmin",
+        settings=settings_file,
+    )  # fmt: skip
+    assert applied.exit_code == 0, applied.output
+    assert _exists(homeserver, "hmidwife")
+    assert not _exists(homeserver, "fnew")
+    ward = homeserver.room_id("hward-general")
+    members = homeserver.admin("GET", f"/_synapse/admin/v1/rooms/{ward}/members")["members"]
+    assert homeserver.user_id("hmidwife") in members
+
+    [entry] = _entries(app_database_url, "partner.apply")
+    assert entry.actor == homeserver.user_id("hadmin")
+    assert entry.target_ids == ["fhealth"]
+    assert entry.details["done"] == entry.details["planned"] > 0
+
+
+def test_a_partner_admin_is_refused_outside_their_organisation(
+    chart: Path, settings_file: Path, homeserver: Homeserver
+) -> None:
+    for command in ("plan", "apply"):
+        result = borough(
+            "partner", command, str(chart), "--org", "fcouncil", "--as", "@hadmin",
+            settings=settings_file,
+        )  # fmt: skip
+        assert result.exit_code == 3, result.output
+        assert (
+            f"{homeserver.user_id('hadmin')} is not an admin of 'fcouncil'; you administer fhealth"
+        ) in result.output
+    assert not _exists(homeserver, "fnew")
+    nobody = borough(
+        "partner", "plan", str(chart), "--org", "fhealth", "--as", "@hnurse", settings=settings_file
+    )
+    assert nobody.exit_code == 3
+    assert "listed under its 'admins:'" in nobody.output
+    unknown = borough(
+        "partner", "plan", str(chart), "--org", "nope", "--as", "@hadmin", settings=settings_file
+    )
+    assert unknown.exit_code == 3
+    assert "there is no organisation 'nope' in the org chart" in unknown.output
+
+
+def test_an_operator_token_must_belong_to_the_named_admin(
+    chart: Path, settings_file: Path, homeserver: Homeserver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BOROUGH_OPERATOR_TOKEN", homeserver.login_as("hnurse"))
+    borrowed = borough(
+        "partner", "plan", str(chart), "--org", "fhealth", "--as", "@hadmin", settings=settings_file
+    )
+    assert borrowed.exit_code == 3
+    assert "BOROUGH_OPERATOR_TOKEN belongs to" in borrowed.output
+    monkeypatch.setenv("BOROUGH_OPERATOR_TOKEN", homeserver.login_as("hadmin"))
+    proven = borough("partner", "plan", str(chart), "--org", "fhealth", settings=settings_file)
+    assert proven.exit_code == 0, proven.output
