@@ -282,6 +282,7 @@ class BlogMedia(Base):
     post_id: Mapped[str] = mapped_column(
         ForeignKey("blog_posts.event_id", ondelete="CASCADE"), index=True
     )
+    url: Mapped[str] = mapped_column(String(500))
 
 
 class MirroredAvatar(Base):

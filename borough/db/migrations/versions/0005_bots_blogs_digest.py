@@ -87,6 +87,7 @@ def upgrade() -> None:
             nullable=False,
             index=True,
         ),
+        sa.Column("url", sa.String(500), nullable=False),
     )
     op.create_table(
         "mirrored_avatars",
