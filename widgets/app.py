@@ -27,7 +27,13 @@ SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
 MATRIX = web.AppKey("matrix", MatrixClient)
 
 #: Modules whose `setup(app)` adds routes, in the order their routes are matched.
-AREAS: list[str] = ["widgets.conferencing"]
+AREAS: list[str] = [
+    "widgets.viewer",
+    "widgets.directory",
+    "widgets.timeline",
+    "widgets.public",
+    "widgets.conferencing",
+]
 
 
 class JsonError(web.HTTPException):

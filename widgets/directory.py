@@ -1,0 +1,116 @@
+"""The people directory widget: its page, and the JSON it reads as the signed-in viewer.
+
+Every answer comes from `borough.directory`, the same query layer the bot's `!find`,
+`!whois` and `!team` use, so a field hidden from someone in chat is hidden here too.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import asdict
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import select
+
+from borough import directory
+from borough.db import UnitRow
+from borough.directory import DirectoryError, PersonSummary
+from widgets import pages
+from widgets.app import SESSIONS, JsonError
+from widgets.viewer import viewer_id
+
+FIELD_LABELS = {"pronouns": "Pronouns", "bio": "About", "skills": "Skills"}
+MAX_QUERY = 200
+
+
+async def page(request: web.Request) -> web.Response:
+    return pages.render(request, "people.html")
+
+
+def _person(person: PersonSummary) -> dict[str, Any]:
+    return asdict(person)
+
+
+async def search(request: web.Request) -> web.Response:
+    asker = viewer_id(request)
+    text = request.query.get("q", "").strip()
+    if len(text) > MAX_QUERY:
+        raise JsonError(400, f"keep the search under {MAX_QUERY} characters", "M_INVALID_PARAM")
+    try:
+        query = directory.parse_query(shlex.split(text))
+    except ValueError:
+        raise JsonError(400, "a quote in the search is not closed", "M_INVALID_PARAM") from None
+    except DirectoryError as exc:
+        raise JsonError(400, str(exc), "M_INVALID_PARAM") from None
+    async with request.app[SESSIONS]() as session:
+        viewer = await directory.viewer(session, asker)
+        found = await directory.search(session, viewer, query, page_size=20)
+    return web.json_response(
+        {
+            "total": found.total,
+            "page": found.page,
+            "has_more": found.has_more,
+            "people": [_person(p) for p in found.people],
+        }
+    )
+
+
+async def card(request: web.Request) -> web.Response:
+    asker = viewer_id(request)
+    async with request.app[SESSIONS]() as session:
+        viewer = await directory.viewer(session, asker)
+        try:
+            shown = await directory.card(session, viewer, request.match_info["user_id"])
+        except DirectoryError as exc:
+            raise JsonError(404, str(exc), "M_NOT_FOUND") from None
+        names = dict(
+            await session.execute(
+                select(UnitRow.key, UnitRow.name).where(UnitRow.key.in_(shown.units))
+            )
+        )
+    return web.json_response(
+        {
+            "user_id": shown.user_id,
+            "display_name": shown.display_name,
+            "job_title": shown.title,
+            "organisation": shown.organisation,
+            "units": [{"key": key, "name": names.get(key, key)} for key in shown.units],
+            "manager": shown.manager_name,
+            "email": shown.email,
+            "fields": [
+                {"name": name, "label": FIELD_LABELS.get(name, name.capitalize()), "value": value}
+                for name, value in shown.fields
+            ],
+        }
+    )
+
+
+async def unit(request: web.Request) -> web.Response:
+    asker = viewer_id(request)
+    async with request.app[SESSIONS]() as session:
+        viewer = await directory.viewer(session, asker)
+        try:
+            listing = await directory.team(session, viewer, request.match_info["key"])
+        except DirectoryError as exc:
+            status = 403 if viewer.is_community else 404
+            errcode = "M_FORBIDDEN" if status == 403 else "M_NOT_FOUND"
+            raise JsonError(status, str(exc), errcode) from None
+    return web.json_response(
+        {
+            "key": listing.key,
+            "name": listing.name,
+            "members": [_person(p) for p in listing.members],
+            "teams": [
+                {"key": s.key, "name": s.name, "people": s.member_count} for s in listing.sub_units
+            ],
+        }
+    )
+
+
+def setup(app: web.Application) -> None:
+    pages.setup(app)
+    app.router.add_get("/widgets/people", page)
+    app.router.add_get("/widgets/api/people", search)
+    app.router.add_get("/widgets/api/people/{user_id}", card)
+    app.router.add_get("/widgets/api/units/{key}", unit)

@@ -1,0 +1,341 @@
+"""Public pages for residents: public channels and public blogs as HTML and Atom (feedgen).
+
+Only what is public is ever served. A channel is servable when it is marked public and is
+not sealed; a blog post when it and its blog room are both public. Every lookup (key,
+alias, room id, feed, tag, media) goes through those two rules, and anything else is the
+same 404 as something that does not exist, so sealed content cannot even be confirmed.
+Media is proxied from the homeserver only when a public blog post references it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import quote
+
+import aiohttp
+import nh3
+from aiohttp import web
+from feedgen.feed import FeedGenerator
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from borough.db import BlogPost, BlogRoom, ChannelRow, Post, PostTag, Profile
+from borough.matrix import q
+from widgets import pages
+from widgets.app import SESSIONS, SETTINGS, JsonError
+from widgets.viewer import HTTP
+
+logger = logging.getLogger(__name__)
+
+PAGE_SIZE = 30
+MEDIA_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
+
+
+def is_servable_channel(channel: ChannelRow) -> bool:
+    return channel.is_public and not channel.is_sealed
+
+
+def is_servable_post(post: BlogPost, blog: BlogRoom) -> bool:
+    return post.is_public and blog.is_public and post.room_id == blog.room_id
+
+
+def matrix_to(room: str, event_id: str | None = None) -> str:
+    link = f"https://matrix.to/#/{quote(room, safe='')}"
+    return link + (f"/{quote(event_id, safe='')}" if event_id else "")
+
+
+def media_path(mxc: str) -> str | None:
+    """`mxc://server/id` → this server's proxy path, or None for anything else."""
+    if not mxc.startswith("mxc://"):
+        return None
+    server, _, media_id = mxc[len("mxc://") :].partition("/")
+    if not server or not media_id or "/" in media_id:
+        return None
+    return f"/public/media/{quote(server, safe='')}/{quote(media_id, safe='')}"
+
+
+@dataclass(frozen=True)
+class ShownPost:
+    """A channel post as the public pages show it."""
+
+    event_id: str
+    author: str
+    sent_at: datetime
+    body: str
+    tags: list[str]
+    reply_count: int
+    reaction_count: int
+    link: str
+
+
+def _not_found() -> web.HTTPNotFound:
+    return web.HTTPNotFound(text="There is no public page here.", content_type="text/plain")
+
+
+async def _channel(session: AsyncSession, reference: str) -> ChannelRow:
+    """A public channel by key, alias or room id; every other case is a plain 404."""
+    reference = reference.strip()
+    column = (
+        ChannelRow.room_id
+        if reference.startswith("!")
+        else ChannelRow.alias
+        if reference.startswith("#")
+        else ChannelRow.key
+    )
+    row = await session.scalar(select(ChannelRow).where(column == reference).limit(1))
+    if row is None or not is_servable_channel(row):
+        raise _not_found()
+    return row
+
+
+async def _names(session: AsyncSession, user_ids: set[str]) -> dict[str, str]:
+    rows = await session.execute(
+        select(Profile.user_id, Profile.display_name).where(Profile.user_id.in_(user_ids))
+    )
+    return {user_id: name for user_id, name in rows}
+
+
+async def _posts(
+    session: AsyncSession, room_ids: list[str], tag: str | None, channels: dict[str, ChannelRow]
+) -> list[ShownPost]:
+    query = select(Post).where(Post.room_id.in_(room_ids), Post.thread_root.is_(None))
+    if tag:
+        query = query.join(PostTag, PostTag.event_id == Post.event_id).where(PostTag.tag == tag)
+    posts = list(
+        await session.scalars(query.order_by(Post.sent_at.desc(), Post.event_id).limit(PAGE_SIZE))
+    )
+    tags: dict[str, list[str]] = {}
+    if posts:
+        for event_id, name in await session.execute(
+            select(PostTag.event_id, PostTag.tag)
+            .where(PostTag.event_id.in_([p.event_id for p in posts]))
+            .order_by(PostTag.tag)
+        ):
+            tags.setdefault(event_id, []).append(name)
+    names = await _names(session, {p.author for p in posts})
+    return [
+        ShownPost(
+            event_id=p.event_id,
+            author=names.get(p.author, p.author),
+            sent_at=p.sent_at,
+            body=p.body,
+            tags=tags.get(p.event_id, []),
+            reply_count=p.reply_count,
+            reaction_count=p.reaction_count,
+            link=matrix_to(channels[p.room_id].alias or p.room_id, p.event_id),
+        )
+        for p in posts
+    ]
+
+
+def _tag(request: web.Request) -> str | None:
+    tag = request.query.get("tag", "").strip().lstrip("#").lower()
+    return tag or None
+
+
+def _base(request: web.Request) -> str:
+    return request.app[SETTINGS].widgets.public_url.rstrip("/")
+
+
+async def index(request: web.Request) -> web.Response:
+    async with request.app[SESSIONS]() as session:
+        channels = [
+            c
+            for c in await session.scalars(select(ChannelRow).order_by(ChannelRow.name))
+            if is_servable_channel(c)
+        ]
+        blogs = list(
+            await session.scalars(
+                select(BlogRoom).where(BlogRoom.is_public.is_(True)).order_by(BlogRoom.name)
+            )
+        )
+    return pages.render(request, "public_index.html", channels=channels, blogs=blogs)
+
+
+async def channel_page(request: web.Request) -> web.Response:
+    tag = _tag(request)
+    async with request.app[SESSIONS]() as session:
+        channel = await _channel(session, request.match_info["ref"])
+        posts = await _posts(session, [channel.room_id], tag, {channel.room_id: channel})
+    return pages.render(
+        request,
+        "public_channel.html",
+        channel=channel,
+        posts=posts,
+        tag=tag,
+        feed=f"/public/channels/{quote(channel.key, safe='')}/feed.atom",
+        element_link=matrix_to(channel.alias or channel.room_id),
+    )
+
+
+async def channel_feed(request: web.Request) -> web.Response:
+    async with request.app[SESSIONS]() as session:
+        channel = await _channel(session, request.match_info["ref"])
+        posts = await _posts(session, [channel.room_id], _tag(request), {channel.room_id: channel})
+    page = f"{_base(request)}/public/channels/{quote(channel.key, safe='')}"
+    feed = _feed(page, channel.name, f"Posts in {channel.name}")
+    for post in reversed(posts):
+        entry = feed.add_entry()
+        entry.id(post.link)
+        entry.title(post.body.split("\n", 1)[0][:100] or "(no text)")
+        entry.author({"name": post.author})
+        entry.link(href=post.link)
+        entry.content(post.body, type="text")
+        entry.published(post.sent_at.replace(tzinfo=post.sent_at.tzinfo or UTC))
+        entry.updated(post.sent_at.replace(tzinfo=post.sent_at.tzinfo or UTC))
+    return _atom(feed)
+
+
+async def tag_page(request: web.Request) -> web.Response:
+    tag = request.match_info["tag"].strip().lstrip("#").lower()
+    if not tag:
+        raise _not_found()
+    async with request.app[SESSIONS]() as session:
+        channels = {
+            c.room_id: c
+            for c in await session.scalars(select(ChannelRow))
+            if is_servable_channel(c)
+        }
+        posts = await _posts(session, list(channels), tag, channels)
+    return pages.render(request, "public_tag.html", tag=tag, posts=posts)
+
+
+async def _blog(session: AsyncSession, unit: str) -> BlogRoom:
+    blog = await session.scalar(
+        select(BlogRoom).where(BlogRoom.unit == unit, BlogRoom.is_public.is_(True)).limit(1)
+    )
+    if blog is None:
+        raise _not_found()
+    return blog
+
+
+async def _blog_posts(session: AsyncSession, blog: BlogRoom) -> list[BlogPost]:
+    posts = await session.scalars(
+        select(BlogPost)
+        .where(BlogPost.room_id == blog.room_id, BlogPost.is_public.is_(True))
+        .order_by(BlogPost.sent_at.desc())
+        .limit(PAGE_SIZE)
+    )
+    return [p for p in posts if is_servable_post(p, blog)]
+
+
+def _media(post: BlogPost) -> list[dict[str, str]]:
+    shown = []
+    for item in post.media or []:
+        path = media_path(str(item.get("url", "")))
+        if path and item.get("mimetype") in MEDIA_TYPES:
+            shown.append({"src": path, "alt": str(item.get("alt") or "")})
+    return shown
+
+
+async def blog_page(request: web.Request) -> web.Response:
+    async with request.app[SESSIONS]() as session:
+        blog = await _blog(session, request.match_info["unit"])
+        posts = await _blog_posts(session, blog)
+        names = await _names(session, {p.author for p in posts})
+    return pages.render(
+        request,
+        "public_blog.html",
+        blog=blog,
+        posts=[(p, names.get(p.author, p.author), nh3.clean(p.html), _media(p)) for p in posts],
+        feed=f"/public/blogs/{quote(blog.unit, safe='')}/feed.atom",
+    )
+
+
+async def blog_feed(request: web.Request) -> web.Response:
+    async with request.app[SESSIONS]() as session:
+        blog = await _blog(session, request.match_info["unit"])
+        posts = await _blog_posts(session, blog)
+        names = await _names(session, {p.author for p in posts})
+    page = f"{_base(request)}/public/blogs/{quote(blog.unit, safe='')}"
+    feed = _feed(page, blog.name, f"Stories from {blog.name}")
+    for post in reversed(posts):
+        when = post.sent_at.replace(tzinfo=post.sent_at.tzinfo or UTC)
+        entry = feed.add_entry()
+        entry.id(f"{page}#{quote(post.event_id, safe='')}")
+        entry.title(post.title)
+        entry.author({"name": names.get(post.author, post.author)})
+        entry.link(href=f"{page}#{quote(post.event_id, safe='')}")
+        entry.summary(post.summary)
+        entry.content(nh3.clean(post.html), type="html")  # sanitised again: defence in depth
+        entry.published(when)
+        entry.updated((post.edited_at or post.sent_at).replace(tzinfo=when.tzinfo))
+    return _atom(feed)
+
+
+async def media(request: web.Request) -> web.StreamResponse:
+    """A thumbnail of an image that a public blog post shows, fetched as the service account."""
+    mxc = f"mxc://{request.match_info['server']}/{request.match_info['media_id']}"
+    async with request.app[SESSIONS]() as session:
+        public_blogs = {
+            b.room_id: b
+            for b in await session.scalars(select(BlogRoom).where(BlogRoom.is_public.is_(True)))
+        }
+        posts = await session.scalars(
+            select(BlogPost).where(
+                BlogPost.is_public.is_(True), BlogPost.room_id.in_(list(public_blogs))
+            )
+        )
+        allowed = any(
+            item.get("url") == mxc and item.get("mimetype") in MEDIA_TYPES
+            for post in posts
+            if is_servable_post(post, public_blogs[post.room_id])
+            for item in post.media or []
+        )
+    if not allowed:
+        raise _not_found()
+    server, media_id = request.match_info["server"], request.match_info["media_id"]
+    path = f"/_matrix/client/v1/media/thumbnail/{q(server)}/{q(media_id)}"
+    settings = request.app[SETTINGS]
+    try:
+        async with request.app[HTTP].get(
+            settings.homeserver.url.rstrip("/") + path,
+            params={"width": "800", "height": "600", "method": "scale"},
+            headers={"Authorization": f"Bearer {settings.access_token}"},
+        ) as response:
+            if response.status != 200:
+                logger.warning("public media %s: HTTP %s from the homeserver", mxc, response.status)
+                raise JsonError(502, "the image is not available right now")
+            body, content_type = await response.read(), response.content_type
+    except (TimeoutError, aiohttp.ClientError) as exc:
+        logger.warning("public media %s unavailable: %s", mxc, type(exc).__name__)
+        raise JsonError(502, "the image is not available right now") from None
+    if content_type not in MEDIA_TYPES:
+        raise _not_found()
+    return web.Response(
+        body=body,
+        content_type=content_type,
+        headers={"Cache-Control": "public, max-age=3600"},
+    )
+
+
+def _feed(page: str, title: str, subtitle: str) -> FeedGenerator:
+    feed = FeedGenerator()
+    feed.id(page)
+    feed.title(title)
+    feed.subtitle(subtitle)
+    feed.link(href=page, rel="alternate")
+    feed.link(href=f"{page}/feed.atom", rel="self")
+    feed.language("en-GB")
+    feed.updated(datetime.now(UTC))
+    return feed
+
+
+def _atom(feed: FeedGenerator) -> web.Response:
+    return web.Response(
+        body=feed.atom_str(pretty=True), content_type="application/atom+xml", charset="utf-8"
+    )
+
+
+def setup(app: web.Application) -> None:
+    pages.setup(app)
+    app.router.add_get("/public", index)
+    app.router.add_get("/public/", index)
+    app.router.add_get("/public/channels/{ref}", channel_page)
+    app.router.add_get("/public/channels/{ref}/feed.atom", channel_feed)
+    app.router.add_get("/public/tags/{tag}", tag_page)
+    app.router.add_get("/public/blogs/{unit}", blog_page)
+    app.router.add_get("/public/blogs/{unit}/feed.atom", blog_feed)
+    app.router.add_get("/public/media/{server}/{media_id}", media)

@@ -1,0 +1,176 @@
+/*
+ * Borough's Matrix Widget API client: the widget half of the postMessage protocol, in plain JS.
+ *
+ * Why not matrix-widget-api's WidgetApi? Borough's pages need four actions (the handshake,
+ * capabilities, get_openid, openid_credentials); this is ~150 readable lines with no build
+ * step, and the browser test checks it against the real ClientWidgetApi that Element uses.
+ *
+ * Wire format (matrix-widget-api src/transport/PostmessageTransport.ts):
+ *   request  {api, widgetId, requestId, action, data}
+ *   response the same object with `response` added.
+ * Element adds `widgetId` and `parentUrl` to the widget URL's query string.
+ */
+"use strict";
+
+const BoroughWidget = (() => {
+  const API_VERSIONS = ["0.0.1", "0.0.2"];
+  const TIMEOUT_MS = 10000;
+
+  class WidgetClient {
+    constructor(capabilities = []) {
+      const query = new URLSearchParams(window.location.search);
+      this.widgetId = query.get("widgetId");
+      const parentUrl = query.get("parentUrl");
+      this.parentOrigin = parentUrl ? new URL(parentUrl).origin : null;
+      this.capabilities = capabilities;
+      this.pending = new Map();
+      this.openidWaiters = new Map();
+      this.nextId = 0;
+      let markReady;
+      this.ready = new Promise((resolve) => (markReady = resolve));
+      this.markReady = markReady;
+      this.approved = [];
+    }
+
+    get isEmbedded() {
+      return Boolean(this.widgetId && this.parentOrigin && window.parent !== window);
+    }
+
+    start() {
+      if (!this.isEmbedded) {
+        return Promise.reject(new Error("Open this page as a widget in Element."));
+      }
+      window.addEventListener("message", (event) => this.receive(event));
+      // Tell the client which versions we speak; with waitForIframeLoad the client
+      // starts the capability exchange itself once the iframe has loaded.
+      this.send("supported_api_versions", {}).catch(() => {});
+      return this.ready;
+    }
+
+    receive(event) {
+      if (event.source !== window.parent || event.origin !== this.parentOrigin) return;
+      const message = event.data;
+      if (!message || typeof message !== "object" || message.widgetId !== this.widgetId) return;
+      if (message.api === "fromWidget" && message.response !== undefined) {
+        const waiter = this.pending.get(message.requestId);
+        if (!waiter) return;
+        this.pending.delete(message.requestId);
+        clearTimeout(waiter.timer);
+        if (message.response && message.response.error) {
+          waiter.reject(new Error(message.response.error.message || "the client refused"));
+        } else {
+          waiter.resolve(message.response);
+        }
+      } else if (message.api === "toWidget" && message.response === undefined) {
+        this.reply(message, this.answer(message));
+      }
+    }
+
+    answer(request) {
+      switch (request.action) {
+        case "supported_api_versions":
+          return { supported_versions: API_VERSIONS };
+        case "capabilities":
+          return { capabilities: this.capabilities };
+        case "notify_capabilities":
+          this.approved = (request.data && request.data.approved) || [];
+          this.markReady(this.approved);
+          return {};
+        case "openid_credentials": {
+          const data = request.data || {};
+          const waiter = this.openidWaiters.get(data.original_request_id);
+          if (waiter) {
+            this.openidWaiters.delete(data.original_request_id);
+            settleOpenId(data, waiter.resolve, waiter.reject);
+          }
+          return {};
+        }
+        default:
+          // theme_change, visibility, language_change...: acknowledged, nothing to do.
+          return {};
+      }
+    }
+
+    reply(request, response) {
+      window.parent.postMessage({ ...request, response }, this.parentOrigin);
+    }
+
+    send(action, data, requestId = `borough-${++this.nextId}`) {
+      const request = { api: "fromWidget", widgetId: this.widgetId, requestId, action, data };
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          this.pending.delete(requestId);
+          reject(new Error(`the client did not answer ${action}`));
+        }, TIMEOUT_MS);
+        this.pending.set(requestId, { resolve, reject, timer });
+        window.parent.postMessage(request, this.parentOrigin);
+      });
+    }
+
+    /* The viewer's OpenID credentials; the client may ask the person first. */
+    async requestOpenId() {
+      const requestId = `borough-${++this.nextId}`;
+      const later = new Promise((resolve, reject) =>
+        this.openidWaiters.set(requestId, { resolve, reject }),
+      );
+      const first = await this.send("get_openid", {}, requestId);
+      if (first.state === "request") return later;
+      this.openidWaiters.delete(requestId);
+      return new Promise((resolve, reject) => settleOpenId(first, resolve, reject));
+    }
+  }
+
+  function settleOpenId(data, resolve, reject) {
+    if (data.state === "allowed" && data.access_token) {
+      resolve({ access_token: data.access_token, matrix_server_name: data.matrix_server_name });
+    } else {
+      reject(new Error("You declined to confirm your identity, so Borough cannot show this."));
+    }
+  }
+
+  /* Handshake, OpenID, then a Borough session: returns a fetch that sends the session. */
+  async function connect(capabilities = []) {
+    const client = new WidgetClient(capabilities);
+    await client.start();
+    const credentials = await client.requestOpenId();
+    const answer = await fetch("api/session", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(credentials),
+    });
+    const session = await answer.json();
+    if (!answer.ok) throw new Error(session.error || "Borough could not check who you are.");
+    const api = async (path) => {
+      const response = await fetch(path, {
+        headers: { Authorization: `Bearer ${session.token}` },
+      });
+      const body = await response.json();
+      if (!response.ok) throw new Error(body.error || `HTTP ${response.status}`);
+      return body;
+    };
+    return { client, userId: session.user_id, api };
+  }
+
+  /* A small DOM builder: text is always set as text, never parsed as HTML. */
+  function el(tag, attributes = {}, ...children) {
+    const node = document.createElement(tag);
+    for (const [name, value] of Object.entries(attributes)) {
+      if (value === null || value === undefined || value === false) continue;
+      if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+      else node.setAttribute(name, value === true ? "" : value);
+    }
+    for (const child of children.flat()) {
+      if (child === null || child === undefined || child === false) continue;
+      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return node;
+  }
+
+  function showStatus(message, isError = false) {
+    const status = document.getElementById("status");
+    status.textContent = message;
+    status.classList.toggle("error", isError);
+  }
+
+  return { WidgetClient, connect, el, showStatus };
+})();
