@@ -43,6 +43,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=8008)
     parser.add_argument("--server-name", default="borough.localhost")
+    parser.add_argument("--widgets-port", type=int, default=8090)
     args = parser.parse_args()
 
     VAR.mkdir(exist_ok=True)
@@ -79,6 +80,10 @@ def main() -> int:
                     },
                     "database": {"url": f"sqlite+aiosqlite:///{VAR / 'borough.db'}"},
                     "bot": {"user_id": state["bot_user"], "access_token": state["bot_token"]},
+                    "widgets": {
+                        "port": args.widgets_port,
+                        "public_url": f"http://localhost:{args.widgets_port}",
+                    },
                 }
             )
         )
@@ -91,6 +96,8 @@ def main() -> int:
             return applied.returncode
 
         bot = subprocess.Popen([*borough, "bots", "run"])
+        widgets = subprocess.Popen([*borough, "widgets", "serve"])
+        services = {"the bot": bot, "the widget server": widgets}
 
         # One demo login: a fresh password each run, printed here and stored nowhere.
         chart = yaml.safe_load(ORG.read_text())
@@ -111,19 +118,27 @@ def main() -> int:
             f"  Demo login:  {demo['username']}  /  {password}   ({demo['display_name']}, {demo.get('job_title', '')})\n"
             f"  Admin CLI:   .venv/bin/borough --settings {SETTINGS.relative_to(REPO)} plan {ORG.relative_to(REPO)}\n"
             f"  The bot:     start a chat with {state['bot_user']} and type !help\n"
+            f"  Widgets:     http://localhost:{args.widgets_port}  (directory, timelines, public pages)\n"
             "Press Ctrl-C to stop.",
             flush=True,
         )
         try:
-            while synapse.running and bot.poll() is None:
+            while synapse.running and all(p.poll() is None for p in services.values()):
                 time.sleep(1)
-            print("Synapse or the bot exited; see var/synapse/homeserver.log", file=sys.stderr)
+            stopped = [name for name, p in services.items() if p.poll() is not None]
+            print(
+                f"{' and '.join(stopped) or 'Synapse'} exited; see the messages above "
+                "and var/synapse/homeserver.log",
+                file=sys.stderr,
+            )
             return 1
         except KeyboardInterrupt:
             pass
         finally:
-            bot.terminate()
-            bot.wait(timeout=30)
+            for process in services.values():
+                process.terminate()
+            for process in services.values():
+                process.wait(timeout=30)
     finally:
         synapse.stop()
         print("Stopped.")
