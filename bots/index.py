@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from borough import events
-from borough.db import ChannelRow, Post, PostMention, PostTag, Reaction
+from borough.db import ChannelMember, ChannelRow, Post, PostMention, PostTag, Reaction
 
 # A hashtag, but not a room alias (#room:server) or an HTML entity.
 TAG = re.compile(r"(?<![\w#&])#([A-Za-z][\w-]{0,99})(?![\w-]|:\S)")
@@ -46,15 +46,11 @@ def _when(source: dict[str, Any]) -> datetime:
 
 
 class Indexer:
-    """Holds which rooms are channels and who is in them, and indexes their events."""
+    """Holds which rooms are channels, keeps room members in `channel_members` (whom
+    `borough.readers` asks who may read), and indexes the channels' events."""
 
     def __init__(self) -> None:
         self.channels: dict[str, dict[str, Any]] = {}
-        self.members: dict[str, set[str]] = {}
-
-    def readable(self, user_id: str) -> set[str]:
-        """The channel rooms this person is joined to, so may read."""
-        return {room for room in self.channels if user_id in self.members.get(room, set())}
 
     async def load(self, session: AsyncSession) -> None:
         """Pick up the channels already known, before the first sync of this run."""
@@ -65,14 +61,11 @@ class Indexer:
         self, session: AsyncSession, room_id: str, state_events: Iterable[dict[str, Any]]
     ) -> None:
         # The channel's own state first, so its name and alias find a row to land on.
+        joined: dict[str, bool] = {}  # the last membership of each person in this batch
         for source in sorted(state_events, key=lambda s: s.get("type") != events.CHANNEL):
             event_type, content = source.get("type"), source.get("content", {})
             if event_type == "m.room.member":
-                members = self.members.setdefault(room_id, set())
-                if content.get("membership") == "join":
-                    members.add(source["state_key"])
-                else:
-                    members.discard(source["state_key"])
+                joined[source["state_key"]] = content.get("membership") == "join"
             elif event_type in (
                 events.CHANNEL,
                 events.MANAGED,
@@ -80,6 +73,28 @@ class Indexer:
                 "m.room.canonical_alias",
             ):
                 await self._channel_state(session, room_id, str(event_type), content)
+        if joined:
+            await self._members(session, room_id, joined)
+
+    async def _members(self, session: AsyncSession, room_id: str, joined: dict[str, bool]) -> None:
+        # A full-state sync repeats every member: compare with what is stored, write the change.
+        query = select(ChannelMember.user_id).where(ChannelMember.room_id == room_id)
+        if len(joined) <= 500:
+            query = query.where(ChannelMember.user_id.in_(list(joined)))
+        stored = set(await session.scalars(query))
+        arrived = [u for u, is_joined in joined.items() if is_joined and u not in stored]
+        gone = [u for u, is_joined in joined.items() if not is_joined and u in stored]
+        if arrived:
+            await session.execute(
+                insert(ChannelMember), [{"room_id": room_id, "user_id": u} for u in arrived]
+            )
+        for start in range(0, len(gone), 500):
+            await session.execute(
+                delete(ChannelMember).where(
+                    ChannelMember.room_id == room_id,
+                    ChannelMember.user_id.in_(gone[start : start + 500]),
+                )
+            )
 
     async def _channel_state(
         self, session: AsyncSession, room_id: str, event_type: str, content: dict[str, Any]

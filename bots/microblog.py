@@ -1,16 +1,18 @@
 """Reading the microblog index: follows, the feed, hashtags and trends, always limited to the
-channels the asker is joined to (so may read)."""
+channels the asker may read (`borough.readers`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import quote
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from borough.db import ChannelRow, Follow, Post, PostTag, Profile
+from borough.readers import latest_posts, readable_channel_ids
 from bots.commands import UsageError
 from bots.index import Indexer
 
@@ -29,7 +31,8 @@ class Microblog:
         alias = alias if alias.startswith("#") else f"#{alias}"
         async with self.sessions() as session:
             row = await session.scalar(select(ChannelRow).where(ChannelRow.alias == alias))
-        if row is None or row.room_id not in self.indexer.readable(asker):
+            readable = await readable_channel_ids(session, asker)
+        if row is None or row.room_id not in readable:
             # Sealed channels are not admitted to exist for outsiders.
             raise UsageError(f"I know no channel `{reference}` that you can read.")
         return row
@@ -50,20 +53,23 @@ class Microblog:
         return f"You no longer follow **{row.name}**."
 
     async def feed(self, asker: str, page: int) -> str:
-        readable = self.indexer.readable(asker)
+        if page < 1:
+            raise UsageError("Pages start at 1.")
         async with self.sessions() as session:
             followed = set(
                 await session.scalars(select(Follow.room_id).where(Follow.user_id == asker))
             )
-        rooms = followed & readable
-        if not rooms:
-            return "You follow no channels yet: `!follow #channel` to start."
-        query = select(Post).where(Post.room_id.in_(rooms), Post.thread_root.is_(None))
-        return await self._page(query, page, "Your feed", f"!feed {page + 1}")
+            rooms = followed & await readable_channel_ids(session, asker)
+            if not rooms:
+                return "You follow no channels yet: `!follow #channel` to start."
+            posts = await latest_posts(session, rooms, PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE)
+            names = await self._names(session, posts)
+        return self._render(posts, names, page, "Your feed", f"!feed {page + 1}")
 
     async def tag(self, asker: str, tag: str, page: int) -> str:
         name = tag.lstrip("#").lower()
-        rooms = self.indexer.readable(asker)
+        async with self.sessions() as session:
+            rooms = await readable_channel_ids(session, asker)
         query = (
             select(Post)
             .join(PostTag, PostTag.event_id == Post.event_id)
@@ -73,9 +79,9 @@ class Microblog:
 
     async def trending(self, asker: str, now: datetime | None = None) -> str:
         now = now or datetime.now(UTC)
-        rooms = self.indexer.readable(asker)
         lines = ["**Trending**"]
         async with self.sessions() as session:
+            rooms = await readable_channel_ids(session, asker)
             for label, window in (
                 ("past 24 hours", timedelta(hours=24)),
                 ("past 7 days", timedelta(days=7)),
@@ -94,27 +100,30 @@ class Microblog:
                 lines.append(f"- {label}: {shown}")
         return "\n".join(lines)
 
-    async def _page(self, query: object, page: int, title: str, more: str) -> str:
+    async def _page(self, query: Any, page: int, title: str, more: str) -> str:
         if page < 1:
             raise UsageError("Pages start at 1.")
         async with self.sessions() as session:
             posts = list(
                 await session.scalars(
-                    query.order_by(Post.sent_at.desc(), Post.event_id)  # type: ignore[attr-defined]
+                    query.order_by(Post.sent_at.desc(), Post.event_id.desc())
                     .offset((page - 1) * PAGE_SIZE)
                     .limit(PAGE_SIZE + 1)
                 )
             )
-            authors = {p.author for p in posts}
-            names = dict(
-                (
-                    await session.execute(
-                        select(Profile.user_id, Profile.display_name).where(
-                            Profile.user_id.in_(authors)
-                        )
-                    )
-                ).all()
-            )
+            names = await self._names(session, posts)
+        return self._render(posts, names, page, title, more)
+
+    async def _names(self, session: AsyncSession, posts: list[Post]) -> dict[str, str]:
+        authors = {p.author for p in posts}
+        rows = await session.execute(
+            select(Profile.user_id, Profile.display_name).where(Profile.user_id.in_(authors))
+        )
+        return {user_id: name for user_id, name in rows.all()}
+
+    def _render(
+        self, posts: list[Post], names: dict[str, str], page: int, title: str, more: str
+    ) -> str:
         if not posts:
             return f"{title}: nothing {'more ' if page > 1 else ''}to show."
         lines = [f"**{title}** (page {page})", ""]

@@ -1,20 +1,22 @@
-"""Profile cards and edits: `!profile`, `!profile set`, `!profile visibility`, `!whois`.
+"""Profiles in chat: `!profile`, `!profile set`, `!profile visibility`, `!whois`, `!find`, `!team`.
 
-Queries live here, not in the handlers; every answer passes through `may_see`.
+The questions are answered by `borough.directory` (shared with the widgets, visibility
+applied there); this module words the answers for chat and makes a person's own edits.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from borough.db import Profile, ProfileFieldRow, UnitRow
+from borough import directory
+from borough.db import Profile, ProfileFieldRow
+from borough.directory import Card, DirectoryError, DirectoryQuery, PersonSummary
 from bots.commands import UsageError
-from bots.visibility import Viewer, may_see
 
 #: Fields a person may set themselves, with their validation and default visibility.
 EDITABLE = ("title", "bio", "skills", "location", "pronouns", "phone")
@@ -27,7 +29,6 @@ DEFAULT_VISIBILITY = {
     "phone": "staff",
 }
 _LIMITS = {"title": 100, "bio": 500, "location": 100, "pronouns": 30, "phone": 25}
-_ROLE_ORDER = {"senior_manager": 0, "manager": 1}
 _PHONE = re.compile(r"^\+?[0-9 ()-]{6,24}$")
 
 
@@ -51,102 +52,47 @@ def validate(field: str, value: str) -> str | list[str]:
 
 @dataclass
 class ProfileDirectory:
+    """The directory's answers (`borough.directory`) in chat form, and a person's own edits."""
+
     sessions: async_sessionmaker[AsyncSession]
     server_name: str
 
-    async def viewer(self, user_id: str) -> Viewer:
-        async with self.sessions() as session:
-            row = await session.get(Profile, user_id)
-        if row is None or row.left_at is not None:
-            return Viewer(user_id, None, None)
-        return Viewer(user_id, row.organisation, row.role)
-
     async def card(self, viewer_id: str, owner_id: str) -> str:
-        viewer = await self.viewer(viewer_id)
         async with self.sessions() as session:
-            row = await session.get(Profile, owner_id)
-            if row is None or row.left_at is not None:
-                raise UsageError(f"I have no profile for {owner_id}.")
-            manager = await session.get(Profile, row.manager) if row.manager else None
-        return render_card(viewer, row, manager)
+            asker = await directory.viewer(session, viewer_id)
+            with _usage():
+                return render_card(await directory.card(session, asker, owner_id))
 
-    async def find_people(self, query: str, limit: int = 10) -> list[Profile]:
-        if query.startswith("@"):
-            user_id = query if ":" in query else f"{query}:{self.server_name}"
-            async with self.sessions() as session:
-                row = await session.get(Profile, user_id)
-            return [row] if row is not None and row.left_at is None else []
-        pattern = f"%{query.lower()}%"
+    async def find_people(self, text: str, limit: int = 10) -> list[PersonSummary]:
         async with self.sessions() as session:
-            rows = await session.scalars(
-                select(Profile)
-                .where(Profile.left_at.is_(None))
-                .where(
-                    or_(
-                        func.lower(Profile.display_name).like(pattern),
-                        func.lower(Profile.username) == query.lower(),
-                    )
-                )
-                .order_by(Profile.display_name)
-                .limit(limit)
-            )
-            return list(rows)
+            return await directory.find_people(session, text, self.server_name, limit)
 
     async def search(self, viewer_id: str, query: DirectoryQuery, page_size: int = 10) -> str:
-        page = query.page
-        viewer = await self.viewer(viewer_id)
         async with self.sessions() as session:
-            rows = list(await session.scalars(select(Profile).where(Profile.left_at.is_(None))))
-        ranked = sorted(
-            ((score(viewer, row, query), row) for row in rows),
-            key=lambda pair: (-pair[0], pair[1].display_name),
-        )
-        matches = [row for points, row in ranked if points > 0]
-        if not matches:
+            asker = await directory.viewer(session, viewer_id)
+            found = await directory.search(session, asker, query, page_size)
+        if found.total == 0:
             return "Nobody matches that. Try fewer words, or a filter such as `org:` or `unit:`."
-        shown = matches[(page - 1) * page_size : page * page_size]
-        if not shown:
-            return f"There are only {len(matches)} matches."
-        lines = [f"**{len(matches)} people match** (page {page})", ""]
-        lines += [
-            f"- {row.display_name}"
-            + (f", {row.job_title}" if row.job_title else "")
-            + f" ({row.user_id})"
-            for row in shown
-        ]
-        if len(matches) > page * page_size:
-            lines += ["", f"More: add `page:{page + 1}` to your search."]
+        if not found.people:
+            return f"There are only {found.total} matches."
+        lines = [f"**{found.total} people match** (page {found.page})", ""]
+        lines += [_summary(person) for person in found.people]
+        if found.has_more:
+            lines += ["", f"More: add `page:{found.page + 1}` to your search."]
         return "\n".join(lines)
 
     async def team(self, viewer_id: str, reference: str) -> str:
-        viewer = await self.viewer(viewer_id)
-        if viewer.is_community:
-            raise UsageError("Team lists are for staff and partner organisations.")
         async with self.sessions() as session:
-            unit = await session.get(UnitRow, reference.lower()) or await session.scalar(
-                select(UnitRow).where(func.lower(UnitRow.name) == reference.lower())
-            )
-            if unit is None:
-                raise UsageError(f"I know no unit `{reference}`. Try its key or its full name.")
-            people = list(await session.scalars(select(Profile).where(Profile.left_at.is_(None))))
-            children = list(
-                await session.scalars(
-                    select(UnitRow).where(UnitRow.parent == unit.key).order_by(UnitRow.name)
-                )
-            )
-        members = sorted(
-            (p for p in people if unit.key in p.units),
-            key=lambda p: (_ROLE_ORDER.get(p.role, 9), p.display_name),
-        )
-        lines = [f"**{unit.name}** ({len(members)} people)", ""]
-        lines += [
-            f"- {p.display_name}" + (f", {p.job_title}" if p.job_title else "") + f" ({p.user_id})"
-            for p in members
-        ] or ["- nobody yet"]
-        if children:
-            counts = {c.key: sum(c.key in p.units for p in people) for c in children}
+            asker = await directory.viewer(session, viewer_id)
+            with _usage():
+                listing = await directory.team(session, asker, reference)
+        lines = [f"**{listing.name}** ({len(listing.members)} people)", ""]
+        lines += [_summary(person) for person in listing.members] or ["- nobody yet"]
+        if listing.sub_units:
             lines += ["", "Teams within:"]
-            lines += [f"- {c.name} (`!team {c.key}`, {counts[c.key]} people)" for c in children]
+            lines += [
+                f"- {u.name} (`!team {u.key}`, {u.member_count} people)" for u in listing.sub_units
+            ]
         return "\n".join(lines)
 
     async def set_field(self, user_id: str, field: str, raw: str) -> str:
@@ -203,103 +149,35 @@ def _managed(field: str) -> str:
     return f"Your {field} comes from your organisation's org chart; ask your Borough admin to change it."
 
 
-def render_card(viewer: Viewer, row: Profile, manager: Profile | None) -> str:
-    visible: Callable[[str], bool] = lambda v: may_see(viewer, row.user_id, row.organisation, v)  # noqa: E731
-    fields = {f.name: f for f in row.fields if visible(f.visibility)}
-    title = row.job_title or (fields["title"].value if "title" in fields else None)
-    lines = [f"**{row.display_name}**" + (f" — {title}" if title else "")]
-    if visible("partners"):
-        if row.organisation:
-            lines.append(f"- Organisation: {row.organisation}")
-        if row.units:
-            lines.append(f"- Units: {', '.join(row.units)}")
-        if manager is not None:
-            lines.append(f"- Manager: {manager.display_name}")
-        if row.email:
-            lines.append(f"- Email: {row.email}")
-    for name in ("pronouns", "bio", "skills", "location", "phone"):
-        if name in fields:
-            value = fields[name].value
-            shown = ", ".join(value) if isinstance(value, list) else str(value)
-            lines.append(f"- {name.capitalize()}: {shown}")
-    lines.append(f"- Matrix: {row.user_id}")
+def render_card(card: Card) -> str:
+    lines = [f"**{card.display_name}**" + (f" — {card.title}" if card.title else "")]
+    if card.organisation:
+        lines.append(f"- Organisation: {card.organisation}")
+    if card.units:
+        lines.append(f"- Units: {', '.join(card.units)}")
+    if card.manager_name:
+        lines.append(f"- Manager: {card.manager_name}")
+    if card.email:
+        lines.append(f"- Email: {card.email}")
+    lines += [f"- {name.capitalize()}: {shown}" for name, shown in card.fields]
+    lines.append(f"- Matrix: {card.user_id}")
     return "\n".join(lines)
 
 
-@dataclass(frozen=True)
-class DirectoryQuery:
-    words: tuple[str, ...]
-    organisation: str | None = None
-    unit: str | None = None
-    skill: str | None = None
-    role: str | None = None
-    page: int = 1
-
-
-_FILTERS = ("org", "unit", "skill", "role", "page")
-
-
 def parse_query(words: list[str]) -> DirectoryQuery:
-    """`safeguarding org:police skill:"family support"` → words and filters."""
-    free: list[str] = []
-    filters: dict[str, str] = {}
-    for word in words:
-        key, sep, value = word.partition(":")
-        if sep and key.lower() in _FILTERS:
-            if not value:
-                raise UsageError(f"`{key}:` needs a value, e.g. `{key}:housing`.")
-            filters[key.lower()] = value.lower()
-        else:
-            free.append(word.lower())
-    page = filters.pop("page", "1")
-    if not page.isdigit() or int(page) < 1:
-        raise UsageError(f"`page:{page}` is not a page number.")
-    if not free and not filters:
-        raise UsageError(
-            'Say what to look for, e.g. `!find safeguarding org:police skill:"family support"`.'
-        )
-    return DirectoryQuery(
-        tuple(free),
-        filters.get("org"),
-        filters.get("unit"),
-        filters.get("skill"),
-        filters.get("role"),
-        int(page),
-    )
+    with _usage():
+        return directory.parse_query(words)
 
 
-def score(viewer: Viewer, row: Profile, query: DirectoryQuery) -> int:
-    """0 means no match. Only fields the viewer may see count, so search never leaks them."""
-    fields = {
-        f.name: f.value
-        for f in row.fields
-        if may_see(viewer, row.user_id, row.organisation, f.visibility)
-    }
-    skills = (
-        [s.lower() for s in fields.get("skills", []) or []]
-        if isinstance(fields.get("skills"), list)
-        else []
-    )
-    if query.organisation and (row.organisation or "").lower() != query.organisation:
-        return 0
-    if query.unit and query.unit not in [u.lower() for u in row.units]:
-        return 0
-    if query.role and row.role != query.role:
-        return 0
-    if query.skill and not any(query.skill in s for s in skills):
-        return 0
-    total = 1
-    for word in query.words:
-        points = 0
-        if word in row.display_name.lower() or word == row.username:
-            points += 3
-        if word in (row.job_title or "").lower():
-            points += 2
-        if any(word in s for s in skills):
-            points += 2
-        if word in str(fields.get("bio", "")).lower():
-            points += 1
-        if points == 0:
-            return 0
-        total += points
-    return total
+def _summary(person: PersonSummary) -> str:
+    title = f", {person.job_title}" if person.job_title else ""
+    return f"- {person.display_name}{title} ({person.user_id})"
+
+
+@contextmanager
+def _usage() -> Iterator[None]:
+    """The directory's refusals are answers to the person, like the registry's."""
+    try:
+        yield
+    except DirectoryError as exc:
+        raise UsageError(str(exc)) from None

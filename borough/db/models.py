@@ -333,3 +333,51 @@ class MeetingParticipant(Base):
     )
     user_id: Mapped[str] = mapped_column(String(255), primary_key=True)
     first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+# --- Directory and readers (migration 0006) ---
+
+
+class ChannelMember(Base):
+    """Who is joined to a room the bot is in, kept by the bot's indexer from member events.
+
+    A channel's members are its readers (`borough.readers`)."""
+
+    __tablename__ = "channel_members"
+
+    room_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(255), primary_key=True, index=True)
+
+
+class DirectoryEntry(Base):
+    """A present person's searchable text, lower-cased in Python (SQLite's lower() is ASCII-only).
+
+    Derived from `profiles` and `profile_fields` by `borough.directory.refresh`; never edit it.
+    Skills and bio keep their visibility so a search can leave out what the viewer may not see.
+    """
+
+    __tablename__ = "directory_entries"
+
+    user_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    display_name: Mapped[str] = mapped_column(String(255), index=True)
+    username: Mapped[str] = mapped_column(String(255), index=True)
+    job_title: Mapped[str | None] = mapped_column(String(255))
+    organisation: Mapped[str | None] = mapped_column(String(64))
+    org_key: Mapped[str | None] = mapped_column(String(64), index=True)
+    role: Mapped[str] = mapped_column(String(32))
+    name_text: Mapped[str] = mapped_column(Text)
+    title_text: Mapped[str] = mapped_column(Text)
+    units_text: Mapped[str] = mapped_column(Text)
+    skills_text: Mapped[str] = mapped_column(Text)
+    skills_visibility: Mapped[str | None] = mapped_column(String(16))
+    bio_text: Mapped[str] = mapped_column(Text)
+    bio_visibility: Mapped[str | None] = mapped_column(String(16))
+
+
+class DirectoryDirty(Base):
+    """A person whose directory entry is out of date; database triggers on `profiles` and
+    `profile_fields` add rows, so every writer (apply, the bot, admin tools) is covered."""
+
+    __tablename__ = "directory_dirty"
+
+    user_id: Mapped[str] = mapped_column(String(255), primary_key=True)

@@ -7,7 +7,7 @@ import pytest
 from bots.commands import Arg, CommandRegistry, UsageError
 from bots.handlers import registry
 from bots.replies import notice
-from bots.visibility import Viewer, may_see
+from borough.visibility import Viewer, may_see
 
 
 def test_parsing_binds_typed_arguments_and_longest_names() -> None:

@@ -1,0 +1,360 @@
+"""The people directory for one viewer: search, whois, cards and team lists, as plain data.
+
+The bot formats these answers for chat and the widget server for the web, so both say the
+same thing, and every field has passed the visibility rule (`borough.visibility`) before it
+leaves this module. Searches run in SQL over `directory_entries`: lower-cased text derived
+from profiles, rebuilt by `refresh` for the people that database triggers marked dirty.
+
+Every query function takes an `AsyncSession` from `borough.db.session_factory` and raises
+`DirectoryError` (whose message a person can act on) for a question it cannot answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, case, delete, func, insert, literal, or_, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from borough.db import DirectoryDirty, DirectoryEntry, Profile, UnitRow
+from borough.visibility import Viewer, may_see, may_see_clause
+
+#: Managers first in team lists; everyone else after them, by name.
+ROLE_ORDER = {"senior_manager": 0, "manager": 1}
+FILTERS = ("org", "unit", "skill", "role", "page")
+CARD_FIELDS = ("pronouns", "bio", "skills", "location", "phone")
+_CHUNK = 500  # ids per IN (...) list, well under SQLite's and asyncpg's parameter limits
+
+
+class DirectoryError(Exception):
+    """The directory cannot answer this; the message says what to ask instead."""
+
+
+# --- Plain answers ---
+
+
+@dataclass(frozen=True)
+class PersonSummary:
+    user_id: str
+    display_name: str
+    job_title: str | None
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    """One page of ranked matches; `total` counts every match, not just this page."""
+
+    total: int
+    page: int
+    page_size: int
+    people: tuple[PersonSummary, ...]
+
+    @property
+    def has_more(self) -> bool:
+        return self.total > self.page * self.page_size
+
+
+@dataclass(frozen=True)
+class Card:
+    """What the viewer may see of one person. Fields are (name, shown text), in card order."""
+
+    user_id: str
+    display_name: str
+    title: str | None
+    organisation: str | None
+    units: tuple[str, ...]
+    manager_name: str | None
+    email: str | None
+    fields: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class SubUnit:
+    key: str
+    name: str
+    member_count: int
+
+
+@dataclass(frozen=True)
+class TeamListing:
+    key: str
+    name: str
+    members: tuple[PersonSummary, ...]  # managers first, then by name
+    sub_units: tuple[SubUnit, ...]
+
+
+@dataclass(frozen=True)
+class DirectoryQuery:
+    words: tuple[str, ...]
+    organisation: str | None = None
+    unit: str | None = None
+    skill: str | None = None
+    role: str | None = None
+    page: int = 1
+
+
+def parse_query(words: Sequence[str]) -> DirectoryQuery:
+    """`safeguarding org:police skill:"family support"` (already split) → words and filters."""
+    free: list[str] = []
+    filters: dict[str, str] = {}
+    for word in words:
+        key, sep, value = word.partition(":")
+        if sep and key.lower() in FILTERS:
+            if not value:
+                raise DirectoryError(f"`{key}:` needs a value, e.g. `{key}:housing`.")
+            filters[key.lower()] = value.lower()
+        else:
+            free.append(word.lower())
+    page = filters.pop("page", "1")
+    if not page.isdigit() or int(page) < 1:
+        raise DirectoryError(f"`page:{page}` is not a page number.")
+    if not free and not filters:
+        raise DirectoryError(
+            'Say what to look for, e.g. `!find safeguarding org:police skill:"family support"`.'
+        )
+    return DirectoryQuery(
+        tuple(free),
+        filters.get("org"),
+        filters.get("unit"),
+        filters.get("skill"),
+        filters.get("role"),
+        int(page),
+    )
+
+
+# --- Queries ---
+
+
+async def viewer(session: AsyncSession, user_id: str) -> Viewer:
+    """The asker as the visibility rule sees them; unknown or departed people are community."""
+    row = await session.get(Profile, user_id)
+    if row is None or row.left_at is not None:
+        return Viewer(user_id, None, None)
+    return Viewer(user_id, row.organisation, row.role)
+
+
+async def card(session: AsyncSession, asker: Viewer, owner_id: str) -> Card:
+    row = await session.get(Profile, owner_id)
+    if row is None or row.left_at is not None:
+        raise DirectoryError(f"I have no profile for {owner_id}.")
+    manager = await session.get(Profile, row.manager) if row.manager else None
+    return card_for(asker, row, manager)
+
+
+def card_for(asker: Viewer, row: Profile, manager: Profile | None) -> Card:
+    """The card `asker` may see. Organisation details are for staff and partners only."""
+
+    def visible(visibility: str) -> bool:
+        return may_see(asker, row.user_id, row.organisation, visibility)
+
+    fields = {f.name: f.value for f in row.fields if visible(f.visibility)}
+    title = row.job_title or (str(fields["title"]) if "title" in fields else None)
+    partners = visible("partners")
+    return Card(
+        user_id=row.user_id,
+        display_name=row.display_name,
+        title=title,
+        organisation=row.organisation if partners else None,
+        units=tuple(row.units) if partners else (),
+        manager_name=manager.display_name if partners and manager is not None else None,
+        email=row.email if partners else None,
+        fields=tuple(
+            (name, ", ".join(map(str, value)) if isinstance(value, list) else str(value))
+            for name in CARD_FIELDS
+            if (value := fields.get(name)) is not None
+        ),
+    )
+
+
+async def find_people(
+    session: AsyncSession, text: str, server_name: str, limit: int = 10
+) -> list[PersonSummary]:
+    """`@user`, `@user:server`, a username or part of a display name → present people."""
+    if text.startswith("@"):
+        user_id = text if ":" in text else f"{text}:{server_name}"
+        row = await session.get(Profile, user_id)
+        if row is None or row.left_at is not None:
+            return []
+        return [PersonSummary(row.user_id, row.display_name, row.job_title)]
+    await refresh(_engine(session))
+    wanted = text.lower()
+    entry = DirectoryEntry
+    rows = await session.execute(
+        select(entry.user_id, entry.display_name, entry.job_title)
+        .where(or_(entry.name_text.contains(wanted, autoescape=True), entry.username == wanted))
+        .order_by(entry.display_name, entry.user_id)
+        .limit(limit)
+    )
+    return [PersonSummary(*row) for row in rows]
+
+
+async def search(
+    session: AsyncSession, asker: Viewer, query: DirectoryQuery, page_size: int = 10
+) -> SearchPage:
+    """Ranked matches, best first, then by name. Every word must match a field the asker may
+    see: the name or username (3 points), job title (2), skills (2) or bio (1)."""
+    await refresh(_engine(session))
+    entry = DirectoryEntry
+    conditions, points = _match(asker, query)
+    rows = (
+        await session.execute(
+            select(entry.user_id, entry.display_name, entry.job_title, func.count().over())
+            .where(*conditions)
+            .order_by(points.desc(), entry.display_name, entry.user_id)
+            .offset((query.page - 1) * page_size)
+            .limit(page_size)
+        )
+    ).all()
+    if rows:
+        total = int(rows[0][3])
+    else:
+        total = int(
+            await session.scalar(
+                select(func.count()).select_from(DirectoryEntry).where(*conditions)
+            )
+            or 0
+        )
+    people = tuple(PersonSummary(user_id, name, title) for user_id, name, title, _ in rows)
+    return SearchPage(total, query.page, page_size, people)
+
+
+def _match(
+    asker: Viewer, query: DirectoryQuery
+) -> tuple[list[ColumnElement[bool]], ColumnElement[int]]:
+    entry = DirectoryEntry
+    skills_visible = may_see_clause(
+        asker, entry.user_id, entry.organisation, entry.skills_visibility
+    )
+    bio_visible = may_see_clause(asker, entry.user_id, entry.organisation, entry.bio_visibility)
+    conditions: list[ColumnElement[bool]] = []
+    if query.organisation:
+        conditions.append(entry.org_key == query.organisation)
+    if query.unit:
+        conditions.append(entry.units_text.contains(f"\n{query.unit}\n", autoescape=True))
+    if query.role:
+        conditions.append(entry.role == query.role)
+    if query.skill:
+        conditions.append(
+            and_(skills_visible, entry.skills_text.contains(query.skill, autoescape=True))
+        )
+    points: ColumnElement[int] = literal(1)
+    for word in query.words:
+        hits = (
+            (or_(entry.name_text.contains(word, autoescape=True), entry.username == word), 3),
+            (entry.title_text.contains(word, autoescape=True), 2),
+            (and_(skills_visible, entry.skills_text.contains(word, autoescape=True)), 2),
+            (and_(bio_visible, entry.bio_text.contains(word, autoescape=True)), 1),
+        )
+        conditions.append(or_(*(hit for hit, _ in hits)))
+        for hit, worth in hits:
+            points = points + case((hit, worth), else_=0)
+    return conditions, points
+
+
+async def team(session: AsyncSession, asker: Viewer, reference: str) -> TeamListing:
+    """A unit by key or name: its present members, managers first, and the units within it."""
+    if asker.is_community:
+        raise DirectoryError("Team lists are for staff and partner organisations.")
+    unit = await session.get(UnitRow, reference.lower()) or await session.scalar(
+        select(UnitRow).where(func.lower(UnitRow.name) == reference.lower())
+    )
+    if unit is None:
+        raise DirectoryError(f"I know no unit `{reference}`. Try its key or its full name.")
+    await refresh(_engine(session))
+    entry = DirectoryEntry
+    rows = (
+        await session.execute(
+            select(entry.user_id, entry.display_name, entry.job_title, entry.role).where(
+                _in_unit(unit.key)
+            )
+        )
+    ).all()
+    members = sorted(rows, key=lambda r: (ROLE_ORDER.get(r.role, 9), r.display_name, r.user_id))
+    children = list(
+        await session.scalars(
+            select(UnitRow).where(UnitRow.parent == unit.key).order_by(UnitRow.name)
+        )
+    )
+    sub_units = []
+    for child in children:
+        count = await session.scalar(
+            select(func.count()).select_from(DirectoryEntry).where(_in_unit(child.key))
+        )
+        sub_units.append(SubUnit(child.key, child.name, int(count or 0)))
+    return TeamListing(
+        unit.key,
+        unit.name,
+        tuple(PersonSummary(r.user_id, r.display_name, r.job_title) for r in members),
+        tuple(sub_units),
+    )
+
+
+def _in_unit(key: str) -> ColumnElement[bool]:
+    return DirectoryEntry.units_text.contains(f"\n{key.lower()}\n", autoescape=True)
+
+
+# --- Keeping the entries current ---
+
+
+def entry_for(row: Profile) -> dict[str, Any] | None:
+    """A present person's directory entry as column values; None for someone who left."""
+    if row.left_at is not None:
+        return None
+    fields = {f.name: f for f in row.fields}
+    skills = fields.get("skills")
+    bio = fields.get("bio")
+    skill_list = skills.value if skills is not None and isinstance(skills.value, list) else []
+    return {
+        "user_id": row.user_id,
+        "display_name": row.display_name,
+        "username": row.username,
+        "job_title": row.job_title,
+        "organisation": row.organisation,
+        "org_key": row.organisation.lower() if row.organisation else None,
+        "role": row.role,
+        "name_text": row.display_name.lower(),
+        "title_text": (row.job_title or "").lower(),
+        # Newline-delimited, so a filter matches one whole unit or within one skill only.
+        "units_text": "".join(f"\n{u.lower()}" for u in row.units) + "\n",
+        "skills_text": "\n".join(str(s).lower() for s in skill_list),
+        "skills_visibility": skills.visibility if skills is not None else None,
+        "bio_text": str(bio.value).lower() if bio is not None else "",
+        "bio_visibility": bio.visibility if bio is not None else None,
+    }
+
+
+async def refresh(engine: AsyncEngine) -> int:
+    """Rebuild the entries of people marked dirty; returns how many. Cheap when none are.
+
+    It runs in its own transaction that first takes the dirty marks (so on SQLite it holds
+    the write lock, and on PostgreSQL a concurrent edit marks the person dirty again): an
+    edit is never lost between reading a profile and clearing its mark.
+    """
+    async with AsyncSession(engine) as session:
+        if await session.scalar(select(DirectoryDirty.user_id).limit(1)) is None:
+            return 0
+    async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
+        user_ids = list(
+            await session.scalars(delete(DirectoryDirty).returning(DirectoryDirty.user_id))
+        )
+        for chunk in _chunks(user_ids):
+            await session.execute(delete(DirectoryEntry).where(DirectoryEntry.user_id.in_(chunk)))
+            profiles = await session.scalars(select(Profile).where(Profile.user_id.in_(chunk)))
+            entries = [e for row in profiles if (e := entry_for(row)) is not None]
+            if entries:
+                await session.execute(insert(DirectoryEntry), entries)
+    return len(user_ids)
+
+
+def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
+
+
+def _engine(session: AsyncSession) -> AsyncEngine:
+    bind = session.bind
+    if not isinstance(bind, AsyncEngine):
+        raise TypeError("directory queries need a session bound to an AsyncEngine")
+    return bind

@@ -1,0 +1,84 @@
+"""What a person may read of the microblog, and reading it fast.
+
+A channel is readable by the people joined to it (the bot keeps `channel_members` from the
+rooms' member events) and, when it is public and not sealed, by everyone. Every feed, tag
+list, trend, digest and timeline starts from `readable_channel_ids`, so sealed posts never
+reach an outsider.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+
+from sqlalchemy import and_, or_, select, union, union_all
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from borough.db import ChannelMember, ChannelRow, Post
+
+# SQLite allows 500 terms in one compound SELECT; keep each feed query well under it.
+_ROOMS_PER_QUERY = 200
+
+
+async def readable_channel_ids(session: AsyncSession, user_id: str) -> set[str]:
+    """The channels `user_id` may read: those they are joined to, and public unsealed ones."""
+    joined = (
+        select(ChannelRow.room_id)
+        .join(ChannelMember, ChannelMember.room_id == ChannelRow.room_id)
+        .where(ChannelMember.user_id == user_id)
+    )
+    public = select(ChannelRow.room_id).where(ChannelRow.is_public, ChannelRow.is_sealed.is_(False))
+    return set(await session.scalars(union(joined, public)))
+
+
+async def latest_posts(
+    session: AsyncSession,
+    room_ids: Collection[str],
+    limit: int,
+    *,
+    offset: int = 0,
+    before: tuple[datetime, str] | None = None,
+) -> list[Post]:
+    """Top-level posts in these rooms, newest first (ties by event id, descending).
+
+    For keyset pagination pass `before=(sent_at, event_id)` of the last post shown; `offset`
+    serves page numbers. Each room is read newest-first from the `posts_feed` index and only
+    `offset + limit` posts per room are merged, so the cost follows the page, not the index.
+    The caller limits `room_ids` to what the reader may read.
+    """
+    wanted = offset + limit
+    if wanted <= 0 or not room_ids:
+        return []
+    rooms = sorted(room_ids)
+    posts: list[Post] = []
+    for start in range(0, len(rooms), _ROOMS_PER_QUERY):
+        posts += await _newest(session, rooms[start : start + _ROOMS_PER_QUERY], wanted, before)
+    posts.sort(key=lambda p: (p.sent_at, p.event_id), reverse=True)
+    return posts[offset:wanted]
+
+
+async def _newest(
+    session: AsyncSession, rooms: list[str], wanted: int, before: tuple[datetime, str] | None
+) -> list[Post]:
+    per_room = []
+    for room_id in rooms:
+        query = select(Post.event_id, Post.sent_at).where(
+            Post.room_id == room_id, Post.thread_root.is_(None)
+        )
+        if before is not None:
+            sent_at, event_id = before
+            query = query.where(
+                or_(Post.sent_at < sent_at, and_(Post.sent_at == sent_at, Post.event_id < event_id))
+            )
+        per_room.append(
+            select(
+                query.order_by(Post.sent_at.desc(), Post.event_id.desc()).limit(wanted).subquery()
+            )
+        )
+    merged = union_all(*per_room).subquery()
+    newest = (
+        select(merged.c.event_id)
+        .order_by(merged.c.sent_at.desc(), merged.c.event_id.desc())
+        .limit(wanted)
+    )
+    return list(await session.scalars(select(Post).where(Post.event_id.in_(newest))))

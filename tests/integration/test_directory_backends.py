@@ -1,0 +1,391 @@
+"""The directory search and the readers' queries on both database backends.
+
+Search runs in SQL; these tests hold it to the ranking rule written plainly in Python
+(`expected_ranking`) over random people, fields and visibilities, for every kind of viewer.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from borough import directory
+from borough.db import (
+    ChannelMember,
+    ChannelRow,
+    DirectoryDirty,
+    Post,
+    Profile,
+    ProfileFieldRow,
+    create_engine,
+    migrate,
+    session_factory,
+)
+from borough.directory import DirectoryQuery, parse_query
+from borough.readers import latest_posts, readable_channel_ids
+from borough.visibility import Viewer, may_see
+
+POSTGRES = os.environ.get("BOROUGH_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def _postgres_url() -> tuple[str, str]:
+    import psycopg2
+
+    name = f"borough_directory_{secrets.token_hex(4)}"
+    conn = psycopg2.connect(POSTGRES)
+    conn.autocommit = True
+    with conn.cursor() as cursor:
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    conn.close()
+    base = POSTGRES.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
+    return f"{base}/{name}", name
+
+
+def _drop_postgres(name: str) -> None:
+    import psycopg2
+
+    conn = psycopg2.connect(POSTGRES)
+    conn.autocommit = True
+    with conn.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    conn.close()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('directory') / 'borough.db'}"
+        return
+    url, name = _postgres_url()
+    try:
+        yield url
+    finally:
+        _drop_postgres(name)
+
+
+@pytest.fixture(scope="module")
+async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    await migrate(database_url)
+    engine = create_engine(database_url)
+    factory = session_factory(engine)
+    async with factory.begin() as session:
+        session.add_all(_people(random.Random(4), 240))
+    try:
+        yield factory
+    finally:
+        await engine.dispose()
+
+
+ORGS = ("council", "police", "nhs", None)
+UNITS = ("housing", "early-help", "finance", "youth")
+WORDS = ("safeguarding", "family", "support", "budget", "housing", "youth", "ana", "émile", "lee")
+VISIBILITY = ("public", "partners", "staff")
+
+
+def _people(rng: random.Random, count: int) -> list[Profile]:
+    firsts = ("Ana", "Émile", "Lee", "Sam", "Ola", "Ben", "ÉLODIE", "Tara")
+    people = []
+    for n in range(count):
+        org = rng.choice(ORGS)
+        name = f"{rng.choice(firsts)} {rng.choice(('Family', 'Budd', 'Young', 'Housman'))}{n % 7}"
+        fields = []
+        if rng.random() < 0.7:
+            skills = rng.sample(["Family support", "Safeguarding", "Budgets", "Youth work"], 2)
+            fields.append(
+                ProfileFieldRow(name="skills", value=skills, visibility=rng.choice(VISIBILITY))
+            )
+        if rng.random() < 0.6:
+            bio = " ".join(rng.sample(WORDS, 3))
+            fields.append(ProfileFieldRow(name="bio", value=bio, visibility=rng.choice(VISIBILITY)))
+        people.append(
+            Profile(
+                user_id=f"@p{n:03d}:hs",
+                username=f"p{n:03d}",
+                display_name=name,
+                organisation=org,
+                units=rng.sample(UNITS, rng.randint(0, 2)) if org else [],
+                role=rng.choice(("staff", "manager", "senior_manager")) if org else "community",
+                job_title=rng.choice((None, "Housing officer", "Youth Lead", "Budget analyst")),
+                is_managed=True,
+                left_at=datetime(2026, 1, 1, tzinfo=UTC) if n % 31 == 0 else None,
+                fields=fields,
+            )
+        )
+    return people
+
+
+def expected_score(viewer: Viewer, row: Profile, query: DirectoryQuery) -> int:
+    """The ranking rule, plainly: 0 is no match; only fields the viewer may see count."""
+    fields = {
+        f.name: f.value
+        for f in row.fields
+        if may_see(viewer, row.user_id, row.organisation, f.visibility)
+    }
+    skills = [s.lower() for s in fields.get("skills", [])]
+    if query.organisation and (row.organisation or "").lower() != query.organisation:
+        return 0
+    if query.unit and query.unit not in [u.lower() for u in row.units]:
+        return 0
+    if query.role and row.role != query.role:
+        return 0
+    if query.skill and not any(query.skill in s for s in skills):
+        return 0
+    total = 1
+    for word in query.words:
+        points = 0
+        if word in row.display_name.lower() or word == row.username:
+            points += 3
+        if word in (row.job_title or "").lower():
+            points += 2
+        if any(word in s for s in skills):
+            points += 2
+        if word in str(fields.get("bio", "")).lower():
+            points += 1
+        if points == 0:
+            return 0
+        total += points
+    return total
+
+
+async def expected_ranking(
+    sessions: async_sessionmaker[AsyncSession], viewer: Viewer, query: DirectoryQuery
+) -> list[tuple[int, str]]:
+    async with sessions() as session:
+        rows = list(await session.scalars(select(Profile).where(Profile.left_at.is_(None))))
+    scored = [(expected_score(viewer, row, query), row) for row in rows]
+    return [
+        (points, row.user_id)
+        for points, row in sorted(
+            (pair for pair in scored if pair[0] > 0),
+            key=lambda pair: (-pair[0], pair[1].display_name, pair[1].user_id),
+        )
+    ]
+
+
+QUERIES = [
+    "safeguarding",
+    "family support",
+    "ana",
+    "émile",
+    "ÉMILE",
+    "housing org:council",
+    "lee unit:youth",
+    'skill:"family support"',
+    "youth role:manager",
+    "budget skill:budgets org:police",
+    "p007",
+    "100%",
+]
+
+
+@pytest.mark.parametrize("viewer_id", ["@p001:hs", "@p002:hs", "@p005:hs", "@stranger:hs"])
+async def test_search_ranks_exactly_as_the_rule_says(
+    sessions: async_sessionmaker[AsyncSession], viewer_id: str
+) -> None:
+    for text in QUERIES:
+        query = parse_query(text.split(" ") if '"' not in text else ["skill:family support"])
+        async with sessions() as session:
+            viewer = await directory.viewer(session, viewer_id)
+            found = await directory.search(session, viewer, query, page_size=1000)
+        expected = await expected_ranking(sessions, viewer, query)
+        assert [p.user_id for p in found.people] == [user_id for _, user_id in expected], text
+        assert found.total == len(expected)
+
+
+async def test_the_viewers_differ(sessions: async_sessionmaker[AsyncSession]) -> None:
+    # The random data must actually exercise visibility: a partner sees less than a colleague.
+    async with sessions() as session:
+        stranger = await directory.viewer(session, "@stranger:hs")
+        staff = await directory.viewer(session, "@p001:hs")
+        query = parse_query(["safeguarding"])
+        seen_by_stranger = (await directory.search(session, stranger, query, 1000)).total
+        seen_by_staff = (await directory.search(session, staff, query, 1000)).total
+    assert stranger.is_community and not staff.is_community
+    assert 0 < seen_by_stranger < seen_by_staff
+
+
+async def test_pages_split_the_same_ranking(sessions: async_sessionmaker[AsyncSession]) -> None:
+    async with sessions() as session:
+        viewer = await directory.viewer(session, "@p001:hs")
+        whole = await directory.search(session, viewer, parse_query(["a"]), page_size=1000)
+        pages = [
+            await directory.search(session, viewer, parse_query(["a", f"page:{n}"]), page_size=7)
+            for n in range(1, 4)
+        ]
+    assert [p.user_id for page in pages for p in page.people] == [
+        p.user_id for p in whole.people[:21]
+    ]
+    assert pages[0].has_more and pages[0].total == whole.total
+    beyond = whole.total // 7 + 2
+    async with sessions() as session:
+        empty = await directory.search(session, viewer, parse_query(["a", f"page:{beyond}"]), 7)
+    assert empty.people == () and empty.total == whole.total
+
+
+async def test_edits_by_any_writer_reach_the_search(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """The entries follow profile edits made by plain SQL too, through the dirty triggers."""
+    async with sessions() as session:
+        viewer = await directory.viewer(session, "@p001:hs")
+        assert (await directory.search(session, viewer, parse_query(["zanzibar"]))).total == 0
+    async with sessions.begin() as session:
+        await session.execute(
+            update(Profile).where(Profile.user_id == "@p003:hs").values(display_name="Zanzibar Ö")
+        )
+        await session.execute(
+            update(ProfileFieldRow)
+            .where(ProfileFieldRow.user_id == "@p004:hs", ProfileFieldRow.name == "bio")
+            .values(value="zanzibar", visibility="public")
+        )
+        await session.execute(
+            delete(ProfileFieldRow).where(
+                ProfileFieldRow.user_id == "@p006:hs", ProfileFieldRow.name == "skills"
+            )
+        )
+        session.add(
+            ProfileFieldRow(
+                user_id="@p006:hs", name="skills", value=["Zanzibar"], visibility="public"
+            )
+        )
+        session.add(
+            Profile(
+                user_id="@new:hs",
+                username="new",
+                display_name="Newcomer",
+                units=[],
+                role="community",
+                is_managed=False,
+                fields=[ProfileFieldRow(name="bio", value="Zanzibar", visibility="public")],
+            )
+        )
+    async with sessions() as session:
+        assert await session.scalar(select(DirectoryDirty.user_id).limit(1)) is not None
+        found = await directory.search(session, viewer, parse_query(["zanzibar"]), 1000)
+        assert await session.scalar(select(DirectoryDirty.user_id).limit(1)) is None
+        expected = await expected_ranking(sessions, viewer, parse_query(["zanzibar"]))
+    assert [p.user_id for p in found.people] == [u for _, u in expected]
+    assert "@p003:hs" in {p.user_id for p in found.people}
+    assert "@new:hs" in {p.user_id for p in found.people}
+    async with sessions.begin() as session:
+        await session.execute(
+            update(Profile)
+            .where(Profile.user_id == "@p003:hs")
+            .values(left_at=datetime(2026, 2, 1, tzinfo=UTC))
+        )
+    async with sessions() as session:
+        again = await directory.search(session, viewer, parse_query(["zanzibar"]), 1000)
+        whois = await directory.find_people(session, "zanz", "hs")
+    assert "@p003:hs" not in {p.user_id for p in again.people}
+    assert "@p003:hs" not in {p.user_id for p in whois}
+
+
+async def test_whois_matches_names_in_any_case(sessions: async_sessionmaker[AsyncSession]) -> None:
+    async with sessions() as session:
+        by_name = await directory.find_people(session, "élodie", "hs", limit=1000)
+        by_username = await directory.find_people(session, "p010", "hs")
+        by_id = await directory.find_people(session, "@p010", "hs")
+        departed = await directory.find_people(session, "@p031", "hs")
+        rows = list(await session.scalars(select(Profile).where(Profile.left_at.is_(None))))
+    expected = sorted(
+        (r.display_name, r.user_id) for r in rows if "élodie" in r.display_name.lower()
+    )
+    assert expected and [(p.display_name, p.user_id) for p in by_name] == expected
+    assert [p.user_id for p in by_username] == [p.user_id for p in by_id] == ["@p010:hs"]
+    assert departed == []
+
+
+async def test_team_lists_present_members_managers_first(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    from borough.db import UnitRow
+
+    async with sessions.begin() as session:
+        session.add(UnitRow(key="youth", name="Youth Service", organisation="council", parent=None))
+        session.add(UnitRow(key="housing", name="Housing", organisation="council", parent="youth"))
+    async with sessions() as session:
+        viewer = await directory.viewer(session, "@p001:hs")
+        listing = await directory.team(session, viewer, "youth service")
+        rows = list(await session.scalars(select(Profile).where(Profile.left_at.is_(None))))
+        with pytest.raises(directory.DirectoryError, match="I know no unit"):
+            await directory.team(session, viewer, "nowhere")
+        with pytest.raises(directory.DirectoryError, match="staff and partner"):
+            await directory.team(session, Viewer("@x:hs", None, None), "youth")
+    order = {"senior_manager": 0, "manager": 1}
+    members = sorted(
+        (r for r in rows if "youth" in r.units),
+        key=lambda r: (order.get(r.role, 9), r.display_name, r.user_id),
+    )
+    assert [p.user_id for p in listing.members] == [r.user_id for r in members]
+    assert listing.sub_units == (
+        directory.SubUnit("housing", "Housing", sum("housing" in r.units for r in rows)),
+    )
+
+
+async def test_readable_channels_and_the_feed(sessions: async_sessionmaker[AsyncSession]) -> None:
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+    rooms = {
+        "!open:hs": dict(is_public=True, is_sealed=False),
+        "!sealed:hs": dict(is_public=False, is_sealed=True),
+        "!sealedpublic:hs": dict(is_public=True, is_sealed=True),
+        "!internal:hs": dict(is_public=False, is_sealed=False),
+    }
+    async with sessions.begin() as session:
+        for room_id, flags in rooms.items():
+            session.add(
+                ChannelRow(
+                    room_id=room_id, key=room_id, name=room_id, posters=[], max_length=500, **flags
+                )
+            )
+        session.add(ChannelMember(room_id="!sealed:hs", user_id="@reader:hs"))
+        session.add(ChannelMember(room_id="!dm:hs", user_id="@reader:hs"))  # not a channel
+        rng = random.Random(9)
+        for n in range(300):
+            room_id = rng.choice(sorted(rooms))
+            session.add(
+                Post(
+                    event_id=f"$e{n:04d}",
+                    room_id=room_id,
+                    author="@p001:hs",
+                    # Many posts share a second, so ties are broken by event id.
+                    sent_at=start + timedelta(seconds=rng.randint(0, 60)),
+                    body="hello",
+                    links=[],
+                    thread_root="$e0000" if n % 10 == 5 else None,
+                    reply_count=0,
+                    reaction_count=0,
+                )
+            )
+    async with sessions() as session:
+        reader = await readable_channel_ids(session, "@reader:hs")
+        outsider = await readable_channel_ids(session, "@outsider:hs")
+        assert reader == {"!open:hs", "!sealed:hs"}
+        assert outsider == {"!open:hs"}
+        every = list(
+            await session.scalars(
+                select(Post)
+                .where(Post.room_id.in_(reader), Post.thread_root.is_(None))
+                .order_by(Post.sent_at.desc(), Post.event_id.desc())
+            )
+        )
+        by_offset = [
+            await latest_posts(session, reader, 9, offset=offset) for offset in range(0, 200, 9)
+        ]
+        by_key: list[Post] = []
+        before = None
+        while page := await latest_posts(session, reader, 9, before=before):
+            by_key += page
+            before = (page[-1].sent_at, page[-1].event_id)
+    want = [p.event_id for p in every]
+    assert len(want) > 50
+    assert [p.event_id for page in by_offset for p in page] == want
+    assert [p.event_id for p in by_key] == want
