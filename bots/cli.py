@@ -35,6 +35,13 @@ def run(ctx: click.Context) -> None:
             settings.homeserver.server_name,
             settings.bot,
             session_factory(engine),
+            service_token=(
+                settings.service_account.access_token.get_secret_value()
+                if settings.service_account.access_token
+                else None
+            ),
+            jitsi=settings.jitsi,
+            public_url=settings.widgets.public_url,
         )
         loop = asyncio.get_running_loop()
         task = asyncio.current_task()

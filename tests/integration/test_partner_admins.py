@@ -4,14 +4,20 @@ their own organisation, and is refused everywhere else (CLI and bot)."""
 from __future__ import annotations
 
 import asyncio
+import secrets
 import shutil
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from borough import audit
 from borough.db import AuditEntry, create_engine, session_factory
+from borough.settings import BotSettings
+from bots.runner import BoroughBot
 from tests.conftest import Homeserver, HttpError, borough
+from tests.integration.test_bot import Person
 
 pytestmark = pytest.mark.integration
 
@@ -129,3 +135,94 @@ def test_an_operator_token_must_belong_to_the_named_admin(
     monkeypatch.setenv("BOROUGH_OPERATOR_TOKEN", homeserver.login_as("hadmin"))
     proven = borough("partner", "plan", str(chart), "--org", "fhealth", settings=settings_file)
     assert proven.exit_code == 0, proven.output
+
+
+# --- the bot: !admin ---------------------------------------------------------------------
+
+
+class AdminBot:
+    """The real bot with the service account's token, on its own loop in a thread."""
+
+    def __init__(self, hs: Homeserver, database_url: str, user_id: str, token: str) -> None:
+        self.ready = threading.Event()
+        self.user_id = user_id
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.task: asyncio.Task[None] | None = None
+
+        async def main() -> None:
+            engine = create_engine(database_url)
+            bot = BoroughBot(
+                hs.synapse.base_url,
+                hs.server_name,
+                BotSettings(user_id=user_id, access_token=token),
+                session_factory(engine),
+                service_token=hs.service_token,
+            )
+            self.loop, self.task = asyncio.get_running_loop(), asyncio.current_task()
+            self.ready.set()
+            try:
+                await bot.run()
+            except asyncio.CancelledError:
+                pass
+            finally:
+                await bot.close()
+                await engine.dispose()
+
+        self.thread = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
+        self.thread.start()
+        assert self.ready.wait(30)
+
+    def stop(self) -> None:
+        assert self.loop is not None and self.task is not None
+        self.loop.call_soon_threadsafe(self.task.cancel)
+        self.thread.join(30)
+
+
+@pytest.fixture(scope="module")
+def admin_bot(homeserver: Homeserver, app_database_url: str, chart: Path) -> Iterator[AdminBot]:
+    user_id, token = homeserver.synapse.register_user("adminbot", secrets.token_hex(8))
+    bot = AdminBot(homeserver, app_database_url, user_id, token)
+    try:
+        yield bot
+    finally:
+        bot.stop()
+
+
+def _suspended(hs: Homeserver, username: str) -> bool:
+    return bool(hs.admin("GET", f"/_synapse/admin/v2/users/{hs.user_id(username)}")["suspended"])
+
+
+def test_admin_commands_in_chat_are_scoped_to_the_askers_organisation(
+    homeserver: Homeserver, admin_bot: AdminBot, app_database_url: str
+) -> None:
+    hana = Person(homeserver, "hadmin", admin_bot.user_id)
+    hugo = Person(homeserver, "hnurse", admin_bot.user_id)
+
+    people = hana.ask("!admin people")
+    assert people.startswith("**fhealth**: 3 people, 0 left")
+    assert f"Hugo Nurse ({homeserver.user_id('hnurse')})" in people
+    assert "Finn Staff" not in people
+    assert "Only admins of `fhealth` can do that" in hugo.ask("!admin people")
+
+    refused = hana.ask("!admin suspend @fstaff posting at night")
+    assert "Only admins of `fcouncil` can do that" in refused
+    assert not _suspended(homeserver, "fstaff")
+    assert "`reason` is missing" in hana.ask("!admin suspend hnurse")
+    assert "I know of nobody called" in hana.ask("!admin suspend @ghost some reason")
+
+    done = hana.ask("!admin suspend hnurse left the ward unattended")
+    assert done.startswith(f"Suspended Hugo Nurse ({homeserver.user_id('hnurse')})")
+    assert _suspended(homeserver, "hnurse")
+    assert "already suspended" in hana.ask("!admin suspend hnurse again")
+    assert "no longer suspended" in hana.ask("!admin unsuspend hnurse")
+    assert not _suspended(homeserver, "hnurse")
+
+    suspended, lifted = (
+        _entries(app_database_url, "admin.suspend"),
+        _entries(app_database_url, "admin.unsuspend"),
+    )
+    assert [(e.actor, e.target_ids, e.reason) for e in suspended] == [
+        (homeserver.user_id("hadmin"), [homeserver.user_id("hnurse")], "left the ward unattended")
+    ]
+    assert [e.target_ids for e in lifted] == [[homeserver.user_id("hnurse")]]
+    assert suspended[0].details == {"organisation": "fhealth", "via": "bot"}
