@@ -42,6 +42,7 @@ class MeetingStore:
         timezone: str,
         scheduled_for: datetime | None = None,
         started_at: datetime | None = None,
+        reminded_at: datetime | None = None,
     ) -> Meeting:
         meeting = Meeting(
             room_id=room_id,
@@ -53,6 +54,7 @@ class MeetingStore:
             timezone=timezone,
             scheduled_for=scheduled_for,
             started_at=started_at,
+            reminded_at=reminded_at,
             created_at=datetime.now(UTC),
         )
         async with self.sessions.begin() as session:

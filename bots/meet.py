@@ -1,0 +1,523 @@
+"""`!meet`: Jitsi meetings in any room, now or at a time, with a reminder and a link.
+
+A meeting is Element's own Jitsi widget, pinned at the top of the room, plus a short message
+with a link for Element X and browsers (the widget server's meeting page, which checks
+membership before it hands out a token). Scheduled meetings live in the app database; the
+schedule loop claims each reminder and each start in a committed transition before acting,
+and its messages carry stable transaction ids, so nothing fires twice across restarts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from nio import AsyncClient, ErrorResponse, RoomGetStateEventError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from borough.db import Meeting
+from borough.jitsi import (
+    LAYOUT_EVENT,
+    OPENID_AUTH,
+    WIDGET_EVENT,
+    MeetingWidget,
+    is_jitsi_widget,
+    moderator_level,
+    new_widget_id,
+    pinned_layout,
+    random_conference_id,
+    required_level,
+    room_conference_id,
+    unpinned_layout,
+    user_power_level,
+)
+from borough.meetings import REMINDER_LEAD, MeetingStore, as_utc
+from borough.settings import JitsiSettings
+from bots.commands import Arg, UsageError
+from bots.handlers import Request, registry
+from bots.replies import notice
+
+logger = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+MAX_AHEAD = timedelta(days=366)
+CREATOR_POWER_VERSIONS = ("12", "org.matrix.hydra.11")
+_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m(?:in)?)?$")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+# --- pure: reading times ---------------------------------------------------------------------
+
+
+def zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UsageError(
+            f"`{name}` is not a timezone I know. Use a name like Europe/London or UTC."
+        ) from None
+
+
+def looks_like_zone(word: str) -> bool:
+    return word == "UTC" or bool(re.fullmatch(r"[A-Za-z_]+/[A-Za-z_/+-]+", word))
+
+
+def parse_duration(text: str) -> timedelta:
+    """`90m`, `2h`, `1h30m`, `1d` → a timedelta of at least a minute, at most a year."""
+    match = _DURATION.match(text.lower())
+    if not text or match is None or not any(match.groups()):
+        raise UsageError(f"`{text}` is not a duration. Use e.g. `30m`, `2h`, `1h30m` or `1d`.")
+    days, hours, minutes = (int(g) if g else 0 for g in match.groups())
+    delta = timedelta(days=days, hours=hours, minutes=minutes)
+    if delta < timedelta(minutes=1) or delta > MAX_AHEAD:
+        raise UsageError("A meeting can be set from a minute to a year ahead.")
+    return delta
+
+
+def parse_local_time(day: str, clock_time: str, tz: ZoneInfo, now: datetime) -> datetime:
+    """`2026-12-01` (or today/tomorrow) and `14:00` in `tz` → an aware UTC datetime."""
+    local_today = now.astimezone(tz).date()
+    if day.lower() == "today":
+        when_day = local_today
+    elif day.lower() == "tomorrow":
+        when_day = local_today + timedelta(days=1)
+    else:
+        try:
+            when_day = date.fromisoformat(day)
+        except ValueError:
+            raise UsageError(
+                f"`{day}` is not a date. Use YYYY-MM-DD, `today` or `tomorrow`."
+            ) from None
+    match = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", clock_time)
+    if match is None:
+        raise UsageError(f"`{clock_time}` is not a time. Use HH:MM on a 24-hour clock.")
+    wall = datetime.combine(when_day, time(int(match[1]), int(match[2])), tzinfo=tz)
+    moment = wall.astimezone(UTC)
+    if moment.astimezone(tz).replace(tzinfo=None) != wall.replace(tzinfo=None):
+        raise UsageError(
+            f"{clock_time} does not exist on {when_day} in {tz.key}: the clocks change."
+        )
+    return moment
+
+
+def check_ahead(moment: datetime, now: datetime) -> datetime:
+    if moment <= now:
+        raise UsageError("That time has already passed. Pick a time in the future.")
+    if moment - now > MAX_AHEAD:
+        raise UsageError("A meeting can be set at most a year ahead.")
+    return moment
+
+
+def split_audio_title(words: str | None) -> tuple[bool, str | None]:
+    """`audio Budget review` → (True, "Budget review"); the title may be absent."""
+    text = (words or "").strip()
+    first, _, rest = text.partition(" ")
+    if first.lower() == "audio":
+        return True, rest.strip() or None
+    return False, text or None
+
+
+def show_time(moment: datetime, tz_name: str) -> str:
+    local = moment.astimezone(zone(tz_name))
+    return f"{local:%a %-d %b %Y, %H:%M} ({tz_name})"
+
+
+def meeting_page_url(public_url: str, room_id: str) -> str:
+    return f"{public_url}/meet/{quote(room_id, safe='!:')}"
+
+
+# --- the service -------------------------------------------------------------------------------
+
+
+class MeetingActionFailed(UsageError):
+    """The homeserver refused something the meeting needed; the message says what."""
+
+
+def checked(response: Any, doing: str) -> Any:
+    """nio answers errors as values; turn one into MeetingActionFailed."""
+    if isinstance(response, ErrorResponse):
+        raise MeetingActionFailed(f"{doing} failed: {response.message}")
+    return response
+
+
+@dataclass
+class RoomPower:
+    levels: dict[str, Any]
+    creators: frozenset[str]
+
+    def of(self, user_id: str) -> int:
+        return user_power_level(self.levels, user_id, self.creators)
+
+    def may_manage_widgets(self, user_id: str) -> bool:
+        needed = max(
+            required_level(self.levels, WIDGET_EVENT), required_level(self.levels, LAYOUT_EVENT)
+        )
+        return self.of(user_id) >= needed
+
+    def is_moderator(self, user_id: str) -> bool:
+        return self.of(user_id) >= moderator_level(self.levels)
+
+
+@dataclass
+class Meetings:
+    sessions: async_sessionmaker[AsyncSession]
+    client: AsyncClient
+    jitsi: JitsiSettings
+    default_tz: str
+    public_url: str
+    clock: Clock = utc_now
+    interval: float = 15.0
+    #: How many times the schedule loop has looked; tests await it.
+    ticks: int = field(default=0, init=False)
+
+    def __post_init__(self) -> None:
+        self.store = MeetingStore(self.sessions)
+
+    # --- commands ------------------------------------------------------------------------------
+
+    async def start(self, room_id: str, sender: str, words: str | None) -> str:
+        is_audio, title = split_audio_title(words)
+        live = await self.store.live(room_id)
+        if live is not None:
+            return (
+                f"A meeting is already on here: **{live.title}**. "
+                "Join it from the widget at the top of the room, or close it with `!meet end`."
+            )
+        power = await self._power(room_id)
+        self._check_bot_power(power)
+        meeting = await self.store.create(
+            room_id=room_id,
+            widget_id=new_widget_id(),
+            conference_id=self._conference_id(room_id),
+            title=title or self._room_name(room_id),
+            is_audio_only=is_audio,
+            created_by=sender,
+            timezone=self.default_tz,
+            started_at=self.clock(),
+        )
+        try:
+            await self._open(meeting)
+        except MeetingActionFailed as exc:
+            await self.store.end(meeting.id, self.clock())
+            raise UsageError(f"I could not add the meeting: {exc}.") from None
+        return self._join_text(meeting)
+
+    async def schedule_at(
+        self, room_id: str, sender: str, day: str, clock_time: str, words: str | None
+    ) -> str:
+        tz_name, words = self.default_tz, words
+        first, _, rest = (words or "").partition(" ")
+        if looks_like_zone(first):
+            tz_name, words = zone(first).key, rest
+        now = self.clock()
+        moment = check_ahead(parse_local_time(day, clock_time, zone(tz_name), now), now)
+        return await self._schedule(room_id, sender, moment, tz_name, words)
+
+    async def schedule_in(self, room_id: str, sender: str, duration: str, words: str | None) -> str:
+        now = self.clock()
+        moment = now + parse_duration(duration)
+        return await self._schedule(room_id, sender, moment, self.default_tz, words)
+
+    async def _schedule(
+        self, room_id: str, sender: str, moment: datetime, tz_name: str, words: str | None
+    ) -> str:
+        is_audio, title = split_audio_title(words)
+        self._check_bot_power(await self._power(room_id))
+        meeting = await self.store.create(
+            room_id=room_id,
+            widget_id=new_widget_id(),
+            conference_id=self._conference_id(room_id),
+            title=title or self._room_name(room_id),
+            is_audio_only=is_audio,
+            created_by=sender,
+            timezone=tz_name,
+            scheduled_for=moment,
+            reminded_at=self.clock() if moment - self.clock() <= REMINDER_LEAD else None,
+        )
+        return (
+            f"Meeting #{meeting.id} **{meeting.title}** is set for {show_time(moment, tz_name)}. "
+            f"I will remind the room {int(REMINDER_LEAD.total_seconds() // 60)} minutes before "
+            f"and add the meeting at the time. `!meet cancel {meeting.id}` calls it off."
+        )
+
+    async def end(self, room_id: str, sender: str) -> str:
+        live = await self.store.live(room_id)
+        if live is None:
+            return "There is no meeting on in this room."
+        power = await self._power(room_id)
+        if sender != live.created_by and not power.may_manage_widgets(sender):
+            raise UsageError(
+                "Only the person who started this meeting, or someone who may change the "
+                "room's widgets, can end it."
+            )
+        await self._close(room_id, live.widget_id)
+        await self.store.end(live.id, self.clock())
+        return f"Meeting **{live.title}** has ended."
+
+    async def upcoming(self, room_id: str) -> str:
+        lines = []
+        live = await self.store.live(room_id)
+        if live is not None:
+            lines.append(f"- Now: **{live.title}** (started by {live.created_by})")
+        for meeting in await self.store.upcoming(room_id):
+            assert meeting.scheduled_for is not None
+            when = show_time(as_utc(meeting.scheduled_for), meeting.timezone)
+            lines.append(f"- #{meeting.id} **{meeting.title}**: {when}, by {meeting.created_by}")
+        if not lines:
+            return "No meetings are planned in this room. `!meet at` or `!meet in` sets one."
+        return "Meetings in this room:\n\n" + "\n".join(lines)
+
+    async def cancel(self, room_id: str, sender: str, number: str) -> str:
+        if not number.lstrip("#").isdigit():
+            raise UsageError(f"`{number}` is not a meeting number; `!meet list` shows them.")
+        meeting = await self.store.get(int(number.lstrip("#")))
+        if meeting is None or meeting.room_id != room_id:
+            raise UsageError(f"There is no meeting #{number.lstrip('#')} in this room.")
+        if meeting.started_at is not None:
+            raise UsageError("That meeting has already started; `!meet end` closes it.")
+        if meeting.cancelled_at is not None:
+            return f"Meeting #{meeting.id} was already cancelled."
+        if sender != meeting.created_by and not (await self._power(room_id)).is_moderator(sender):
+            raise UsageError("Only the person who set this meeting, or a moderator, can cancel it.")
+        await self.store.cancel(room_id, meeting.id, self.clock())
+        return f"Meeting #{meeting.id} **{meeting.title}** is cancelled."
+
+    # --- what the sync tells us ------------------------------------------------------------
+
+    async def observe_state(self, room_id: str, events: list[dict[str, Any]]) -> None:
+        """A Jitsi widget removed by anyone (content without type/url) ends its meeting."""
+        for event in events:
+            if event.get("type") != WIDGET_EVENT or "state_key" not in event:
+                continue
+            if not is_jitsi_widget(event.get("content") or {}):
+                ended = await self.store.end_widget(room_id, str(event["state_key"]), self.clock())
+                if ended:
+                    logger.info("a meeting widget was removed in %s; meeting ended", room_id)
+
+    # --- the schedule loop -------------------------------------------------------------------
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        while not stopping.is_set():
+            try:
+                await self.tick()
+            except Exception:
+                logger.exception("the meeting schedule loop failed; trying again")
+            self.ticks += 1
+            try:
+                await asyncio.wait_for(stopping.wait(), timeout=self.interval)
+            except TimeoutError:
+                pass
+
+    async def tick(self) -> None:
+        now = self.clock()
+        for meeting in await self.store.claim_reminders(now):
+            assert meeting.scheduled_for is not None
+            text = (
+                f"Reminder: meeting #{meeting.id} **{meeting.title}** starts at "
+                f"{show_time(as_utc(meeting.scheduled_for), meeting.timezone)}."
+            )
+            await self._say(meeting.room_id, text, f"meet-remind-{meeting.id}")
+        for meeting in await self.store.claim_starts(now):
+            try:
+                await self._open(meeting)
+            except MeetingActionFailed as exc:
+                logger.warning(
+                    "could not start meeting %d in %s: %s", meeting.id, meeting.room_id, exc
+                )
+                await self._say(
+                    meeting.room_id,
+                    f"I could not add meeting #{meeting.id} **{meeting.title}**: {exc}. "
+                    "Start it by hand with `!meet`.",
+                    f"meet-start-{meeting.id}",
+                )
+                await self.store.end(meeting.id, now)
+                continue
+            await self._say(meeting.room_id, self._join_text(meeting), f"meet-start-{meeting.id}")
+
+    # --- Matrix ------------------------------------------------------------------------------
+
+    def _conference_id(self, room_id: str) -> str:
+        if self.jitsi.auth == OPENID_AUTH:
+            return room_conference_id(room_id)
+        return random_conference_id()
+
+    def _room_name(self, room_id: str) -> str:
+        room = self.client.rooms.get(room_id)
+        name = room.name if room is not None else None
+        return (name or "Meeting")[:255]
+
+    def _widget(self, meeting: Meeting) -> MeetingWidget:
+        return MeetingWidget(
+            widget_id=meeting.widget_id,
+            conference_id=meeting.conference_id,
+            domain=self.jitsi.domain,
+            title=meeting.title,
+            room_name=self._room_name(meeting.room_id),
+            is_audio_only=meeting.is_audio_only,
+            is_authenticated=self.jitsi.auth == OPENID_AUTH,
+            wrapper_url=self.jitsi.wrapper_url,
+        )
+
+    def _join_text(self, meeting: Meeting) -> str:
+        widget = self._widget(meeting)
+        needs_token = self.jitsi.auth == OPENID_AUTH or self.jitsi.app_secret is not None
+        link = (
+            meeting_page_url(self.public_url, meeting.room_id)
+            if needs_token
+            else widget.meeting_url()
+        )
+        kind = "Audio meeting" if meeting.is_audio_only else "Meeting"
+        return (
+            f"{kind} **{meeting.title}** has started: join from the widget at the top of "
+            f"the room. On Element X or in a browser: [join the meeting]({link})"
+        )
+
+    async def _open(self, meeting: Meeting) -> None:
+        widget = self._widget(meeting)
+        checked(
+            await self.client.room_put_state(
+                meeting.room_id, WIDGET_EVENT, widget.content(), state_key=meeting.widget_id
+            ),
+            "adding the meeting widget",
+        )
+        current = await self._state(meeting.room_id, LAYOUT_EVENT)
+        checked(
+            await self.client.room_put_state(
+                meeting.room_id, LAYOUT_EVENT, pinned_layout(current, meeting.widget_id)
+            ),
+            "pinning the meeting widget",
+        )
+
+    async def _close(self, room_id: str, widget_id: str) -> None:
+        checked(
+            await self.client.room_put_state(room_id, WIDGET_EVENT, {}, state_key=widget_id),
+            "removing the meeting widget",
+        )
+        layout = unpinned_layout(await self._state(room_id, LAYOUT_EVENT), widget_id)
+        if layout is not None:
+            checked(
+                await self.client.room_put_state(room_id, LAYOUT_EVENT, layout),
+                "unpinning the meeting widget",
+            )
+
+    async def _say(self, room_id: str, text: str, tx_id: str) -> None:
+        response = await self.client.room_send(room_id, "m.room.message", notice(text), tx_id=tx_id)
+        if isinstance(response, ErrorResponse):
+            logger.warning("could not post in %s: %s", room_id, response.message)
+
+    async def _state(self, room_id: str, event_type: str) -> dict[str, Any] | None:
+        response = await self.client.room_get_state_event(room_id, event_type)
+        if isinstance(response, RoomGetStateEventError):
+            if response.status_code == "M_NOT_FOUND":
+                return None
+            raise MeetingActionFailed(f"reading the room's {event_type} failed: {response.message}")
+        content = getattr(response, "content", None)
+        return content if isinstance(content, dict) else None
+
+    async def _power(self, room_id: str) -> RoomPower:
+        """Power levels and, in room v12, the creators (whose power is unlimited)."""
+        events = checked(await self.client.room_get_state(room_id), "reading the room").events
+        levels: dict[str, Any] = {}
+        creators: set[str] = set()
+        for event in events:
+            content = event.get("content") or {}
+            if event.get("type") == "m.room.power_levels":
+                levels = content
+            elif event.get("type") == "m.room.create" and (
+                str(content.get("room_version", "1")) in CREATOR_POWER_VERSIONS
+            ):
+                extra = content.get("additional_creators") or []
+                creators.update([str(event.get("sender")), *(str(c) for c in extra)])
+        return RoomPower(levels, frozenset(creators))
+
+    def _check_bot_power(self, power: RoomPower) -> None:
+        bot = self.client.user_id
+        if not power.may_manage_widgets(bot):
+            needed = max(
+                required_level(power.levels, WIDGET_EVENT),
+                required_level(power.levels, LAYOUT_EVENT),
+            )
+            raise UsageError(
+                f"I cannot add a meeting here: changing this room's widgets needs power level "
+                f"{needed} and I have {power.of(bot)}. A room admin can raise my power level, "
+                f"or lower the level for `{WIDGET_EVENT}` and `{LAYOUT_EVENT}`."
+            )
+
+
+# --- commands ------------------------------------------------------------------------------------
+
+TITLE = Arg(
+    "title",
+    "what the meeting is about; start with `audio` for sound only",
+    is_optional=True,
+    is_rest=True,
+    max_length=200,
+)
+
+
+def _meetings(request: Request) -> Meetings:
+    if request.meetings is None:
+        raise UsageError("Meetings are not set up on this bot.")
+    return request.meetings
+
+
+@registry.command("meet", TITLE, help="Start a Jitsi meeting in this room now, pinned at the top.")
+async def meet(request: Request, title: str | None) -> str:
+    return await _meetings(request).start(request.room_id, request.sender, title)
+
+
+@registry.command("meet end", help="End this room's meeting and remove its widget.")
+async def meet_end(request: Request) -> str:
+    return await _meetings(request).end(request.room_id, request.sender)
+
+
+@registry.command(
+    "meet at",
+    Arg("date", "YYYY-MM-DD, today or tomorrow", max_length=10),
+    Arg("time", "HH:MM on a 24-hour clock", max_length=5),
+    Arg(
+        "title",
+        "optionally a timezone such as Europe/Paris first (default: the council's), then the "
+        "title; `audio` before the title for sound only",
+        is_optional=True,
+        is_rest=True,
+        max_length=200,
+    ),
+    help="Plan a meeting at a date and time; the room is reminded 10 minutes before.",
+)
+async def meet_at(request: Request, date: str, time: str, title: str | None) -> str:
+    return await _meetings(request).schedule_at(request.room_id, request.sender, date, time, title)
+
+
+@registry.command(
+    "meet in",
+    Arg("delay", "e.g. 30m, 2h, 1h30m, 1d", max_length=12),
+    TITLE,
+    help="Plan a meeting after a delay; the room is reminded 10 minutes before.",
+)
+async def meet_in(request: Request, delay: str, title: str | None) -> str:
+    return await _meetings(request).schedule_in(request.room_id, request.sender, delay, title)
+
+
+@registry.command("meet list", help="The meeting on now and those planned in this room.")
+async def meet_list(request: Request) -> str:
+    return await _meetings(request).upcoming(request.room_id)
+
+
+@registry.command(
+    "meet cancel",
+    Arg("number", "the meeting's number, from `!meet list`", max_length=12),
+    help="Call off a planned meeting.",
+)
+async def meet_cancel(request: Request, number: str) -> str:
+    return await _meetings(request).cancel(request.room_id, request.sender, number)

@@ -1,0 +1,284 @@
+"""`!meet` against a real Synapse: widget and pin, power checks, ending, schedules across restarts."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from sqlalchemy import select
+
+from borough.db import Meeting, create_engine, migrate, session_factory
+from borough.jitsi import room_conference_id
+from borough.settings import BotSettings, JitsiSettings
+from bots.runner import BoroughBot
+from tests.conftest import Homeserver
+from tests.integration.test_bot import Person
+
+pytestmark = pytest.mark.integration
+
+JITSI = JitsiSettings(domain="meet.test", auth="openidtoken-jwt")
+PUBLIC_URL = "https://widgets.test"
+
+
+class MeetBot:
+    """The real bot on its own loop in a thread, with a clock the test can move."""
+
+    def __init__(self, hs: Homeserver, database_url: str, settings: BotSettings) -> None:
+        self.hs, self.database_url, self.settings = hs, database_url, settings
+        self.offset = timedelta(0)
+        self.bot: BoroughBot | None = None
+        self.thread: threading.Thread | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.task: asyncio.Task[None] | None = None
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def start(self, offset: timedelta = timedelta(0)) -> None:
+        self.offset = offset
+        ready = threading.Event()
+
+        async def main() -> None:
+            await migrate(self.database_url)
+            engine = create_engine(self.database_url)
+            self.bot = BoroughBot(
+                self.hs.synapse.base_url,
+                self.hs.server_name,
+                self.settings,
+                session_factory(engine),
+                clock=self.now,
+                jitsi=JITSI,
+                public_url=PUBLIC_URL,
+                meeting_interval=0.2,
+            )
+            self.loop, self.task = asyncio.get_running_loop(), asyncio.current_task()  # type: ignore[assignment]
+            ready.set()
+            try:
+                await self.bot.run()
+            except asyncio.CancelledError:
+                pass
+            finally:
+                await self.bot.close()
+                await engine.dispose()
+
+        self.thread = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
+        self.thread.start()
+        assert ready.wait(30)
+
+    def wait_for_ticks(self, count: int) -> None:
+        """Wait until the schedule loop has looked `count` more times."""
+        assert self.bot is not None
+        target = self.bot.meetings.ticks + count
+        deadline = time.monotonic() + 30
+        while self.bot.meetings.ticks < target:
+            assert time.monotonic() < deadline, "the schedule loop never ran"
+            time.sleep(0.05)
+
+    def kill(self) -> None:
+        assert self.loop is not None and self.task is not None and self.thread is not None
+        self.loop.call_soon_threadsafe(self.task.cancel)
+        self.thread.join(30)
+
+
+@pytest.fixture(scope="module")
+def bot(homeserver: Homeserver, app_database_url: str) -> Iterator[MeetBot]:
+    user_id, token = homeserver.synapse.register_user("meetbot", secrets.token_hex(8))
+    running = MeetBot(
+        homeserver, app_database_url, BotSettings(user_id=user_id, access_token=token)
+    )
+    running.start()
+    try:
+        yield running
+    finally:
+        running.kill()
+
+
+class Team:
+    """A team room made by alice, with the bot invited; carol is an ordinary member."""
+
+    def __init__(self, hs: Homeserver, bot: MeetBot) -> None:
+        self.hs = hs
+        suffix = secrets.token_hex(3)
+        self.alice_id, _ = hs.synapse.register_user(f"alice{suffix}")
+        self.carol_id, _ = hs.synapse.register_user(f"carol{suffix}")
+        self.alice = Person(hs, f"alice{suffix}", bot.settings.user_id)
+        self.carol = Person(hs, f"carol{suffix}", bot.settings.user_id)
+        self.bot_id = bot.settings.user_id
+        self.room_id = hs.call(
+            "POST",
+            "/_matrix/client/v3/createRoom",
+            self.alice.token,
+            {
+                "preset": "private_chat",
+                "name": "Housing team",
+                "invite": [self.bot_id, self.carol_id],
+            },
+        )["room_id"]
+        hs.call("POST", f"/_matrix/client/v3/join/{quote(self.room_id)}", self.carol.token, {})
+        for person in (self.alice, self.carol):
+            person.room = self.room_id
+        self.alice.wait_for(
+            lambda ev: (
+                ev["type"] == "m.room.member"
+                and ev["state_key"] == self.bot_id
+                and ev["content"].get("membership") == "join"
+            )
+        )
+
+    def state(self, event_type: str, state_key: str = "") -> Any:
+        return self.hs.state(self.room_id, event_type, state_key, token=self.alice.token)
+
+    def set_power(self, user_id: str, level: int) -> None:
+        path = f"/_matrix/client/v3/rooms/{quote(self.room_id)}/state/m.room.power_levels/"
+        levels = self.hs.call("GET", path, self.alice.token)
+        levels["users"] = {**levels.get("users", {}), user_id: level}
+        self.hs.call("PUT", path, self.alice.token, levels)
+
+    def notices(self) -> list[str]:
+        messages = self.hs.call(
+            "GET",
+            f"/_matrix/client/v3/rooms/{quote(self.room_id)}/messages?dir=b&limit=200",
+            self.alice.token,
+        )["chunk"]
+        return [
+            m["content"]["body"]
+            for m in messages
+            if m["type"] == "m.room.message" and m["content"].get("msgtype") == "m.notice"
+        ]
+
+
+@pytest.fixture(scope="module")
+def team(homeserver: Homeserver, bot: MeetBot) -> Team:
+    return Team(homeserver, bot)
+
+
+def meetings(database_url: str, room_id: str) -> list[Meeting]:
+    async def read() -> list[Meeting]:
+        engine = create_engine(database_url)
+        try:
+            async with session_factory(engine)() as session:
+                rows = await session.scalars(
+                    select(Meeting).where(Meeting.room_id == room_id).order_by(Meeting.id)
+                )
+                return list(rows.all())
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(read())
+
+
+def wait_until(condition: Callable[[], bool], what: str, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"{what} never happened"
+        time.sleep(0.1)
+
+
+def test_without_power_the_bot_says_so(team: Team) -> None:
+    answer = team.alice.ask("!meet")
+    assert "I cannot add a meeting here" in answer
+    assert "power level 50" in answer and "I have 0" in answer
+
+
+def test_meet_writes_the_widget_and_pins_it(team: Team, app_database_url: str) -> None:
+    team.set_power(team.bot_id, 50)
+    answer = team.alice.ask("!meet Budget review")
+    assert "**Budget review** has started" in answer
+    assert f"{PUBLIC_URL}/meet/{quote(team.room_id, safe='!:')}" in answer
+    layout = team.state("io.element.widgets.layout")
+    (widget_id,) = layout["widgets"]
+    assert layout["widgets"][widget_id] == {
+        "container": "top",
+        "index": 0,
+        "width": 100,
+        "height": 40,
+    }
+    widget = team.state("im.vector.modular.widgets", widget_id)
+    conference = room_conference_id(team.room_id)
+    assert widget["type"] == "jitsi"
+    assert widget["name"] == "Budget review"
+    assert widget["data"] == {
+        "conferenceId": conference,
+        "roomName": "Housing team",
+        "isAudioOnly": False,
+        "isVideoChannel": False,
+        "domain": "meet.test",
+        "auth": "openidtoken-jwt",
+    }
+    assert widget["url"].startswith(f"https://app.element.io/jitsi.html?confId={conference}#")
+    assert "already on here" in team.carol.ask("!meet")
+
+    assert "Only the person who started this meeting" in team.carol.ask("!meet end")
+    assert "has ended" in team.alice.ask("!meet end")
+    assert team.state("im.vector.modular.widgets", widget_id) == {}
+    assert widget_id not in team.state("io.element.widgets.layout")["widgets"]
+    (meeting,) = [m for m in meetings(app_database_url, team.room_id) if m.widget_id == widget_id]
+    assert meeting.ended_at is not None and meeting.created_by == team.alice_id
+    assert "no meeting on" in team.alice.ask("!meet end")
+
+
+def test_removing_the_widget_by_hand_ends_the_meeting(team: Team, app_database_url: str) -> None:
+    assert "has started" in team.carol.ask("!meet audio Quick call")
+    (meeting,) = [m for m in meetings(app_database_url, team.room_id) if m.ended_at is None]
+    assert meeting.is_audio_only and meeting.title == "Quick call"
+    path = (
+        f"/_matrix/client/v3/rooms/{quote(team.room_id)}/state/"
+        f"im.vector.modular.widgets/{quote(meeting.widget_id)}"
+    )
+    team.hs.call("PUT", path, team.alice.token, {})
+    wait_until(
+        lambda: all(m.ended_at is not None for m in meetings(app_database_url, team.room_id)),
+        "ending the meeting whose widget was removed",
+    )
+
+
+def test_list_and_cancel(team: Team) -> None:
+    day = (datetime.now(UTC) + timedelta(days=30)).date().isoformat()
+    answer = team.alice.ask(f"!meet at {day} 14:00 Europe/Paris Cancel me")
+    assert "(Europe/Paris)" in answer and "14:00" in answer
+    number = answer.split("#", 1)[1].split(" ", 1)[0]
+    listing = team.carol.ask("!meet list")
+    assert f"#{number} **Cancel me**" in listing
+    assert "Only the person who set this meeting" in team.carol.ask(f"!meet cancel {number}")
+    assert "is cancelled" in team.alice.ask(f"!meet cancel {number}")
+    assert f"#{number}" not in team.alice.ask("!meet list")
+    assert "There is no meeting #999999" in team.alice.ask("!meet cancel 999999")
+    assert "already passed" in team.alice.ask("!meet at 2020-01-01 10:00")
+    assert "not a duration" in team.alice.ask("!meet in soon")
+    assert "not a timezone I know" in team.alice.ask(f"!meet at {day} 09:00 Mars/Olympus Talk")
+
+
+def test_a_scheduled_meeting_is_reminded_and_started_once_across_restarts(
+    team: Team, bot: MeetBot, app_database_url: str
+) -> None:
+    answer = team.alice.ask("!meet in 2h Planning")
+    assert "**Planning** is set for" in answer
+    number = int(answer.split("#", 1)[1].split(" ", 1)[0])
+    bot.kill()
+    bot.start(offset=timedelta(hours=1, minutes=55))
+    bot.wait_for_ticks(3)
+    wait_until(lambda: any(f"meeting #{number}" in n for n in team.notices()), "the reminder")
+    bot.kill()
+    for _ in range(2):  # two restarts after the start time: the second must do nothing
+        bot.start(offset=timedelta(hours=2, minutes=5))
+        bot.wait_for_ticks(3)
+        wait_until(
+            lambda: any("**Planning** has started" in n for n in team.notices()), "the start"
+        )
+        bot.kill()
+    bot.start()
+    notices = team.notices()
+    assert sum(f"Reminder: meeting #{number} " in n for n in notices) == 1
+    assert sum("**Planning** has started" in n for n in notices) == 1
+    (meeting,) = [m for m in meetings(app_database_url, team.room_id) if m.id == number]
+    assert meeting.reminded_at is not None and meeting.started_at is not None
+    widget = team.state("im.vector.modular.widgets", meeting.widget_id)
+    assert widget["name"] == "Planning"
+    assert meeting.widget_id in team.state("io.element.widgets.layout")["widgets"]
