@@ -64,11 +64,12 @@ async def card(request: web.Request) -> web.Response:
             shown = await directory.card(session, viewer, request.match_info["user_id"])
         except DirectoryError as exc:
             raise JsonError(404, str(exc), "M_NOT_FOUND") from None
-        names = dict(
-            await session.execute(
+        names: dict[str, str] = {
+            key: value
+            for key, value in await session.execute(
                 select(UnitRow.key, UnitRow.name).where(UnitRow.key.in_(shown.units))
             )
-        )
+        }
     return web.json_response(
         {
             "user_id": shown.user_id,

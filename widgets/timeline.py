@@ -88,13 +88,14 @@ async def timeline(request: web.Request) -> web.Response:
             select(PostTag.event_id, PostTag.tag).where(PostTag.event_id.in_(ids))
         ):
             tags.setdefault(event_id, []).append(name)
-        names = dict(
-            await session.execute(
+        names: dict[str, str] = {
+            key: value
+            for key, value in await session.execute(
                 select(Profile.user_id, Profile.display_name).where(
                     Profile.user_id.in_({p.author for p in posts})
                 )
             )
-        )
+        }
     return web.json_response(
         {
             "title": title,

@@ -1,0 +1,161 @@
+"""The real-browser test: headless Chromium loads a host page built on matrix-widget-api's
+ClientWidgetApi (what Element uses), which embeds Borough's people directory widget. The
+Widget API handshake completes with capabilities and OpenID (a real token from the test
+Synapse), and the widget shows real directory data from a real `borough apply`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from playwright.async_api import Browser, Page, expect
+
+from borough.settings import load_settings
+from tests.conftest import ARTIFACTS, Homeserver, borough, write_settings
+from tests.integration.test_widget_views import openid_credentials
+from widgets.app import create_app
+
+pytestmark = pytest.mark.integration
+
+ORG_FILE = Path(__file__).parents[1] / "fixtures" / "org" / "widgets.yaml"
+HOST = Path(__file__).parent / "host"
+# The unminified browser bundle: in 1.19.0 the minified one (api.min.js) exports nothing.
+WIDGET_API = Path(__file__).parent / "node_modules" / "matrix-widget-api" / "dist" / "api.js"
+
+
+@pytest.fixture(scope="module")
+def applied(
+    homeserver: Homeserver, app_database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    settings = write_settings(
+        tmp_path_factory.mktemp("settings") / "borough.yaml", homeserver, app_database_url
+    )
+    result = borough("apply", "-q", str(ORG_FILE), settings=settings)
+    assert result.exit_code == 0, result.output
+    return settings
+
+
+@pytest_asyncio.fixture(loop_scope="session", scope="module")
+async def widget_server(applied: Path) -> AsyncIterator[str]:
+    """Borough's widget server on a real port (127.0.0.1): the widget's origin."""
+    server = TestServer(create_app(load_settings(applied)), host="127.0.0.1")
+    await server.start_server()
+    try:
+        yield str(server.make_url("")).rstrip("/")
+    finally:
+        await server.close()
+
+
+@pytest_asyncio.fixture(loop_scope="session", scope="module")
+async def host_server() -> AsyncIterator[str]:
+    """The host page on another origin (localhost), with matrix-widget-api's bundle."""
+    if not WIDGET_API.exists():
+        pytest.fail(
+            "matrix-widget-api is not installed: run `npm ci --prefix tests/browser` "
+            "(make test does this)",
+            pytrace=False,
+        )
+    files = {
+        "/": HOST / "host.html",
+        "/host.js": HOST / "host.js",
+        "/vendor/api.js": WIDGET_API,
+    }
+
+    async def serve(request: web.Request) -> web.FileResponse:
+        return web.FileResponse(files[request.path])
+
+    app = web.Application()
+    for path in files:
+        app.router.add_get(path, serve)
+    server = TestServer(app, host="localhost")
+    await server.start_server()
+    try:
+        yield str(server.make_url("")).rstrip("/")
+    finally:
+        await server.close()
+
+
+async def open_widget(
+    browser: Browser, host: str, widget: str, hs: Homeserver, username: str, width: int = 1024
+) -> Page:
+    page = await browser.new_page(viewport={"width": width, "height": 800})
+    page.on("console", lambda message: print(f"[browser {message.type}] {message.text}"))
+    await page.goto(host)
+    user_id = hs.user_id(username)
+    await page.evaluate(
+        "config => window.startWidget(config)",
+        {
+            "widgetId": "borough-people",
+            "templateUrl": f"{widget}/widgets/people?user=$matrix_user_id&room=$matrix_room_id",
+            "roomId": "!room:" + hs.server_name,
+            "userId": user_id,
+            "displayName": username,
+            "openid": openid_credentials(hs, username),
+        },
+    )
+    frame = page.frame_locator("iframe")
+    await expect(frame.locator("#status")).to_have_text(f"Signed in as {user_id}.", timeout=20000)
+    return page
+
+
+async def host_events(page: Page) -> list[str]:
+    log: list[dict[str, Any]] = await page.evaluate("window.hostLog")
+    return [entry["event"] for entry in log]
+
+
+async def test_directory_widget_in_a_widget_api_host(
+    browser: Browser, host_server: str, widget_server: str, homeserver: Homeserver
+) -> None:
+    page = await open_widget(browser, host_server, widget_server, homeserver, "wmgr")
+    events = await host_events(page)
+    assert events.index("capabilities_requested") < events.index("ready")
+    assert "capabilities_notified" in events and "openid_asked" in events
+    assert "error" not in events
+
+    frame = page.frame_locator("iframe")
+    search = frame.get_by_label("Search people")
+    await search.fill("safeguarding")
+    await search.press("Enter")
+    await expect(frame.locator("#results")).to_contain_text("Winnie Staff")
+    await expect(frame.locator("#results h2")).to_have_text("1 person matches")
+
+    # Keyboard only: tab to the result and open the card.
+    await frame.get_by_role("button", name="Winnie Staff").focus()
+    await page.keyboard.press("Enter")
+    card = frame.locator("#detail")
+    await expect(card).to_contain_text("Housing Officer")
+    await expect(card).to_contain_text("0207 111 2222")  # staff-only: same organisation
+    await expect(card).to_contain_text("Walter Manager")
+
+    await frame.get_by_role("button", name="Widget Housing Team").click()
+    await expect(card.locator("li").first).to_contain_text("Walter Manager")  # managers first
+    await expect(card).to_contain_text("Winnie Staff")
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / "directory-widget.png"), full_page=True)
+    await page.close()
+
+
+async def test_a_partner_sees_less_and_the_page_fits_a_phone(
+    browser: Browser, host_server: str, widget_server: str, homeserver: Homeserver
+) -> None:
+    page = await open_widget(browser, host_server, widget_server, homeserver, "wcop", width=390)
+    frame = page.frame_locator("iframe")
+    search = frame.get_by_label("Search people")
+    await search.fill("Winnie")
+    await frame.get_by_role("button", name="Search").click()
+    await frame.get_by_role("button", name="Winnie Staff").click()
+    card = frame.locator("#detail")
+    await expect(card).to_contain_text("she/her")  # partners may see
+    await expect(card).to_contain_text("Tenancy support")  # public
+    await expect(card).not_to_contain_text("0207 111 2222")  # staff only
+    width = await frame.locator("body").evaluate("body => body.scrollWidth")
+    assert width <= 390, "the widget scrolls sideways on a phone"
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / "directory-widget-phone.png"), full_page=True)
+    await page.close()
