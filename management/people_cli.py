@@ -11,21 +11,33 @@ from __future__ import annotations
 
 import asyncio
 import os
+from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.table import Table
 
 from borough import audit
 from borough.cli import EXIT_BAD_INPUT, EXIT_FAILED, Refused, err_console
+from borough.db import create_engine, migrate, session_factory
 from borough.matrix import MatrixClient
 from borough.network import desired_network
-from borough.org import OrgChart
+from borough.org import OrgChart, OrgChartError
 from borough.org.fragments import Fragment
 from borough.org.loader import load_org_chart_with_fragments
 from borough.settings import Settings, load_settings
 from provisioning.apply import Applier
 from provisioning.cli import Connection, connect
 from provisioning.delegation import NotAnAdmin, check_admin, org_scope, scoped_plan
+from provisioning.hr_import import (
+    HrImportError,
+    ImportPreview,
+    existing_people,
+    fragment_text,
+    load_mapping,
+    preview_import,
+    read_hr_rows,
+)
 from provisioning.live import LiveNetwork, read_live
 from provisioning.plan import Plan, PlanOptions, make_plan
 from provisioning.render import render_plan
@@ -204,5 +216,155 @@ def partner_apply(
         ctx.exit(code)
 
 
+# --- borough import people ---------------------------------------------------------------
+
+
+@click.group("import")
+def import_() -> None:
+    """Bring data from other systems into the org chart."""
+
+
+def _show_preview(preview: ImportPreview, shown: int) -> None:
+    table = Table(title=f"HR import for {preview.organisation}: {preview.summary()}")
+    for column in ("", "person", "name", "what changes"):
+        table.add_column(column)
+    kinds: list[tuple[str, str, list[tuple[str, str, str]]]] = [
+        ("+", "green", [(p["username"], p["display_name"], "joins") for p in preview.joiners]),
+        (
+            "~",
+            "yellow",
+            [(m.username, m.display_name, "; ".join(m.changes)) for m in preview.movers],
+        ),
+        (
+            "-",
+            "red",
+            [
+                (str(p.get("username")), str(p.get("display_name")), "leaves the fragment")
+                for p in preview.leavers
+            ],
+        ),
+    ]
+    for mark, style, rows in kinds:
+        for username, name, what in rows[:shown]:
+            table.add_row(f"[{style}]{mark}[/]", username, name, what)
+        if len(rows) > shown:
+            table.add_row(f"[{style}]{mark}[/]", f"… and {len(rows) - shown} more", "", "")
+    console.print(table)
+    if preview.bad_rows:
+        bad = Table(title=f"{len(preview.bad_rows)} rows not imported")
+        bad.add_column("row", justify="right")
+        bad.add_column("person")
+        bad.add_column("why")
+        for row in preview.bad_rows[: max(shown, 100)]:
+            bad.add_row(str(row.row), row.username or "", row.reason)
+        if len(preview.bad_rows) > max(shown, 100):
+            bad.add_row("…", f"and {len(preview.bad_rows) - max(shown, 100)} more", "")
+        err_console.print(bad)
+
+
+@import_.command("people")
+@click.argument("csv_file", metavar="HR.csv", type=click.Path(dir_okay=False))
+@org_option
+@click.option(
+    "--mapping",
+    "mapping_file",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Which HR column fills which person field (see config/hr-mapping.example.yaml).",
+)
+@click.option(
+    "--chart",
+    "org_file",
+    default="config/org.yaml",
+    show_default=True,
+    envvar="BOROUGH_ORG_FILE",
+    help="The main org file, which includes the organisation's fragment.",
+)
+@operator_option
+@click.option("--yes", is_flag=True, help="Write the fragment without asking.")
+@click.option("--dry-run", is_flag=True, help="Show the preview; write nothing.")
+@click.option("--show", default=50, show_default=True, help="Rows of each kind to list.")
+@click.pass_context
+def import_people(
+    ctx: click.Context,
+    csv_file: str,
+    organisation: str,
+    mapping_file: str,
+    org_file: str,
+    operator: str | None,
+    yes: bool,
+    dry_run: bool,
+    show: int,
+) -> None:
+    """Preview joiners, movers and leavers from an HR export, then write the org's fragment."""
+    settings = load_settings(ctx.obj["settings_path"])
+    chart, fragments = _chart(org_file)
+    who = asyncio.run(_confirmed_operator(settings, operator))
+    _refuse_unless_admin(chart, organisation, who, settings)
+    fragment = next((f for f in fragments if f.organisation == organisation), None)
+    if fragment is None:
+        raise BadInput(
+            f"organisation '{organisation}' has no fragment in {org_file}. Create one (a file "
+            f"with 'organisation: {organisation}') and list it under 'include:' in the main file."
+        )
+    mapping = load_mapping(mapping_file)
+    path = Path(fragment.filename)
+    text = path.read_text(encoding="utf-8")
+    try:
+        preview = preview_import(
+            read_hr_rows(csv_file, mapping), mapping, chart, organisation, existing_people(text)
+        )
+    except HrImportError as exc:
+        raise BadInput(str(exc)) from None
+    _show_preview(preview, show)
+    if not preview.has_changes:
+        console.print(f"No changes to {path}.")
+        return
+    if dry_run:
+        console.print(f"Dry run: {path} was not written.")
+        return
+    if not yes and not click.confirm(f"Write these changes into {path}?", default=False):
+        raise Refused("nothing was written")
+    path.write_text(fragment_text(text, preview), encoding="utf-8")
+    try:
+        load_org_chart_with_fragments(org_file)
+    except OrgChartError as exc:
+        path.write_text(text, encoding="utf-8")
+        err_console.print(exc.render(), markup=False)
+        raise BadInput(
+            f"the import would leave the org chart invalid (above), so {path} is unchanged"
+        ) from None
+    asyncio.run(_audit_import(settings, who, organisation, csv_file, preview))
+    console.print(
+        f"Wrote {path}: {preview.summary()}. Run `borough partner plan {org_file} --org "
+        f"{organisation}` to see what apply will do."
+    )
+
+
+async def _audit_import(
+    settings: Settings, who: str, organisation: str, csv_file: str, preview: ImportPreview
+) -> None:
+    await migrate(settings.database.url)
+    engine = create_engine(settings.database.url)
+    try:
+        async with session_factory(engine).begin() as session:
+            await audit.record(
+                session,
+                actor=who,
+                action="people.import",
+                target_ids=[organisation],
+                details={
+                    "file": Path(csv_file).name,
+                    "joiners": len(preview.joiners),
+                    "movers": len(preview.movers),
+                    "leavers": len(preview.leavers),
+                    "unchanged": preview.unchanged,
+                    "bad_rows": len(preview.bad_rows),
+                },
+            )
+    finally:
+        await engine.dispose()
+
+
 def commands() -> list[click.Command]:
-    return [partner]
+    return [partner, import_]

@@ -1,0 +1,507 @@
+"""HR import: an HR system's CSV export becomes an organisation's people, in its fragment.
+
+`load_mapping` reads which HR column fills which person field. `read_hr_rows` reads the CSV,
+`preview_import` compares it with the fragment's people (joiners, movers, leavers, and the
+rows that cannot be used, with their row numbers and reasons), and `write_fragment` writes
+the result into the fragment's text, keeping its comments, the other sections and the text
+of every person who did not change. The usual `plan` and `apply` then carry it out.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from borough.org import OrgChart, OrgIndex, Person
+from borough.org.checks import did_you_mean
+from borough.org.model import Role
+from borough.yamlsource import SourceError, read_yaml
+
+#: Person fields an HR column can fill. Profile fields land under `profile:`.
+PERSON_FIELDS = ("username", "display_name", "email", "units", "role", "job_title", "manager")
+PROFILE_FIELDS = ("bio", "skills", "location", "pronouns", "phone")
+MAPPABLE = PERSON_FIELDS + PROFILE_FIELDS
+#: What a person entry means when it leaves a field out, so that is no change.
+PERSON_DEFAULTS: dict[str, Any] = {"role": "staff", "units": []}
+ROLES: tuple[str, ...] = Role.__args__  # type: ignore[attr-defined]
+#: A field bigger than this is not an HR export (csv's own default limit is 128 KiB).
+MAX_FIELD = 10_000
+
+
+class HrImportError(Exception):
+    """The whole file cannot be used (not CSV, missing columns); one paragraph says why."""
+
+
+class HrMapping(BaseModel):
+    """Which HR column fills which person field, and how HR's values translate."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    columns: dict[str, str] = Field(description="person field: HR column header")
+    roles: dict[str, Role] = Field(
+        default_factory=dict, description="HR value of the role column: Borough role"
+    )
+    default_role: Role = "staff"
+    separator: str = Field(default=";", min_length=1, description="between units, and skills")
+    leavers: Literal["remove", "keep"] = Field(
+        default="remove", description="people of the fragment missing from the HR file"
+    )
+
+
+def load_mapping(path: Path | str) -> HrMapping:
+    """The mapping file, validated; `SourceError` lists every problem at its file:line:col."""
+    from borough.org.loader import pydantic_problems
+
+    source = read_yaml(path)
+    if not isinstance(source.data, dict):
+        raise SourceError(source.filename, [source.problem((), "expected a mapping")])
+    problems = []
+    columns = source.data.get("columns")
+    if isinstance(columns, dict):
+        for name, header in columns.items():
+            if name not in MAPPABLE:
+                problems.append(
+                    source.problem(
+                        ("columns", name),
+                        f"unknown person field '{name}'{did_you_mean(name, MAPPABLE)} "
+                        f"(fields: {', '.join(MAPPABLE)})",
+                    )
+                )
+            elif not isinstance(header, str) or not header.strip():
+                problems.append(source.problem(("columns", name), "give the HR column's header"))
+        for required in ("username", "display_name"):
+            if required not in columns:
+                problems.append(
+                    source.problem(("columns",), f"map a column to '{required}'; it is required")
+                )
+    try:
+        mapping = HrMapping.model_validate(source.data)
+    except ValidationError as exc:
+        problems += pydantic_problems(exc, source, HrMapping)
+        mapping = None
+    if problems or mapping is None:
+        raise SourceError(source.filename, problems)
+    return mapping
+
+
+# --- reading the CSV ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HrRow:
+    number: int  # as a spreadsheet shows it: the header is row 1
+    values: dict[str, str]  # person field -> the cell's text, stripped; empty cells left out
+    problem: str | None = None
+
+
+def read_hr_rows(path: Path | str, mapping: HrMapping) -> Iterator[HrRow]:
+    """The mapped cells of each data row. Raise `HrImportError` if it is not usable CSV."""
+    name = str(path)
+    try:
+        handle = open(path, encoding="utf-8-sig", newline="")
+    except FileNotFoundError:
+        raise HrImportError(f"{name}: file not found") from None
+    except OSError as exc:
+        raise HrImportError(f"{name}: cannot read the file ({exc.strerror})") from None
+    with handle:
+        reader = csv.reader(handle, strict=True)
+        try:
+            header = next(reader, None)
+            if header is None:
+                raise HrImportError(f"{name}: the file is empty; expected a header row")
+            header = [h.strip() for h in header]
+            wanted = _columns(name, header, mapping)
+            for row in reader:
+                number = reader.line_num
+                if not any(cell.strip() for cell in row):
+                    continue
+                if len(row) != len(header):
+                    yield HrRow(
+                        number,
+                        {},
+                        f"has {len(row)} cells where the header has {len(header)}",
+                    )
+                    continue
+                if any(len(cell) > MAX_FIELD for cell in row):
+                    yield HrRow(number, {}, f"a cell is longer than {MAX_FIELD} characters")
+                    continue
+                yield HrRow(
+                    number,
+                    {f: cell for f, i in wanted.items() if (cell := row[i].strip())},
+                )
+        except UnicodeDecodeError as exc:
+            raise HrImportError(
+                f"{name}: not UTF-8 text (byte {exc.start} cannot be read); export it from the "
+                "spreadsheet as 'CSV UTF-8'"
+            ) from None
+        except csv.Error as exc:
+            raise HrImportError(
+                f"{name}: not valid CSV at line {reader.line_num} ({exc}); check for an "
+                "unclosed quote"
+            ) from None
+
+
+def _columns(name: str, header: list[str], mapping: HrMapping) -> dict[str, int]:
+    missing = [(f, c) for f, c in mapping.columns.items() if c not in header]
+    if missing:
+        wanted = "; ".join(
+            f"'{column}' (for {field}){did_you_mean(column, header)}" for field, column in missing
+        )
+        raise HrImportError(
+            f"{name}: the header has no column {wanted}. Its columns are: {', '.join(header)}"
+        )
+    return {field: header.index(column) for field, column in mapping.columns.items()}
+
+
+# --- comparing with the fragment ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BadRow:
+    row: int
+    username: str | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class Mover:
+    username: str
+    display_name: str
+    changes: tuple[str, ...]
+
+
+@dataclass
+class ImportPreview:
+    organisation: str
+    joiners: list[dict[str, Any]] = field(default_factory=list)
+    movers: list[Mover] = field(default_factory=list)
+    leavers: list[dict[str, Any]] = field(default_factory=list)
+    unchanged: int = 0
+    bad_rows: list[BadRow] = field(default_factory=list)
+    #: The fragment's people after the import, in order; usernames in `kept` keep their text.
+    people: list[dict[str, Any]] = field(default_factory=list)
+    kept: set[str] = field(default_factory=set)
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.joiners or self.movers or self.leavers)
+
+    def summary(self) -> str:
+        return (
+            f"{len(self.joiners)} joiners, {len(self.movers)} movers, {len(self.leavers)} "
+            f"leavers, {self.unchanged} unchanged, {len(self.bad_rows)} bad rows"
+        )
+
+
+class _OrgUnits:
+    def __init__(self, chart: OrgChart, organisation: str) -> None:
+        index = OrgIndex(chart)
+        self.organisation = organisation
+        self.mine: dict[str, str] = {}
+        self.others: dict[str, str] = {}
+        self.names: list[str] = []
+        for unit in chart.units:
+            owner = index.organisation_of(unit)
+            table = self.mine if owner is not None and owner.key == organisation else self.others
+            if table is self.mine:
+                self.names += [unit.key, unit.name]
+            for spelling in (unit.key, unit.name.casefold()):
+                table.setdefault(spelling, unit.key)
+                table.setdefault(spelling.casefold(), unit.key)
+            if owner is not None:
+                self.others.setdefault(f"owner:{unit.key}", owner.key)
+
+    def resolve(self, ref: str) -> str:
+        key = self.mine.get(ref) or self.mine.get(ref.casefold())
+        if key is not None:
+            return key
+        other = self.others.get(ref) or self.others.get(ref.casefold())
+        if other is not None:
+            owner = self.others.get(f"owner:{other}")
+            raise ValueError(f"unit '{ref}' belongs to '{owner}', not '{self.organisation}'")
+        raise ValueError(f"unknown unit '{ref}'{did_you_mean(ref, self.names)}")
+
+
+def preview_import(
+    rows: Iterator[HrRow] | list[HrRow],
+    mapping: HrMapping,
+    chart: OrgChart,
+    organisation: str,
+    existing: list[dict[str, Any]],
+) -> ImportPreview:
+    """Joiners, movers and leavers of `organisation`, from HR rows and the fragment's people."""
+    preview = ImportPreview(organisation)
+    units = _OrgUnits(chart, organisation)
+    elsewhere = {p.username: p.organisation for p in chart.people if p.organisation != organisation}
+    first_seen: dict[str, int] = {}
+    good: dict[str, tuple[int, dict[str, Any]]] = {}
+    for row in rows:
+        username = row.values.get("username", "").lower() or None
+        if row.problem is not None:
+            preview.bad_rows.append(BadRow(row.number, username, row.problem))
+            continue
+        try:
+            person = _person(row.values, mapping, units, organisation)
+        except ValueError as exc:
+            preview.bad_rows.append(BadRow(row.number, username, str(exc)))
+            continue
+        name = person["username"]
+        if name in first_seen:
+            reason = f"'{name}' is already on row {first_seen[name]}"
+            preview.bad_rows.append(BadRow(row.number, name, reason))
+            continue
+        first_seen[name] = row.number
+        if name in elsewhere:
+            reason = f"'{name}' is a person of '{elsewhere[name]}' in the org chart"
+            preview.bad_rows.append(BadRow(row.number, name, reason))
+            continue
+        good[name] = (row.number, person)
+    before = {str(p.get("username")): p for p in existing if isinstance(p, dict)}
+    kept_leavers = set(before) - set(good) if mapping.leavers == "keep" else set()
+    _drop_unknown_managers(preview, good, set(elsewhere) | kept_leavers)
+    preview.bad_rows.sort(key=lambda b: b.row)
+
+    for name, entry in before.items():
+        if name not in good and name not in kept_leavers:
+            preview.leavers.append(entry)
+    for name, entry in before.items():
+        if name in good:
+            merged, changes = _merge(entry, good[name][1], units)
+            if changes:
+                preview.movers.append(Mover(name, str(merged.get("display_name")), changes))
+            else:
+                preview.kept.add(name)
+                preview.unchanged += 1
+            preview.people.append(merged if changes else entry)
+        elif name in kept_leavers:
+            preview.kept.add(name)
+            preview.people.append(entry)
+    for name, (_, person) in good.items():
+        if name not in before:
+            preview.joiners.append(person)
+            preview.people.append(person)
+    return preview
+
+
+def _person(
+    values: dict[str, str], mapping: HrMapping, units: _OrgUnits, organisation: str
+) -> dict[str, Any]:
+    if "username" not in values:
+        raise ValueError("no username")
+    if "display_name" not in values:
+        raise ValueError("no display name")
+    person: dict[str, Any] = {
+        "username": values["username"].lower(),
+        "display_name": values["display_name"],
+    }
+    if "email" in values:
+        person["email"] = values["email"]
+    if "units" in values:
+        refs = [u.strip() for u in values["units"].split(mapping.separator) if u.strip()]
+        person["units"] = list(dict.fromkeys(units.resolve(ref) for ref in refs))
+    role = values.get("role")
+    if role is not None:
+        translated = mapping.roles.get(role) or (role if role in ROLES else None)
+        if translated is None:
+            raise ValueError(
+                f"role '{role}' is not a Borough role and the mapping's roles do not translate it"
+            )
+        person["role"] = translated
+    elif "role" in mapping.columns:
+        person["role"] = mapping.default_role
+    if "job_title" in values:
+        person["job_title"] = values["job_title"]
+    if "manager" in values:
+        person["manager"] = values["manager"].lower()
+    profile = {
+        name: (
+            [s.strip() for s in values[name].split(mapping.separator) if s.strip()]
+            if name == "skills"
+            else values[name]
+        )
+        for name in PROFILE_FIELDS
+        if name in values
+    }
+    if profile:
+        person["profile"] = profile
+    try:
+        Person.model_validate({**person, "organisation": organisation})
+    except ValidationError as exc:
+        raise ValueError("; ".join(_reason(e) for e in exc.errors())) from None
+    return person
+
+
+def _reason(error: Any) -> str:
+    where = ".".join(str(p) for p in error["loc"] if not str(p).startswith(("[", "function")))
+    message = str(error["msg"])
+    if error["type"] == "string_pattern_mismatch" and where == "username":
+        message = "use lower-case letters, digits and . _ = - /"
+    return f"{where}: {message[0].lower()}{message[1:]} (got {error['input']!r})"
+
+
+def _drop_unknown_managers(
+    preview: ImportPreview, good: dict[str, tuple[int, dict[str, Any]]], others: set[str]
+) -> None:
+    """A manager must be someone who stays; dropping a row can orphan another, so repeat."""
+    while True:
+        orphans = [
+            (name, row, person)
+            for name, (row, person) in good.items()
+            if (manager := person.get("manager")) and manager not in good and manager not in others
+        ]
+        if not orphans:
+            return
+        for name, row, person in orphans:
+            reason = f"manager '{person['manager']}' is neither in the file nor in the org chart"
+            preview.bad_rows.append(BadRow(row, name, reason))
+            del good[name]
+
+
+def _merge(
+    entry: dict[str, Any], person: dict[str, Any], units: _OrgUnits
+) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """The fragment's entry with HR's fields laid over it, and what changed."""
+    merged = dict(entry)
+    changes = []
+    for name, value in person.items():
+        if name == "profile":
+            continue
+        old = entry.get(name, PERSON_DEFAULTS.get(name))
+        if name == "units" and isinstance(old, list):
+            old = [_unit_key(units, u) for u in old]
+        if old != value:
+            changes.append(f"{name} {_show(old)} → {_show(value)}")
+            merged[name] = value
+    profile = dict(entry.get("profile") or {})
+    for name, value in (person.get("profile") or {}).items():
+        old = profile.get(name)
+        old_value = old.get("value") if isinstance(old, dict) else old
+        if old_value != value:
+            changes.append(f"{name} {_show(old_value)} → {_show(value)}")
+            profile[name] = {**old, "value": value} if isinstance(old, dict) else value
+    if profile:
+        merged["profile"] = profile
+    return merged, tuple(changes)
+
+
+def _unit_key(units: _OrgUnits, ref: Any) -> Any:
+    try:
+        return units.resolve(str(ref))
+    except ValueError:
+        return ref
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "(none)"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value) or "(none)"
+    return str(value)
+
+
+# --- writing the fragment ----------------------------------------------------------------
+
+
+_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def person_line(person: dict[str, Any]) -> str:
+    """One person as a one-line flow mapping, the way the example charts write people."""
+    text = yaml.dump(
+        person,
+        Dumper=_Dumper,
+        default_flow_style=True,
+        sort_keys=False,
+        allow_unicode=True,
+        width=1_000_000,
+    )
+    return text.strip()
+
+
+def fragment_text(text: str, preview: ImportPreview) -> str:
+    """`text` (a fragment) with its `people:` replaced by `preview.people`.
+
+    Everything outside the people list stays as it was, and so does the text (comments
+    included) of each person in `preview.kept`.
+    """
+    lines = text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    root = yaml.compose(text, Loader=_Loader) if text.strip() else None
+    key_node, value_node = None, None
+    if isinstance(root, yaml.MappingNode):
+        for k, v in root.value:
+            if k.value == "people":
+                key_node, value_node = k, v
+    original: dict[str, list[str]] = {}
+    indent = "  "
+    if key_node is None or value_node is None:
+        start, end, head = len(lines), len(lines), ["people:\n"]
+    elif isinstance(value_node, yaml.SequenceNode) and not value_node.flow_style:
+        items = value_node.value
+        start = key_node.start_mark.line
+        first = items[0].start_mark.line if items else start + 1
+        end = _last_line(items[-1]) + 1 if items else start + 1
+        head = lines[start:first]
+        if items:
+            indent = " " * max(0, items[0].start_mark.column - 2)
+        lead = first
+        for item in items:
+            # Comment lines before an item go with it; those after the last stay put.
+            stop = _last_line(item) + 1
+            username = _username(item)
+            if username is not None:
+                original[username] = lines[lead:stop]
+            lead = stop
+    else:  # `people: []`, `people:` with nothing, or a flow list: written out anew
+        start, end = key_node.start_mark.line, _end_line(value_node, lines)
+        head = [" " * key_node.start_mark.column + "people:\n"]
+    body: list[str] = []
+    for person in preview.people:
+        name = str(person.get("username"))
+        if name in preview.kept and name in original:
+            body += original[name]
+        else:
+            body.append(f"{indent}- {person_line(person)}\n")
+    return "".join(lines[:start] + head + body + lines[end:])
+
+
+def _end_line(node: yaml.Node, lines: list[str]) -> int:
+    """The first line after `node` (a block node's end mark sits at the next token)."""
+    mark = node.end_mark
+    return mark.line if mark.column == 0 else min(mark.line + 1, len(lines))
+
+
+def _last_line(node: yaml.Node) -> int:
+    """The last line that holds some of `node`'s own text."""
+    if isinstance(node, yaml.ScalarNode) or getattr(node, "flow_style", False):
+        mark = node.end_mark
+        return mark.line - 1 if mark.column == 0 and mark.line > node.start_mark.line else mark.line
+    children: list[yaml.Node] = []
+    if isinstance(node, yaml.MappingNode):
+        children = [n for pair in node.value for n in pair]
+    elif isinstance(node, yaml.SequenceNode):
+        children = list(node.value)
+    return max((_last_line(c) for c in children), default=node.start_mark.line)
+
+
+def _username(item: yaml.Node) -> str | None:
+    if isinstance(item, yaml.MappingNode):
+        for k, v in item.value:
+            if k.value == "username" and isinstance(v, yaml.ScalarNode):
+                return str(v.value)
+    return None
+
+
+def existing_people(text: str) -> list[dict[str, Any]]:
+    """The fragment's people as plain data (the fragment has been validated already)."""
+    data = yaml.load(text, Loader=_Loader) if text.strip() else None
+    people = data.get("people") if isinstance(data, dict) else None
+    return [p for p in people if isinstance(p, dict)] if isinstance(people, list) else []

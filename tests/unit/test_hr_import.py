@@ -1,0 +1,195 @@
+"""HR import: mapping validation, bad rows with reasons, joiners/movers/leavers, and the
+fragment written back with its comments; the CLI's refusals. No homeserver is needed."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from borough.org.loader import load_org_chart_with_fragments
+from borough.yamlsource import SourceError
+from provisioning.hr_import import (
+    HrImportError,
+    existing_people,
+    fragment_text,
+    load_mapping,
+    preview_import,
+    read_hr_rows,
+)
+from tests.conftest import borough
+
+FIXTURES = Path(__file__).parents[1] / "fixtures"
+HR = FIXTURES / "hr"
+
+
+@pytest.fixture
+def chart(tmp_path: Path) -> Path:
+    shutil.copytree(FIXTURES / "fragments", tmp_path, dirs_exist_ok=True)
+    fragment = tmp_path / "orgs" / "fhealth.yaml"
+    fragment.write_text(
+        fragment.read_text().replace(
+            "partnerships:",
+            "  # Retiring in the spring\n"
+            "  - {username: hleaver, display_name: Lee Leaver, units: [hward]}\n"
+            "partnerships:",
+        )
+    )
+    return tmp_path / "main.yaml"
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Path:
+    path = tmp_path / "borough.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "homeserver": {"url": "http://127.0.0.1:9", "server_name": "borough.test"},
+                "service_account": {"user_id": "@borough:borough.test", "access_token": "x"},
+                "database": {"url": f"sqlite+aiosqlite:///{tmp_path / 'app.db'}"},
+            }
+        )
+    )
+    return path
+
+
+def test_rows_become_joiners_movers_leavers_and_bad_rows_with_reasons(chart: Path) -> None:
+    org, fragments = load_org_chart_with_fragments(chart)
+    mapping = load_mapping(HR / "mapping.yaml")
+    text = Path(fragments[0].filename).read_text()
+    preview = preview_import(
+        read_hr_rows(HR / "health.csv", mapping), mapping, org, "fhealth", existing_people(text)
+    )
+    assert [p["username"] for p in preview.joiners] == ["hmidwife"]
+    assert [(m.username, m.changes) for m in preview.movers] == [
+        ("hadmin", ("email (none) → hana@health.example.org", "job_title (none) → Ward Manager")),
+        ("hnurse", ("email (none) → hugo@health.example.org", "job_title (none) → Staff Nurse")),
+    ]
+    assert [p["username"] for p in preview.leavers] == ["hleaver"]
+    assert [(b.row, b.reason) for b in preview.bad_rows] == [
+        (5, "no username"),
+        (6, "username: use lower-case letters, digits and . _ = - / (got 'bad name')"),
+        (7, "unit 'fdir' belongs to 'fcouncil', not 'fhealth'"),
+        (8, "'fstaff' is a person of 'fcouncil' in the org chart"),
+        (9, "'hnurse' is already on row 3"),
+        (10, "manager 'nobody' is neither in the file nor in the org chart"),
+        (11, "role 'Band 99' is not a Borough role and the mapping's roles do not translate it"),
+        (12, "has 2 cells where the header has 7"),
+        (
+            13,
+            "email: value is not a valid email address: An email address must have an @-sign. "
+            "(got 'not-an-email')",
+        ),
+        (14, "unknown unit 'Wrd Team' — did you mean 'Ward Team'?"),
+    ]
+
+    written = fragment_text(text, preview)
+    assert written.startswith("# Fragment Health's own part of the chart, kept by its admins.\n")
+    assert "  # organisation is implied by the fragment\n" in written
+    assert "hleaver" not in written and "Retiring in the spring" not in written
+    assert (
+        "  - {username: hmidwife, display_name: Mia Midwife, email: mia@health.example.org, "
+        "units: [hward], role: staff, job_title: Midwife, manager: hadmin}\n"
+    ) in written
+    assert written.endswith("partnerships:\n  - key: fcare\n    people: [hnurse]\n")
+
+
+def test_an_unchanged_person_keeps_their_text_and_comments(chart: Path) -> None:
+    org, fragments = load_org_chart_with_fragments(chart)
+    mapping = load_mapping(HR / "mapping.yaml")
+    path = Path(fragments[0].filename)
+    path.write_text(
+        path.read_text().replace(
+            "  - {username: hnurse,",
+            "  # night shifts\n  - {username: hnurse,  email: hugo@health.example.org, "
+            "job_title: Staff Nurse,",
+        )
+    )
+    org, fragments = load_org_chart_with_fragments(chart)
+    text = path.read_text()
+    preview = preview_import(
+        read_hr_rows(HR / "health.csv", mapping), mapping, org, "fhealth", existing_people(text)
+    )
+    assert [m.username for m in preview.movers] == ["hadmin"]
+    assert preview.unchanged == 1
+    assert (
+        "  # night shifts\n  - {username: hnurse,  email: hugo@health.example.org, "
+        "job_title: Staff Nurse,"
+    ) in fragment_text(text, preview)
+
+
+def test_a_mapping_to_a_field_that_does_not_exist_is_reported_at_its_line() -> None:
+    with pytest.raises(SourceError) as caught:
+        load_mapping(HR / "bad_mapping.yaml")
+    lines = caught.value.render().splitlines()
+    assert lines[0].startswith(f"{HR}/bad_mapping.yaml:4:3 columns.nickname: unknown person field")
+    assert lines[1].startswith(f"{HR}/bad_mapping.yaml:6:3 roles.Band 5: input should be")
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("unclosed_quote.csv", "not valid CSV at line 3 (unexpected end of data)"),
+        ("wrong_columns.csv", "the header has no column 'Employee Login' (for username)"),
+        ("missing.csv", "missing.csv: file not found"),
+    ],
+)
+def test_a_malformed_csv_gets_one_clear_message(name: str, message: str) -> None:
+    mapping = load_mapping(HR / "mapping.yaml")
+    with pytest.raises(HrImportError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        list(read_hr_rows(HR / name, mapping))
+
+
+def test_the_cli_writes_the_fragment_and_refuses_what_it_should(
+    chart: Path, settings: Path
+) -> None:
+    common = ["--chart", str(chart), "--mapping", str(HR / "mapping.yaml")]
+    csv_file = str(HR / "health.csv")
+    refused = borough(
+        "import", "people", csv_file, "--org", "fcouncil", "--as", "@hadmin", *common,
+        settings=settings,
+    )  # fmt: skip
+    assert refused.exit_code == 3, refused.output
+    assert "@hadmin:borough.test is not an admin of 'fcouncil'" in refused.output
+
+    bad = borough(
+        "import", "people", str(HR / "unclosed_quote.csv"), "--org", "fhealth", *common,
+        settings=settings,
+    )  # fmt: skip
+    assert bad.exit_code == 2 and "not valid CSV at line 3" in bad.output
+
+    unknown_field = borough(
+        "import", "people", csv_file, "--org", "fhealth", "--chart", str(chart),
+        "--mapping", str(HR / "bad_mapping.yaml"), settings=settings,
+    )  # fmt: skip
+    assert unknown_field.exit_code == 2
+    assert "bad_mapping.yaml:4:3 columns.nickname: unknown person field" in unknown_field.output
+
+    fragment = chart.parent / "orgs" / "fhealth.yaml"
+    before = fragment.read_text()
+    dry = borough(
+        "import", "people", csv_file, "--org", "fhealth", "--as", "hadmin", "--dry-run", *common,
+        settings=settings,
+    )  # fmt: skip
+    assert dry.exit_code == 0, dry.output
+    assert "1 joiners, 2 movers, 1 leavers, 0 unchanged, 10 bad rows" in dry.output
+    assert fragment.read_text() == before
+
+    done = borough(
+        "import", "people", csv_file, "--org", "fhealth", "--as", "hadmin", "--yes", *common,
+        settings=settings,
+    )  # fmt: skip
+    assert done.exit_code == 0, done.output
+    org, _ = load_org_chart_with_fragments(chart)
+    assert "hmidwife" in {p.username for p in org.people}
+    assert "hleaver" not in {p.username for p in org.people}
+    again = borough(
+        "import", "people", csv_file, "--org", "fhealth", "--yes", *common, settings=settings
+    )
+    assert again.exit_code == 0 and "No changes to" in again.output
+
+    audit = borough("audit", "--json", settings=settings)
+    assert '"action": "people.import"' in audit.output
+    assert '"actor": "@hadmin:borough.test"' in audit.output
