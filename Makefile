@@ -19,7 +19,12 @@ install: $(VENV)/.installed
 run: install
 	$(PY) scripts/run.py
 
-test: install
+# The browser test's widget host (matrix-widget-api) comes from the npm registry.
+NODE_DEPS := tests/browser/node_modules/.package-lock.json
+$(NODE_DEPS): tests/browser/package.json tests/browser/package-lock.json
+	npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
+
+test: install $(NODE_DEPS)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install
