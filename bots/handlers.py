@@ -7,10 +7,15 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bots.commands import Arg, CommandRegistry, UsageError
 from bots.microblog import Microblog
 from bots.profiles import EDITABLE, ProfileDirectory, parse_query
+
+if TYPE_CHECKING:  # these modules register their own commands here, so import back lazily
+    from bots.admin import PartnerAdmin
+    from bots.meet import Meetings
 
 registry = CommandRegistry()
 
@@ -24,6 +29,8 @@ class Request:
     event_id: str
     profiles: ProfileDirectory
     microblog: Microblog
+    admin: PartnerAdmin | None = None
+    meetings: Meetings | None = None
 
 
 def _page(value: str | None) -> int:

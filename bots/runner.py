@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from nio import (
@@ -26,10 +26,12 @@ from nio import (
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from borough.db import BotState, HandledEvent
-from borough.settings import BotSettings
+from borough.settings import BotSettings, JitsiSettings
+from bots.admin import PartnerAdmin
 from bots.commands import UsageError
 from bots.handlers import Request, registry
 from bots.index import Indexer
+from bots.meet import Clock, Meetings, utc_now
 from bots.microblog import Microblog
 from bots.profiles import ProfileDirectory
 from bots.replies import notice
@@ -51,6 +53,14 @@ class BoroughBot:
     server_name: str
     settings: BotSettings
     sessions: async_sessionmaker[AsyncSession]
+    #: The schedule loops' clock; tests move it instead of waiting.
+    clock: Clock = field(default=utc_now)
+    #: The service account's token, for `!admin` (bots.admin); those commands are off without.
+    service_token: str | None = None
+    #: Jitsi settings and the widget server's public URL, for `!meet` (bots.meet).
+    jitsi: JitsiSettings = field(default_factory=JitsiSettings)
+    public_url: str = "http://localhost:8090"
+    meeting_interval: float = 15.0
 
     def __post_init__(self) -> None:
         self.client = AsyncClient(
@@ -64,6 +74,18 @@ class BoroughBot:
         self.profiles = ProfileDirectory(self.sessions, self.server_name)
         self.indexer = Indexer()
         self.microblog = Microblog(self.sessions, self.indexer, self.server_name)
+        self.admin = PartnerAdmin(
+            self.sessions, self.server_name, self.homeserver_url, self.service_token
+        )
+        self.meetings = Meetings(
+            self.sessions,
+            self.client,
+            self.jitsi,
+            self.settings.timezone,
+            self.public_url,
+            self.clock,
+            self.meeting_interval,
+        )
         self._stopping = asyncio.Event()
 
     async def login(self) -> None:
@@ -103,24 +125,28 @@ class BoroughBot:
             await self._index_state(first)
             since = first.next_batch
             await self._save_since(since)
-        full_state = True
-        failures = 0
-        while not self._stopping.is_set():
-            try:
-                response = await self._sync(
-                    since=since, wait_ms=SYNC_TIMEOUT_MS, full_state=full_state
-                )
-            except (TimeoutError, OSError, ConnectionError, _SyncFailed) as exc:
-                failures += 1
-                delay = min(30.0, 0.5 * 2**failures) * (0.8 + 0.4 * random.random())
-                logger.warning("sync failed (%s); retrying in %.1fs", exc, delay)
-                await self._sleep(delay)
-                continue
+        meetings = asyncio.create_task(self.meetings.run(self._stopping))
+        try:
+            full_state = True
             failures = 0
-            full_state = False
-            await self._handle(response)
-            since = response.next_batch
-            await self._save_since(since)
+            while not self._stopping.is_set():
+                try:
+                    response = await self._sync(
+                        since=since, wait_ms=SYNC_TIMEOUT_MS, full_state=full_state
+                    )
+                except (TimeoutError, OSError, ConnectionError, _SyncFailed) as exc:
+                    failures += 1
+                    delay = min(30.0, 0.5 * 2**failures) * (0.8 + 0.4 * random.random())
+                    logger.warning("sync failed (%s); retrying in %.1fs", exc, delay)
+                    await self._sleep(delay)
+                    continue
+                failures = 0
+                full_state = False
+                await self._handle(response)
+                since = response.next_batch
+                await self._save_since(since)
+        finally:
+            meetings.cancel()
 
     async def _sleep(self, seconds: float) -> None:
         try:
@@ -156,6 +182,9 @@ class BoroughBot:
                 for event in room.timeline.events:
                     await self.indexer.timeline(session, room_id, event.source)
         for room_id, room in response.rooms.join.items():
+            changed = [e.source for e in room.state]
+            changed += [e.source for e in room.timeline.events if "state_key" in e.source]
+            await self.meetings.observe_state(room_id, changed)
             for event in room.timeline.events:
                 source: dict[str, Any] = event.source
                 if (
@@ -196,7 +225,15 @@ class BoroughBot:
             if await session.get(HandledEvent, event_id) is not None:
                 return
         if invocation is not None:
-            request = Request(sender, room_id, event_id, self.profiles, self.microblog)
+            request = Request(
+                sender,
+                room_id,
+                event_id,
+                self.profiles,
+                self.microblog,
+                admin=self.admin,
+                meetings=self.meetings,
+            )
             try:
                 answer = await invocation.command.handler(request, **invocation.arguments)
             except UsageError as exc:
