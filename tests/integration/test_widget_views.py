@@ -18,7 +18,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from borough.db import (
     BlogPost,
     BlogRoom,
+    ChannelMember,
     ChannelRow,
+    Follow,
     Post,
     PostTag,
     create_engine,
@@ -353,3 +355,153 @@ async def test_sealed_and_private_content_is_never_served(
         assert "Leaders" not in body and "Staff news" not in body, path
     tagged = await (await client.get("/public/tags/bins")).text()
     assert "Bin collections move on Friday" in tagged
+
+
+# --- The people directory, per viewer ---
+
+
+async def card_of(client: TestClient[Any, Any], headers: dict[str, str], user_id: str) -> Any:
+    answer = await client.get(f"/widgets/api/people/{quote(user_id)}", headers=headers)
+    assert answer.status == 200, await answer.text()
+    return await answer.json()
+
+
+async def test_directory_card_honours_field_visibility(
+    client: TestClient[Any, Any], homeserver: Homeserver
+) -> None:
+    winnie = homeserver.user_id("wstaff")
+    seen = {}
+    for viewer in ("wmgr", "wcop", "wres", "wstaff"):
+        card = await card_of(client, await signed_in(client, homeserver, viewer), winnie)
+        seen[viewer] = {field["name"]: field["value"] for field in card["fields"]}
+        seen[viewer]["organisation"] = card["organisation"]
+        seen[viewer]["email"] = card["email"]
+    # Same organisation: everything. Police partner: partners and public. Resident: public.
+    assert seen["wmgr"]["phone"] == "0207 111 2222"
+    assert seen["wmgr"]["skills"] == "safeguarding, tenancy law"
+    assert "phone" not in seen["wcop"] and seen["wcop"]["pronouns"] == "she/her"
+    assert seen["wcop"]["email"] == "winnie@widget.gov.uk"
+    assert set(seen["wres"]) == {"bio", "organisation", "email"}
+    assert seen["wres"]["organisation"] is None and seen["wres"]["email"] is None
+    assert seen["wres"]["bio"] == "Tenancy support and gardening"
+    assert seen["wstaff"]["phone"] == "0207 111 2222"  # your own card shows everything
+
+
+async def test_directory_search_counts_only_visible_fields(
+    client: TestClient[Any, Any], homeserver: Homeserver
+) -> None:
+    async def total(viewer: str, query: str) -> int:
+        headers = await signed_in(client, homeserver, viewer)
+        answer = await client.get("/widgets/api/people", params={"q": query}, headers=headers)
+        assert answer.status == 200, await answer.text()
+        return int((await answer.json())["total"])
+
+    assert await total("wcop", "safeguarding") == 1  # skills are for partners
+    assert await total("wres", "safeguarding") == 0  # a resident cannot find by them
+    assert await total("wres", "gardening") == 1  # the bio is public
+
+
+async def test_unit_page_lists_managers_first_and_is_for_staff_and_partners(
+    client: TestClient[Any, Any], homeserver: Homeserver
+) -> None:
+    answer = await client.get(
+        "/widgets/api/units/wdir", headers=await signed_in(client, homeserver, "wcop")
+    )
+    unit = await answer.json()
+    assert answer.status == 200
+    assert [m["display_name"] for m in unit["members"]] == ["Wanda Boss"]
+    assert unit["teams"] == [{"key": "wteam", "name": "Widget Housing Team", "people": 2}]
+    team = await (
+        await client.get(
+            "/widgets/api/units/wteam", headers=await signed_in(client, homeserver, "wcop")
+        )
+    ).json()
+    assert [m["display_name"] for m in team["members"]] == ["Walter Manager", "Winnie Staff"]
+    refused = await client.get(
+        "/widgets/api/units/wteam", headers=await signed_in(client, homeserver, "wres")
+    )
+    assert refused.status == 403
+    assert (await refused.json())["errcode"] == "M_FORBIDDEN"
+
+
+async def test_directory_bad_input_gets_json_errors(
+    client: TestClient[Any, Any], homeserver: Homeserver
+) -> None:
+    headers = await signed_in(client, homeserver, "wmgr")
+    for params, status in (
+        ({"q": ""}, 400),
+        ({"q": '"unclosed'}, 400),
+        ({"q": "page:zero"}, 400),
+        ({"q": "x" * 500}, 400),
+    ):
+        answer = await client.get("/widgets/api/people", params=params, headers=headers)
+        assert answer.status == status, params
+        assert (await answer.json())["errcode"] == "M_INVALID_PARAM"
+    for path in ("/widgets/api/people/@nobody:w", "/widgets/api/units/nosuch"):
+        answer = await client.get(path, headers=headers)
+        assert answer.status == 404, path
+        assert (await answer.json())["errcode"] == "M_NOT_FOUND"
+
+
+# --- The channel timeline: only what the viewer may read ---
+
+
+@pytest_asyncio.fixture(loop_scope="session", scope="module")
+async def readable_content(
+    client: TestClient[Any, Any], applied: Path, homeserver: Homeserver, public_content: Any
+) -> None:
+    """wmgr is joined to the staff channel; nobody here is joined to the sealed one."""
+    engine = create_engine(load_settings(applied).database.url)
+    async with session_factory(engine).begin() as session:
+        session.add_all(
+            [
+                ChannelMember(room_id="!staff:w", user_id=homeserver.user_id("wmgr")),
+                Follow(user_id=homeserver.user_id("wmgr"), room_id="!staff:w"),
+                Follow(user_id=homeserver.user_id("wmgr"), room_id="!sealed:w"),
+            ]
+        )
+    await engine.dispose()
+
+
+async def test_timeline_shows_only_readable_channels(
+    client: TestClient[Any, Any], homeserver: Homeserver, readable_content: None
+) -> None:
+    member = await signed_in(client, homeserver, "wmgr")
+    outsider = await signed_in(client, homeserver, "wcop")
+
+    sources = await (await client.get("/widgets/api/timeline/sources", headers=member)).json()
+    assert {c["key"] for c in sources["channels"]} == {"news", "staffnews"}
+
+    staff = await (
+        await client.get(
+            "/widgets/api/timeline", params={"channel": "#staffnews:w"}, headers=member
+        )
+    ).json()
+    assert [p["event_id"] for p in staff["posts"]] == ["$post3"]
+    post = staff["posts"][0]
+    assert post["reply_count"] == 2 and post["reaction_count"] == 3 and post["tags"] == ["bins"]
+    assert post["link"] == "https://matrix.to/#/%23staffnews%3Aw/%24post3"
+
+    # Follows of a sealed channel the viewer cannot read are ignored.
+    follows = await (await client.get("/widgets/api/timeline", headers=member)).json()
+    assert [p["event_id"] for p in follows["posts"]] == ["$post3"]
+
+    tagged = await (
+        await client.get(
+            "/widgets/api/timeline", params={"channel": "news", "tag": "#bins"}, headers=member
+        )
+    ).json()
+    assert [p["event_id"] for p in tagged["posts"]] == ["$post0"]
+
+    for ref in ("#staffnews:w", "!staff:w", "#leaders:w", "!sealed:w", "leaders", "both"):
+        answer = await client.get(
+            "/widgets/api/timeline", params={"channel": ref}, headers=outsider
+        )
+        assert answer.status == 404, ref
+        assert SECRET not in await answer.text()
+    for ref in ("#leaders:w", "!both:w"):
+        answer = await client.get("/widgets/api/timeline", params={"channel": ref}, headers=member)
+        assert answer.status == 404, ref
+
+    bad = await client.get("/widgets/api/timeline", params={"tag": "two words"}, headers=member)
+    assert bad.status == 400 and (await bad.json())["errcode"] == "M_INVALID_PARAM"
