@@ -15,7 +15,10 @@ from bots.profiles import EDITABLE, ProfileDirectory, parse_query
 
 if TYPE_CHECKING:  # these modules register their own commands here, so import back lazily
     from bots.admin import PartnerAdmin
+    from bots.blogs import Blogs
+    from bots.digest import Digests
     from bots.meet import Meetings
+    from bots.sharing import Reposts
 
 registry = CommandRegistry()
 
@@ -29,6 +32,9 @@ class Request:
     event_id: str
     profiles: ProfileDirectory
     microblog: Microblog
+    blogs: Blogs
+    reposts: Reposts
+    digests: Digests
     admin: PartnerAdmin | None = None
     meetings: Meetings | None = None
 

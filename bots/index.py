@@ -115,6 +115,7 @@ class Indexer:
                 session.add(row)
             row.posters = [str(p) for p in content["posters"]]
             row.is_sealed = bool(content.get("sealed"))
+            row.is_public = bool(content.get("public")) and not row.is_sealed
             row.max_length = int(content.get("max_length") or 500)
         elif row is None:
             return  # not a channel

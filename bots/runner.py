@@ -28,13 +28,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from borough.db import BotState, HandledEvent
 from borough.settings import BotSettings, JitsiSettings
 from bots.admin import PartnerAdmin
+from bots.blogs import BlogIndexer, Blogs
 from bots.commands import UsageError
+from bots.digest import Digests
 from bots.handlers import Request, registry
 from bots.index import Indexer
 from bots.meet import Clock, Meetings, utc_now
 from bots.microblog import Microblog
 from bots.profiles import ProfileDirectory
 from bots.replies import notice
+from bots.sharing import Reposts
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +58,7 @@ class BoroughBot:
     sessions: async_sessionmaker[AsyncSession]
     #: The schedule loops' clock; tests move it instead of waiting.
     clock: Clock = field(default=utc_now)
+    digest_interval: float = 30.0
     #: The service account's token, for `!admin` (bots.admin); those commands are off without.
     service_token: str | None = None
     #: Jitsi settings and the widget server's public URL, for `!meet` (bots.meet).
@@ -74,6 +78,12 @@ class BoroughBot:
         self.profiles = ProfileDirectory(self.sessions, self.server_name)
         self.indexer = Indexer()
         self.microblog = Microblog(self.sessions, self.indexer, self.server_name)
+        self.blog_index = BlogIndexer()
+        self.blogs = Blogs(self.sessions)
+        self.reposts = Reposts(self.sessions, self.client, self.server_name)
+        self.digests = Digests(
+            self.sessions, self.client, self.settings.timezone, self.clock, self.digest_interval
+        )
         self.admin = PartnerAdmin(
             self.sessions, self.server_name, self.homeserver_url, self.service_token
         )
@@ -118,6 +128,7 @@ class BoroughBot:
         await self.login()
         async with self.sessions() as session:
             await self.indexer.load(session)
+            await self.blog_index.load(session)
         since = await self._load_since()
         if since is None:
             # First start: everything before now is backlog, not commands.
@@ -125,6 +136,7 @@ class BoroughBot:
             await self._index_state(first)
             since = first.next_batch
             await self._save_since(since)
+        digests = asyncio.create_task(self.digests.run(self._stopping))
         meetings = asyncio.create_task(self.meetings.run(self._stopping))
         try:
             full_state = True
@@ -146,6 +158,7 @@ class BoroughBot:
                 since = response.next_batch
                 await self._save_since(since)
         finally:
+            digests.cancel()
             meetings.cancel()
 
     async def _sleep(self, seconds: float) -> None:
@@ -171,6 +184,7 @@ class BoroughBot:
                 state = [e.source for e in room.state]
                 state += [e.source for e in room.timeline.events if "state_key" in e.source]
                 await self.indexer.state(session, room_id, state)
+                await self.blog_index.state(session, room_id, state)
 
     async def _handle(self, response: SyncResponse) -> None:
         for room_id, invite in response.rooms.invite.items():
@@ -178,9 +192,12 @@ class BoroughBot:
         # Index first, in one transaction; the sync position moves only after it commits.
         async with self.sessions.begin() as session:
             for room_id, room in response.rooms.join.items():
-                await self.indexer.state(session, room_id, [e.source for e in room.state])
+                state = [e.source for e in room.state]
+                await self.indexer.state(session, room_id, state)
+                await self.blog_index.state(session, room_id, state)
                 for event in room.timeline.events:
                     await self.indexer.timeline(session, room_id, event.source)
+                    await self.blog_index.timeline(session, room_id, event.source)
         for room_id, room in response.rooms.join.items():
             changed = [e.source for e in room.state]
             changed += [e.source for e in room.timeline.events if "state_key" in e.source]
@@ -231,6 +248,9 @@ class BoroughBot:
                 event_id,
                 self.profiles,
                 self.microblog,
+                blogs=self.blogs,
+                reposts=self.reposts,
+                digests=self.digests,
                 admin=self.admin,
                 meetings=self.meetings,
             )

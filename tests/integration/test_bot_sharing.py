@@ -1,0 +1,533 @@
+"""!repost, !digest and blogs against a real Synapse with the modules loaded, the real bot, and
+several people posting through the client API. Each command's answer, and what an outsider
+does not see."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from borough.db import (
+    BlogPost,
+    DigestSent,
+    DirectRoom,
+    Follow,
+    Repost,
+    create_engine,
+    migrate,
+    session_factory,
+)
+from borough.settings import BotSettings
+from bots.runner import BoroughBot
+from tests.conftest import Homeserver, borough, write_settings
+
+pytestmark = pytest.mark.integration
+
+ORG_FILE = Path(__file__).parents[1] / "fixtures" / "org" / "sharing.yaml"
+
+
+class FakeClock:
+    """The digest loop's clock, moved by the test instead of waiting for the time of day."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+class RunningBot:
+    """The real bot on its own event loop in a thread, with an injected clock."""
+
+    def __init__(self, hs: Homeserver, database_url: str, settings: BotSettings) -> None:
+        self.hs, self.database_url, self.settings = hs, database_url, settings
+        self.clock = FakeClock()
+        self.bot: BoroughBot | None = None
+        self.thread: threading.Thread | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        ready = threading.Event()
+
+        async def main() -> None:
+            await migrate(self.database_url)
+            engine = create_engine(self.database_url)
+            self.bot = BoroughBot(
+                self.hs.synapse.base_url,
+                self.hs.server_name,
+                self.settings,
+                session_factory(engine),
+                clock=self.clock,
+                digest_interval=0.2,
+            )
+            self.loop, self.task = asyncio.get_running_loop(), asyncio.current_task()  # type: ignore[assignment]
+            ready.set()
+            try:
+                await self.bot.run()
+            except asyncio.CancelledError:
+                pass
+            finally:
+                await self.bot.close()
+                await engine.dispose()
+
+        self.thread = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
+        self.thread.start()
+        assert ready.wait(30)
+
+    def kill(self) -> None:
+        assert self.loop is not None and self.task is not None and self.thread is not None
+        self.loop.call_soon_threadsafe(self.task.cancel)
+        self.thread.join(30)
+
+
+def wait_until(condition: Callable[[], bool], seconds: float = 30) -> None:
+    """A bounded wait for a condition another thread makes true."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("the condition never came true")
+        time.sleep(0.05)
+
+
+def run_db(database_url: str, query: Callable[[Any], Any]) -> Any:
+    async def main() -> Any:
+        engine = create_engine(database_url)
+        try:
+            async with session_factory(engine).begin() as session:
+                return await query(session)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(main())
+
+
+@pytest.fixture(scope="module")
+def bot(
+    homeserver: Homeserver, app_database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningBot]:
+    user_id, token = homeserver.synapse.register_user("boroughbot", secrets.token_hex(8))
+    settings = write_settings(
+        tmp_path_factory.mktemp("bot") / "borough.yaml",
+        homeserver,
+        app_database_url,
+        bot={"user_id": user_id, "access_token": token},
+    )
+    result = borough("apply", "-q", str(ORG_FILE), settings=settings)
+    assert result.exit_code == 0, result.output
+    running = RunningBot(
+        homeserver, app_database_url, BotSettings(user_id=user_id, access_token=token)
+    )
+    running.start()
+    try:
+        yield running
+    finally:
+        running.kill()
+
+
+class Person:
+    """A person in Element: a token, a DM with the bot, and a sync position to read replies."""
+
+    def __init__(self, hs: Homeserver, username: str, bot_id: str) -> None:
+        self.hs, self.username = hs, username
+        self.token = hs.login_as(username)
+        self.since = hs.call("GET", "/_matrix/client/v3/sync?timeout=0", self.token)["next_batch"]
+        self.room = hs.call(
+            "POST",
+            "/_matrix/client/v3/createRoom",
+            self.token,
+            {"preset": "trusted_private_chat", "is_direct": True, "invite": [bot_id]},
+        )["room_id"]
+        self.wait_for(
+            lambda ev: (
+                ev["type"] == "m.room.member"
+                and ev["state_key"] == bot_id
+                and ev["content"].get("membership") == "join"
+            )
+        )
+
+    def wait_for(self, matches: Callable[[dict], bool], room: str | None = None) -> dict:
+        room = room or self.room
+        for _ in range(12):
+            sync = self.hs.call(
+                "GET", f"/_matrix/client/v3/sync?timeout=5000&since={self.since}", self.token
+            )
+            self.since = sync["next_batch"]
+            joined = sync.get("rooms", {}).get("join", {}).get(room, {})
+            for event in [
+                *joined.get("state", {}).get("events", []),
+                *joined.get("timeline", {}).get("events", []),
+            ]:
+                if matches(event):
+                    return event
+        raise AssertionError("the awaited event never came")
+
+    def ask(self, body: str) -> str:
+        event_id = self.post(self.room, body)
+        reply = self.wait_for(lambda ev: _replies_to(ev, event_id))
+        assert reply["content"]["msgtype"] == "m.notice"
+        return str(reply["content"]["body"])
+
+    def post(self, room_id: str, body: str, **extra: Any) -> str:
+        return send(self.hs, self.token, room_id, {"msgtype": "m.text", "body": body, **extra})
+
+    def messages(self, room_id: str) -> list[dict]:
+        path = f"/_matrix/client/v3/rooms/{quote(room_id)}/messages?dir=b&limit=100"
+        return list(self.hs.call("GET", path, self.token)["chunk"])
+
+
+def send(
+    hs: Homeserver, token: str, room_id: str, content: dict, event_type: str = "m.room.message"
+) -> str:
+    path = f"/_matrix/client/v3/rooms/{quote(room_id)}/send/{event_type}/{secrets.token_hex(8)}"
+    return str(hs.call("PUT", path, token, content)["event_id"])
+
+
+def _replies_to(event: dict, event_id: str) -> bool:
+    relates = event.get("content", {}).get("m.relates_to", {})
+    return (
+        event["type"] == "m.room.message"
+        and relates.get("m.in_reply_to", {}).get("event_id") == event_id
+    )
+
+
+@pytest.fixture(scope="module")
+def people(homeserver: Homeserver, bot: RunningBot) -> dict[str, Person]:
+    return {
+        name: Person(homeserver, name, bot.settings.user_id)
+        for name in ("tadmin", "tmgr", "tstaff", "tcop")
+    }
+
+
+def upload(hs: Homeserver, token: str, data: bytes, content_type: str) -> str:
+    request = urllib.request.Request(
+        hs.synapse.base_url + "/_matrix/media/v3/upload?filename=photo.png",
+        method="POST",
+        data=data,
+        headers={"Content-Type": content_type, "Authorization": f"Bearer {token}"},
+    )
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(request, timeout=30) as response:
+        return str(json.loads(response.read())["content_uri"])
+
+
+def link(room_id: str, event_id: str) -> str:
+    return f"https://matrix.to/#/{room_id}/{event_id}?via=test"
+
+
+# --- !repost ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def lead_post(homeserver: Homeserver, people: dict[str, Person]) -> str:
+    event_id = people["tadmin"].post(homeserver.room_id("lead"), "Budget agreed for #housing")
+    people["tadmin"].ask("!help repost")  # answered once the post is indexed
+    return event_id
+
+
+def test_repost_into_a_narrower_sealed_channel_with_attribution(
+    homeserver: Homeserver, people: dict[str, Person], lead_post: str, app_database_url: str
+) -> None:
+    tom = people["tmgr"]
+    lead, team = homeserver.room_id("lead"), homeserver.room_id("teamnews")
+    assert tom.ask(f"!repost {link(lead, lead_post)} #teamnews") == "Reposted to **Team news**."
+    boost = next(m for m in tom.messages(team) if "org.borough.repost" in m["content"])
+    body = boost["content"]["body"]
+    assert "**Tom Manager** reposted **Tess Admin** from **Leadership**" in body
+    assert "> Budget agreed for #housing" in body and quote(lead_post) in body
+    assert boost["content"]["org.borough.repost"]["event_id"] == lead_post
+    # Asked again: recorded once, posted once.
+    assert "already reposted in **Team news**" in tom.ask(f"!repost {lead_post} #teamnews")
+    rows = run_db(
+        app_database_url,
+        lambda s: s.scalars(select(Repost).where(Repost.source_event_id == lead_post)),
+    )
+    assert [(r.target_room_id, r.reposter) for r in rows] == [(team, tom.hs.user_id("tmgr"))]
+    assert len([m for m in tom.messages(team) if "org.borough.repost" in m["content"]]) == 1
+
+
+def test_a_sealed_post_never_goes_to_a_wider_audience(
+    homeserver: Homeserver, people: dict[str, Person], lead_post: str
+) -> None:
+    tom = people["tmgr"]
+    lead = homeserver.room_id("lead")
+    for channel, name in (
+        ("#open", "Open updates"),
+        ("#news", "Public news"),
+        ("#jointwork", "Joint work"),
+    ):
+        answer = tom.ask(f"!repost {link(lead, lead_post)} {channel}")
+        assert answer.startswith("**Leadership**") and f"**{name}**" in answer
+        assert "cannot be reposted" in answer
+    assert not any(
+        "org.borough.repost" in m["content"] for m in tom.messages(homeserver.room_id("news"))
+    )
+
+
+def test_repost_needs_the_right_to_post_and_to_read(
+    homeserver: Homeserver, people: dict[str, Person], lead_post: str
+) -> None:
+    lead = homeserver.room_id("lead")
+    assert "You may not post in **Team news**" in people["tstaff"].ask(
+        f"!repost {link(lead, lead_post)} #teamnews"
+    )
+    # An outsider learns nothing of a sealed post, and cannot name a sealed channel.
+    outsider = people["tcop"].ask(f"!repost {link(lead, lead_post)} #jointwork")
+    assert outsider == "I know no channel post at that link that you can read."
+    public_post = people["tmgr"].post(homeserver.room_id("news"), "Open day on Friday")
+    people["tmgr"].ask("!help")
+    assert "I know no channel `#lead` that you can read" in people["tcop"].ask(
+        f"!repost {public_post} #lead"
+    )
+
+
+def test_an_open_post_goes_to_a_sealed_channel_but_not_to_the_web(
+    homeserver: Homeserver, people: dict[str, Person]
+) -> None:
+    tom = people["tmgr"]
+    open_post = tom.post(homeserver.room_id("open"), "Staff survey closes Monday")
+    tom.ask("!help")
+    assert "cannot be reposted to **Public news**" in tom.ask(f"!repost {open_post} #news")
+    assert tom.ask(f"!repost {open_post} #lead") == "Reposted to **Leadership**."
+
+
+def test_repost_bad_input_gets_usage(people: dict[str, Person]) -> None:
+    tom = people["tmgr"]
+    assert "`channel` is missing. Usage: `!repost LINK CHANNEL`" in tom.ask("!repost $abc")
+    assert "is not a link to a post" in tom.ask("!repost https://example.org/x #lead")
+    assert "I know no channel post at that link" in tom.ask("!repost $nosuchevent #lead")
+    assert "Too many words" in tom.ask("!repost $a #lead extra")
+
+
+# --- blogs ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def blog_posts(homeserver: Homeserver, people: dict[str, Person]) -> dict[str, str]:
+    tom, tess = people["tmgr"], people["tadmin"]
+    public_blog, private_blog = homeserver.room_id("tteam-pblog"), homeserver.room_id("tdir-blog")
+    story = tom.post(
+        public_blog,
+        "# Our new family hub\n\nWe opened **today**. <script>alert(1)</script>\n\n- toys\n- tea",
+    )
+    mxc = upload(homeserver, tom.token, b"\x89PNG\r\n\x1a\n not really", "image/png")
+    photo = send(
+        homeserver,
+        tom.token,
+        public_blog,
+        {
+            "msgtype": "m.image",
+            "body": "The hub's front door",
+            "url": mxc,
+            "info": {"mimetype": "image/png"},
+        },
+    )
+    chat = tom.post(public_blog, "Anyone seen my mug?")
+    notes = tess.post(private_blog, "## Leadership notes\n\nFor the directorate only.")
+    tom.ask("!help blog")  # answered once the blog rooms are indexed
+    return {"story": story, "photo": photo, "chat": chat, "notes": notes, "mxc": mxc}
+
+
+def test_blog_latest_lists_readable_posts_only(
+    people: dict[str, Person], blog_posts: dict[str, str]
+) -> None:
+    public = people["tcop"].ask("!blog latest tteam")
+    assert "**Test Team: latest blog posts**" in public
+    assert "**Our new family hub** by Tom Manager" in public and "1 media" in public
+    assert "Anyone seen my mug" not in public  # chat is not a post
+    # A members-only blog: its member sees it, a colleague outside it does not.
+    assert "**Leadership notes** by Tess Admin" in people["tadmin"].ask("!blog latest tdir")
+    for outsider in ("tstaff", "tcop"):
+        assert people[outsider].ask("!blog latest Test Directorate") == (
+            "No blog posts of **Test Directorate** that you can read."
+        )
+    assert "I know no unit `Nowhere`" in people["tcop"].ask("!blog latest Nowhere")
+    assert "`unit` is missing" in people["tcop"].ask("!blog latest")
+
+
+def test_blog_posts_are_stored_sanitised_with_media(
+    app_database_url: str, blog_posts: dict[str, str]
+) -> None:
+    post = run_db(app_database_url, lambda s: s.get(BlogPost, blog_posts["story"]))
+    assert post.title == "Our new family hub" and post.unit == "tteam" and post.is_public
+    assert "<strong>today</strong>" in post.html and "<li>toys</li>" in post.html
+    assert "script" not in post.html and "alert" not in post.html + post.summary
+    assert post.media == [
+        {"url": blog_posts["mxc"], "mimetype": "image/png", "alt": "The hub's front door"}
+    ]
+    notes = run_db(app_database_url, lambda s: s.get(BlogPost, blog_posts["notes"]))
+    assert notes.unit == "tdir" and not notes.is_public
+
+
+def test_blog_edits_update_and_redactions_delete(
+    homeserver: Homeserver,
+    people: dict[str, Person],
+    blog_posts: dict[str, str],
+    app_database_url: str,
+) -> None:
+    tom = people["tmgr"]
+    public_blog = homeserver.room_id("tteam-pblog")
+    send(
+        homeserver,
+        tom.token,
+        public_blog,
+        {
+            "msgtype": "m.text",
+            "body": "* # Our family hub is open",
+            "m.new_content": {"msgtype": "m.text", "body": "# Our family hub is open\n\nAll week."},
+            "m.relates_to": {"rel_type": "m.replace", "event_id": blog_posts["story"]},
+        },
+    )
+    assert "**Our family hub is open**" in tom.ask("!blog latest tteam")
+    homeserver.call(
+        "PUT",
+        f"/_matrix/client/v3/rooms/{quote(public_blog)}/redact/{quote(blog_posts['photo'])}/{secrets.token_hex(4)}",
+        tom.token,
+        {},
+    )
+    tom.ask("!help")
+    assert run_db(app_database_url, lambda s: s.get(BlogPost, blog_posts["story"])).media == []
+    homeserver.call(
+        "PUT",
+        f"/_matrix/client/v3/rooms/{quote(public_blog)}/redact/{quote(blog_posts['story'])}/{secrets.token_hex(4)}",
+        tom.token,
+        {},
+    )
+    assert "No blog posts of **Test Team**" in tom.ask("!blog latest tteam")
+
+
+# --- !digest ----------------------------------------------------------------------------------
+
+
+def digests_in(person: Person, room_id: str) -> list[str]:
+    return [
+        m["content"]["body"]
+        for m in person.messages(room_id)
+        if m.get("type") == "m.room.message"
+        and str(m.get("content", {}).get("body", "")).startswith("**Your daily digest**")
+    ]
+
+
+def test_digest_bad_input_gets_usage(people: dict[str, Person]) -> None:
+    tara = people["tstaff"]
+    assert "`hourly` is not a valid frequency" in tara.ask("!digest hourly")
+    assert "`25:00` is not a time" in tara.ask("!digest daily 25:00")
+    assert "`Mars/Olympus` is not a timezone" in tara.ask("!digest daily 08:00 Mars/Olympus")
+    assert "`frequency` is missing" in tara.ask("!digest")
+    assert "takes nothing after it" in tara.ask("!digest off 08:00")
+
+
+def test_a_digest_comes_once_across_a_restart_and_holds_only_what_the_reader_may_read(
+    homeserver: Homeserver, bot: RunningBot, people: dict[str, Person], app_database_url: str
+) -> None:
+    tara, tina = people["tstaff"], people["tcop"]
+    lead, news = homeserver.room_id("lead"), homeserver.room_id("news")
+    assert "You follow" in tara.ask("!follow #lead")
+    assert "You follow" in tina.ask("!follow #news")
+    assert "I know no channel `#lead`" in tina.ask("!follow #lead")
+    # Tina once followed #lead (say, before she left it): the digest must still leave it out.
+    run_db(
+        app_database_url,
+        lambda s: _add(s, Follow(user_id=homeserver.user_id("tcop"), room_id=lead)),
+    )
+    bot.clock.now = datetime.now(UTC)
+    people["tadmin"].post(lead, "Sealed: restructure plans")
+    people["tadmin"].post(news, "Public: the library reopens")
+
+    zone = ZoneInfo("Europe/London")
+    at = (bot.clock.now + timedelta(minutes=5)).astimezone(zone).replace(second=0, microsecond=0)
+    hhmm = f"{at:%H:%M}"
+    for person in (tara, tina):
+        answer = person.ask(f"!digest daily {hhmm}")
+        assert (
+            f"**daily** digest of the channels you follow at **{hhmm}** (Europe/London)" in answer
+        )
+    # Nothing is due before the chosen time.
+    assert bot.bot is not None
+    ticks = bot.bot.digests.ticks
+    wait_until(lambda: bot.bot is not None and bot.bot.digests.ticks >= ticks + 3)
+    assert digests_in(tara, tara.room) == []
+
+    bot.clock.now = at.astimezone(UTC) + timedelta(minutes=1)
+    digest = tara.wait_for(
+        lambda ev: str(ev.get("content", {}).get("body", "")).startswith("**Your daily digest**")
+    )["content"]["body"]
+    assert "Sealed: restructure plans" in digest and "**Tess Admin** in **Leadership**" in digest
+    outsider = tina.wait_for(
+        lambda ev: str(ev.get("content", {}).get("body", "")).startswith("**Your daily digest**")
+    )["content"]["body"]
+    assert "the library reopens" in outsider and "restructure" not in outsider
+
+    bot.kill()
+    bot.start()
+    wait_until(lambda: bot.bot is not None and bot.bot.digests.ticks >= 3)
+    assert "Borough commands" in tara.ask("!help")  # the restarted bot is up and answering
+    assert len(digests_in(tara, tara.room)) == 1
+    assert len(digests_in(tina, tina.room)) == 1
+    period = f"daily:{at.date().isoformat()}"
+    sent = run_db(
+        app_database_url, lambda s: s.scalars(select(DigestSent).where(DigestSent.period == period))
+    )
+    assert sorted(r.user_id for r in sent) == [
+        homeserver.user_id("tcop"),
+        homeserver.user_id("tstaff"),
+    ]
+
+
+def test_a_digest_opens_a_dm_when_there_is_none(
+    homeserver: Homeserver, bot: RunningBot, people: dict[str, Person], app_database_url: str
+) -> None:
+    tom = people["tmgr"]
+    assert "You follow" in tom.ask("!follow #news")
+    assert "**daily** digest" in tom.ask("!digest daily 07:00 UTC")
+    # Forget the DM the command came from: the bot must open one of its own.
+    run_db(
+        app_database_url,
+        lambda s: s.execute(
+            DirectRoom.__table__.delete().where(DirectRoom.user_id == homeserver.user_id("tmgr"))
+        ),
+    )
+    people["tadmin"].post(homeserver.room_id("news"), "Public: bin day moves to Tuesday")
+    tom.ask("!help")
+    assert bot.bot is not None
+    bot.clock.now = bot.clock.now + timedelta(days=1)
+    invite = _wait_for_invite(tom, bot.settings.user_id)
+    homeserver.call("POST", f"/_matrix/client/v3/join/{quote(invite)}", tom.token, {})
+    wait_until(lambda: any("bin day" in b for b in _bodies(tom, invite)))
+    dm = run_db(app_database_url, lambda s: s.get(DirectRoom, homeserver.user_id("tmgr")))
+    assert dm.room_id == invite != tom.room
+
+
+async def _add(session: Any, row: Any) -> None:
+    session.add(row)
+
+
+def _bodies(person: Person, room_id: str) -> list[str]:
+    return [str(m.get("content", {}).get("body", "")) for m in person.messages(room_id)]
+
+
+def _wait_for_invite(person: Person, inviter: str) -> str:
+    for _ in range(12):
+        sync = person.hs.call(
+            "GET", f"/_matrix/client/v3/sync?timeout=5000&since={person.since}", person.token
+        )
+        person.since = sync["next_batch"]
+        for room_id, room in sync.get("rooms", {}).get("invite", {}).items():
+            if any(
+                e.get("sender") == inviter for e in room.get("invite_state", {}).get("events", [])
+            ):
+                return str(room_id)
+    raise AssertionError("no invite came")
