@@ -103,13 +103,15 @@ def audit(
         console.print("No audit entries match.")
         return
     table = Table(title=f"Audit log ({len(rows)} entries)")
-    for column in ("when (UTC)", "actor", "action", "targets", "reason", "details"):
+    table.add_column("when (UTC)", no_wrap=True)
+    table.add_column("action", no_wrap=True)
+    for column in ("actor", "targets", "reason", "details"):
         table.add_column(column, overflow="fold")
     for entry in rows:
         table.add_row(
-            _utc(entry.at).strftime("%Y-%m-%d %H:%M:%S"),
-            entry.actor,
+            _utc(entry.at).strftime("%Y-%m-%d %H:%M"),
             entry.action,
+            entry.actor,
             "\n".join(entry.target_ids),
             entry.reason or "",
             json.dumps(entry.details, sort_keys=True, default=str) if entry.details else "",

@@ -403,7 +403,9 @@ async def drop_from_index(session: AsyncSession, event_id: str) -> bool:
         await session.execute(delete(PostTag).where(PostTag.event_id == event_id))
         await session.execute(delete(PostMention).where(PostMention.event_id == event_id))
         await session.execute(delete(Reaction).where(Reaction.post_id == event_id))
-        await session.delete(post)
+        # A statement, not session.delete: the bot may drop the row first when it sees the
+        # redaction, and then nothing is left to delete.
+        await session.execute(delete(Post).where(Post.event_id == event_id))
         return True
     reaction = await session.get(Reaction, event_id)
     if reaction is not None:
@@ -412,10 +414,10 @@ async def drop_from_index(session: AsyncSession, event_id: str) -> bool:
             .where(Post.event_id == reaction.post_id, Post.reaction_count > 0)
             .values(reaction_count=Post.reaction_count - 1)
         )
-        await session.delete(reaction)
+        await session.execute(delete(Reaction).where(Reaction.event_id == event_id))
         return True
     blog = await session.get(BlogPost, event_id)
     if blog is not None:
-        await session.delete(blog)
+        await session.execute(delete(BlogPost).where(BlogPost.event_id == event_id))
         return True
     return False
