@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # these modules register their own commands here, so import b
     from bots.digest import Digests
     from bots.meet import Meetings
     from bots.sharing import Reposts
+    from bots.widgets_cmd import RoomWidgets
 
 registry = CommandRegistry()
 
@@ -37,6 +38,7 @@ class Request:
     digests: Digests
     admin: PartnerAdmin | None = None
     meetings: Meetings | None = None
+    room_widgets: RoomWidgets | None = None
 
 
 def _page(value: str | None) -> int:

@@ -38,6 +38,7 @@ from bots.microblog import Microblog
 from bots.profiles import ProfileDirectory
 from bots.replies import notice
 from bots.sharing import Reposts
+from bots.widgets_cmd import RoomWidgets
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +97,7 @@ class BoroughBot:
             self.clock,
             self.meeting_interval,
         )
+        self.room_widgets = RoomWidgets(self.client, self.public_url)
         self._stopping = asyncio.Event()
 
     async def login(self) -> None:
@@ -253,6 +255,7 @@ class BoroughBot:
                 digests=self.digests,
                 admin=self.admin,
                 meetings=self.meetings,
+                room_widgets=self.room_widgets,
             )
             try:
                 answer = await invocation.command.handler(request, **invocation.arguments)

@@ -1,0 +1,86 @@
+"""Borough's own room widgets (people directory, channel timeline) in Element's format.
+
+The bot's `!widget` and `apply` both write these, so both use this one definition. A widget
+is `im.vector.modular.widgets` state (state key = widget id) of type `m.custom`; Element
+fills the `$matrix_*` variables and adds `widgetId` and `parentUrl` to the URL. The widget
+page never trusts those variables: it identifies the viewer by OpenID (widgets/viewer.py).
+Pinning adds the widget to `io.element.widgets.layout` without moving what is there.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import quote
+
+WIDGET_EVENT = "im.vector.modular.widgets"
+LAYOUT_EVENT = "io.element.widgets.layout"
+#: Element pins at most three widgets in the top row (WidgetLayoutStore.MAX_PINNED).
+MAX_PINNED = 3
+
+Kind = Literal["people", "timeline"]
+_ID_SAFE = re.compile(r"[^a-z0-9]+")
+
+
+@dataclass(frozen=True)
+class RoomWidget:
+    """`people`, or `timeline` of one channel (alias or room id), or of the viewer's follows."""
+
+    kind: Kind
+    channel: str | None = None
+
+    @property
+    def widget_id(self) -> str:
+        if self.kind == "people":
+            return "borough_people"
+        if self.channel is None:
+            return "borough_timeline"
+        return "borough_timeline_" + _ID_SAFE.sub("_", self.channel.lower()).strip("_")
+
+    @property
+    def name(self) -> str:
+        if self.kind == "people":
+            return "People directory"
+        return f"Timeline {self.channel}" if self.channel else "Timeline"
+
+    def url(self, public_url: str) -> str:
+        base = public_url.rstrip("/")
+        # Only `$matrix_*` variables are filled by Element; the page ignores them for trust.
+        common = "room=$matrix_room_id&user=$matrix_user_id"
+        if self.kind == "people":
+            return f"{base}/widgets/people?{common}"
+        channel = f"channel={quote(self.channel, safe='')}&" if self.channel else ""
+        return f"{base}/widgets/timeline?{channel}{common}"
+
+    def content(self, public_url: str, creator: str) -> dict[str, Any]:
+        return {
+            "type": "m.custom",
+            "url": self.url(public_url),
+            "name": self.name,
+            "id": self.widget_id,
+            "creatorUserId": creator,
+            "waitForIframeLoad": True,
+            "data": {"title": self.name},
+        }
+
+
+def pinned_layout(current: dict[str, Any] | None, widget_ids: list[str]) -> dict[str, Any] | None:
+    """The layout with each widget placed, or None when all are already placed (any container:
+    a room admin may have moved them, and that choice stands). New widgets go after the
+    pinned ones in the top row while it has room, else to the side panel."""
+    widgets = dict((current or {}).get("widgets") or {})
+    missing = [w for w in widget_ids if w not in widgets]
+    if not missing:
+        return None
+    top = [e for e in widgets.values() if isinstance(e, dict) and e.get("container") == "top"]
+    index = 1 + max((int(e.get("index", 0)) for e in top), default=-1)
+    for widget_id in missing:
+        if len(top) < MAX_PINNED:
+            entry = {"container": "top", "index": index, "width": 50, "height": 40}
+            top.append(entry)
+            index += 1
+        else:
+            entry = {"container": "right"}
+        widgets[widget_id] = entry
+    return {**(current or {}), "widgets": widgets}

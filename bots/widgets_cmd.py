@@ -1,0 +1,106 @@
+"""`!widget people` and `!widget timeline #channel`: Borough's web views as room widgets.
+
+The widget content and the pin come from `borough.room_widgets` (apply writes the same).
+Adding a widget changes room state, so the asker must be allowed to change this room's
+widgets, and so must the bot; either way the answer says which power level is missing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from nio import AsyncClient, RoomGetStateEventError
+
+from borough.jitsi import required_level
+from borough.room_widgets import LAYOUT_EVENT, WIDGET_EVENT, RoomWidget, pinned_layout
+from bots.commands import Arg, UsageError
+from bots.handlers import Request, registry
+from bots.meet import CREATOR_POWER_VERSIONS, RoomPower, checked
+
+
+@dataclass
+class RoomWidgets:
+    client: AsyncClient
+    public_url: str
+
+    async def add(self, room_id: str, sender: str, widget: RoomWidget) -> str:
+        power = await self._power(room_id)
+        needed = max(required_level(power.levels, t) for t in (WIDGET_EVENT, LAYOUT_EVENT))
+        if not power.may_manage_widgets(sender):
+            raise UsageError(
+                f"Adding widgets here needs power level {needed}; you have {power.of(sender)}."
+            )
+        bot = str(self.client.user_id)
+        if not power.may_manage_widgets(bot):
+            raise UsageError(
+                f"I cannot add widgets here: that needs power level {needed} and I have "
+                f"{power.of(bot)}. A room admin can raise my power level."
+            )
+        content = widget.content(self.public_url, bot)
+        if await self._state(room_id, WIDGET_EVENT, widget.widget_id) != content:
+            checked(
+                await self.client.room_put_state(
+                    room_id, WIDGET_EVENT, content, state_key=widget.widget_id
+                ),
+                "adding the widget",
+            )
+        layout = pinned_layout(await self._state(room_id, LAYOUT_EVENT, ""), [widget.widget_id])
+        if layout is not None:
+            checked(
+                await self.client.room_put_state(room_id, LAYOUT_EVENT, layout),
+                "pinning the widget",
+            )
+        return (
+            f"Added **{widget.name}** to this room. Element asks each person once before "
+            "showing a widget someone else added, and then to confirm who they are."
+        )
+
+    async def _state(self, room_id: str, event_type: str, state_key: str) -> dict[str, Any] | None:
+        response = await self.client.room_get_state_event(room_id, event_type, state_key)
+        if isinstance(response, RoomGetStateEventError):
+            if response.status_code == "M_NOT_FOUND":
+                return None
+            raise UsageError(f"Reading this room's {event_type} failed: {response.message}")
+        content = getattr(response, "content", None)
+        return content if isinstance(content, dict) else None
+
+    async def _power(self, room_id: str) -> RoomPower:
+        events = checked(await self.client.room_get_state(room_id), "reading the room").events
+        levels: dict[str, Any] = {}
+        creators: set[str] = set()
+        for event in events:
+            content = event.get("content") or {}
+            if event.get("type") == "m.room.power_levels":
+                levels = content
+            elif event.get("type") == "m.room.create" and (
+                str(content.get("room_version", "1")) in CREATOR_POWER_VERSIONS
+            ):
+                creators.update([str(event.get("sender")), *content.get("additional_creators", [])])
+        return RoomPower(levels, frozenset(creators))
+
+
+@registry.command(
+    "widget",
+    Arg("which", "the widget to add", choices=("people", "timeline")),
+    Arg(
+        "channel",
+        "for a timeline: the channel, e.g. #news; none for your follows",
+        is_optional=True,
+    ),
+    help="Add Borough's people directory, or a channel's timeline, to this room as a widget.",
+)
+async def widget(request: Request, which: str, channel: str | None) -> str:
+    if request.room_widgets is None:
+        raise UsageError("Widgets are not set up on this bot.")
+    if which == "people":
+        if channel is not None:
+            raise UsageError("`!widget people` takes nothing more.")
+        return await request.room_widgets.add(request.room_id, request.sender, RoomWidget("people"))
+    reference = None
+    if channel is not None:
+        row = await request.microblog.channel(channel, request.sender)
+        reference = row.alias or row.room_id
+    return await request.room_widgets.add(
+        request.room_id, request.sender, RoomWidget("timeline", reference)
+    )

@@ -1,0 +1,91 @@
+"""`!widget` against a real Synapse: Element's widget format, the pin, power checks, repeats."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+
+import pytest
+
+from borough.room_widgets import LAYOUT_EVENT, WIDGET_EVENT
+from borough.settings import BotSettings
+from tests.conftest import Homeserver
+from tests.integration.test_meet import PUBLIC_URL, MeetBot, Team
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def widget_bot(homeserver: Homeserver, app_database_url: str) -> Iterator[MeetBot]:
+    user_id, token = homeserver.synapse.register_user("widgetbot", secrets.token_hex(8))
+    running = MeetBot(
+        homeserver, app_database_url, BotSettings(user_id=user_id, access_token=token)
+    )
+    running.start()
+    try:
+        yield running
+    finally:
+        running.kill()
+
+
+@pytest.fixture(scope="module")
+def team(homeserver: Homeserver, widget_bot: MeetBot) -> Team:
+    return Team(homeserver, widget_bot)
+
+
+def test_without_power_the_bot_says_which_level(team: Team) -> None:
+    answer = team.alice.ask("!widget people")
+    assert "I cannot add widgets here" in answer and "power level 50" in answer
+
+
+def test_an_ordinary_member_may_not_add_widgets(team: Team) -> None:
+    team.set_power(team.bot_id, 50)
+    answer = team.carol.ask("!widget people")
+    assert "needs power level 50; you have 0" in answer
+
+
+def test_widget_people_writes_elements_format_and_pins_it(team: Team) -> None:
+    team.set_power(team.bot_id, 50)
+    answer = team.alice.ask("!widget people")
+    assert "Added **People directory**" in answer
+    content = team.state(WIDGET_EVENT, "borough_people")
+    assert content == {
+        "type": "m.custom",
+        "url": f"{PUBLIC_URL}/widgets/people?room=$matrix_room_id&user=$matrix_user_id",
+        "name": "People directory",
+        "id": "borough_people",
+        "creatorUserId": team.bot_id,
+        "waitForIframeLoad": True,
+        "data": {"title": "People directory"},
+    }
+    layout = team.state(LAYOUT_EVENT)
+    assert layout["widgets"]["borough_people"]["container"] == "top"
+
+    # Asking again changes nothing: same content, already pinned.
+    again = team.alice.ask("!widget people")
+    assert "Added **People directory**" in again
+    assert team.state(LAYOUT_EVENT) == layout
+
+
+def test_widget_timeline_of_follows_is_pinned_beside(team: Team) -> None:
+    team.set_power(team.bot_id, 50)
+    team.alice.ask("!widget people")
+    answer = team.alice.ask("!widget timeline")
+    assert "Added **Timeline**" in answer
+    content = team.state(WIDGET_EVENT, "borough_timeline")
+    assert (
+        content["url"] == f"{PUBLIC_URL}/widgets/timeline?room=$matrix_room_id&user=$matrix_user_id"
+    )
+    widgets = team.state(LAYOUT_EVENT)["widgets"]
+    assert widgets["borough_timeline"]["index"] > widgets["borough_people"]["index"]
+
+
+def test_widget_timeline_of_an_unknown_channel_is_refused(team: Team) -> None:
+    team.set_power(team.bot_id, 50)
+    answer = team.alice.ask("!widget timeline #nosuch")
+    assert "no channel `#nosuch`" in answer
+
+
+def test_bad_widget_names_get_the_usage(team: Team) -> None:
+    answer = team.alice.ask("!widget clock")
+    assert "people" in answer and "timeline" in answer
