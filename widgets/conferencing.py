@@ -51,7 +51,6 @@ logger = logging.getLogger(__name__)
 
 OPENID_HTTP = web.AppKey("openid_http", aiohttp.ClientSession)
 MEETINGS = web.AppKey("meetings", MeetingStore)
-ROOM_LOCKS = web.AppKey("meeting_room_locks", dict[str, asyncio.Lock])
 
 #: Room v12 (and its MSC4289 predecessors) give creators unlimited power.
 CREATOR_POWER_VERSIONS = ("12", "org.matrix.hydra.11")
@@ -231,19 +230,54 @@ async def admit(app: web.Application, token: str, room_id: str) -> Admission:
     return Admission(user_id, snapshot)
 
 
-async def record_admission(app: web.Application, room_id: str, admission: Admission) -> None:
-    """Count the person in the room's live meeting; a widget nobody scheduled gets a row."""
-    store = app[MEETINGS]
-    now = datetime.now(UTC)
-    lock = app[ROOM_LOCKS].setdefault(room_id, asyncio.Lock())
-    async with lock:
-        meeting = await store.live(room_id)
+class AdmissionLog:
+    """Records admissions in the app database off the response path, one at a time.
+
+    Prosody waits on /verify/user_in_room while the person waits to join; a database commit
+    need not be part of that wait. One writer also keeps SQLite free of write contention.
+    """
+
+    def __init__(self, store: MeetingStore) -> None:
+        self.store = store
+        self._queue: asyncio.Queue[tuple[str, Admission]] = asyncio.Queue()
+        self._seen: set[tuple[int, str]] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    def note(self, room_id: str, admission: Admission) -> None:
+        self._queue.put_nowait((room_id, admission))
+
+    async def drain(self) -> None:
+        """Wait until every admission noted so far is written."""
+        await self._queue.join()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        await self.drain()
+        if self._task is not None:
+            self._task.cancel()
+
+    async def _run(self) -> None:
+        while True:
+            room_id, admission = await self._queue.get()
+            try:
+                await self._record(room_id, admission)
+            except Exception:
+                logger.exception("could not record an admission to the meeting in %s", room_id)
+            finally:
+                self._queue.task_done()
+
+    async def _record(self, room_id: str, admission: Admission) -> None:
+        """Count the person in the room's live meeting; a widget nobody scheduled gets a row."""
+        now = datetime.now(UTC)
+        meeting = await self.store.live(room_id)
         if meeting is None:
             widget_id, sender, content = next(
                 iter(admission.snapshot.jitsi_widgets), ("", admission.user_id, {})
             )
             data = content.get("data") or {}
-            meeting = await store.create(
+            meeting = await self.store.create(
                 room_id=room_id,
                 widget_id=widget_id,
                 conference_id=str(data.get("conferenceId") or room_conference_id(room_id)),
@@ -253,7 +287,13 @@ async def record_admission(app: web.Application, room_id: str, admission: Admiss
                 timezone="UTC",
                 started_at=now,
             )
-    await store.record_participant(meeting.id, admission.user_id, now)
+        key = (meeting.id, admission.user_id)
+        if key not in self._seen:
+            await self.store.record_participant(meeting.id, admission.user_id, now)
+            self._seen.add(key)
+
+
+ADMISSIONS = web.AppKey("admissions", AdmissionLog)
 
 
 # --- views ---------------------------------------------------------------------------------
@@ -290,7 +330,7 @@ async def verify_user_in_room(request: web.Request) -> web.Response:
         admission = await admit(app, token, room_id)
     except Refused as refused:
         return refused.response
-    await record_admission(app, room_id, admission)
+    app[ADMISSIONS].note(room_id, admission)
     return web.json_response(
         verification_body(admission.user_id, admission.snapshot, is_member=True)
     )
@@ -313,7 +353,7 @@ async def meeting_token(request: web.Request) -> web.Response:
         admission = await admit(app, token, room_id)
     except Refused as refused:
         return refused.response
-    await record_admission(app, room_id, admission)
+    app[ADMISSIONS].note(room_id, admission)
     meeting = await app[MEETINGS].live(room_id)
     conference_id = meeting.conference_id if meeting else room_conference_id(room_id)
     if meeting is None and settings.jitsi.auth != OPENID_AUTH:
@@ -455,8 +495,10 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     async with aiohttp.ClientSession(timeout=timeout) as http:
         app[OPENID_HTTP] = http
         app[MEETINGS] = MeetingStore(app[SESSIONS])
-        app[ROOM_LOCKS] = {}
+        app[ADMISSIONS] = AdmissionLog(app[MEETINGS])
+        app[ADMISSIONS].start()
         yield
+        await app[ADMISSIONS].stop()
 
 
 def setup(app: web.Application) -> None:

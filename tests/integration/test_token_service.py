@@ -21,6 +21,7 @@ from borough.jitsi import room_conference_id
 from borough.settings import Settings
 from tests.conftest import POSTGRES_DSN, Homeserver
 from widgets.app import create_app
+from widgets.conferencing import ADMISSIONS
 
 pytestmark = pytest.mark.integration
 
@@ -240,6 +241,7 @@ async def test_admissions_are_recorded_once_per_person(
             client, {"token": openid_token(homeserver, people.alice), "room_id": people.room_id}
         )
         assert status == 200
+    await client.server.app[ADMISSIONS].drain()
     engine = create_engine(app_database_url)
     try:
         async with session_factory(engine)() as session:
