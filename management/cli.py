@@ -7,10 +7,12 @@ Moderation acts through the service account; the audit entry names the operator:
 from __future__ import annotations
 
 import asyncio
+import difflib
 import getpass
 import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -21,7 +23,16 @@ from borough import audit as audit_log
 from borough.cli import EXIT_BAD_INPUT
 from borough.db import AuditEntry, create_engine, migrate, session_factory
 from borough.settings import load_settings
+from management.engagement import (
+    Network,
+    engagement,
+    select_rows,
+    virtuous_circle,
+    weekly_activity,
+)
 from management.moderation import ModerationError, Moderator, Operator
+from management.report_data import ReportFacts, gather
+from management.report_render import Report, print_tables, render_html, write_csv
 from management.timespan import Since
 from provisioning.cli import connect
 
@@ -253,5 +264,88 @@ def reports(ctx: click.Context, since: datetime | None, as_json: bool) -> None:
     console.print("Act on one with: borough moderate remove-post EVENT --reason …")
 
 
+# --- report -----------------------------------------------------------------------------------
+
+
+def _check_scope(network: Network, organisation: str | None, unit: str | None) -> None:
+    if organisation is not None and unit is not None:
+        raise BadInput("give --org or --unit, not both (a unit already names its organisation)")
+    orgs = sorted(set(network.unit_org.values()) | set(network.person_org.values()))
+    if organisation is not None and organisation not in orgs:
+        raise BadInput(f"unknown organisation '{organisation}' (known: {', '.join(orgs)})")
+    if unit is not None and unit not in network.unit_parent:
+        close = difflib.get_close_matches(unit, list(network.unit_parent), n=3)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise BadInput(f"unknown unit '{unit}'{hint}")
+
+
+@click.command()
+@click.option(
+    "--since", type=Since(), default="30d", show_default=True, help="7d, 12h, 2w or a date."
+)
+@click.option("--org", "organisation", metavar="KEY", help="Only this organisation's rows.")
+@click.option("--unit", metavar="KEY", help="Only this unit, its sub-units and their channels.")
+@click.option(
+    "--html",
+    "html_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write a self-contained HTML report with charts.",
+)
+@click.option(
+    "--csv",
+    "csv_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Also write CSV files into this folder.",
+)
+@click.pass_context
+def report(
+    ctx: click.Context,
+    since: datetime,
+    organisation: str | None,
+    unit: str | None,
+    html_file: Path | None,
+    csv_dir: Path | None,
+) -> None:
+    """Engagement per organisation, unit, partnership and channel, and the virtuous circle."""
+    until = datetime.now(UTC)
+
+    async def run() -> ReportFacts:
+        async with connect(ctx.obj["settings_path"]) as conn:
+            return await gather(conn.client, conn.sessions, since, until)
+
+    facts = _run(run())
+    _check_scope(facts.network, organisation, unit)
+    rows = engagement(
+        facts.network, facts.activities, facts.meetings, facts.new_accounts, facts.room_joins
+    )
+    circle = virtuous_circle(
+        facts.network, facts.activities, facts.meetings, since.date(), until.date()
+    )
+    shown = select_rows(rows, facts.network, organisation, unit)
+    if organisation is not None:
+        partnerships = {r.scope.key for r in shown if r.scope.kind == "partnership"}
+        circle = [w for w in circle if w.partnership in partnerships]
+    elif unit is not None:
+        circle = []
+    filters = f", organisation {organisation}" if organisation else ""
+    filters += f", unit {unit}" if unit else ""
+    result = Report(
+        since=since,
+        until=until,
+        rows=shown,
+        circle=circle,
+        weekly=weekly_activity(facts.activities, facts.meetings, since.date(), until.date()),
+        filters=filters,
+    )
+    print_tables(result, console)
+    if csv_dir is not None:
+        for path in write_csv(result, csv_dir):
+            console.print(f"Wrote {path}")
+    if html_file is not None:
+        html_file.parent.mkdir(parents=True, exist_ok=True)
+        html_file.write_text(render_html(result), encoding="utf-8")
+        console.print(f"Wrote {html_file}")
+
+
 def commands() -> list[click.Command]:
-    return [audit, moderate]
+    return [audit, moderate, report]

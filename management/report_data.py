@@ -1,0 +1,297 @@
+"""Gather the engagement report's facts: grouped counts from the app database (in SQL), the
+network's shape from the live server, and new joiners from Synapse's admin API.
+
+Only counts and ids leave this module: no post text is read, so sealed channels are counted
+without ever being shown.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
+
+from borough import events
+from borough.db import (
+    ChannelRow,
+    Meeting,
+    MeetingParticipant,
+    Post,
+    Profile,
+    Reaction,
+    UnitRow,
+)
+from borough.matrix import MatrixClient, q
+from management.engagement import Activity, MeetingFact, Network, Scope
+from provisioning.live import LiveNetwork, read_live
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ReportFacts:
+    since: datetime
+    until: datetime
+    network: Network
+    activities: list[Activity]
+    meetings: list[MeetingFact]
+    new_accounts: set[str]
+    room_joins: dict[str, set[str]]
+
+
+def _day(session: AsyncSession, column: Any) -> ColumnElement[Any]:
+    """The UTC calendar day of a timestamp, in the database's own dialect."""
+    if session.bind.dialect.name == "postgresql":
+        return func.date(func.timezone("UTC", column))
+    return func.date(column)
+
+
+def _as_date(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
+async def load_activities(
+    session: AsyncSession, since: datetime, until: datetime
+) -> list[Activity]:
+    """Posts, replies and reactions grouped by room, person, target author, kind and day."""
+    root = aliased(Post)
+    day = _day(session, Post.sent_at)
+    kind = case((Post.thread_root.is_(None), "post"), else_="reply")
+    posts = (
+        select(
+            Post.room_id.label("room_id"),
+            Post.author.label("actor"),
+            kind.label("kind"),
+            root.author.label("target"),
+            day.label("day"),
+            func.count().label("n"),
+        )
+        .select_from(Post)
+        .outerjoin(root, root.event_id == Post.thread_root)
+        .where(Post.sent_at >= since, Post.sent_at < until)
+        .group_by(Post.room_id, Post.author, kind, root.author, day)
+    )
+    post_rows = (await session.execute(posts)).all()
+    reacted = aliased(Post)
+    rday = _day(session, reacted.sent_at)
+    reactions = (
+        select(
+            reacted.room_id,
+            Reaction.sender,
+            reacted.author,
+            rday.label("day"),
+            func.count().label("n"),
+        )
+        .select_from(Reaction)
+        .join(reacted, reacted.event_id == Reaction.post_id)
+        .where(reacted.sent_at >= since, reacted.sent_at < until)
+        .group_by(reacted.room_id, Reaction.sender, reacted.author, rday)
+    )
+    reaction_rows = (await session.execute(reactions)).all()
+    found: dict[tuple[str, str, str, str | None, date], int] = {}
+    for room_id, actor, kind_, target, raw_day, n in post_rows:
+        whole = (room_id, actor, kind_, target if kind_ == "reply" else None, _as_date(raw_day))
+        found[whole] = found.get(whole, 0) + int(n)
+    for room_id, actor, target, raw_day, n in reaction_rows:
+        whole = (room_id, actor, "reaction", target, _as_date(raw_day))
+        found[whole] = found.get(whole, 0) + int(n)
+    return [
+        Activity(room_id, actor, kind_, target, day_, n)  # type: ignore[arg-type]
+        for (room_id, actor, kind_, target, day_), n in sorted(
+            found.items(), key=lambda item: tuple(str(part) for part in item[0])
+        )
+    ]
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+async def load_meetings(
+    session: AsyncSession, since: datetime, until: datetime
+) -> list[MeetingFact]:
+    """Meetings held (started, not cancelled) in the period, with who took part. Minutes run
+    from start to end, or to the report's end for a meeting still going."""
+    held = (
+        await session.scalars(
+            select(Meeting)
+            .where(
+                Meeting.started_at.is_not(None),
+                Meeting.cancelled_at.is_(None),
+                Meeting.started_at >= since,
+                Meeting.started_at < until,
+            )
+            .order_by(Meeting.id)
+        )
+    ).all()
+    ids = [m.id for m in held]
+    participants: dict[int, set[str]] = {i: set() for i in ids}
+    if ids:
+        rows = await session.execute(
+            select(MeetingParticipant.meeting_id, MeetingParticipant.user_id).where(
+                MeetingParticipant.meeting_id.in_(ids)
+            )
+        )
+        for meeting_id, user_id in rows:
+            participants[meeting_id].add(user_id)
+    facts = []
+    for m in held:
+        assert m.started_at is not None
+        started = _utc(m.started_at)
+        ended = min(_utc(m.ended_at) if m.ended_at else until, until)
+        people = participants[m.id] or {m.created_by}
+        facts.append(
+            MeetingFact(
+                meeting_id=m.id,
+                room_id=m.room_id,
+                started_at=started,
+                minutes=max(0.0, (ended - started).total_seconds() / 60),
+                participants=frozenset(people),
+            )
+        )
+    return facts
+
+
+def network_from(
+    live: LiveNetwork, profiles: list[Profile], units: list[UnitRow], channel_names: dict[str, str]
+) -> Network:
+    """The report's view of the network: people and units from the app database, rooms
+    and their owners from the live server's Borough keys (see borough.network)."""
+    names: dict[Scope, str] = {Scope("unit", u.key): u.name for u in units}
+    room_partnership: dict[str, str] = {}
+    room_channel: dict[str, str] = {}
+    channel_owner: dict[str, tuple[str, str]] = {}
+    partnership_members: dict[str, set[str]] = {}
+    for key, room in live.rooms.items():
+        if room.is_retired:
+            continue
+        kind, _, rest = key.partition("/")
+        name = str((room.content("m.room.name") or {}).get("name") or rest)
+        owner_key, _, template = rest.partition("/")
+        if kind == "org":
+            names[Scope("organisation", rest)] = name
+        if kind == "partnership":
+            room_partnership[room.room_id] = owner_key
+            if not template:
+                names[Scope("partnership", owner_key)] = name
+                partnership_members[owner_key] = set(room.members)
+        channel: str | None = None
+        if kind == "channel":
+            channel = rest
+            for parent in live.parents(room):
+                owner_kind, _, owner = parent.key.partition("/")
+                channel_owner[channel] = (owner_kind, owner)
+        elif template and room.content(events.CHANNEL):
+            # A templated channel (a unit's announcements): its key is its alias.
+            channel = f"{owner_key}-{template}"
+            channel_owner[channel] = (kind, owner_key)
+        if channel is not None:
+            room_channel[room.room_id] = channel
+            names[Scope("channel", channel)] = channel_names.get(room.room_id, name)
+            owner_kind, owner = channel_owner.get(channel, ("", ""))
+            if owner_kind == "partnership":
+                room_partnership[room.room_id] = owner
+    person_org = {p.user_id: p.organisation for p in profiles if p.organisation}
+    return Network(
+        person_org=person_org,
+        person_units={p.user_id: tuple(p.units or ()) for p in profiles},
+        unit_parent={u.key: u.parent for u in units},
+        unit_org={u.key: u.organisation for u in units},
+        room_partnership=room_partnership,
+        room_channel=room_channel,
+        channel_owner=channel_owner,
+        partnership_orgs={
+            p: frozenset(person_org[m] for m in members if m in person_org)
+            for p, members in partnership_members.items()
+        },
+        names=names,
+    )
+
+
+async def new_accounts(client: MatrixClient, since: datetime) -> set[str]:
+    """Local accounts created since `since` (newest first, so paging stops early)."""
+    cutoff = int(since.timestamp() * 1000)
+    found: set[str] = set()
+    start: str | None = "0"
+    while start is not None:
+        page = await client.request(
+            "GET",
+            "/_synapse/admin/v2/users",
+            params={
+                "from": start,
+                "limit": "500",
+                "guests": "false",
+                "order_by": "creation_ts",
+                "dir": "b",
+            },
+        )
+        for user in page.get("users", []):
+            if int(user.get("creation_ts") or 0) < cutoff:
+                return found
+            if not user.get("deactivated"):
+                found.add(str(user["name"]))
+        token = page.get("next_token")
+        start = str(token) if token is not None else None
+    return found
+
+
+async def room_joins(
+    client: MatrixClient, room_ids: list[str], since: datetime
+) -> dict[str, set[str]]:
+    """Who joined each room since `since`: join events that were not already a join."""
+    cutoff = int(since.timestamp() * 1000)
+    joins: dict[str, set[str]] = {}
+    for room_id in room_ids:
+        state = await client.request("GET", f"/_synapse/admin/v1/rooms/{q(room_id)}/state")
+        joined = set()
+        for event in state.get("state", []):
+            if event.get("type") != "m.room.member":
+                continue
+            if (event.get("content") or {}).get("membership") != "join":
+                continue
+            previous = ((event.get("unsigned") or {}).get("prev_content") or {}).get("membership")
+            if previous != "join" and int(event.get("origin_server_ts", 0)) >= cutoff:
+                joined.add(str(event["state_key"]))
+        joins[room_id] = joined
+    return joins
+
+
+async def gather(
+    client: MatrixClient,
+    sessions: async_sessionmaker[AsyncSession],
+    since: datetime,
+    until: datetime,
+) -> ReportFacts:
+    live = await read_live(client, None)
+    async with sessions() as session:
+        profiles = list((await session.scalars(select(Profile))).all())
+        units = list((await session.scalars(select(UnitRow))).all())
+        channel_names = {
+            c.room_id: c.name for c in (await session.scalars(select(ChannelRow))).all()
+        }
+        activities = await load_activities(session, since, until)
+        meetings = await load_meetings(session, since, until)
+    network = network_from(live, profiles, units, channel_names)
+    partnership_spaces = [
+        room.room_id
+        for key, room in live.rooms.items()
+        if key.startswith("partnership/") and key.count("/") == 1 and not room.is_retired
+    ]
+    joins = await room_joins(client, [*partnership_spaces, *network.room_channel], since)
+    return ReportFacts(
+        since=since,
+        until=until,
+        network=network,
+        activities=activities,
+        meetings=meetings,
+        new_accounts=await new_accounts(client, since),
+        room_joins=joins,
+    )
+
+
+__all__ = ["ReportFacts", "gather", "load_activities", "load_meetings", "network_from"]
