@@ -129,6 +129,30 @@ class MatrixClient:
 
     # --- conveniences used across components -----------------------------------------------
 
+    async def upload(self, data: bytes, content_type: str, filename: str) -> str:
+        """Put a file in the media repository; its `mxc://` URI."""
+        assert self._session is not None, "use 'async with MatrixClient(...)'"
+        path = "/_matrix/media/v3/upload"
+        try:
+            async with (
+                self._limit,
+                self._session.post(
+                    self.base_url + path,
+                    data=data,
+                    params={"filename": filename},
+                    headers={"Content-Type": content_type},
+                ) as response,
+            ):
+                status, body = response.status, await _json_body(response)
+        except (TimeoutError, aiohttp.ClientConnectionError) as exc:
+            raise HomeserverUnreachable(self.base_url, _reason(exc)) from None
+        self.sent["POST"] += 1
+        if status >= 300 or not isinstance(body.get("content_uri"), str):
+            raise MatrixError(
+                "POST", path, status, str(body.get("errcode", "M_UNKNOWN")), str(body.get("error"))
+            )
+        return str(body["content_uri"])
+
     async def whoami(self) -> str:
         return str((await self.request("GET", "/_matrix/client/v3/account/whoami"))["user_id"])
 

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from borough import audit
 from borough.db import Profile, ProfileFieldRow, UnitRow
 from borough.matrix import MatrixClient, MatrixError, q
+from provisioning import mirror
 from provisioning.plan import (
     Change,
     CreateRoom,
@@ -29,6 +30,7 @@ from provisioning.plan import (
     Join,
     Kick,
     MarkLeft,
+    MirrorProfile,
     Operation,
     Plan,
     RoomRef,
@@ -68,6 +70,8 @@ class Applier:
     demo_passwords: bool = False
     password_length: int = 16
     result: ApplyResult = field(default_factory=ApplyResult)
+    #: Mirror records are written one at a time: SQLite has one writer.
+    mirror_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def apply(
         self, plan: Plan, progress: Callable[[Change], None] | None = None
@@ -184,6 +188,8 @@ class Applier:
                     f"/_matrix/client/v3/rooms/{q(self.room(key))}/kick",
                     {"user_id": user_id, "reason": "No longer in this part of the org chart"},
                 )
+            case MirrorProfile():
+                await mirror.push(self.client, self.sessions, op, self.mirror_lock)
             case SaveProfile() | MarkLeft() | SaveUnit() | DeleteUnit():
                 async with self.sessions.begin() as session:
                     await self._run_in_session(op, session)

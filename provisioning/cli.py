@@ -24,6 +24,7 @@ from borough.settings import Settings, load_settings
 from provisioning.apply import Applier
 from provisioning.export import export_org_chart
 from provisioning.live import LiveNetwork, read_live
+from provisioning.mirror import plan_mirror, read_avatars, read_mirrored
 from provisioning.plan import Plan, PlanOptions, make_plan
 from provisioning.render import render_plan
 
@@ -63,15 +64,23 @@ async def connect(settings_path: str) -> AsyncIterator[Connection]:
 
 
 async def plan_against_live(
-    conn: Connection, chart: OrgChart, options: PlanOptions
+    conn: Connection, chart: OrgChart, options: PlanOptions, org_dir: Path | None = None
 ) -> tuple[Plan, LiveNetwork]:
+    """`org_dir` is where the org file is: avatar paths in it are relative to it."""
     bot = conn.settings.bot.user_id if conn.settings.bot else None
     desired = desired_network(chart, conn.settings.homeserver.server_name, conn.actor, bot)
+    avatars = read_avatars(desired, org_dir or Path())
     live = await read_live(conn.client, conn.sessions)
-    return make_plan(desired, live, options), live
+    the_plan = make_plan(desired, live, options)
+    plan_mirror(the_plan, desired, avatars, await read_mirrored(conn.sessions))
+    return the_plan, live
+
+
+ORG_DIR = "borough.org_dir"
 
 
 def _org_file(ctx: click.Context, param: click.Parameter, value: str) -> OrgChart:
+    ctx.meta[ORG_DIR] = Path(value).parent
     return load_org_chart(value)
 
 
@@ -112,7 +121,9 @@ def plan(ctx: click.Context, org_file: OrgChart, prune: bool, deactivate_leavers
 
     async def run() -> Plan:
         async with connect(ctx.obj["settings_path"]) as conn:
-            result, _ = await plan_against_live(conn, org_file, _options(prune, deactivate_leavers))
+            result, _ = await plan_against_live(
+                conn, org_file, _options(prune, deactivate_leavers), ctx.meta.get(ORG_DIR)
+            )
             return result
 
     render_plan(asyncio.run(run()), console)
@@ -140,7 +151,7 @@ def apply(
     async def run() -> int:
         async with connect(ctx.obj["settings_path"]) as conn:
             the_plan, live = await plan_against_live(
-                conn, org_file, _options(prune, deactivate_leavers)
+                conn, org_file, _options(prune, deactivate_leavers), ctx.meta.get(ORG_DIR)
             )
             render_plan(the_plan, console, summary_only=quiet)
             threshold = conn.settings.provisioning.destructive_threshold

@@ -84,6 +84,27 @@ class SaveProfile:
 
 
 @dataclass(frozen=True)
+class AvatarFile:
+    path: str
+    sha256: str
+    content_type: str
+
+
+@dataclass(frozen=True)
+class MirrorProfile:
+    """Push a person's public fields and avatar to their Matrix profile (`provisioning.mirror`).
+
+    `fields` are the ones to set, `removed` the ones to delete, `wanted` all that should be
+    there afterwards (recorded once pushed)."""
+
+    user_id: str
+    fields: tuple[tuple[str, Any], ...]
+    removed: tuple[str, ...]
+    avatar: AvatarFile | None
+    wanted: tuple[tuple[str, Any], ...]
+
+
+@dataclass(frozen=True)
 class MarkLeft:
     user_id: str
 
@@ -111,6 +132,7 @@ Operation = (
     | Join
     | Kick
     | SaveProfile
+    | MirrorProfile
     | MarkLeft
     | SaveUnit
     | DeleteUnit
@@ -125,6 +147,8 @@ PHASE_USERS, PHASE_ROOMS, PHASE_STATE, PHASE_JOINS, PHASE_REMOVALS, PHASE_PROFIL
     400,
     500,
 )
+#: Matrix profile mirroring runs after the app-database phases, on its own.
+PHASE_MIRROR = 600
 
 
 @dataclass(frozen=True)

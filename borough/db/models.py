@@ -285,6 +285,17 @@ class BlogMedia(Base):
     url: Mapped[str] = mapped_column(String(500))
 
 
+class MirroredProfile(Base):
+    """What `borough apply` last pushed to a person's Matrix profile: the MSC4133 custom fields
+    (name -> value) and the avatar's content hash, so a re-apply with no change sends nothing."""
+
+    __tablename__ = "mirrored_profiles"
+
+    user_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    avatar_sha256: Mapped[str | None] = mapped_column(String(64))
+
+
 class MirroredAvatar(Base):
     """An avatar file uploaded to the media repository, by content hash: upload once."""
 

@@ -6,6 +6,7 @@ checked in `borough.org.checks`, which reports every problem with its place in t
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
@@ -117,6 +118,13 @@ class Person(Strict):
     job_title: str | None = None
     manager: str | None = None
     profile: Profile = Profile()
+    avatar: (
+        Annotated[str, StringConstraints(pattern=r"(?i)^[^\x00]+\.(png|jpe?g|gif|webp)$")] | None
+    ) = Field(
+        default=None,
+        description="an image file (PNG, JPEG, GIF or WebP), relative to the org file; "
+        "apply uploads it once and sets it as the person's Matrix avatar",
+    )
 
 
 class Partnership(Strict):
@@ -196,6 +204,21 @@ class RoomTemplate(Strict):
     channel: TemplateChannel | None = None
     blog: TemplateBlog | None = None
     standing_meeting: bool = False
+    widgets: tuple[str, ...] = Field(
+        default=(),
+        description="Borough widgets pinned in the room: people, timeline (the viewer's "
+        "follows) or timeline:TEMPLATE (this unit's channel made from that room template)",
+    )
+
+    @field_validator("widgets")
+    @classmethod
+    def _known_widgets(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for ref in value:
+            if not re.fullmatch(r"people|timeline(:[a-z0-9][a-z0-9-]{0,62})?", ref):
+                raise ValueError(
+                    f"unknown widget '{ref}': use people, timeline or timeline:TEMPLATE"
+                )
+        return value
 
     @model_validator(mode="after")
     def _channel_or_blog(self) -> RoomTemplate:

@@ -116,16 +116,31 @@ def run_db(database_url: str, query: Callable[[Any], Any]) -> Any:
 
 
 @pytest.fixture(scope="module")
-def bot(
-    homeserver: Homeserver, app_database_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RunningBot]:
-    user_id, token = homeserver.synapse.register_user("boroughbot", secrets.token_hex(8))
-    settings = write_settings(
+def bot_account(homeserver: Homeserver) -> tuple[str, str]:
+    return homeserver.synapse.register_user("boroughbot", secrets.token_hex(8))
+
+
+@pytest.fixture(scope="module")
+def settings(
+    homeserver: Homeserver,
+    app_database_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    bot_account: tuple[str, str],
+) -> Path:
+    user_id, token = bot_account
+    return write_settings(
         tmp_path_factory.mktemp("bot") / "borough.yaml",
         homeserver,
         app_database_url,
         bot={"user_id": user_id, "access_token": token},
     )
+
+
+@pytest.fixture(scope="module")
+def bot(
+    homeserver: Homeserver, app_database_url: str, settings: Path, bot_account: tuple[str, str]
+) -> Iterator[RunningBot]:
+    user_id, token = bot_account
     result = borough("apply", "-q", str(ORG_FILE), settings=settings)
     assert result.exit_code == 0, result.output
     running = RunningBot(
@@ -531,3 +546,60 @@ def _wait_for_invite(person: Person, inviter: str) -> str:
             ):
                 return str(room_id)
     raise AssertionError("no invite came")
+
+
+# --- profile mirroring (borough apply) ---------------------------------------------------------
+
+
+def profile_of(hs: Homeserver, username: str) -> dict[str, Any]:
+    return dict(hs.call("GET", f"/_matrix/client/v3/profile/{quote(hs.user_id(username))}"))
+
+
+def test_apply_mirrors_avatar_and_public_fields_and_a_second_apply_changes_nothing(
+    homeserver: Homeserver, bot: RunningBot, settings: Path, app_database_url: str
+) -> None:
+    tom = profile_of(homeserver, "tmgr")
+    assert tom["displayname"] == "Tom Manager"
+    assert tom["avatar_url"].startswith("mxc://")
+    assert tom["org.borough.job_title"] == "Team Manager"
+    assert tom["org.borough.bio"] == "Runs the team"
+    assert not any("phone" in key for key in tom)  # staff-only: never on the open profile
+    assert "org.borough.bio" not in profile_of(homeserver, "tstaff")
+    again = borough("plan", str(ORG_FILE), settings=settings)
+    assert again.exit_code == 0, again.output
+    assert "No changes. The homeserver matches the org chart." in again.output
+
+
+def test_a_changed_field_is_pushed_and_a_hidden_one_removed_without_a_new_upload(
+    homeserver: Homeserver, bot: RunningBot, settings: Path, app_database_url: str, tmp_path: Path
+) -> None:
+    before = profile_of(homeserver, "tmgr")["avatar_url"]
+    changed = tmp_path / "org.yaml"
+    changed.write_text(
+        ORG_FILE.read_text(encoding="utf-8")
+        .replace("job_title: Team Manager", "job_title: Head of Team")
+        .replace("bio: {value: Runs the team, visibility: public}", "bio: Runs the team")
+        .replace("avatar: avatars/tmgr.png", f"avatar: {ORG_FILE.parent / 'avatars' / 'tmgr.png'}"),
+        encoding="utf-8",
+    )
+    plan = borough("plan", str(changed), settings=settings)
+    assert (
+        "~ @tmgr:" in plan.output
+        and "set org.borough.job_title; remove org.borough.bio" in plan.output
+    )
+    result = borough("apply", "-q", str(changed), settings=settings)
+    assert result.exit_code == 0, result.output
+    tom = profile_of(homeserver, "tmgr")
+    assert tom["org.borough.job_title"] == "Head of Team" and "org.borough.bio" not in tom
+    assert tom["avatar_url"] == before  # same file, same upload
+    assert "No changes" in borough("plan", str(changed), settings=settings).output
+
+
+def test_an_unreadable_avatar_is_a_clear_error(
+    bot: RunningBot, settings: Path, tmp_path: Path
+) -> None:
+    broken = tmp_path / "org.yaml"
+    broken.write_text(ORG_FILE.read_text(encoding="utf-8"), encoding="utf-8")
+    result = borough("plan", str(broken), settings=settings)
+    assert result.exit_code == 2
+    assert "people[tmgr].avatar: cannot read" in result.output and "Traceback" not in result.output

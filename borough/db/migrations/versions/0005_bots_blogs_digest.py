@@ -1,4 +1,4 @@
-"""Reposts, digests (subscriptions, periods sent, DM rooms), blogs and mirrored avatars.
+"""Reposts, digests (subscriptions, periods sent, DM rooms), blogs, mirrored profiles and avatars.
 
 Also `channels.is_public`: public channels may be shown on the open web.
 
@@ -90,6 +90,12 @@ def upgrade() -> None:
         sa.Column("url", sa.String(500), nullable=False),
     )
     op.create_table(
+        "mirrored_profiles",
+        sa.Column("user_id", sa.String(255), primary_key=True),
+        sa.Column("fields", sa.JSON, nullable=False),
+        sa.Column("avatar_sha256", sa.String(64)),
+    )
+    op.create_table(
         "mirrored_avatars",
         sa.Column("sha256", sa.String(64), primary_key=True),
         sa.Column("mxc", sa.String(255), nullable=False),
@@ -99,6 +105,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     for table in (
+        "mirrored_profiles",
         "mirrored_avatars",
         "blog_media",
         "blog_posts",

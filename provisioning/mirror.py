@@ -1,0 +1,164 @@
+"""Profile mirroring: each person's avatar and public profile fields, pushed to their Matrix
+profile by `borough apply`, so that other clients can read them.
+
+Public fields become MSC4133 custom profile fields under Borough's namespace
+(`org.borough.job_title`, `org.borough.bio`, …), set through the stable
+`PUT /_matrix/client/v3/profile/{userId}/{keyName}` that Synapse 1.163 serves without any
+experimental flag. An avatar is a local image file named in the org YAML (relative to it); it is
+uploaded once per content hash (`mirrored_avatars`). What was last pushed is kept in
+`mirrored_profiles`, so a re-apply with no change sends nothing and reads nothing from Synapse;
+a person's own change in Element stands until the YAML changes that value.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import mimetypes
+from pathlib import Path
+from typing import Any
+
+import click
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from borough import events
+from borough.db import MirroredAvatar, MirroredProfile
+from borough.matrix import MatrixClient, q
+from borough.network import DesiredNetwork
+from borough.org import Person
+from provisioning.plan import PHASE_MIRROR, AvatarFile, Change, MirrorProfile, Plan
+
+#: The Matrix profile's own avatar key.
+AVATAR_URL = "avatar_url"
+#: Card fields every viewer sees, so always public.
+ALWAYS_PUBLIC = ("job_title",)
+
+
+class AvatarMissing(click.ClickException):
+    """An avatar file named in the org YAML cannot be read."""
+
+    exit_code = 2
+
+
+def public_fields(person: Person) -> dict[str, Any]:
+    """The custom profile fields a person's Matrix profile should carry: public ones only."""
+    fields: dict[str, Any] = {}
+    for name in ALWAYS_PUBLIC:
+        if (value := getattr(person, name)) is not None:
+            fields[events.PROFILE_FIELD_PREFIX + name] = value
+    for name, field in person.profile.fields().items():
+        if field.visibility == "public":
+            value = list(field.value) if isinstance(field.value, tuple) else field.value
+            fields[events.PROFILE_FIELD_PREFIX + name] = value
+    return fields
+
+
+def read_avatars(network: DesiredNetwork, org_dir: Path) -> dict[str, AvatarFile]:
+    """The avatar file of each person who names one, hashed. Every unreadable file is listed."""
+    avatars: dict[str, AvatarFile] = {}
+    problems: list[str] = []
+    for user_id, person in sorted(network.people.items()):
+        if person.avatar is None:
+            continue
+        path = (org_dir / person.avatar).resolve()
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            problems.append(
+                f"people[{person.username}].avatar: cannot read {path} ({exc.strerror})"
+            )
+            continue
+        content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        avatars[user_id] = AvatarFile(str(path), hashlib.sha256(data).hexdigest(), content_type)
+    if problems:
+        raise AvatarMissing("\n".join(problems))
+    return avatars
+
+
+async def read_mirrored(sessions: async_sessionmaker[AsyncSession]) -> dict[str, MirroredProfile]:
+    async with sessions() as session:
+        return {row.user_id: row for row in await session.scalars(select(MirroredProfile))}
+
+
+def plan_mirror(
+    plan: Plan,
+    network: DesiredNetwork,
+    avatars: dict[str, AvatarFile],
+    mirrored: dict[str, MirroredProfile],
+) -> None:
+    """Add a change for each person whose public fields or avatar differ from what was pushed."""
+    for user_id, person in sorted(network.people.items()):
+        wanted = public_fields(person)
+        last = mirrored.get(user_id)
+        pushed: dict[str, Any] = dict(last.fields) if last else {}
+        changed = {k: v for k, v in sorted(wanted.items()) if pushed.get(k) != v}
+        removed = sorted(set(pushed) - set(wanted))
+        avatar = avatars.get(user_id)
+        if avatar is not None and last is not None and last.avatar_sha256 == avatar.sha256:
+            avatar = None
+        if not changed and not removed and avatar is None:
+            continue
+        detail = [
+            f"set {', '.join(changed)}" if changed else "",
+            f"remove {', '.join(removed)}" if removed else "",
+        ]
+        if avatar is not None:
+            detail.append("avatar")
+        plan.changes.append(
+            Change(
+                PHASE_MIRROR,
+                "matrix profiles",
+                "~",
+                user_id,
+                "; ".join(d for d in detail if d),
+                MirrorProfile(
+                    user_id, tuple(changed.items()), tuple(removed), avatar, tuple(wanted.items())
+                ),
+            )
+        )
+    plan.changes.sort(key=lambda c: c.sort_key)
+
+
+async def push(
+    client: MatrixClient,
+    sessions: async_sessionmaker[AsyncSession],
+    op: MirrorProfile,
+    writing: asyncio.Lock,
+) -> None:
+    """Apply one person's mirror change, then record it. `writing` serialises the records."""
+    base = f"/_matrix/client/v3/profile/{q(op.user_id)}"
+    if op.avatar is not None:
+        mxc = await _uploaded(client, sessions, op.avatar, writing)
+        await client.request("PUT", f"{base}/{AVATAR_URL}", {AVATAR_URL: mxc})
+    for name, value in op.fields:
+        await client.request("PUT", f"{base}/{q(name)}", {name: value})
+    for name in op.removed:
+        await client.request("DELETE", f"{base}/{q(name)}")
+    async with writing, sessions.begin() as session:
+        row = await session.get(MirroredProfile, op.user_id)
+        if row is None:
+            row = MirroredProfile(user_id=op.user_id, fields={})
+            session.add(row)
+        row.fields = dict(op.wanted)
+        if op.avatar is not None:
+            row.avatar_sha256 = op.avatar.sha256
+
+
+async def _uploaded(
+    client: MatrixClient,
+    sessions: async_sessionmaker[AsyncSession],
+    avatar: AvatarFile,
+    writing: asyncio.Lock,
+) -> str:
+    async with sessions() as session:
+        known = await session.get(MirroredAvatar, avatar.sha256)
+    if known is not None:
+        return known.mxc
+    data = await asyncio.to_thread(Path(avatar.path).read_bytes)
+    if hashlib.sha256(data).hexdigest() != avatar.sha256:
+        raise AvatarMissing(f"{avatar.path} changed while apply ran; run apply again")
+    mxc = await client.upload(data, avatar.content_type, Path(avatar.path).name)
+    async with writing, sessions.begin() as session:
+        await session.merge(MirroredAvatar(sha256=avatar.sha256, mxc=mxc))
+    return mxc
