@@ -15,6 +15,7 @@ from typing import Any, Literal
 from borough import events
 from borough.org import OrgChart, OrgIndex, Partnership, Person, RoomTemplate, Unit
 from borough.org.model import MODERATING_ROLES, Channel, Posters
+from borough.room_widgets import RoomWidget
 
 JoinRule = Literal["invite", "restricted", "public"]
 
@@ -94,6 +95,8 @@ class DesiredRoom:
     blog: BlogRules | None = None
     policy: SealedPolicy | None = None
     standing_meeting: bool = False
+    #: Borough's own widgets (people directory, timeline), pinned; see borough.room_widgets.
+    widgets: tuple[RoomWidget, ...] = ()
     depth: int = 0
     #: False for open rooms (the community), where people come and go by themselves.
     manages_members: bool = True
@@ -119,6 +122,8 @@ class DesiredNetwork:
     people: dict[str, Person] = field(default_factory=dict)
     #: unit key -> (name, organisation key, parent key), for the app database.
     units: dict[str, tuple[str, str, str | None]] = field(default_factory=dict)
+    #: The widget server as Element reaches it; rooms' widgets are written only when known.
+    widget_url: str | None = None
 
     def user_id(self, username: str) -> str:
         return f"@{username}:{self.server_name}"
@@ -134,10 +139,16 @@ def _template_meta(name: str, template: RoomTemplate) -> dict[str, Any]:
 
 
 def desired_network(
-    chart: OrgChart, server_name: str, service_user: str, bot_user: str | None = None
+    chart: OrgChart,
+    server_name: str,
+    service_user: str,
+    bot_user: str | None = None,
+    widget_url: str | None = None,
 ) -> DesiredNetwork:
-    """`bot_user`, when given, joins every channel and blog so that it can index the posts."""
+    """`bot_user`, when given, joins every channel and blog so that it can index the posts.
+    `widget_url` (settings.widgets.public_url) lets rooms carry Borough's widgets."""
     network = _Builder(chart, server_name, service_user).build()
+    network.widget_url = widget_url
     if bot_user is not None:
         for key, room in network.rooms.items():
             if room.channel is not None or room.blog is not None:
@@ -326,10 +337,20 @@ class _Builder:
                 if is_sealed
                 else None,
                 standing_meeting=template.standing_meeting,
+                widgets=tuple(self._widget(ref, owner_key) for ref in template.widgets),
                 depth=depth,
                 meta=_template_meta(template_name, template),
             )
         )
+
+    def _widget(self, ref: str, owner_key: str) -> RoomWidget:
+        """`people`, `timeline`, or `timeline:TEMPLATE`: that template's channel of this owner."""
+        kind, _, channel_template = ref.partition(":")
+        if kind == "people":
+            return RoomWidget("people")
+        if not channel_template:
+            return RoomWidget("timeline")
+        return RoomWidget("timeline", f"#{owner_key}-{channel_template}:{self.net.server_name}")
 
     def _orgs(self, people: Iterable[Person]) -> tuple[str, ...]:
         keys = {o.key for p in people if (o := self.index.organisations.get(p.organisation))}

@@ -274,3 +274,12 @@ def _templates(index: OrgIndex) -> Iterator[Finding]:
     for path, name in refs:
         if name not in index.templates:
             yield path, f"unknown room template '{name}'{did_you_mean(name, known)}"
+    channels = [name for name, t in index.templates.items() if t.channel is not None]
+    for name, template in chart.room_templates.items():
+        for j, ref in enumerate(template.widgets):
+            _, _, target = ref.partition(":")
+            if target and target not in channels:
+                yield (
+                    ("room_templates", name, "widgets", j),
+                    f"'{ref}' needs a channel room template{did_you_mean(target, channels)}",
+                )

@@ -505,3 +505,51 @@ async def test_timeline_shows_only_readable_channels(
 
     bad = await client.get("/widgets/api/timeline", params={"tag": "two words"}, headers=member)
     assert bad.status == 400 and (await bad.json())["errcode"] == "M_INVALID_PARAM"
+
+
+# --- apply pins the widgets a room template asks for ---
+
+
+def test_apply_adds_the_templates_widgets_and_a_second_apply_changes_nothing(
+    homeserver: Homeserver, applied: Path
+) -> None:
+    room_id = homeserver.room_id("wteam-hub")
+    people = homeserver.state(room_id, "im.vector.modular.widgets", "borough_people")
+    assert people["type"] == "m.custom"
+    assert people["url"] == (
+        "http://localhost:8090/widgets/people?room=$matrix_room_id&user=$matrix_user_id"
+    )
+    assert people["creatorUserId"] == homeserver.service_user
+    timeline_id = "borough_timeline_" + f"wteam_news_{homeserver.server_name}".replace(".", "_")
+    timeline = homeserver.state(room_id, "im.vector.modular.widgets", timeline_id)
+    channel = quote(f"#wteam-news:{homeserver.server_name}", safe="")
+    assert f"/widgets/timeline?channel={channel}&" in timeline["url"]
+    layout = homeserver.state(room_id, "io.element.widgets.layout")
+    assert layout["widgets"]["borough_people"]["container"] == "top"
+    assert layout["widgets"][timeline_id]["index"] == 1
+
+    result = borough("apply", str(ORG_FILE), settings=applied)
+    assert result.exit_code == 0, result.output
+    assert "No changes." in result.output, result.output
+
+
+def test_apply_restores_a_removed_widget_and_respects_a_moved_one(
+    homeserver: Homeserver, applied: Path
+) -> None:
+    room_id = homeserver.room_id("wteam-hub")
+    base = f"/_matrix/client/v3/rooms/{quote(room_id)}/state"
+    layout = homeserver.state(room_id, "io.element.widgets.layout")
+    layout["widgets"]["borough_people"] = {"container": "right"}
+    homeserver.admin("PUT", f"{base}/io.element.widgets.layout/", layout)
+    homeserver.admin("PUT", f"{base}/im.vector.modular.widgets/borough_people", {})
+
+    result = borough("apply", str(ORG_FILE), settings=applied)
+    assert result.exit_code == 0, result.output
+    assert "borough_people" in result.output or "im.vector.modular.widgets" in result.output
+    assert homeserver.state(room_id, "im.vector.modular.widgets", "borough_people")["url"]
+    # Where an admin put the widget stands.
+    assert homeserver.state(room_id, "io.element.widgets.layout")["widgets"]["borough_people"] == {
+        "container": "right"
+    }
+    again = borough("apply", str(ORG_FILE), settings=applied)
+    assert "No changes." in again.output, again.output
