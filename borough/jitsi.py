@@ -10,6 +10,7 @@ the meeting page) name one conference only and expire quickly.
 from __future__ import annotations
 
 import base64
+import hashlib
 import secrets
 import string
 from dataclasses import dataclass
@@ -222,3 +223,32 @@ def mint_meeting_token(
 
 def token_meeting_url(domain: str, conference_id: str, token: str) -> str:
     return f"https://{domain}/{conference_id}?jwt={token}"
+
+
+# --- standing meetings (org YAML `standing_meeting: true`) ----------------------------------
+
+#: One standing meeting per room, so its widget id is fixed: `apply` finds and keeps it.
+STANDING_WIDGET_ID = "borough_standing_meeting"
+
+
+def standing_conference_id(room_id: str, is_authenticated: bool) -> str:
+    """The room's base32 id under openidtoken-jwt; otherwise a stable name derived from it, so
+    that a second apply computes the same widget."""
+    if is_authenticated:
+        return room_conference_id(room_id)
+    digest = hashlib.sha256(room_id.encode("utf-8")).digest()
+    return "Borough" + "".join(string.ascii_letters[b % 52] for b in digest[:24])
+
+
+def standing_meeting_widget(
+    room_id: str, room_name: str, domain: str, is_authenticated: bool, wrapper_url: str
+) -> MeetingWidget:
+    return MeetingWidget(
+        widget_id=STANDING_WIDGET_ID,
+        conference_id=standing_conference_id(room_id, is_authenticated),
+        domain=domain,
+        title=f"{room_name} standing meeting",
+        room_name=room_name,
+        is_authenticated=is_authenticated,
+        wrapper_url=wrapper_url,
+    )

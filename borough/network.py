@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from borough import events
 from borough.org import OrgChart, OrgIndex, Partnership, Person, RoomTemplate, Unit
 from borough.org.model import MODERATING_ROLES, Channel, Posters
 from borough.room_widgets import RoomWidget
+
+if TYPE_CHECKING:
+    from borough.settings import JitsiSettings
 
 JoinRule = Literal["invite", "restricted", "public"]
 
@@ -122,6 +125,8 @@ class DesiredNetwork:
     people: dict[str, Person] = field(default_factory=dict)
     #: unit key -> (name, organisation key, parent key), for the app database.
     units: dict[str, tuple[str, str, str | None]] = field(default_factory=dict)
+    #: The Jitsi server; rooms with a standing meeting get its widget only when known.
+    jitsi: JitsiSettings | None = None
     #: The widget server as Element reaches it; rooms' widgets are written only when known.
     widget_url: str | None = None
 
@@ -144,10 +149,12 @@ def desired_network(
     service_user: str,
     bot_user: str | None = None,
     widget_url: str | None = None,
+    jitsi: JitsiSettings | None = None,
 ) -> DesiredNetwork:
     """`bot_user`, when given, joins every channel and blog so that it can index the posts.
     `widget_url` (settings.widgets.public_url) lets rooms carry Borough's widgets."""
     network = _Builder(chart, server_name, service_user).build()
+    network.jitsi = jitsi
     network.widget_url = widget_url
     if bot_user is not None:
         for key, room in network.rooms.items():

@@ -21,6 +21,7 @@ from borough import audit
 from borough.db import Profile, ProfileFieldRow, UnitRow
 from borough.matrix import MatrixClient, MatrixError, q
 from provisioning import mirror
+from provisioning.meetings import StandingMeeting
 from provisioning.plan import (
     Change,
     CreateRoom,
@@ -112,6 +113,8 @@ class Applier:
             if value.key not in self.room_ids:
                 raise UnresolvedRoom(value.key)
             return self.room_ids[value.key]
+        if isinstance(value, StandingMeeting):
+            return value.content(self.room(value.key))
         if isinstance(value, dict):
             return {k: self.resolve(v) for k, v in value.items()}
         if isinstance(value, list | tuple):

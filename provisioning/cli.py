@@ -68,7 +68,13 @@ async def plan_against_live(
 ) -> tuple[Plan, LiveNetwork]:
     """`org_dir` is where the org file is: avatar paths in it are relative to it."""
     bot = conn.settings.bot.user_id if conn.settings.bot else None
-    desired = desired_network(chart, conn.settings.homeserver.server_name, conn.actor, bot)
+    desired = desired_network(
+        chart,
+        conn.settings.homeserver.server_name,
+        conn.actor,
+        bot,
+        widget_url=conn.settings.widgets.public_url,
+    )
     avatars = read_avatars(desired, org_dir or Path())
     live = await read_live(conn.client, conn.sessions)
     the_plan = make_plan(desired, live, options)

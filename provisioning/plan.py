@@ -14,6 +14,7 @@ from borough import events
 from borough.db import Profile
 from borough.network import DesiredNetwork, DesiredRoom, DesiredUser
 from borough.org import Person
+from borough.room_widgets import pinned_layout
 from provisioning.live import LiveNetwork, LiveRoom
 
 
@@ -335,11 +336,24 @@ class _Planner:
         if room.policy:
             owner = self.ref(room.policy.owner_key)
             state.append((events.POLICY, "", room.policy.content(owner)))  # type: ignore[arg-type]
+        if room.widgets and self.desired.widget_url:
+            for widget in room.widgets:
+                content = widget.content(self.desired.widget_url, self.desired.service_user)
+                state.append((events.WIDGETS, widget.widget_id, content))
         return state
+
+    def widget_layout(self, room: DesiredRoom, live: LiveRoom | None) -> dict[str, Any] | None:
+        """The pin for Borough's widgets, or None when each is already placed (anywhere)."""
+        if not room.widgets or not self.desired.widget_url:
+            return None
+        current = live.content(events.WIDGET_LAYOUT, "") if live else None
+        return pinned_layout(current, [w.widget_id for w in room.widgets])
 
     def create_op(self, room: DesiredRoom) -> CreateRoom:
         state = [s for s in self.managed_state(room) if s[0] not in ("m.room.name", "m.room.topic")]
         state = [s for s in state if s[0] != "m.room.canonical_alias"]
+        if (layout := self.widget_layout(room, None)) is not None:
+            state.append((events.WIDGET_LAYOUT, "", layout))
         if room.parent_key:
             parent = self.ref(room.parent_key)
             state.append((events.SPACE_PARENT, parent, self.via(canonical=True)))  # type: ignore[arg-type]
@@ -375,6 +389,9 @@ class _Planner:
                     op = SetState(room.key, event_type, state_key, content)
                 detail = f"{event_type}: {_describe(current, event_type)} → {_describe(content, event_type)}"
                 self.add(Change(PHASE_STATE, group, "~", room.key, detail, op))
+        if (layout := self.widget_layout(room, live)) is not None:
+            op = SetState(room.key, events.WIDGET_LAYOUT, "", layout)
+            self.add(Change(PHASE_STATE, group, "~", room.key, "widgets pinned", op))
         if live.federate != room.federate:
             self.plan.warnings.append(
                 f"{room.key}: m.federate is {live.federate} but should be {room.federate}; "
