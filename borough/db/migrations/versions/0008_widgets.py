@@ -1,4 +1,7 @@
-"""Widget server state, if any (conferencing and widgets issue, web views).
+"""Widget web views: no tables of their own (kept as the slot in the chain).
+
+The directory, timeline and public pages read the profile, directory, channel and blog
+tables; viewer sessions are signed bearer tokens, so the server keeps no session state.
 
 Revision ID: 0008
 Revises: 0007
@@ -15,8 +18,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    """Nothing to create."""
 
 
 def downgrade() -> None:
-    pass
+    """Nothing to drop."""
