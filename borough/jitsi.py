@@ -154,8 +154,12 @@ def required_level(power_levels: dict[str, Any], event_type: str) -> int:
 
 
 def room_power_defaults(power_levels: dict[str, Any]) -> dict[str, Any]:
-    """The power levels without the `users` map, as the user verification service returns."""
-    return {k: v for k, v in power_levels.items() if k != "users"}
+    """The power levels without the `users` map, as the user verification service returns.
+
+    Prosody compares the user's level with `state_default`, so it is always present."""
+    room = {k: v for k, v in power_levels.items() if k != "users"}
+    room["state_default"] = moderator_level(power_levels)
+    return room
 
 
 def _int(value: object, default: int) -> int:

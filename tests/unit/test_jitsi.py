@@ -121,6 +121,7 @@ def test_power_levels() -> None:
     )
     assert "users" not in room_power_defaults(pl)
     assert room_power_defaults(pl)["state_default"] == 50
+    assert room_power_defaults({})["state_default"] == 50
 
 
 @pytest.mark.parametrize("is_moderator", [True, False])
