@@ -15,7 +15,19 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, delete, func, insert, literal, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    literal_column,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from borough.db import DirectoryDirty, DirectoryEntry, Profile, UnitRow
@@ -178,12 +190,15 @@ async def find_people(
         if row is None or row.left_at is not None:
             return []
         return [PersonSummary(row.user_id, row.display_name, row.job_title)]
-    await refresh(_engine(session))
+    await _fresh(session)
     wanted = text.lower()
     entry = DirectoryEntry
+    texts = _Text(_engine(session).dialect.name)
+    candidates = texts.candidates([wanted])
     rows = await session.execute(
         select(entry.user_id, entry.display_name, entry.job_title)
-        .where(or_(entry.name_text.contains(wanted, autoescape=True), entry.username == wanted))
+        .where(*([candidates] if candidates is not None else []))
+        .where(or_(texts.has(entry.name_text, wanted), entry.username == wanted))
         .order_by(entry.display_name, entry.user_id)
         .limit(limit)
     )
@@ -195,9 +210,9 @@ async def search(
 ) -> SearchPage:
     """Ranked matches, best first, then by name. Every word must match a field the asker may
     see: the name or username (3 points), job title (2), skills (2) or bio (1)."""
-    await refresh(_engine(session))
+    await _fresh(session)
     entry = DirectoryEntry
-    conditions, points = _match(asker, query)
+    conditions, points = _match(asker, query, _Text(_engine(session).dialect.name))
     rows = (
         await session.execute(
             select(entry.user_id, entry.display_name, entry.job_title, func.count().over())
@@ -221,7 +236,7 @@ async def search(
 
 
 def _match(
-    asker: Viewer, query: DirectoryQuery
+    asker: Viewer, query: DirectoryQuery, texts: _Text
 ) -> tuple[list[ColumnElement[bool]], ColumnElement[int]]:
     entry = DirectoryEntry
     skills_visible = may_see_clause(
@@ -229,28 +244,51 @@ def _match(
     )
     bio_visible = may_see_clause(asker, entry.user_id, entry.organisation, entry.bio_visibility)
     conditions: list[ColumnElement[bool]] = []
+    candidates = texts.candidates([*query.words, *([query.skill] if query.skill else [])])
+    if candidates is not None:
+        conditions.append(candidates)
     if query.organisation:
         conditions.append(entry.org_key == query.organisation)
     if query.unit:
-        conditions.append(entry.units_text.contains(f"\n{query.unit}\n", autoescape=True))
+        conditions.append(texts.has(entry.units_text, f"\n{query.unit}\n"))
     if query.role:
         conditions.append(entry.role == query.role)
     if query.skill:
-        conditions.append(
-            and_(skills_visible, entry.skills_text.contains(query.skill, autoescape=True))
-        )
+        conditions.append(and_(skills_visible, texts.has(entry.skills_text, query.skill)))
     points: ColumnElement[int] = literal(1)
     for word in query.words:
         hits = (
-            (or_(entry.name_text.contains(word, autoescape=True), entry.username == word), 3),
-            (entry.title_text.contains(word, autoescape=True), 2),
-            (and_(skills_visible, entry.skills_text.contains(word, autoescape=True)), 2),
-            (and_(bio_visible, entry.bio_text.contains(word, autoescape=True)), 1),
+            (or_(texts.has(entry.name_text, word), entry.username == word), 3),
+            (texts.has(entry.title_text, word), 2),
+            (and_(skills_visible, texts.has(entry.skills_text, word)), 2),
+            (and_(bio_visible, texts.has(entry.bio_text, word)), 1),
         )
         conditions.append(or_(*(hit for hit, _ in hits)))
         for hit, worth in hits:
             points = points + case((hit, worth), else_=0)
     return conditions, points
+
+
+@dataclass(frozen=True)
+class _Text:
+    """Substring tests in the backend's cheapest form (the texts are lower-cased already)."""
+
+    dialect: str
+
+    def has(self, column: ColumnElement[str], needle: str) -> ColumnElement[bool]:
+        if self.dialect == "sqlite":
+            return func.instr(column, needle) > 0
+        return func.strpos(column, needle) > 0
+
+    def candidates(self, needles: Sequence[str]) -> ColumnElement[bool] | None:
+        """On SQLite, the entries whose text holds every needle of 3+ characters, found in
+        the trigram index (shorter ones it cannot look up). None: no narrowing possible."""
+        usable = [n for n in needles if len(n) >= 3]
+        if self.dialect != "sqlite" or not usable:
+            return None
+        match = " AND ".join('"' + n.replace('"', '""') + '"' for n in usable)
+        found = text("SELECT rowid FROM directory_fts WHERE directory_fts MATCH :match")
+        return literal_column("directory_entries.rowid").in_(found.bindparams(match=match))
 
 
 async def team(session: AsyncSession, asker: Viewer, reference: str) -> TeamListing:
@@ -262,7 +300,7 @@ async def team(session: AsyncSession, asker: Viewer, reference: str) -> TeamList
     )
     if unit is None:
         raise DirectoryError(f"I know no unit `{reference}`. Try its key or its full name.")
-    await refresh(_engine(session))
+    await _fresh(session)
     entry = DirectoryEntry
     rows = (
         await session.execute(
@@ -306,7 +344,7 @@ def entry_for(row: Profile) -> dict[str, Any] | None:
     skills = fields.get("skills")
     bio = fields.get("bio")
     skill_list = skills.value if skills is not None and isinstance(skills.value, list) else []
-    return {
+    entry: dict[str, Any] = {
         "user_id": row.user_id,
         "display_name": row.display_name,
         "username": row.username,
@@ -323,6 +361,16 @@ def entry_for(row: Profile) -> dict[str, Any] | None:
         "bio_text": str(bio.value).lower() if bio is not None else "",
         "bio_visibility": bio.visibility if bio is not None else None,
     }
+    entry["search_text"] = "\n".join(
+        (
+            entry["name_text"],
+            row.username,
+            entry["title_text"],
+            entry["skills_text"],
+            entry["bio_text"],
+        )
+    )
+    return entry
 
 
 async def refresh(engine: AsyncEngine) -> int:
@@ -346,6 +394,12 @@ async def refresh(engine: AsyncEngine) -> int:
             if entries:
                 await session.execute(insert(DirectoryEntry), entries)
     return len(user_ids)
+
+
+async def _fresh(session: AsyncSession) -> None:
+    # The check runs in the caller's session: one cheap read when nothing is dirty.
+    if await session.scalar(select(DirectoryDirty.user_id).limit(1)) is not None:
+        await refresh(_engine(session))
 
 
 def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import and_, or_, select, union, union_all
+from sqlalchemy import CompoundSelect, and_, or_, select, union, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from borough.db import ChannelMember, ChannelRow, Post
@@ -22,13 +22,18 @@ _ROOMS_PER_QUERY = 200
 
 async def readable_channel_ids(session: AsyncSession, user_id: str) -> set[str]:
     """The channels `user_id` may read: those they are joined to, and public unsealed ones."""
+    return set(await session.scalars(readable_channels(user_id)))
+
+
+def readable_channels(user_id: str) -> CompoundSelect:
+    """The same rule as a query of room ids, to use inside another query (`IN (...)`)."""
     joined = (
         select(ChannelRow.room_id)
         .join(ChannelMember, ChannelMember.room_id == ChannelRow.room_id)
         .where(ChannelMember.user_id == user_id)
     )
     public = select(ChannelRow.room_id).where(ChannelRow.is_public, ChannelRow.is_sealed.is_(False))
-    return set(await session.scalars(union(joined, public)))
+    return union(joined, public)
 
 
 async def latest_posts(

@@ -12,7 +12,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from borough.db import ChannelRow, Follow, Post, PostTag, Profile
-from borough.readers import latest_posts, readable_channel_ids
+from borough.readers import latest_posts, readable_channel_ids, readable_channels
 from bots.commands import UsageError
 from bots.index import Indexer
 
@@ -56,10 +56,13 @@ class Microblog:
         if page < 1:
             raise UsageError("Pages start at 1.")
         async with self.sessions() as session:
-            followed = set(
-                await session.scalars(select(Follow.room_id).where(Follow.user_id == asker))
+            rooms = set(
+                await session.scalars(
+                    select(Follow.room_id).where(
+                        Follow.user_id == asker, Follow.room_id.in_(readable_channels(asker))
+                    )
+                )
             )
-            rooms = followed & await readable_channel_ids(session, asker)
             if not rooms:
                 return "You follow no channels yet: `!follow #channel` to start."
             posts = await latest_posts(session, rooms, PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE)

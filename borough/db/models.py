@@ -383,6 +383,9 @@ class DirectoryEntry(Base):
     skills_visibility: Mapped[str | None] = mapped_column(String(16))
     bio_text: Mapped[str] = mapped_column(Text)
     bio_visibility: Mapped[str | None] = mapped_column(String(16))
+    #: All of the above texts and the username, one per line: what SQLite's trigram index
+    #: (`directory_fts`) finds candidates in before the per-field, per-viewer checks.
+    search_text: Mapped[str] = mapped_column(Text)
 
 
 class DirectoryDirty(Base):

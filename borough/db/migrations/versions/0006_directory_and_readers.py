@@ -5,7 +5,10 @@
   `directory_dirty`: people whose entry must be rebuilt, filled by triggers on `profiles` and
   `profile_fields` (SQLite triggers; one PL/pgSQL function on PostgreSQL). Every existing
   profile starts dirty, so the first search builds the entries.
-- `posts_feed`: top-level posts by channel and time, for the feed's per-channel newest-first reads.
+- SQLite only: `directory_fts`, an FTS5 trigram index over the entries' `search_text`, so a
+  word of three or more characters finds its candidates without scanning everyone.
+- `posts_feed`: top-level posts by channel and time, for the feed's per-channel newest-first
+  reads; the index on `posts.thread_root` becomes partial (replies only), see upgrade().
 
 Revision ID: 0006
 Revises: 0005
@@ -45,6 +48,7 @@ def upgrade() -> None:
         sa.Column("skills_visibility", sa.String(16)),
         sa.Column("bio_text", sa.Text, nullable=False),
         sa.Column("bio_visibility", sa.String(16)),
+        sa.Column("search_text", sa.Text, nullable=False),
     )
     op.create_table("directory_dirty", sa.Column("user_id", sa.String(255), primary_key=True))
     if op.get_bind().dialect.name == "postgresql":
@@ -83,7 +87,33 @@ def upgrade() -> None:
                     f"CREATE TRIGGER {table}_directory_dirty_{verb.lower()} AFTER {verb} ON {table} "
                     f"BEGIN {body} END"
                 )
+        # Substring search without a full scan: a trigram index kept by triggers.
+        op.execute(
+            "CREATE VIRTUAL TABLE directory_fts USING fts5(search_text, "
+            "content='directory_entries', content_rowid='rowid', tokenize='trigram')"
+        )
+        add = "INSERT INTO directory_fts (rowid, search_text) VALUES (new.rowid, new.search_text);"
+        drop = (
+            "INSERT INTO directory_fts (directory_fts, rowid, search_text) "
+            "VALUES ('delete', old.rowid, old.search_text);"
+        )
+        for verb, body in (("INSERT", add), ("DELETE", drop), ("UPDATE", drop + " " + add)):
+            op.execute(
+                f"CREATE TRIGGER directory_fts_{verb.lower()} AFTER {verb} ON directory_entries "
+                f"BEGIN {body} END"
+            )
     op.execute("INSERT INTO directory_dirty (user_id) SELECT user_id FROM profiles")
+    # Only replies have a thread root. A full index on it lets SQLite's planner (after ANALYZE)
+    # take `thread_root IS NULL` for selective and read every top-level post of the table;
+    # a partial index still serves `thread_root = ?` and leaves the feed to `posts_feed`.
+    op.drop_index("ix_posts_thread_root", table_name="posts")
+    op.create_index(
+        "ix_posts_thread_root",
+        "posts",
+        ["thread_root"],
+        sqlite_where=sa.text("thread_root IS NOT NULL"),
+        postgresql_where=sa.text("thread_root IS NOT NULL"),
+    )
     op.create_index(
         "posts_feed",
         "posts",
@@ -95,6 +125,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("posts_feed", table_name="posts")
+    op.drop_index("ix_posts_thread_root", table_name="posts")
+    op.create_index("ix_posts_thread_root", "posts", ["thread_root"])
     if op.get_bind().dialect.name == "postgresql":
         for table in WATCHED:
             op.execute(f"DROP TRIGGER IF EXISTS {table}_directory_dirty ON {table}")
@@ -103,5 +135,8 @@ def downgrade() -> None:
         for table in WATCHED:
             for verb in ("insert", "update", "delete"):
                 op.execute(f"DROP TRIGGER IF EXISTS {table}_directory_dirty_{verb}")
+        for verb in ("insert", "update", "delete"):
+            op.execute(f"DROP TRIGGER IF EXISTS directory_fts_{verb}")
+        op.execute("DROP TABLE IF EXISTS directory_fts")
     for table in ("directory_dirty", "directory_entries", "channel_members"):
         op.drop_table(table)
