@@ -6,8 +6,10 @@ Synapse), and the widget shows real directory data from a real `borough apply`."
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 import pytest_asyncio
@@ -15,6 +17,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, Page, expect
 
+from borough.db import ChannelMember, ChannelRow, Post, PostTag, create_engine, session_factory
 from borough.settings import load_settings
 from tests.conftest import ARTIFACTS, Homeserver, borough, write_settings
 from tests.integration.test_widget_views import openid_credentials
@@ -81,7 +84,13 @@ async def host_server() -> AsyncIterator[str]:
 
 
 async def open_widget(
-    browser: Browser, host: str, widget: str, hs: Homeserver, username: str, width: int = 1024
+    browser: Browser,
+    host: str,
+    widget: str,
+    hs: Homeserver,
+    username: str,
+    width: int = 1024,
+    path: str = "/widgets/people?",
 ) -> Page:
     page = await browser.new_page(viewport={"width": width, "height": 800})
     page.on("console", lambda message: print(f"[browser {message.type}] {message.text}"))
@@ -90,8 +99,8 @@ async def open_widget(
     await page.evaluate(
         "config => window.startWidget(config)",
         {
-            "widgetId": "borough-people",
-            "templateUrl": f"{widget}/widgets/people?user=$matrix_user_id&room=$matrix_room_id",
+            "widgetId": "borough-widget",
+            "templateUrl": f"{widget}{path}user=$matrix_user_id&room=$matrix_room_id",
             "roomId": "!room:" + hs.server_name,
             "userId": user_id,
             "displayName": username,
@@ -99,7 +108,8 @@ async def open_widget(
         },
     )
     frame = page.frame_locator("iframe")
-    await expect(frame.locator("#status")).to_have_text(f"Signed in as {user_id}.", timeout=20000)
+    # Both widgets mark the body with the viewer Borough's session names.
+    await expect(frame.locator("body")).to_have_attribute("data-viewer", user_id, timeout=20000)
     return page
 
 
@@ -158,4 +168,91 @@ async def test_a_partner_sees_less_and_the_page_fits_a_phone(
     assert width <= 390, "the widget scrolls sideways on a phone"
     ARTIFACTS.mkdir(exist_ok=True)
     await page.screenshot(path=str(ARTIFACTS / "directory-widget-phone.png"), full_page=True)
+    await page.close()
+
+
+async def test_timeline_widget_shows_readable_posts_and_filters_by_tag(
+    browser: Browser, host_server: str, widget_server: str, homeserver: Homeserver, applied: Path
+) -> None:
+    engine = create_engine(load_settings(applied).database.url)
+    now = datetime.now(UTC)
+    async with session_factory(engine).begin() as session:
+        session.add_all(
+            [
+                ChannelRow(
+                    room_id="!hq:w",
+                    key="hq",
+                    alias="#hq:w",
+                    name="Housing HQ",
+                    is_sealed=False,
+                    posters=[],
+                    max_length=500,
+                    is_public=False,
+                ),
+                ChannelRow(
+                    room_id="!top:w",
+                    key="top",
+                    alias="#top:w",
+                    name="Top secret",
+                    is_sealed=True,
+                    posters=[],
+                    max_length=500,
+                    is_public=False,
+                ),
+                ChannelMember(room_id="!hq:w", user_id=homeserver.user_id("wmgr")),
+                Post(
+                    event_id="$a",
+                    room_id="!hq:w",
+                    author=homeserver.user_id("wboss"),
+                    body="Void inspections start Monday #voids",
+                    sent_at=now,
+                    links=[],
+                    reply_count=4,
+                    reaction_count=7,
+                ),
+                PostTag(event_id="$a", tag="voids", sent_at=now),
+                Post(
+                    event_id="$b",
+                    room_id="!hq:w",
+                    author=homeserver.user_id("wboss"),
+                    body="Team lunch on Friday",
+                    sent_at=now - timedelta(hours=1),
+                    links=[],
+                ),
+                Post(
+                    event_id="$c",
+                    room_id="!top:w",
+                    author=homeserver.user_id("wboss"),
+                    body="Sealed restructure plans #voids",
+                    sent_at=now,
+                    links=[],
+                ),
+            ]
+        )
+    await engine.dispose()
+
+    page = await open_widget(
+        browser,
+        host_server,
+        widget_server,
+        homeserver,
+        "wmgr",
+        path=f"/widgets/timeline?channel={quote('#hq:w', safe='')}&",
+    )
+    frame = page.frame_locator("iframe")
+    posts = frame.locator("#posts")
+    await expect(frame.locator("#heading")).to_have_text("Housing HQ")
+    await expect(posts.locator("article")).to_have_count(2)
+    await expect(posts).to_contain_text("4 replies · 7 reactions")
+    link = posts.get_by_role("link", name="Open in Element").first
+    assert await link.get_attribute("href") == "https://matrix.to/#/%23hq%3Aw/%24a"
+    options = await frame.locator("#source option").all_inner_texts()
+    assert "Top secret" not in options and "Housing HQ" in options
+
+    await frame.get_by_role("button", name="#voids").click()
+    await expect(posts.locator("article")).to_have_count(1)
+    await expect(frame.locator("#heading")).to_have_text("Housing HQ · #voids")
+    await expect(posts).not_to_contain_text("Sealed restructure")
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / "timeline-widget.png"), full_page=True)
     await page.close()
