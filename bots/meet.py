@@ -27,14 +27,17 @@ from borough.jitsi import (
     LAYOUT_EVENT,
     OPENID_AUTH,
     WIDGET_EVENT,
+    MeetingTokenRequest,
     MeetingWidget,
     is_jitsi_widget,
+    mint_meeting_token,
     moderator_level,
     new_widget_id,
     pinned_layout,
     random_conference_id,
     required_level,
     room_conference_id,
+    token_meeting_url,
     unpinned_layout,
     user_power_level,
 )
@@ -48,6 +51,8 @@ logger = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 MAX_AHEAD = timedelta(days=366)
+#: Jitsi checks a token when someone joins, so a guest link must outlive the wait to join.
+GUEST_LINK_LIFETIME = timedelta(hours=4)
 CREATOR_POWER_VERSIONS = ("12", "org.matrix.hydra.11")
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m(?:in)?)?$")
 
@@ -276,6 +281,40 @@ class Meetings:
         if not lines:
             return "No meetings are planned in this room. `!meet at` or `!meet in` sets one."
         return "Meetings in this room:\n\n" + "\n".join(lines)
+
+    async def guest_link(self, room_id: str, sender: str, name: str) -> str:
+        """An HS256 link into this room's live meeting for someone without an account."""
+        live = await self.store.live(room_id)
+        if live is None:
+            raise UsageError("There is no meeting on here; start one with `!meet` first.")
+        if sender != live.created_by and not (await self._power(room_id)).is_moderator(sender):
+            raise UsageError(
+                "Only the person who started this meeting, or a moderator, can invite guests."
+            )
+        if self.jitsi.app_id is None or self.jitsi.app_secret is None:
+            raise UsageError(
+                "Guest links need `jitsi.app_id` and `jitsi.app_secret` in Borough's settings "
+                "(the same as Prosody's). Ask the team that runs Borough."
+            )
+        lifetime = int(GUEST_LINK_LIFETIME.total_seconds())
+        token = mint_meeting_token(
+            MeetingTokenRequest(
+                user_id=f"guest:{live.id}:{sender}",
+                display_name=f"{name} (guest)",
+                conference_id=live.conference_id,
+                is_moderator=False,
+                issued_at=int(self.clock().timestamp()),
+                lifetime_seconds=lifetime,
+            ),
+            app_id=self.jitsi.app_id,
+            app_secret=self.jitsi.app_secret.get_secret_value(),
+            domain=self.jitsi.domain,
+        )
+        url = token_meeting_url(self.jitsi.domain, live.conference_id, token)
+        return (
+            f"A guest link for {name} to **{live.title}**, for this meeting only; it must be "
+            f"opened within {lifetime // 3600} hours. Send it to them directly: {url}"
+        )
 
     async def cancel(self, room_id: str, sender: str, number: str) -> str:
         if not number.lstrip("#").isdigit():
@@ -507,6 +546,15 @@ async def meet_at(request: Request, date: str, time: str, title: str | None) -> 
 )
 async def meet_in(request: Request, delay: str, title: str | None) -> str:
     return await _meetings(request).schedule_in(request.room_id, request.sender, delay, title)
+
+
+@registry.command(
+    "meet guest",
+    Arg("name", "the guest's name, as the meeting will show it", is_rest=True, max_length=100),
+    help="A link into this room's meeting for a guest without an account (moderators).",
+)
+async def meet_guest(request: Request, name: str) -> str:
+    return await _meetings(request).guest_link(request.room_id, request.sender, name)
 
 
 @registry.command("meet list", help="The meeting on now and those planned in this room.")

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
+import jwt
 import pytest
 from sqlalchemy import select
 
@@ -23,7 +24,10 @@ from tests.integration.test_bot import Person
 
 pytestmark = pytest.mark.integration
 
-JITSI = JitsiSettings(domain="meet.test", auth="openidtoken-jwt")
+APP_SECRET = "a-test-secret-that-is-long-enough-for-hs256"
+JITSI = JitsiSettings(
+    domain="meet.test", auth="openidtoken-jwt", app_id="borough", app_secret=APP_SECRET
+)
 PUBLIC_URL = "https://widgets.test"
 
 
@@ -214,6 +218,19 @@ def test_meet_writes_the_widget_and_pins_it(team: Team, app_database_url: str) -
     }
     assert widget["url"].startswith(f"https://app.element.io/jitsi.html?confId={conference}#")
     assert "already on here" in team.carol.ask("!meet")
+
+    assert "or a moderator, can invite guests" in team.carol.ask("!meet guest Pat Smith")
+    invite = team.alice.ask("!meet guest Pat Smith")
+    assert "A guest link for Pat Smith" in invite
+    link = invite.rsplit(" ", 1)[1]
+    assert link.startswith(f"https://meet.test/{conference}?jwt=")
+    claims = jwt.decode(
+        link.split("jwt=", 1)[1], APP_SECRET, algorithms=["HS256"], audience="borough"
+    )
+    assert claims["room"] == conference.lower()
+    assert claims["context"]["user"]["name"] == "Pat Smith (guest)"
+    assert claims["context"]["user"]["affiliation"] == "member"
+    assert claims["exp"] - claims["iat"] == 4 * 3600
 
     assert "Only the person who started this meeting" in team.carol.ask("!meet end")
     assert "has ended" in team.alice.ask("!meet end")
