@@ -213,25 +213,22 @@ async def search(
     await _fresh(session)
     entry = DirectoryEntry
     conditions, points = _match(asker, query, _Text(_engine(session).dialect.name))
+    # Two passes beat one with count(*) OVER (): that window keeps every match in a temporary
+    # table, while ORDER BY ... LIMIT alone keeps only the page.
     rows = (
         await session.execute(
-            select(entry.user_id, entry.display_name, entry.job_title, func.count().over())
+            select(entry.user_id, entry.display_name, entry.job_title)
             .where(*conditions)
             .order_by(points.desc(), entry.display_name, entry.user_id)
             .offset((query.page - 1) * page_size)
             .limit(page_size)
         )
     ).all()
-    if rows:
-        total = int(rows[0][3])
-    else:
-        total = int(
-            await session.scalar(
-                select(func.count()).select_from(DirectoryEntry).where(*conditions)
-            )
-            or 0
-        )
-    people = tuple(PersonSummary(user_id, name, title) for user_id, name, title, _ in rows)
+    total = int(
+        await session.scalar(select(func.count()).select_from(DirectoryEntry).where(*conditions))
+        or 0
+    )
+    people = tuple(PersonSummary(user_id, name, title) for user_id, name, title in rows)
     return SearchPage(total, query.page, page_size, people)
 
 

@@ -1,0 +1,249 @@
+"""Benchmark: `!find` and `!feed` query time at council scale on SQLite (target p95 < 20 ms).
+
+Bulk-loads a temporary app database (migrated by Alembic, so the real schema, triggers and
+indexes) with PEOPLE profiles and POSTS channel posts over CHANNELS channels, then asks the
+bot's own services (`ProfileDirectory.search`, `Microblog.feed`) a mix of questions as staff,
+partner and community viewers, interleaved. Prints p50/p95 per kind and p95 / 20 ms.
+
+    .venv/bin/python bench/queries.py                       # 20,000 people, 1,000,000 posts
+    .venv/bin/python bench/queries.py --people 500 --posts 20000 --queries 40   # CI size
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import shlex
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from borough.db import create_engine, migrate_sync, session_factory
+from borough.directory import refresh
+from bots.index import Indexer
+from bots.microblog import Microblog
+from bots.profiles import ProfileDirectory, parse_query
+
+TARGET_MS = 20.0
+ORGS = ("council", "police", "nhs", "fire", "charity-a", "charity-b")
+FIRST = ("Ana", "Ben", "Chloe", "Dev", "Émile", "Farah", "Gus", "Hana", "Ivo", "Jo", "Kai", "Lee")
+LAST = ("Adams", "Begum", "Clarke", "Dube", "Evans", "Fox", "Green", "Hughes", "Iqbal", "Jones")
+SKILLS = (
+    "family support",
+    "safeguarding",
+    "budgets",
+    "youth work",
+    "housing law",
+    "data analysis",
+    "mediation",
+    "first aid",
+    "procurement",
+    "community outreach",
+)
+TITLES = ("Housing officer", "Social worker", "Analyst", "Team manager", "Youth lead", None)
+WORDS = ("housing", "families", "budget", "safeguarding", "youth", "park", "bins", "council")
+FIND_QUERIES = (
+    "housing",
+    "ana",
+    "safeguarding org:police",
+    'skill:"family support"',
+    "youth lead",
+    "emile",
+    "data analysis unit:u12",
+    "role:manager housing",
+    "zzzz",
+    "lee page:3",
+)
+
+
+def load(path: Path, people: int, posts: int, channels: int, seed: int) -> dict[str, list[str]]:
+    """Fill the database fast with one connection and executemany; returns viewers by kind."""
+    rng = random.Random(seed)
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA synchronous=OFF")
+    users = [f"@u{n:05d}:borough.test" for n in range(people)]
+    orgs = [rng.choice(ORGS) if n % 20 else None for n in range(people)]
+    roles = [
+        "community" if org is None else rng.choice(("staff",) * 8 + ("manager", "senior_manager"))
+        for org in orgs
+    ]
+    db.executemany(
+        "INSERT INTO profiles (user_id, username, display_name, email, organisation, units, role,"
+        " job_title, manager, is_managed, left_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        [
+            (
+                user,
+                user[1:].split(":")[0],
+                f"{rng.choice(FIRST)} {rng.choice(LAST)}",
+                None,
+                orgs[n],
+                json.dumps([f"u{rng.randrange(200)}"] if orgs[n] else []),
+                roles[n],
+                rng.choice(TITLES) if orgs[n] else None,
+                None,
+                1,
+                None,
+                "2026-01-01 00:00:00.000000",
+            )
+            for n, user in enumerate(users)
+        ],
+    )
+    fields = []
+    for user in users:
+        if rng.random() < 0.7:
+            vis = rng.choice(("public", "partners", "staff"))
+            fields.append((user, "skills", json.dumps(rng.sample(SKILLS, 3)), vis, "self"))
+        if rng.random() < 0.5:
+            vis = rng.choice(("public", "partners", "staff"))
+            bio = " ".join(rng.sample(WORDS, 4))
+            fields.append((user, "bio", json.dumps(bio), vis, "self"))
+    db.executemany(
+        "INSERT INTO profile_fields (user_id, name, value, visibility, source) VALUES (?,?,?,?,?)",
+        fields,
+    )
+    rooms = [f"!c{n:04d}:borough.test" for n in range(channels)]
+    db.executemany(
+        "INSERT INTO channels (room_id, key, alias, name, is_sealed, posters, max_length,"
+        " is_public) VALUES (?,?,?,?,?,?,?,?)",
+        [
+            (r, f"c{n}", f"#c{n}:borough.test", f"Channel {n}", n % 3 == 0, "[]", 500, n % 5 == 1)
+            for n, r in enumerate(rooms)
+        ],
+    )
+    members = {(r, u) for u in users for r in rng.sample(rooms, min(10, channels))}
+    db.executemany("INSERT INTO channel_members (room_id, user_id) VALUES (?,?)", sorted(members))
+    follows = {(u, r) for u in users for r in rng.sample(rooms, rng.randint(0, min(25, channels)))}
+    db.executemany(
+        "INSERT INTO follows (user_id, room_id, since) VALUES (?,?,'2026-01-01 00:00:00.000000')",
+        sorted(follows),
+    )
+    start = datetime(2025, 11, 1, tzinfo=UTC)
+    # Channels are uneven, as in life: a few busy ones carry most posts.
+    weights = [1 / (n + 1) for n in range(channels)]
+    batch: list[tuple[object, ...]] = []
+    roots: list[str] = []
+    for n in range(posts):
+        event_id = f"$p{n:07d}"
+        when = start + timedelta(seconds=n * 31_536_000 // max(posts, 1))
+        is_reply = roots and rng.random() < 0.15
+        batch.append(
+            (
+                event_id,
+                rng.choices(rooms, weights)[0],
+                rng.choice(users),
+                when.strftime("%Y-%m-%d %H:%M:%S.%f"),
+                f"Post {n} about #{rng.choice(WORDS)}",
+                "[]",
+                rng.choice(roots[-50:]) if is_reply else None,
+                0,
+                0,
+                None,
+            )
+        )
+        if not is_reply:
+            roots.append(event_id)
+        if len(batch) == 50_000:
+            _posts(db, batch)
+    _posts(db, batch)
+    db.commit()
+    db.execute("ANALYZE")
+    db.close()
+    return {
+        "staff": [u for u, o, r in zip(users, orgs, roles, strict=True) if o and r != "community"][
+            :50
+        ],
+        "partner": [u for u, o in zip(users, orgs, strict=True) if o and o != "council"][:50],
+        "community": [u for u, o in zip(users, orgs, strict=True) if o is None][:50],
+    }
+
+
+def _posts(db: sqlite3.Connection, batch: list[tuple[object, ...]]) -> None:
+    db.executemany(
+        "INSERT INTO posts (event_id, room_id, author, sent_at, body, links, thread_root,"
+        " reply_count, reaction_count, edited_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+        batch,
+    )
+    batch.clear()
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+async def measure(url: str, viewers: dict[str, list[str]], queries: int, seed: int) -> None:
+    engine = create_engine(url)
+    sessions = session_factory(engine)
+    started = time.perf_counter()
+    rebuilt = await refresh(engine)
+    print(f"directory entries built: {rebuilt} in {time.perf_counter() - started:.1f} s (once)")
+    profiles = ProfileDirectory(sessions, "borough.test")
+    indexer = Indexer()
+    async with sessions() as session:
+        await indexer.load(session)
+    microblog = Microblog(sessions, indexer, "borough.test")
+    rng = random.Random(seed)
+    timings: dict[str, list[float]] = {}
+    kinds = [(k, who) for k, who in viewers.items() if who]
+    for n in range(queries):
+        # Interleave: every round asks each kind of question once, in a shuffled order.
+        asks = []
+        for kind, who in kinds:
+            viewer = rng.choice(who)
+            text = FIND_QUERIES[n % len(FIND_QUERIES)]
+            asks.append((f"find/{kind}", profiles.search(viewer, parse_query(shlex.split(text)))))
+            asks.append((f"feed p1/{kind}", microblog.feed(viewer, 1)))
+            asks.append((f"feed p4/{kind}", microblog.feed(viewer, 4)))
+        rng.shuffle(asks)
+        for label, call in asks:
+            began = time.perf_counter()
+            await call
+            timings.setdefault(label, []).append((time.perf_counter() - began) * 1000)
+    await engine.dispose()
+    print(f"{'query':<22}{'n':>6}{'p50 ms':>10}{'p95 ms':>10}{'max ms':>10}")
+    for label in sorted(timings):
+        values = timings[label]
+        print(
+            f"{label:<22}{len(values):>6}{statistics.median(values):>10.2f}"
+            f"{percentile(values, 0.95):>10.2f}{max(values):>10.2f}"
+        )
+    for family in ("find", "feed"):
+        values = [v for label, vs in timings.items() if label.startswith(family) for v in vs]
+        p95 = percentile(values, 0.95)
+        print(
+            f"{family}: all kinds p50 {statistics.median(values):.2f} ms, p95 {p95:.2f} ms; "
+            f"p95 / {TARGET_MS:.0f} ms target = {p95 / TARGET_MS:.2f} (≤ 1 meets it)"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--people", type=int, default=20_000)
+    parser.add_argument("--posts", type=int, default=1_000_000)
+    parser.add_argument("--channels", type=int, default=200)
+    parser.add_argument("--queries", type=int, default=200, help="rounds of questions")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="borough-queries-") as tmp:
+        path = Path(tmp) / "borough.db"
+        url = f"sqlite+aiosqlite:///{path}"
+        migrate_sync(url)
+        started = time.perf_counter()
+        viewers = load(path, args.people, args.posts, args.channels, args.seed)
+        print(
+            f"loaded {args.people} people and {args.posts} posts in {args.channels} channels "
+            f"in {time.perf_counter() - started:.1f} s"
+        )
+        asyncio.run(measure(url, viewers, args.queries, args.seed))
+
+
+if __name__ == "__main__":
+    main()
