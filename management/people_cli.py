@@ -34,6 +34,7 @@ from provisioning.hr_import import (
     ImportPreview,
     existing_people,
     fragment_text,
+    imported_fragment,
     load_mapping,
     preview_import,
     read_hr_rows,
@@ -312,7 +313,11 @@ def import_people(
     text = path.read_text(encoding="utf-8")
     try:
         preview = preview_import(
-            read_hr_rows(csv_file, mapping), mapping, chart, organisation, existing_people(text)
+            read_hr_rows(csv_file, mapping),
+            mapping,
+            chart,
+            organisation,
+            existing_people(fragment.source),
         )
     except HrImportError as exc:
         raise BadInput(str(exc)) from None
@@ -325,15 +330,17 @@ def import_people(
         return
     if not yes and not click.confirm(f"Write these changes into {path}?", default=False):
         raise Refused("nothing was written")
-    path.write_text(fragment_text(text, preview), encoding="utf-8")
     try:
-        load_org_chart_with_fragments(org_file)
+        # The whole chart, with the fragment as it will be, before a byte is written.
+        load_org_chart_with_fragments(
+            org_file, {fragment.filename: imported_fragment(fragment.source, preview)}
+        )
     except OrgChartError as exc:
-        path.write_text(text, encoding="utf-8")
         err_console.print(exc.render(), markup=False)
         raise BadInput(
             f"the import would leave the org chart invalid (above), so {path} is unchanged"
         ) from None
+    path.write_text(fragment_text(text, fragment.source, preview), encoding="utf-8")
     asyncio.run(_audit_import(settings, who, organisation, csv_file, preview))
     console.print(
         f"Wrote {path}: {preview.summary()}. Run `borough partner plan {org_file} --org "

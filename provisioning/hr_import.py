@@ -10,18 +10,19 @@ of every person who did not change. The usual `plan` and `apply` then carry it o
 from __future__ import annotations
 
 import csv
+import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from borough.org import OrgChart, OrgIndex, Person
 from borough.org.checks import did_you_mean
 from borough.org.model import Role
-from borough.yamlsource import SourceError, read_yaml
+from borough.yamlsource import SourceError, YamlSource, read_yaml
 
 #: Person fields an HR column can fill. Profile fields land under `profile:`.
 PERSON_FIELDS = ("username", "display_name", "email", "units", "role", "job_title", "manager")
@@ -241,13 +242,18 @@ def preview_import(
     elsewhere = {p.username: p.organisation for p in chart.people if p.organisation != organisation}
     first_seen: dict[str, int] = {}
     good: dict[str, tuple[int, dict[str, Any]]] = {}
+    before = {str(p.get("username")): p for p in existing if isinstance(p, dict)}
     for row in rows:
         username = row.values.get("username", "").lower() or None
         if row.problem is not None:
             preview.bad_rows.append(BadRow(row.number, username, row.problem))
             continue
         try:
-            person = _person(row.values, mapping, units, organisation)
+            person = _person(row.values, mapping, units)
+            # A row that changes nothing was validated with the chart already.
+            entry = before.get(person["username"])
+            if entry is None or _merge(entry, person, units)[1]:
+                _validate(person, organisation)
         except ValueError as exc:
             preview.bad_rows.append(BadRow(row.number, username, str(exc)))
             continue
@@ -262,7 +268,6 @@ def preview_import(
             preview.bad_rows.append(BadRow(row.number, name, reason))
             continue
         good[name] = (row.number, person)
-    before = {str(p.get("username")): p for p in existing if isinstance(p, dict)}
     kept_leavers = set(before) - set(good) if mapping.leavers == "keep" else set()
     _drop_unknown_managers(preview, good, set(elsewhere) | kept_leavers)
     preview.bad_rows.sort(key=lambda b: b.row)
@@ -289,9 +294,7 @@ def preview_import(
     return preview
 
 
-def _person(
-    values: dict[str, str], mapping: HrMapping, units: _OrgUnits, organisation: str
-) -> dict[str, Any]:
+def _person(values: dict[str, str], mapping: HrMapping, units: _OrgUnits) -> dict[str, Any]:
     if "username" not in values:
         raise ValueError("no username")
     if "display_name" not in values:
@@ -330,11 +333,14 @@ def _person(
     }
     if profile:
         person["profile"] = profile
+    return person
+
+
+def _validate(person: dict[str, Any], organisation: str) -> None:
     try:
         Person.model_validate({**person, "organisation": organisation})
     except ValidationError as exc:
         raise ValueError("; ".join(_reason(e) for e in exc.errors())) from None
-    return person
 
 
 def _reason(error: Any) -> str:
@@ -407,63 +413,83 @@ def _show(value: Any) -> str:
 
 # --- writing the fragment ----------------------------------------------------------------
 
+#: Plain YAML scalars that read back as the same string; anything else is quoted.
+_PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9 ._@/'()+-]*(?<! )$")
+_YAML11_WORDS = frozenset("y n yes no true false on off null ~".split())
 
-_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+def _scalar(value: Any) -> str:
+    text = str(value)
+    if _PLAIN.match(text) and text.lower() not in _YAML11_WORDS and " #" not in text:
+        return text
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _flow(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_scalar(k)}: {_flow(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_flow(v) for v in value) + "]"
+    return _scalar(value)
 
 
 def person_line(person: dict[str, Any]) -> str:
     """One person as a one-line flow mapping, the way the example charts write people."""
-    text = yaml.dump(
-        person,
-        Dumper=_Dumper,
-        default_flow_style=True,
-        sort_keys=False,
-        allow_unicode=True,
-        width=1_000_000,
-    )
-    return text.strip()
+    return _flow(person)
 
 
-def fragment_text(text: str, preview: ImportPreview) -> str:
-    """`text` (a fragment) with its `people:` replaced by `preview.people`.
+def existing_people(fragment: YamlSource) -> list[dict[str, Any]]:
+    """The fragment's people as read (validated with the chart already)."""
+    people = fragment.data.get("people") if isinstance(fragment.data, dict) else None
+    return [p for p in people if isinstance(p, dict)] if isinstance(people, list) else []
+
+
+def imported_fragment(fragment: YamlSource, preview: ImportPreview) -> YamlSource:
+    """The fragment's data after the import, to validate the chart before writing."""
+    data = {**fragment.data, "people": preview.people}
+    return YamlSource(fragment.filename, data)
+
+
+def fragment_text(text: str, fragment: YamlSource, preview: ImportPreview) -> str:
+    """`text` (the fragment, as `fragment` read it) with its people replaced.
 
     Everything outside the people list stays as it was, and so does the text (comments
-    included) of each person in `preview.kept`.
+    included) of each person in `preview.kept`. Lines come from the positions the
+    line-aware loader recorded, so the file is not parsed again.
     """
     lines = text.splitlines(keepends=True)
     if lines and not lines[-1].endswith("\n"):
         lines[-1] += "\n"
-    root = yaml.compose(text, Loader=_Loader) if text.strip() else None
-    key_node, value_node = None, None
-    if isinstance(root, yaml.MappingNode):
-        for k, v in root.value:
-            if k.value == "people":
-                key_node, value_node = k, v
-    original: dict[str, list[str]] = {}
-    indent = "  "
-    if key_node is None or value_node is None:
-        start, end, head = len(lines), len(lines), ["people:\n"]
-    elif isinstance(value_node, yaml.SequenceNode) and not value_node.flow_style:
-        items = value_node.value
-        start = key_node.start_mark.line
-        first = items[0].start_mark.line if items else start + 1
-        end = _last_line(items[-1]) + 1 if items else start + 1
-        head = lines[start:first]
-        if items:
-            indent = " " * max(0, items[0].start_mark.column - 2)
-        lead = first
-        for item in items:
-            # Comment lines before an item go with it; those after the last stay put.
-            stop = _last_line(item) + 1
-            username = _username(item)
-            if username is not None:
-                original[username] = lines[lead:stop]
-            lead = stop
-    else:  # `people: []`, `people:` with nothing, or a flow list: written out anew
-        start, end = key_node.start_mark.line, _end_line(value_node, lines)
-        head = [" " * key_node.start_mark.column + "people:\n"]
+    positions = fragment.positions
+    people = fragment.data.get("people") if isinstance(fragment.data, dict) else None
     body: list[str] = []
+    indent = "  "
+    if ("people",) not in positions:
+        start = end = len(lines)
+        head = ["people:\n"]
+    else:
+        start = positions[("people",)][0] - 1
+        later = [
+            line - 1 for path, (line, _) in positions.items() if len(path) == 1 and line - 1 > start
+        ]
+        end = _without_trailing_comments(lines, start + 1, min(later, default=len(lines)))
+        items = [positions[("people", j)] for j in range(len(people or []))]
+        if not items or items[0][0] - 1 == start:  # empty, or a flow list: written anew
+            head = [lines[start][: len(lines[start]) - len(lines[start].lstrip())] + "people:\n"]
+            original: dict[str, list[str]] = {}
+        else:
+            first = items[0][0] - 1
+            head = lines[start:first]
+            indent = " " * max(0, items[0][1] - 3)
+            original = {}
+            lead = first
+            for j, entry in enumerate(people or []):
+                stop = items[j + 1][0] - 1 if j + 1 < len(items) else end
+                # Comment lines before an item go with it.
+                content_end = _without_trailing_comments(lines, lead, stop)
+                if isinstance(entry, dict) and "username" in entry:
+                    original[str(entry["username"])] = lines[lead:content_end]
+                lead = content_end
     for person in preview.people:
         name = str(person.get("username"))
         if name in preview.kept and name in original:
@@ -473,35 +499,10 @@ def fragment_text(text: str, preview: ImportPreview) -> str:
     return "".join(lines[:start] + head + body + lines[end:])
 
 
-def _end_line(node: yaml.Node, lines: list[str]) -> int:
-    """The first line after `node` (a block node's end mark sits at the next token)."""
-    mark = node.end_mark
-    return mark.line if mark.column == 0 else min(mark.line + 1, len(lines))
-
-
-def _last_line(node: yaml.Node) -> int:
-    """The last line that holds some of `node`'s own text."""
-    if isinstance(node, yaml.ScalarNode) or getattr(node, "flow_style", False):
-        mark = node.end_mark
-        return mark.line - 1 if mark.column == 0 and mark.line > node.start_mark.line else mark.line
-    children: list[yaml.Node] = []
-    if isinstance(node, yaml.MappingNode):
-        children = [n for pair in node.value for n in pair]
-    elif isinstance(node, yaml.SequenceNode):
-        children = list(node.value)
-    return max((_last_line(c) for c in children), default=node.start_mark.line)
-
-
-def _username(item: yaml.Node) -> str | None:
-    if isinstance(item, yaml.MappingNode):
-        for k, v in item.value:
-            if k.value == "username" and isinstance(v, yaml.ScalarNode):
-                return str(v.value)
-    return None
-
-
-def existing_people(text: str) -> list[dict[str, Any]]:
-    """The fragment's people as plain data (the fragment has been validated already)."""
-    data = yaml.load(text, Loader=_Loader) if text.strip() else None
-    people = data.get("people") if isinstance(data, dict) else None
-    return [p for p in people if isinstance(p, dict)] if isinstance(people, list) else []
+def _without_trailing_comments(lines: list[str], start: int, stop: int) -> int:
+    """`stop`, moved back over blank and comment-only lines (but not before `start`)."""
+    while stop > start and (
+        not lines[stop - 1].strip() or lines[stop - 1].lstrip().startswith("#")
+    ):
+        stop -= 1
+    return stop

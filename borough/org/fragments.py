@@ -8,7 +8,7 @@ organisation; `check_fragments` reports every such reach, at its place in the fr
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,17 +31,22 @@ class Fragment:
 
     organisation: str
     filename: str
+    #: the fragment as read: its own data and positions, before merging
+    source: YamlSource
     #: merged paths such as ("units", 7) or ("partnerships", 0, "people", 3)
     paths: list[PathKey] = field(default_factory=list)
 
 
-def expand_includes(source: YamlSource) -> tuple[YamlSource, list[Fragment], list[Problem]]:
+def expand_includes(
+    source: YamlSource, replacements: Mapping[str, YamlSource] | None = None
+) -> tuple[YamlSource, list[Fragment], list[Problem]]:
     """The main file with its fragments merged in, and the problems of the fragments' shape.
 
     Positions of merged entries point into their fragment (`YamlSource.origins`), so later
     checks of the merged chart report them in the fragment. Entries a fragment may not hold
     are reported and left out; a fragment that cannot be read or names no known
-    organisation is left out whole.
+    organisation is left out whole. `replacements` gives a fragment's content by its file
+    name instead of the file's (to check an edit before writing it).
     """
     data = source.data
     if not isinstance(data, dict) or INCLUDE not in data:
@@ -60,7 +65,7 @@ def expand_includes(source: YamlSource) -> tuple[YamlSource, list[Fragment], lis
     org_keys = [o.get("key") for o in merged.get("organisations", []) if isinstance(o, dict)]
     for i, name in enumerate(includes):
         try:
-            part = read_yaml(base / name)
+            part = (replacements or {}).get(str(base / name)) or read_yaml(base / name)
         except SourceError as exc:
             if exc.problems and exc.problems[0].message == "file not found":
                 problems.append(
@@ -147,7 +152,7 @@ def _fragment_shape(part: YamlSource, org_keys: list[Any]) -> list[Problem]:
 
 
 def _merge(out: YamlSource, part: YamlSource, org: str) -> tuple[Fragment, list[Problem]]:
-    fragment = Fragment(org, part.filename)
+    fragment = Fragment(org, part.filename, part)
     problems: list[Problem] = []
     merged = out.data
     for section in ("units", "people", "channels"):

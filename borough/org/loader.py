@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import types
 import typing
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +24,17 @@ def load_org_chart(path: Path | str) -> OrgChart:
     return load_org_chart_with_fragments(path)[0]
 
 
-def load_org_chart_with_fragments(path: Path | str) -> tuple[OrgChart, list[Fragment]]:
-    """The chart with its included fragments merged, and where each fragment's entries went."""
+def load_org_chart_with_fragments(
+    path: Path | str, replacements: Mapping[str, YamlSource] | None = None
+) -> tuple[OrgChart, list[Fragment]]:
+    """The chart with its included fragments merged, and where each fragment's entries went.
+
+    `replacements` stands in for fragment files by name (see `expand_includes`)."""
     try:
         source = read_yaml(path)
     except SourceError as exc:
         raise OrgChartError(exc.filename, exc.problems) from None
-    return _validate_parts(source)
+    return _validate_parts(source, replacements)
 
 
 def parse_org_chart(text: str, filename: str = "<string>") -> OrgChart:
@@ -40,14 +45,16 @@ def parse_org_chart(text: str, filename: str = "<string>") -> OrgChart:
     return _validate_parts(source)[0]
 
 
-def _validate_parts(source: YamlSource) -> tuple[OrgChart, list[Fragment]]:
+def _validate_parts(
+    source: YamlSource, replacements: Mapping[str, YamlSource] | None = None
+) -> tuple[OrgChart, list[Fragment]]:
     if not isinstance(source.data, dict):
         raise OrgChartError(
             source.filename,
             [source.problem((), "expected a mapping with 'organisations:' at the top")],
         )
     try:
-        source, fragments, fragment_problems = expand_includes(source)
+        source, fragments, fragment_problems = expand_includes(source, replacements)
     except SourceError as exc:
         raise OrgChartError(exc.filename, exc.problems) from None
     try:

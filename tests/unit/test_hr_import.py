@@ -16,6 +16,7 @@ from provisioning.hr_import import (
     existing_people,
     fragment_text,
     load_mapping,
+    person_line,
     preview_import,
     read_hr_rows,
 )
@@ -60,7 +61,11 @@ def test_rows_become_joiners_movers_leavers_and_bad_rows_with_reasons(chart: Pat
     mapping = load_mapping(HR / "mapping.yaml")
     text = Path(fragments[0].filename).read_text()
     preview = preview_import(
-        read_hr_rows(HR / "health.csv", mapping), mapping, org, "fhealth", existing_people(text)
+        read_hr_rows(HR / "health.csv", mapping),
+        mapping,
+        org,
+        "fhealth",
+        existing_people(fragments[0].source),
     )
     assert [p["username"] for p in preview.joiners] == ["hmidwife"]
     assert [(m.username, m.changes) for m in preview.movers] == [
@@ -85,7 +90,7 @@ def test_rows_become_joiners_movers_leavers_and_bad_rows_with_reasons(chart: Pat
         (14, "unknown unit 'Wrd Team' — did you mean 'Ward Team'?"),
     ]
 
-    written = fragment_text(text, preview)
+    written = fragment_text(text, fragments[0].source, preview)
     assert written.startswith("# Fragment Health's own part of the chart, kept by its admins.\n")
     assert "  # organisation is implied by the fragment\n" in written
     assert "hleaver" not in written and "Retiring in the spring" not in written
@@ -110,14 +115,18 @@ def test_an_unchanged_person_keeps_their_text_and_comments(chart: Path) -> None:
     org, fragments = load_org_chart_with_fragments(chart)
     text = path.read_text()
     preview = preview_import(
-        read_hr_rows(HR / "health.csv", mapping), mapping, org, "fhealth", existing_people(text)
+        read_hr_rows(HR / "health.csv", mapping),
+        mapping,
+        org,
+        "fhealth",
+        existing_people(fragments[0].source),
     )
     assert [m.username for m in preview.movers] == ["hadmin"]
     assert preview.unchanged == 1
     assert (
         "  # night shifts\n  - {username: hnurse,  email: hugo@health.example.org, "
         "job_title: Staff Nurse,"
-    ) in fragment_text(text, preview)
+    ) in fragment_text(text, fragments[0].source, preview)
 
 
 def test_a_mapping_to_a_field_that_does_not_exist_is_reported_at_its_line() -> None:
@@ -193,3 +202,13 @@ def test_the_cli_writes_the_fragment_and_refuses_what_it_should(
     audit = borough("audit", "--json", settings=settings)
     assert '"action": "people.import"' in audit.output
     assert '"actor": "@hadmin:borough.test"' in audit.output
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["yes", "No", "O'Brien", "Smith: John", "#1 nurse", "nurse # night", "2001-12-14", "0207 000",
+     "Zoë Ångström", "~", "null", "a\"quote", "trailing ", "-dash", "x@y.org", "[list]", "{m}"],
+)  # fmt: skip
+def test_a_written_person_reads_back_exactly(value: str) -> None:
+    person = {"username": "p1", "display_name": value, "units": [value], "profile": {"bio": value}}
+    assert yaml.safe_load(person_line(person)) == person
