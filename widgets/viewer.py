@@ -79,12 +79,14 @@ def read_session(key: bytes, token: str, now: float) -> str:
 
 
 class OpenIdCredentials(BaseModel):
-    """What a widget receives from `get_openid` and posts here (extra keys are the client's)."""
+    """What a widget receives from `get_openid` and posts here."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     access_token: str = Field(min_length=1, max_length=512)
     matrix_server_name: str = Field(min_length=1, max_length=255)
+    expires_in: int | None = None
+    token_type: str | None = None
 
 
 async def json_body(request: web.Request) -> object:
@@ -100,7 +102,7 @@ async def open_session(request: web.Request) -> web.Response:
     except ValidationError as exc:
         where = ", ".join(".".join(map(str, e["loc"])) or "body" for e in exc.errors())
         raise JsonError(
-            400, f"expected {{access_token, matrix_server_name}}; bad: {where}", "M_BAD_JSON"
+            400, f"expected {{access_token, matrix_server_name}}; check: {where}", "M_BAD_JSON"
         ) from None
     settings = request.app[SETTINGS]
     if credentials.matrix_server_name != settings.homeserver.server_name:

@@ -116,8 +116,9 @@ async def test_a_token_for_another_server_gets_401(
         b"[]",
         b'{"access_token": 5, "matrix_server_name": "x"}',
         b'{"access_token": "a"}',
+        b'{"access_token": "a", "matrix_server_name": "x", "user_id": "@admin:x"}',
     ],
-    ids=["not-json", "list", "wrong-type", "missing-key"],
+    ids=["not-json", "list", "wrong-type", "missing-key", "unknown-key"],
 )
 async def test_malformed_session_bodies_get_400_json(
     client: TestClient[Any, Any], raw: bytes
