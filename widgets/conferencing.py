@@ -35,7 +35,6 @@ from borough.jitsi import (
     is_jitsi_widget,
     mint_meeting_token,
     moderator_level,
-    random_conference_id,
     room_conference_id,
     room_power_defaults,
     token_meeting_url,
@@ -63,7 +62,7 @@ CREATOR_POWER_VERSIONS = ("12", "org.matrix.hydra.11")
 class RoomSnapshot:
     """What the token service needs from a room's current state."""
 
-    joined: frozenset[str]
+    joined: dict[str, str]  # user id -> display name
     power_levels: dict[str, Any]
     creators: frozenset[str]
     name: str
@@ -71,7 +70,7 @@ class RoomSnapshot:
 
     @classmethod
     def from_state(cls, events: list[dict[str, Any]]) -> RoomSnapshot:
-        joined: set[str] = set()
+        joined: dict[str, str] = {}
         power_levels: dict[str, Any] = {}
         creators: set[str] = set()
         name = ""
@@ -80,7 +79,7 @@ class RoomSnapshot:
             kind, key = event.get("type"), event.get("state_key")
             content = event.get("content") or {}
             if kind == "m.room.member" and content.get("membership") == "join":
-                joined.add(str(key))
+                joined[str(key)] = str(content.get("displayname") or key)
             elif kind == "m.room.power_levels":
                 power_levels = content
             elif kind == "m.room.name":
@@ -92,13 +91,26 @@ class RoomSnapshot:
                     creators.update(str(c) for c in extra if isinstance(c, str))
             elif kind == WIDGET_EVENT and isinstance(content, dict) and is_jitsi_widget(content):
                 widgets.append((str(key), str(event.get("sender")), content))
-        return cls(frozenset(joined), power_levels, frozenset(creators), name, tuple(widgets))
+        return cls(joined, power_levels, frozenset(creators), name, tuple(widgets))
 
     def power_of(self, user_id: str) -> int:
         return user_power_level(self.power_levels, user_id, self.creators)
 
     def is_moderator(self, user_id: str) -> bool:
         return self.power_of(user_id) >= moderator_level(self.power_levels)
+
+    def conference(self, is_authenticated: bool, room_id: str) -> tuple[str, str] | None:
+        """(conference id, title) of the room's meeting as its widgets show it, if any.
+
+        Under openidtoken-jwt every widget in a room names the same conference, the room id
+        in base32; otherwise each widget has its own, and the newest is taken."""
+        widget = self.jitsi_widgets[-1] if self.jitsi_widgets else None
+        title = str(widget[2].get("name") or "Meeting") if widget else self.name or "Meeting"
+        if is_authenticated:
+            return room_conference_id(room_id), title
+        if widget is None or not (widget[2].get("data") or {}).get("conferenceId"):
+            return None
+        return str(widget[2]["data"]["conferenceId"]), title
 
 
 def is_room_id(value: str) -> bool:
@@ -273,9 +285,8 @@ class AdmissionLog:
         now = datetime.now(UTC)
         meeting = await self.store.live(room_id)
         if meeting is None:
-            widget_id, sender, content = next(
-                iter(admission.snapshot.jitsi_widgets), ("", admission.user_id, {})
-            )
+            widgets = admission.snapshot.jitsi_widgets
+            widget_id, sender, content = widgets[-1] if widgets else ("", admission.user_id, {})
             data = content.get("data") or {}
             meeting = await self.store.create(
                 room_id=room_id,
@@ -353,12 +364,19 @@ async def meeting_token(request: web.Request) -> web.Response:
         admission = await admit(app, token, room_id)
     except Refused as refused:
         return refused.response
-    app[ADMISSIONS].note(room_id, admission)
-    meeting = await app[MEETINGS].live(room_id)
-    conference_id = meeting.conference_id if meeting else room_conference_id(room_id)
-    if meeting is None and settings.jitsi.auth != OPENID_AUTH:
-        conference_id = random_conference_id()
     jitsi = settings.jitsi
+    meeting = await app[MEETINGS].live(room_id)
+    found = (
+        (meeting.conference_id, meeting.title)
+        if meeting is not None
+        else admission.snapshot.conference(jitsi.auth == OPENID_AUTH, room_id)
+    )
+    if found is None:
+        return refusal(
+            404, "M_NOT_FOUND", "no meeting is on in this room; start one with !meet", {}
+        )
+    conference_id, title = found
+    app[ADMISSIONS].note(room_id, admission)
     is_moderator = admission.snapshot.is_moderator(admission.user_id)
     if jitsi.app_secret is None or jitsi.app_id is None:
         url = f"https://{jitsi.domain}/{conference_id}"
@@ -367,7 +385,7 @@ async def meeting_token(request: web.Request) -> web.Response:
         lifetime = jitsi.token_lifetime_seconds
         token_request = MeetingTokenRequest(
             user_id=admission.user_id,
-            display_name=admission.user_id,
+            display_name=admission.snapshot.joined[admission.user_id],
             conference_id=conference_id,
             is_moderator=is_moderator,
             issued_at=int(time.time()),
@@ -385,7 +403,7 @@ async def meeting_token(request: web.Request) -> web.Response:
             "url": url,
             "expires_in": expires_in,
             "is_moderator": is_moderator,
-            "title": meeting.title if meeting else admission.snapshot.name or "Meeting",
+            "title": title,
         },
         headers={"Cache-Control": "no-store"},
     )

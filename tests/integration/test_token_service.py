@@ -140,7 +140,7 @@ async def test_a_power_level_50_member_is_a_moderator(
     assert claims["room"] == conference.lower()
     assert claims["context"]["user"] == {
         "id": people.bob[0],
-        "name": people.bob[0],
+        "name": people.bob[0][1:].split(":")[0],  # Synapse's default display name
         "email": "",
         "avatar": "",
         "affiliation": "owner",
@@ -290,3 +290,37 @@ async def test_a_bearer_token_is_required_when_configured(
     async with TestClient(TestServer(create_app(locked))) as locked_client:
         status, body = await verify(locked_client, {"token": "abc", "room_id": people.room_id})
         assert status == 401 and body["errcode"] == "M_MISSING_TOKEN"
+
+
+async def test_without_auth_the_link_follows_the_rooms_widget(
+    settings: Settings, homeserver: Homeserver, people: People
+) -> None:
+    hs, alice = homeserver, people.alice
+    room_id = hs.call(
+        "POST", "/_matrix/client/v3/createRoom", alice[1], {"preset": "private_chat"}
+    )["room_id"]
+    plain = settings.model_copy(
+        update={"jitsi": settings.jitsi.model_copy(update={"auth": "none"})}
+    )
+    async with TestClient(TestServer(create_app(plain))) as plain_client:
+
+        async def ask() -> tuple[int, dict[str, Any]]:
+            response = await plain_client.post(
+                f"/meet/{room_id}/token", json={"openid_token": openid_token(hs, alice)}
+            )
+            return response.status, await response.json()
+
+        status, body = await ask()
+        assert status == 404 and body["errcode"] == "M_NOT_FOUND"
+        widget = {
+            "type": "jitsi",
+            "url": "https://app.element.io/jitsi.html#conferenceId=$conferenceId",
+            "name": "Catch-up",
+            "data": {"conferenceId": "JitsiCatchUp", "domain": "meet.test"},
+        }
+        path = f"/_matrix/client/v3/rooms/{quote(room_id)}/state/im.vector.modular.widgets/w1"
+        hs.call("PUT", path, alice[1], widget)
+        status, body = await ask()
+        assert status == 200, body
+        assert body["title"] == "Catch-up"
+        assert body["url"].startswith("https://meet.test/JitsiCatchUp?jwt=")
