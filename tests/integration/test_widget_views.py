@@ -3,6 +3,7 @@ public pages and feeds (sealed content never served), bad input answered in JSON
 
 from __future__ import annotations
 
+import io
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
@@ -14,6 +15,7 @@ from urllib.parse import quote
 import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
+from PIL import Image
 
 from borough.db import (
     BlogPost,
@@ -26,6 +28,7 @@ from borough.db import (
     create_engine,
     session_factory,
 )
+from borough.matrix import MatrixClient
 from borough.settings import load_settings
 from tests.conftest import Homeserver, borough
 from widgets.app import create_app
@@ -554,3 +557,51 @@ def test_apply_restores_a_removed_widget_and_respects_a_moved_one(
     }
     again = borough("apply", str(ORG_FILE), settings=applied)
     assert "No changes." in again.output, again.output
+
+
+async def test_public_media_is_proxied_from_the_homeserver(
+    client: TestClient[Any, Any], homeserver: Homeserver, applied: Path, public_content: Any
+) -> None:
+    image = io.BytesIO()
+    Image.new("RGB", (640, 480), (20, 90, 160)).save(image, format="PNG")
+    async with MatrixClient(homeserver.synapse.base_url, homeserver.service_token) as matrix:
+        public_mxc = await matrix.upload(image.getvalue(), "image/png", "site.png")
+        private_mxc = await matrix.upload(image.getvalue(), "image/png", "plan.png")
+    engine = create_engine(load_settings(applied).database.url)
+    async with session_factory(engine).begin() as session:
+        session.add_all(
+            [
+                BlogPost(
+                    event_id="$photo",
+                    room_id="!blog:w",
+                    unit="wteam",
+                    author="@wstaff:w",
+                    title="The site",
+                    html="<p>Photo</p>",
+                    summary="Photo",
+                    sent_at=NOW,
+                    is_public=True,
+                    media=[{"url": public_mxc, "mimetype": "image/png", "alt": "The site"}],
+                ),
+                BlogPost(
+                    event_id="$plan",
+                    room_id="!pblog:w",
+                    unit="wdir",
+                    author="@wboss:w",
+                    title="Plan",
+                    html="<p>Plan</p>",
+                    summary="Plan",
+                    sent_at=NOW,
+                    is_public=True,
+                    media=[{"url": private_mxc, "mimetype": "image/png", "alt": "plan"}],
+                ),
+            ]
+        )
+    await engine.dispose()
+
+    served = await client.get("/public/media/" + public_mxc.removeprefix("mxc://"))
+    assert served.status == 200, await served.text()
+    assert served.content_type in ("image/png", "image/jpeg")
+    assert (await served.read())[:4] in (b"\x89PNG", b"\xff\xd8\xff\xe0", b"\xff\xd8\xff\xdb")
+    refused = await client.get("/public/media/" + private_mxc.removeprefix("mxc://"))
+    assert refused.status == 404
