@@ -15,7 +15,7 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Frame, Page, expect
 
 from borough.db import ChannelMember, ChannelRow, Post, PostTag, create_engine, session_factory
 from borough.settings import load_settings
@@ -29,6 +29,7 @@ ORG_FILE = Path(__file__).parents[1] / "fixtures" / "org" / "widgets.yaml"
 HOST = Path(__file__).parent / "host"
 # The unminified browser bundle: in 1.19.0 the minified one (api.min.js) exports nothing.
 WIDGET_API = Path(__file__).parent / "node_modules" / "matrix-widget-api" / "dist" / "api.js"
+AXE = Path(__file__).parent / "node_modules" / "axe-core" / "axe.min.js"
 
 
 @pytest.fixture(scope="module")
@@ -91,8 +92,9 @@ async def open_widget(
     username: str,
     width: int = 1024,
     path: str = "/widgets/people?",
+    bypass_csp: bool = False,
 ) -> Page:
-    page = await browser.new_page(viewport={"width": width, "height": 800})
+    page = await browser.new_page(viewport={"width": width, "height": 800}, bypass_csp=bypass_csp)
     page.on("console", lambda message: print(f"[browser {message.type}] {message.text}"))
     await page.goto(host)
     user_id = hs.user_id(username)
@@ -256,3 +258,41 @@ async def test_timeline_widget_shows_readable_posts_and_filters_by_tag(
     ARTIFACTS.mkdir(exist_ok=True)
     await page.screenshot(path=str(ARTIFACTS / "timeline-widget.png"), full_page=True)
     await page.close()
+
+
+async def accessibility_violations(frame: Frame) -> list[str]:
+    """axe-core's serious and critical findings for a frame (WCAG 2.1 A and AA rules)."""
+    if not AXE.exists():
+        pytest.fail("axe-core is not installed: run `npm ci --prefix tests/browser`", pytrace=False)
+    await frame.add_script_tag(path=str(AXE))
+    result = await frame.evaluate(
+        "() => axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']})"
+    )
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']]}"
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+async def test_the_widgets_pass_axe_accessibility_checks(
+    browser: Browser, host_server: str, widget_server: str, homeserver: Homeserver
+) -> None:
+    for scheme in ("light", "dark"):
+        page = await open_widget(
+            browser, host_server, widget_server, homeserver, "wmgr", bypass_csp=True
+        )
+        await page.emulate_media(color_scheme=scheme)  # type: ignore[arg-type]
+        frame = page.frame_locator("iframe")
+        await frame.get_by_label("Search people").fill("housing")
+        await frame.get_by_role("button", name="Search").click()
+        await frame.get_by_role("button", name="Winnie Staff").click()
+        await expect(frame.locator("#detail")).to_contain_text("Housing Officer")
+        widget_frame = page.frames[1]
+        assert await accessibility_violations(widget_frame) == [], scheme
+        await page.close()
+
+    public = await browser.new_page(bypass_csp=True)
+    await public.goto(f"{widget_server}/public/")
+    assert await accessibility_violations(public.main_frame) == []
+    await public.close()
