@@ -1,0 +1,87 @@
+"""Who may read a channel is kept in the app database from member events, across restarts.
+
+The real bot and Synapse: a member who leaves a sealed channel while the bot is down loses
+its posts from `!feed` once the bot is back (the resumed full-state sync carries the leave),
+and the remaining members keep reading without waiting for any new event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+from borough.db import create_engine, session_factory
+from borough.readers import readable_channel_ids
+from borough.settings import BotSettings
+from tests.conftest import Homeserver, borough, write_settings
+from tests.integration.test_bot import Person, RunningBot, post
+
+pytestmark = pytest.mark.integration
+
+ORG_FILE = Path(__file__).parents[1] / "fixtures" / "org" / "small.yaml"
+
+
+@pytest.fixture(scope="module")
+def bot(
+    homeserver: Homeserver, app_database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningBot]:
+    user_id, token = homeserver.synapse.register_user("boroughbot", secrets.token_hex(8))
+    settings = write_settings(
+        tmp_path_factory.mktemp("bot") / "borough.yaml",
+        homeserver,
+        app_database_url,
+        bot={"user_id": user_id, "access_token": token},
+    )
+    result = borough("apply", "-q", str(ORG_FILE), settings=settings)
+    assert result.exit_code == 0, result.output
+    running = RunningBot(
+        homeserver, app_database_url, BotSettings(user_id=user_id, access_token=token)
+    )
+    running.start()
+    try:
+        yield running
+    finally:
+        running.kill()
+
+
+def readable(database_url: str, user_id: str) -> set[str]:
+    async def read() -> set[str]:
+        engine = create_engine(database_url)
+        try:
+            async with session_factory(engine)() as session:
+                return await readable_channel_ids(session, user_id)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(read())
+
+
+def test_a_member_who_left_while_the_bot_was_down_reads_no_more(
+    homeserver: Homeserver, bot: RunningBot, app_database_url: str
+) -> None:
+    sealed = homeserver.room_id("tsealed")
+    tara = Person(homeserver, "tstaff", bot.settings.user_id)
+    tom = Person(homeserver, "tmgr", bot.settings.user_id)
+    poster = homeserver.login_as("tadmin")
+    post(homeserver, poster, sealed, {"msgtype": "m.text", "body": "Leadership note #quiet"})
+    assert "You follow **Directorate leadership**" in tara.ask("!follow #tsealed")
+    assert "You follow **Directorate leadership**" in tom.ask("!follow #tsealed")
+    assert "Leadership note" in tara.ask("!feed")
+    assert sealed in readable(app_database_url, homeserver.user_id("tstaff"))
+
+    bot.kill()
+    homeserver.call("POST", f"/_matrix/client/v3/rooms/{quote(sealed)}/leave", tara.token, {})
+    assert sealed in readable(app_database_url, homeserver.user_id("tstaff"))  # not seen yet
+    bot.start()
+
+    # Tom's answer comes only after the bot has handled the sync that carried Tara's leave.
+    assert "Leadership note" in tom.ask("!feed")
+    assert sealed not in readable(app_database_url, homeserver.user_id("tstaff"))
+    assert sealed in readable(app_database_url, homeserver.user_id("tmgr"))
+    assert "Leadership note" not in tara.ask("!feed")
+    assert "nothing to show" in tara.ask("!tag #quiet")
