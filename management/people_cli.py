@@ -10,6 +10,7 @@ administers every organisation. Every action lands in the audit log under the op
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from pathlib import Path
 
@@ -26,6 +27,13 @@ from borough.org import OrgChart, OrgChartError
 from borough.org.fragments import Fragment
 from borough.org.loader import load_org_chart_with_fragments
 from borough.settings import Settings, load_settings
+from management.data_rights import (
+    ErasureRefused,
+    ErasureResult,
+    PersonNotFound,
+    erase_person,
+    export_person,
+)
 from provisioning.apply import Applier
 from provisioning.cli import Connection, connect
 from provisioning.delegation import NotAnAdmin, check_admin, org_scope, scoped_plan
@@ -373,5 +381,110 @@ async def _audit_import(
         await engine.dispose()
 
 
+# --- borough person export | erase -------------------------------------------------------
+
+
+@click.group()
+def person() -> None:
+    """Data rights (UK GDPR): export or erase everything Borough and Synapse hold on a person."""
+
+
+@person.command("export")
+@click.argument("user")
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The JSON archive to write (default: <username>-export.json; '-' for stdout).",
+)
+@operator_option
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_context
+def person_export(
+    ctx: click.Context, user: str, out: Path | None, operator: str | None, yes: bool
+) -> None:
+    """Write everything Borough and Synapse hold about USER into a JSON archive."""
+    settings = load_settings(ctx.obj["settings_path"])
+    user_id = _user_id(user, settings.homeserver.server_name)
+    target = out or Path(f"{user_id[1:].split(':')[0]}-export.json")
+    if not yes and not click.confirm(
+        f"Export everything held about {user_id} to {target}? It is personal data.",
+        default=False,
+        err=True,
+    ):
+        raise Refused("nothing was exported")
+
+    async def run() -> dict[str, object]:
+        who = await _confirmed_operator(settings, operator)
+        async with connect(ctx.obj["settings_path"]) as conn:
+            try:
+                return await export_person(conn.client, conn.sessions, user_id, who)
+            except PersonNotFound as exc:
+                raise BadInput(str(exc)) from None
+
+    archive = asyncio.run(run())
+    text = json.dumps(archive, indent=2, ensure_ascii=False, default=str) + "\n"
+    if str(target) == "-":
+        click.echo(text, nl=False)
+        return
+    # Personal data: readable by the operator only.
+    target.touch(mode=0o600, exist_ok=True)
+    target.chmod(0o600)
+    target.write_text(text, encoding="utf-8")
+    tables = archive["borough"]["tables"]  # type: ignore[index]
+    held = sum(len(t["rows"]) for t in tables.values())  # type: ignore[attr-defined]
+    err_console.print(f"Wrote {target}: {held} rows from Borough, and Synapse's account data.")
+
+
+@person.command("erase")
+@click.argument("user")
+@click.option("--reason", help="Why (the request's reference), for the audit log.")
+@operator_option
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_context
+def person_erase(
+    ctx: click.Context, user: str, reason: str | None, operator: str | None, yes: bool
+) -> None:
+    """Erase USER: deactivate with erase in Synapse, delete their media and Borough's rows."""
+    settings = load_settings(ctx.obj["settings_path"])
+    user_id = _user_id(user, settings.homeserver.server_name)
+    if not yes and not click.confirm(
+        f"Erase {user_id}? Their account is deactivated for good, their media deleted, and "
+        "their profile, posts, reactions, follows and memberships removed from Borough. "
+        "This cannot be undone.",
+        default=False,
+        err=True,
+    ):
+        raise Refused("nothing was erased")
+    protected = {settings.service_account.user_id}
+    if settings.bot is not None:
+        protected.add(settings.bot.user_id)
+
+    async def run() -> ErasureResult:
+        who = await _confirmed_operator(settings, operator)
+        async with connect(ctx.obj["settings_path"]) as conn:
+            try:
+                return await erase_person(
+                    conn.client, conn.sessions, user_id, who, protected, reason
+                )
+            except PersonNotFound as exc:
+                raise BadInput(str(exc)) from None
+            except ErasureRefused as exc:
+                raise Refused(str(exc)) from None
+
+    result = asyncio.run(run())
+    rows = ", ".join(f"{n} {table}" for table, n in sorted(result.rows.items())) or "no rows"
+    console.print(
+        f"Erased {result.user_id}: "
+        f"{'deactivated with erase in Synapse' if result.deactivated else 'no Synapse account'}, "
+        f"{result.media_deleted} media deleted; removed from Borough: {rows}."
+    )
+    err_console.print(
+        f"Take {user_id} out of the org chart (or its fragment) too, or the next apply would "
+        "give them a profile again.",
+        markup=False,
+    )
+
+
 def commands() -> list[click.Command]:
-    return [partner, import_]
+    return [partner, import_, person]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import secrets
 import shutil
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,9 +13,8 @@ import pytest
 
 from borough import audit
 from borough.db import AuditEntry, create_engine, session_factory
-from borough.settings import BotSettings
-from bots.runner import BoroughBot
 from tests.conftest import Homeserver, HttpError, borough
+from tests.integration.running_bot import ThreadedBot
 from tests.integration.test_bot import Person
 
 pytestmark = pytest.mark.integration
@@ -140,48 +138,10 @@ def test_an_operator_token_must_belong_to_the_named_admin(
 # --- the bot: !admin ---------------------------------------------------------------------
 
 
-class AdminBot:
-    """The real bot with the service account's token, on its own loop in a thread."""
-
-    def __init__(self, hs: Homeserver, database_url: str, user_id: str, token: str) -> None:
-        self.ready = threading.Event()
-        self.user_id = user_id
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self.task: asyncio.Task[None] | None = None
-
-        async def main() -> None:
-            engine = create_engine(database_url)
-            bot = BoroughBot(
-                hs.synapse.base_url,
-                hs.server_name,
-                BotSettings(user_id=user_id, access_token=token),
-                session_factory(engine),
-                service_token=hs.service_token,
-            )
-            self.loop, self.task = asyncio.get_running_loop(), asyncio.current_task()
-            self.ready.set()
-            try:
-                await bot.run()
-            except asyncio.CancelledError:
-                pass
-            finally:
-                await bot.close()
-                await engine.dispose()
-
-        self.thread = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
-        self.thread.start()
-        assert self.ready.wait(30)
-
-    def stop(self) -> None:
-        assert self.loop is not None and self.task is not None
-        self.loop.call_soon_threadsafe(self.task.cancel)
-        self.thread.join(30)
-
-
 @pytest.fixture(scope="module")
-def admin_bot(homeserver: Homeserver, app_database_url: str, chart: Path) -> Iterator[AdminBot]:
+def admin_bot(homeserver: Homeserver, app_database_url: str, chart: Path) -> Iterator[ThreadedBot]:
     user_id, token = homeserver.synapse.register_user("adminbot", secrets.token_hex(8))
-    bot = AdminBot(homeserver, app_database_url, user_id, token)
+    bot = ThreadedBot(homeserver, app_database_url, user_id, token)
     try:
         yield bot
     finally:
@@ -193,7 +153,7 @@ def _suspended(hs: Homeserver, username: str) -> bool:
 
 
 def test_admin_commands_in_chat_are_scoped_to_the_askers_organisation(
-    homeserver: Homeserver, admin_bot: AdminBot, app_database_url: str
+    homeserver: Homeserver, admin_bot: ThreadedBot, app_database_url: str
 ) -> None:
     hana = Person(homeserver, "hadmin", admin_bot.user_id)
     hugo = Person(homeserver, "hnurse", admin_bot.user_id)
