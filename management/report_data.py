@@ -282,6 +282,9 @@ async def gather(
         for key, room in live.rooms.items()
         if key.startswith("partnership/") and key.count("/") == 1 and not room.is_retired
     ]
+    # New joiners are people on the network: Borough's own accounts (the service account
+    # that creates every room, the bot) have no profile and are left out.
+    people = {p.user_id for p in profiles}
     joins = await room_joins(client, [*partnership_spaces, *network.room_channel], since)
     return ReportFacts(
         since=since,
@@ -289,8 +292,8 @@ async def gather(
         network=network,
         activities=activities,
         meetings=meetings,
-        new_accounts=await new_accounts(client, since),
-        room_joins=joins,
+        new_accounts=await new_accounts(client, since) & people,
+        room_joins={room: joined & people for room, joined in joins.items()},
     )
 
 

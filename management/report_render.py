@@ -20,6 +20,8 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 from jinja2 import Environment, select_autoescape
+from matplotlib.ticker import MaxNLocator
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -34,6 +36,8 @@ COLUMNS = (
     "meeting minutes",
     "new joiners",
 )
+#: The same columns, short enough for an 80-column terminal.
+SHORT_COLUMNS = ("active", "posts", "replies", "reacts", "meetings", "minutes", "joiners")
 TITLES = {
     "organisation": "Organisations",
     "unit": "Units",
@@ -70,21 +74,26 @@ def _numbers(row: EngagementRow) -> list[int]:
 
 def print_tables(report: Report, console: Console) -> None:
     console.print(f"[bold]Engagement[/] {report.period}{report.filters}")
+    console.print(
+        "[dim]active people · posts · replies · reactions · meetings held · meeting minutes · "
+        "new joiners[/]"
+    )
     for kind in SCOPE_KINDS:
         rows = [r for r in report.rows if r.scope.kind == kind]
         if not rows:
             continue
-        table = Table(title=TITLES[kind], title_justify="left")
-        table.add_column(kind, overflow="fold")
-        for column in COLUMNS:
-            table.add_column(column, justify="right")
+        table = Table(title=TITLES[kind], title_justify="left", box=box.SIMPLE_HEAD)
+        table.add_column(kind, min_width=18, ratio=1)
+        for column in SHORT_COLUMNS:
+            table.add_column(column, justify="right", no_wrap=True)
         for row in rows:
-            table.add_row(f"{row.name} ({row.scope.key})", *map(str, _numbers(row)))
+            table.add_row(f"{row.name} [dim]{row.scope.key}[/]", *map(str, _numbers(row)))
         console.print(table)
     crossing = [w for w in report.circle if w.interactions]
     table = Table(
         title="Virtuous circle: interactions across organisations inside partnerships",
         title_justify="left",
+        box=box.SIMPLE_HEAD,
     )
     for column in (
         "week of",
@@ -183,6 +192,7 @@ def _weekly_chart(weekly: Sequence[tuple[date, dict[str, int]]]) -> str:
         axes.bar(labels, values, bottom=bottom, label=label)
         bottom = [b + v for b, v in zip(bottom, values, strict=True)]
     axes.set_ylabel("per week")
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     axes.set_title("Activity across the network, week by week")
     axes.legend(loc="upper left", fontsize="small")
     axes.spines[["top", "right"]].set_visible(False)
@@ -201,6 +211,7 @@ def _circle_chart(circle: Sequence[CircleWeek]) -> str:
             label=partnership,
         )
     axes.set_ylabel("cross-organisation interactions")
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     axes.set_title("Virtuous circle: replies, reactions and meetings across organisations")
     if partnerships:
         axes.legend(loc="upper left", fontsize="small")
@@ -214,6 +225,7 @@ def _organisation_chart(rows: Sequence[EngagementRow]) -> str:
     axes.barh([r.name for r in orgs], [r.active_people for r in orgs], color="#3b7dd8")
     axes.invert_yaxis()
     axes.set_xlabel("active people")
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.set_title("Active people by organisation")
     axes.spines[["top", "right"]].set_visible(False)
     return _png(figure)

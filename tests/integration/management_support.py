@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 import pytest
 
-from borough.db import create_engine, session_factory
+from borough.db import BotState, create_engine, session_factory
 from borough.settings import BotSettings
 from tests.conftest import Homeserver, borough, write_settings
 from tests.integration.test_bot import RunningBot
@@ -37,6 +37,12 @@ def start_bot(
     assert result.exit_code == 0, result.output
     running = RunningBot(homeserver, database_url, BotSettings(user_id=user_id, access_token=token))
     running.start()
+
+    def bot_synced() -> bool:
+        # Its first sync is backlog and skipped: posts count only once a position is saved.
+        return query(database_url, lambda s: s.get(BotState, user_id)) is not None
+
+    wait_until(bot_synced, "the bot's first sync")
     try:
         yield running, settings
     finally:
