@@ -141,7 +141,14 @@ def parse_query(words: Sequence[str]) -> DirectoryQuery:
 
 async def viewer(session: AsyncSession, user_id: str) -> Viewer:
     """The asker as the visibility rule sees them; unknown or departed people are community."""
-    row = await session.get(Profile, user_id)
+    # Three columns, not the ORM row: that would load the person's fields as well.
+    row = (
+        await session.execute(
+            select(Profile.organisation, Profile.role, Profile.left_at).where(
+                Profile.user_id == user_id
+            )
+        )
+    ).first()
     if row is None or row.left_at is not None:
         return Viewer(user_id, None, None)
     return Viewer(user_id, row.organisation, row.role)
@@ -151,11 +158,15 @@ async def card(session: AsyncSession, asker: Viewer, owner_id: str) -> Card:
     row = await session.get(Profile, owner_id)
     if row is None or row.left_at is not None:
         raise DirectoryError(f"I have no profile for {owner_id}.")
-    manager = await session.get(Profile, row.manager) if row.manager else None
+    manager = (
+        await session.scalar(select(Profile.display_name).where(Profile.user_id == row.manager))
+        if row.manager
+        else None
+    )
     return card_for(asker, row, manager)
 
 
-def card_for(asker: Viewer, row: Profile, manager: Profile | None) -> Card:
+def card_for(asker: Viewer, row: Profile, manager_name: str | None) -> Card:
     """The card `asker` may see. Organisation details are for staff and partners only."""
 
     def visible(visibility: str) -> bool:
@@ -170,7 +181,7 @@ def card_for(asker: Viewer, row: Profile, manager: Profile | None) -> Card:
         title=title,
         organisation=row.organisation if partners else None,
         units=tuple(row.units) if partners else (),
-        manager_name=manager.display_name if partners and manager is not None else None,
+        manager_name=manager_name if partners else None,
         email=row.email if partners else None,
         fields=tuple(
             (name, ", ".join(map(str, value)) if isinstance(value, list) else str(value))
@@ -224,10 +235,11 @@ async def search(
             .limit(page_size)
         )
     ).all()
-    total = int(
-        await session.scalar(select(func.count()).select_from(DirectoryEntry).where(*conditions))
-        or 0
-    )
+    if query.page == 1 and len(rows) < page_size:
+        total = len(rows)  # all of them are on this page
+    else:
+        counted = select(func.count()).select_from(DirectoryEntry).where(*conditions)
+        total = int(await session.scalar(counted) or 0)
     people = tuple(PersonSummary(user_id, name, title) for user_id, name, title in rows)
     return SearchPage(total, query.page, page_size, people)
 
