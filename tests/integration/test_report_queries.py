@@ -1,0 +1,138 @@
+"""The report's SQL on both backends: grouped counts, UTC days and meetings held, from rows
+written straight into the app database (no Synapse needed for this part)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from borough.db import (
+    Meeting,
+    MeetingParticipant,
+    Post,
+    Reaction,
+    create_engine,
+    migrate,
+    session_factory,
+)
+from management.engagement import Activity
+from management.report_data import load_activities, load_meetings
+from tests.integration.test_audit_log import POSTGRES, _drop_postgres, _postgres_url
+
+SINCE = datetime(2026, 11, 1, tzinfo=UTC)
+UNTIL = datetime(2026, 11, 30, tzinfo=UTC)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'report.db'}"
+        return
+    url, name = _postgres_url()
+    # A server far from UTC: a day must still be the UTC day, whatever the session's zone.
+    import psycopg2
+
+    conn = psycopg2.connect(POSTGRES)
+    conn.autocommit = True
+    with conn.cursor() as cursor:
+        cursor.execute(f"ALTER DATABASE \"{name}\" SET timezone TO 'Pacific/Auckland'")
+    conn.close()
+    try:
+        yield url
+    finally:
+        _drop_postgres(name)
+
+
+@pytest.fixture
+async def session(database_url: str) -> AsyncIterator[AsyncSession]:
+    await migrate(database_url)
+    engine = create_engine(database_url)
+    try:
+        async with session_factory(engine)() as session:
+            yield session
+    finally:
+        await engine.dispose()
+
+
+def post(event: str, author: str, at: datetime, root: str | None = None, room: str = "!r") -> Post:
+    return Post(
+        event_id=event, room_id=room, author=author, sent_at=at, body="text", thread_root=root
+    )
+
+
+async def test_activities_are_grouped_by_room_person_target_kind_and_utc_day(
+    session: AsyncSession,
+) -> None:
+    late = datetime(2026, 11, 10, 23, 30, tzinfo=UTC)  # already the 11th in Auckland
+    session.add_all(
+        [
+            post("$a", "@ann", late),
+            post("$b", "@ann", late + timedelta(minutes=10)),
+            post("$c", "@ann", late + timedelta(hours=1)),  # the next UTC day
+            post("$r1", "@cat", late, root="$a"),
+            post("$r2", "@cat", late, root="$b"),
+            post("$old", "@ann", SINCE - timedelta(days=1)),  # before the period
+            post("$s", "@bob", late, room="!sealed"),
+            Reaction(event_id="$x1", post_id="$a", sender="@cat", key="👍"),
+            Reaction(event_id="$x2", post_id="$a", sender="@dan", key="👍"),
+            Reaction(event_id="$x3", post_id="$old", sender="@dan", key="👍"),
+        ]
+    )
+    await session.commit()
+    found = await load_activities(session, SINCE, UNTIL)
+    day, next_day = date(2026, 11, 10), date(2026, 11, 11)
+    assert sorted(found, key=repr) == sorted(
+        [
+            Activity("!r", "@ann", "post", None, day, 2),
+            Activity("!r", "@ann", "post", None, next_day, 1),
+            Activity("!r", "@cat", "reply", "@ann", day, 2),
+            Activity("!sealed", "@bob", "post", None, day, 1),
+            Activity("!r", "@cat", "reaction", "@ann", day, 1),
+            Activity("!r", "@dan", "reaction", "@ann", day, 1),
+        ],
+        key=repr,
+    )
+
+
+async def test_meetings_held_with_minutes_and_participants(session: AsyncSession) -> None:
+    start = datetime(2026, 11, 12, 9, 0, tzinfo=UTC)
+
+    def meeting(number: int, **times: datetime | None) -> Meeting:
+        return Meeting(
+            id=number,
+            room_id="!m",
+            widget_id=f"w{number}",
+            conference_id=f"c{number}",
+            title="t",
+            created_by="@ann",
+            timezone="UTC",
+            **times,
+        )
+
+    session.add_all(
+        [
+            meeting(1, started_at=start, ended_at=start + timedelta(minutes=45)),
+            meeting(2, started_at=UNTIL - timedelta(minutes=20)),  # still going at the end
+            meeting(3, started_at=start, cancelled_at=start),  # cancelled
+            meeting(4, scheduled_for=start),  # never started
+            meeting(5, started_at=SINCE - timedelta(days=2), ended_at=SINCE),  # before
+        ]
+    )
+    await session.flush()
+    session.add_all(
+        [
+            MeetingParticipant(meeting_id=1, user_id="@ann", first_seen_at=start),
+            MeetingParticipant(meeting_id=1, user_id="@cat", first_seen_at=start),
+        ]
+    )
+    await session.commit()
+    held = await load_meetings(session, SINCE, UNTIL)
+    assert [(m.meeting_id, round(m.minutes), sorted(m.participants)) for m in held] == [
+        (1, 45, ["@ann", "@cat"]),
+        (2, 20, ["@ann"]),  # nobody admitted yet: the creator counts
+    ]
+    assert held[0].started_at == start
