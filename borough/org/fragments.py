@@ -62,7 +62,7 @@ def expand_includes(
     problems: list[Problem] = []
     fragments: list[Fragment] = []
     seen: dict[str, str] = {}
-    org_keys = [o.get("key") for o in merged.get("organisations", []) if isinstance(o, dict)]
+    org_keys = [o.get("key") for o in _listed(merged.get("organisations")) if isinstance(o, dict)]
     for i, name in enumerate(includes):
         try:
             part = (replacements or {}).get(str(base / name)) or read_yaml(base / name)
@@ -157,7 +157,11 @@ def _merge(out: YamlSource, part: YamlSource, org: str) -> tuple[Fragment, list[
     merged = out.data
     for section in ("units", "people", "channels"):
         entries = _listed(part.data.get(section))
-        target = merged.setdefault(section, [])
+        if merged.get(section) is None:
+            merged[section] = []
+        target = merged[section]
+        if not isinstance(target, list):
+            continue  # the main file's own shape problem, which validation reports
         for j, entry in enumerate(entries):
             if isinstance(entry, dict) and section in ("units", "people"):
                 # The fragment's organisation is implied: units without a parent, and people.
@@ -167,7 +171,7 @@ def _merge(out: YamlSource, part: YamlSource, org: str) -> tuple[Fragment, list[
             target.append(entry)
             out.origins[path] = (part, (section, j))
             fragment.paths.append(path)
-    partnerships = merged.get("partnerships") or []
+    partnerships = _listed(merged.get("partnerships"))
     by_key = {p.get("key"): i for i, p in enumerate(partnerships) if isinstance(p, dict)}
     for j, entry in enumerate(_listed(part.data.get("partnerships"))):
         if not isinstance(entry, dict) or not isinstance(entry.get("key"), str):
@@ -182,7 +186,11 @@ def _merge(out: YamlSource, part: YamlSource, org: str) -> tuple[Fragment, list[
             problems.append(part.problem(("partnerships", j, "key"), message))
             continue
         for member in ("units", "people"):
-            target = partnerships[i].setdefault(member, [])
+            if partnerships[i].get(member) is None:
+                partnerships[i][member] = []
+            target = partnerships[i][member]
+            if not isinstance(target, list):
+                continue
             for k, item in enumerate(_listed(entry.get(member))):
                 path = ("partnerships", i, member, len(target))
                 target.append(item)
