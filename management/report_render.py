@@ -171,6 +171,11 @@ def write_csv(report: Report, directory: Path) -> list[Path]:
     return [engagement, circle, weekly]
 
 
+def _plain(label: str) -> str:
+    """A name as matplotlib should draw it: '$' would otherwise start mathtext."""
+    return label.replace("$", r"\$")
+
+
 def _png(figure: plt.Figure) -> str:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
@@ -208,7 +213,7 @@ def _circle_chart(circle: Sequence[CircleWeek]) -> str:
             [f"{w.week:%d %b}" for w in weeks],
             [w.crossing for w in weeks],
             marker="o",
-            label=partnership,
+            label=_plain(partnership),
         )
     axes.set_ylabel("cross-organisation interactions")
     axes.yaxis.set_major_locator(MaxNLocator(integer=True))
@@ -222,7 +227,7 @@ def _circle_chart(circle: Sequence[CircleWeek]) -> str:
 def _organisation_chart(rows: Sequence[EngagementRow]) -> str:
     orgs = [r for r in rows if r.scope.kind == "organisation"]
     figure, axes = plt.subplots(figsize=(8, 0.6 + 0.45 * max(1, len(orgs))))
-    axes.barh([r.name for r in orgs], [r.active_people for r in orgs], color="#3b7dd8")
+    axes.barh([_plain(r.name) for r in orgs], [r.active_people for r in orgs], color="#3b7dd8")
     axes.invert_yaxis()
     axes.set_xlabel("active people")
     axes.xaxis.set_major_locator(MaxNLocator(integer=True))
