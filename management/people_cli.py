@@ -36,7 +36,13 @@ from management.data_rights import (
 )
 from provisioning.apply import Applier
 from provisioning.cli import Connection, connect
-from provisioning.delegation import NotAnAdmin, check_admin, org_scope, scoped_plan
+from provisioning.delegation import (
+    NotAnAdmin,
+    UnknownOrganisation,
+    check_admin,
+    org_scope,
+    scoped_plan,
+)
 from provisioning.hr_import import (
     HrImportError,
     ImportPreview,
@@ -153,6 +159,8 @@ def partner_plan(
 def _refuse_unless_admin(chart: OrgChart, org: str, operator: str, settings: Settings) -> None:
     try:
         _require_admin(chart, org, operator, settings)
+    except UnknownOrganisation as exc:
+        raise BadInput(str(exc)) from None
     except NotAnAdmin as exc:
         raise Refused(str(exc)) from None
 

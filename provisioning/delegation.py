@@ -35,6 +35,10 @@ class NotAnAdmin(Exception):
     """The operator does not administer the organisation they asked to act on."""
 
 
+class UnknownOrganisation(Exception):
+    """The org chart has no organisation with that key."""
+
+
 def admin_user_ids(chart: OrgChart, organisation: str, server_name: str) -> frozenset[str]:
     org = OrgIndex(chart).organisations.get(organisation)
     if org is None:
@@ -52,10 +56,11 @@ def organisations_administered(chart: OrgChart, user_id: str, server_name: str) 
 
 
 def check_admin(chart: OrgChart, organisation: str, user_id: str, server_name: str) -> None:
-    """Raise `NotAnAdmin`, with a sentence for the operator, unless they administer the org."""
+    """Raise `NotAnAdmin` (or `UnknownOrganisation`), with a sentence for the operator, unless
+    they administer the organisation."""
     known = [org.key for org in chart.organisations]
     if organisation not in known:
-        raise NotAnAdmin(
+        raise UnknownOrganisation(
             f"there is no organisation '{organisation}' in the org chart "
             f"(known: {', '.join(known)})"
         )

@@ -117,7 +117,7 @@ def test_a_partner_admin_is_refused_outside_their_organisation(
     unknown = borough(
         "partner", "plan", str(chart), "--org", "nope", "--as", "@hadmin", settings=settings_file
     )
-    assert unknown.exit_code == 3
+    assert unknown.exit_code == 2
     assert "there is no organisation 'nope' in the org chart" in unknown.output
 
 

@@ -11,6 +11,7 @@ from borough.org.loader import load_org_chart_with_fragments
 from bots.admin import is_org_admin
 from provisioning.delegation import (
     NotAnAdmin,
+    UnknownOrganisation,
     check_admin,
     org_scope,
     organisations_administered,
@@ -51,7 +52,7 @@ def test_who_administers_what() -> None:
     check_admin(chart, "fhealth", f"@hadmin:{SERVER}", SERVER)
     with pytest.raises(NotAnAdmin, match="is not an admin of 'fcouncil'; you administer fhealth"):
         check_admin(chart, "fcouncil", f"@hadmin:{SERVER}", SERVER)
-    with pytest.raises(NotAnAdmin, match="no organisation 'nhs'"):
+    with pytest.raises(UnknownOrganisation, match="no organisation 'nhs'"):
         check_admin(chart, "nhs", f"@hadmin:{SERVER}", SERVER)
 
 
