@@ -7,6 +7,7 @@ partner and community viewers, interleaved. Prints p50/p95 per kind and p95 / 20
 
     .venv/bin/python bench/queries.py                       # 20,000 people, 1,000,000 posts
     .venv/bin/python bench/queries.py --people 500 --posts 20000 --queries 40   # CI size
+    .venv/bin/python bench/queries.py --keep /tmp/queries.db   # build once, measure again later
 """
 
 from __future__ import annotations
@@ -253,17 +254,29 @@ def main() -> None:
     parser.add_argument("--channels", type=int, default=200)
     parser.add_argument("--queries", type=int, default=200, help="rounds of questions")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        metavar="DB",
+        help="build the database at DB, or reuse it if it is there (same sizes and seed)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="borough-queries-") as tmp:
-        path = Path(tmp) / "borough.db"
+        path = args.keep or Path(tmp) / "borough.db"
         url = f"sqlite+aiosqlite:///{path}"
-        migrate_sync(url)
-        started = time.perf_counter()
-        viewers = load(path, args.people, args.posts, args.channels, args.seed)
-        print(
-            f"loaded {args.people} people and {args.posts} posts in {args.channels} channels "
-            f"in {time.perf_counter() - started:.1f} s"
-        )
+        viewers_file = path.with_suffix(".viewers.json")
+        if args.keep and viewers_file.exists():
+            viewers = json.loads(viewers_file.read_text())
+            print(f"reusing {path}")
+        else:
+            migrate_sync(url)
+            started = time.perf_counter()
+            viewers = load(path, args.people, args.posts, args.channels, args.seed)
+            viewers_file.write_text(json.dumps(viewers))
+            print(
+                f"loaded {args.people} people and {args.posts} posts in {args.channels} channels "
+                f"in {time.perf_counter() - started:.1f} s"
+            )
         asyncio.run(measure(url, viewers, args.queries, args.seed))
 
 

@@ -11,9 +11,9 @@ Every query function takes an `AsyncSession` from `borough.db.session_factory` a
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import (
     ColumnElement,
@@ -30,7 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from borough.db import DirectoryDirty, DirectoryEntry, Profile, UnitRow
+from borough.db import DirectoryDirty, DirectoryEntry, Profile, ProfileFieldRow, UnitRow
 from borough.visibility import Viewer, may_see, may_see_clause
 
 #: Managers first in team lists; everyone else after them, by name.
@@ -345,35 +345,48 @@ def _in_unit(key: str) -> ColumnElement[bool]:
 # --- Keeping the entries current ---
 
 
-def entry_for(row: Profile) -> dict[str, Any] | None:
-    """A present person's directory entry as column values; None for someone who left."""
-    if row.left_at is not None:
-        return None
-    fields = {f.name: f for f in row.fields}
-    skills = fields.get("skills")
-    bio = fields.get("bio")
-    skill_list = skills.value if skills is not None and isinstance(skills.value, list) else []
+class PersonColumns(Protocol):
+    """The profile columns a directory entry is made from (an ORM row or a selected row)."""
+
+    user_id: str
+    username: str
+    display_name: str
+    job_title: str | None
+    organisation: str | None
+    role: str
+    units: list[str]
+
+
+#: Field name → (value, visibility), for the fields the directory searches.
+SearchedFields = Mapping[str, tuple[Any, str]]
+
+
+def entry_for(person: PersonColumns, fields: SearchedFields) -> dict[str, Any]:
+    """A present person's directory entry as column values, lower-cased for substring tests."""
+    skills, skills_visibility = fields.get("skills", ([], None))
+    bio, bio_visibility = fields.get("bio", ("", None))
+    skill_list = skills if isinstance(skills, list) else []
     entry: dict[str, Any] = {
-        "user_id": row.user_id,
-        "display_name": row.display_name,
-        "username": row.username,
-        "job_title": row.job_title,
-        "organisation": row.organisation,
-        "org_key": row.organisation.lower() if row.organisation else None,
-        "role": row.role,
-        "name_text": row.display_name.lower(),
-        "title_text": (row.job_title or "").lower(),
+        "user_id": person.user_id,
+        "display_name": person.display_name,
+        "username": person.username,
+        "job_title": person.job_title,
+        "organisation": person.organisation,
+        "org_key": person.organisation.lower() if person.organisation else None,
+        "role": person.role,
+        "name_text": person.display_name.lower(),
+        "title_text": (person.job_title or "").lower(),
         # Newline-delimited, so a filter matches one whole unit or within one skill only.
-        "units_text": "".join(f"\n{u.lower()}" for u in row.units) + "\n",
+        "units_text": "".join(f"\n{u.lower()}" for u in person.units) + "\n",
         "skills_text": "\n".join(str(s).lower() for s in skill_list),
-        "skills_visibility": skills.visibility if skills is not None else None,
-        "bio_text": str(bio.value).lower() if bio is not None else "",
-        "bio_visibility": bio.visibility if bio is not None else None,
+        "skills_visibility": skills_visibility,
+        "bio_text": str(bio).lower() if bio_visibility is not None else "",
+        "bio_visibility": bio_visibility,
     }
     entry["search_text"] = "\n".join(
         (
             entry["name_text"],
-            row.username,
+            person.username,
             entry["title_text"],
             entry["skills_text"],
             entry["bio_text"],
@@ -387,7 +400,8 @@ async def refresh(engine: AsyncEngine) -> int:
 
     It runs in its own transaction that first takes the dirty marks (so on SQLite it holds
     the write lock, and on PostgreSQL a concurrent edit marks the person dirty again): an
-    edit is never lost between reading a profile and clearing its mark.
+    edit is never lost between reading a profile and clearing its mark. People who left get
+    no entry.
     """
     async with AsyncSession(engine) as session:
         if await session.scalar(select(DirectoryDirty.user_id).limit(1)) is None:
@@ -398,8 +412,30 @@ async def refresh(engine: AsyncEngine) -> int:
         )
         for chunk in _chunks(user_ids):
             await session.execute(delete(DirectoryEntry).where(DirectoryEntry.user_id.in_(chunk)))
-            profiles = await session.scalars(select(Profile).where(Profile.user_id.in_(chunk)))
-            entries = [e for row in profiles if (e := entry_for(row)) is not None]
+            people = await session.execute(
+                select(
+                    Profile.user_id,
+                    Profile.username,
+                    Profile.display_name,
+                    Profile.job_title,
+                    Profile.organisation,
+                    Profile.role,
+                    Profile.units,
+                ).where(Profile.user_id.in_(chunk), Profile.left_at.is_(None))
+            )
+            fields: dict[str, dict[str, tuple[Any, str]]] = {}
+            for user_id, name, value, visibility in await session.execute(
+                select(
+                    ProfileFieldRow.user_id,
+                    ProfileFieldRow.name,
+                    ProfileFieldRow.value,
+                    ProfileFieldRow.visibility,
+                ).where(
+                    ProfileFieldRow.user_id.in_(chunk), ProfileFieldRow.name.in_(("skills", "bio"))
+                )
+            ):
+                fields.setdefault(user_id, {})[name] = (value, visibility)
+            entries = [entry_for(p, fields.get(p.user_id, {})) for p in people]  # type: ignore[arg-type]
             if entries:
                 await session.execute(insert(DirectoryEntry), entries)
     return len(user_ids)
