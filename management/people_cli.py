@@ -358,9 +358,10 @@ def import_people(
         ) from None
     path.write_text(fragment_text(text, fragment.source, preview), encoding="utf-8")
     asyncio.run(_audit_import(settings, who, organisation, csv_file, preview))
+    leavers = " --deactivate-leavers" if preview.leavers else ""
     console.print(
         f"Wrote {path}: {preview.summary()}. Run `borough partner plan {org_file} --org "
-        f"{organisation}` to see what apply will do."
+        f"{organisation}{leavers}` to see what apply will do."
     )
 
 

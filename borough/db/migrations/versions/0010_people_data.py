@@ -1,4 +1,7 @@
-"""HR import and data-rights records, if any (managing-the-network issue).
+"""HR import and data rights (managing-the-network issue): no tables of their own.
+
+HR imports write the organisation's fragment (the org chart), and exports and erasures are
+recorded in the audit log (0009), so this slot changes nothing.
 
 Revision ID: 0010
 Revises: 0009
