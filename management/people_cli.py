@@ -21,10 +21,9 @@ from rich.table import Table
 from borough import audit
 from borough.cli import EXIT_BAD_INPUT, EXIT_FAILED, Refused, err_console
 from borough.db import create_engine, migrate, session_factory
-from borough.matrix import MatrixClient
+from borough.matrix import MatrixClient, MatrixError
 from borough.network import desired_network
 from borough.org import OrgChart, OrgChartError
-from borough.org.fragments import Fragment
 from borough.org.loader import load_org_chart_with_fragments
 from borough.settings import Settings, load_settings
 from management.data_rights import (
@@ -76,8 +75,14 @@ async def _confirmed_operator(settings: Settings, claimed: str | None) -> str:
     server = settings.homeserver.server_name
     token = os.environ.get("BOROUGH_OPERATOR_TOKEN")
     if token:
-        async with MatrixClient(settings.homeserver.url, token, max_retries=2) as client:
-            proven = await client.whoami()
+        try:
+            async with MatrixClient(settings.homeserver.url, token, max_retries=2) as client:
+                proven = await client.whoami()
+        except MatrixError as exc:
+            raise Refused(
+                f"the homeserver refused BOROUGH_OPERATOR_TOKEN ({exc.errcode}); sign in again "
+                "and use a fresh access token, or unset it"
+            ) from None
         if claimed is not None and _user_id(claimed, server) != proven:
             raise Refused(
                 f"--as says {_user_id(claimed, server)}, but BOROUGH_OPERATOR_TOKEN belongs to "
@@ -88,9 +93,8 @@ async def _confirmed_operator(settings: Settings, claimed: str | None) -> str:
 
 
 def _require_admin(chart: OrgChart, org: str, operator: str, settings: Settings) -> None:
-    if operator == settings.service_account.user_id:
-        if org not in {o.key for o in chart.organisations}:
-            check_admin(chart, org, operator, settings.homeserver.server_name)  # raises, names orgs
+    """The service account keeps the main file, so it administers every organisation."""
+    if operator == settings.service_account.user_id and org in {o.key for o in chart.organisations}:
         return
     check_admin(chart, org, operator, settings.homeserver.server_name)
 
@@ -103,10 +107,6 @@ operator_option = click.option(
     help="Who is acting (an admin of the organisation); the service account if not given.",
 )
 org_option = click.option("--org", "organisation", required=True, help="The organisation's key.")
-
-
-def _chart(path: str) -> tuple[OrgChart, list[Fragment]]:
-    return load_org_chart_with_fragments(path)
 
 
 # --- borough partner plan | apply --------------------------------------------------------
@@ -141,7 +141,7 @@ def partner_plan(
     deactivate_leavers: bool,
 ) -> None:
     """What `partner apply` would change for one organisation. Changes nothing."""
-    chart, _ = _chart(org_file)
+    chart, _ = load_org_chart_with_fragments(org_file)
     settings = load_settings(ctx.obj["settings_path"])
 
     async def run() -> Plan:
@@ -181,7 +181,7 @@ def partner_apply(
     quiet: bool,
 ) -> None:
     """Make the homeserver match one organisation's part of the org chart."""
-    chart, _ = _chart(org_file)
+    chart, _ = load_org_chart_with_fragments(org_file)
     settings = load_settings(ctx.obj["settings_path"])
 
     async def run() -> int:
@@ -315,7 +315,7 @@ def import_people(
 ) -> None:
     """Preview joiners, movers and leavers from an HR export, then write the org's fragment."""
     settings = load_settings(ctx.obj["settings_path"])
-    chart, fragments = _chart(org_file)
+    chart, fragments = load_org_chart_with_fragments(org_file)
     who = asyncio.run(_confirmed_operator(settings, operator))
     _refuse_unless_admin(chart, organisation, who, settings)
     fragment = next((f for f in fragments if f.organisation == organisation), None)

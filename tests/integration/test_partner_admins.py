@@ -130,6 +130,11 @@ def test_an_operator_token_must_belong_to_the_named_admin(
     )
     assert borrowed.exit_code == 3
     assert "BOROUGH_OPERATOR_TOKEN belongs to" in borrowed.output
+    monkeypatch.setenv("BOROUGH_OPERATOR_TOKEN", "syt_not_a_real_token")
+    stale = borough("partner", "plan", str(chart), "--org", "fhealth", settings=settings_file)
+    assert stale.exit_code == 3
+    assert "the homeserver refused BOROUGH_OPERATOR_TOKEN (M_UNKNOWN_TOKEN)" in stale.output
+    assert "syt_not_a_real_token" not in stale.output
     monkeypatch.setenv("BOROUGH_OPERATOR_TOKEN", homeserver.login_as("hadmin"))
     proven = borough("partner", "plan", str(chart), "--org", "fhealth", settings=settings_file)
     assert proven.exit_code == 0, proven.output
