@@ -235,3 +235,15 @@ async def test_an_erased_person_is_gone_from_everything_borough_serves(
     recorded = json.dumps(audit)
     assert "Walter" not in recorded and WORDS not in recorded and "notes" not in recorded
     assert audit["details"]["rows"]["posts"] == 1
+
+
+def test_a_leaver_already_deactivated_can_still_be_erased(
+    homeserver: Homeserver, settings: Path, app_database_url: str
+) -> None:
+    wes = homeserver.user_id("wcop")
+    homeserver.admin("POST", f"/_synapse/admin/v1/deactivate/{quote(wes)}", {"erase": False})
+    result = borough("person", "erase", "@wcop", "--yes", settings=settings)
+    assert result.exit_code == 0, result.output
+    account = homeserver.admin("GET", f"/_synapse/admin/v2/users/{quote(wes)}")
+    assert account["deactivated"] is True and account["erased"] is True
+    assert _rows_about(app_database_url, wes) == {}
