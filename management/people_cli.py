@@ -448,15 +448,29 @@ def person_export(
 @person.command("erase")
 @click.argument("user")
 @click.option("--reason", help="Why (the request's reference), for the audit log.")
+@click.option(
+    "--chart",
+    "org_file",
+    default="config/org.yaml",
+    show_default=True,
+    envvar="BOROUGH_ORG_FILE",
+    help="The org chart; a person still in it is not erased (apply would bring them back).",
+)
 @operator_option
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_context
 def person_erase(
-    ctx: click.Context, user: str, reason: str | None, operator: str | None, yes: bool
+    ctx: click.Context,
+    user: str,
+    reason: str | None,
+    org_file: str,
+    operator: str | None,
+    yes: bool,
 ) -> None:
     """Erase USER: deactivate with erase in Synapse, delete their media and Borough's rows."""
     settings = load_settings(ctx.obj["settings_path"])
     user_id = _user_id(user, settings.homeserver.server_name)
+    _refuse_if_charted(org_file, user_id, settings.homeserver.server_name)
     if not yes and not click.confirm(
         f"Erase {user_id}? Their account is deactivated for good, their media deleted, and "
         "their profile, posts, reactions, follows and memberships removed from Borough. "
@@ -488,11 +502,24 @@ def person_erase(
         f"{'deactivated with erase in Synapse' if result.deactivated else 'no Synapse account'}, "
         f"{result.media_deleted} media deleted; removed from Borough: {rows}."
     )
-    err_console.print(
-        f"Take {user_id} out of the org chart (or its fragment) too, or the next apply would "
-        "give them a profile again.",
-        markup=False,
-    )
+
+
+def _refuse_if_charted(org_file: str, user_id: str, server_name: str) -> None:
+    if not Path(org_file).exists():
+        err_console.print(
+            f"note: no org chart at {org_file} (--chart) to check that {user_id} has left it; "
+            "a person still in the chart would get a profile again at the next apply",
+            markup=False,
+        )
+        return
+    chart, fragments = load_org_chart_with_fragments(org_file)
+    for i, person in enumerate(chart.people):
+        if f"@{person.username}:{server_name}" == user_id:
+            where = next((f.filename for f in fragments if ("people", i) in f.paths), org_file)
+            raise Refused(
+                f"{user_id} is still in the org chart ({where}), so the next apply would bring "
+                "them back. Take them out, apply with --deactivate-leavers, then erase."
+            )
 
 
 def commands() -> list[click.Command]:

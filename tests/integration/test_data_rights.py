@@ -201,6 +201,11 @@ async def test_an_erased_person_is_gone_from_everything_borough_serves(
     assert WORDS in before["page"] and WORDS in before["feed"]
     assert "Walter Manager" in await asyncio.to_thread(winnie.ask, "!whois @wmgr")
 
+    charted = await asyncio.to_thread(
+        borough, "person", "erase", "wmgr", "--yes", "--chart", str(ORG_FILE), settings=settings
+    )
+    assert charted.exit_code == 3
+    assert f"{walter} is still in the org chart ({ORG_FILE})" in charted.output
     result = await asyncio.to_thread(
         borough, "person", "erase", "wmgr", "--yes", "--reason", "SAR-42", settings=settings
     )
@@ -238,11 +243,15 @@ async def test_an_erased_person_is_gone_from_everything_borough_serves(
 
 
 def test_a_leaver_already_deactivated_can_still_be_erased(
-    homeserver: Homeserver, settings: Path, app_database_url: str
+    homeserver: Homeserver, settings: Path, app_database_url: str, tmp_path: Path
 ) -> None:
     wes = homeserver.user_id("wcop")
     homeserver.admin("POST", f"/_synapse/admin/v1/deactivate/{quote(wes)}", {"erase": False})
-    result = borough("person", "erase", "@wcop", "--yes", settings=settings)
+    chart = tmp_path / "org.yaml"
+    chart.write_text(
+        "\n".join(ln for ln in ORG_FILE.read_text().splitlines() if "username: wcop" not in ln)
+    )
+    result = borough("person", "erase", "@wcop", "--yes", "--chart", str(chart), settings=settings)
     assert result.exit_code == 0, result.output
     account = homeserver.admin("GET", f"/_synapse/admin/v2/users/{quote(wes)}")
     assert account["deactivated"] is True and account["erased"] is True
