@@ -243,6 +243,8 @@ def preview_import(
     first_seen: dict[str, int] = {}
     good: dict[str, tuple[int, dict[str, Any]]] = {}
     before = {str(p.get("username")): p for p in existing if isinstance(p, dict)}
+    # The organisation's people the main file lists are the main file's to change.
+    in_main = {p.username for p in chart.people if p.organisation == organisation} - set(before)
     for row in rows:
         username = row.values.get("username", "").lower() or None
         if row.problem is not None:
@@ -267,9 +269,13 @@ def preview_import(
             reason = f"'{name}' is a person of '{elsewhere[name]}' in the org chart"
             preview.bad_rows.append(BadRow(row.number, name, reason))
             continue
+        if name in in_main:
+            reason = f"'{name}' is listed in the main org file, not in this fragment"
+            preview.bad_rows.append(BadRow(row.number, name, reason))
+            continue
         good[name] = (row.number, person)
     kept_leavers = set(before) - set(good) if mapping.leavers == "keep" else set()
-    _drop_unknown_managers(preview, good, set(elsewhere) | kept_leavers)
+    _drop_unknown_managers(preview, good, set(elsewhere) | in_main | kept_leavers)
     preview.bad_rows.sort(key=lambda b: b.row)
 
     for name, entry in before.items():

@@ -212,3 +212,29 @@ def test_the_cli_writes_the_fragment_and_refuses_what_it_should(
 def test_a_written_person_reads_back_exactly(value: str) -> None:
     person = {"username": "p1", "display_name": value, "units": [value], "profile": {"bio": value}}
     assert yaml.safe_load(person_line(person)) == person
+
+
+def test_a_person_the_main_file_lists_is_not_taken_into_the_fragment(
+    chart: Path, tmp_path: Path
+) -> None:
+    chart.write_text(
+        chart.read_text().replace(
+            "people:\n",
+            "people:\n  - {username: hchief, display_name: Chief, organisation: fhealth}\n",
+        )
+    )
+    hr = tmp_path / "hr.csv"
+    hr.write_text(
+        "Employee Login,Known As,Work Email,Team,Grade,Job Title,Line Manager\n"
+        "hchief,Chief,,hward,Band 8a,,\n"
+        "hnew,New Person,,hward,Band 5,,hchief\n"
+    )
+    org, fragments = load_org_chart_with_fragments(chart)
+    mapping = load_mapping(HR / "mapping.yaml")
+    preview = preview_import(
+        read_hr_rows(hr, mapping), mapping, org, "fhealth", existing_people(fragments[0].source)
+    )
+    assert [(b.row, b.reason) for b in preview.bad_rows] == [
+        (2, "'hchief' is listed in the main org file, not in this fragment")
+    ]
+    assert [p["username"] for p in preview.joiners] == ["hnew"]  # managed from the main file
