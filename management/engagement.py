@@ -1,7 +1,8 @@
 """Engagement arithmetic: pure functions from aggregated facts to report rows.
 
 The database does the heavy counting (`management.report_data` groups posts, replies and
-reactions by room, person, target author and day); these functions only attribute those
+reactions by room, person, the organisation of the post's author and week); these functions
+only attribute those
 counts to organisations, units, partnerships and channels, and fold days into weeks.
 
 Attribution: an organisation or unit counts what its people did anywhere (a unit includes its
@@ -26,14 +27,15 @@ SCOPE_KINDS: tuple[ScopeKind, ...] = ("organisation", "unit", "partnership", "ch
 
 @dataclass(frozen=True)
 class Activity:
-    """`count` posts, replies or reactions by `actor` in a room on a day. `target` is the
-    author of the post replied or reacted to (None for a post)."""
+    """`count` posts, replies or reactions by `actor` in a room in the week starting `week`
+    (a Monday). `target_org` is the organisation of the author of the post replied or
+    reacted to (None for a post, or an author with no organisation)."""
 
     room_id: str
     actor: str
     kind: Kind
-    target: str | None
-    day: date
+    target_org: str | None
+    week: date
     count: int
 
 
@@ -98,11 +100,9 @@ class Network:
             scopes.add(Scope("channel", channel))
         return scopes
 
-    def crosses_organisations(self, actor: str, target: str | None) -> bool:
-        if target is None:
-            return False
-        a, b = self.person_org.get(actor), self.person_org.get(target)
-        return a is not None and b is not None and a != b
+    def crosses_organisations(self, actor: str, target_org: str | None) -> bool:
+        own = self.person_org.get(actor)
+        return own is not None and target_org is not None and own != target_org
 
     def all_scopes(self) -> list[Scope]:
         scopes = {Scope("organisation", o) for o in self.unit_org.values()}
@@ -148,25 +148,38 @@ def engagement(
     of their organisation and units); `room_joins` are people who joined a room in the
     period (new joiners of its partnership or channel)."""
     tallies: dict[Scope, _Tally] = defaultdict(_Tally)
+    # Facts repeat people and rooms many times over: work out each one's scopes once.
+    people: dict[str, list[_Tally]] = {}
+    rooms: dict[str, list[_Tally]] = {}
+
+    def of_person(user_id: str) -> list[_Tally]:
+        if (found := people.get(user_id)) is None:
+            found = people[user_id] = [tallies[s] for s in network.person_scopes(user_id)]
+        return found
+
+    def of_room(room_id: str) -> list[_Tally]:
+        if (found := rooms.get(room_id)) is None:
+            found = rooms[room_id] = [tallies[s] for s in network.room_scopes(room_id)]
+        return found
+
     for a in activities:
-        for scope in network.person_scopes(a.actor) | network.room_scopes(a.room_id):
-            tally = tallies[scope]
+        for tally in (*of_person(a.actor), *of_room(a.room_id)):
             tally.active.add(a.actor)
             tally.counts[a.kind] += a.count
     for m in meetings:
-        room = network.room_scopes(m.room_id)
+        room = of_room(m.room_id)
+        for tally in room:
+            tally.meetings[m.meeting_id] = m.minutes
         for person in m.participants:
-            for scope in network.person_scopes(person) | room:
-                tallies[scope].active.add(person)
-                tallies[scope].meetings[m.meeting_id] = m.minutes
-        for scope in room:
-            tallies[scope].meetings[m.meeting_id] = m.minutes
+            for tally in (*of_person(person), *room):
+                tally.active.add(person)
+                tally.meetings[m.meeting_id] = m.minutes
     for person in new_accounts:
-        for scope in network.person_scopes(person):
-            tallies[scope].joiners.add(person)
-    for room_id, people in (room_joins or {}).items():
-        for scope in network.room_scopes(room_id):
-            tallies[scope].joiners.update(people)
+        for tally in of_person(person):
+            tally.joiners.add(person)
+    for room_id, joined in (room_joins or {}).items():
+        for tally in of_room(room_id):
+            tally.joiners.update(joined)
     rows = []
     for scope in network.all_scopes():
         tally = tallies.get(scope, _Tally())
@@ -265,9 +278,9 @@ def virtuous_circle(
         partnership = network.room_partnership.get(a.room_id)
         if partnership is None or a.kind == "post":
             continue
-        cell = crossing[(week_start(a.day), partnership)]
+        cell = crossing[(week_start(a.week), partnership)]
         cell["all"] += a.count
-        if network.crosses_organisations(a.actor, a.target):
+        if network.crosses_organisations(a.actor, a.target_org):
             cell[a.kind] += a.count
     for m in meetings:
         partnership = network.room_partnership.get(m.room_id)
@@ -301,7 +314,7 @@ def weekly_activity(
         w: {"post": 0, "reply": 0, "reaction": 0, "meeting": 0} for w in weeks_between(start, end)
     }
     for a in activities:
-        week = week_start(a.day)
+        week = week_start(a.week)
         if week in weeks:
             weeks[week][a.kind] += a.count
     for m in meetings:

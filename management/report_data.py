@@ -44,11 +44,12 @@ class ReportFacts:
     room_joins: dict[str, set[str]]
 
 
-def _day(session: AsyncSession, column: Any) -> ColumnElement[Any]:
-    """The UTC calendar day of a timestamp, in the database's own dialect."""
+def _week(session: AsyncSession, column: Any) -> ColumnElement[Any]:
+    """The Monday of a timestamp's ISO week (UTC), in the database's own dialect."""
     if session.bind.dialect.name == "postgresql":
-        return func.date(func.timezone("UTC", column))
-    return func.date(column)
+        return func.date(func.date_trunc("week", func.timezone("UTC", column)))
+    # SQLite: forward to Sunday (or stay on it), then back six days.
+    return func.date(column, "weekday 0", "-6 days")
 
 
 def _as_date(value: Any) -> date:
@@ -58,54 +59,54 @@ def _as_date(value: Any) -> date:
 async def load_activities(
     session: AsyncSession, since: datetime, until: datetime
 ) -> list[Activity]:
-    """Posts, replies and reactions grouped by room, person, target author, kind and day."""
+    """Posts, replies and reactions counted per room, person, kind, organisation of the
+    post's author and week. Grouping by organisation and week, not by author and day, is
+    what keeps the result small: a person's week in a room is a handful of rows."""
     root = aliased(Post)
-    day = _day(session, Post.sent_at)
+    root_author = aliased(Profile)
+    week = _week(session, Post.sent_at)
     kind = case((Post.thread_root.is_(None), "post"), else_="reply")
     posts = (
         select(
-            Post.room_id.label("room_id"),
-            Post.author.label("actor"),
+            Post.room_id,
+            Post.author,
             kind.label("kind"),
-            root.author.label("target"),
-            day.label("day"),
+            root_author.organisation,
+            week.label("week"),
             func.count().label("n"),
         )
         .select_from(Post)
         .outerjoin(root, root.event_id == Post.thread_root)
+        .outerjoin(root_author, root_author.user_id == root.author)
         .where(Post.sent_at >= since, Post.sent_at < until)
-        .group_by(Post.room_id, Post.author, kind, root.author, day)
+        .group_by(Post.room_id, Post.author, kind, root_author.organisation, week)
     )
-    post_rows = (await session.execute(posts)).all()
     reacted = aliased(Post)
-    rday = _day(session, reacted.sent_at)
+    author = aliased(Profile)
+    reaction_week = _week(session, reacted.sent_at)
     reactions = (
         select(
             reacted.room_id,
             Reaction.sender,
-            reacted.author,
-            rday.label("day"),
+            author.organisation,
+            reaction_week.label("week"),
             func.count().label("n"),
         )
         .select_from(Reaction)
         .join(reacted, reacted.event_id == Reaction.post_id)
+        .outerjoin(author, author.user_id == reacted.author)
         .where(reacted.sent_at >= since, reacted.sent_at < until)
-        .group_by(reacted.room_id, Reaction.sender, reacted.author, rday)
+        .group_by(reacted.room_id, Reaction.sender, author.organisation, reaction_week)
     )
-    reaction_rows = (await session.execute(reactions)).all()
-    found: dict[tuple[str, str, str, str | None, date], int] = {}
-    for room_id, actor, kind_, target, raw_day, n in post_rows:
-        whole = (room_id, actor, kind_, target if kind_ == "reply" else None, _as_date(raw_day))
-        found[whole] = found.get(whole, 0) + int(n)
-    for room_id, actor, target, raw_day, n in reaction_rows:
-        whole = (room_id, actor, "reaction", target, _as_date(raw_day))
-        found[whole] = found.get(whole, 0) + int(n)
-    return [
-        Activity(room_id, actor, kind_, target, day_, n)  # type: ignore[arg-type]
-        for (room_id, actor, kind_, target, day_), n in sorted(
-            found.items(), key=lambda item: tuple(str(part) for part in item[0])
-        )
+    found = [
+        Activity(room_id, actor, kind_, org if kind_ == "reply" else None, _as_date(w), int(n))
+        for room_id, actor, kind_, org, w, n in (await session.execute(posts)).all()
     ]
+    found += [
+        Activity(room_id, actor, "reaction", org, _as_date(w), int(n))
+        for room_id, actor, org, w, n in (await session.execute(reactions)).all()
+    ]
+    return found
 
 
 def _utc(moment: datetime) -> datetime:
@@ -118,8 +119,14 @@ async def load_meetings(
     """Meetings held (started, not cancelled) in the period, with who took part. Minutes run
     from start to end, or to the report's end for a meeting still going."""
     held = (
-        await session.scalars(
-            select(Meeting)
+        await session.execute(
+            select(
+                Meeting.id,
+                Meeting.room_id,
+                Meeting.started_at,
+                Meeting.ended_at,
+                Meeting.created_by,
+            )
             .where(
                 Meeting.started_at.is_not(None),
                 Meeting.cancelled_at.is_(None),
@@ -129,29 +136,31 @@ async def load_meetings(
             .order_by(Meeting.id)
         )
     ).all()
-    ids = [m.id for m in held]
-    participants: dict[int, set[str]] = {i: set() for i in ids}
-    if ids:
+    participants: dict[int, set[str]] = {row.id: set() for row in held}
+    if held:
         rows = await session.execute(
-            select(MeetingParticipant.meeting_id, MeetingParticipant.user_id).where(
-                MeetingParticipant.meeting_id.in_(ids)
+            select(MeetingParticipant.meeting_id, MeetingParticipant.user_id)
+            .join(Meeting, Meeting.id == MeetingParticipant.meeting_id)
+            .where(
+                Meeting.started_at >= since,
+                Meeting.started_at < until,
+                Meeting.cancelled_at.is_(None),
             )
         )
         for meeting_id, user_id in rows:
-            participants[meeting_id].add(user_id)
+            if meeting_id in participants:
+                participants[meeting_id].add(user_id)
     facts = []
-    for m in held:
-        assert m.started_at is not None
-        started = _utc(m.started_at)
-        ended = min(_utc(m.ended_at) if m.ended_at else until, until)
-        people = participants[m.id] or {m.created_by}
+    for meeting_id, room_id, started_at, ended_at, created_by in held:
+        started = _utc(started_at)
+        ended = min(_utc(ended_at) if ended_at else until, until)
         facts.append(
             MeetingFact(
-                meeting_id=m.id,
-                room_id=m.room_id,
+                meeting_id=meeting_id,
+                room_id=room_id,
                 started_at=started,
                 minutes=max(0.0, (ended - started).total_seconds() / 60),
-                participants=frozenset(people),
+                participants=frozenset(participants[meeting_id] or {created_by}),
             )
         )
     return facts

@@ -14,6 +14,7 @@ from borough.db import (
     Meeting,
     MeetingParticipant,
     Post,
+    Profile,
     Reaction,
     create_engine,
     migrate,
@@ -64,35 +65,55 @@ def post(event: str, author: str, at: datetime, root: str | None = None, room: s
     )
 
 
-async def test_activities_are_grouped_by_room_person_target_kind_and_utc_day(
+def person(user_id: str, organisation: str) -> Profile:
+    return Profile(
+        user_id=user_id,
+        username=user_id[1:],
+        display_name=user_id,
+        organisation=organisation,
+        units=[],
+        role="staff",
+        is_managed=True,
+    )
+
+
+async def test_activities_are_grouped_by_room_person_kind_target_org_and_utc_week(
     session: AsyncSession,
 ) -> None:
-    late = datetime(2026, 11, 10, 23, 30, tzinfo=UTC)  # already the 11th in Auckland
+    late = datetime(2026, 11, 15, 23, 30, tzinfo=UTC)  # a Sunday; already Monday in Auckland
     session.add_all(
         [
+            person("@ann", "council"),
+            person("@cat", "police"),
             post("$a", "@ann", late),
-            post("$b", "@ann", late + timedelta(minutes=10)),
-            post("$c", "@ann", late + timedelta(hours=1)),  # the next UTC day
+            post("$b", "@ann", late - timedelta(days=2)),  # the same week
+            post("$c", "@ann", late + timedelta(hours=1)),  # Monday: the next week
             post("$r1", "@cat", late, root="$a"),
             post("$r2", "@cat", late, root="$b"),
+            post("$r3", "@ann", late, root="$r1"),  # replying to police
+            post("$r4", "@cat", late, root="$gone"),  # its root is not indexed
             post("$old", "@ann", SINCE - timedelta(days=1)),  # before the period
-            post("$s", "@bob", late, room="!sealed"),
+            post("$s", "@bob", late, room="!sealed"),  # no profile
             Reaction(event_id="$x1", post_id="$a", sender="@cat", key="👍"),
             Reaction(event_id="$x2", post_id="$a", sender="@dan", key="👍"),
-            Reaction(event_id="$x3", post_id="$old", sender="@dan", key="👍"),
+            Reaction(event_id="$x3", post_id="$s", sender="@dan", key="👍"),
+            Reaction(event_id="$x4", post_id="$old", sender="@dan", key="👍"),
         ]
     )
     await session.commit()
     found = await load_activities(session, SINCE, UNTIL)
-    day, next_day = date(2026, 11, 10), date(2026, 11, 11)
+    week, next_week = date(2026, 11, 9), date(2026, 11, 16)
     assert sorted(found, key=repr) == sorted(
         [
-            Activity("!r", "@ann", "post", None, day, 2),
-            Activity("!r", "@ann", "post", None, next_day, 1),
-            Activity("!r", "@cat", "reply", "@ann", day, 2),
-            Activity("!sealed", "@bob", "post", None, day, 1),
-            Activity("!r", "@cat", "reaction", "@ann", day, 1),
-            Activity("!r", "@dan", "reaction", "@ann", day, 1),
+            Activity("!r", "@ann", "post", None, week, 2),
+            Activity("!r", "@ann", "post", None, next_week, 1),
+            Activity("!r", "@cat", "reply", "council", week, 2),
+            Activity("!r", "@ann", "reply", "police", week, 1),
+            Activity("!r", "@cat", "reply", None, week, 1),
+            Activity("!sealed", "@bob", "post", None, week, 1),
+            Activity("!r", "@cat", "reaction", "council", week, 1),
+            Activity("!r", "@dan", "reaction", "council", week, 1),
+            Activity("!sealed", "@dan", "reaction", None, week, 1),
         ],
         key=repr,
     )

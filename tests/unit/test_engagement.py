@@ -36,18 +36,20 @@ NETWORK = Network(
 )
 
 
-def act(room: str, actor: str, kind: str, target: str | None, day: date, n: int = 1) -> Activity:
-    return Activity(room, actor, kind, target, day, n)  # type: ignore[arg-type]
+def act(
+    room: str, actor: str, kind: str, target_org: str | None, week: date, n: int = 1
+) -> Activity:
+    return Activity(room, actor, kind, target_org, week, n)  # type: ignore[arg-type]
 
 
 ACTIVITIES = [
     act("!news", ANN, "post", None, MON, 2),
-    act("!news", BOB, "reply", ANN, MON),
-    act("!news", CAT, "reaction", ANN, MON),  # police reacting in a council channel
+    act("!news", BOB, "reply", "council", MON),
+    act("!news", CAT, "reaction", "council", MON),  # police reacting in a council channel
     act("!pchan", ANN, "post", None, MON),
-    act("!pchan", CAT, "reply", ANN, MON),  # crosses
-    act("!pchan", BOB, "reaction", ANN, MON),  # same organisation
-    act("!pchan", DAN, "reaction", ANN, NEXT_WED, 3),  # crosses, next week
+    act("!pchan", CAT, "reply", "council", MON),  # crosses
+    act("!pchan", BOB, "reaction", "council", MON),  # same organisation
+    act("!pchan", DAN, "reaction", "council", NEXT_WED, 3),  # crosses, next week
 ]
 MEETINGS = [
     MeetingFact(1, "!pgen", datetime(2026, 11, 17, 10, tzinfo=UTC), 30.0, frozenset({ANN, CAT})),
@@ -118,7 +120,7 @@ def test_virtuous_circle_counts_only_crossings_inside_partnerships_week_by_week(
 
 
 def test_a_person_without_an_organisation_never_counts_as_crossing() -> None:
-    stranger = [act("!pchan", "@who:x", "reply", ANN, MON)]
+    stranger = [act("!pchan", "@who:x", "reply", "council", MON)]
     [week] = virtuous_circle(NETWORK, stranger, [], MON, MON)
     assert (week.replies, week.interactions) == (0, 1)
 

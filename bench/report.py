@@ -1,0 +1,218 @@
+"""Benchmark: the engagement report's facts, grouped in SQL, against a floor that only reads
+every post and reaction row, and against grouping those rows in Python instead.
+
+Bulk-loads a temporary SQLite app database (migrated by Alembic: the real schema) with
+PEOPLE people in 6 organisations, POSTS channel posts over 60 days in CHANNELS channels (a
+third of them in partnerships), a third of them replies and twice as many reactions, and
+MEETINGS meetings. Then, alternating and repeated, times:
+  - borough: `load_activities` + `load_meetings` + `engagement` + `virtuous_circle`;
+  - floor:   `SELECT` of every post and reaction row (no grouping), nothing else;
+  - python:  the same rows plus profiles read, grouped into the same facts in Python.
+Prints the median of each, borough / floor (what the whole report costs over merely reading
+the rows) and borough / python (below 1.0: grouping in SQL pays).
+
+    .venv/bin/python bench/report.py                                     # 2,000 people, 300,000 posts
+    .venv/bin/python bench/report.py --people 300 --posts 20000 --rounds 3    # CI size
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import text
+
+from borough.db import create_engine, migrate_sync, session_factory
+from management.engagement import Network, engagement, virtuous_circle
+from management.report_data import load_activities, load_meetings
+
+ORGS = ("council", "police", "nhs", "fire", "charity-a", "charity-b")
+DAYS = 60
+
+
+def build(path: Path, people: int, posts: int, channels: int, meetings: int) -> Network:
+    rng = random.Random(7)
+    url = f"sqlite+aiosqlite:///{path}"
+    migrate_sync(url)
+    now = datetime.now(UTC)
+    users = [f"@p{i}:bench" for i in range(people)]
+    person_org = {u: ORGS[i % len(ORGS)] for i, u in enumerate(users)}
+    units = {f"unit{i}": ORGS[i % len(ORGS)] for i in range(60)}
+    person_units = {u: (f"unit{i % 60}",) for i, u in enumerate(users)}
+    rooms = [f"!c{i}:bench" for i in range(channels)]
+    partnership_rooms = {r: f"p{i % 5}" for i, r in enumerate(rooms) if i % 3 == 0}
+    db = sqlite3.connect(path)
+    post_rows, reaction_rows = [], []
+    # Like a council: each person works in three rooms, on weekdays.
+    home = {u: rng.sample(rooms, 3) for u in users}
+    by_room: dict[str, list[str]] = {r: [] for r in rooms}
+    for user, theirs in home.items():
+        for room in theirs:
+            by_room[room].append(user)
+    weekdays = [d for d in range(DAYS) if (now - timedelta(days=d)).weekday() < 5]
+    for n in range(posts):
+        author = rng.choice(users)
+        room = rng.choice(home[author])
+        at = now - timedelta(days=rng.choice(weekdays), seconds=rng.randrange(8 * 3600))
+        root = f"$p{rng.randrange(n)}" if n and n % 3 == 0 else None
+        stamp = at.strftime("%Y-%m-%d %H:%M:%S.%f")
+        post_rows.append((f"$p{n}", room, author, stamp, "x", "[]", root, 0, 0))
+        for r in range(2):
+            reactor = rng.choice(by_room[room] or users)
+            reaction_rows.append((f"$r{n}-{r}", f"$p{n}", reactor, "👍"))
+    db.executemany(
+        "INSERT INTO posts (event_id, room_id, author, sent_at, body, links, thread_root,"
+        " reply_count, reaction_count) VALUES (?,?,?,?,?,?,?,?,?)",
+        post_rows,
+    )
+    db.executemany(
+        "INSERT INTO reactions (event_id, post_id, sender, key) VALUES (?,?,?,?)", reaction_rows
+    )
+    for m in range(meetings):
+        started = now - timedelta(seconds=rng.randrange(DAYS * 86400))
+        db.execute(
+            "INSERT INTO meetings (id, room_id, widget_id, conference_id, title, is_audio_only,"
+            " created_by, timezone, started_at, ended_at, created_at)"
+            " VALUES (?,?,?,?,?,0,?,?,?,?,?)",
+            (
+                m + 1,
+                rng.choice(rooms),
+                f"w{m}",
+                f"c{m}",
+                "t",
+                rng.choice(users),
+                "UTC",
+                started.strftime("%Y-%m-%d %H:%M:%S.%f"),
+                (started + timedelta(minutes=rng.randrange(10, 90))).strftime(
+                    "%Y-%m-%d %H:%M:%S.%f"
+                ),
+                started.strftime("%Y-%m-%d %H:%M:%S.%f"),
+            ),
+        )
+        for user in rng.sample(users, 4):
+            db.execute(
+                "INSERT INTO meeting_participants (meeting_id, user_id, first_seen_at) VALUES (?,?,?)",
+                (m + 1, user, started.strftime("%Y-%m-%d %H:%M:%S.%f")),
+            )
+    db.commit()
+    db.close()
+    return Network(
+        person_org=person_org,
+        person_units=person_units,
+        unit_parent={u: None for u in units},
+        unit_org=units,
+        room_partnership=partnership_rooms,
+        room_channel={r: r.strip("!").split(":")[0] for r in rooms},
+        partnership_orgs={p: frozenset(ORGS) for p in set(partnership_rooms.values())},
+    )
+
+
+async def measure(path: Path, network: Network, rounds: int) -> tuple[dict[str, list[float]], int]:
+    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+    sessions = session_factory(engine)
+    until = datetime.now(UTC) + timedelta(minutes=1)
+    since = until - timedelta(days=DAYS + 1)
+    times: dict[str, list[float]] = {"report": [], "facts": [], "floor": [], "python": []}
+    facts = 0
+    try:
+        for _ in range(rounds):
+            start = time.perf_counter()
+            async with sessions() as session:
+                activities = await load_activities(session, since, until)
+            times["facts"].append(time.perf_counter() - start)
+            async with sessions() as session:
+                meetings = await load_meetings(session, since, until)
+            engagement(network, activities, meetings)
+            virtuous_circle(network, activities, meetings, since.date(), until.date())
+            times["report"].append(time.perf_counter() - start)
+            facts = len(activities)
+
+            start = time.perf_counter()
+            async with sessions() as session:
+                (
+                    await session.execute(
+                        text("SELECT room_id, author, thread_root, sent_at FROM posts")
+                    )
+                ).all()
+                (await session.execute(text("SELECT post_id, sender FROM reactions"))).all()
+            times["floor"].append(time.perf_counter() - start)
+
+            start = time.perf_counter()
+            async with sessions() as session:
+                await python_grouping(session)
+            times["python"].append(time.perf_counter() - start)
+    finally:
+        await engine.dispose()
+    return times, facts
+
+
+async def python_grouping(session: Any) -> int:
+    """The alternative to SQL grouping: every row into Python, grouped there."""
+    org = dict((await session.execute(text("SELECT user_id, organisation FROM profiles"))).all())
+    posts = (
+        await session.execute(
+            text("SELECT event_id, room_id, author, thread_root, sent_at FROM posts")
+        )
+    ).all()
+    by_id = {p[0]: p for p in posts}
+    facts: Counter[tuple[Any, ...]] = Counter()
+    for _, room, author, root, sent in posts:
+        day = date.fromisoformat(str(sent)[:10])
+        week = day - timedelta(days=day.weekday())
+        target = by_id.get(root)
+        kind = "reply" if root else "post"
+        facts[(room, author, kind, org.get(target[2]) if target else None, week)] += 1
+    for post_id, sender in (
+        await session.execute(text("SELECT post_id, sender FROM reactions"))
+    ).all():
+        target = by_id.get(post_id)
+        if target is None:
+            continue
+        day = date.fromisoformat(str(target[4])[:10])
+        week = day - timedelta(days=day.weekday())
+        facts[(target[1], sender, "reaction", org.get(target[2]), week)] += 1
+    return len(facts)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--people", type=int, default=2000)
+    parser.add_argument("--posts", type=int, default=300_000)
+    parser.add_argument("--channels", type=int, default=120)
+    parser.add_argument("--meetings", type=int, default=3000)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "report.db"
+        started = time.perf_counter()
+        network = build(path, args.people, args.posts, args.channels, args.meetings)
+        print(
+            f"built {args.posts:,} posts, {2 * args.posts:,} reactions, "
+            f"{args.meetings:,} meetings in {time.perf_counter() - started:.1f}s"
+        )
+        times, facts = asyncio.run(measure(path, network, args.rounds))
+    median = {k: statistics.median(v) * 1000 for k, v in times.items()}
+    print(f"grouped facts: {facts:,} rows from {3 * args.posts:,} post and reaction rows")
+    print(f"medians over {args.rounds} rounds:")
+    print(f"  whole report (facts, meetings, arithmetic): {median['report']:.0f} ms")
+    print(f"  floor, reading every post and reaction row: {median['floor']:.0f} ms")
+    print(f"  facts grouped in SQL:                       {median['facts']:.0f} ms")
+    print(f"  the same facts grouped in Python:           {median['python']:.0f} ms")
+    print(f"ratio whole report / floor: {median['report'] / median['floor']:.2f}")
+    print(f"ratio SQL grouping / Python grouping: {median['facts'] / median['python']:.2f}")
+
+
+if __name__ == "__main__":
+    main()
