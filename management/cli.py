@@ -144,7 +144,14 @@ def audit(
 @click.pass_context
 def moderate(ctx: click.Context, operator: str | None) -> None:
     """Moderate the network through Borough's service account; every action is audited."""
-    ctx.obj["operator"] = operator or f"unix:{getpass.getuser()}"
+    ctx.obj["operator"] = operator or f"unix:{_login()}"
+
+
+def _login() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # a container user with no passwd entry and no $USER
+        return "unknown"
 
 
 def _moderate(ctx: click.Context, act: Callable[[Moderator], Awaitable[T]]) -> T:
