@@ -131,6 +131,7 @@ async def _scoped(
 @click.argument("org_file", metavar="ORG.yaml")
 @org_option
 @operator_option
+@click.option("--prune", is_flag=True, help="Also remove and demote what your part no longer has.")
 @click.option("--deactivate-leavers", is_flag=True, help="Deactivate your people who left.")
 @click.pass_context
 def partner_plan(
@@ -138,6 +139,7 @@ def partner_plan(
     org_file: str,
     organisation: str,
     operator: str | None,
+    prune: bool,
     deactivate_leavers: bool,
 ) -> None:
     """What `partner apply` would change for one organisation. Changes nothing."""
@@ -149,7 +151,10 @@ def partner_plan(
         _refuse_unless_admin(chart, organisation, who, settings)
         async with connect(ctx.obj["settings_path"]) as conn:
             plan, _ = await _scoped(
-                conn, chart, organisation, PlanOptions(deactivate_leavers=deactivate_leavers)
+                conn,
+                chart,
+                organisation,
+                PlanOptions(prune=prune, deactivate_leavers=deactivate_leavers),
             )
             return plan
 
@@ -169,6 +174,7 @@ def _refuse_unless_admin(chart: OrgChart, org: str, operator: str, settings: Set
 @click.argument("org_file", metavar="ORG.yaml")
 @org_option
 @operator_option
+@click.option("--prune", is_flag=True, help="Also remove and demote what your part no longer has.")
 @click.option("--deactivate-leavers", is_flag=True, help="Deactivate your people who left.")
 @click.option("--quiet", "-q", is_flag=True, help="Print the summary, not every change.")
 @click.pass_context
@@ -177,6 +183,7 @@ def partner_apply(
     org_file: str,
     organisation: str,
     operator: str | None,
+    prune: bool,
     deactivate_leavers: bool,
     quiet: bool,
 ) -> None:
@@ -189,7 +196,10 @@ def partner_apply(
         _refuse_unless_admin(chart, organisation, who, settings)
         async with connect(ctx.obj["settings_path"]) as conn:
             plan, live = await _scoped(
-                conn, chart, organisation, PlanOptions(deactivate_leavers=deactivate_leavers)
+                conn,
+                chart,
+                organisation,
+                PlanOptions(prune=prune, deactivate_leavers=deactivate_leavers),
             )
             render_plan(plan, console, summary_only=quiet)
             threshold = conn.settings.provisioning.destructive_threshold

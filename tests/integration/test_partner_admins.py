@@ -96,6 +96,34 @@ def test_a_partner_admin_applies_only_their_own_organisation(
     assert entry.details["done"] == entry.details["planned"] > 0
 
 
+def test_a_partner_admin_deactivates_only_their_own_leavers(
+    chart: Path, settings_file: Path, homeserver: Homeserver
+) -> None:
+    fragment = chart.parent / "orgs" / "fhealth.yaml"
+    fragment.write_text(
+        "\n".join(ln for ln in fragment.read_text().splitlines() if "hmidwife" not in ln) + "\n"
+    )
+    chart.write_text(
+        "\n".join(ln for ln in chart.read_text().splitlines() if "username: fstaff" not in ln)
+        + "\n"
+    )
+    args = ["partner", "apply", str(chart), "--org", "fhealth", "--as", "hadmin"]
+    held = borough(*args, settings=settings_file)
+    assert held.exit_code == 0, held.output
+    assert f"- {homeserver.user_id('hmidwife')}" in held.output
+    assert "[needs --deactivate-leavers]" in held.output
+    assert "fstaff" not in held.output
+    done = borough(*args, "--deactivate-leavers", settings=settings_file)
+    assert done.exit_code == 0, done.output
+
+    def deactivated(username: str) -> bool:
+        path = f"/_synapse/admin/v2/users/{homeserver.user_id(username)}"
+        return bool(homeserver.admin("GET", path)["deactivated"])
+
+    assert deactivated("hmidwife")
+    assert not deactivated("fstaff")  # the council's leaver is the main file's admins' call
+
+
 def test_a_partner_admin_is_refused_outside_their_organisation(
     chart: Path, settings_file: Path, homeserver: Homeserver
 ) -> None:
@@ -164,7 +192,7 @@ def test_admin_commands_in_chat_are_scoped_to_the_askers_organisation(
     hugo = Person(homeserver, "hnurse", admin_bot.user_id)
 
     people = hana.ask("!admin people")
-    assert people.startswith("**fhealth**: 3 people, 0 left")
+    assert people.startswith("**fhealth**: 2 people, 1 left")  # hmidwife left above
     assert f"Hugo Nurse ({homeserver.user_id('hnurse')})" in people
     assert "Finn Staff" not in people
     assert "Only admins of `fhealth` can do that" in hugo.ask("!admin people")
