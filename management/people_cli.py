@@ -325,6 +325,8 @@ def import_people(
 ) -> None:
     """Preview joiners, movers and leavers from an HR export, then write the org's fragment."""
     settings = load_settings(ctx.obj["settings_path"])
+    if not Path(org_file).exists():
+        raise BadInput(f"no org chart at {org_file}: pass --chart ORG.yaml or set BOROUGH_ORG_FILE")
     chart, fragments = load_org_chart_with_fragments(org_file)
     who = asyncio.run(_confirmed_operator(settings, operator))
     _refuse_unless_admin(chart, organisation, who, settings)
