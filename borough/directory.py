@@ -410,8 +410,14 @@ async def refresh(engine: AsyncEngine) -> int:
         user_ids = list(
             await session.scalars(delete(DirectoryDirty).returning(DirectoryDirty.user_id))
         )
+        table = DirectoryEntry.__table__
         for chunk in _chunks(user_ids):
-            await session.execute(delete(DirectoryEntry).where(DirectoryEntry.user_id.in_(chunk)))
+            stored = {
+                row["user_id"]: dict(row)
+                for row in (
+                    await session.execute(select(table).where(table.c.user_id.in_(chunk)))
+                ).mappings()
+            }
             people = await session.execute(
                 select(
                     Profile.user_id,
@@ -436,8 +442,15 @@ async def refresh(engine: AsyncEngine) -> int:
             ):
                 fields.setdefault(user_id, {})[name] = (value, visibility)
             entries = [entry_for(p, fields.get(p.user_id, {})) for p in people]  # type: ignore[arg-type]
-            if entries:
-                await session.execute(insert(DirectoryEntry), entries)
+            # Rewrite only what changed: a touched but equal profile costs no index work.
+            changed = [e for e in entries if stored.get(e["user_id"]) != e]
+            current = {e["user_id"] for e in entries}
+            gone = [u for u in stored if u not in current]
+            stale = gone + [e["user_id"] for e in changed if e["user_id"] in stored]
+            if stale:
+                await session.execute(delete(table).where(table.c.user_id.in_(stale)))
+            if changed:
+                await session.execute(insert(table), changed)
     return len(user_ids)
 
 

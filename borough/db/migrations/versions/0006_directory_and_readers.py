@@ -87,10 +87,11 @@ def upgrade() -> None:
                     f"CREATE TRIGGER {table}_directory_dirty_{verb.lower()} AFTER {verb} ON {table} "
                     f"BEGIN {body} END"
                 )
-        # Substring search without a full scan: a trigram index kept by triggers.
+        # Substring search without a full scan: a trigram index kept by triggers. Contentless:
+        # only rowids are read back, and with external content each delete took ~20 ms.
         op.execute(
-            "CREATE VIRTUAL TABLE directory_fts USING fts5(search_text, "
-            "content='directory_entries', content_rowid='rowid', tokenize='trigram')"
+            "CREATE VIRTUAL TABLE directory_fts USING fts5(search_text, content='', "
+            "tokenize='trigram')"
         )
         add = "INSERT INTO directory_fts (rowid, search_text) VALUES (new.rowid, new.search_text);"
         drop = (
