@@ -274,8 +274,12 @@ def preview_import(
             preview.bad_rows.append(BadRow(row.number, name, reason))
             continue
         good[name] = (row.number, person)
-    kept_leavers = set(before) - set(good) if mapping.leavers == "keep" else set()
-    _drop_unknown_managers(preview, good, set(elsewhere) | in_main | kept_leavers)
+    # People of the fragment stay as they are when their row is bad: a typo in HR's export
+    # must not make someone a leaver. With `leavers: keep`, everyone missing stays too.
+    named = set(good) | {b.username for b in preview.bad_rows if b.username}
+    staying = set(before) if mapping.leavers == "keep" else set(before) & named
+    _drop_unknown_managers(preview, good, set(elsewhere) | in_main | staying)
+    kept_leavers = staying - set(good)
     preview.bad_rows.sort(key=lambda b: b.row)
 
     for name, entry in before.items():

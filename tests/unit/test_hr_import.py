@@ -13,6 +13,7 @@ from borough.org.loader import load_org_chart_with_fragments
 from borough.yamlsource import SourceError
 from provisioning.hr_import import (
     HrImportError,
+    HrRow,
     existing_people,
     fragment_text,
     load_mapping,
@@ -238,3 +239,26 @@ def test_a_person_the_main_file_lists_is_not_taken_into_the_fragment(
         (2, "'hchief' is listed in the main org file, not in this fragment")
     ]
     assert [p["username"] for p in preview.joiners] == ["hnew"]  # managed from the main file
+
+
+def test_a_bad_row_for_someone_in_the_fragment_keeps_them_as_they_are(chart: Path) -> None:
+    org, fragments = load_org_chart_with_fragments(chart)
+    mapping = load_mapping(HR / "mapping.yaml")
+    rows = [
+        HrRow(
+            2,
+            {
+                "username": "hadmin",
+                "display_name": "Hana Admin",
+                "units": "hward",
+                "role": "Band 8a",
+            },
+        ),
+        HrRow(3, {"username": "hnurse", "display_name": "Hugo Nurse", "units": "Nowhere"}),
+        HrRow(4, {"username": "hleaver"}, "has 2 cells where the header has 7"),
+    ]
+    preview = preview_import(rows, mapping, org, "fhealth", existing_people(fragments[0].source))
+    assert [b.row for b in preview.bad_rows] == [3, 4]
+    assert preview.leavers == [] and preview.movers == []
+    assert [p["username"] for p in preview.people] == ["hadmin", "hnurse", "hleaver"]
+    assert preview.kept == {"hadmin", "hnurse", "hleaver"}
