@@ -180,6 +180,9 @@ class Moderator:
             named = await self._room_id(ref.room)
             if named != room_id:
                 raise ModerationError(f"event {ref.event_id} is not in room {ref.room}")
+        # Looked up before the redaction: the bot drops the row itself once it syncs it.
+        async with self.sessions() as session:
+            indexed_as = await indexed_kind(session, ref.event_id)
         txn = secrets.token_hex(8)
         await self.client.request(
             "PUT",
@@ -187,15 +190,15 @@ class Moderator:
             json={"reason": reason},
         )
         async with self.sessions.begin() as session:
-            was_indexed = await drop_from_index(session, ref.event_id)
+            await drop_from_index(session, ref.event_id)
             await self._audit(
                 session,
                 "moderate.remove_post",
                 [ref.event_id, room_id, str(event.get("sender", ""))],
                 reason,
-                {"event_type": event.get("type"), "was_indexed": was_indexed},
+                {"event_type": event.get("type"), "indexed_as": indexed_as},
             )
-        return RemovedPost(ref.event_id, room_id, was_indexed)
+        return RemovedPost(ref.event_id, room_id, indexed_as is not None)
 
     async def _fetch_event(self, event_id: str) -> dict[str, Any]:
         try:
@@ -387,6 +390,14 @@ class Moderator:
             token = page.get("next_token")
             start = int(token) if token is not None else None
         return found
+
+
+async def indexed_kind(session: AsyncSession, event_id: str) -> str | None:
+    """What the index holds for an event: "post", "reaction", "blog post", or None."""
+    for model, kind in ((Post, "post"), (Reaction, "reaction"), (BlogPost, "blog post")):
+        if await session.get(model, event_id) is not None:
+            return kind
+    return None
 
 
 async def drop_from_index(session: AsyncSession, event_id: str) -> bool:

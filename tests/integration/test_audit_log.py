@@ -17,6 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from borough import audit
 from borough.db import create_engine, migrate, session_factory
 
+# Needs a real PostgreSQL (BOROUGH_TEST_POSTGRES, or 127.0.0.1:5432) as well as SQLite.
+pytestmark = pytest.mark.integration
+
 POSTGRES = os.environ.get("BOROUGH_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 

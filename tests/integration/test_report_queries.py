@@ -24,6 +24,9 @@ from management.engagement import Activity
 from management.report_data import load_activities, load_meetings
 from tests.integration.test_audit_log import POSTGRES, _drop_postgres, _postgres_url
 
+# Needs a real PostgreSQL (BOROUGH_TEST_POSTGRES, or 127.0.0.1:5432) as well as SQLite.
+pytestmark = pytest.mark.integration
+
 SINCE = datetime(2026, 11, 1, tzinfo=UTC)
 UNTIL = datetime(2026, 11, 30, tzinfo=UTC)
 
