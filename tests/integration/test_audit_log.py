@@ -3,6 +3,7 @@ secrets, and the table refuses UPDATE, DELETE (and on PostgreSQL, TRUNCATE)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
@@ -10,12 +11,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from alembic import command
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from borough import audit
-from borough.db import create_engine, migrate, session_factory
+from borough.db import alembic_config, create_engine, migrate, session_factory
 
 # Needs a real PostgreSQL (BOROUGH_TEST_POSTGRES, or 127.0.0.1:5432) as well as SQLite.
 pytestmark = pytest.mark.integration
@@ -143,3 +145,27 @@ async def test_truncate_refused_on_postgresql(session: AsyncSession) -> None:
         await session.execute(text("TRUNCATE audit_log"))
     await session.rollback()
     assert len(await audit.entries(session)) == 1
+
+
+async def test_migration_0009_goes_down_and_up_again(database_url: str) -> None:
+    await migrate(database_url)
+    await asyncio.to_thread(command.downgrade, alembic_config(database_url), "0008")
+    engine = create_engine(database_url)
+    try:
+        async with session_factory(engine)() as session:
+            await audit.record(session, actor="@ann:x", action="org.apply", target_ids=[])
+            await session.commit()
+            await session.execute(text("DELETE FROM audit_log"))  # no trigger below 0009
+            await session.commit()
+    finally:
+        await engine.dispose()
+    await migrate(database_url)
+    engine = create_engine(database_url)
+    try:
+        async with session_factory(engine)() as session:
+            await audit.record(session, actor="@ann:x", action="org.apply", target_ids=[])
+            await session.commit()
+            with pytest.raises(DBAPIError, match="append-only"):
+                await session.execute(text("DELETE FROM audit_log"))
+    finally:
+        await engine.dispose()

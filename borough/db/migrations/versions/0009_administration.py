@@ -1,4 +1,5 @@
-"""Administration: the audit log becomes append-only (UPDATE and DELETE are refused).
+"""Administration: the audit log becomes append-only (UPDATE and DELETE are refused), and
+posts get an index on their time for engagement reports over a recent period.
 
 SQLite gets BEFORE UPDATE/DELETE triggers that RAISE(ABORT); PostgreSQL gets one trigger
 function raising an exception, fired before UPDATE, DELETE and TRUNCATE.
@@ -19,6 +20,7 @@ MESSAGE = "audit_log is append-only"
 
 
 def upgrade() -> None:
+    op.create_index("ix_posts_sent_at", "posts", ["sent_at"])
     if op.get_bind().dialect.name == "postgresql":
         op.execute(
             f"""
@@ -53,3 +55,4 @@ def downgrade() -> None:
     else:
         op.execute("DROP TRIGGER IF EXISTS audit_log_no_update")
         op.execute("DROP TRIGGER IF EXISTS audit_log_no_delete")
+    op.drop_index("ix_posts_sent_at", table_name="posts")
