@@ -35,10 +35,10 @@ from borough.org.loader import load_org_chart_with_fragments
 from provisioning.hr_import import (
     existing_people,
     fragment_text,
-    imported_fragment,
     load_mapping,
     preview_import,
     read_hr_rows,
+    settle,
 )
 
 HEADER = ["Login", "Name", "Email", "Team", "Grade", "Title", "Manager"]
@@ -104,8 +104,7 @@ def borough_import(main: Path, hr: Path, mapping_file: Path) -> tuple[float, str
         read_hr_rows(hr, mapping), mapping, chart, "bhealth", existing_people(fragments[0].source)
     )
     if preview.has_changes:
-        replaced = {path.as_posix(): imported_fragment(fragments[0].source, preview)}
-        load_org_chart_with_fragments(main, replaced)
+        settle(preview, main, fragments[0].source)
         path.write_text(fragment_text(text, fragments[0].source, preview), encoding="utf-8")
     elapsed = time.process_time() - start
     return elapsed, preview.summary()

@@ -47,10 +47,10 @@ from provisioning.hr_import import (
     ImportPreview,
     existing_people,
     fragment_text,
-    imported_fragment,
     load_mapping,
     preview_import,
     read_hr_rows,
+    settle,
 )
 from provisioning.live import LiveNetwork, read_live
 from provisioning.plan import Plan, PlanOptions, make_plan
@@ -349,6 +349,15 @@ def import_people(
         )
     except HrImportError as exc:
         raise BadInput(str(exc)) from None
+    try:
+        # The whole chart, with the fragment as it will be; rows it refuses become bad rows.
+        if preview.has_changes:
+            settle(preview, org_file, fragment.source)
+    except OrgChartError as exc:
+        err_console.print(exc.render(), markup=False)
+        raise BadInput(
+            f"the import would leave the org chart invalid (above), so {path} is unchanged"
+        ) from None
     _show_preview(preview, show)
     if not preview.has_changes:
         console.print(f"No changes to {path}.")
@@ -358,16 +367,6 @@ def import_people(
         return
     if not yes and not click.confirm(f"Write these changes into {path}?", default=False):
         raise Refused("nothing was written")
-    try:
-        # The whole chart, with the fragment as it will be, before a byte is written.
-        load_org_chart_with_fragments(
-            org_file, {fragment.filename: imported_fragment(fragment.source, preview)}
-        )
-    except OrgChartError as exc:
-        err_console.print(exc.render(), markup=False)
-        raise BadInput(
-            f"the import would leave the org chart invalid (above), so {path} is unchanged"
-        ) from None
     path.write_text(fragment_text(text, fragment.source, preview), encoding="utf-8")
     asyncio.run(_audit_import(settings, who, organisation, csv_file, preview))
     leavers = " --deactivate-leavers" if preview.leavers else ""

@@ -19,10 +19,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from borough.org import OrgChart, OrgIndex, Person
+from borough.org import OrgChart, OrgChartError, OrgIndex, Person
 from borough.org.checks import did_you_mean
+from borough.org.loader import load_org_chart_with_fragments
 from borough.org.model import Role
-from borough.yamlsource import SourceError, YamlSource, read_yaml
+from borough.yamlsource import Problem, SourceError, YamlSource, read_yaml
 
 #: Person fields an HR column can fill. Profile fields land under `profile:`.
 PERSON_FIELDS = ("username", "display_name", "email", "units", "role", "job_title", "manager")
@@ -188,6 +189,9 @@ class ImportPreview:
     #: The fragment's people after the import, in order; usernames in `kept` keep their text.
     people: list[dict[str, Any]] = field(default_factory=list)
     kept: set[str] = field(default_factory=set)
+    #: The HR row of each joiner and mover, and each mover's entry before the import.
+    rows: dict[str, int] = field(default_factory=dict)
+    originals: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def has_changes(self) -> bool:
@@ -290,6 +294,8 @@ def preview_import(
             merged, changes = _merge(entry, good[name][1], units)
             if changes:
                 preview.movers.append(Mover(name, str(merged.get("display_name")), changes))
+                preview.rows[name] = good[name][0]
+                preview.originals[name] = entry
             else:
                 preview.kept.add(name)
                 preview.unchanged += 1
@@ -297,11 +303,66 @@ def preview_import(
         elif name in kept_leavers:
             preview.kept.add(name)
             preview.people.append(entry)
-    for name, (_, person) in good.items():
+    for name, (number, person) in good.items():
         if name not in before:
             preview.joiners.append(person)
             preview.people.append(person)
+            preview.rows[name] = number
     return preview
+
+
+def settle(
+    preview: ImportPreview, org_file: Path | str, fragment: YamlSource, rounds: int = 5
+) -> None:
+    """Check the whole chart with the imported fragment, before anything is written.
+
+    A joiner or mover that the chart refuses (a manager cycle, say) becomes a bad row: the
+    joiner is left out, the mover keeps their old entry; then the chart is checked again.
+    Raise `OrgChartError` when a problem is not one row's (the file stays as it was).
+    """
+    for _ in range(rounds):
+        try:
+            load_org_chart_with_fragments(
+                org_file, {fragment.filename: imported_fragment(fragment, preview)}
+            )
+            return
+        except OrgChartError as exc:
+            culprits: dict[str, str] = {}
+            for problem in exc.problems:
+                name = _imported_person(preview, fragment, problem)
+                if name is None:
+                    raise
+                culprits.setdefault(name, problem.message)
+            for name, reason in culprits.items():
+                _undo(preview, name, reason)
+    load_org_chart_with_fragments(
+        org_file, {fragment.filename: imported_fragment(fragment, preview)}
+    )
+
+
+def _imported_person(preview: ImportPreview, fragment: YamlSource, problem: Problem) -> str | None:
+    path = problem.path
+    if problem.filename != fragment.filename or len(path) < 2 or path[0] != "people":
+        return None
+    index = path[1]
+    if not isinstance(index, int) or index >= len(preview.people):
+        return None
+    name = str(preview.people[index].get("username"))
+    return name if name in preview.rows else None
+
+
+def _undo(preview: ImportPreview, name: str, reason: str) -> None:
+    preview.bad_rows.append(BadRow(preview.rows.pop(name), name, reason))
+    preview.bad_rows.sort(key=lambda b: b.row)
+    original = preview.originals.pop(name, None)
+    at = next(i for i, p in enumerate(preview.people) if p.get("username") == name)
+    if original is None:
+        del preview.people[at]
+        preview.joiners = [p for p in preview.joiners if p.get("username") != name]
+    else:
+        preview.people[at] = original
+        preview.kept.add(name)
+        preview.movers = [m for m in preview.movers if m.username != name]
 
 
 def _person(values: dict[str, str], mapping: HrMapping, units: _OrgUnits) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from provisioning.hr_import import (
     person_line,
     preview_import,
     read_hr_rows,
+    settle,
 )
 from tests.conftest import borough
 
@@ -262,3 +263,31 @@ def test_a_bad_row_for_someone_in_the_fragment_keeps_them_as_they_are(chart: Pat
     assert preview.leavers == [] and preview.movers == []
     assert [p["username"] for p in preview.people] == ["hadmin", "hnurse", "hleaver"]
     assert preview.kept == {"hadmin", "hnurse", "hleaver"}
+
+
+def test_rows_the_whole_chart_refuses_become_bad_rows(chart: Path) -> None:
+    org, fragments = load_org_chart_with_fragments(chart)
+    mapping = load_mapping(HR / "mapping.yaml")
+    person = {"display_name": "Someone", "units": "hward", "role": "Band 5"}
+    rows = [
+        HrRow(2, {**person, "username": "hadmin", "display_name": "Hana Admin", "role": "Band 8a"}),
+        HrRow(
+            3, {**person, "username": "hnurse", "display_name": "Hugo Nurse", "manager": "hnurse"}
+        ),
+        HrRow(4, {**person, "username": "hone", "manager": "htwo"}),
+        HrRow(5, {**person, "username": "htwo", "manager": "hone"}),
+        HrRow(6, {**person, "username": "hfine", "manager": "hadmin"}),
+        HrRow(7, {**person, "username": "hleaver", "display_name": "Lee Leaver"}),
+    ]
+    fragment = fragments[0].source
+    preview = preview_import(rows, mapping, org, "fhealth", existing_people(fragment))
+    settle(preview, chart, fragment)
+    assert [(b.row, b.reason) for b in preview.bad_rows] == [
+        (3, "a person cannot be their own manager"),
+        (4, "managers form a cycle: hone → htwo → hone"),
+        (5, "managers form a cycle: htwo → hone → htwo"),
+    ]
+    assert [p["username"] for p in preview.joiners] == ["hfine"]
+    assert preview.movers == [] and preview.unchanged == 2  # hadmin and hleaver
+    nurse = next(p for p in preview.people if p["username"] == "hnurse")
+    assert nurse["manager"] == "hadmin"  # their entry as it was
