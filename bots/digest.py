@@ -50,6 +50,11 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def digest_txn_id(user_id: str, period: str) -> str:
+    """The transaction id of one person's digest for one period: the same on every retry."""
+    return "digest-" + hashlib.sha256(f"{user_id}|{period}".encode()).hexdigest()[:32]
+
+
 @dataclass
 class Digests:
     sessions: async_sessionmaker[AsyncSession]
@@ -138,7 +143,7 @@ class Digests:
                 await self.deliver(sub.user_id, sub.frequency, digest)
 
     async def deliver(self, user_id: str, frequency: str, digest: DueDigest) -> None:
-        txn_id = "digest-" + hashlib.sha256(f"{user_id}|{digest.period}".encode()).hexdigest()[:32]
+        txn_id = digest_txn_id(user_id, digest.period)
         async with self.sessions.begin() as session:
             sent = await session.get(DigestSent, (user_id, digest.period))
             if sent is not None and sent.sent_at is not None:

@@ -99,6 +99,7 @@ def export_org_chart(live: LiveNetwork, server_name: str, service_user: str) -> 
             "name": name(room),
             "owner": {owner_kind: owner_key},
             "sealed": bool(rules.get("sealed")),
+            "public": bool(rules.get("public")),
             "posters": {"people": sorted(username(u) for u in rules.get("posters", []))},
             "max_length": rules.get("max_length", 500),
         }

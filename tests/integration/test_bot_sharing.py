@@ -30,7 +30,9 @@ from borough.db import (
     migrate,
     session_factory,
 )
+from borough.digests import Schedule
 from borough.settings import BotSettings
+from bots.digest import digest_txn_id
 from bots.runner import BoroughBot
 from tests.conftest import Homeserver, borough, write_settings
 
@@ -526,6 +528,48 @@ def test_a_digest_opens_a_dm_when_there_is_none(
     assert dm.room_id == invite != tom.room
 
 
+def test_a_digest_sent_just_before_a_crash_is_not_sent_again(
+    homeserver: Homeserver,
+    bot: RunningBot,
+    people: dict[str, Person],
+    app_database_url: str,
+    bot_account: tuple[str, str],
+) -> None:
+    tess = people["tadmin"]
+    user_id = homeserver.user_id("tadmin")
+    bot.clock.now = datetime.now(UTC)
+    at = (bot.clock.now + timedelta(minutes=3)).replace(second=0, microsecond=0)
+    assert "You follow" in tess.ask("!follow #open")
+    assert "**daily** digest" in tess.ask(f"!digest daily {at:%H:%M} UTC")
+    people["tmgr"].post(homeserver.room_id("open"), "Open: the canteen is closed on Friday")
+    tess.ask("!help")
+    # The crash: the period was recorded and the message sent, but not marked as sent.
+    period = Schedule("daily", at.time(), "UTC").period(at)
+    txn_id = digest_txn_id(user_id, period)
+    run_db(
+        app_database_url,
+        lambda s: _add(s, DigestSent(user_id=user_id, period=period, txn_id=txn_id)),
+    )
+    path = f"/_matrix/client/v3/rooms/{quote(tess.room)}/send/m.room.message/{txn_id}"
+    first = homeserver.call(
+        "PUT",
+        path,
+        bot_account[1],
+        {"msgtype": "m.notice", "body": "**Your daily digest**\n\n(before the crash)"},
+    )["event_id"]
+
+    bot.clock.now = at + timedelta(minutes=1)
+
+    def marked() -> bool:
+        row = run_db(app_database_url, lambda s: s.get(DigestSent, (user_id, period)))
+        return row.sent_at is not None
+
+    wait_until(marked)
+    row = run_db(app_database_url, lambda s: s.get(DigestSent, (user_id, period)))
+    assert row.event_id == first  # Synapse answered the retry with the first event
+    assert len(digests_in(tess, tess.room)) == 1
+
+
 async def _add(session: Any, row: Any) -> None:
     session.add(row)
 
@@ -593,6 +637,19 @@ def test_a_changed_field_is_pushed_and_a_hidden_one_removed_without_a_new_upload
     assert tom["org.borough.job_title"] == "Head of Team" and "org.borough.bio" not in tom
     assert tom["avatar_url"] == before  # same file, same upload
     assert "No changes" in borough("plan", str(changed), settings=settings).output
+
+
+def test_export_keeps_blogs_and_public_channels(
+    bot: RunningBot, settings: Path, tmp_path: Path
+) -> None:
+    exported = tmp_path / "exported.yaml"
+    result = borough("export", "-o", str(exported), settings=settings)
+    assert result.exit_code == 0, result.output
+    text = exported.read_text(encoding="utf-8")
+    assert "public: true" in text and "pblog" in text
+    plan = borough("plan", str(exported), settings=settings)
+    assert plan.exit_code == 0, plan.output
+    assert "No changes." in plan.output, plan.output
 
 
 def test_an_unreadable_avatar_is_a_clear_error(
