@@ -57,9 +57,10 @@ async def call(
 
 
 async def prepare(
-    hs: LocalSynapse, http: aiohttp.ClientSession, members: int
+    hs: LocalSynapse, http: aiohttp.ClientSession, members: int, service_token: str
 ) -> tuple[str, list[str]]:
-    """A room with `members` members; one OpenID token per member."""
+    """A room with `members` members and Borough's service account, as provisioned rooms
+    have; one OpenID token per member."""
     base = hs.base_url
     people = [hs.register_user(f"p{i}_{secrets.token_hex(2)}") for i in range(members)]
     owner_token = people[0][1]
@@ -72,6 +73,7 @@ async def prepare(
             {"preset": "public_chat", "name": "Bench room"},
         )
     )["room_id"]
+    await call(http, "POST", f"{base}/_matrix/client/v3/join/{quote(room_id)}", service_token, {})
     semaphore = asyncio.Semaphore(4)
 
     async def join_and_token(user_id: str, token: str) -> str:
@@ -180,7 +182,7 @@ async def main(args: argparse.Namespace) -> None:
         user, service_token = hs.register_user("borough", secrets.token_hex(8), admin=True)
         connector = aiohttp.TCPConnector(limit=args.concurrency * 2)
         async with aiohttp.ClientSession(connector=connector) as http:
-            room_id, tokens = await prepare(hs, http, args.members)
+            room_id, tokens = await prepare(hs, http, args.members, service_token)
             proc, widgets_url = start_widgets(workdir, hs, service_token, user)
             await wait_healthy(http, widgets_url, proc)
             await load(

@@ -20,9 +20,10 @@ import html
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import aiohttp
@@ -196,7 +197,10 @@ def _string_field(body: dict[str, Any], name: str, limit: int = 512) -> str:
 
 
 async def room_snapshot(app: web.Application, room_id: str) -> RoomSnapshot | None:
-    """Current room state via the admin API; None if the server does not know the room."""
+    """The room's whole current state via the admin API; None if the server does not know it.
+
+    It grows with the room, so verification uses it only for rooms the service account is not
+    in; the meeting page and new meeting rows use it for the room's widgets."""
     try:
         body = await app[MATRIX].request("GET", f"/_synapse/admin/v1/rooms/{q(room_id)}/state")
     except MatrixError as exc:
@@ -207,8 +211,101 @@ async def room_snapshot(app: web.Application, room_id: str) -> RoomSnapshot | No
     return RoomSnapshot.from_state(events if isinstance(events, list) else [])
 
 
+class NotJoined(Exception):
+    """The service account is not in the room, so the client API will not show its state."""
+
+
+async def _state_event(
+    app: web.Application, room_id: str, event_type: str, state_key: str = ""
+) -> dict[str, Any] | None:
+    """One state event, whole (`format=event`), or None if the room has none."""
+    path = f"/_matrix/client/v3/rooms/{q(room_id)}/state/{q(event_type)}/{q(state_key)}"
+    try:
+        return await app[MATRIX].request("GET", path, params={"format": "event"})
+    except MatrixError as exc:
+        if exc.errcode == "M_NOT_FOUND":
+            return None
+        if exc.status == 403:
+            raise NotJoined(room_id) from None
+        raise
+
+
+RoomPower = tuple[dict[str, Any], frozenset[str]]
+
+
+class PowerCache:
+    """Rooms' power levels and creators for a few seconds: when a meeting starts, everyone
+    joins the same room at once. Membership is never cached; a power change reaches
+    moderator status within `ttl` seconds."""
+
+    def __init__(self, ttl: float = 5.0, max_rooms: int = 10_000) -> None:
+        self.ttl, self.max_rooms = ttl, max_rooms
+        self._rooms: dict[str, tuple[float, RoomPower]] = {}
+
+    async def get(self, room_id: str, load: Callable[[], Awaitable[RoomPower]]) -> RoomPower:
+        now = time.monotonic()
+        cached = self._rooms.get(room_id)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        power = await load()
+        if len(self._rooms) >= self.max_rooms:
+            self._rooms.clear()
+        self._rooms[room_id] = (now + self.ttl, power)
+        return power
+
+
+async def room_power(app: web.Application, room_id: str) -> RoomPower:
+    """The room's power levels and creators, in two small reads that do not grow with it."""
+    return await app[POWER_CACHE].get(room_id, partial(_read_room_power, app, room_id))
+
+
+async def _read_room_power(app: web.Application, room_id: str) -> RoomPower:
+    levels, create = await asyncio.gather(
+        _state_event(app, room_id, "m.room.power_levels"),
+        _state_event(app, room_id, "m.room.create"),
+    )
+    events = [e for e in (levels, create) if e is not None]
+    snapshot = RoomSnapshot.from_state(events)
+    return snapshot.power_levels, snapshot.creators
+
+
+def _unavailable(reason: BaseException) -> Refused:
+    logger.warning("cannot verify a meeting token: %s", reason)
+    return Refused(
+        refusal(
+            503,
+            "M_UNAVAILABLE",
+            "the homeserver cannot be asked just now; try again",
+            _unverified(False),
+        )
+    )
+
+
+async def joined_members(app: web.Application, room_id: str) -> dict[str, str]:
+    """Who is joined, with display names: one read that Synapse answers from its cache."""
+    path = f"/_matrix/client/v3/rooms/{q(room_id)}/joined_members"
+    try:
+        body = await app[MATRIX].request("GET", path)
+    except MatrixError as exc:
+        if exc.status == 403:
+            raise NotJoined(room_id) from None
+        raise
+    joined = body.get("joined")
+    if not isinstance(joined, dict):
+        return {}
+    return {
+        str(user): str((info or {}).get("display_name") or user)
+        if isinstance(info, dict)
+        else str(user)
+        for user, info in joined.items()
+    }
+
+
 async def admit(app: web.Application, token: str, room_id: str) -> Admission:
-    """Check an OpenID token and the room membership; raise Refused with the answer if not."""
+    """Check an OpenID token and the room membership; raise Refused with the answer if not.
+
+    The token, the room's members and its power levels are asked for at once. A room the
+    service account is not in is read whole through the admin API instead."""
     settings = app[SETTINGS]
     if not is_room_id(room_id):
         raise Refused(
@@ -217,26 +314,27 @@ async def admit(app: web.Application, token: str, room_id: str) -> Admission:
     whoami = resolve_openid(
         app[OPENID_HTTP], settings.homeserver.url, settings.homeserver.server_name, token
     )
-    # Ask the homeserver both questions at once: the round trips overlap.
-    results = await asyncio.gather(whoami, room_snapshot(app, room_id), return_exceptions=True)
-    user_id, snapshot = results
+    user_id, power, joined = await asyncio.gather(
+        whoami, room_power(app, room_id), joined_members(app, room_id), return_exceptions=True
+    )
     if isinstance(user_id, OpenIdRejected):
         raise Refused(refusal(401, "M_UNKNOWN_TOKEN", user_id.message, _unverified(False)))
-    for outcome in results:
+    outcomes = (user_id, power, joined)
+    for outcome in outcomes:
         if isinstance(outcome, HomeserverUnreachable | MatrixError):
-            logger.warning("cannot verify a meeting token: %s", outcome)
-            raise Refused(
-                refusal(
-                    503,
-                    "M_UNAVAILABLE",
-                    "the homeserver cannot be asked just now; try again",
-                    _unverified(False),
-                )
-            )
-        if isinstance(outcome, BaseException):
+            raise _unavailable(outcome)
+        if isinstance(outcome, BaseException) and not isinstance(outcome, NotJoined):
             raise outcome
     assert isinstance(user_id, str)
-    if not isinstance(snapshot, RoomSnapshot) or user_id not in snapshot.joined:
+    snapshot: RoomSnapshot | None
+    if isinstance(power, tuple) and isinstance(joined, dict):
+        snapshot = RoomSnapshot(joined, power[0], power[1], "", ())
+    else:
+        try:
+            snapshot = await room_snapshot(app, room_id)
+        except (HomeserverUnreachable, MatrixError) as exc:
+            raise _unavailable(exc) from None
+    if snapshot is None or user_id not in snapshot.joined:
         body = verification_body(user_id, None, is_member=False)
         raise Refused(refusal(403, "M_FORBIDDEN", "you are not a member of this room", body))
     return Admission(user_id, snapshot)
@@ -249,8 +347,11 @@ class AdmissionLog:
     need not be part of that wait. One writer also keeps SQLite free of write contention.
     """
 
-    def __init__(self, store: MeetingStore) -> None:
+    def __init__(
+        self, store: MeetingStore, snapshot_of: Callable[[str], Awaitable[RoomSnapshot | None]]
+    ) -> None:
         self.store = store
+        self.snapshot_of = snapshot_of
         self._queue: asyncio.Queue[tuple[str, Admission]] = asyncio.Queue()
         self._seen: set[tuple[int, str]] = set()
         self._task: asyncio.Task[None] | None = None
@@ -285,7 +386,8 @@ class AdmissionLog:
         now = datetime.now(UTC)
         meeting = await self.store.live(room_id)
         if meeting is None:
-            widgets = admission.snapshot.jitsi_widgets
+            full = await self.snapshot_of(room_id)
+            widgets = full.jitsi_widgets if full is not None else ()
             widget_id, sender, content = widgets[-1] if widgets else ("", admission.user_id, {})
             data = content.get("data") or {}
             meeting = await self.store.create(
@@ -305,6 +407,7 @@ class AdmissionLog:
 
 
 ADMISSIONS = web.AppKey("admissions", AdmissionLog)
+POWER_CACHE = web.AppKey("power_cache", PowerCache)
 
 
 # --- views ---------------------------------------------------------------------------------
@@ -366,11 +469,11 @@ async def meeting_token(request: web.Request) -> web.Response:
         return refused.response
     jitsi = settings.jitsi
     meeting = await app[MEETINGS].live(room_id)
-    found = (
-        (meeting.conference_id, meeting.title)
-        if meeting is not None
-        else admission.snapshot.conference(jitsi.auth == OPENID_AUTH, room_id)
-    )
+    if meeting is not None:
+        found: tuple[str, str] | None = (meeting.conference_id, meeting.title)
+    else:
+        full = await room_snapshot(app, room_id)
+        found = full.conference(jitsi.auth == OPENID_AUTH, room_id) if full else None
     if found is None:
         return refusal(
             404, "M_NOT_FOUND", "no meeting is on in this room; start one with !meet", {}
@@ -513,8 +616,9 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     async with aiohttp.ClientSession(timeout=timeout) as http:
         app[OPENID_HTTP] = http
         app[MEETINGS] = MeetingStore(app[SESSIONS])
-        app[ADMISSIONS] = AdmissionLog(app[MEETINGS])
+        app[ADMISSIONS] = AdmissionLog(app[MEETINGS], partial(room_snapshot, app))
         app[ADMISSIONS].start()
+        app[POWER_CACHE] = PowerCache()
         yield
         await app[ADMISSIONS].stop()
 

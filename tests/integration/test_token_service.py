@@ -324,3 +324,29 @@ async def test_without_auth_the_link_follows_the_rooms_widget(
         assert status == 200, body
         assert body["title"] == "Catch-up"
         assert body["url"].startswith("https://meet.test/JitsiCatchUp?jwt=")
+
+
+async def test_in_a_room_borough_is_in_the_member_is_read_directly(
+    client: TestClient[Any, Any], homeserver: Homeserver, people: People
+) -> None:
+    """Provisioned rooms hold the service account: one membership read, however big the room."""
+    hs, alice, carol = homeserver, people.alice, people.carol
+    room_id = hs.call(
+        "POST",
+        "/_matrix/client/v3/createRoom",
+        alice[1],
+        {"preset": "private_chat", "invite": [hs.service_user, carol[0]]},
+    )["room_id"]
+    for token in (hs.service_token, carol[1]):
+        hs.call("POST", f"/_matrix/client/v3/join/{quote(room_id)}", token, {})
+    status, body = await verify(client, {"token": openid_token(hs, alice), "room_id": room_id})
+    assert status == 200, body
+    assert body["power_levels"]["user"] == 100  # the creator, in room v12
+    status, body = await verify(client, {"token": openid_token(hs, carol), "room_id": room_id})
+    assert status == 200 and body["power_levels"]["user"] == 0
+    kick = f"/_matrix/client/v3/rooms/{quote(room_id)}/kick"
+    hs.call("POST", kick, alice[1], {"user_id": carol[0]})
+    status, body = await verify(client, {"token": openid_token(hs, carol), "room_id": room_id})
+    assert status == 403 and body["results"] == {"user": True, "room_membership": False}
+    status, _ = await verify(client, {"token": openid_token(hs, people.dave), "room_id": room_id})
+    assert status == 403
