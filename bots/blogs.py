@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from borough import events
@@ -49,6 +49,12 @@ class BlogIndexer:
                     row = BlogRoom(room_id=room_id, unit=content["unit"], name=room_id)
                     session.add(row)
                 row.unit, row.is_public = content["unit"], bool(content.get("public"))
+                # A blog made members-only takes its posts off the web at once.
+                await session.execute(
+                    update(BlogPost)
+                    .where(BlogPost.room_id == room_id)
+                    .values(is_public=row.is_public, unit=row.unit)
+                )
                 await session.flush()
                 self.rooms[room_id] = row
             elif source.get("type") == "m.room.name" and room_id in self.rooms:

@@ -426,6 +426,24 @@ def test_blog_edits_update_and_redactions_delete(
     assert "No blog posts of **Test Team**" in tom.ask("!blog latest tteam")
 
 
+def test_a_blog_made_members_only_leaves_the_outsiders_list(
+    homeserver: Homeserver, people: dict[str, Person], app_database_url: str
+) -> None:
+    tom, tina = people["tmgr"], people["tcop"]
+    blog = homeserver.room_id("tteam-pblog")
+    story = tom.post(blog, "# Summer fair\n\nSee you there.")
+    assert "**Summer fair**" in tina.ask("!blog latest tteam")
+    path = f"/_matrix/client/v3/rooms/{quote(blog)}/state/org.borough.blog/"
+    homeserver.call("PUT", path, homeserver.service_token, {"unit": "tteam", "public": False})
+    try:
+        assert "No blog posts of **Test Team**" in tina.ask("!blog latest tteam")
+        assert "**Summer fair**" in tom.ask("!blog latest tteam")  # members still read it
+        assert not run_db(app_database_url, lambda s: s.get(BlogPost, story)).is_public
+    finally:
+        homeserver.call("PUT", path, homeserver.service_token, {"unit": "tteam", "public": True})
+    assert "**Summer fair**" in tina.ask("!blog latest tteam")
+
+
 # --- !digest ----------------------------------------------------------------------------------
 
 
