@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from borough.db import Meeting, MeetingParticipant
+from borough.db import DigestSubscription, Meeting, MeetingParticipant
 
 REMINDER_LEAD = timedelta(minutes=10)
 
@@ -60,6 +60,13 @@ class MeetingStore:
         async with self.sessions.begin() as session:
             session.add(meeting)
         return meeting
+
+    async def person_timezone(self, user_id: str) -> str | None:
+        """The timezone a person chose for themselves (with `!digest`), if any."""
+        async with self.sessions() as session:
+            return await session.scalar(
+                select(DigestSubscription.tz).where(DigestSubscription.user_id == user_id)
+            )
 
     async def get(self, meeting_id: int) -> Meeting | None:
         async with self.sessions() as session:

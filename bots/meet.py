@@ -220,7 +220,7 @@ class Meetings:
     async def schedule_at(
         self, room_id: str, sender: str, day: str, clock_time: str, words: str | None
     ) -> str:
-        tz_name, words = self.default_tz, words
+        tz_name = await self._timezone_of(sender)
         first, _, rest = (words or "").partition(" ")
         if looks_like_zone(first):
             tz_name, words = zone(first).key, rest
@@ -231,7 +231,17 @@ class Meetings:
     async def schedule_in(self, room_id: str, sender: str, duration: str, words: str | None) -> str:
         now = self.clock()
         moment = now + parse_duration(duration)
-        return await self._schedule(room_id, sender, moment, self.default_tz, words)
+        return await self._schedule(room_id, sender, moment, await self._timezone_of(sender), words)
+
+    async def _timezone_of(self, person: str) -> str:
+        """The person's own timezone (as set with `!digest`), else the council's."""
+        chosen = await self.store.person_timezone(person)
+        if chosen:
+            try:
+                return zone(chosen).key
+            except UsageError:
+                logger.info("ignoring an unknown timezone %r for %s", chosen, person)
+        return self.default_tz
 
     async def _schedule(
         self, room_id: str, sender: str, moment: datetime, tz_name: str, words: str | None

@@ -15,7 +15,7 @@ import jwt
 import pytest
 from sqlalchemy import select
 
-from borough.db import Meeting, create_engine, migrate, session_factory
+from borough.db import DigestSubscription, Meeting, create_engine, migrate, session_factory
 from borough.jitsi import room_conference_id
 from borough.settings import BotSettings, JitsiSettings
 from bots.runner import BoroughBot
@@ -270,6 +270,29 @@ def test_list_and_cancel(team: Team) -> None:
     assert "already passed" in team.alice.ask("!meet at 2020-01-01 10:00")
     assert "not a duration" in team.alice.ask("!meet in soon")
     assert "not a timezone I know" in team.alice.ask(f"!meet at {day} 09:00 Mars/Olympus Talk")
+
+
+def test_times_are_read_in_the_persons_own_timezone(team: Team, app_database_url: str) -> None:
+    async def choose() -> None:
+        engine = create_engine(app_database_url)
+        try:
+            async with session_factory(engine).begin() as session:
+                session.add(
+                    DigestSubscription(
+                        user_id=team.carol_id,
+                        frequency="daily",
+                        at_time="08:00",
+                        tz="America/New_York",
+                    )
+                )
+        finally:
+            await engine.dispose()
+
+    asyncio.run(choose())
+    day = (datetime.now(UTC) + timedelta(days=30)).date().isoformat()
+    answer = team.carol.ask(f"!meet at {day} 09:00 Stand-up")
+    assert "09:00 (America/New_York)" in answer
+    assert "(Europe/London)" in team.alice.ask(f"!meet at {day} 09:00 Stand-up")
 
 
 def test_a_scheduled_meeting_is_reminded_and_started_once_across_restarts(
