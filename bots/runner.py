@@ -19,6 +19,8 @@ from nio import (
     AsyncClientConfig,
     JoinError,
     LoginError,
+    MessageDirection,
+    RoomMessagesError,
     RoomSendError,
     SyncError,
     SyncResponse,
@@ -156,7 +158,7 @@ class BoroughBot:
                     continue
                 failures = 0
                 full_state = False
-                await self._handle(response)
+                await self._handle(response, since)
                 since = response.next_batch
                 await self._save_since(since)
         finally:
@@ -188,18 +190,23 @@ class BoroughBot:
                 await self.indexer.state(session, room_id, state)
                 await self.blog_index.state(session, room_id, state)
 
-    async def _handle(self, response: SyncResponse) -> None:
+    async def _handle(self, response: SyncResponse, since: str) -> None:
         for room_id, invite in response.rooms.invite.items():
             await self._on_invite(room_id, invite)
+        # Read any gap before the transaction, so no write lock waits on the homeserver.
+        gaps = {
+            room_id: await self._missed(room_id, room.timeline, since)
+            for room_id, room in response.rooms.join.items()
+        }
         # Index first, in one transaction; the sync position moves only after it commits.
         async with self.sessions.begin() as session:
             for room_id, room in response.rooms.join.items():
                 state = [e.source for e in room.state]
                 await self.indexer.state(session, room_id, state)
                 await self.blog_index.state(session, room_id, state)
-                for event in room.timeline.events:
-                    await self.indexer.timeline(session, room_id, event.source)
-                    await self.blog_index.timeline(session, room_id, event.source)
+                for source in [*gaps[room_id], *(e.source for e in room.timeline.events)]:
+                    await self.indexer.timeline(session, room_id, source)
+                    await self.blog_index.timeline(session, room_id, source)
         for room_id, room in response.rooms.join.items():
             changed = [e.source for e in room.state]
             changed += [e.source for e in room.timeline.events if "state_key" in e.source]
@@ -214,6 +221,27 @@ class BoroughBot:
                 body = source.get("content", {}).get("body")
                 if isinstance(body, str):
                     await self._on_message(room_id, source["event_id"], source["sender"], body)
+
+    async def _missed(self, room_id: str, timeline: Any, since: str) -> list[dict[str, Any]]:
+        """What a limited timeline left out (the bot was away long), oldest first, to index.
+
+        Commands in the gap are not answered: they are stale by now, as on a first start."""
+        if not timeline.limited or not timeline.prev_batch:
+            return []
+        sources: list[dict[str, Any]] = []
+        start = timeline.prev_batch
+        while True:
+            page = await self.client.room_messages(
+                room_id, start=start, end=since, direction=MessageDirection.back, limit=100
+            )
+            if isinstance(page, RoomMessagesError):
+                logger.warning("could not read the gap in %s: %s", room_id, page.message)
+                break
+            sources += [e.source for e in page.chunk]
+            if not page.chunk or not page.end or page.end == start:
+                break
+            start = page.end
+        return sources[::-1]
 
     async def _on_invite(self, room_id: str, invite: Any) -> None:
         inviter = next(

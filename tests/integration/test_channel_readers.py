@@ -1,4 +1,5 @@
-"""Who may read a channel is kept in the app database from member events, across restarts.
+"""Who may read a channel is kept in the app database from member events, across restarts;
+and what happened in a channel while the bot was down is indexed, however much it was.
 
 The real bot and Synapse: a member who leaves a sealed channel while the bot is down loses
 its posts from `!feed` once the bot is back (the resumed full-state sync carries the leave),
@@ -14,8 +15,9 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from sqlalchemy import select
 
-from borough.db import create_engine, session_factory
+from borough.db import Post, create_engine, session_factory
 from borough.readers import readable_channel_ids
 from borough.settings import BotSettings
 from tests.conftest import Homeserver, borough, write_settings
@@ -85,3 +87,31 @@ def test_a_member_who_left_while_the_bot_was_down_reads_no_more(
     assert sealed in readable(app_database_url, homeserver.user_id("tmgr"))
     assert "Leadership note" not in tara.ask("!feed")
     assert "nothing to show" in tara.ask("!tag #quiet")
+
+
+def test_posts_beyond_the_sync_window_while_down_are_all_indexed(
+    homeserver: Homeserver, bot: RunningBot, app_database_url: str
+) -> None:
+    """More posts arrive while the bot is down than one sync carries (its timeline limit is
+    100): the bot reads the gap back and indexes every post exactly once."""
+    sealed = homeserver.room_id("tsealed")
+    tom = Person(homeserver, "tmgr", bot.settings.user_id)
+    poster = homeserver.login_as("tadmin")
+    bot.kill()
+    sent = [
+        post(homeserver, poster, sealed, {"msgtype": "m.text", "body": f"Backlog {n} #gap"})
+        for n in range(130)
+    ]
+    bot.start()
+    assert "Borough commands" in tom.ask("!help")  # answered after the gap is indexed
+
+    async def indexed() -> list[str]:
+        engine = create_engine(app_database_url)
+        try:
+            async with session_factory(engine)() as session:
+                rows = await session.scalars(select(Post.event_id).where(Post.event_id.in_(sent)))
+                return list(rows)
+        finally:
+            await engine.dispose()
+
+    assert sorted(asyncio.run(indexed())) == sorted(sent)
