@@ -6,7 +6,7 @@ after another, all posters at once. The floor is the rate Synapse accepts the po
 is measured by when the last post is in the app database's index. Prints both rates, their
 ratio (1.0: the index keeps up with Synapse) and the lag after the last accepted post.
 
-    .venv/bin/python bench/indexing.py --users 10 --posts 100
+    .venv/bin/python bench/indexing.py --users 10 --posts 100 --catch-up
     .venv/bin/python bench/indexing.py --users 10 --posts 5          # CI size
 """
 
@@ -80,6 +80,35 @@ async def until(condition: Any, seconds: float, what: str) -> None:
         await asyncio.sleep(POLL_SECONDS)
 
 
+class BotProcess:
+    """`borough bots run` as a child process that the benchmark can stop and start again."""
+
+    def __init__(self, settings: Path, log: Path, catch_up: bool) -> None:
+        self.settings, self.log = settings, log
+        self.process: subprocess.Popen[bytes] | None = None
+        self.restart = self.start if catch_up else None
+
+    def start(self) -> None:
+        command = [str(REPO / ".venv" / "bin" / "borough"), "--settings", str(self.settings)]
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [*command, "bots", "run"],
+                stdout=log,
+                stderr=log,
+                env=dict(os.environ),
+            )
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.process = None
+
+
 async def run(
     args: argparse.Namespace,
     homeserver: str,
@@ -87,6 +116,7 @@ async def run(
     bot_id: str,
     posters: list[tuple[str, str]],
     database: Path,
+    bot: BotProcess,
 ) -> None:
     async with aiohttp.ClientSession() as http:
         service = Client(http, homeserver, service_token)
@@ -143,12 +173,26 @@ async def run(
         accepted = time.perf_counter() - began
         await until(lambda: indexed(database, room_id) >= total, 600, "indexing every post")
         done = time.perf_counter() - began
-    floor_rate, bot_rate = total / accepted, total / done
-    print(f"{len(posters)} posters x {args.posts} posts = {total} posts into one channel")
-    print(f"Synapse accepted: {accepted:6.2f} s  {floor_rate:7.1f} posts/s (the floor)")
-    print(f"bot indexed:      {done:6.2f} s  {bot_rate:7.1f} posts/s")
-    print(f"lag after the last accepted post: {(done - accepted) * 1000:.0f} ms")
-    print(f"ratio indexed / accepted rate: {bot_rate / floor_rate:.3f} (1.0 = keeps up)")
+        floor_rate, bot_rate = total / accepted, total / done
+        print(f"{len(posters)} posters x {args.posts} posts = {total} posts into one channel")
+        print(f"Synapse accepted: {accepted:6.2f} s  {floor_rate:7.1f} posts/s (the floor)")
+        print(f"bot indexed:      {done:6.2f} s  {bot_rate:7.1f} posts/s")
+        print(f"lag after the last accepted post: {(done - accepted) * 1000:.0f} ms")
+        print(f"ratio indexed / accepted rate: {bot_rate / floor_rate:.3f} (1.0 = keeps up)")
+        if bot.restart is None:
+            return
+        # Capacity: the same posts again while the bot is down, then its catch-up from the gap.
+        bot.stop()
+        await asyncio.gather(*(post_all(u, t) for u, t in posters))
+        began = time.perf_counter()
+        bot.restart()
+        await until(lambda: indexed(database, room_id) >= 2 * total, 600, "the catch-up")
+        caught_up = time.perf_counter() - began
+        print(
+            f"catch-up after {total} posts while down: {caught_up:6.2f} s  "
+            f"{total / caught_up:7.1f} posts/s (bot start included); "
+            f"{total / caught_up / floor_rate:.1f}x the accept rate"
+        )
 
 
 def _count(database: Path, sql: str, *params: str) -> int:
@@ -163,11 +207,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=10)
     parser.add_argument("--posts", type=int, default=100, help="posts per user")
+    parser.add_argument(
+        "--catch-up",
+        action="store_true",
+        help="then post as much again with the bot stopped, and time its catch-up",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="borough-indexing-") as name:
         tmp = Path(name)
         synapse = LocalSynapse(tmp / "synapse")
-        bot: subprocess.Popen[bytes] | None = None
+        bot: BotProcess | None = None
         synapse.start()
         try:
             service_id, service_token = synapse.register_user("borough", admin=True)
@@ -188,27 +237,12 @@ def main() -> None:
                 ),
                 encoding="utf-8",
             )
-            log = (tmp / "bot.log").open("wb")
-            bot = subprocess.Popen(
-                [
-                    str(REPO / ".venv" / "bin" / "borough"),
-                    "--settings",
-                    str(settings),
-                    "bots",
-                    "run",
-                ],
-                stdout=log,
-                stderr=log,
-                env=dict(os.environ),
-            )
-            asyncio.run(run(args, synapse.base_url, service_token, bot_id, posters, database))
+            bot = BotProcess(settings, tmp / "bot.log", args.catch_up)
+            bot.start()
+            asyncio.run(run(args, synapse.base_url, service_token, bot_id, posters, database, bot))
         finally:
             if bot is not None:
-                bot.terminate()
-                try:
-                    bot.wait(20)
-                except subprocess.TimeoutExpired:
-                    bot.kill()
+                bot.stop()
             synapse.stop()
 
 
