@@ -197,10 +197,12 @@ async def find_people(
     """`@user`, `@user:server`, a username or part of a display name → present people."""
     if text.startswith("@"):
         user_id = text if ":" in text else f"{text}:{server_name}"
-        row = await session.get(Profile, user_id)
-        if row is None or row.left_at is not None:
-            return []
-        return [PersonSummary(row.user_id, row.display_name, row.job_title)]
+        found = await session.execute(
+            select(Profile.user_id, Profile.display_name, Profile.job_title).where(
+                Profile.user_id == user_id, Profile.left_at.is_(None)
+            )
+        )
+        return [PersonSummary(*row) for row in found]
     await _fresh(session)
     wanted = text.lower()
     entry = DirectoryEntry
