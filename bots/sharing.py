@@ -136,6 +136,8 @@ class Reposts:
             "format": "org.matrix.custom.html",
             "formatted_body": render_html(text),
             REPOST_KEY: {"event_id": post.event_id, "room_id": post.room_id, "by": asker},
+            # The quote may name people; a boost should not ping them a second time.
+            "m.mentions": {},
         }
         response = await self.client.room_send(
             target.room_id, "m.room.message", content, tx_id=txn_id

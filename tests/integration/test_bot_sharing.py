@@ -266,6 +266,7 @@ def test_repost_into_a_narrower_sealed_channel_with_attribution(
     assert "**Tom Manager** reposted **Tess Admin** from **Leadership**" in body
     assert "> Budget agreed for #housing" in body and quote(lead_post) in body
     assert boost["content"]["org.borough.repost"]["event_id"] == lead_post
+    assert boost["content"]["m.mentions"] == {}  # nobody is pinged again
     # Asked again: recorded once, posted once.
     assert "already reposted in **Team news**" in tom.ask(f"!repost {lead_post} #teamnews")
     rows = run_db(
@@ -323,6 +324,10 @@ def test_an_open_post_goes_to_a_sealed_channel_but_not_to_the_web(
 
 def test_repost_bad_input_gets_usage(people: dict[str, Person]) -> None:
     tom = people["tmgr"]
+    commands = tom.ask("!help")
+    assert "`!repost LINK CHANNEL`" in commands
+    assert "`!digest daily|weekly|off [TIME] [TIMEZONE]`" in commands
+    assert "`!blog latest UNIT…`" in commands
     assert "`channel` is missing. Usage: `!repost LINK CHANNEL`" in tom.ask("!repost $abc")
     assert "is not a link to a post" in tom.ask("!repost https://example.org/x #lead")
     assert "I know no channel post at that link" in tom.ask("!repost $nosuchevent #lead")
