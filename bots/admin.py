@@ -80,8 +80,11 @@ class PartnerAdmin:
         return row
 
     async def people(self, asker: str) -> str:
-        own = await self._profile(asker)
-        organisation = str(own.organisation)
+        async with self.sessions() as session:
+            own = await session.get(Profile, asker)
+        if own is None or own.organisation is None:
+            raise UsageError("You are not one of any organisation's people, so you admin none.")
+        organisation = own.organisation
         async with self._client() as client:
             await self._require_admin(client, asker, organisation)
         async with self.sessions() as session:
