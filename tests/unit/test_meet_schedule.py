@@ -21,6 +21,7 @@ from bots.meet import (
     show_time,
     split_audio_title,
 )
+from tests.conftest import POSTGRES_DSN, _postgres_database
 
 LONDON = ZoneInfo("Europe/London")
 NOW = datetime(2026, 11, 25, 21, 0, tzinfo=UTC)
@@ -96,13 +97,22 @@ def test_audio_and_titles() -> None:
     )
 
 
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[MeetingStore]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'app.db'}"
+#: The claims are row-level races, so they also run on PostgreSQL when the suite has one.
+BACKENDS = ["sqlite", *(["postgresql"] if POSTGRES_DSN else [])]
+
+
+@pytest.fixture(params=BACKENDS)
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[MeetingStore]:
+    if request.param == "sqlite":
+        url, drop = f"sqlite+aiosqlite:///{tmp_path / 'app.db'}", None
+    else:
+        url, drop = _postgres_database("borough_meet")
     await migrate(url)
     engine = create_engine(url)
     yield MeetingStore(session_factory(engine))
     await engine.dispose()
+    if drop is not None:
+        drop()
 
 
 async def schedule(store: MeetingStore, at: datetime, room: str = "!r:x") -> int:
