@@ -326,7 +326,7 @@ def report(
         facts.network, facts.activities, facts.meetings, facts.new_accounts, facts.room_joins
     )
     circle = virtuous_circle(
-        facts.network, facts.activities, facts.meetings, since.date(), until.date()
+        facts.network, facts.interactions, facts.meetings, since.date(), until.date()
     )
     shown = select_rows(rows, facts.network, organisation, unit)
     if organisation is not None:
@@ -341,7 +341,7 @@ def report(
         until=until,
         rows=shown,
         circle=circle,
-        weekly=weekly_activity(facts.activities, facts.meetings, since.date(), until.date()),
+        weekly=weekly_activity(facts.interactions, facts.meetings, since.date(), until.date()),
         filters=filters,
     )
     print_tables(result, console)

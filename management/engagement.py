@@ -1,13 +1,13 @@
 """Engagement arithmetic: pure functions from aggregated facts to report rows.
 
-The database does the heavy counting (`management.report_data` groups posts, replies and
-reactions by room, person, the organisation of the post's author and week); these functions
-only attribute those
-counts to organisations, units, partnerships and channels, and fold days into weeks.
+The database does the heavy counting (`management.report_data`): posts, replies and
+reactions per room and person (`Activity`), and per room, week and pair of organisations
+(`Interaction`). These functions only attribute those counts to organisations, units,
+partnerships and channels, and lay them out week by week.
 
 Attribution: an organisation or unit counts what its people did anywhere (a unit includes its
-sub-units); a partnership or channel counts what happened in its rooms. A reaction counts on
-the day of the post it reacts to (the index keeps no reaction time).
+sub-units); a partnership or channel counts what happened in its rooms. A reaction counts in
+the week of the post it reacts to (the index keeps no reaction time).
 """
 
 from __future__ import annotations
@@ -27,16 +27,34 @@ SCOPE_KINDS: tuple[ScopeKind, ...] = ("organisation", "unit", "partnership", "ch
 
 @dataclass(frozen=True)
 class Activity:
-    """`count` posts, replies or reactions by `actor` in a room in the week starting `week`
-    (a Monday). `target_org` is the organisation of the author of the post replied or
-    reacted to (None for a post, or an author with no organisation)."""
+    """`count` posts, replies or reactions by `actor` in a room over the whole period."""
 
     room_id: str
     actor: str
     kind: Kind
-    target_org: str | None
-    week: date
     count: int
+
+
+@dataclass(frozen=True)
+class Interaction:
+    """`count` posts, replies or reactions in a room in the week starting `week` (a Monday),
+    by people of `actor_org`, to posts by people of `target_org` (None for a post, or for
+    anyone without an organisation)."""
+
+    room_id: str
+    week: date
+    kind: Kind
+    actor_org: str | None
+    target_org: str | None
+    count: int
+
+    @property
+    def crosses_organisations(self) -> bool:
+        return (
+            self.actor_org is not None
+            and self.target_org is not None
+            and self.actor_org != self.target_org
+        )
 
 
 @dataclass(frozen=True)
@@ -99,10 +117,6 @@ class Network:
         if (channel := self.room_channel.get(room_id)) is not None:
             scopes.add(Scope("channel", channel))
         return scopes
-
-    def crosses_organisations(self, actor: str, target_org: str | None) -> bool:
-        own = self.person_org.get(actor)
-        return own is not None and target_org is not None and own != target_org
 
     def all_scopes(self) -> list[Scope]:
         scopes = {Scope("organisation", o) for o in self.unit_org.values()}
@@ -266,7 +280,7 @@ def weeks_between(start: date, end: date) -> list[date]:
 
 def virtuous_circle(
     network: Network,
-    activities: Iterable[Activity],
+    interactions: Iterable[Interaction],
     meetings: Iterable[MeetingFact],
     start: date,
     end: date,
@@ -274,14 +288,14 @@ def virtuous_circle(
     """Week by week, per partnership: replies, reactions and meetings that cross
     organisations, beside all interactions there. Every week in [start, end] appears."""
     crossing: dict[tuple[date, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for a in activities:
-        partnership = network.room_partnership.get(a.room_id)
-        if partnership is None or a.kind == "post":
+    for i in interactions:
+        partnership = network.room_partnership.get(i.room_id)
+        if partnership is None or i.kind == "post":
             continue
-        cell = crossing[(week_start(a.week), partnership)]
-        cell["all"] += a.count
-        if network.crosses_organisations(a.actor, a.target_org):
-            cell[a.kind] += a.count
+        cell = crossing[(week_start(i.week), partnership)]
+        cell["all"] += i.count
+        if i.crosses_organisations:
+            cell[i.kind] += i.count
     for m in meetings:
         partnership = network.room_partnership.get(m.room_id)
         if partnership is None:
@@ -307,16 +321,16 @@ def virtuous_circle(
 
 
 def weekly_activity(
-    activities: Iterable[Activity], meetings: Iterable[MeetingFact], start: date, end: date
+    interactions: Iterable[Interaction], meetings: Iterable[MeetingFact], start: date, end: date
 ) -> list[tuple[date, dict[str, int]]]:
     """Network-wide posts, replies, reactions and meetings per week, for the chart."""
     weeks = {
         w: {"post": 0, "reply": 0, "reaction": 0, "meeting": 0} for w in weeks_between(start, end)
     }
-    for a in activities:
-        week = week_start(a.week)
+    for i in interactions:
+        week = week_start(i.week)
         if week in weeks:
-            weeks[week][a.kind] += a.count
+            weeks[week][i.kind] += i.count
     for m in meetings:
         week = week_start(m.started_at.date())
         if week in weeks:

@@ -27,7 +27,7 @@ from borough.db import (
     UnitRow,
 )
 from borough.matrix import MatrixClient, q
-from management.engagement import Activity, MeetingFact, Network, Scope
+from management.engagement import Activity, Interaction, MeetingFact, Network, Scope
 from provisioning.live import LiveNetwork, read_live
 
 logger = logging.getLogger(__name__)
@@ -39,6 +39,7 @@ class ReportFacts:
     until: datetime
     network: Network
     activities: list[Activity]
+    interactions: list[Interaction]
     meetings: list[MeetingFact]
     new_accounts: set[str]
     room_joins: dict[str, set[str]]
@@ -56,55 +57,77 @@ def _as_date(value: Any) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
 
+def _period(column: Any, since: datetime, until: datetime) -> tuple[Any, Any]:
+    return column >= since, column < until
+
+
 async def load_activities(
     session: AsyncSession, since: datetime, until: datetime
 ) -> list[Activity]:
-    """Posts, replies and reactions counted per room, person, kind, organisation of the
-    post's author and week. Grouping by organisation and week, not by author and day, is
-    what keeps the result small: a person's week in a room is a handful of rows."""
-    root = aliased(Post)
-    root_author = aliased(Profile)
+    """Posts, replies and reactions per room, person and kind over the period: what active
+    people and the counts per scope need, and no more (a person has a few rooms)."""
+    kind = case((Post.thread_root.is_(None), "post"), else_="reply")
+    posts = (
+        select(Post.room_id, Post.author, kind, func.count())
+        .where(*_period(Post.sent_at, since, until))
+        .group_by(Post.room_id, Post.author, kind)
+    )
+    reacted = aliased(Post)
+    reactions = (
+        select(reacted.room_id, Reaction.sender, func.count())
+        .select_from(Reaction)
+        .join(reacted, reacted.event_id == Reaction.post_id)
+        .where(*_period(reacted.sent_at, since, until))
+        .group_by(reacted.room_id, Reaction.sender)
+    )
+    found = [
+        Activity(room_id, actor, kind_, int(n))
+        for room_id, actor, kind_, n in (await session.execute(posts)).all()
+    ]
+    found += [
+        Activity(room_id, actor, "reaction", int(n))
+        for room_id, actor, n in (await session.execute(reactions)).all()
+    ]
+    return found
+
+
+async def load_interactions(
+    session: AsyncSession, since: datetime, until: datetime
+) -> list[Interaction]:
+    """Posts, replies and reactions per room, UTC week, kind, the actor's organisation and
+    the organisation of the post's author: what the week-by-week views need."""
+    actor, root, target = aliased(Profile), aliased(Post), aliased(Profile)
     week = _week(session, Post.sent_at)
     kind = case((Post.thread_root.is_(None), "post"), else_="reply")
     posts = (
-        select(
-            Post.room_id,
-            Post.author,
-            kind.label("kind"),
-            root_author.organisation,
-            week.label("week"),
-            func.count().label("n"),
-        )
+        select(Post.room_id, week, kind, actor.organisation, target.organisation, func.count())
         .select_from(Post)
+        .outerjoin(actor, actor.user_id == Post.author)
         .outerjoin(root, root.event_id == Post.thread_root)
-        .outerjoin(root_author, root_author.user_id == root.author)
-        .where(Post.sent_at >= since, Post.sent_at < until)
-        .group_by(Post.room_id, Post.author, kind, root_author.organisation, week)
+        .outerjoin(target, target.user_id == root.author)
+        .where(*_period(Post.sent_at, since, until))
+        .group_by(Post.room_id, week, kind, actor.organisation, target.organisation)
     )
-    reacted = aliased(Post)
-    author = aliased(Profile)
+    reacted, reactor, author = aliased(Post), aliased(Profile), aliased(Profile)
     reaction_week = _week(session, reacted.sent_at)
     reactions = (
         select(
-            reacted.room_id,
-            Reaction.sender,
-            author.organisation,
-            reaction_week.label("week"),
-            func.count().label("n"),
+            reacted.room_id, reaction_week, reactor.organisation, author.organisation, func.count()
         )
         .select_from(Reaction)
         .join(reacted, reacted.event_id == Reaction.post_id)
+        .outerjoin(reactor, reactor.user_id == Reaction.sender)
         .outerjoin(author, author.user_id == reacted.author)
-        .where(reacted.sent_at >= since, reacted.sent_at < until)
-        .group_by(reacted.room_id, Reaction.sender, author.organisation, reaction_week)
+        .where(*_period(reacted.sent_at, since, until))
+        .group_by(reacted.room_id, reaction_week, reactor.organisation, author.organisation)
     )
     found = [
-        Activity(room_id, actor, kind_, org if kind_ == "reply" else None, _as_date(w), int(n))
-        for room_id, actor, kind_, org, w, n in (await session.execute(posts)).all()
+        Interaction(room_id, _as_date(w), kind_, a, t if kind_ == "reply" else None, int(n))
+        for room_id, w, kind_, a, t, n in (await session.execute(posts)).all()
     ]
     found += [
-        Activity(room_id, actor, "reaction", org, _as_date(w), int(n))
-        for room_id, actor, org, w, n in (await session.execute(reactions)).all()
+        Interaction(room_id, _as_date(w), "reaction", a, t, int(n))
+        for room_id, w, a, t, n in (await session.execute(reactions)).all()
     ]
     return found
 
@@ -284,6 +307,7 @@ async def gather(
             c.room_id: c.name for c in (await session.scalars(select(ChannelRow))).all()
         }
         activities = await load_activities(session, since, until)
+        interactions = await load_interactions(session, since, until)
         meetings = await load_meetings(session, since, until)
     network = network_from(live, profiles, units, channel_names)
     partnership_spaces = [
@@ -300,10 +324,18 @@ async def gather(
         until=until,
         network=network,
         activities=activities,
+        interactions=interactions,
         meetings=meetings,
         new_accounts=await new_accounts(client, since) & people,
         room_joins={room: joined & people for room, joined in joins.items()},
     )
 
 
-__all__ = ["ReportFacts", "gather", "load_activities", "load_meetings", "network_from"]
+__all__ = [
+    "ReportFacts",
+    "gather",
+    "load_activities",
+    "load_interactions",
+    "load_meetings",
+    "network_from",
+]

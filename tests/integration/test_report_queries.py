@@ -20,8 +20,8 @@ from borough.db import (
     migrate,
     session_factory,
 )
-from management.engagement import Activity
-from management.report_data import load_activities, load_meetings
+from management.engagement import Activity, Interaction
+from management.report_data import load_activities, load_interactions, load_meetings
 from tests.integration.test_audit_log import POSTGRES, _drop_postgres, _postgres_url
 
 # Needs a real PostgreSQL (BOROUGH_TEST_POSTGRES, or 127.0.0.1:5432) as well as SQLite.
@@ -80,7 +80,7 @@ def person(user_id: str, organisation: str) -> Profile:
     )
 
 
-async def test_activities_are_grouped_by_room_person_kind_target_org_and_utc_week(
+async def test_facts_per_person_and_per_week_and_organisations(
     session: AsyncSession,
 ) -> None:
     late = datetime(2026, 11, 15, 23, 30, tzinfo=UTC)  # a Sunday; already Monday in Auckland
@@ -104,19 +104,30 @@ async def test_activities_are_grouped_by_room_person_kind_target_org_and_utc_wee
         ]
     )
     await session.commit()
-    found = await load_activities(session, SINCE, UNTIL)
     week, next_week = date(2026, 11, 9), date(2026, 11, 16)
-    assert sorted(found, key=repr) == sorted(
+    assert sorted(await load_interactions(session, SINCE, UNTIL), key=repr) == sorted(
         [
-            Activity("!r", "@ann", "post", None, week, 2),
-            Activity("!r", "@ann", "post", None, next_week, 1),
-            Activity("!r", "@cat", "reply", "council", week, 2),
-            Activity("!r", "@ann", "reply", "police", week, 1),
-            Activity("!r", "@cat", "reply", None, week, 1),
-            Activity("!sealed", "@bob", "post", None, week, 1),
-            Activity("!r", "@cat", "reaction", "council", week, 1),
-            Activity("!r", "@dan", "reaction", "council", week, 1),
-            Activity("!sealed", "@dan", "reaction", None, week, 1),
+            Interaction("!r", week, "post", "council", None, 2),
+            Interaction("!r", next_week, "post", "council", None, 1),
+            Interaction("!r", week, "reply", "police", "council", 2),
+            Interaction("!r", week, "reply", "council", "police", 1),
+            Interaction("!r", week, "reply", "police", None, 1),  # root not indexed
+            Interaction("!sealed", week, "post", None, None, 1),  # no profile
+            Interaction("!r", week, "reaction", "police", "council", 1),
+            Interaction("!r", week, "reaction", None, "council", 1),
+            Interaction("!sealed", week, "reaction", None, None, 1),
+        ],
+        key=repr,
+    )
+    assert sorted(await load_activities(session, SINCE, UNTIL), key=repr) == sorted(
+        [
+            Activity("!r", "@ann", "post", 3),
+            Activity("!r", "@ann", "reply", 1),
+            Activity("!r", "@cat", "reply", 3),
+            Activity("!sealed", "@bob", "post", 1),
+            Activity("!r", "@cat", "reaction", 1),
+            Activity("!r", "@dan", "reaction", 1),
+            Activity("!sealed", "@dan", "reaction", 1),
         ],
         key=repr,
     )

@@ -9,6 +9,7 @@ import pytest
 from management.engagement import (
     Activity,
     CircleWeek,
+    Interaction,
     MeetingFact,
     Network,
     Scope,
@@ -36,20 +37,24 @@ NETWORK = Network(
 )
 
 
-def act(
-    room: str, actor: str, kind: str, target_org: str | None, week: date, n: int = 1
-) -> Activity:
-    return Activity(room, actor, kind, target_org, week, n)  # type: ignore[arg-type]
-
-
 ACTIVITIES = [
-    act("!news", ANN, "post", None, MON, 2),
-    act("!news", BOB, "reply", "council", MON),
-    act("!news", CAT, "reaction", "council", MON),  # police reacting in a council channel
-    act("!pchan", ANN, "post", None, MON),
-    act("!pchan", CAT, "reply", "council", MON),  # crosses
-    act("!pchan", BOB, "reaction", "council", MON),  # same organisation
-    act("!pchan", DAN, "reaction", "council", NEXT_WED, 3),  # crosses, next week
+    Activity("!news", ANN, "post", 2),
+    Activity("!news", BOB, "reply", 1),
+    Activity("!news", CAT, "reaction", 1),  # police reacting in a council channel
+    Activity("!pchan", ANN, "post", 1),
+    Activity("!pchan", CAT, "reply", 1),
+    Activity("!pchan", BOB, "reaction", 1),
+    Activity("!pchan", DAN, "reaction", 3),
+]
+# The same activity by week and organisations, as the database groups it.
+INTERACTIONS = [
+    Interaction("!news", MON, "post", "council", None, 2),
+    Interaction("!news", MON, "reply", "council", "council", 1),
+    Interaction("!news", MON, "reaction", "police", "council", 1),
+    Interaction("!pchan", MON, "post", "council", None, 1),
+    Interaction("!pchan", MON, "reply", "police", "council", 1),  # crosses
+    Interaction("!pchan", MON, "reaction", "council", "council", 1),  # same organisation
+    Interaction("!pchan", NEXT_WED, "reaction", "police", "council", 3),  # crosses, next week
 ]
 MEETINGS = [
     MeetingFact(1, "!pgen", datetime(2026, 11, 17, 10, tzinfo=UTC), 30.0, frozenset({ANN, CAT})),
@@ -110,7 +115,7 @@ def test_every_scope_has_a_row_even_when_idle_and_names_fall_back_to_keys() -> N
 
 
 def test_virtuous_circle_counts_only_crossings_inside_partnerships_week_by_week() -> None:
-    weeks = virtuous_circle(NETWORK, ACTIVITIES, MEETINGS, MON, NEXT_WED)
+    weeks = virtuous_circle(NETWORK, INTERACTIONS, MEETINGS, MON, NEXT_WED)
     assert weeks == [
         CircleWeek(MON, "p", replies=1, reactions=0, meetings=1, interactions=3),
         CircleWeek(date(2026, 11, 23), "p", replies=0, reactions=3, meetings=0, interactions=4),
@@ -120,7 +125,7 @@ def test_virtuous_circle_counts_only_crossings_inside_partnerships_week_by_week(
 
 
 def test_a_person_without_an_organisation_never_counts_as_crossing() -> None:
-    stranger = [act("!pchan", "@who:x", "reply", "council", MON)]
+    stranger = [Interaction("!pchan", MON, "reply", None, "council", 1)]
     [week] = virtuous_circle(NETWORK, stranger, [], MON, MON)
     assert (week.replies, week.interactions) == (0, 1)
 
@@ -146,6 +151,6 @@ def test_weeks_and_weekly_activity() -> None:
         date(2026, 11, 23),
         date(2026, 11, 30),
     ]
-    weekly = dict(weekly_activity(ACTIVITIES, MEETINGS, MON, NEXT_WED))
+    weekly = dict(weekly_activity(INTERACTIONS, MEETINGS, MON, NEXT_WED))
     assert weekly[MON] == {"post": 3, "reply": 2, "reaction": 2, "meeting": 1}
     assert weekly[date(2026, 11, 23)] == {"post": 0, "reply": 0, "reaction": 3, "meeting": 2}
