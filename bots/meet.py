@@ -26,6 +26,7 @@ from borough.db import Meeting
 from borough.jitsi import (
     LAYOUT_EVENT,
     OPENID_AUTH,
+    STANDING_WIDGET_ID,
     WIDGET_EVENT,
     MeetingTokenRequest,
     MeetingWidget,
@@ -275,6 +276,10 @@ class Meetings:
                 "Only the person who started this meeting, or someone who may change the "
                 "room's widgets, can end it."
             )
+        if live.widget_id in ("", STANDING_WIDGET_ID):
+            # A standing meeting's widget is the org chart's to keep; only this session ends.
+            await self.store.end(live.id, self.clock())
+            return f"Meeting **{live.title}** has ended; the room's standing meeting stays."
         await self._close(room_id, live.widget_id)
         await self.store.end(live.id, self.clock())
         return f"Meeting **{live.title}** has ended."

@@ -16,7 +16,8 @@ import pytest
 from sqlalchemy import select
 
 from borough.db import DigestSubscription, Meeting, create_engine, migrate, session_factory
-from borough.jitsi import room_conference_id
+from borough.jitsi import STANDING_WIDGET_ID, MeetingWidget, room_conference_id
+from borough.meetings import MeetingStore
 from borough.settings import BotSettings, JitsiSettings
 from bots.runner import BoroughBot
 from tests.conftest import Homeserver
@@ -293,6 +294,37 @@ def test_times_are_read_in_the_persons_own_timezone(team: Team, app_database_url
     answer = team.carol.ask(f"!meet at {day} 09:00 Stand-up")
     assert "09:00 (America/New_York)" in answer
     assert "(Europe/London)" in team.alice.ask(f"!meet at {day} 09:00 Stand-up")
+
+
+def test_ending_a_standing_meeting_keeps_its_widget(team: Team, app_database_url: str) -> None:
+    widget = MeetingWidget(
+        STANDING_WIDGET_ID, room_conference_id(team.room_id), "meet.test", "Standing", "Room"
+    ).content()
+    path = (
+        f"/_matrix/client/v3/rooms/{quote(team.room_id)}/state/"
+        f"im.vector.modular.widgets/{STANDING_WIDGET_ID}"
+    )
+    team.hs.call("PUT", path, team.alice.token, widget)
+
+    async def session_started() -> None:
+        engine = create_engine(app_database_url)
+        try:
+            await MeetingStore(session_factory(engine)).create(
+                room_id=team.room_id,
+                widget_id=STANDING_WIDGET_ID,
+                conference_id=room_conference_id(team.room_id),
+                title="Standing",
+                is_audio_only=False,
+                created_by=team.alice_id,
+                timezone="UTC",
+                started_at=datetime.now(UTC),
+            )
+        finally:
+            await engine.dispose()
+
+    asyncio.run(session_started())
+    assert "the room's standing meeting stays" in team.alice.ask("!meet end")
+    assert team.state("im.vector.modular.widgets", STANDING_WIDGET_ID)["type"] == "jitsi"
 
 
 def test_a_scheduled_meeting_is_reminded_and_started_once_across_restarts(
