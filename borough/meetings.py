@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -204,6 +204,17 @@ class MeetingStore:
             if not result.rowcount:  # type: ignore[attr-defined]
                 return None
         return await self.get(meeting_id)
+
+    async def last_activity(self, meeting: Meeting) -> datetime:
+        """When the meeting last admitted someone (or started)."""
+        async with self.sessions() as session:
+            latest = await session.scalar(
+                select(func.max(MeetingParticipant.first_seen_at)).where(
+                    MeetingParticipant.meeting_id == meeting.id
+                )
+            )
+        moments = [as_utc(m) for m in (latest, meeting.started_at) if m is not None]
+        return max(moments) if moments else as_utc(meeting.created_at)
 
     async def record_participant(self, meeting_id: int, user_id: str, now: datetime) -> bool:
         """Note that `user_id` was admitted; True the first time only."""

@@ -22,7 +22,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -31,6 +31,7 @@ from aiohttp import web
 
 from borough.jitsi import (
     OPENID_AUTH,
+    STANDING_WIDGET_ID,
     WIDGET_EVENT,
     MeetingTokenRequest,
     is_jitsi_widget,
@@ -51,6 +52,9 @@ logger = logging.getLogger(__name__)
 
 OPENID_HTTP = web.AppKey("openid_http", aiohttp.ClientSession)
 MEETINGS = web.AppKey("meetings", MeetingStore)
+
+#: A standing meeting's session with no one joining for this long is over.
+SESSION_IDLE = timedelta(hours=2)
 
 #: Room v12 (and its MSC4289 predecessors) give creators unlimited power.
 CREATOR_POWER_VERSIONS = ("12", "org.matrix.hydra.11")
@@ -385,6 +389,12 @@ class AdmissionLog:
         """Count the person in the room's live meeting; a widget nobody scheduled gets a row."""
         now = datetime.now(UTC)
         meeting = await self.store.live(room_id)
+        if meeting is not None and meeting.widget_id in ("", STANDING_WIDGET_ID):
+            # Nobody ends a standing meeting's session: an idle one is over, the next is new.
+            last = await self.store.last_activity(meeting)
+            if now - last > SESSION_IDLE:
+                await self.store.end(meeting.id, last)
+                meeting = None
         if meeting is None:
             full = await self.snapshot_of(room_id)
             widgets = full.jitsi_widgets if full is not None else ()

@@ -9,8 +9,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import update
 
-from borough.db import create_engine, migrate, session_factory
+from borough.db import Meeting, MeetingParticipant, create_engine, migrate, session_factory
+from borough.jitsi import STANDING_WIDGET_ID
 from borough.meetings import MeetingStore, as_utc
 from bots.commands import UsageError
 from bots.meet import (
@@ -22,6 +24,7 @@ from bots.meet import (
     split_audio_title,
 )
 from tests.conftest import POSTGRES_DSN, _postgres_database
+from widgets.conferencing import Admission, AdmissionLog, RoomSnapshot
 
 LONDON = ZoneInfo("Europe/London")
 NOW = datetime(2026, 11, 25, 21, 0, tzinfo=UTC)
@@ -166,3 +169,56 @@ async def test_participants_are_recorded_once(store: MeetingStore) -> None:
         *(store.record_participant(meeting_id, "@a:x", NOW) for _ in range(3))
     )
     assert sorted(results) == [False, False, True]
+
+
+async def test_last_activity_is_the_latest_admission(store: MeetingStore) -> None:
+    meeting_id = await schedule(store, NOW)
+    await store.claim_starts(NOW)
+    meeting = await store.get(meeting_id)
+    assert meeting is not None
+    assert await store.last_activity(meeting) == NOW
+    await store.record_participant(meeting_id, "@a:x", NOW + timedelta(hours=1))
+    assert await store.last_activity(meeting) == NOW + timedelta(hours=1)
+
+
+async def test_an_idle_standing_session_ends_and_the_next_admission_starts_another(
+    store: MeetingStore,
+) -> None:
+    widget = (
+        STANDING_WIDGET_ID,
+        "@service:x",
+        {"type": "jitsi", "url": "u", "name": "Team standing meeting", "data": {}},
+    )
+    snapshot = RoomSnapshot({"@a:x": "A"}, {}, frozenset(), "Team", (widget,))
+
+    async def snapshot_of(room_id: str) -> RoomSnapshot:
+        return snapshot
+
+    log = AdmissionLog(store, snapshot_of)
+    log.start()
+    log.note("!r:x", Admission("@a:x", snapshot))
+    await log.drain()
+    first = await store.live("!r:x")
+    assert first is not None and first.widget_id == STANDING_WIDGET_ID
+    log.note("!r:x", Admission("@a:x", snapshot))
+    await log.drain()
+    assert (await store.live("!r:x")).id == first.id  # type: ignore[union-attr]
+    # Three hours later nobody has joined: that session is over.
+    async with store.sessions.begin() as session:
+        await session.execute(
+            update(Meeting)
+            .where(Meeting.id == first.id)
+            .values(started_at=NOW - timedelta(hours=3), created_at=NOW - timedelta(hours=3))
+        )
+        await session.execute(
+            update(MeetingParticipant)
+            .where(MeetingParticipant.meeting_id == first.id)
+            .values(first_seen_at=NOW - timedelta(hours=3))
+        )
+    log.note("!r:x", Admission("@a:x", snapshot))
+    await log.drain()
+    await log.stop()
+    second = await store.live("!r:x")
+    assert second is not None and second.id != first.id
+    ended = await store.get(first.id)
+    assert ended is not None and ended.ended_at is not None
