@@ -74,6 +74,7 @@ async def plan_against_live(
         conn.actor,
         bot,
         widget_url=conn.settings.widgets.public_url,
+        jitsi=conn.settings.jitsi,
     )
     avatars = read_avatars(desired, org_dir or Path())
     live = await read_live(conn.client, conn.sessions)

@@ -16,6 +16,7 @@ from borough.network import DesiredNetwork, DesiredRoom, DesiredUser
 from borough.org import Person
 from borough.room_widgets import pinned_layout
 from provisioning.live import LiveNetwork, LiveRoom
+from provisioning.meetings import standing_meeting
 
 
 @dataclass(frozen=True)
@@ -293,6 +294,9 @@ class _Planner:
                 )
                 if room.parent_key:
                     self.link(room)
+                if (meeting := standing_meeting(room, self.desired)) is not None:
+                    op = SetState(room.key, events.WIDGETS, meeting.state_key, meeting)
+                    self.add(Change(PHASE_STATE, group, "+", room.key, "standing meeting", op))
             else:
                 self.update_room(room, live)
             self.memberships(room, live)
@@ -340,6 +344,9 @@ class _Planner:
             for widget in room.widgets:
                 content = widget.content(self.desired.widget_url, self.desired.service_user)
                 state.append((events.WIDGETS, widget.widget_id, content))
+        meeting = standing_meeting(room, self.desired)
+        if meeting is not None and (room_id := self.live.room_id(room.key)) is not None:
+            state.append((events.WIDGETS, meeting.state_key, meeting.content(room_id)))
         return state
 
     def widget_layout(self, room: DesiredRoom, live: LiveRoom | None) -> dict[str, Any] | None:
