@@ -206,6 +206,8 @@ async def measure(url: str, viewers: dict[str, list[str]], queries: int, seed: i
     microblog = Microblog(sessions, indexer, "borough.test")
     rng = random.Random(seed)
     timings: dict[str, list[float]] = {}
+    by_text: dict[str, list[float]] = {}
+    matches: dict[str, str] = {}
     kinds = [(k, who) for k, who in viewers.items() if who]
     for n in range(queries):
         # Interleave: every round asks each kind of question once, in a shuffled order.
@@ -220,8 +222,12 @@ async def measure(url: str, viewers: dict[str, list[str]], queries: int, seed: i
         rng.shuffle(asks)
         for label, call in asks:
             began = time.perf_counter()
-            await call
-            timings.setdefault(label, []).append((time.perf_counter() - began) * 1000)
+            answer = await call
+            took = (time.perf_counter() - began) * 1000
+            timings.setdefault(label, []).append(took)
+            if label.startswith("find/"):
+                by_text.setdefault(FIND_QUERIES[n % len(FIND_QUERIES)], []).append(took)
+                matches.setdefault(FIND_QUERIES[n % len(FIND_QUERIES)], str(answer).split("\n")[0])
     await engine.dispose()
     print(f"{'query':<22}{'n':>6}{'p50 ms':>10}{'p95 ms':>10}{'max ms':>10}")
     for label in sorted(timings):
@@ -230,6 +236,13 @@ async def measure(url: str, viewers: dict[str, list[str]], queries: int, seed: i
             f"{label:<22}{len(values):>6}{statistics.median(values):>10.2f}"
             f"{percentile(values, 0.95):>10.2f}{max(values):>10.2f}"
         )
+    print(f"\n{'!find query (all viewers)':<30}{'p50 ms':>10}{'p95 ms':>10}   first answer line")
+    for query, values in by_text.items():
+        print(
+            f"{query:<30}{statistics.median(values):>10.2f}{percentile(values, 0.95):>10.2f}"
+            f"   {matches[query][:50]}"
+        )
+    print()
     floor = statistics.median(timings["floor: SELECT 1"])
     print(f"floor (SELECT 1 round trip on this machine now): p50 {floor:.2f} ms")
     for family in ("find", "feed"):
