@@ -73,10 +73,13 @@ class Microblog:
         name = tag.lstrip("#").lower()
         async with self.sessions() as session:
             rooms = await readable_channel_ids(session, asker)
+        # Newest first by the tag's own time (a post's time, copied), so the (tag, sent_at)
+        # index is read backwards and stops at the page: no sort of every tagged post.
         query = (
             select(Post)
             .join(PostTag, PostTag.event_id == Post.event_id)
             .where(PostTag.tag == name, Post.room_id.in_(rooms))
+            .order_by(PostTag.sent_at.desc(), PostTag.event_id.desc())
         )
         return await self._page(query, page, f"Posts tagged #{name}", f"!tag #{name} {page + 1}")
 
@@ -104,15 +107,12 @@ class Microblog:
         return "\n".join(lines)
 
     async def _page(self, query: Any, page: int, title: str, more: str) -> str:
+        """One page of an ordered query of posts."""
         if page < 1:
             raise UsageError("Pages start at 1.")
         async with self.sessions() as session:
             posts = list(
-                await session.scalars(
-                    query.order_by(Post.sent_at.desc(), Post.event_id.desc())
-                    .offset((page - 1) * PAGE_SIZE)
-                    .limit(PAGE_SIZE + 1)
-                )
+                await session.scalars(query.offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1))
             )
             names = await self._names(session, posts)
         return self._render(posts, names, page, title, more)
