@@ -64,9 +64,15 @@ async def connect(settings_path: str) -> AsyncIterator[Connection]:
 
 
 async def plan_against_live(
-    conn: Connection, chart: OrgChart, options: PlanOptions, org_dir: Path | None = None
+    conn: Connection,
+    chart: OrgChart,
+    options: PlanOptions,
+    org_dir: Path | None = None,
+    *,
+    refresh: bool = False,
 ) -> tuple[Plan, LiveNetwork]:
-    """`org_dir` is where the org file is: avatar paths in it are relative to it."""
+    """`org_dir` is where the org file is: avatar paths in it are relative to it. `refresh`
+    reads the whole live state instead of what changed since the last read."""
     bot = conn.settings.bot.user_id if conn.settings.bot else None
     desired = desired_network(
         chart,
@@ -77,7 +83,7 @@ async def plan_against_live(
         jitsi=conn.settings.jitsi,
     )
     avatars = read_avatars(desired, org_dir or Path())
-    live = await read_live(conn.client, conn.sessions)
+    live = await read_live(conn.client, conn.sessions, refresh=refresh)
     the_plan = make_plan(desired, live, options)
     plan_mirror(the_plan, desired, avatars, await read_mirrored(conn.sessions))
     return the_plan, live
@@ -116,12 +122,21 @@ prune_option = click.option(
 leavers_option = click.option(
     "--deactivate-leavers", is_flag=True, help="Deactivate managed people who left the YAML."
 )
+REFRESH = "borough.refresh"
+refresh_option = click.option(
+    "--refresh",
+    is_flag=True,
+    expose_value=False,
+    callback=lambda ctx, _, value: ctx.meta.__setitem__(REFRESH, value),
+    help="Read the whole live state, not only what changed since the last plan or apply.",
+)
 
 
 @click.command()
 @org_argument
 @prune_option
 @leavers_option
+@refresh_option
 @click.pass_context
 def plan(ctx: click.Context, org_file: OrgChart, prune: bool, deactivate_leavers: bool) -> None:
     """Show what `apply` would change on the homeserver. Changes nothing."""
@@ -129,7 +144,11 @@ def plan(ctx: click.Context, org_file: OrgChart, prune: bool, deactivate_leavers
     async def run() -> Plan:
         async with connect(ctx.obj["settings_path"]) as conn:
             result, _ = await plan_against_live(
-                conn, org_file, _options(prune, deactivate_leavers), ctx.meta.get(ORG_DIR)
+                conn,
+                org_file,
+                _options(prune, deactivate_leavers),
+                ctx.meta.get(ORG_DIR),
+                refresh=ctx.meta.get(REFRESH, False),
             )
             return result
 
@@ -140,6 +159,7 @@ def plan(ctx: click.Context, org_file: OrgChart, prune: bool, deactivate_leavers
 @org_argument
 @prune_option
 @leavers_option
+@refresh_option
 @click.option("--force", is_flag=True, help="Allow more destructive changes than the threshold.")
 @click.option("--demo-passwords", is_flag=True, help="Give new users a password, printed once.")
 @click.option("--quiet", "-q", is_flag=True, help="Print the summary, not every change.")
@@ -158,7 +178,11 @@ def apply(
     async def run() -> int:
         async with connect(ctx.obj["settings_path"]) as conn:
             the_plan, live = await plan_against_live(
-                conn, org_file, _options(prune, deactivate_leavers), ctx.meta.get(ORG_DIR)
+                conn,
+                org_file,
+                _options(prune, deactivate_leavers),
+                ctx.meta.get(ORG_DIR),
+                refresh=ctx.meta.get(REFRESH, False),
             )
             render_plan(the_plan, console, summary_only=quiet)
             threshold = conn.settings.provisioning.destructive_threshold

@@ -6,7 +6,9 @@ joined rooms; a killed apply may have left a room without its alias, but never w
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -16,8 +18,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from borough import events
-from borough.db import Profile, UnitRow
-from borough.matrix import MatrixClient
+from borough.db import LiveSnapshot, Profile, UnitRow
+from borough.matrix import MatrixClient, MatrixError
+
+logger = logging.getLogger(__name__)
 
 StateKey = tuple[str, str]
 
@@ -94,13 +98,15 @@ class LiveNetwork:
         ]
 
 
+STATE_READ = [*STATE_TYPES, "m.room.member"]
+
 SYNC_FILTER = {
     "presence": {"types": []},
     "account_data": {"types": []},
     "room": {
         # Every member event too: one sync answers for all rooms, where a /members call per
         # room cost a round trip each (583 of them at 2,000 people).
-        "state": {"types": [*STATE_TYPES, "m.room.member"], "lazy_load_members": False},
+        "state": {"types": STATE_READ, "lazy_load_members": False},
         # No timeline: with full_state the state block is then the current state.
         "timeline": {"limit": 0},
         "ephemeral": {"types": []},
@@ -113,12 +119,20 @@ async def read_live(
     client: MatrixClient,
     sessions: async_sessionmaker[AsyncSession] | None,
     timings: dict[str, float] | None = None,
+    *,
+    refresh: bool = False,
 ) -> LiveNetwork:
-    """The managed network as it is now. `timings`, if given, gets seconds per part."""
+    """The managed network as it is now. `timings`, if given, gets seconds per part.
+
+    With the app database, the rooms' state is read incrementally: the last read is kept
+    there with its sync token, and only what changed since comes from Synapse. `refresh`
+    (or no usable snapshot) reads everything."""
     live = LiveNetwork()
     clock = _Stopwatch(timings)
-    await _read_rooms(client, live)
+    snapshot = None if refresh or sessions is None else await _load_snapshot(sessions)
+    rooms, since = await _read_rooms(client, snapshot)
     clock.lap("rooms")
+    _index_rooms(rooms, live)
     await _read_users(client, live)
     clock.lap("users")
     if sessions is not None:
@@ -126,6 +140,8 @@ async def read_live(
             rows = (await session.scalars(select(Profile))).all()
             live.profiles = {row.user_id: row for row in rows}
             live.units = {row.key: row for row in (await session.scalars(select(UnitRow))).all()}
+            await _save_snapshot(session, rooms, since)
+            await session.commit()
         clock.lap("app db")
     return live
 
@@ -141,36 +157,109 @@ class _Stopwatch:
         self.mark = now
 
 
-async def _read_rooms(client: MatrixClient, live: LiveNetwork) -> None:
+#: room id -> {"state": [[type, state_key, content], ...], "members": [...], "created_ts": n}
+RawRooms = dict[str, dict[str, Any]]
+
+#: Which reads a snapshot may continue: a change to the filter invalidates old snapshots.
+FILTER_VERSION = hashlib.sha256(json.dumps(SYNC_FILTER, sort_keys=True).encode()).hexdigest()[:16]
+SNAPSHOT_READER = "provisioning"
+
+
+async def _load_snapshot(sessions: async_sessionmaker[AsyncSession]) -> LiveSnapshot | None:
+    async with sessions() as session:
+        row = await session.get(LiveSnapshot, SNAPSHOT_READER)
+    if row is None or row.filter_version != FILTER_VERSION:
+        return None
+    return row
+
+
+async def _save_snapshot(session: AsyncSession, rooms: RawRooms, since: str | None) -> None:
+    if not since:
+        return
+    row = await session.get(LiveSnapshot, SNAPSHOT_READER)
+    if row is None:
+        row = LiveSnapshot(reader=SNAPSHOT_READER)
+        session.add(row)
+    row.filter_version, row.since, row.rooms = FILTER_VERSION, since, rooms
+
+
+async def _read_rooms(
+    client: MatrixClient, snapshot: LiveSnapshot | None
+) -> tuple[RawRooms, str | None]:
     # Synapse caches a sync answer per filter string for a while (sync_response_cache_duration);
     # a never-matching room id makes each read unique, so it always sees the present.
     filter_ = {
         **SYNC_FILTER,
         "room": {**SYNC_FILTER["room"], "not_rooms": [f"!{uuid.uuid4().hex}:read"]},
     }
+    params = {"filter": json.dumps(filter_), "timeout": "0"}
+    rooms: RawRooms = {}
+    if snapshot is not None:
+        # Since the last read: rooms joined since come whole, changed rooms as a state block
+        # (the delta up to the timeline) followed by the timeline's own state events.
+        # A timeline of state events only: with an empty timeline Synapse sends no state
+        # delta at all, so changes come as the timeline's state events after the state block.
+        changes = {
+            **filter_,
+            "room": {**filter_["room"], "timeline": {"limit": 100, "types": STATE_READ}},
+        }
+        try:
+            sync = await client.request(
+                "GET",
+                "/_matrix/client/v3/sync",
+                params={**params, "filter": json.dumps(changes), "since": snapshot.since},
+            )
+        except MatrixError as exc:
+            if exc.status not in (400, 404):
+                raise
+            logger.info("the saved sync position was refused (%s); reading everything", exc)
+        else:
+            rooms = {room_id: dict(raw) for room_id, raw in snapshot.rooms.items()}
+            for room_id in sync.get("rooms", {}).get("leave", {}):
+                rooms.pop(room_id, None)
+            _merge(rooms, sync.get("rooms", {}).get("join", {}))
+            return rooms, sync.get("next_batch")
     sync = await client.request(
-        "GET",
-        "/_matrix/client/v3/sync",
-        params={"filter": json.dumps(filter_), "full_state": "true", "timeout": "0"},
+        "GET", "/_matrix/client/v3/sync", params={**params, "full_state": "true"}
     )
-    joined = sync.get("rooms", {}).get("join", {})
-    found: list[LiveRoom] = []
+    _merge(rooms, sync.get("rooms", {}).get("join", {}))
+    return rooms, sync.get("next_batch")
+
+
+def _merge(rooms: RawRooms, joined: dict[str, Any]) -> None:
     for room_id, room in joined.items():
-        state: dict[StateKey, dict[str, Any]] = {}
-        members: set[str] = set()
-        created_ts = 0
-        for event in room.get("state", {}).get("events", []):
+        raw = rooms.get(room_id) or {"state": [], "members": [], "created_ts": 0}
+        state = {(t, k): c for t, k, c in raw["state"]}
+        members = set(raw["members"])
+        created_ts = int(raw["created_ts"])
+        timeline = [e for e in room.get("timeline", {}).get("events", []) if "state_key" in e]
+        for event in [*room.get("state", {}).get("events", []), *timeline]:
             content = event.get("content", {})
             if event["type"] == "m.room.member":
                 if content.get("membership") == "join":
                     members.add(event["state_key"])
+                else:
+                    members.discard(event["state_key"])
                 continue
             state[(event["type"], event.get("state_key", ""))] = content
             if event["type"] == "m.room.create":
                 created_ts = int(event.get("origin_server_ts", 0))
+        rooms[room_id] = {
+            "state": [[t, k, c] for (t, k), c in sorted(state.items())],
+            "members": sorted(members),
+            "created_ts": created_ts,
+        }
+
+
+def _index_rooms(rooms: RawRooms, live: LiveNetwork) -> None:
+    found: list[LiveRoom] = []
+    for room_id, raw in rooms.items():
+        state = {(t, k): c for t, k, c in raw["state"]}
         managed = state.get((events.MANAGED, ""))
         if managed and isinstance(managed.get("key"), str):
-            found.append(LiveRoom(room_id, managed["key"], state, members, created_ts))
+            found.append(
+                LiveRoom(room_id, managed["key"], state, set(raw["members"]), raw["created_ts"])
+            )
     # Two rooms with one key can only come from a race; keep the oldest, report the rest.
     for room in sorted(found, key=lambda r: (r.created_ts, r.room_id)):
         if room.key in live.rooms:

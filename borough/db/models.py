@@ -395,3 +395,21 @@ class DirectoryDirty(Base):
     __tablename__ = "directory_dirty"
 
     user_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+
+
+# --- Provisioning: the live state as last read ------------------------------------------------
+
+
+class LiveSnapshot(Base):
+    """The rooms' state as `borough plan/apply` last read it, with the sync token it reached,
+    so the next read asks Synapse only for what changed since."""
+
+    __tablename__ = "live_snapshots"
+
+    reader: Mapped[str] = mapped_column(String(64), primary_key=True)
+    filter_version: Mapped[str] = mapped_column(String(64))
+    since: Mapped[str] = mapped_column(Text)
+    rooms: Mapped[dict[str, Any]] = mapped_column(JSON)
+    saved_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )

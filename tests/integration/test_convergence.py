@@ -7,6 +7,8 @@ import asyncio
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -16,7 +18,7 @@ from borough.matrix import MatrixClient
 from borough.network import desired_network
 from borough.org import load_org_chart
 from provisioning.apply import Applier
-from provisioning.live import read_live
+from provisioning.live import LiveNetwork, read_live
 from provisioning.plan import PlanOptions, make_plan
 from tests.conftest import Homeserver, borough, start_homeserver, write_settings
 
@@ -163,3 +165,68 @@ def test_a_big_destructive_plan_needs_force(
     assert "remove from" in refused.output  # the plan is shown before the refusal
     forced = borough("apply", "-q", "--prune", "--force", str(emptier), settings=strict)
     assert forced.exit_code == 0, forced.output
+
+
+def _snapshot_of(live: LiveNetwork) -> dict[str, tuple[str, dict[Any, Any], set[str]]]:
+    return {key: (room.room_id, room.state, room.members) for key, room in live.rooms.items()}
+
+
+def test_an_incremental_read_sees_the_same_drift_as_a_full_read(
+    homeserver: Homeserver, settings_file: Path, app_database_url: str
+) -> None:
+    """A plan reads only what changed since the last read; it must see exactly what a full
+    read sees, whatever was changed by hand in between."""
+    assert borough("apply", "-q", str(SMALL), settings=settings_file).exit_code == 0
+
+    async def read(refresh: bool) -> LiveNetwork:
+        engine = create_engine(app_database_url)
+        try:
+            async with MatrixClient(homeserver.synapse.base_url, homeserver.service_token) as c:
+                return await read_live(c, session_factory(engine), refresh=refresh)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(read(refresh=True))  # the snapshot the next read continues from
+    general = homeserver.room_id("tteam-general")
+    token = homeserver.service_token
+    homeserver.call(
+        "PUT",
+        f"/_matrix/client/v3/rooms/{quote(general)}/state/m.room.name/",
+        token,
+        {"name": "Renamed by hand"},
+    )
+    tara = homeserver.login_as("tstaff")
+    homeserver.call("POST", f"/_matrix/client/v3/rooms/{quote(general)}/leave", tara, {})
+    # More changes than the read's timeline holds: the earlier ones come as the state block.
+    for n in range(120):
+        homeserver.call(
+            "PUT",
+            f"/_matrix/client/v3/rooms/{quote(general)}/state/m.room.topic/",
+            token,
+            {"topic": f"topic {n}"},
+        )
+    stray = homeserver.call(
+        "POST",
+        "/_matrix/client/v3/createRoom",
+        token,
+        {"initial_state": [{"type": events.MANAGED, "state_key": "", "content": {"key": "stray"}}]},
+    )["room_id"]
+
+    incremental, full = asyncio.run(read(refresh=False)), asyncio.run(read(refresh=True))
+    assert _snapshot_of(incremental) == _snapshot_of(full)
+    assert incremental.rooms["unit/tteam/general"].content("m.room.name") == {
+        "name": "Renamed by hand"
+    }
+    assert homeserver.user_id("tstaff") not in incremental.rooms["unit/tteam/general"].members
+    assert incremental.rooms["unit/tteam/general"].content("m.room.topic") == {"topic": "topic 119"}
+    assert incremental.rooms["stray"].room_id == stray
+
+    plan = borough("plan", str(SMALL), settings=settings_file)
+    assert "Renamed by hand" in plan.output and homeserver.user_id("tstaff") in plan.output
+    homeserver.call("POST", f"/_matrix/client/v3/rooms/{quote(stray)}/leave", token, {})
+    assert borough("apply", "-q", str(SMALL), settings=settings_file).exit_code == 0
+    after = asyncio.run(read(refresh=False))
+    assert "stray" not in after.rooms
+    assert _snapshot_of(after) == _snapshot_of(asyncio.run(read(refresh=True)))
+    refreshed = borough("plan", "--refresh", str(SMALL), settings=settings_file)
+    assert "No changes." in refreshed.output, refreshed.output
