@@ -45,7 +45,9 @@ async def provision(hs: LocalSynapse, token: str, user: str, args: argparse.Name
         started = time.perf_counter()
         live = await live_module.read_live(client, sessions)
         plan = make_plan(desired_network(chart, hs.server_name, user), live, PlanOptions())
-        print(f"applying {len(plan.changes)} changes once (kept in {args.data})", flush=True)
+        if not plan.changes:
+            return
+        print(f"applying {len(plan.changes)} changes (kept in {args.data})", flush=True)
         await Applier(client, sessions, hs.server_name, {}, actor=user).apply(plan, lambda _: None)
         print(f"applied in {time.perf_counter() - started:.0f}s", flush=True)
     await engine.dispose()
@@ -113,6 +115,8 @@ def main() -> None:
             asyncio.run(migrate(args.db_url))
             asyncio.run(provision(hs, token, user, args))
             marker.write_text(json.dumps({"user": user}))
+        # A server applied by an older Borough first takes what this one adds.
+        asyncio.run(provision(hs, token, user, args))
         # Each kind interleaved with the other: a full read (the first plan on a new app
         # database, or --refresh), then a plan that reads only what changed since.
         full, rounds = [], []

@@ -129,7 +129,7 @@ async def read_live(
     (or no usable snapshot) reads everything."""
     live = LiveNetwork()
     clock = _Stopwatch(timings)
-    snapshot = None if refresh or sessions is None else await _load_snapshot(sessions)
+    snapshot = None if refresh or sessions is None else await _load_snapshot(client, sessions)
     rooms, since = await _read_rooms(client, snapshot)
     clock.lap("rooms")
     _index_rooms(rooms, live)
@@ -140,7 +140,7 @@ async def read_live(
             rows = (await session.scalars(select(Profile))).all()
             live.profiles = {row.user_id: row for row in rows}
             live.units = {row.key: row for row in (await session.scalars(select(UnitRow))).all()}
-            await _save_snapshot(session, rooms, since)
+            await _save_snapshot(session, _reader(client), rooms, since)
             await session.commit()
         clock.lap("app db")
     return live
@@ -162,23 +162,31 @@ RawRooms = dict[str, dict[str, Any]]
 
 #: Which reads a snapshot may continue: a change to the filter invalidates old snapshots.
 FILTER_VERSION = hashlib.sha256(json.dumps(SYNC_FILTER, sort_keys=True).encode()).hexdigest()[:16]
-SNAPSHOT_READER = "provisioning"
 
 
-async def _load_snapshot(sessions: async_sessionmaker[AsyncSession]) -> LiveSnapshot | None:
+def _reader(client: MatrixClient) -> str:
+    """One snapshot per homeserver address, should two servers share an app database."""
+    return "provisioning:" + hashlib.sha256(client.base_url.encode()).hexdigest()[:32]
+
+
+async def _load_snapshot(
+    client: MatrixClient, sessions: async_sessionmaker[AsyncSession]
+) -> LiveSnapshot | None:
     async with sessions() as session:
-        row = await session.get(LiveSnapshot, SNAPSHOT_READER)
+        row = await session.get(LiveSnapshot, _reader(client))
     if row is None or row.filter_version != FILTER_VERSION:
         return None
     return row
 
 
-async def _save_snapshot(session: AsyncSession, rooms: RawRooms, since: str | None) -> None:
+async def _save_snapshot(
+    session: AsyncSession, reader: str, rooms: RawRooms, since: str | None
+) -> None:
     if not since:
         return
-    row = await session.get(LiveSnapshot, SNAPSHOT_READER)
+    row = await session.get(LiveSnapshot, reader)
     if row is None:
-        row = LiveSnapshot(reader=SNAPSHOT_READER)
+        row = LiveSnapshot(reader=reader)
         session.add(row)
     row.filter_version, row.since, row.rooms = FILTER_VERSION, since, rooms
 
@@ -218,7 +226,13 @@ async def _read_rooms(
             for room_id in sync.get("rooms", {}).get("leave", {}):
                 rooms.pop(room_id, None)
             _merge(rooms, sync.get("rooms", {}).get("join", {}))
-            return rooms, sync.get("next_batch")
+            # A cheap cross-check: a snapshot of another server (wiped and rebuilt at the same
+            # address, say) cannot name exactly the rooms the service account is in now.
+            joined = await client.request("GET", "/_matrix/client/v3/joined_rooms")
+            if set(joined.get("joined_rooms", [])) == set(rooms):
+                return rooms, sync.get("next_batch")
+            logger.info("the saved live state names other rooms than Synapse; reading everything")
+            rooms = {}
     sync = await client.request(
         "GET", "/_matrix/client/v3/sync", params={**params, "full_state": "true"}
     )
