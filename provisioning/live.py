@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from borough import events
@@ -140,8 +141,13 @@ async def read_live(
             rows = (await session.scalars(select(Profile))).all()
             live.profiles = {row.user_id: row for row in rows}
             live.units = {row.key: row for row in (await session.scalars(select(UnitRow))).all()}
+        async with sessions() as session:
             await _save_snapshot(session, _reader(client), rooms, since)
-            await session.commit()
+            try:
+                await session.commit()
+            except IntegrityError:
+                # Another plan saved the first snapshot at the same moment; either will do.
+                await session.rollback()
         clock.lap("app db")
     return live
 
