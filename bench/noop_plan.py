@@ -48,7 +48,10 @@ async def provision(hs: LocalSynapse, token: str, user: str, args: argparse.Name
         if not plan.changes:
             return
         print(f"applying {len(plan.changes)} changes (kept in {args.data})", flush=True)
-        await Applier(client, sessions, hs.server_name, {}, actor=user).apply(plan, lambda _: None)
+        known = {key: room.room_id for key, room in live.rooms.items()}
+        await Applier(client, sessions, hs.server_name, known, actor=user).apply(
+            plan, lambda _: None
+        )
         print(f"applied in {time.perf_counter() - started:.0f}s", flush=True)
     await engine.dispose()
 
