@@ -227,8 +227,9 @@ class Indexer:
             await session.execute(delete(PostTag).where(PostTag.event_id == event_id))
             await session.execute(delete(PostMention).where(PostMention.event_id == event_id))
             await session.execute(delete(Reaction).where(Reaction.post_id == event_id))
-            await session.delete(post)
-            await session.flush()
+            # A statement, not session.delete: `borough moderate remove-post` may have deleted
+            # the row already, and then there is nothing left to remove.
+            await session.execute(delete(Post).where(Post.event_id == event_id))
             return
         reaction = await session.get(Reaction, event_id)
         if reaction is not None:
