@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from borough.visibility import Viewer, may_see
 from bots.commands import Arg, CommandRegistry, UsageError
 from bots.handlers import registry
 from bots.replies import notice
-from borough.visibility import Viewer, may_see
 
 
 def test_parsing_binds_typed_arguments_and_longest_names() -> None:
