@@ -161,6 +161,22 @@ class RoomPower:
     levels: dict[str, Any]
     creators: frozenset[str]
 
+    @classmethod
+    def from_state(cls, events: list[dict[str, Any]]) -> RoomPower:
+        """Power levels and, from room v12 on, the creators (whose power is unlimited)."""
+        levels: dict[str, Any] = {}
+        creators: set[str] = set()
+        for event in events:
+            content = event.get("content") or {}
+            if event.get("type") == "m.room.power_levels":
+                levels = content
+            elif event.get("type") == "m.room.create" and (
+                str(content.get("room_version", "1")) in CREATOR_POWER_VERSIONS
+            ):
+                extra = content.get("additional_creators") or []
+                creators.update([str(event.get("sender")), *(str(c) for c in extra)])
+        return cls(levels, frozenset(creators))
+
     def of(self, user_id: str) -> int:
         return user_power_level(self.levels, user_id, self.creators)
 
@@ -479,20 +495,8 @@ class Meetings:
         return content if isinstance(content, dict) else None
 
     async def _power(self, room_id: str) -> RoomPower:
-        """Power levels and, in room v12, the creators (whose power is unlimited)."""
-        events = checked(await self.client.room_get_state(room_id), "reading the room").events
-        levels: dict[str, Any] = {}
-        creators: set[str] = set()
-        for event in events:
-            content = event.get("content") or {}
-            if event.get("type") == "m.room.power_levels":
-                levels = content
-            elif event.get("type") == "m.room.create" and (
-                str(content.get("room_version", "1")) in CREATOR_POWER_VERSIONS
-            ):
-                extra = content.get("additional_creators") or []
-                creators.update([str(event.get("sender")), *(str(c) for c in extra)])
-        return RoomPower(levels, frozenset(creators))
+        response = checked(await self.client.room_get_state(room_id), "reading the room")
+        return RoomPower.from_state(response.events)
 
     def _check_bot_power(self, power: RoomPower) -> None:
         bot = self.client.user_id

@@ -16,7 +16,7 @@ from borough.jitsi import required_level
 from borough.room_widgets import LAYOUT_EVENT, WIDGET_EVENT, RoomWidget, pinned_layout
 from bots.commands import Arg, UsageError
 from bots.handlers import Request, registry
-from bots.meet import CREATOR_POWER_VERSIONS, RoomPower, checked
+from bots.meet import RoomPower, checked
 
 
 @dataclass
@@ -66,18 +66,8 @@ class RoomWidgets:
         return content if isinstance(content, dict) else None
 
     async def _power(self, room_id: str) -> RoomPower:
-        events = checked(await self.client.room_get_state(room_id), "reading the room").events
-        levels: dict[str, Any] = {}
-        creators: set[str] = set()
-        for event in events:
-            content = event.get("content") or {}
-            if event.get("type") == "m.room.power_levels":
-                levels = content
-            elif event.get("type") == "m.room.create" and (
-                str(content.get("room_version", "1")) in CREATOR_POWER_VERSIONS
-            ):
-                creators.update([str(event.get("sender")), *content.get("additional_creators", [])])
-        return RoomPower(levels, frozenset(creators))
+        response = checked(await self.client.room_get_state(room_id), "reading the room")
+        return RoomPower.from_state(response.events)
 
 
 @registry.command(
