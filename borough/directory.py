@@ -2,8 +2,9 @@
 
 The bot formats these answers for chat and the widget server for the web, so both say the
 same thing, and every field has passed the visibility rule (`borough.visibility`) before it
-leaves this module. Searches run in SQL over `directory_entries`: lower-cased text derived
-from profiles, rebuilt by `refresh` for the people that database triggers marked dirty.
+leaves this module. Searches follow the rule in `borough.directory_index`, over
+`directory_entries`: folded words derived from profiles, rebuilt by `refresh` for the
+people that database triggers marked dirty.
 
 Every query function takes an `AsyncSession` from `borough.db.session_factory` and raises
 `DirectoryError` (whose message a person can act on) for a question it cannot answer.
@@ -11,27 +12,26 @@ Every query function takes an `AsyncSession` from `borough.db.session_factory` a
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    and_,
-    case,
-    delete,
-    func,
-    insert,
-    literal,
-    literal_column,
-    or_,
-    select,
-    text,
-)
+from sqlalchemy import ColumnElement, delete, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from borough.db import DirectoryDirty, DirectoryEntry, Profile, ProfileFieldRow, UnitRow
-from borough.visibility import Viewer, may_see, may_see_clause
+from borough.directory_index import (
+    FIELDS,
+    FtsRule,
+    SearchTerms,
+    SqlRule,
+    entry_columns,
+    numbered,
+    place,
+    sort_key,
+    tokens,
+)
+from borough.visibility import Viewer, may_see
 
 #: Managers first in team lists; everyone else after them, by name.
 ROLE_ORDER = {"senior_manager": 0, "manager": 1}
@@ -108,7 +108,8 @@ class DirectoryQuery:
 
 
 def parse_query(words: Sequence[str]) -> DirectoryQuery:
-    """`safeguarding org:police skill:"family support"` (already split) → words and filters."""
+    """`safeguarding org:police skill:"family support"` (already split) → words and filters.
+    A word matches the start of a word: `ana` finds Ana and analysts, not Hana."""
     free: list[str] = []
     filters: dict[str, str] = {}
     for word in words:
@@ -117,11 +118,13 @@ def parse_query(words: Sequence[str]) -> DirectoryQuery:
             if not value:
                 raise DirectoryError(f"`{key}:` needs a value, e.g. `{key}:housing`.")
             filters[key.lower()] = value.lower()
-        else:
+        elif tokens(word):  # a word of only punctuation finds nothing: leave it out
             free.append(word.lower())
     page = filters.pop("page", "1")
     if not page.isdigit() or int(page) < 1:
         raise DirectoryError(f"`page:{page}` is not a page number.")
+    if "skill" in filters and not tokens(filters["skill"]):
+        raise DirectoryError('`skill:` needs letters or digits, e.g. `skill:"family support"`.')
     if not free and not filters:
         raise DirectoryError(
             'Say what to look for, e.g. `!find safeguarding org:police skill:"family support"`.'
@@ -194,7 +197,8 @@ def card_for(asker: Viewer, row: Profile, manager_name: str | None) -> Card:
 async def find_people(
     session: AsyncSession, text: str, server_name: str, limit: int = 10
 ) -> list[PersonSummary]:
-    """`@user`, `@user:server`, a username or part of a display name → present people."""
+    """`@user`, `@user:server`, or the start of words of a name or username → present people,
+    in name order."""
     if text.startswith("@"):
         user_id = text if ":" in text else f"{text}:{server_name}"
         found = await session.execute(
@@ -203,16 +207,20 @@ async def find_people(
             )
         )
         return [PersonSummary(*row) for row in found]
+    terms = SearchTerms(words=tuple(p for word in text.split() if (p := tokens(word))))
+    if not terms.words:
+        return []
     await _fresh(session)
-    wanted = text.lower()
     entry = DirectoryEntry
-    texts = _Text(_engine(session).dialect.name)
-    candidates = texts.candidates([wanted])
+    if _dialect(session) == "sqlite":
+        found = await session.execute(
+            _FTS_NAMED, {"match": FtsRule(Viewer("", None, None)).named(terms), "limit": limit}
+        )
+        return [PersonSummary(*row) for row in found]
     rows = await session.execute(
         select(entry.user_id, entry.display_name, entry.job_title)
-        .where(*([candidates] if candidates is not None else []))
-        .where(or_(texts.has(entry.name_text, wanted), entry.username == wanted))
-        .order_by(entry.display_name, entry.user_id)
+        .where(SqlRule(Viewer("", None, None), entry).named(terms))
+        .order_by(entry.position)
         .limit(limit)
     )
     return [PersonSummary(*row) for row in rows]
@@ -221,85 +229,96 @@ async def find_people(
 async def search(
     session: AsyncSession, asker: Viewer, query: DirectoryQuery, page_size: int = 10
 ) -> SearchPage:
-    """Ranked matches, best first, then by name. Every word must match a field the asker may
-    see: the name or username (3 points), job title (2), skills (2) or bio (1)."""
+    """Everyone every word matches in a field the asker may see, by the rule in
+    `borough.directory_index`: those matched by name first, then by job title, skills, bio;
+    then by name."""
     await _fresh(session)
-    entry = DirectoryEntry
-    conditions, points = _match(asker, query, _Text(_engine(session).dialect.name))
-    # Two passes beat one with count(*) OVER (): that window keeps every match in a temporary
-    # table, while ORDER BY ... LIMIT alone keeps only the page.
+    terms = search_terms(query)
+    offset = (query.page - 1) * page_size
+    if _dialect(session) == "sqlite":
+        total, people = await _search_fts(session, FtsRule(asker), terms, offset, page_size)
+    else:
+        total, people = await _search_sql(
+            session, SqlRule(asker, DirectoryEntry), terms, offset, page_size
+        )
+    return SearchPage(total, query.page, page_size, tuple(people))
+
+
+def search_terms(query: DirectoryQuery) -> SearchTerms:
+    return SearchTerms(
+        words=tuple(p for word in query.words if (p := tokens(word))),
+        organisation=query.organisation,
+        unit=query.unit,
+        role=query.role,
+        skill=tokens(query.skill) if query.skill else None,
+    )
+
+
+_FTS_NAMED = text(
+    "SELECT e.user_id, e.display_name, e.job_title FROM directory_fts AS f "
+    "JOIN directory_entries AS e ON e.position = f.rowid "
+    "WHERE directory_fts MATCH :match ORDER BY f.rowid LIMIT :limit"
+)
+_FTS_COUNT = text("SELECT count(*) FROM directory_fts WHERE directory_fts MATCH :match")
+
+
+def _fts_page(tiers: int) -> Any:
+    """One statement for a page: the tiers in rank order, each read in name order, stopped
+    after `offset + limit` rows (SQLite reads a UNION ALL arm by arm, and FTS5 yields rows in
+    position order), with the people's names and the total beside them."""
+    arms = " UNION ALL ".join(
+        f"SELECT * FROM (SELECT {n} AS tier, rowid AS position FROM directory_fts "
+        f"WHERE directory_fts MATCH :tier{n} ORDER BY rowid)"
+        for n in range(tiers)
+    )
+    return text(
+        "SELECT page.tier, page.position, e.user_id, e.display_name, e.job_title, "
+        "(SELECT count(*) FROM directory_fts WHERE directory_fts MATCH :everyone) AS total "
+        f"FROM ({arms} LIMIT :limit OFFSET :offset) AS page "
+        "JOIN directory_entries AS e ON e.position = page.position"
+    )
+
+
+async def _search_fts(
+    session: AsyncSession, rule: FtsRule, terms: SearchTerms, offset: int, size: int
+) -> tuple[int, list[PersonSummary]]:
+    everyone = rule.everyone(terms)
+    tiers = rule.tiers(terms)
+    params: dict[str, Any] = {f"tier{n}": tier for n, tier in enumerate(tiers)}
     rows = (
         await session.execute(
-            select(entry.user_id, entry.display_name, entry.job_title)
-            .where(*conditions)
-            .order_by(points.desc(), entry.display_name, entry.user_id)
-            .offset((query.page - 1) * page_size)
-            .limit(page_size)
+            _fts_page(len(tiers)),
+            {**params, "everyone": everyone, "limit": size, "offset": offset},
         )
     ).all()
-    if query.page == 1 and len(rows) < page_size:
-        total = len(rows)  # all of them are on this page
-    else:
-        counted = select(func.count()).select_from(DirectoryEntry).where(*conditions)
-        total = int(await session.scalar(counted) or 0)
-    people = tuple(PersonSummary(user_id, name, title) for user_id, name, title in rows)
-    return SearchPage(total, query.page, page_size, people)
-
-
-def _match(
-    asker: Viewer, query: DirectoryQuery, texts: _Text
-) -> tuple[list[ColumnElement[bool]], ColumnElement[int]]:
-    entry = DirectoryEntry
-    skills_visible = may_see_clause(
-        asker, entry.user_id, entry.organisation, entry.skills_visibility
-    )
-    bio_visible = may_see_clause(asker, entry.user_id, entry.organisation, entry.bio_visibility)
-    conditions: list[ColumnElement[bool]] = []
-    candidates = texts.candidates([*query.words, *([query.skill] if query.skill else [])])
-    if candidates is not None:
-        conditions.append(candidates)
-    if query.organisation:
-        conditions.append(entry.org_key == query.organisation)
-    if query.unit:
-        conditions.append(texts.has(entry.units_text, f"\n{query.unit}\n"))
-    if query.role:
-        conditions.append(entry.role == query.role)
-    if query.skill:
-        conditions.append(and_(skills_visible, texts.has(entry.skills_text, query.skill)))
-    points: ColumnElement[int] = literal(1)
-    for word in query.words:
-        hits = (
-            (or_(texts.has(entry.name_text, word), entry.username == word), 3),
-            (texts.has(entry.title_text, word), 2),
-            (and_(skills_visible, texts.has(entry.skills_text, word)), 2),
-            (and_(bio_visible, texts.has(entry.bio_text, word)), 1),
+    if not rows:  # no total came back with the page: count on its own
+        total = (
+            0 if offset == 0 else int(await session.scalar(_FTS_COUNT, {"match": everyone}) or 0)
         )
-        conditions.append(or_(*(hit for hit, _ in hits)))
-        for hit, worth in hits:
-            points = points + case((hit, worth), else_=0)
-    return conditions, points
+        return total, []
+    rows.sort(key=lambda row: (row.tier, row.position))  # the join need not keep the order
+    return rows[0].total, [PersonSummary(r.user_id, r.display_name, r.job_title) for r in rows]
 
 
-@dataclass(frozen=True)
-class _Text:
-    """Substring tests in the backend's cheapest form (the texts are lower-cased already)."""
-
-    dialect: str
-
-    def has(self, column: ColumnElement[str], needle: str) -> ColumnElement[bool]:
-        if self.dialect == "sqlite":
-            return func.instr(column, needle) > 0
-        return func.strpos(column, needle) > 0
-
-    def candidates(self, needles: Sequence[str]) -> ColumnElement[bool] | None:
-        """On SQLite, the entries whose text holds every needle of 3+ characters, found in
-        the trigram index (shorter ones it cannot look up). None: no narrowing possible."""
-        usable = [n for n in needles if len(n) >= 3]
-        if self.dialect != "sqlite" or not usable:
-            return None
-        match = " AND ".join('"' + n.replace('"', '""') + '"' for n in usable)
-        found = text("SELECT rowid FROM directory_fts WHERE directory_fts MATCH :match")
-        return literal_column("directory_entries.rowid").in_(found.bindparams(match=match))
+async def _search_sql(
+    session: AsyncSession, rule: SqlRule, terms: SearchTerms, offset: int, size: int
+) -> tuple[int, list[PersonSummary]]:
+    entry = DirectoryEntry
+    conditions = rule.filters(terms)
+    if terms.words:
+        conditions.append(rule.reaching(terms, len(FIELDS)))
+    rows = await session.execute(
+        select(entry.user_id, entry.display_name, entry.job_title)
+        .where(*conditions)
+        .order_by(rule.tier(terms), entry.position)
+        .offset(offset)
+        .limit(size)
+    )
+    people = [PersonSummary(*row) for row in rows]
+    if offset == 0 and len(people) < size:
+        return len(people), people  # all of them are on this page
+    counted = select(func.count()).select_from(entry).where(*conditions)
+    return int(await session.scalar(counted) or 0), people
 
 
 async def team(session: AsyncSession, asker: Viewer, reference: str) -> TeamListing:
@@ -346,55 +365,9 @@ def _in_unit(key: str) -> ColumnElement[bool]:
 
 # --- Keeping the entries current ---
 
-
-class PersonColumns(Protocol):
-    """The profile columns a directory entry is made from (an ORM row or a selected row)."""
-
-    user_id: str
-    username: str
-    display_name: str
-    job_title: str | None
-    organisation: str | None
-    role: str
-    units: list[str]
-
-
-#: Field name → (value, visibility), for the fields the directory searches.
-SearchedFields = Mapping[str, tuple[Any, str]]
-
-
-def entry_for(person: PersonColumns, fields: SearchedFields) -> dict[str, Any]:
-    """A present person's directory entry as column values, lower-cased for substring tests."""
-    skills, skills_visibility = fields.get("skills", ([], None))
-    bio, bio_visibility = fields.get("bio", ("", None))
-    skill_list = skills if isinstance(skills, list) else []
-    entry: dict[str, Any] = {
-        "user_id": person.user_id,
-        "display_name": person.display_name,
-        "username": person.username,
-        "job_title": person.job_title,
-        "organisation": person.organisation,
-        "org_key": person.organisation.lower() if person.organisation else None,
-        "role": person.role,
-        "name_text": person.display_name.lower(),
-        "title_text": (person.job_title or "").lower(),
-        # Newline-delimited, so a filter matches one whole unit or within one skill only.
-        "units_text": "".join(f"\n{u.lower()}" for u in person.units) + "\n",
-        "skills_text": "\n".join(str(s).lower() for s in skill_list),
-        "skills_visibility": skills_visibility,
-        "bio_text": str(bio).lower() if bio_visibility is not None else "",
-        "bio_visibility": bio_visibility,
-    }
-    entry["search_text"] = "\n".join(
-        (
-            entry["name_text"],
-            person.username,
-            entry["title_text"],
-            entry["skills_text"],
-            entry["bio_text"],
-        )
-    )
-    return entry
+#: Serialises PostgreSQL refreshes (SQLite's write lock already does): two at once could
+#: give two new people the same position.
+_REFRESH_LOCK = 0x426F726F  # "Boro"
 
 
 async def refresh(engine: AsyncEngine) -> int:
@@ -403,57 +376,121 @@ async def refresh(engine: AsyncEngine) -> int:
     It runs in its own transaction that first takes the dirty marks (so on SQLite it holds
     the write lock, and on PostgreSQL a concurrent edit marks the person dirty again): an
     edit is never lost between reading a profile and clearing its mark. People who left get
-    no entry.
+    no entry. A new or renamed person takes a position between their neighbours by name;
+    when there is no room left there, everyone is renumbered.
     """
     async with AsyncSession(engine) as session:
         if await session.scalar(select(DirectoryDirty.user_id).limit(1)) is None:
             return 0
     async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
+        if engine.dialect.name == "postgresql":
+            await session.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": _REFRESH_LOCK}
+            )
         user_ids = list(
             await session.scalars(delete(DirectoryDirty).returning(DirectoryDirty.user_id))
         )
         table = DirectoryEntry.__table__
+        stored: dict[str, dict[str, Any]] = {}
+        entries: list[dict[str, Any]] = []
         for chunk in _chunks(user_ids):
-            stored = {
+            stored |= {
                 row["user_id"]: dict(row)
                 for row in (
                     await session.execute(select(table).where(table.c.user_id.in_(chunk)))
                 ).mappings()
             }
-            people = await session.execute(
-                select(
-                    Profile.user_id,
-                    Profile.username,
-                    Profile.display_name,
-                    Profile.job_title,
-                    Profile.organisation,
-                    Profile.role,
-                    Profile.units,
-                ).where(Profile.user_id.in_(chunk), Profile.left_at.is_(None))
-            )
-            fields: dict[str, dict[str, tuple[Any, str]]] = {}
-            for user_id, name, value, visibility in await session.execute(
-                select(
-                    ProfileFieldRow.user_id,
-                    ProfileFieldRow.name,
-                    ProfileFieldRow.value,
-                    ProfileFieldRow.visibility,
-                ).where(
-                    ProfileFieldRow.user_id.in_(chunk), ProfileFieldRow.name.in_(("skills", "bio"))
-                )
-            ):
-                fields.setdefault(user_id, {})[name] = (value, visibility)
-            entries = [entry_for(p, fields.get(p.user_id, {})) for p in people]  # type: ignore[arg-type]
-            # Rewrite only what changed: a touched but equal profile costs no index work.
-            changed = [e for e in entries if stored.get(e["user_id"]) != e]
-            current = {e["user_id"] for e in entries}
-            gone = [u for u in stored if u not in current]
-            stale = gone + [e["user_id"] for e in changed if e["user_id"] in stored]
-            if stale:
-                await session.execute(delete(table).where(table.c.user_id.in_(stale)))
-            if changed:
-                await session.execute(insert(table), changed)
+            entries += await _entries(session, chunk)
+        # Rewrite only what changed: a touched but equal profile costs no index work.
+        changed = [e for e in entries if _unplaced(stored.get(e["user_id"])) != e]
+        current = {e["user_id"] for e in entries}
+        stale = [u for u in stored if u not in current] + [
+            e["user_id"] for e in changed if e["user_id"] in stored
+        ]
+        if stale:
+            await session.execute(delete(table).where(table.c.user_id.in_(stale)))
+        if changed:
+            await _place(session, changed, stored)
+            await session.execute(insert(table), changed)
     return len(user_ids)
+
+
+async def _entries(session: AsyncSession, user_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """Fresh entries (without positions) for the present people among `user_ids`."""
+    people = await session.execute(
+        select(
+            Profile.user_id,
+            Profile.username,
+            Profile.display_name,
+            Profile.job_title,
+            Profile.organisation,
+            Profile.role,
+            Profile.units,
+        ).where(Profile.user_id.in_(user_ids), Profile.left_at.is_(None))
+    )
+    fields: dict[str, dict[str, tuple[Any, str | None]]] = {}
+    for user_id, name, value, visibility in await session.execute(
+        select(
+            ProfileFieldRow.user_id,
+            ProfileFieldRow.name,
+            ProfileFieldRow.value,
+            ProfileFieldRow.visibility,
+        ).where(ProfileFieldRow.user_id.in_(user_ids), ProfileFieldRow.name.in_(("skills", "bio")))
+    ):
+        fields.setdefault(user_id, {})[name] = (value, visibility)
+    return [
+        entry_columns(
+            person,  # type: ignore[arg-type]
+            fields.get(person.user_id, {}).get("skills", ([], None)),
+            fields.get(person.user_id, {}).get("bio", ("", None)),
+        )
+        for person in people
+    ]
+
+
+def _unplaced(row: dict[str, Any] | None) -> dict[str, Any] | None:
+    return None if row is None else {k: v for k, v in row.items() if k != "position"}
+
+
+async def _place(
+    session: AsyncSession, changed: list[dict[str, Any]], stored: dict[str, dict[str, Any]]
+) -> None:
+    """Give each changed entry a position: its old one if its name is unchanged, else one
+    between its neighbours; renumber everyone when a gap is used up."""
+    entry = DirectoryEntry
+    new: list[dict[str, Any]] = []
+    for e in changed:
+        old = stored.get(e["user_id"])
+        if old is not None and old["display_name"] == e["display_name"]:
+            e["position"] = old["position"]
+        else:
+            new.append(e)
+    if not new:
+        return
+    kept = await session.execute(select(entry.display_name, entry.user_id, entry.position))
+    existing = sorted(
+        [(sort_key(name, user_id), position) for name, user_id, position in kept]
+        + [
+            (sort_key(e["display_name"], e["user_id"]), e["position"])
+            for e in changed
+            if "position" in e
+        ]
+    )
+    new.sort(key=lambda e: sort_key(e["display_name"], e["user_id"]))
+    positions = place(existing, [sort_key(e["display_name"], e["user_id"]) for e in new])
+    if positions is not None:
+        for e, position in zip(new, positions, strict=True):
+            e["position"] = position
+        return
+    # No room: take everyone out and number them afresh (the entries are derived data).
+    table = entry.__table__
+    others = [_unplaced(dict(row)) for row in (await session.execute(select(table))).mappings()]
+    await session.execute(delete(table))
+    everyone = sorted([*others, *changed], key=lambda e: sort_key(e["display_name"], e["user_id"]))
+    for e, position in zip(everyone, numbered(len(everyone)), strict=True):
+        e["position"] = position
+    if others:
+        await session.execute(insert(table), others)
 
 
 async def _fresh(session: AsyncSession) -> None:
@@ -465,6 +502,10 @@ async def _fresh(session: AsyncSession) -> None:
 def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
     for start in range(0, len(items), _CHUNK):
         yield items[start : start + _CHUNK]
+
+
+def _dialect(session: AsyncSession) -> str:
+    return _engine(session).dialect.name
 
 
 def _engine(session: AsyncSession) -> AsyncEngine:

@@ -113,7 +113,8 @@ async def migrate(url: str) -> None:
 
 def create_engine(url: str) -> AsyncEngine:
     _ensure_sqlite_dir(url)
-    return create_async_engine(url, pool_pre_ping=True)
+    # A SQLite file cannot drop a connection; pinging it would cost a round trip per session.
+    return create_async_engine(url, pool_pre_ping=not url.startswith("sqlite"))
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

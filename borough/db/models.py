@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
@@ -361,31 +362,36 @@ class ChannelMember(Base):
 
 
 class DirectoryEntry(Base):
-    """A present person's searchable text, lower-cased in Python (SQLite's lower() is ASCII-only).
+    """A present person's searchable words, folded in Python (`borough.directory_index`).
 
     Derived from `profiles` and `profile_fields` by `borough.directory.refresh`; never edit it.
+    `position` numbers people in name order, with gaps; on SQLite it keys `directory_fts`.
     Skills and bio keep their visibility so a search can leave out what the viewer may not see.
     """
 
     __tablename__ = "directory_entries"
 
     user_id: Mapped[str] = mapped_column(String(255), primary_key=True)
-    display_name: Mapped[str] = mapped_column(String(255), index=True)
-    username: Mapped[str] = mapped_column(String(255), index=True)
+    position: Mapped[int] = mapped_column(BigInteger, unique=True)
+    display_name: Mapped[str] = mapped_column(String(255))
+    username: Mapped[str] = mapped_column(String(255))
     job_title: Mapped[str | None] = mapped_column(String(255))
     organisation: Mapped[str | None] = mapped_column(String(64))
     org_key: Mapped[str | None] = mapped_column(String(64), index=True)
     role: Mapped[str] = mapped_column(String(32))
+    #: Unit keys, lower-cased, one per line with a newline either side.
+    units_text: Mapped[str] = mapped_column(Text)
+    #: Folded words with a space either side (`directory_index.token_text`).
     name_text: Mapped[str] = mapped_column(Text)
     title_text: Mapped[str] = mapped_column(Text)
-    units_text: Mapped[str] = mapped_column(Text)
     skills_text: Mapped[str] = mapped_column(Text)
     skills_visibility: Mapped[str | None] = mapped_column(String(16))
     bio_text: Mapped[str] = mapped_column(Text)
     bio_visibility: Mapped[str | None] = mapped_column(String(16))
-    #: All of the above texts and the username, one per line: what SQLite's trigram index
-    #: (`directory_fts`) finds candidates in before the per-field, per-viewer checks.
-    search_text: Mapped[str] = mapped_column(Text)
+    #: Marks for the person and their organisation: who reads their restricted fields.
+    circle_text: Mapped[str] = mapped_column(Text)
+    #: Marks for organisation, units and role: what `org:`, `unit:` and `role:` filter on.
+    tags_text: Mapped[str] = mapped_column(Text)
 
 
 class DirectoryDirty(Base):

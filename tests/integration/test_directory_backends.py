@@ -29,6 +29,7 @@ from borough.db import (
     session_factory,
 )
 from borough.directory import DirectoryQuery, parse_query
+from borough.directory_index import fold, tokens
 from borough.readers import latest_posts, readable_channel_ids
 from borough.visibility import Viewer, may_see
 
@@ -123,37 +124,43 @@ def _people(rng: random.Random, count: int) -> list[Profile]:
     return people
 
 
-def expected_score(viewer: Viewer, row: Profile, query: DirectoryQuery) -> int:
-    """The ranking rule, plainly: 0 is no match; only fields the viewer may see count."""
+def _finds(word: str, text_words: tuple[str, ...]) -> bool:
+    """The word's own words appear in order in `text_words`, the last one perhaps cut short."""
+    wanted = tokens(word)
+    n = len(wanted)
+    return any(
+        text_words[i : i + n - 1] == wanted[:-1] and text_words[i + n - 1].startswith(wanted[-1])
+        for i in range(len(text_words) - n + 1)
+    )
+
+
+def expected_tier(viewer: Viewer, row: Profile, query: DirectoryQuery) -> int:
+    """The ranking rule, plainly: 0 is no match, else 1 + how many fields (name, title,
+    skills, bio) the words needed. Only fields the viewer may see count."""
     fields = {
         f.name: f.value
         for f in row.fields
         if may_see(viewer, row.user_id, row.organisation, f.visibility)
     }
-    skills = [s.lower() for s in fields.get("skills", [])]
+    texts = (
+        tokens(row.display_name) + tokens(row.username),
+        tokens(row.job_title or ""),
+        tuple(t for skill in fields.get("skills", []) for t in tokens(skill)),
+        tokens(str(fields.get("bio", ""))),
+    )
     if query.organisation and (row.organisation or "").lower() != query.organisation:
         return 0
     if query.unit and query.unit not in [u.lower() for u in row.units]:
         return 0
     if query.role and row.role != query.role:
         return 0
-    if query.skill and not any(query.skill in s for s in skills):
+    if query.skill and not _finds(query.skill, texts[2]):
         return 0
-    total = 1
-    for word in query.words:
-        points = 0
-        if word in row.display_name.lower() or word == row.username:
-            points += 3
-        if word in (row.job_title or "").lower():
-            points += 2
-        if any(word in s for s in skills):
-            points += 2
-        if word in str(fields.get("bio", "")).lower():
-            points += 1
-        if points == 0:
-            return 0
-        total += points
-    return total
+    words = [w for w in query.words if tokens(w)]
+    for depth in range(1, 5):
+        if all(any(_finds(w, text) for text in texts[:depth]) for w in words):
+            return depth
+    return 0
 
 
 async def expected_ranking(
@@ -161,12 +168,12 @@ async def expected_ranking(
 ) -> list[tuple[int, str]]:
     async with sessions() as session:
         rows = list(await session.scalars(select(Profile).where(Profile.left_at.is_(None))))
-    scored = [(expected_score(viewer, row, query), row) for row in rows]
+    tiered = [(expected_tier(viewer, row, query), row) for row in rows]
     return [
-        (points, row.user_id)
-        for points, row in sorted(
-            (pair for pair in scored if pair[0] > 0),
-            key=lambda pair: (-pair[0], pair[1].display_name, pair[1].user_id),
+        (tier, row.user_id)
+        for tier, row in sorted(
+            (pair for pair in tiered if pair[0] > 0),
+            key=lambda pair: (pair[0], fold(pair[1].display_name), pair[1].user_id),
         )
     ]
 
@@ -184,6 +191,14 @@ QUERIES = [
     "budget skill:budgets org:police",
     "p007",
     "100%",
+    "emile",
+    "hous",
+    "e",
+    "youth lead",
+    "budd3 ana",
+    "unit:early-help",
+    "role:staff",
+    "%% ana",
 ]
 
 
@@ -389,3 +404,41 @@ async def test_readable_channels_and_the_feed(sessions: async_sessionmaker[Async
     assert len(want) > 50
     assert [p.event_id for page in by_offset for p in page] == want
     assert [p.event_id for p in by_key] == want
+
+
+async def test_people_keep_name_order_when_a_gap_fills_up(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """New people take a position between their neighbours; when one gap has taken too many,
+    everyone is renumbered, and search order stays by name throughout."""
+    from borough.db import DirectoryEntry
+
+    async def positions() -> dict[str, int]:
+        async with sessions() as session:
+            rows = await session.execute(select(DirectoryEntry.user_id, DirectoryEntry.position))
+            return dict(rows.all())
+
+    before = await positions()
+    # Each newcomer sorts just before the previous one (same name, smaller id), so every one
+    # lands in the same, halving gap: 25 halvings exhaust a gap of 2**20.
+    for n in range(25, 0, -1):
+        async with sessions.begin() as session:
+            session.add(
+                Profile(
+                    user_id=f"@gap{n:02d}:hs",
+                    username=f"gap{n:02d}",
+                    display_name="Aaron Gapfill",
+                    units=[],
+                    role="community",
+                    is_managed=False,
+                )
+            )
+        async with sessions() as session:
+            found = await directory.find_people(session, "gapfill", "hs", limit=100)
+        assert [p.user_id for p in found] == [f"@gap{k:02d}:hs" for k in range(n, 26)]
+    after = await positions()
+    assert any(after[u] != before[u] for u in before), "expected a renumbering"
+    async with sessions() as session:
+        rows = list(await session.scalars(select(Profile).where(Profile.left_at.is_(None))))
+    by_name = sorted(rows, key=lambda r: (fold(r.display_name), r.user_id))
+    assert sorted(after, key=after.__getitem__) == [r.user_id for r in by_name]
