@@ -368,6 +368,7 @@ def _in_unit(key: str) -> ColumnElement[bool]:
 #: Serialises PostgreSQL refreshes (SQLite's write lock already does): two at once could
 #: give two new people the same position.
 _REFRESH_LOCK = 0x426F726F  # "Boro"
+_REFRESH_CACHE_KIB = -32768  # negative: KiB, so 32 MB
 
 
 async def refresh(engine: AsyncEngine) -> int:
@@ -387,6 +388,11 @@ async def refresh(engine: AsyncEngine) -> int:
             await session.execute(
                 text("SELECT pg_advisory_xact_lock(:key)"), {"key": _REFRESH_LOCK}
             )
+        else:
+            # FTS5 merges its segments through the page cache: at SQLite's default 2 MB, a
+            # rebuild of 20,000 entries took 15 s; at 32 MB, 4 s. Only while this runs.
+            cache_pages = await session.scalar(text("PRAGMA cache_size"))
+            await session.execute(text(f"PRAGMA cache_size = {_REFRESH_CACHE_KIB}"))
         user_ids = list(
             await session.scalars(delete(DirectoryDirty).returning(DirectoryDirty.user_id))
         )
@@ -411,7 +417,11 @@ async def refresh(engine: AsyncEngine) -> int:
             await session.execute(delete(table).where(table.c.user_id.in_(stale)))
         if changed:
             await _place(session, changed, stored)
+            # In position order: see migration 0012 on FTS5 and rowids going backwards.
+            changed.sort(key=lambda e: e["position"])
             await session.execute(insert(table), changed)
+        if engine.dialect.name != "postgresql":
+            await session.execute(text(f"PRAGMA cache_size = {int(cache_pages)}"))
     return len(user_ids)
 
 
@@ -490,7 +500,7 @@ async def _place(
     for e, position in zip(everyone, numbered(len(everyone)), strict=True):
         e["position"] = position
     if others:
-        await session.execute(insert(table), others)
+        await session.execute(insert(table), sorted(others, key=lambda e: e["position"]))
 
 
 async def _fresh(session: AsyncSession) -> None:

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from borough import audit
+from borough import audit, directory
 from borough.db import Profile, ProfileFieldRow, UnitRow
 from borough.matrix import MatrixClient, MatrixError, q
 from provisioning import mirror
@@ -83,6 +83,12 @@ class Applier:
             else:
                 await asyncio.gather(*(self._run(change, progress) for change in phase))
         await self._audit(plan)
+        # Rebuild the directory entries of everyone this apply touched now, so the first
+        # `!find` after a large apply does not pay for it.
+        async with self.sessions() as session:
+            engine = session.bind
+        if isinstance(engine, AsyncEngine):
+            await directory.refresh(engine)
         return self.result
 
     async def _run_in_one_transaction(

@@ -365,14 +365,17 @@ class DirectoryEntry(Base):
     """A present person's searchable words, folded in Python (`borough.directory_index`).
 
     Derived from `profiles` and `profile_fields` by `borough.directory.refresh`; never edit it.
-    `position` numbers people in name order, with gaps; on SQLite it keys `directory_fts`.
+    `position` numbers people in name order, with gaps; it keys `directory_fts` on SQLite.
     Skills and bio keep their visibility so a search can leave out what the viewer may not see.
     """
 
     __tablename__ = "directory_entries"
 
-    user_id: Mapped[str] = mapped_column(String(255), primary_key=True)
-    position: Mapped[int] = mapped_column(BigInteger, unique=True)
+    #: The rowid on SQLite (see migration 0012): name order, with gaps.
+    position: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=False
+    )
+    user_id: Mapped[str] = mapped_column(String(255), unique=True)
     display_name: Mapped[str] = mapped_column(String(255))
     username: Mapped[str] = mapped_column(String(255))
     job_title: Mapped[str | None] = mapped_column(String(255))

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from sqlalchemy import func, select
 
 from borough import events
+from borough.db import DirectoryDirty, DirectoryEntry, create_engine
 from borough.org import OrgIndex, load_org_chart
 from tests.conftest import EXAMPLE_ORG, Homeserver, borough
 
@@ -172,7 +175,7 @@ def test_power_levels_follow_roles(homeserver: Homeserver, applied: str) -> None
 
 
 def test_people_have_display_names_and_profile_rows(
-    homeserver: Homeserver, applied: str, settings_file: Path
+    homeserver: Homeserver, applied: str, app_database_url: str
 ) -> None:
     person = CHART.people[3]
     profile = homeserver.call(
@@ -181,6 +184,21 @@ def test_people_have_display_names_and_profile_rows(
         homeserver.service_token,
     )
     assert profile["displayname"] == person.display_name
+    entries, dirty = asyncio.run(_directory_counts(app_database_url))
+    # Apply builds the directory itself: the first `!find` finds everyone without a rebuild.
+    assert dirty == 0
+    assert entries >= len(CHART.people)
+
+
+async def _directory_counts(url: str) -> tuple[int, int]:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            entries = await conn.scalar(select(func.count()).select_from(DirectoryEntry))
+            dirty = await conn.scalar(select(func.count()).select_from(DirectoryDirty))
+    finally:
+        await engine.dispose()
+    return int(entries or 0), int(dirty or 0)
 
 
 def test_a_second_apply_changes_nothing(

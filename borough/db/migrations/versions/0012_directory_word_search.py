@@ -49,8 +49,17 @@ def upgrade() -> None:
     op.drop_table("directory_entries")
     op.create_table(
         "directory_entries",
-        sa.Column("user_id", sa.String(255), primary_key=True),
-        sa.Column("position", sa.BigInteger, nullable=False, unique=True),
+        # On SQLite `position` is the rowid (INTEGER PRIMARY KEY), so the entries, their
+        # FTS rows and every multi-row write go in name order: FTS5 flushes its buffer to
+        # a new segment whenever a write's rowid goes backwards, which made a rebuild 50×
+        # slower when positions followed user ids.
+        sa.Column(
+            "position",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            primary_key=True,
+            autoincrement=False,
+        ),
+        sa.Column("user_id", sa.String(255), nullable=False, unique=True),
         sa.Column("display_name", sa.String(255), nullable=False),
         sa.Column("username", sa.String(255), nullable=False),
         sa.Column("job_title", sa.String(255)),
