@@ -178,24 +178,19 @@ class Blogs:
 
     async def latest(self, asker: str, unit_ref: str) -> str:
         async with self.sessions() as session:
-            unit = await session.scalar(
-                select(UnitRow).where(
-                    or_(
-                        UnitRow.key == unit_ref.lower(),
-                        func.lower(UnitRow.name) == unit_ref.lower(),
-                    )
-                )
-            )
-            if unit is None:
+            owner = await self._owner(session, unit_ref)
+            if owner is None:
                 raise UsageError(
-                    f"I know no unit `{unit_ref}`. Try its key, e.g. `!team` lists them."
+                    f"I know no unit or blog `{unit_ref}`. Try a unit's key or name "
+                    "(`!team` lists units), or a partnership's key."
                 )
+            key, owner_name = owner
             joined = select(ChannelMember.room_id).where(ChannelMember.user_id == asker)
             posts = list(
                 await session.scalars(
                     select(BlogPost)
                     .where(
-                        BlogPost.unit == unit.key,
+                        BlogPost.unit == key,
                         or_(BlogPost.is_public, BlogPost.room_id.in_(joined)),
                     )
                     .order_by(BlogPost.sent_at.desc(), BlogPost.event_id)
@@ -212,8 +207,8 @@ class Blogs:
                 ).all()
             )
         if not posts:
-            return f"No blog posts of **{unit.name}** that you can read."
-        lines = [f"**{unit.name}: latest blog posts**", ""]
+            return f"No blog posts of **{owner_name}** that you can read."
+        lines = [f"**{owner_name}: latest blog posts**", ""]
         for post in posts:
             link = f"https://matrix.to/#/{quote(post.room_id)}/{quote(post.event_id)}"
             media = f" · {len(post.media)} media" if post.media else ""
@@ -225,11 +220,28 @@ class Blogs:
             ]
         return "\n".join(lines).rstrip()
 
+    async def _owner(self, session: AsyncSession, reference: str) -> tuple[str, str] | None:
+        """(key, name) of the unit, or of another blog's owner such as a partnership, named
+        by key or by name (a partnership by its blog room's name)."""
+        wanted = reference.lower()
+        unit = await session.scalar(
+            select(UnitRow).where(or_(UnitRow.key == wanted, func.lower(UnitRow.name) == wanted))
+        )
+        if unit is not None:
+            return unit.key, unit.name
+        room = await session.scalar(
+            select(BlogRoom)
+            .where(or_(BlogRoom.unit == wanted, func.lower(BlogRoom.name) == wanted))
+            .order_by(BlogRoom.room_id)
+            .limit(1)
+        )
+        return (room.unit, room.name) if room is not None else None
+
 
 @registry.command(
     "blog latest",
-    Arg("unit", "a unit's key or name", is_rest=True, max_length=255),
-    help="The latest posts of a unit's blog that you can read.",
+    Arg("unit", "a unit's key or name, or a partnership's key", is_rest=True, max_length=255),
+    help="The latest posts of a unit's or a partnership's blog that you can read.",
 )
 async def blog_latest(request: Request, unit: str) -> str:
     return await request.blogs.latest(request.sender, unit)

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from borough import directory
 from borough.db import Profile, ProfileFieldRow
 from borough.directory import Card, DirectoryError, DirectoryQuery, PersonSummary
+from borough.profile_mirror import ProfileMirror
 from bots.commands import UsageError
 
 #: Fields a person may set themselves, with their validation and default visibility.
@@ -56,6 +57,9 @@ class ProfileDirectory:
 
     sessions: async_sessionmaker[AsyncSession]
     server_name: str
+    #: Pushes a person's public fields to their Matrix profile after their own edit (MSC4133);
+    #: None when the bot runs without the service account's token.
+    mirror: ProfileMirror | None = None
 
     async def card(self, viewer_id: str, owner_id: str) -> str:
         async with self.sessions() as session:
@@ -114,6 +118,7 @@ class ProfileDirectory:
             else:
                 existing.value = value
                 visibility = existing.visibility
+        await self._mirror(user_id)
         return f"Your {field} is set, visible to **{visibility}**."
 
     async def set_visibility(self, user_id: str, field: str, visibility: str) -> str:
@@ -127,7 +132,12 @@ class ProfileDirectory:
             if existing.source == "org":
                 raise UsageError(_managed(field))
             existing.visibility = visibility
+        await self._mirror(user_id)
         return f"Your {field} is now visible to **{visibility}**."
+
+    async def _mirror(self, user_id: str) -> None:
+        if self.mirror is not None:
+            await self.mirror.sync_person(user_id)
 
     async def _own_row(self, session: AsyncSession, user_id: str) -> Profile:
         row = await session.get(Profile, user_id)

@@ -28,6 +28,7 @@ from nio import (
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from borough.db import BotState, HandledEvent
+from borough.profile_mirror import ProfileMirror
 from borough.settings import BotSettings, JitsiSettings
 from bots.admin import PartnerAdmin
 from bots.blogs import BlogIndexer, Blogs
@@ -78,7 +79,12 @@ class BoroughBot:
                 max_limit_exceeded=None, max_timeouts=None, request_timeout=60
             ),
         )
-        self.profiles = ProfileDirectory(self.sessions, self.server_name)
+        mirror = (
+            ProfileMirror(self.sessions, self.homeserver_url, self.service_token)
+            if self.service_token
+            else None
+        )
+        self.profiles = ProfileDirectory(self.sessions, self.server_name, mirror)
         self.indexer = Indexer()
         self.microblog = Microblog(self.sessions, self.indexer, self.server_name)
         self.blog_index = BlogIndexer()

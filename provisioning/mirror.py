@@ -1,10 +1,9 @@
 """Profile mirroring: each person's avatar and public profile fields, pushed to their Matrix
 profile by `borough apply`, so that other clients can read them.
 
-Public fields become MSC4133 custom profile fields under Borough's namespace
-(`org.borough.job_title`, `org.borough.bio`, …), set through the stable
-`PUT /_matrix/client/v3/profile/{userId}/{keyName}` that Synapse 1.163 serves without any
-experimental flag. An avatar is a local image file named in the org YAML (relative to it); it is
+Public fields become MSC4133 custom profile fields (`borough.profile_mirror`), set through
+the stable `PUT /_matrix/client/v3/profile/{userId}/{keyName}` that Synapse 1.163 serves
+without any experimental flag. An avatar is a local image file named in the org YAML (relative to it); it is
 uploaded once per content hash (`mirrored_avatars`). What was last pushed is kept in
 `mirrored_profiles`, so a re-apply with no change sends nothing and reads nothing from Synapse;
 a person's own change in Element stands until the YAML changes that value.
@@ -15,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import mimetypes
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ import click
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from borough import events
+from borough import profile_mirror
 from borough.db import MirroredAvatar, MirroredProfile
 from borough.matrix import MatrixClient, q
 from borough.network import DesiredNetwork
@@ -31,8 +31,6 @@ from provisioning.plan import PHASE_MIRROR, AvatarFile, Change, MirrorProfile, P
 
 #: The Matrix profile's own avatar key.
 AVATAR_URL = "avatar_url"
-#: Card fields every viewer sees, so always public.
-ALWAYS_PUBLIC = ("job_title",)
 
 
 class AvatarMissing(click.ClickException):
@@ -42,16 +40,11 @@ class AvatarMissing(click.ClickException):
 
 
 def public_fields(person: Person) -> dict[str, Any]:
-    """The custom profile fields a person's Matrix profile should carry: public ones only."""
-    fields: dict[str, Any] = {}
-    for name in ALWAYS_PUBLIC:
-        if (value := getattr(person, name)) is not None:
-            fields[events.PROFILE_FIELD_PREFIX + name] = value
-    for name, field in person.profile.fields().items():
-        if field.visibility == "public":
-            value = list(field.value) if isinstance(field.value, tuple) else field.value
-            fields[events.PROFILE_FIELD_PREFIX + name] = value
-    return fields
+    """The custom profile fields the org chart gives a person's Matrix profile: public ones."""
+    return profile_mirror.public_fields(
+        person.job_title,
+        ((name, field.value, field.visibility) for name, field in person.profile.fields().items()),
+    )
 
 
 def read_avatars(network: DesiredNetwork, org_dir: Path) -> dict[str, AvatarFile]:
@@ -76,21 +69,31 @@ def read_avatars(network: DesiredNetwork, org_dir: Path) -> dict[str, AvatarFile
     return avatars
 
 
-async def read_mirrored(sessions: async_sessionmaker[AsyncSession]) -> dict[str, MirroredProfile]:
+@dataclass(frozen=True)
+class Mirrored:
+    """What was last pushed, and the public fields people set themselves (kept by apply)."""
+
+    pushed: dict[str, MirroredProfile]
+    self_set: dict[str, dict[str, Any]]
+
+
+async def read_mirrored(sessions: async_sessionmaker[AsyncSession]) -> Mirrored:
     async with sessions() as session:
-        return {row.user_id: row for row in await session.scalars(select(MirroredProfile))}
+        pushed = {row.user_id: row for row in await session.scalars(select(MirroredProfile))}
+    return Mirrored(pushed, await profile_mirror.self_set_public(sessions))
 
 
 def plan_mirror(
     plan: Plan,
     network: DesiredNetwork,
     avatars: dict[str, AvatarFile],
-    mirrored: dict[str, MirroredProfile],
+    mirrored: Mirrored,
 ) -> None:
-    """Add a change for each person whose public fields or avatar differ from what was pushed."""
+    """Add a change for each person whose public fields or avatar differ from what was pushed.
+    Public fields a person set themselves stay, unless the org chart now sets that field."""
     for user_id, person in sorted(network.people.items()):
-        wanted = public_fields(person)
-        last = mirrored.get(user_id)
+        wanted = mirrored.self_set.get(user_id, {}) | public_fields(person)
+        last = mirrored.pushed.get(user_id)
         pushed: dict[str, Any] = dict(last.fields) if last else {}
         changed = {k: v for k, v in sorted(wanted.items()) if pushed.get(k) != v}
         removed = sorted(set(pushed) - set(wanted))
@@ -127,22 +130,16 @@ async def push(
     writing: asyncio.Lock,
 ) -> None:
     """Apply one person's mirror change, then record it. `writing` serialises the records."""
-    base = f"/_matrix/client/v3/profile/{q(op.user_id)}"
     if op.avatar is not None:
         mxc = await _uploaded(client, sessions, op.avatar, writing)
-        await client.request("PUT", f"{base}/{AVATAR_URL}", {AVATAR_URL: mxc})
-    for name, value in op.fields:
-        await client.request("PUT", f"{base}/{q(name)}", {name: value})
-    for name in op.removed:
-        await client.request("DELETE", f"{base}/{q(name)}")
+        await client.request(
+            "PUT", f"/_matrix/client/v3/profile/{q(op.user_id)}/{AVATAR_URL}", {AVATAR_URL: mxc}
+        )
+    await profile_mirror.send_fields(client, op.user_id, op.fields, op.removed)
     async with writing, sessions.begin() as session:
-        row = await session.get(MirroredProfile, op.user_id)
-        if row is None:
-            row = MirroredProfile(user_id=op.user_id, fields={})
-            session.add(row)
-        row.fields = dict(op.wanted)
-        if op.avatar is not None:
-            row.avatar_sha256 = op.avatar.sha256
+        await profile_mirror.record(
+            session, op.user_id, dict(op.wanted), op.avatar.sha256 if op.avatar else None
+        )
 
 
 async def _uploaded(

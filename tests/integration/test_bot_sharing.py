@@ -75,6 +75,7 @@ class RunningBot:
                 session_factory(engine),
                 clock=self.clock,
                 digest_interval=0.2,
+                service_token=self.hs.service_token,
             )
             self.loop, self.task = asyncio.get_running_loop(), asyncio.current_task()  # type: ignore[assignment]
             ready.set()
@@ -376,8 +377,24 @@ def test_blog_latest_lists_readable_posts_only(
         assert people[outsider].ask("!blog latest Test Directorate") == (
             "No blog posts of **Test Directorate** that you can read."
         )
-    assert "I know no unit `Nowhere`" in people["tcop"].ask("!blog latest Nowhere")
+    assert "I know no unit or blog `Nowhere`" in people["tcop"].ask("!blog latest Nowhere")
     assert "`unit` is missing" in people["tcop"].ask("!blog latest")
+
+
+def test_a_partnerships_blog_is_read_by_its_key_or_its_rooms_name(
+    homeserver: Homeserver, people: dict[str, Person], blog_posts: dict[str, str]
+) -> None:
+    tina = people["tcop"]
+    tina.post(homeserver.room_id("tpartners-blog"), "# Joint patrols\n\nStarting Monday.")
+    tina.ask("!help")  # answered once the post is indexed
+    by_key = people["tstaff"].ask("!blog latest tpartners")
+    assert "**Test Partnership blog: latest blog posts**" in by_key
+    assert "**Joint patrols** by Tina Cop" in by_key
+    assert "Joint patrols" in tina.ask("!blog latest test partnership blog")
+    # Not a member of the partnership: its members-only blog shows nothing.
+    assert "No blog posts of **Test Partnership blog**" in people["tadmin"].ask(
+        "!blog latest tpartners"
+    )
 
 
 def test_blog_posts_are_stored_sanitised_with_media(
@@ -620,6 +637,24 @@ def _wait_for_invite(person: Person, inviter: str) -> str:
 
 def profile_of(hs: Homeserver, username: str) -> dict[str, Any]:
     return dict(hs.call("GET", f"/_matrix/client/v3/profile/{quote(hs.user_id(username))}"))
+
+
+def test_a_persons_own_public_field_reaches_their_matrix_profile_and_apply_keeps_it(
+    homeserver: Homeserver, people: dict[str, Person], settings: Path
+) -> None:
+    sam = people["tstaff"]
+    assert "visible to **partners**" in sam.ask("!profile set pronouns they/them")
+    assert "org.borough.pronouns" not in profile_of(homeserver, "tstaff")  # not public yet
+    assert "now visible to **public**" in sam.ask("!profile visibility pronouns public")
+    assert profile_of(homeserver, "tstaff")["org.borough.pronouns"] == "they/them"
+    sam.ask("!profile visibility pronouns staff")
+    assert "org.borough.pronouns" not in profile_of(homeserver, "tstaff")
+    sam.ask("!profile visibility pronouns public")
+    sam.ask("!profile set pronouns she/her")
+    assert profile_of(homeserver, "tstaff")["org.borough.pronouns"] == "she/her"
+    # The org chart does not set pronouns, so apply leaves the person's own public field be.
+    plan = borough("plan", str(ORG_FILE), settings=settings)
+    assert "No changes." in plan.output, plan.output
 
 
 def test_apply_mirrors_avatar_and_public_fields_and_a_second_apply_changes_nothing(
