@@ -50,7 +50,11 @@ POWER_LEVEL_EVENTS: dict[str, int] = {
     POLICY: ADMIN,
     CHANNEL: ADMIN,
     BLOG: ADMIN,
+    LOCK: ADMIN,
 }
+#: Borough's own state: only admins may send it, or a moderator could unseal a room (policy)
+#: or drop a lock's record of the levels to restore. Apply restores these levels if lowered.
+ADMIN_ONLY_STATE = (MANAGED, POLICY, CHANNEL, BLOG, LOCK)
 
 
 def power_levels(users: dict[str, int]) -> dict[str, object]:

@@ -465,9 +465,21 @@ class _Planner:
             and lvl > wanted.get(u, 0)
             and u in self.managed_people
         }
-        if raised:
+        state_default = _level(current.get("state_default"), events.MODERATOR)
+        current_events: dict[str, Any] = dict(current.get("events", {}))
+        guarded = {
+            t: events.ADMIN
+            for t in events.ADMIN_ONLY_STATE
+            if _level(current_events.get(t), state_default) < events.ADMIN
+        }
+        if raised or guarded:
             new = {**current, "users": {**users, **raised}}
-            detail = ", ".join(f"{u} → {lvl}" for u, lvl in sorted(raised.items()))
+            if guarded:
+                new["events"] = {**current_events, **guarded}
+            detail = ", ".join(
+                [f"{u} → {lvl}" for u, lvl in sorted(raised.items())]
+                + ([f"admin-only {', '.join(sorted(guarded))}"] if guarded else [])
+            )
             self.add(
                 Change(
                     PHASE_STATE,
@@ -673,3 +685,11 @@ def _describe(content: Any, event_type: str) -> str:
     if key and isinstance(content, dict):
         return repr(content.get(key))
     return "(set)" if content else "(empty)"
+
+
+def _level(value: Any, default: int) -> int:
+    """A power level as Synapse reads it: an int, or a numeric string; else the default."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default

@@ -152,6 +152,8 @@ def test_lock_makes_a_channel_read_only_and_unlock_restores_exactly(
     assert "Locked channel mnews" in result.output
     locked = power_levels(homeserver, news)
     assert locked["events_default"] == 50 and locked["users"] == before["users"]
+    # Only admins may touch the lock: a moderator cannot drop the levels it will restore.
+    assert before["events"][events.LOCK] == locked["events"][events.LOCK] == events.ADMIN
     for attempt in (
         lambda: members["mstaff"].post(news, "during the lock"),  # a poster
         lambda: members["mpeer"].reply(news, root, "a reply"),

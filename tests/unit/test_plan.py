@@ -142,3 +142,23 @@ def test_a_room_gone_from_the_chart_is_retired_and_unlinked_only_with_prune() ->
     pruned = make_plan(DESIRED, live, PlanOptions(prune=True))
     unlink = next(c.op for c in pruned.changes if c.detail == "child unit/tdir/old")
     assert isinstance(unlink, SetState) and unlink.state_key == "!old:hs" and unlink.content == {}
+
+
+def test_borough_state_is_made_admin_only_again_where_it_was_lowered() -> None:
+    room = DESIRED.rooms["unit/tteam/general"]
+    full = events.power_levels(dict(room.power_users))
+    as_created = _live_room(room.key, set(room.members), dict(room.power_users))
+    as_created.state[("m.room.power_levels", "")] = full
+    plan = make_plan(DESIRED, LiveNetwork(rooms={room.key: as_created}), PlanOptions())
+    assert not [c for c in plan.changes if c.group == "power"]
+    # Before this rule, rooms were made without the lock's level; a moderator lowered policy.
+    lowered = {**full, "events": {**full["events"], events.POLICY: 50}}  # type: ignore[dict-item]
+    del lowered["events"][events.LOCK]  # type: ignore[attr-defined]
+    as_created.state[("m.room.power_levels", "")] = lowered
+    plan = make_plan(DESIRED, LiveNetwork(rooms={room.key: as_created}), PlanOptions())
+    (change,) = [c for c in plan.changes if c.group == "power"]
+    assert change.detail == f"admin-only {events.LOCK}, {events.POLICY}"
+    assert isinstance(change.op, SetState)
+    assert change.op.content["events"][events.LOCK] == events.ADMIN
+    assert change.op.content["events"][events.POLICY] == events.ADMIN
+    assert change.op.content["users"] == full["users"]
