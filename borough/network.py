@@ -133,6 +133,26 @@ class DesiredNetwork:
     def user_id(self, username: str) -> str:
         return f"@{username}:{self.server_name}"
 
+    def without(self, user_ids: set[str]) -> DesiredNetwork:
+        """This network with these people taken out of it: no account, profile, membership
+        or power (channel posters stay as configured)."""
+        if not user_ids:
+            return self
+        rooms = {
+            key: replace(
+                room,
+                members=room.members - user_ids,
+                power_users=tuple((u, lvl) for u, lvl in room.power_users if u not in user_ids),
+            )
+            for key, room in self.rooms.items()
+        }
+        return replace(
+            self,
+            users={u: v for u, v in self.users.items() if u not in user_ids},
+            people={u: v for u, v in self.people.items() if u not in user_ids},
+            rooms=rooms,
+        )
+
 
 def _template_meta(name: str, template: RoomTemplate) -> dict[str, Any]:
     return {

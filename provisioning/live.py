@@ -75,6 +75,8 @@ class LiveUser:
     user_id: str
     display_name: str | None
     is_deactivated: bool
+    #: Deactivated with erase (`borough person erase`): never to be brought back.
+    is_erased: bool = False
 
 
 @dataclass
@@ -294,7 +296,10 @@ async def _read_users(client: MatrixClient, live: LiveNetwork) -> None:
         body = await client.request("GET", "/_synapse/admin/v2/users", params=params)
         for user in body.get("users", []):
             live.users[user["name"]] = LiveUser(
-                user["name"], user.get("displayname"), bool(user.get("deactivated"))
+                user["name"],
+                user.get("displayname"),
+                bool(user.get("deactivated")),
+                bool(user.get("erased")),
             )
         next_token = body.get("next_token")
         if not next_token:

@@ -205,13 +205,33 @@ class Plan:
 
 
 def make_plan(desired: DesiredNetwork, live: LiveNetwork, options: PlanOptions) -> Plan:
+    desired, warnings = leave_out_erased(desired, live)
     plan = _Planner(desired, live, options)
+    plan.plan.warnings += warnings
     plan.users()
     plan.rooms()
     plan.profiles()
     plan.units()
     plan.plan.changes.sort(key=lambda c: c.sort_key)
     return plan.plan
+
+
+def leave_out_erased(
+    desired: DesiredNetwork, live: LiveNetwork
+) -> tuple[DesiredNetwork, list[str]]:
+    """People still in the chart whose accounts were erased (`borough person erase`) are left
+    out: bringing an erased account back would undo a person's right to erasure."""
+    erased = {
+        uid
+        for uid in desired.users
+        if (user := live.users.get(uid)) is not None and user.is_deactivated and user.is_erased
+    }
+    warnings = [
+        f"{uid} was erased (borough person erase) and is left out: remove them from the org "
+        "chart, or give the person a new username"
+        for uid in sorted(erased)
+    ]
+    return desired.without(erased), warnings
 
 
 class _Planner:

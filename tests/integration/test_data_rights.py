@@ -234,6 +234,14 @@ async def test_an_erased_person_is_gone_from_everything_borough_serves(
     assert after["found"] == 0 and after["card"] == 404
     assert WORDS not in after["page"] and WORDS not in after["feed"]
 
+    # Still in the org chart: apply must not bring the erased account back.
+    plan = await asyncio.to_thread(borough, "plan", str(ORG_FILE), settings=settings)
+    assert plan.exit_code == 0, plan.output
+    assert f"warning: {walter} was erased (borough person erase) and is left out" in plan.output
+    assert "reactivate" not in plan.output and walter not in plan.output.replace(
+        f"warning: {walter}", ""
+    )
+
     logged = await asyncio.to_thread(borough, "audit", "--json", settings=settings)
     audit = json.loads(next(ln for ln in logged.output.splitlines() if '"person.erase"' in ln))
     assert audit["target_ids"] == [walter] and audit["reason"] == "SAR-42"

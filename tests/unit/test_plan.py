@@ -162,3 +162,25 @@ def test_borough_state_is_made_admin_only_again_where_it_was_lowered() -> None:
     assert change.op.content["events"][events.LOCK] == events.ADMIN
     assert change.op.content["events"][events.POLICY] == events.ADMIN
     assert change.op.content["users"] == full["users"]
+
+
+def test_an_erased_person_still_in_the_chart_is_left_out_with_a_warning() -> None:
+    erased = "@tstaff:hs"
+    assert erased in DESIRED.users
+    room = DESIRED.rooms["unit/tteam/general"]
+    assert erased in room.members
+    live = LiveNetwork(
+        users={erased: LiveUser(erased, None, is_deactivated=True, is_erased=True)},
+        rooms={room.key: _live_room(room.key, set(), dict(room.power_users))},
+    )
+    plan = make_plan(DESIRED, live, PlanOptions())
+    assert not [c for c in plan.changes if c.target == erased]  # no reactivation, no profile
+    assert not [c for c in plan.changes if isinstance(c.op, Join) and c.op.user_id == erased]
+    assert plan.warnings == [
+        f"{erased} was erased (borough person erase) and is left out: remove them from the "
+        "org chart, or give the person a new username"
+    ]
+    # Merely deactivated (a leaver who came back) is still planned for reactivation.
+    live.users[erased] = LiveUser(erased, None, is_deactivated=True)
+    again = make_plan(DESIRED, live, PlanOptions())
+    assert any(c.target == erased and "reactivate" in c.detail for c in again.changes)
