@@ -180,7 +180,13 @@ def remove_post(ctx: click.Context, event: str, reason: str) -> None:
     """Redact a post (or reply, or reaction) and drop it from Borough's index."""
     removed = _moderate(ctx, lambda m: m.remove_post(event, reason))
     indexed = "and dropped it from the index" if removed.was_indexed else "(it was not indexed)"
-    console.print(f"Redacted {removed.event_id} in {removed.room_id} {indexed}.")
+    reposts = (
+        f" Its {removed.reposts_removed} repost{'s' if removed.reposts_removed > 1 else ''} "
+        "went with it."
+        if removed.reposts_removed
+        else ""
+    )
+    console.print(f"Redacted {removed.event_id} in {removed.room_id} {indexed}.{reposts}")
 
 
 @moderate.command()

@@ -14,11 +14,11 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from borough import audit, events
-from borough.db import BlogPost, Post, PostMention, PostTag, Reaction
+from borough.db import BlogPost, Post, PostMention, PostTag, Reaction, Repost
 from borough.matrix import MatrixClient, MatrixError, q
 
 logger = logging.getLogger(__name__)
@@ -126,6 +126,7 @@ class RemovedPost:
     event_id: str
     room_id: str
     was_indexed: bool
+    reposts_removed: int = 0
 
 
 @dataclass(frozen=True)
@@ -183,22 +184,41 @@ class Moderator:
         # Looked up before the redaction: the bot drops the row itself once it syncs it.
         async with self.sessions() as session:
             indexed_as = await indexed_kind(session, ref.event_id)
-        txn = secrets.token_hex(8)
-        await self.client.request(
-            "PUT",
-            f"/_matrix/client/v3/rooms/{q(room_id)}/redact/{q(ref.event_id)}/{txn}",
-            json={"reason": reason},
-        )
+            # Boosts quote the post, so they go with it.
+            boosts = (
+                await session.execute(
+                    select(Repost.event_id, Repost.target_room_id).where(
+                        Repost.source_event_id == ref.event_id, Repost.event_id.is_not(None)
+                    )
+                )
+            ).all()
+        await self._redact(room_id, ref.event_id, reason)
+        for boost_id, boost_room in boosts:
+            await self._redact(boost_room, boost_id, f"{reason} (a repost of a removed post)")
         async with self.sessions.begin() as session:
             await drop_from_index(session, ref.event_id)
+            for boost_id, _ in boosts:
+                await drop_from_index(session, boost_id)
+            await session.execute(delete(Repost).where(Repost.source_event_id == ref.event_id))
             await self._audit(
                 session,
                 "moderate.remove_post",
                 [ref.event_id, room_id, str(event.get("sender", ""))],
                 reason,
-                {"event_type": event.get("type"), "indexed_as": indexed_as},
+                {
+                    "event_type": event.get("type"),
+                    "indexed_as": indexed_as,
+                    "reposts": [boost_id for boost_id, _ in boosts],
+                },
             )
-        return RemovedPost(ref.event_id, room_id, indexed_as is not None)
+        return RemovedPost(ref.event_id, room_id, indexed_as is not None, len(boosts))
+
+    async def _redact(self, room_id: str, event_id: str, reason: str) -> None:
+        await self.client.request(
+            "PUT",
+            f"/_matrix/client/v3/rooms/{q(room_id)}/redact/{q(event_id)}/{secrets.token_hex(8)}",
+            json={"reason": reason},
+        )
 
     async def _fetch_event(self, event_id: str) -> dict[str, Any]:
         try:

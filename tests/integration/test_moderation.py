@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from borough import events
-from borough.db import Post, PostTag, Reaction
+from borough.db import Post, PostTag, Reaction, Repost
 from tests.conftest import Homeserver, HttpError, borough
 from tests.integration.management_support import (
     ORG_FILE,
@@ -75,10 +75,33 @@ def test_remove_post_redacts_and_drops_it_from_the_index(
         ),
         "the bot to index the post, its reply and reaction",
     )
+    # A boost of it elsewhere, as `!repost` records one: it quotes the post, so it goes too.
+    bulletin = homeserver.room_id("mbulletin")
+    boost = members["mstaff"].post(bulletin, "Mia Staff in Directorate news: Buy cheap watches")
+
+    async def record_boost(session: Any) -> None:
+        session.add(
+            Repost(
+                source_event_id=post,
+                source_room_id=news,
+                target_room_id=bulletin,
+                reposter=members["mstaff"].user_id,
+                txn_id="boost-1",
+                event_id=boost,
+            )
+        )
+        await session.commit()
+
+    query(app_database_url, record_boost)
     link = f"https://matrix.to/#/{quote(news)}/{quote(post)}?via={homeserver.server_name}"
     result = moderate(settings, "remove-post", link, "--reason", "spam")
     assert result.exit_code == 0, result.output
     assert f"Redacted {post}" in result.output and "dropped it from the index" in result.output
+    assert "Its 1 repost went with it." in result.output
+    shown = f"/_matrix/client/v3/rooms/{quote(bulletin)}/event/{quote(boost)}"
+    assert homeserver.call("GET", shown, members["mpeer"].token)["content"] == {}
+    assert count(app_database_url, Repost, Repost.source_event_id == post) == 0
+    assert count(app_database_url, Post, Post.event_id == boost) == 0
 
     seen = f"/_matrix/client/v3/rooms/{quote(news)}/event/{quote(post)}"
     assert homeserver.call("GET", seen, members["mpeer"].token)["content"] == {}  # redacted
@@ -88,6 +111,7 @@ def test_remove_post_redacts_and_drops_it_from_the_index(
     [entry] = audit_json(settings, "--action", "moderate.remove_post")
     assert entry["actor"] == "@madmin" and entry["reason"] == "spam"
     assert entry["target_ids"] == [post, news, members["mstaff"].user_id]
+    assert entry["details"]["reposts"] == [boost]
 
     # A bare event id works too; the reply goes, and its root's count with it.
     result = moderate(settings, "remove-post", reply, "--reason", "follow-up to spam")
