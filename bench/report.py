@@ -82,7 +82,8 @@ def build(url: str, people: int, posts: int, channels: int, meetings: int) -> Ne
         tables["posts"].append((f"$p{n}", room, author, at, "x", "[]", root, 0, 0))
         for r in range(2):
             reactor = rng.choice(by_room[room] or users)
-            tables["reactions"].append((f"$r{n}-{r}", f"$p{n}", reactor, "👍"))
+            reacted = at + timedelta(minutes=rng.randrange(1, 600))
+            tables["reactions"].append((f"$r{n}-{r}", f"$p{n}", reactor, "👍", reacted))
     for m in range(meetings):
         started = now - timedelta(seconds=rng.randrange(DAYS * 86400))
         ended = started + timedelta(minutes=rng.randrange(10, 90))
@@ -107,7 +108,7 @@ def build(url: str, people: int, posts: int, channels: int, meetings: int) -> Ne
         " updated_at",
         "posts": "event_id, room_id, author, sent_at, body, links, thread_root, reply_count,"
         " reaction_count",
-        "reactions": "event_id, post_id, sender, key",
+        "reactions": "event_id, post_id, sender, key, sent_at",
         "meetings": "id, room_id, widget_id, conference_id, title, is_audio_only, created_by,"
         " timezone, started_at, ended_at, created_at",
         "meeting_participants": "meeting_id, user_id, first_seen_at",

@@ -192,6 +192,7 @@ class Indexer:
                 post_id=post.event_id,
                 sender=source["sender"],
                 key=str(relation.get("key", ""))[:255],
+                sent_at=_when(source),
             )
         )
         post.reaction_count += 1

@@ -77,7 +77,7 @@ async def load_activities(
         select(reacted.room_id, Reaction.sender, func.count())
         .select_from(Reaction)
         .join(reacted, reacted.event_id == Reaction.post_id)
-        .where(*_period(reacted.sent_at, since, until))
+        .where(*_period(Reaction.sent_at, since, until))
         .group_by(reacted.room_id, Reaction.sender)
     )
     found = [
@@ -109,7 +109,7 @@ async def load_interactions(
         .group_by(Post.room_id, week, kind, actor.organisation, target.organisation)
     )
     reacted, reactor, author = aliased(Post), aliased(Profile), aliased(Profile)
-    reaction_week = _week(session, reacted.sent_at)
+    reaction_week = _week(session, Reaction.sent_at)
     reactions = (
         select(
             reacted.room_id, reaction_week, reactor.organisation, author.organisation, func.count()
@@ -118,7 +118,7 @@ async def load_interactions(
         .join(reacted, reacted.event_id == Reaction.post_id)
         .outerjoin(reactor, reactor.user_id == Reaction.sender)
         .outerjoin(author, author.user_id == reacted.author)
-        .where(*_period(reacted.sent_at, since, until))
+        .where(*_period(Reaction.sent_at, since, until))
         .group_by(reacted.room_id, reaction_week, reactor.organisation, author.organisation)
     )
     found = [

@@ -160,6 +160,8 @@ class Reaction(Base):
     post_id: Mapped[str] = mapped_column(String(255), index=True)
     sender: Mapped[str] = mapped_column(String(255))
     key: Mapped[str] = mapped_column(String(255))
+    #: When the reaction was made (its origin_server_ts), not its post.
+    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
 class Follow(Base):

@@ -68,6 +68,10 @@ def post(event: str, author: str, at: datetime, root: str | None = None, room: s
     )
 
 
+def reaction(event: str, post_id: str, sender: str, at: datetime) -> Reaction:
+    return Reaction(event_id=event, post_id=post_id, sender=sender, key="👍", sent_at=at)
+
+
 def person(user_id: str, organisation: str) -> Profile:
     return Profile(
         user_id=user_id,
@@ -97,10 +101,13 @@ async def test_facts_per_person_and_per_week_and_organisations(
             post("$r4", "@cat", late, root="$gone"),  # its root is not indexed
             post("$old", "@ann", SINCE - timedelta(days=1)),  # before the period
             post("$s", "@bob", late, room="!sealed"),  # no profile
-            Reaction(event_id="$x1", post_id="$a", sender="@cat", key="👍"),
-            Reaction(event_id="$x2", post_id="$a", sender="@dan", key="👍"),
-            Reaction(event_id="$x3", post_id="$s", sender="@dan", key="👍"),
-            Reaction(event_id="$x4", post_id="$old", sender="@dan", key="👍"),
+            reaction("$x1", "$a", "@cat", late),
+            reaction("$x2", "$a", "@dan", late),
+            reaction("$x3", "$s", "@dan", late),
+            reaction("$x4", "$old", "@dan", SINCE - timedelta(days=1)),  # before the period
+            # A reaction counts when it was made, not when its post was.
+            reaction("$x5", "$old", "@dan", late),  # an old post, reacted to this week
+            reaction("$x6", "$b", "@cat", late + timedelta(hours=1)),  # Monday: next week
         ]
     )
     await session.commit()
@@ -114,7 +121,8 @@ async def test_facts_per_person_and_per_week_and_organisations(
             Interaction("!r", week, "reply", "police", None, 1),  # root not indexed
             Interaction("!sealed", week, "post", None, None, 1),  # no profile
             Interaction("!r", week, "reaction", "police", "council", 1),
-            Interaction("!r", week, "reaction", None, "council", 1),
+            Interaction("!r", next_week, "reaction", "police", "council", 1),
+            Interaction("!r", week, "reaction", None, "council", 2),
             Interaction("!sealed", week, "reaction", None, None, 1),
         ],
         key=repr,
@@ -125,8 +133,8 @@ async def test_facts_per_person_and_per_week_and_organisations(
             Activity("!r", "@ann", "reply", 1),
             Activity("!r", "@cat", "reply", 3),
             Activity("!sealed", "@bob", "post", 1),
-            Activity("!r", "@cat", "reaction", 1),
-            Activity("!r", "@dan", "reaction", 1),
+            Activity("!r", "@cat", "reaction", 2),
+            Activity("!r", "@dan", "reaction", 2),
             Activity("!sealed", "@dan", "reaction", 1),
         ],
         key=repr,
