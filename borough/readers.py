@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime
+from functools import lru_cache
 
-from sqlalchemy import CompoundSelect, and_, or_, select, union, union_all
+from sqlalchemy import CompoundSelect, DateTime, TextClause, bindparam, select, text, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from borough.db import ChannelMember, ChannelRow, Post
@@ -65,25 +66,34 @@ async def latest_posts(
 async def _newest(
     session: AsyncSession, rooms: list[str], wanted: int, before: tuple[datetime, str] | None
 ) -> list[Post]:
-    per_room = []
-    for room_id in rooms:
-        query = select(Post.event_id, Post.sent_at).where(
-            Post.room_id == room_id, Post.thread_root.is_(None)
-        )
-        if before is not None:
-            sent_at, event_id = before
-            query = query.where(
-                or_(Post.sent_at < sent_at, and_(Post.sent_at == sent_at, Post.event_id < event_id))
-            )
-        per_room.append(
-            select(
-                query.order_by(Post.sent_at.desc(), Post.event_id.desc()).limit(wanted).subquery()
-            )
-        )
-    merged = union_all(*per_room).subquery()
-    newest = (
-        select(merged.c.event_id)
-        .order_by(merged.c.sent_at.desc(), merged.c.event_id.desc())
-        .limit(wanted)
+    params: dict[str, object] = {f"room{n}": room for n, room in enumerate(rooms)}
+    params["wanted"] = wanted
+    if before is not None:
+        params["before_at"], params["before_id"] = before
+    statement = _newest_statement(len(rooms), before is not None)
+    return list(await session.scalars(select(Post).from_statement(statement), params))
+
+
+@lru_cache(maxsize=256)
+def _newest_statement(rooms: int, keyset: bool) -> TextClause:
+    """The newest `:wanted` top-level posts of `rooms` rooms, each room read newest-first from
+    `posts_feed` and stopped at `:wanted`. Written once per room count: building it from
+    SQLAlchemy constructs on every feed cost more than running it."""
+    after = (
+        " AND (sent_at < :before_at OR (sent_at = :before_at AND event_id < :before_id))"
+        if keyset
+        else ""
     )
-    return list(await session.scalars(select(Post).where(Post.event_id.in_(newest))))
+    arms = " UNION ALL ".join(
+        f"SELECT * FROM (SELECT event_id, sent_at FROM posts WHERE room_id = :room{n} "
+        f"AND thread_root IS NULL{after} ORDER BY sent_at DESC, event_id DESC "
+        f"LIMIT :wanted) AS room{n}"
+        for n in range(rooms)
+    )
+    statement = text(
+        "SELECT posts.* FROM posts WHERE posts.event_id IN (SELECT merged.event_id FROM "
+        f"({arms}) AS merged ORDER BY merged.sent_at DESC, merged.event_id DESC LIMIT :wanted)"
+    )
+    if keyset:
+        statement = statement.bindparams(bindparam("before_at", type_=DateTime(timezone=True)))
+    return statement
