@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from nio import AsyncClient, RoomCreateResponse, RoomPreset, RoomSendResponse
+from nio import AsyncClient
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -35,8 +35,8 @@ from borough.db import (
 from borough.digests import DEFAULT_TIME, DueDigest, Schedule, due, parse_time
 from borough.readers import readable_channel_ids
 from bots.commands import Arg, UsageError
+from bots.direct import DirectMessages
 from bots.handlers import Request, registry
-from bots.replies import notice
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +65,9 @@ class Digests:
     interval: float = 30.0
     #: How many times the loop has looked; tests await it.
     ticks: int = field(default=0, init=False)
+
+    def __post_init__(self) -> None:
+        self.direct = DirectMessages(self.sessions, self.client)
 
     # --- the command -----------------------------------------------------------------------
 
@@ -154,16 +157,10 @@ class Digests:
         if text is None:
             await self._mark(user_id, digest.period, None, None)
             return  # nothing new: no message
-        room_id = await self.direct_room(user_id)
-        if room_id is None:
+        sent = await self.direct.send(user_id, text, txn_id)
+        if sent is None:
             return  # retried on the next tick, with the same transaction id
-        response = await self.client.room_send(
-            room_id, "m.room.message", notice(text), tx_id=txn_id
-        )
-        if not isinstance(response, RoomSendResponse):
-            logger.warning("could not send %s's digest: %s", user_id, response)
-            return
-        await self._mark(user_id, digest.period, room_id, response.event_id)
+        await self._mark(user_id, digest.period, *sent)
 
     async def _mark(
         self, user_id: str, period: str, room_id: str | None, event_id: str | None
@@ -229,22 +226,6 @@ class Digests:
             lines.append("More in `!feed`.")
         lines.append("`!digest off` stops these.")
         return "\n".join(lines)
-
-    async def direct_room(self, user_id: str) -> str | None:
-        """The bot's DM with this person: the one on record, or a new one."""
-        async with self.sessions() as session:
-            known = await session.get(DirectRoom, user_id)
-        if known is not None:
-            return known.room_id
-        response = await self.client.room_create(
-            is_direct=True, invite=[user_id], preset=RoomPreset.trusted_private_chat
-        )
-        if not isinstance(response, RoomCreateResponse):
-            logger.warning("could not open a DM with %s: %s", user_id, response)
-            return None
-        async with self.sessions.begin() as session:
-            await session.merge(DirectRoom(user_id=user_id, room_id=response.room_id))
-        return response.room_id
 
 
 @registry.command(

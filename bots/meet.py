@@ -45,6 +45,7 @@ from borough.jitsi import (
 from borough.meetings import REMINDER_LEAD, MeetingStore, as_utc
 from borough.settings import JitsiSettings
 from bots.commands import Arg, UsageError
+from bots.direct import DirectMessages
 from bots.handlers import Request, registry
 from bots.replies import notice
 
@@ -204,6 +205,7 @@ class Meetings:
 
     def __post_init__(self) -> None:
         self.store = MeetingStore(self.sessions)
+        self.direct = DirectMessages(self.sessions, self.client)
 
     # --- commands ------------------------------------------------------------------------------
 
@@ -313,8 +315,9 @@ class Meetings:
             return "No meetings are planned in this room. `!meet at` or `!meet in` sets one."
         return "Meetings in this room:\n\n" + "\n".join(lines)
 
-    async def guest_link(self, room_id: str, sender: str, name: str) -> str:
-        """An HS256 link into this room's live meeting for someone without an account."""
+    async def guest_link(self, room_id: str, sender: str, name: str, tx_id: str) -> str:
+        """An HS256 link into this room's live meeting for someone without an account, sent
+        to the asker by direct message: anyone who sees the link can join as the guest."""
         live = await self.store.live(room_id)
         if live is None:
             raise UsageError("There is no meeting on here; start one with `!meet` first.")
@@ -342,10 +345,16 @@ class Meetings:
             domain=self.jitsi.domain,
         )
         url = token_meeting_url(self.jitsi.domain, live.conference_id, token)
-        return (
+        link = (
             f"A guest link for {name} to **{live.title}**, for this meeting only; it must be "
             f"opened within {lifetime // 3600} hours. Send it to them directly: {url}"
         )
+        if await self.direct.send(sender, link, tx_id) is None:
+            raise UsageError(
+                "I could not send you the guest link by direct message. Check that you accept "
+                "invites from me, then ask again."
+            )
+        return f"I have sent you the guest link for {name} by direct message."
 
     async def cancel(self, room_id: str, sender: str, number: str) -> str:
         if not number.lstrip("#").isdigit():
@@ -570,10 +579,13 @@ async def meet_in(request: Request, delay: str, title: str | None) -> str:
 @registry.command(
     "meet guest",
     Arg("name", "the guest's name, as the meeting will show it", is_rest=True, max_length=100),
-    help="A link into this room's meeting for a guest without an account (moderators).",
+    help="A link into this room's meeting for a guest without an account, sent to you by "
+    "direct message (moderators).",
 )
 async def meet_guest(request: Request, name: str) -> str:
-    return await _meetings(request).guest_link(request.room_id, request.sender, name)
+    return await _meetings(request).guest_link(
+        request.room_id, request.sender, name, f"guest-{request.event_id}"
+    )
 
 
 @registry.command("meet list", help="The meeting on now and those planned in this room.")

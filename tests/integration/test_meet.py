@@ -15,7 +15,14 @@ import jwt
 import pytest
 from sqlalchemy import select
 
-from borough.db import DigestSubscription, Meeting, create_engine, migrate, session_factory
+from borough.db import (
+    DigestSubscription,
+    DirectRoom,
+    Meeting,
+    create_engine,
+    migrate,
+    session_factory,
+)
 from borough.jitsi import STANDING_WIDGET_ID, MeetingWidget, room_conference_id
 from borough.meetings import MeetingStore
 from borough.settings import BotSettings, JitsiSettings
@@ -159,6 +166,27 @@ class Team:
         ]
 
 
+def direct_notices(hs: Homeserver, person: Person, user_id: str, database_url: str) -> list[str]:
+    """Join the DM the bot opened with `person` (it did so before answering) and read it."""
+
+    async def read() -> str:
+        engine = create_engine(database_url)
+        try:
+            async with session_factory(engine)() as session:
+                dm = await session.get(DirectRoom, user_id)
+                assert dm is not None, "the bot opened no direct chat"
+                return dm.room_id
+        finally:
+            await engine.dispose()
+
+    room_id = asyncio.run(read())
+    hs.call("POST", f"/_matrix/client/v3/join/{quote(room_id)}", person.token, {})
+    messages = hs.call(
+        "GET", f"/_matrix/client/v3/rooms/{quote(room_id)}/messages?dir=b&limit=50", person.token
+    )["chunk"]
+    return [m["content"]["body"] for m in messages if m["type"] == "m.room.message"]
+
+
 @pytest.fixture(scope="module")
 def team(homeserver: Homeserver, bot: MeetBot) -> Team:
     return Team(homeserver, bot)
@@ -221,7 +249,11 @@ def test_meet_writes_the_widget_and_pins_it(team: Team, app_database_url: str) -
     assert "already on here" in team.carol.ask("!meet")
 
     assert "or a moderator, can invite guests" in team.carol.ask("!meet guest Pat Smith")
-    invite = team.alice.ask("!meet guest Pat Smith")
+    answer = team.alice.ask("!meet guest Pat Smith")
+    assert answer == "I have sent you the guest link for Pat Smith by direct message."
+    assert not any("jwt=" in body for body in team.notices())  # never in the shared room
+    notices = direct_notices(team.hs, team.alice, team.alice_id, app_database_url)
+    invite = next(b for b in notices if "Pat" in b)
     assert "A guest link for Pat Smith" in invite
     link = invite.rsplit(" ", 1)[1]
     assert link.startswith(f"https://meet.test/{conference}?jwt=")

@@ -1,0 +1,52 @@
+"""The bot's direct chats with people: the one on record, or one opened when first needed.
+
+Digests and guest links go here rather than into shared rooms.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from nio import AsyncClient, RoomCreateResponse, RoomPreset, RoomSendResponse
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from borough.db import DirectRoom
+from bots.replies import notice
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class DirectMessages:
+    sessions: async_sessionmaker[AsyncSession]
+    client: AsyncClient
+
+    async def room(self, user_id: str) -> str | None:
+        """The bot's DM with this person: the one on record, or a new one (None if Synapse
+        refused to make it)."""
+        async with self.sessions() as session:
+            known = await session.get(DirectRoom, user_id)
+        if known is not None:
+            return known.room_id
+        response = await self.client.room_create(
+            is_direct=True, invite=[user_id], preset=RoomPreset.trusted_private_chat
+        )
+        if not isinstance(response, RoomCreateResponse):
+            logger.warning("could not open a DM with %s: %s", user_id, response)
+            return None
+        async with self.sessions.begin() as session:
+            await session.merge(DirectRoom(user_id=user_id, room_id=response.room_id))
+        return response.room_id
+
+    async def send(self, user_id: str, text: str, tx_id: str) -> tuple[str, str] | None:
+        """Send a notice to this person privately: (room id, event id), or None on failure.
+        The same `tx_id` never posts twice."""
+        room_id = await self.room(user_id)
+        if room_id is None:
+            return None
+        response = await self.client.room_send(room_id, "m.room.message", notice(text), tx_id=tx_id)
+        if not isinstance(response, RoomSendResponse):
+            logger.warning("could not send %s a direct message: %s", user_id, response)
+            return None
+        return room_id, response.event_id
