@@ -191,6 +191,14 @@ def _people(index: OrgIndex) -> Iterator[Finding]:
                         "cross-organisation work belongs in a partnership"
                     ),
                 )
+        if org is not None and org.email_domains and person.email:
+            domain = person.email.rsplit("@", 1)[1].lower()
+            if not any(domain == d or domain.endswith("." + d) for d in org.email_domains):
+                yield (
+                    (*path, "email"),
+                    f"{person.email} is not at {org.name}'s email domains "
+                    f"({', '.join(org.email_domains)}){did_you_mean(domain, org.email_domains)}",
+                )
         if person.manager is not None:
             manager = index.people.get(person.manager)
             if manager is None:

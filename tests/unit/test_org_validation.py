@@ -111,3 +111,23 @@ def test_a_missing_org_file_is_a_clear_error(tmp_path: Path) -> None:
     result = borough("validate", str(tmp_path / "nope.yaml"))
     assert result.exit_code == 2
     assert "nope.yaml: file not found" in result.output
+
+
+def test_an_email_outside_the_organisations_domains_is_refused_at_its_line(
+    tmp_path: Path,
+) -> None:
+    chart = tmp_path / "org.yaml"
+    chart.write_text(
+        "organisations:\n"
+        "  - {key: police, name: Test Police, kind: police, email_domains: [police.uk]}\n"
+        "people:\n"
+        "  - {username: ok, display_name: Ok, organisation: police, email: ok@police.uk}\n"
+        "  - {username: sub, display_name: Sub, organisation: police, email: s@met.police.uk}\n"
+        "  - {username: typo, display_name: Typo, organisation: police, email: t@polce.uk}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(OrgChartError) as caught:
+        load_org_chart(chart)
+    (line,) = caught.value.render().splitlines()
+    assert "org.yaml:6:" in line and "people[2].email: t@polce.uk is not at Test Police's" in line
+    assert "did you mean 'police.uk'?" in line
