@@ -151,7 +151,7 @@ def load(path: Path, people: int, posts: int, channels: int, seed: int) -> dict[
     weights = [1 / (n + 1) for n in range(channels)]
     batch: list[tuple[object, ...]] = []
     roots: list[str] = []
-    tags: list[tuple[str, str, str]] = []
+    tags: list[tuple[str, str, str, str]] = []
     for n in range(posts):
         event_id = f"$p{n:07d}"
         when = start + timedelta(seconds=n * 31_536_000 // max(posts, 1))
@@ -159,11 +159,12 @@ def load(path: Path, people: int, posts: int, channels: int, seed: int) -> dict[
         # A long tail of tags, as in life: a few common ones and many rarely used.
         tag = rng.choice(WORDS) if rng.random() < 0.7 else f"topic{rng.randrange(5000)}"
         stamp = when.strftime("%Y-%m-%d %H:%M:%S.%f")
-        tags.append((event_id, tag, stamp))
+        room = rng.choices(rooms, weights)[0]
+        tags.append((event_id, tag, stamp, room))
         batch.append(
             (
                 event_id,
-                rng.choices(rooms, weights)[0],
+                room,
                 rng.choice(users),
                 stamp,
                 f"Post {n} about #{tag}",
@@ -192,14 +193,16 @@ def load(path: Path, people: int, posts: int, channels: int, seed: int) -> dict[
 
 
 def _posts(
-    db: sqlite3.Connection, batch: list[tuple[object, ...]], tags: list[tuple[str, str, str]]
+    db: sqlite3.Connection,
+    batch: list[tuple[object, ...]],
+    tags: list[tuple[str, str, str, str]],
 ) -> None:
     db.executemany(
         "INSERT INTO posts (event_id, room_id, author, sent_at, body, links, thread_root,"
         " reply_count, reaction_count, edited_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
         batch,
     )
-    db.executemany("INSERT INTO post_tags (event_id, tag, sent_at) VALUES (?,?,?)", tags)
+    db.executemany("INSERT INTO post_tags (event_id, tag, sent_at, room_id) VALUES (?,?,?,?)", tags)
     batch.clear()
     tags.clear()
 

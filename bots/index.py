@@ -169,7 +169,8 @@ class Indexer:
             )
         )
         session.add_all(
-            PostTag(event_id=source["event_id"], tag=t, sent_at=sent_at) for t in parsed.tags
+            PostTag(event_id=source["event_id"], tag=t, sent_at=sent_at, room_id=room_id)
+            for t in parsed.tags
         )
         session.add_all(
             PostMention(event_id=source["event_id"], user_id=m) for m in parsed.mentions
@@ -210,7 +211,8 @@ class Indexer:
         await session.execute(delete(PostTag).where(PostTag.event_id == post.event_id))
         await session.execute(delete(PostMention).where(PostMention.event_id == post.event_id))
         session.add_all(
-            PostTag(event_id=post.event_id, tag=t, sent_at=post.sent_at) for t in parsed.tags
+            PostTag(event_id=post.event_id, tag=t, sent_at=post.sent_at, room_id=post.room_id)
+            for t in parsed.tags
         )
         session.add_all(PostMention(event_id=post.event_id, user_id=m) for m in parsed.mentions)
         await session.flush()

@@ -92,13 +92,20 @@ class Microblog:
                 ("past 24 hours", timedelta(hours=24)),
                 ("past 7 days", timedelta(days=7)),
             ):
+                # The window's tags first, then the counting: asked in one query, SQLite
+                # walks (tag, sent_at) for the GROUP BY's order across every tag ever used
+                # (38 ms at 1M posts, against 8 ms from the `post_tags_recent` range).
+                recent = (
+                    select(PostTag.tag)
+                    .where(PostTag.room_id.in_(rooms), PostTag.sent_at >= now - window)
+                    .cte("recent")
+                    .prefix_with("MATERIALIZED")
+                )
                 counts = (
                     await session.execute(
-                        select(PostTag.tag, func.count())
-                        .join(Post, Post.event_id == PostTag.event_id)
-                        .where(Post.room_id.in_(rooms), PostTag.sent_at >= now - window)
-                        .group_by(PostTag.tag)
-                        .order_by(func.count().desc(), PostTag.tag)
+                        select(recent.c.tag, func.count())
+                        .group_by(recent.c.tag)
+                        .order_by(func.count().desc(), recent.c.tag)
                         .limit(10)
                     )
                 ).all()

@@ -142,6 +142,8 @@ class PostTag(Base):
     )
     tag: Mapped[str] = mapped_column(String(100), primary_key=True)
     sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    #: The post's channel, copied (posts never move): `!trending` reads only this table.
+    room_id: Mapped[str] = mapped_column(String(255))
 
 
 class PostMention(Base):

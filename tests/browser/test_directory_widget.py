@@ -212,7 +212,7 @@ async def test_timeline_widget_shows_readable_posts_and_filters_by_tag(
                     reply_count=4,
                     reaction_count=7,
                 ),
-                PostTag(event_id="$a", tag="voids", sent_at=now),
+                PostTag(event_id="$a", tag="voids", sent_at=now, room_id="!hq:w"),
                 Post(
                     event_id="$b",
                     room_id="!hq:w",

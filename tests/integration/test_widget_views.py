@@ -228,7 +228,9 @@ async def public_content(client: TestClient[Any, Any], applied: Path) -> dict[st
                 reply_count=2,
                 reaction_count=3,
             ),
-            PostTag(event_id=event_id, tag="bins", sent_at=NOW - timedelta(minutes=n)),
+            PostTag(
+                event_id=event_id, tag="bins", sent_at=NOW - timedelta(minutes=n), room_id=room
+            ),
         ]
     rows += [
         BlogPost(
