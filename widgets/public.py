@@ -329,8 +329,14 @@ def _atom(feed: FeedGenerator) -> web.Response:
     )
 
 
+async def root(request: web.Request) -> web.Response:
+    """Someone who opens the server's own address gets the public pages."""
+    raise web.HTTPFound("/public")
+
+
 def setup(app: web.Application) -> None:
     pages.setup(app)
+    app.router.add_get("/", root)
     app.router.add_get("/public", index)
     app.router.add_get("/public/", index)
     app.router.add_get("/public/channels/{ref}", channel_page)

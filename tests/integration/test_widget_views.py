@@ -292,6 +292,10 @@ async def test_public_channel_page_and_feed(
         assert "2 replies" in html and "3 reactions" in html
         assert "https://matrix.to/#/%23news%3Aw/%24post0" in html
         assert "Content-Security-Policy" in answer.headers
+    home = await client.get("/", allow_redirects=False)
+    assert home.status == 302 and home.headers["Location"] == "/public"
+    index = await (await client.get("/")).text()
+    assert "/public/channels/news" in index and "/public/blogs/wteam" in index
     feed = await client.get("/public/channels/news/feed.atom")
     assert feed.status == 200 and feed.content_type == "application/atom+xml"
     entries = ET.fromstring(await feed.read()).findall(f"{ATOM}entry")
