@@ -52,8 +52,8 @@ from provisioning.hr_import import (
     read_hr_rows,
     settle,
 )
-from provisioning.live import LiveNetwork, read_live
-from provisioning.plan import Plan, PlanOptions, make_plan
+from provisioning.live import LiveNetwork, read_live, read_suspended
+from provisioning.plan import Plan, PlanOptions, hold_back_suspended, joining, make_plan
 from provisioning.render import render_plan
 
 console = Console(highlight=False, soft_wrap=True)
@@ -124,6 +124,7 @@ async def _scoped(
     desired = desired_network(chart, conn.settings.homeserver.server_name, conn.actor, bot)
     live = await read_live(conn.client, conn.sessions)
     full = make_plan(desired, live, options)
+    hold_back_suspended(full, await read_suspended(conn.client, joining(full, live)))
     return scoped_plan(full, org_scope(chart, desired, live, organisation)), live
 
 

@@ -23,9 +23,16 @@ from borough.org import OrgChart, load_org_chart
 from borough.settings import Settings, load_settings
 from provisioning.apply import Applier
 from provisioning.export import export_org_chart
-from provisioning.live import LiveNetwork, read_live
+from provisioning.live import LiveNetwork, read_live, read_suspended
 from provisioning.mirror import plan_mirror, read_avatars, read_mirrored
-from provisioning.plan import Plan, PlanOptions, leave_out_erased, make_plan
+from provisioning.plan import (
+    Plan,
+    PlanOptions,
+    hold_back_suspended,
+    joining,
+    leave_out_erased,
+    make_plan,
+)
 from provisioning.render import render_plan
 
 console = Console(highlight=False, soft_wrap=True)
@@ -85,6 +92,7 @@ async def plan_against_live(
     avatars = read_avatars(desired, org_dir or Path())
     live = await read_live(conn.client, conn.sessions, refresh=refresh)
     the_plan = make_plan(desired, live, options)
+    hold_back_suspended(the_plan, await read_suspended(conn.client, joining(the_plan, live)))
     kept, _ = leave_out_erased(desired, live)
     plan_mirror(the_plan, kept, avatars, await read_mirrored(conn.sessions))
     return the_plan, live

@@ -6,11 +6,13 @@ joined rooms; a killed apply may have left a room without its alias, but never w
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from borough import events
 from borough.db import LiveSnapshot, Profile, UnitRow
-from borough.matrix import MatrixClient, MatrixError
+from borough.matrix import MatrixClient, MatrixError, q
 
 logger = logging.getLogger(__name__)
 
@@ -288,6 +290,19 @@ def _index_rooms(rooms: RawRooms, live: LiveNetwork) -> None:
             live.duplicates.append(room)
         else:
             live.rooms[room.key] = room
+
+
+async def read_suspended(client: MatrixClient, user_ids: Iterable[str]) -> set[str]:
+    """Which of these people are suspended. Synapse's user list does not say, so each is
+    asked on its own: call this for the few a plan would join, not for everyone."""
+
+    async def is_suspended(user_id: str) -> bool:
+        account = await client.request("GET", f"/_synapse/admin/v2/users/{q(user_id)}")
+        return bool(account.get("suspended"))
+
+    wanted = list(user_ids)
+    answers = await asyncio.gather(*(is_suspended(u) for u in wanted))
+    return {u for u, suspended in zip(wanted, answers, strict=True) if suspended}
 
 
 async def _read_users(client: MatrixClient, live: LiveNetwork) -> None:

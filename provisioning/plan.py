@@ -216,6 +216,22 @@ def make_plan(desired: DesiredNetwork, live: LiveNetwork, options: PlanOptions) 
     return plan.plan
 
 
+def hold_back_suspended(plan: Plan, suspended: set[str]) -> None:
+    """Synapse refuses every join of a suspended person, so their joins wait, listed as
+    held back, until someone unsuspends them."""
+    if not suspended:
+        return
+    waiting = [c for c in plan.changes if isinstance(c.op, Join) and c.op.user_id in suspended]
+    plan.changes = [c for c in plan.changes if c not in waiting]
+    plan.held_back += [(c, "borough moderate unsuspend") for c in waiting]
+
+
+def joining(plan: Plan, live: LiveNetwork) -> list[str]:
+    """The people with an account already whom this plan joins to rooms (an account the
+    plan creates cannot be suspended yet)."""
+    return sorted({c.op.user_id for c in plan.changes if isinstance(c.op, Join)} & set(live.users))
+
+
 def leave_out_erased(
     desired: DesiredNetwork, live: LiveNetwork
 ) -> tuple[DesiredNetwork, list[str]]:

@@ -133,8 +133,21 @@ def test_suspend_then_unsuspend(
     account = homeserver.admin("GET", f"/_synapse/admin/v2/users/{quote(peer.user_id)}")
     assert account["suspended"] is True and account["deactivated"] is False
 
+    # Out of a room they belong in while suspended: Synapse would refuse the join, so plan
+    # and apply hold it back, saying why, instead of failing on it.
+    kick = f"/_matrix/client/v3/rooms/{quote(team)}/kick"
+    homeserver.admin("POST", kick, {"user_id": peer.user_id, "reason": "test"})
+    rejoin = f"+ {peer.user_id}  join unit/mteam/general"
+    plan = borough("plan", str(ORG_FILE), settings=settings)
+    assert f"{rejoin}  [needs borough moderate unsuspend]" in plan.output, plan.output
+    applied = borough("apply", "-q", str(ORG_FILE), settings=settings)
+    assert applied.exit_code == 0 and "failed" not in applied.output.lower(), applied.output
+
     result = moderate(settings, "unsuspend", peer.user_id, "--reason", "talked it through")
     assert result.exit_code == 0, result.output
+    plan = borough("plan", str(ORG_FILE), settings=settings)
+    assert rejoin in plan.output and "needs borough moderate unsuspend" not in plan.output
+    assert borough("apply", "-q", str(ORG_FILE), settings=settings).exit_code == 0
     peer.post(team, "back again")
     actions = [
         (e["action"], e["target_ids"]) for e in audit_json(settings, "--action", "moderate.*")

@@ -184,3 +184,21 @@ def test_an_erased_person_still_in_the_chart_is_left_out_with_a_warning() -> Non
     live.users[erased] = LiveUser(erased, None, is_deactivated=True)
     again = make_plan(DESIRED, live, PlanOptions())
     assert any(c.target == erased and "reactivate" in c.detail for c in again.changes)
+
+
+def test_a_suspended_persons_joins_are_held_back_until_unsuspended() -> None:
+    from provisioning.plan import hold_back_suspended, joining
+
+    room = DESIRED.rooms["unit/tteam/general"]
+    live = LiveNetwork(
+        rooms={room.key: _live_room(room.key, set(), dict(room.power_users))},
+        users={u: LiveUser(u, None, False) for u in room.members},
+    )
+    plan = make_plan(DESIRED, live, PlanOptions())
+    suspended = "@tstaff:hs"
+    assert joining(plan, live) == sorted(room.members)
+    assert joining(plan, LiveNetwork()) == []  # accounts still to be made are not asked about
+    hold_back_suspended(plan, {suspended})
+    assert suspended not in joining(plan, live) and joining(plan, live)  # the others still join
+    held = [(c.op, needs) for c, needs in plan.held_back]
+    assert (Join(suspended, room.key), "borough moderate unsuspend") in held
