@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, and_, case, func, literal, or_
 
-from borough.visibility import Viewer, may_see_clause
+from borough.visibility import Viewer, may_see, may_see_clause
 
 #: The fields a word is looked for in, best first: the tier is how many it needed.
 FIELDS = ("name", "title", "skills", "bio")
@@ -236,11 +236,16 @@ class FtsRule:
     viewer: Viewer
 
     def _levels(self) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
-        """(levels read on everyone, levels read in the circle, the circle's marks)."""
-        me = mark("user", self.viewer.user_id)
-        if self.viewer.is_community or not self.viewer.organisation:
-            return ("public",), ("partners", "staff"), (me,)
-        return ("public", "partners"), ("staff",), (mark("org", self.viewer.organisation), me)
+        """(levels read on everyone, levels read in the circle, the circle's marks), asked of
+        `may_see` itself, so the index cannot drift from the one visibility rule."""
+        viewer = self.viewer
+        everyone = tuple(level for level in LEVELS if may_see(viewer, "", None, level))
+        circle_levels = tuple(level for level in LEVELS if level not in everyone)
+        marks = [mark("user", viewer.user_id)]  # people always read their own fields
+        colleagues = viewer.organisation
+        if colleagues and all(may_see(viewer, "", colleagues, lvl) for lvl in circle_levels):
+            marks.insert(0, mark("org", colleagues))
+        return everyone, circle_levels, tuple(marks)
 
     def _within(self, fields: Sequence[str], phrase: Phrase) -> str:
         """The phrase in any of `fields` the viewer may read. One column filter holds all the

@@ -41,6 +41,13 @@ def public_fields(job_title: str | None, fields: Iterable[tuple[str, Any, str]])
     return wanted
 
 
+def difference(wanted: dict[str, Any], pushed: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """What to send so the profile goes from `pushed` to `wanted`: (fields to set, in key
+    order; keys to remove)."""
+    changed = {k: v for k, v in sorted(wanted.items()) if pushed.get(k) != v}
+    return changed, sorted(set(pushed) - set(wanted))
+
+
 async def self_set_public(
     sessions: async_sessionmaker[AsyncSession],
 ) -> dict[str, dict[str, Any]]:
@@ -99,13 +106,12 @@ class ProfileMirror:
             )
             last = await session.get(MirroredProfile, user_id)
             pushed: dict[str, Any] = dict(last.fields) if last else {}
-        changed = [(k, v) for k, v in sorted(wanted.items()) if pushed.get(k) != v]
-        removed = sorted(set(pushed) - set(wanted))
+        changed, removed = difference(wanted, pushed)
         if not changed and not removed:
             return True
         try:
             async with MatrixClient(self.homeserver_url, self.service_token, max_retries=2) as c:
-                await send_fields(c, user_id, changed, removed)
+                await send_fields(c, user_id, changed.items(), removed)
         except (MatrixError, HomeserverUnreachable) as exc:
             logger.warning("could not mirror %s's profile fields: %s", user_id, exc)
             return False

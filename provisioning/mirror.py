@@ -95,8 +95,7 @@ def plan_mirror(
         wanted = mirrored.self_set.get(user_id, {}) | public_fields(person)
         last = mirrored.pushed.get(user_id)
         pushed: dict[str, Any] = dict(last.fields) if last else {}
-        changed = {k: v for k, v in sorted(wanted.items()) if pushed.get(k) != v}
-        removed = sorted(set(pushed) - set(wanted))
+        changed, removed = profile_mirror.difference(wanted, pushed)
         avatar = avatars.get(user_id)
         if avatar is not None and last is not None and last.avatar_sha256 == avatar.sha256:
             avatar = None

@@ -221,9 +221,13 @@ def hold_back_suspended(plan: Plan, suspended: set[str]) -> None:
     held back, until someone unsuspends them."""
     if not suspended:
         return
-    waiting = [c for c in plan.changes if isinstance(c.op, Join) and c.op.user_id in suspended]
-    plan.changes = [c for c in plan.changes if c not in waiting]
-    plan.held_back += [(c, "borough moderate unsuspend") for c in waiting]
+    kept: list[Change] = []
+    for change in plan.changes:
+        if isinstance(change.op, Join) and change.op.user_id in suspended:
+            plan.held_back.append((change, "borough moderate unsuspend"))
+        else:
+            kept.append(change)
+    plan.changes = kept
 
 
 def joining(plan: Plan, live: LiveNetwork) -> list[str]:
