@@ -24,7 +24,9 @@ NODE_DEPS := tests/browser/node_modules/.package-lock.json
 $(NODE_DEPS): tests/browser/package.json tests/browser/package-lock.json
 	npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
 
+# Debian's chromium for the browser tests: installed here when this user may, else one line saying how.
 test: install $(NODE_DEPS)
+	@scripts/ensure-chromium.sh
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install
