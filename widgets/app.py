@@ -14,6 +14,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from borough.db import create_engine, migrate, session_factory
@@ -59,6 +60,40 @@ async def no_tracebacks(
     except Exception:
         logger.exception("unhandled error serving %s %s", request.method, request.path)
         raise JsonError(500, "internal error; the server log has the details") from None
+
+
+def without_query_values(target: str) -> str:
+    """A request target or URL with each query value replaced by `***`, names kept as sent."""
+    path, has_query, query = target.partition("?")
+    if not has_query:
+        return path
+    names = (part.partition("=")[0] for part in query.split("&") if part)
+    return f"{path}?{'&'.join(f'{name}=***' for name in names)}"
+
+
+class AccessLog(AbstractAccessLogger):
+    """aiohttp's access line with no query values: a query can carry an SSO login token (the
+    meeting page's return address) or a password that a broken form put there, and logs
+    outlive both. `borough widgets serve` logs with it."""
+
+    @property
+    def enabled(self) -> bool:
+        return self.logger.isEnabledFor(logging.INFO)
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        self.logger.info(
+            '%s "%s %s HTTP/%d.%d" %d %d "%s" "%s" %.3fs',
+            request.remote or "-",
+            request.method,
+            without_query_values(request.raw_path),
+            request.version.major,
+            request.version.minor,
+            response.status,
+            response.body_length,
+            without_query_values(request.headers.get("Referer", "-")),
+            request.headers.get("User-Agent", "-"),
+            time,
+        )
 
 
 async def health(request: web.Request) -> web.Response:

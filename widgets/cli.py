@@ -6,7 +6,7 @@ import click
 from aiohttp import web
 
 from borough.settings import load_settings
-from widgets.app import create_app
+from widgets.app import AccessLog, create_app
 
 
 @click.group()
@@ -23,6 +23,7 @@ def serve(ctx: click.Context) -> None:
         create_app(settings),
         host=settings.widgets.host,
         port=settings.widgets.port,
+        access_log_class=AccessLog,
         print=lambda message: click.echo(f"Borough widgets: {settings.widgets.public_url}"),
     )
 

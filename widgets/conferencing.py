@@ -6,8 +6,9 @@
 - `GET /.well-known/element/jitsi` tells Element to use `openidtoken-jwt` (serve it on the
   Jitsi domain through the reverse proxy).
 - `GET /meet/{room_id}` is the meeting page for clients without widgets (Element X) and
-  browsers; `POST /meet/{room_id}/token` trades a member's OpenID token for a short-lived
-  HS256 link to that room's conference only.
+  browsers (`templates/meeting.html`, `static/meeting.js`): the person signs in at the
+  homeserver, by SSO or password as it offers; `POST /meet/{room_id}/token` trades a
+  member's OpenID token for a short-lived HS256 link to that room's conference only.
 
 Tokens are never logged; bad ones get a 401, non-members a 403, malformed bodies a 400.
 """
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import html
 import json
 import logging
 import time
@@ -28,6 +28,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from yarl import URL
 
 from borough.jitsi import (
     OPENID_AUTH,
@@ -46,6 +47,7 @@ from borough.matrix import HomeserverUnreachable, MatrixError, q
 from borough.meetings import MeetingStore
 from borough.openid import OpenIdRejected, resolve_openid
 from borough.settings import Settings
+from widgets import pages
 from widgets.app import MATRIX, SESSIONS, SETTINGS
 
 logger = logging.getLogger(__name__)
@@ -523,102 +525,35 @@ async def meeting_token(request: web.Request) -> web.Response:
 
 
 async def meeting_page(request: web.Request) -> web.Response:
+    """The page signs the person in at their own homeserver only to get an OpenID token, then
+    signs that session out again; credentials never reach Borough."""
     settings = request.app[SETTINGS]
     room_id = request.match_info["room_id"]
     if not is_room_id(room_id):
         raise web.HTTPNotFound(text="No such meeting.")
-    page = MEETING_PAGE.format(
-        room_id=html.escape(room_id),
-        room_id_json=html.escape(json.dumps(room_id)),
-        homeserver_json=html.escape(json.dumps(settings.homeserver.url)),
-        server_name=html.escape(settings.homeserver.server_name),
+    homeserver = settings.homeserver
+    response = pages.render(
+        request,
+        "meeting.html",
+        room_id=room_id,
+        server_name=homeserver.server_name,
+        page_path=request.raw_path.partition("?")[0],
+        config={"homeserver": homeserver.url, "server_name": homeserver.server_name},
     )
+    # The page fetches from the homeserver, and a sign-in page is never framed by another site.
+    response.headers["Content-Security-Policy"] = pages.content_security_policy(
+        connect_src=f"'self' {URL(homeserver.url).origin()}", frame_ancestors="'none'"
+    )
+    return response
+
+
+async def meeting_page_without_script(request: web.Request) -> web.Response:
+    """Where the page's form posts if its script never took it over. The body is not read."""
     return web.Response(
-        text=page,
-        content_type="text/html",
-        headers={
-            "Content-Security-Policy": (
-                "default-src 'none'; script-src 'self' 'unsafe-inline'; "
-                f"connect-src 'self' {settings.homeserver.url}; style-src 'unsafe-inline'; "
-                "base-uri 'none'; form-action 'self'"
-            ),
-            "Referrer-Policy": "no-referrer",
-        },
+        status=400,
+        text="This page needs JavaScript to sign you in at your homeserver. Nothing you typed "
+        "was kept; turn JavaScript on and open the meeting link again, or join from Element.",
     )
-
-
-#: The page signs the person in at their own homeserver only to get an OpenID token, then
-#: signs that session out again; the password never reaches Borough.
-MEETING_PAGE = """<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Join the meeting</title>
-<style>
-body {{ font-family: system-ui, sans-serif; max-width: 32rem; margin: 2rem auto; padding: 0 1rem;
-       line-height: 1.5; color: #1b1b1b; }}
-label {{ display: block; margin-top: 1rem; font-weight: 600; }}
-input {{ font-size: 1rem; padding: .5rem; width: 100%; box-sizing: border-box; }}
-button {{ font-size: 1rem; margin-top: 1.5rem; padding: .6rem 1.2rem; }}
-:focus {{ outline: 3px solid #ffbf47; }}
-#status {{ margin-top: 1rem; }}
-</style>
-</head>
-<body>
-<main>
-<h1>Join the meeting</h1>
-<p>Sign in with your {server_name} account to join the meeting of room
-<code>{room_id}</code>. Borough checks that you are a member, then sends you to the
-conference. Your password goes only to your homeserver.</p>
-<form id="signin">
-<label for="username">Username</label>
-<input id="username" name="username" autocomplete="username" required>
-<label for="password">Password</label>
-<input id="password" name="password" type="password" autocomplete="current-password" required>
-<button type="submit">Join the meeting</button>
-</form>
-<p id="status" role="status" aria-live="polite"></p>
-</main>
-<script>
-const roomId = {room_id_json};
-const homeserver = {homeserver_json};
-const status = document.getElementById("status");
-async function call(url, body, token) {{
-  const headers = {{"Content-Type": "application/json"}};
-  if (token) headers["Authorization"] = "Bearer " + token;
-  const response = await fetch(url, {{method: "POST", headers, body: JSON.stringify(body)}});
-  const data = await response.json().catch(() => ({{}}));
-  if (!response.ok) throw new Error(data.error || ("HTTP " + response.status));
-  return data;
-}}
-document.getElementById("signin").addEventListener("submit", async (event) => {{
-  event.preventDefault();
-  status.textContent = "Checking…";
-  let session = null;
-  try {{
-    session = await call(homeserver + "/_matrix/client/v3/login", {{
-      type: "m.login.password",
-      identifier: {{type: "m.id.user", user: document.getElementById("username").value}},
-      password: document.getElementById("password").value,
-      initial_device_display_name: "Borough meeting page"}});
-    const openid = await call(homeserver + "/_matrix/client/v3/user/" +
-      encodeURIComponent(session.user_id) + "/openid/request_token", {{}}, session.access_token);
-    const meeting = await call(window.location.pathname + "/token",
-      {{openid_token: openid.access_token}});
-    status.textContent = "Opening " + meeting.title + "…";
-    window.location.assign(meeting.url);
-  }} catch (error) {{
-    status.textContent = "Could not join: " + error.message;
-  }} finally {{
-    if (session) call(homeserver + "/_matrix/client/v3/logout", {{}}, session.access_token)
-      .catch(() => {{}});
-  }}
-}});
-</script>
-</body>
-</html>
-"""
 
 
 async def _resources(app: web.Application) -> AsyncIterator[None]:
@@ -637,5 +572,7 @@ def setup(app: web.Application) -> None:
     app.cleanup_ctx.append(_resources)
     app.router.add_post("/verify/user_in_room", verify_user_in_room)
     app.router.add_get("/.well-known/element/jitsi", element_jitsi_well_known)
+    pages.setup(app)
     app.router.add_get("/meet/{room_id}", meeting_page)
+    app.router.add_post("/meet/{room_id}", meeting_page_without_script)
     app.router.add_post("/meet/{room_id}/token", meeting_token)

@@ -14,19 +14,26 @@ HERE = Path(__file__).parent
 TEMPLATES = web.AppKey("templates", jinja2.Environment)
 
 
-#: Media is proxied through this server (public pages) so images, too, come from 'self'.
-CONTENT_SECURITY_POLICY = "; ".join(
-    [
-        "default-src 'self'",
-        "img-src 'self' data:",
-        "style-src 'self'",
-        "script-src 'self'",
-        "connect-src 'self'",
-        "frame-ancestors *",
-        "base-uri 'none'",
-        "form-action 'self'",
-    ]
-)
+def content_security_policy(*, connect_src: str = "'self'", frame_ancestors: str = "*") -> str:
+    """The policy every page shares; a page that talks to the homeserver or must not be framed
+    widens `connect-src` or narrows `frame-ancestors`, and nothing else.
+
+    Media is proxied through this server (public pages) so images, too, come from 'self'."""
+    return "; ".join(
+        [
+            "default-src 'self'",
+            "img-src 'self' data:",
+            "style-src 'self'",
+            "script-src 'self'",
+            f"connect-src {connect_src}",
+            f"frame-ancestors {frame_ancestors}",
+            "base-uri 'none'",
+            "form-action 'self'",
+        ]
+    )
+
+
+CONTENT_SECURITY_POLICY = content_security_policy()
 
 
 def render(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import logging
+import re
 import secrets
 import sqlite3
 from collections.abc import AsyncIterator
@@ -12,6 +15,7 @@ from urllib.parse import quote
 
 import jwt
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 from sqlalchemy import select
@@ -19,8 +23,8 @@ from sqlalchemy import select
 from borough.db import Meeting, MeetingParticipant, create_engine, session_factory
 from borough.jitsi import room_conference_id
 from borough.settings import Settings
-from tests.conftest import POSTGRES_DSN, Homeserver
-from widgets.app import create_app
+from tests.conftest import POSTGRES_DSN, Homeserver, borough
+from widgets.app import AccessLog, create_app
 from widgets.conferencing import ADMISSIONS
 
 pytestmark = pytest.mark.integration
@@ -267,18 +271,89 @@ async def test_well_known_announces_openid_auth(client: TestClient[Any, Any]) ->
     assert await response.json() == {"auth": "openidtoken-jwt"}
 
 
+SCRIPT = re.compile(r"<script([^>]*)>(.*?)</script>", re.DOTALL)
+
+
 async def test_the_meeting_page_is_plain_accessible_html(
     client: TestClient[Any, Any], people: People
 ) -> None:
     response = await client.get(f"/meet/{people.room_id}")
     assert response.status == 200
     page = await response.text()
-    assert '<html lang="en">' in page
+    assert '<html lang="en-GB">' in page
     assert '<label for="username">' in page and '<label for="password">' in page
     assert 'role="status"' in page
-    assert "<script src" not in page  # nothing fetched from elsewhere
+    sources = [attrs for attrs, _ in SCRIPT.findall(page) if "src=" in attrs]
+    assert sources == [' src="/static/widget-api.js"', ' src="/static/meeting.js"']  # only ours
     response = await client.get("/meet/not-a-room")
     assert response.status == 404
+
+
+async def test_the_meeting_page_runs_no_inline_code_and_posts_its_form(
+    client: TestClient[Any, Any], homeserver: Homeserver, people: People
+) -> None:
+    """The old page built its script with html-escaped JSON (`const roomId = &quot;!…`): a
+    syntax error, so its form fell back to a GET with the password in the URL."""
+    response = await client.get(f"/meet/{people.room_id}")
+    page = await response.text()
+    policy = response.headers["Content-Security-Policy"]
+    assert "script-src 'self';" in policy and "unsafe-inline" not in policy
+    assert f"connect-src 'self' {homeserver.synapse.base_url};" in policy
+    assert "frame-ancestors 'none'" in policy
+    scripts = SCRIPT.findall(page)
+    assert all("&quot;" not in body for _, body in scripts)
+    inline = [(attrs, body) for attrs, body in scripts if "src=" not in attrs]
+    assert [attrs for attrs, _ in inline] == [' type="application/json" id="meeting-config"']
+    assert json.loads(inline[0][1]) == {
+        "homeserver": homeserver.synapse.base_url,
+        "server_name": homeserver.server_name,
+    }
+    form = re.search(r"<form [^>]*>", page)
+    assert form is not None and 'method="post"' in form.group(0)
+    assert f'action="/meet/{people.room_id}"' in form.group(0)
+
+    odd = await client.get("/meet/!<b>'&\"x")
+    assert odd.status == 200
+    text = await odd.text()
+    assert "<b>" not in text and "!&lt;b&gt;&#39;&amp;&#34;x" in text
+
+
+async def test_a_form_posted_without_the_script_is_refused_unread(
+    client: TestClient[Any, Any], people: People
+) -> None:
+    form = {"username": "alice", "password": "hunter2"}
+    response = await client.post(f"/meet/{people.room_id}", data=form)
+    assert response.status == 400
+    assert "needs JavaScript" in await response.text()
+
+
+async def test_credentials_in_a_query_get_the_page_but_stay_out_of_the_access_log(
+    settings: Settings, people: People, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="aiohttp.access")
+    server = TestServer(create_app(settings))
+    await server.start_server(access_log_class=AccessLog)
+    async with TestClient(server) as query_client:
+        response = await query_client.get(
+            f"/meet/{people.room_id}?username=alice&password=hunter2",
+            headers={"Referer": "https://widgets.test/meet/!r?loginToken=syl_secret"},
+        )
+        assert response.status == 200
+    lines = [r.getMessage() for r in caplog.records if r.name == "aiohttp.access"]
+    assert len(lines) == 1, lines
+    assert "hunter2" not in lines[0] and "syl_secret" not in lines[0]
+    assert f'GET /meet/{people.room_id}?username=***&password=*** HTTP/1.1" 200' in lines[0]
+    assert '"https://widgets.test/meet/!r?loginToken=***"' in lines[0]
+
+
+def test_borough_widgets_serve_logs_accesses_without_query_values(
+    monkeypatch: pytest.MonkeyPatch, settings_file: Path
+) -> None:
+    served: dict[str, Any] = {}
+    monkeypatch.setattr(web, "run_app", lambda app, **options: served.update(options))
+    result = borough("widgets", "serve", settings=settings_file)
+    assert result.exit_code == 0, result.output
+    assert served["access_log_class"] is AccessLog
 
 
 async def test_a_bearer_token_is_required_when_configured(
