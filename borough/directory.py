@@ -32,6 +32,7 @@ from borough.directory_index import (
     tokens,
 )
 from borough.visibility import Viewer, may_see
+from borough.wording import page_number
 
 #: Managers first in team lists; everyone else after them, by name.
 ROLE_ORDER = {"senior_manager": 0, "manager": 1}
@@ -120,9 +121,11 @@ def parse_query(words: Sequence[str]) -> DirectoryQuery:
             filters[key.lower()] = value.lower()
         elif tokens(word):  # a word of only punctuation finds nothing: leave it out
             free.append(word.lower())
-    page = filters.pop("page", "1")
-    if not page.isdigit() or int(page) < 1:
-        raise DirectoryError(f"`page:{page}` is not a page number.")
+    page_text = filters.pop("page", "1")
+    try:
+        page = page_number(page_text, f"page:{page_text}")
+    except ValueError as exc:
+        raise DirectoryError(str(exc)) from None
     if "skill" in filters and not tokens(filters["skill"]):
         raise DirectoryError('`skill:` needs letters or digits, e.g. `skill:"family support"`.')
     if not free and not filters:
@@ -135,7 +138,7 @@ def parse_query(words: Sequence[str]) -> DirectoryQuery:
         filters.get("unit"),
         filters.get("skill"),
         filters.get("role"),
-        int(page),
+        page,
     )
 
 

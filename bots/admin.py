@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from borough import audit, events
 from borough.db import Profile
 from borough.matrix import MatrixClient, MatrixError, q
+from borough.wording import count
 from bots.commands import Arg, UsageError
 from bots.handlers import Request, registry
 
@@ -96,7 +97,11 @@ class PartnerAdmin:
                 )
             ).all()
         active = [r for r in rows if r.left_at is None]
-        lines = [f"**{organisation}**: {len(active)} people, {len(rows) - len(active)} left", ""]
+        lines = [
+            f"**{organisation}**: {count(len(active), 'person', 'people')}, "
+            f"{len(rows) - len(active)} left",
+            "",
+        ]
         for row in active[:PEOPLE_SHOWN]:
             what = ", ".join(x for x in (row.job_title, row.role.replace("_", " ")) if x)
             lines.append(f"- {row.display_name} ({row.user_id}): {what}")

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from borough import events
 from borough.blogs import MEDIA_WINDOW, media_of, render_post
 from borough.db import BlogMedia, BlogPost, BlogRoom, ChannelMember, Profile, UnitRow
+from borough.wording import count
 from bots.commands import Arg, UsageError
 from bots.handlers import Request, registry
 
@@ -211,7 +212,7 @@ class Blogs:
         lines = [f"**{owner_name}: latest blog posts**", ""]
         for post in posts:
             link = f"https://matrix.to/#/{quote(post.room_id)}/{quote(post.event_id)}"
-            media = f" · {len(post.media)} media" if post.media else ""
+            media = f" · {count(len(post.media), 'attachment')}" if post.media else ""
             lines += [
                 f"**{post.title}** by {names.get(post.author, post.author)} · "
                 f"{post.sent_at:%d %b %Y}{media} · [read]({link})",

@@ -34,6 +34,7 @@ from borough.db import (
 )
 from borough.digests import DEFAULT_TIME, DueDigest, Schedule, due, parse_time
 from borough.readers import readable_channel_ids
+from borough.wording import count
 from bots.commands import Arg, UsageError
 from bots.direct import DirectMessages
 from bots.handlers import Request, registry
@@ -218,7 +219,7 @@ class Digests:
             link = f"https://matrix.to/#/{quote(post.room_id)}/{quote(post.event_id)}"
             lines += [
                 f"**{names.get(post.author, post.author)}** in **{channels.get(post.room_id, 'a channel')}**"
-                f" · {post.reply_count} replies · [open]({link})",
+                f" · {count(post.reply_count, 'reply', 'replies')} · [open]({link})",
                 f"> {excerpt}",
                 "",
             ]

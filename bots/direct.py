@@ -1,6 +1,7 @@
 """The bot's direct chats with people: the one on record, or one opened when first needed.
 
-Digests and guest links go here rather than into shared rooms.
+Digests, guest links and answers to commands typed in channels go here rather than into
+shared rooms, so a room on record is used only while it holds just the person and the bot.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ class DirectMessages:
         refused to make it)."""
         async with self.sessions() as session:
             known = await session.get(DirectRoom, user_id)
-        if known is not None:
+        if known is not None and self._is_private(known.room_id, user_id):
             return known.room_id
         response = await self.client.room_create(
             is_direct=True, invite=[user_id], preset=RoomPreset.trusted_private_chat
@@ -38,6 +39,12 @@ class DirectMessages:
         async with self.sessions.begin() as session:
             await session.merge(DirectRoom(user_id=user_id, room_id=response.room_id))
         return response.room_id
+
+    def _is_private(self, room_id: str, user_id: str) -> bool:
+        """Whether only this person and the bot are in the room, joined or invited. A room
+        the sync has not shown yet is one the bot has just opened."""
+        room = self.client.rooms.get(room_id)
+        return room is None or set(room.users) == {user_id, self.client.user_id}
 
     async def send(self, user_id: str, text: str, tx_id: str) -> tuple[str, str] | None:
         """Send a notice to this person privately: (room id, event id), or None on failure.

@@ -9,6 +9,7 @@ import shlex
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from borough.wording import MAX_PAGE, count, page_number
 from bots.commands import Arg, CommandRegistry, UsageError
 from bots.microblog import Microblog
 from bots.profiles import EDITABLE, ProfileDirectory, parse_query
@@ -41,17 +42,9 @@ class Request:
     room_widgets: RoomWidgets | None = None
 
 
-def _page(value: str | None) -> int:
-    if value is None:
-        return 1
-    if not value.isdigit():
-        raise UsageError(f"`{value}` is not a page number.")
-    return int(value)
-
-
 @registry.command(
     "help",
-    Arg("command", "a command to explain", is_optional=True),
+    Arg("command", "a command to explain, e.g. `profile set`", is_optional=True, is_rest=True),
     help="List the commands, or explain one.",
 )
 async def help_(request: Request, command: str | None) -> str:
@@ -94,7 +87,10 @@ async def whois(request: Request, person: str) -> str:
         raise UsageError(f"Nobody matches `{person}`. Try part of their name, or `@username`.")
     if len(matches) > 1:
         names = "\n".join(f"- {m.display_name} ({m.user_id})" for m in matches)
-        return f"{len(matches)} people match `{person}`:\n\n{names}\n\nAsk again with their `@username`."
+        return (
+            f"{count(len(matches), 'person', 'people')} match `{person}`:\n\n{names}\n\n"
+            "Ask again with their `@username`."
+        )
     return await request.profiles.card(request.sender, matches[0].user_id)
 
 
@@ -123,7 +119,7 @@ async def team(request: Request, unit: str) -> str:
 
 
 CHANNEL = Arg("channel", "a channel's alias, e.g. #council-news", max_length=255)
-PAGE = Arg("page", "which page, from 1", is_optional=True)
+PAGE = Arg("page", f"which page, from 1 to {MAX_PAGE}", is_optional=True, convert=page_number)
 
 
 @registry.command("follow", CHANNEL, help="Follow a channel: its posts come into your !feed.")
@@ -137,8 +133,8 @@ async def unfollow(request: Request, channel: str) -> str:
 
 
 @registry.command("feed", PAGE, help="The latest posts of the channels you follow.")
-async def feed(request: Request, page: str | None) -> str:
-    return await request.microblog.feed(request.sender, _page(page))
+async def feed(request: Request, page: int | None) -> str:
+    return await request.microblog.feed(request.sender, page or 1)
 
 
 @registry.command(
@@ -147,8 +143,8 @@ async def feed(request: Request, page: str | None) -> str:
     PAGE,
     help="Posts with a hashtag, in channels you can read.",
 )
-async def tag(request: Request, hashtag: str, page: str | None) -> str:
-    return await request.microblog.tag(request.sender, hashtag, _page(page))
+async def tag(request: Request, hashtag: str, page: int | None) -> str:
+    return await request.microblog.tag(request.sender, hashtag, page or 1)
 
 
 @registry.command(

@@ -49,8 +49,11 @@ class Indexer:
     """Holds which rooms are channels, keeps room members in `channel_members` (whom
     `borough.readers` asks who may read), and indexes the channels' events."""
 
-    def __init__(self) -> None:
+    def __init__(self, bot_user_id: str | None = None) -> None:
         self.channels: dict[str, dict[str, Any]] = {}
+        #: The bot's own notices (meeting reminders, and any answer) are never posts; its
+        #: boosts (`!repost`, sent as text) are.
+        self.bot_user_id = bot_user_id
 
     async def load(self, session: AsyncSession) -> None:
         """Pick up the channels already known, before the first sync of this run."""
@@ -143,8 +146,11 @@ class Indexer:
             await self._react(session, source, relation)
         elif event_type in POST_TYPES and relation.get("rel_type") == "m.replace":
             await self._edit(session, source, relation)
-        elif event_type in POST_TYPES:
+        elif event_type in POST_TYPES and not self._is_own_notice(source, content):
             await self._post(session, room_id, source, relation)
+
+    def _is_own_notice(self, source: dict[str, Any], content: dict[str, Any]) -> bool:
+        return source.get("sender") == self.bot_user_id and content.get("msgtype") == "m.notice"
 
     async def _post(
         self, session: AsyncSession, room_id: str, source: dict[str, Any], relation: dict[str, Any]

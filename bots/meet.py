@@ -44,6 +44,7 @@ from borough.jitsi import (
 )
 from borough.meetings import REMINDER_LEAD, MeetingStore, as_utc
 from borough.settings import JitsiSettings
+from borough.wording import quoted
 from bots.commands import Arg, UsageError
 from bots.direct import DirectMessages
 from bots.handlers import Request, registry
@@ -85,10 +86,11 @@ def parse_duration(text: str) -> timedelta:
     if not text or match is None or not any(match.groups()):
         raise UsageError(f"`{text}` is not a duration. Use e.g. `30m`, `2h`, `1h30m` or `1d`.")
     days, hours, minutes = (int(g) if g else 0 for g in match.groups())
-    delta = timedelta(days=days, hours=hours, minutes=minutes)
-    if delta < timedelta(minutes=1) or delta > MAX_AHEAD:
+    # In whole minutes first: a timedelta of 99999999999 hours overflows before it compares.
+    total = (days * 24 + hours) * 60 + minutes
+    if not 1 <= total <= MAX_AHEAD // timedelta(minutes=1):
         raise UsageError("A meeting can be set from a minute to a year ahead.")
-    return delta
+    return timedelta(minutes=total)
 
 
 def parse_local_time(day: str, clock_time: str, tz: ZoneInfo, now: datetime) -> datetime:
@@ -105,6 +107,11 @@ def parse_local_time(day: str, clock_time: str, tz: ZoneInfo, now: datetime) -> 
             raise UsageError(
                 f"`{day}` is not a date. Use YYYY-MM-DD, `today` or `tomorrow`."
             ) from None
+    # Far dates are refused here, before year 9999 in a zone west of UTC overflows.
+    if when_day < local_today - timedelta(days=1):
+        raise UsageError("That time has already passed. Pick a time in the future.")
+    if when_day > local_today + MAX_AHEAD + timedelta(days=1):
+        raise UsageError("A meeting can be set at most a year ahead.")
     match = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", clock_time)
     if match is None:
         raise UsageError(f"`{clock_time}` is not a time. Use HH:MM on a 24-hour clock.")
@@ -115,6 +122,14 @@ def parse_local_time(day: str, clock_time: str, tz: ZoneInfo, now: datetime) -> 
             f"{clock_time} does not exist on {when_day} in {tz.key}: the clocks change."
         )
     return moment
+
+
+def meeting_number(text: str) -> int:
+    """`3` or `#3` → 3; a number beyond any meeting's id is no meeting, said the same way."""
+    digits = text.removeprefix("#")
+    if not re.fullmatch(r"[0-9]{1,9}", digits):
+        raise UsageError(f"{quoted(text)} is not a meeting number; `!meet list` shows them.")
+    return int(digits)
 
 
 def check_ahead(moment: datetime, now: datetime) -> datetime:
@@ -356,12 +371,10 @@ class Meetings:
             )
         return f"I have sent you the guest link for {name} by direct message."
 
-    async def cancel(self, room_id: str, sender: str, number: str) -> str:
-        if not number.lstrip("#").isdigit():
-            raise UsageError(f"`{number}` is not a meeting number; `!meet list` shows them.")
-        meeting = await self.store.get(int(number.lstrip("#")))
+    async def cancel(self, room_id: str, sender: str, number: int) -> str:
+        meeting = await self.store.get(number)
         if meeting is None or meeting.room_id != room_id:
-            raise UsageError(f"There is no meeting #{number.lstrip('#')} in this room.")
+            raise UsageError(f"There is no meeting #{number} in this room.")
         if meeting.started_at is not None:
             raise UsageError("That meeting has already started; `!meet end` closes it.")
         if meeting.cancelled_at is not None:
@@ -595,8 +608,8 @@ async def meet_list(request: Request) -> str:
 
 @registry.command(
     "meet cancel",
-    Arg("number", "the meeting's number, from `!meet list`", max_length=12),
+    Arg("number", "the meeting's number, from `!meet list`", convert=meeting_number),
     help="Call off a planned meeting.",
 )
-async def meet_cancel(request: Request, number: str) -> str:
+async def meet_cancel(request: Request, number: int) -> str:
     return await _meetings(request).cancel(request.room_id, request.sender, number)

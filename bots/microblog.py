@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from borough.db import ChannelRow, Follow, Post, PostTag, Profile
 from borough.readers import latest_posts, readable_channel_ids, readable_channels
+from borough.wording import count
 from bots.commands import UsageError
 from bots.index import Indexer
 
@@ -47,14 +48,14 @@ class Microblog:
     async def unfollow(self, asker: str, reference: str) -> str:
         row = await self.channel(reference, asker)
         async with self.sessions.begin() as session:
-            await session.execute(
+            removed = await session.execute(
                 delete(Follow).where(Follow.user_id == asker, Follow.room_id == row.room_id)
             )
+        if not removed.rowcount:  # type: ignore[attr-defined]
+            return f"You were not following **{row.name}**, so nothing changed."
         return f"You no longer follow **{row.name}**."
 
     async def feed(self, asker: str, page: int) -> str:
-        if page < 1:
-            raise UsageError("Pages start at 1.")
         async with self.sessions() as session:
             rooms = set(
                 await session.scalars(
@@ -115,8 +116,6 @@ class Microblog:
 
     async def _page(self, query: Any, page: int, title: str, more: str) -> str:
         """One page of an ordered query of posts."""
-        if page < 1:
-            raise UsageError("Pages start at 1.")
         async with self.sessions() as session:
             posts = list(
                 await session.scalars(query.offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1))
@@ -144,7 +143,8 @@ class Microblog:
             lines += [
                 f"**{names.get(post.author, post.author)}** in **{channel}** · {post.sent_at:%d %b %H:%M}",
                 f"> {excerpt}",
-                f"{post.reply_count} replies · {post.reaction_count} reactions · [open]({link})",
+                f"{count(post.reply_count, 'reply', 'replies')} · "
+                f"{count(post.reaction_count, 'reaction')} · [open]({link})",
                 "",
             ]
         if len(posts) > PAGE_SIZE:

@@ -17,6 +17,7 @@ from borough import directory
 from borough.db import Profile, ProfileFieldRow
 from borough.directory import Card, DirectoryError, DirectoryQuery, PersonSummary
 from borough.profile_mirror import ProfileMirror
+from borough.wording import count
 from bots.commands import UsageError
 
 #: Fields a person may set themselves, with their validation and default visibility.
@@ -78,8 +79,8 @@ class ProfileDirectory:
         if found.total == 0:
             return "Nobody matches that. Try fewer words, or a filter such as `org:` or `unit:`."
         if not found.people:
-            return f"There are only {found.total} matches."
-        lines = [f"**{found.total} people match** (page {found.page})", ""]
+            return f"Page {found.page} is past the end: {_matching(found.total)} in all."
+        lines = [f"**{_matching(found.total)}** (page {found.page})", ""]
         lines += [_summary(person) for person in found.people]
         if found.has_more:
             lines += ["", f"More: add `page:{found.page + 1}` to your search."]
@@ -90,12 +91,13 @@ class ProfileDirectory:
             asker = await directory.viewer(session, viewer_id)
             with _usage():
                 listing = await directory.team(session, asker, reference)
-        lines = [f"**{listing.name}** ({len(listing.members)} people)", ""]
+        lines = [f"**{listing.name}** ({count(len(listing.members), 'person', 'people')})", ""]
         lines += [_summary(person) for person in listing.members] or ["- nobody yet"]
         if listing.sub_units:
             lines += ["", "Teams within:"]
             lines += [
-                f"- {u.name} (`!team {u.key}`, {u.member_count} people)" for u in listing.sub_units
+                f"- {u.name} (`!team {u.key}`, {count(u.member_count, 'person', 'people')})"
+                for u in listing.sub_units
             ]
         return "\n".join(lines)
 
@@ -177,6 +179,10 @@ def render_card(card: Card) -> str:
 def parse_query(words: list[str]) -> DirectoryQuery:
     with _usage():
         return directory.parse_query(words)
+
+
+def _matching(total: int) -> str:
+    return f"{count(total, 'person', 'people')} {'matches' if total == 1 else 'match'}"
 
 
 def _summary(person: PersonSummary) -> str:

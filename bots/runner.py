@@ -3,7 +3,9 @@
 The sync position is stored in the app database only after the events of a batch are
 handled, and each handled event id is recorded, so a restart neither replays nor misses a
 command. The first start skips the backlog. Replies use a transaction id derived from the
-command's event id, so a retry never posts twice.
+command's event id, so a retry never posts twice. A command typed in a room that publishes
+(a channel or a blog) is answered by direct message: its readers, partners included, must
+not see an answer meant for one person, and the answer must never become a post.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import logging
 import random
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from nio import (
     AsyncClient,
@@ -27,13 +30,14 @@ from nio import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from borough.db import BotState, HandledEvent
+from borough.db import BotState, DirectRoom, HandledEvent
 from borough.profile_mirror import ProfileMirror
 from borough.settings import BotSettings, JitsiSettings
 from bots.admin import PartnerAdmin
 from bots.blogs import BlogIndexer, Blogs
-from bots.commands import UsageError
+from bots.commands import UnknownCommand, UsageError
 from bots.digest import Digests
+from bots.direct import DirectMessages
 from bots.handlers import Request, registry
 from bots.index import Indexer
 from bots.meet import Clock, Meetings, utc_now
@@ -85,7 +89,7 @@ class BoroughBot:
             else None
         )
         self.profiles = ProfileDirectory(self.sessions, self.server_name, mirror)
-        self.indexer = Indexer()
+        self.indexer = Indexer(self.settings.user_id)
         self.microblog = Microblog(self.sessions, self.indexer, self.server_name)
         self.blog_index = BlogIndexer()
         self.blogs = Blogs(self.sessions)
@@ -106,6 +110,7 @@ class BoroughBot:
             self.meeting_interval,
         )
         self.room_widgets = RoomWidgets(self.client, self.public_url)
+        self.direct = DirectMessages(self.sessions, self.client)
         self._stopping = asyncio.Event()
 
     async def login(self) -> None:
@@ -250,24 +255,43 @@ class BoroughBot:
         return sources[::-1]
 
     async def _on_invite(self, room_id: str, invite: Any) -> None:
-        inviter = next(
+        own = next(
             (
-                e.sender
+                e
                 for e in invite.invite_state
                 if getattr(e, "state_key", None) == self.client.user_id
             ),
             None,
         )
+        inviter = own.sender if own is not None else None
         if inviter is None or not inviter.endswith(f":{self.server_name}"):
             logger.info("ignoring an invite to %s from %s", room_id, inviter)
             return
         response = await self.client.join(room_id)
         if isinstance(response, JoinError):
             logger.warning("could not join %s: %s", room_id, response.message)
+            return
+        if (getattr(own, "content", None) or {}).get("is_direct") is True:
+            # The person opened a direct chat with the bot: answers meant for them alone
+            # (commands typed in channels, digests) go here rather than into a new room.
+            async with self.sessions.begin() as session:
+                await session.merge(DirectRoom(user_id=inviter, room_id=room_id))
+
+    def _publishes(self, room_id: str) -> str | None:
+        """The name of the channel or blog this room is, or None for a room where people talk."""
+        if room_id in self.indexer.channels:
+            return str(self.indexer.channels[room_id].get("name") or "a channel")
+        if room_id in self.blog_index.rooms:
+            return self.blog_index.rooms[room_id].name
+        return None
 
     async def _on_message(self, room_id: str, event_id: str, sender: str, body: str) -> None:
         try:
             invocation = registry.parse(body)
+        except UnknownCommand as exc:
+            if self._publishes(room_id) is not None:
+                return  # "!!! Road closed" in a channel is a post, not a command
+            invocation, answer = None, str(exc)
         except UsageError as exc:
             invocation, answer = None, str(exc)
         else:
@@ -300,16 +324,29 @@ class BoroughBot:
                 answer = (
                     "Sorry, that went wrong on my side. The team has the details in the bot's log."
                 )
-        await self._reply(room_id, event_id, str(answer))
+        await self._reply(room_id, event_id, sender, str(answer))
         async with self.sessions.begin() as session:
             session.add(HandledEvent(event_id=event_id, room_id=room_id))
 
-    async def _reply(self, room_id: str, event_id: str, text: str) -> None:
-        response = await self.client.room_send(
-            room_id, "m.room.message", notice(text, reply_to=event_id), tx_id=f"reply-{event_id}"
+    async def _reply(self, room_id: str, event_id: str, sender: str, text: str) -> None:
+        """The one way an answer leaves the bot: in the room, as a reply, where people talk;
+        by direct message to the asker where the room publishes."""
+        tx_id = f"reply-{event_id}"
+        publication = self._publishes(room_id)
+        if publication is None:
+            response = await self.client.room_send(
+                room_id, "m.room.message", notice(text, reply_to=event_id), tx_id=tx_id
+            )
+            if isinstance(response, RoomSendError):
+                logger.warning("could not answer in %s: %s", room_id, response.message)
+            return
+        asked = f"https://matrix.to/#/{quote(room_id)}/{quote(event_id)}"
+        text = (
+            f"You asked in **{publication}** ([your message]({asked})); I answer here, "
+            f"so that the room holds only its posts.\n\n{text}"
         )
-        if isinstance(response, RoomSendError):
-            logger.warning("could not answer in %s: %s", room_id, response.message)
+        if await self.direct.send(sender, text, tx_id) is None:
+            logger.warning("could not answer %s's command in %s by direct message", sender, room_id)
 
     async def _load_since(self) -> str | None:
         async with self.sessions() as session:

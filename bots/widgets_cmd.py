@@ -72,7 +72,7 @@ class RoomWidgets:
 
 @registry.command(
     "widget",
-    Arg("which", "the widget to add", choices=("people", "timeline")),
+    Arg("widget", "the widget to add", choices=("people", "timeline")),
     Arg(
         "channel",
         "for a timeline: the channel, e.g. #news; none for your follows",
@@ -80,10 +80,10 @@ class RoomWidgets:
     ),
     help="Add Borough's people directory, or a channel's timeline, to this room as a widget.",
 )
-async def widget(request: Request, which: str, channel: str | None) -> str:
+async def widget_(request: Request, widget: str, channel: str | None) -> str:
     if request.room_widgets is None:
         raise UsageError("Widgets are not set up on this bot.")
-    if which == "people":
+    if widget == "people":
         if channel is not None:
             raise UsageError("`!widget people` takes nothing more.")
         return await request.room_widgets.add(request.room_id, request.sender, RoomWidget("people"))

@@ -204,5 +204,6 @@ def judge_post(
     if rel_type in ("m.thread", "m.replace") or is_service or sender in channel.posters:
         return None
     return Refusal(
-        f"Only {channel.name}'s posters can start a post here; reply in a thread or react instead."
+        f"Only the posters of {channel.name} can start a post here; reply in a thread or react "
+        "instead."
     )

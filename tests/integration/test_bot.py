@@ -284,7 +284,7 @@ def test_follow_and_feed_with_counts(people: dict[str, Person], channel_post: st
     assert "You follow **Directorate leadership**" in tara.ask("!follow #tsealed")
     feed = tara.ask("!feed")
     assert "Budget update for #Budget" in feed
-    assert "1 replies · 1 reactions" in feed
+    assert "1 reply · 1 reaction" in feed
     assert channel_post.replace("$", "%24") in feed or channel_post in feed  # a link to the post
     assert "Thanks!" not in feed  # thread replies are counted, not listed
 
@@ -360,7 +360,8 @@ def test_a_bot_killed_during_200_posts_indexes_each_exactly_once(
 def test_find_ranks_people_and_never_searches_hidden_fields(people: dict[str, Person]) -> None:
     tara, tom, tina = people["tstaff"], people["tmgr"], people["tcop"]
     tara.ask("!profile set skills family support, safeguarding")
-    assert "Tara Staff" in tom.ask("!find tara")
+    found = tom.ask("!find tara")
+    assert "Tara Staff" in found and "**1 person matches** (page 1)" in found
     assert "Tara Staff" in tina.ask('!find skill:"family support" org:tcouncil')
     assert "Tom Manager" not in tina.ask('!find skill:"family support"')
     tara.ask("!profile visibility skills staff")
@@ -377,3 +378,79 @@ def test_team_lists_managers_first_and_sub_units(people: dict[str, Person]) -> N
     assert lines[2].startswith("- Tom Manager") and lines[3].startswith("- Tara Staff")
     assert "- Test Sub-team (`!team tsub`, 2 people)" in answer
     assert "I know no unit `Nowhere`" in people["tstaff"].ask("!team Nowhere")
+
+
+# --- commands typed where people publish ---------------------------------------------------------
+
+
+def test_a_command_in_a_channel_is_answered_by_direct_message_and_never_posted(
+    homeserver: Homeserver,
+    bot: RunningBot,
+    people: dict[str, Person],
+    channel_post: str,
+    app_database_url: str,
+) -> None:
+    sealed, bot_id = homeserver.room_id("tsealed"), bot.settings.user_id
+    tess, tom = Person(homeserver, "tadmin", bot_id), people["tmgr"]
+    asked = post(homeserver, tess.token, sealed, {"msgtype": "m.text", "body": "!whois @tstaff"})
+    card = tess.wait_for(lambda ev: quote(asked) in str(ev.get("content", {}).get("body", "")))
+    body = card["content"]["body"]
+    assert "You asked in **Directorate leadership**" in body and "**Tara Staff**" in body
+    assert "Phone: 0207 000 0000" in body  # a staff-only field: fine in Tess's own DM
+    # A reader's command in a thread is answered privately too; a `!word` that names no
+    # command is a post there, not a command, so it gets no answer at all.
+    in_thread = {"rel_type": "m.thread", "event_id": channel_post}
+    post(homeserver, tom.token, sealed, {"msgtype": "m.text", "body": "!!! Road closed"})
+    post(
+        homeserver,
+        tom.token,
+        sealed,
+        {"msgtype": "m.text", "body": "!x", "m.relates_to": in_thread},
+    )
+    threaded = post(
+        homeserver,
+        tom.token,
+        sealed,
+        {"msgtype": "m.text", "body": "!help follow", "m.relates_to": in_thread},
+    )
+    answer = tom.wait_for(lambda ev: quote(threaded) in str(ev.get("content", {}).get("body", "")))
+    assert "`!follow CHANNEL`" in answer["content"]["body"]
+    # Everything above is answered by now, in order: nothing of the bot's is in the channel,
+    # nothing of the bot's is indexed, and the unknown words got no answer anywhere.
+    channel = homeserver.call(
+        "GET", f"/_matrix/client/v3/rooms/{quote(sealed)}/messages?dir=b&limit=100", tess.token
+    )["chunk"]
+    assert [m["content"].get("body") for m in channel if m["sender"] == bot_id] == []
+    dm = homeserver.call(
+        "GET", f"/_matrix/client/v3/rooms/{quote(tom.room)}/messages?dir=b&limit=20", tom.token
+    )["chunk"]
+    assert not any("Unknown command" in str(m["content"].get("body")) for m in dm)
+
+    async def bot_posts() -> int:
+        engine = create_engine(app_database_url)
+        try:
+            async with session_factory(engine)() as session:
+                found = await session.scalar(
+                    select(func.count()).select_from(Post).where(Post.author == bot_id)
+                )
+                return int(found or 0)
+        finally:
+            await engine.dispose()
+
+    assert asyncio.run(bot_posts()) == 0
+
+
+def test_unfollow_says_when_there_was_nothing_to_undo(people: dict[str, Person]) -> None:
+    tom = people["tmgr"]
+    assert "You were not following **Directorate leadership**" in tom.ask("!unfollow #tsealed")
+    tom.ask("!follow #tsealed")
+    assert "You no longer follow **Directorate leadership**" in tom.ask("!unfollow #tsealed")
+
+
+def test_huge_and_empty_commands_get_a_short_answer(people: dict[str, Person]) -> None:
+    tara = people["tstaff"]
+    assert "Unknown command `!xxxx" in tara.ask("!" + "x" * 60_000)
+    assert "`!help` lists the commands" in tara.ask("!")
+    assert "pages are whole numbers from 1 to 1000" in tara.ask("!tag #x 99999999999999999999")
+    assert "pages are whole numbers" in tara.ask("!find a page:99999999999999999999")
+    assert "- `!profile set title|bio|" in tara.ask("!help profile set")

@@ -369,7 +369,7 @@ def test_blog_latest_lists_readable_posts_only(
 ) -> None:
     public = people["tcop"].ask("!blog latest tteam")
     assert "**Test Team: latest blog posts**" in public
-    assert "**Our new family hub** by Tom Manager" in public and "1 media" in public
+    assert "**Our new family hub** by Tom Manager" in public and "1 attachment" in public
     assert "Anyone seen my mug" not in public  # chat is not a post
     # A members-only blog: its member sees it, a colleague outside it does not.
     assert "**Leadership notes** by Tess Admin" in people["tadmin"].ask("!blog latest tdir")

@@ -208,7 +208,7 @@ def test_channel_posting_rules(network: Homeserver, tokens: dict[str, str], seal
 
     refused(
         send(network, sealed, tokens["tmgr"], {"msgtype": "m.text", "body": "Me too"}),
-        "Only Directorate leadership's posters can start a post here",
+        "Only the posters of Directorate leadership can start a post here",
     )
     refused(
         send(

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from borough.visibility import Viewer, may_see
-from bots.commands import Arg, CommandRegistry, UsageError
+from borough.wording import MAX_PAGE, count, quoted
+from bots.commands import Arg, CommandRegistry, UnknownCommand, UsageError
 from bots.handlers import registry
+from bots.meet import parse_duration, parse_local_time, zone
+from bots.profiles import parse_query
 from bots.replies import notice
 
 
@@ -27,7 +32,7 @@ def test_parsing_binds_typed_arguments_and_longest_names() -> None:
         ("!profile set shoe 9", "`shoe` is not a valid field"),
         ("!profile visibility bio everyone", "`everyone` is not a valid audience"),
         ('!whois "open', "a quote is not closed"),
-        ("!help profile extra words", "Too many words"),
+        ("!profile extra words", "Too many words"),
     ],
 )
 def test_bad_commands_get_usage_answers(body: str, answer: str) -> None:
@@ -79,3 +84,88 @@ def test_posts_yield_hashtags_mentions_and_links_but_not_aliases() -> None:
     assert parsed.tags == {"budget", "housing"}
     assert parsed.mentions == {"@tmgr:hs"}
     assert parsed.links == ("https://a.example/x?y=1",)
+
+
+PAGE_RANGE = f"pages are whole numbers from 1 to {MAX_PAGE}"
+
+
+@pytest.mark.parametrize(
+    ("body", "answer"),
+    [
+        ("!tag #x 99999999999999999999", PAGE_RANGE),
+        ("!feed 0", PAGE_RANGE),
+        (f"!feed {MAX_PAGE + 1}", PAGE_RANGE),
+        ("!feed ²", PAGE_RANGE),  # a digit to str.isdigit, not to int()
+        ("!meet cancel 99999999999999999999", "`99999999999999999999` is not a meeting number"),
+        ("!meet cancel #x", "`#x` is not a meeting number"),
+    ],
+)
+def test_numbers_out_of_range_get_the_range_not_an_overflow(body: str, answer: str) -> None:
+    with pytest.raises(UsageError, match=answer):
+        registry.parse(body)
+
+
+def test_a_page_in_range_is_bound_as_a_number() -> None:
+    invocation = registry.parse(f"!tag #x {MAX_PAGE}")
+    assert invocation is not None and invocation.arguments == {"hashtag": "#x", "page": MAX_PAGE}
+    invocation = registry.parse("!feed")
+    assert invocation is not None and invocation.arguments == {"page": None}
+
+
+def test_find_bounds_its_page_filter() -> None:
+    with pytest.raises(
+        UsageError, match=f"`page:99999999999999999999` is not a page number: {PAGE_RANGE}"
+    ):
+        parse_query(["a", "page:99999999999999999999"])
+    assert parse_query(["a", "page:3"]).page == 3
+
+
+def test_huge_durations_and_far_dates_get_a_usage_answer() -> None:
+    with pytest.raises(UsageError, match="from a minute to a year ahead"):
+        parse_duration("99999999999h")
+    now = datetime(2026, 12, 3, 8, 0, tzinfo=UTC)
+    with pytest.raises(UsageError, match="at most a year ahead"):
+        parse_local_time("9999-12-31", "23:59", zone("America/New_York"), now)
+    with pytest.raises(UsageError, match="already passed"):
+        parse_local_time("0001-01-01", "00:00", zone("Pacific/Kiritimati"), now)
+
+
+def test_answers_quote_only_a_short_prefix_of_what_was_typed() -> None:
+    with pytest.raises(UnknownCommand) as unknown:
+        registry.parse("!" + "x" * 60_000)
+    assert "Unknown command `!xxxx" in str(unknown.value) and len(str(unknown.value)) < 500
+    with pytest.raises(UsageError) as bad_choice:
+        registry.parse("!profile set " + "y" * 999)
+    assert len(str(bad_choice.value)) < 500
+    assert quoted("a`b\n c") == "`a'b c`"
+
+
+def test_a_bare_prefix_points_to_help() -> None:
+    with pytest.raises(UnknownCommand, match="`!help` lists the commands"):
+        registry.parse("!")
+    with pytest.raises(UnknownCommand, match="`!help` lists the commands"):
+        registry.parse("  !  ")
+
+
+def test_help_explains_a_sub_command() -> None:
+    invocation = registry.parse("!help profile set")
+    assert invocation is not None and invocation.arguments == {"command": "profile set"}
+    answer = registry.help("profile set")
+    assert answer.startswith("- `!profile set title|bio|") and "!profile visibility" not in answer
+    assert "!profile visibility" in registry.help("profile")
+    with pytest.raises(UsageError, match="There is no `!profile colour` command"):
+        registry.help("profile colour")
+
+
+def test_a_bad_choice_names_the_thing_and_its_choices() -> None:
+    with pytest.raises(
+        UsageError, match="`nope` is not a valid widget: choose `people` or `timeline`"
+    ):
+        registry.parse("!widget nope")
+
+
+def test_counts_agree_with_their_nouns() -> None:
+    assert count(1, "person", "people") == "1 person"
+    assert count(2, "person", "people") == "2 people"
+    assert count(0, "reaction") == "0 reactions"
+    assert count(1, "reply", "replies") == "1 reply"
