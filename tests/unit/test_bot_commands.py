@@ -1,15 +1,21 @@
-"""The command registry and profile visibility, with plain data."""
+"""The command registry, its parsing of numbers and help, profile visibility, and what the
+index takes as a post."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
+from borough import events
+from borough.db import Post, create_engine, migrate, session_factory
 from borough.visibility import Viewer, may_see
 from borough.wording import MAX_PAGE, count, quoted
 from bots.commands import Arg, CommandRegistry, UnknownCommand, UsageError
 from bots.handlers import registry
+from bots.index import Indexer
 from bots.meet import parse_duration, parse_local_time, zone
 from bots.profiles import parse_query
 from bots.replies import notice
@@ -169,3 +175,34 @@ def test_counts_agree_with_their_nouns() -> None:
     assert count(2, "person", "people") == "2 people"
     assert count(0, "reaction") == "0 reactions"
     assert count(1, "reply", "replies") == "1 reply"
+
+
+async def test_the_bots_own_notices_in_a_channel_are_never_posts(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'app.db'}"
+    await migrate(url)
+    engine = create_engine(url)
+    indexer = Indexer("@bot:hs")
+    channel = {"type": events.CHANNEL, "state_key": "", "content": {"posters": ["@lead:hs"]}}
+
+    def message(event_id: str, sender: str, msgtype: str) -> dict[str, object]:
+        content = {"msgtype": msgtype, "body": f"{event_id} #budget"}
+        return {
+            "type": "m.room.message",
+            "event_id": event_id,
+            "sender": sender,
+            "content": content,
+        }
+
+    try:
+        async with session_factory(engine).begin() as session:
+            await indexer.state(session, "!c:hs", [channel])
+            for event in (
+                message("$answer", "@bot:hs", "m.notice"),  # an answer or a reminder
+                message("$boost", "@bot:hs", "m.text"),  # a `!repost`
+                message("$news", "@lead:hs", "m.notice"),  # a person's notice is a post
+            ):
+                await indexer.timeline(session, "!c:hs", event)
+        async with session_factory(engine)() as session:
+            assert set(await session.scalars(select(Post.event_id))) == {"$boost", "$news"}
+    finally:
+        await engine.dispose()
