@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from nio import AsyncClient, ErrorResponse, RoomGetStateEventError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from borough.db import Meeting
+from borough.db import ChannelRow, Meeting
 from borough.jitsi import (
     LAYOUT_EVENT,
     OPENID_AUTH,
@@ -232,6 +232,7 @@ class Meetings:
                 f"A meeting is already on here: **{live.title}**. "
                 "Join it from the widget at the top of the room, or close it with `!meet end`."
             )
+        await self._check_may_start(room_id, sender)
         power = await self._power(room_id)
         self._check_bot_power(power)
         meeting = await self.store.create(
@@ -281,6 +282,7 @@ class Meetings:
         self, room_id: str, sender: str, moment: datetime, tz_name: str, words: str | None
     ) -> str:
         is_audio, title = split_audio_title(words)
+        await self._check_may_start(room_id, sender)
         self._check_bot_power(await self._power(room_id))
         meeting = await self.store.create(
             room_id=room_id,
@@ -519,6 +521,16 @@ class Meetings:
     async def _power(self, room_id: str) -> RoomPower:
         response = checked(await self.client.room_get_state(room_id), "reading the room")
         return RoomPower.from_state(response.events)
+
+    async def _check_may_start(self, room_id: str, sender: str) -> None:
+        """In a channel, a meeting is pinned for every reader, so only those who may start a
+        post there may start or plan one; elsewhere, any member may."""
+        async with self.sessions() as session:
+            channel = await session.get(ChannelRow, room_id)
+        if channel is not None and sender not in channel.posters:
+            raise UsageError(
+                f"Only the posters of {channel.name} can start or plan a meeting in it."
+            )
 
     def _check_bot_power(self, power: RoomPower) -> None:
         bot = self.client.user_id

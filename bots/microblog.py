@@ -110,7 +110,7 @@ class Microblog:
                         .limit(10)
                     )
                 ).all()
-                shown = ", ".join(f"#{tag} ({count})" for tag, count in counts) or "nothing yet"
+                shown = ", ".join(f"#{tag} ({uses})" for tag, uses in counts) or "nothing yet"
                 lines.append(f"- {label}: {shown}")
         return "\n".join(lines)
 

@@ -458,3 +458,22 @@ def test_huge_and_empty_commands_get_a_short_answer(people: dict[str, Person]) -
     assert "pages are whole numbers from 1 to 1000" in tara.ask("!tag #x 99999999999999999999")
     assert "pages are whole numbers" in tara.ask("!find a page:99999999999999999999")
     assert "- `!profile set title|bio|" in tara.ask("!help profile set")
+
+
+def test_a_reader_cannot_pin_a_meeting_on_a_channel(
+    homeserver: Homeserver, people: dict[str, Person], channel_post: str
+) -> None:
+    sealed, tom = homeserver.room_id("tsealed"), people["tmgr"]
+    in_thread = {"rel_type": "m.thread", "event_id": channel_post}
+    asked = post(
+        homeserver,
+        tom.token,
+        sealed,
+        {"msgtype": "m.text", "body": "!meet Town hall", "m.relates_to": in_thread},
+    )
+    answer = tom.wait_for(lambda ev: quote(asked) in str(ev.get("content", {}).get("body", "")))
+    assert "Only the posters of Directorate leadership can start or plan a meeting" in str(
+        answer["content"]["body"]
+    )
+    state = homeserver.call("GET", f"/_matrix/client/v3/rooms/{quote(sealed)}/state", tom.token)
+    assert [e for e in state if e["type"] == "im.vector.modular.widgets" and e["content"]] == []
