@@ -12,7 +12,17 @@ from collections.abc import Collection
 from datetime import datetime
 from functools import lru_cache
 
-from sqlalchemy import CompoundSelect, DateTime, TextClause, bindparam, select, text, union
+from sqlalchemy import (
+    CompoundSelect,
+    DateTime,
+    Select,
+    TextClause,
+    bindparam,
+    or_,
+    select,
+    text,
+    union,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from borough.db import ChannelMember, ChannelRow, Post
@@ -33,8 +43,44 @@ def readable_channels(user_id: str) -> CompoundSelect:
         .join(ChannelMember, ChannelMember.room_id == ChannelRow.room_id)
         .where(ChannelMember.user_id == user_id)
     )
-    public = select(ChannelRow.room_id).where(ChannelRow.is_public, ChannelRow.is_sealed.is_(False))
-    return union(joined, public)
+    return union(joined, public_channels())
+
+
+def public_channels() -> Select[tuple[str]]:
+    """The channels anyone may read, signed in or not: public and not sealed."""
+    return select(ChannelRow.room_id).where(ChannelRow.is_public, ChannelRow.is_sealed.is_(False))
+
+
+async def find_channel(
+    session: AsyncSession, reference: str, server_name: str, reader: str | None
+) -> ChannelRow | None:
+    """The channel `reference` names, if `reader` may read it (None: anyone, signed out).
+
+    A reference is a room id (`!…`), an alias (`#news:server`, or `#news` on this server),
+    Borough's key (`unit/housing/news`, `channel/news`) or a bare name: a channel's own key
+    or its alias on this server (`news`). A channel the reader may not read gives None, the
+    same as one that does not exist, so a sealed channel cannot even be confirmed."""
+    reference = reference.strip()
+    if reference.startswith("!"):
+        named = [ChannelRow.room_id == reference]
+    elif reference.startswith("#"):
+        named = [
+            ChannelRow.alias == (reference if ":" in reference else f"{reference}:{server_name}")
+        ]
+    else:
+        named = [
+            ChannelRow.key == reference,
+            ChannelRow.key == f"channel/{reference}",
+            ChannelRow.alias == f"#{reference}:{server_name}",
+        ]
+    may_read = public_channels() if reader is None else readable_channels(reader)
+    rows = await session.scalars(
+        select(ChannelRow).where(or_(*named), ChannelRow.room_id.in_(may_read)).limit(len(named))
+    )
+    # Two rows could answer a bare name (one by key, another by alias): the key wins.
+    return min(
+        rows, key=lambda row: row.key not in (reference, f"channel/{reference}"), default=None
+    )
 
 
 async def latest_posts(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from borough.db import create_engine, migrate, session_factory
 from borough.matrix import MatrixClient
 from borough.settings import Settings
+from widgets import pages
 
 logger = logging.getLogger(__name__)
 
@@ -42,24 +43,72 @@ class JsonError(web.HTTPException):
 
     def __init__(self, status: int, error: str, errcode: str = "M_UNKNOWN") -> None:
         self.status_code = status
+        self.error, self.errcode = error, errcode
         super().__init__(
             text=json.dumps({"errcode": errcode, "error": error}),
             content_type="application/json",
         )
 
 
+#: Paths whose clients are programs: their errors are JSON, every other path's are a page.
+JSON_PREFIXES = ("/widgets/api/", "/verify/", "/.well-known/", "/healthz")
+
+ERRCODES = {
+    401: "M_UNAUTHORIZED",
+    403: "M_FORBIDDEN",
+    404: "M_NOT_FOUND",
+    405: "M_UNRECOGNIZED",
+    413: "M_TOO_LARGE",
+}
+PLAIN_MESSAGES = {
+    404: "There is nothing at this address.",
+    413: "The request body is too large.",
+    500: "Something went wrong on our side; the server log has the details.",
+}
+
+
+def wants_json(request: web.Request) -> bool:
+    path = request.path
+    return path.startswith(JSON_PREFIXES) or (path.startswith("/meet/") and path.endswith("/token"))
+
+
+def error_response(
+    request: web.Request, status: int, message: str, headers: Mapping[str, str] | None = None
+) -> web.Response:
+    """The same error as JSON for an API path, or as a small page for everything else."""
+    if wants_json(request):
+        body = {"errcode": ERRCODES.get(status, "M_UNKNOWN"), "error": message}
+        return web.json_response(body, status=status, headers=headers)
+    response = pages.render(request, "error.html", status=status, message=message)
+    response.headers.update(headers or {})
+    return response
+
+
+def _message(error: web.HTTPException) -> str:
+    """What an HTTP error says: the view's own words, or one sentence for aiohttp's defaults."""
+    if isinstance(error, web.HTTPMethodNotAllowed):
+        return f"This address takes {' or '.join(sorted(error.allowed_methods))} only."
+    if error.text and error.text != f"{error.status}: {error.reason}":
+        return error.text
+    return PLAIN_MESSAGES.get(error.status, error.reason)
+
+
 @web.middleware
 async def no_tracebacks(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
-    """A person never sees a traceback: unexpected errors become a plain 500."""
+    """A person never sees a traceback or aiohttp's bare text errors: an API path answers
+    JSON, a page path a page, and an unexpected error is a plain 500 (logged here)."""
     try:
         return await handler(request)
-    except web.HTTPException:
-        raise
+    except web.HTTPException as error:
+        if error.status < 400 or error.content_type == "application/json":
+            raise
+        allow = {"Allow": error.headers["Allow"]} if "Allow" in error.headers else None
+        return error_response(request, error.status, _message(error), allow)
     except Exception:
         logger.exception("unhandled error serving %s %s", request.method, request.path)
-        raise JsonError(500, "internal error; the server log has the details") from None
+        return error_response(request, 500, PLAIN_MESSAGES[500])
 
 
 def without_query_values(target: str) -> str:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -28,6 +27,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
 from yarl import URL
 
 from borough.jitsi import (
@@ -48,7 +48,8 @@ from borough.meetings import MeetingStore
 from borough.openid import OpenIdRejected, resolve_openid
 from borough.settings import Settings
 from widgets import pages
-from widgets.app import MATRIX, SESSIONS, SETTINGS
+from widgets.app import MATRIX, SESSIONS, SETTINGS, JsonError
+from widgets.bodies import Body, read_json_body
 
 logger = logging.getLogger(__name__)
 
@@ -168,16 +169,32 @@ class Refused(Exception):
         self.response = response
 
 
-async def read_json(request: web.Request) -> dict[str, Any]:
+class VerifyRequest(BaseModel):
+    """The matrix-user-verification-service body; fields other clients add are ignored."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    token: str = Field(min_length=1, max_length=512)
+    room_id: str = Field(min_length=1, max_length=255)
+    matrix_server_name: str | None = Field(default=None, max_length=255)
+
+
+class MeetingTokenBody(BaseModel):
+    """What the meeting page posts to trade for a conference link."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    openid_token: str = Field(min_length=1, max_length=512)
+
+
+async def read_json(request: web.Request, model: type[Body]) -> Body:
+    """`read_json_body`, with its refusal in the verification service's answer shape."""
     try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        body = None
-    if not isinstance(body, dict):
-        raise Refused(
-            refusal(400, "M_BAD_JSON", "the body must be a JSON object", _unverified(False))
-        )
-    return body
+        return await read_json_body(request, model)
+    except JsonError as exc:
+        # These routes have always said M_BAD_JSON for any bad body; callers may match on it.
+        errcode = "M_BAD_JSON" if exc.status == 400 else exc.errcode
+        raise Refused(refusal(exc.status, errcode, exc.error, _unverified(False))) from None
 
 
 def _unverified(is_user: bool) -> dict[str, Any]:
@@ -186,20 +203,6 @@ def _unverified(is_user: bool) -> dict[str, Any]:
         "user_id": None,
         "power_levels": None,
     }
-
-
-def _string_field(body: dict[str, Any], name: str, limit: int = 512) -> str:
-    value = body.get(name)
-    if not isinstance(value, str) or not value or len(value) > limit:
-        raise Refused(
-            refusal(
-                400,
-                "M_BAD_JSON",
-                f"`{name}` is missing or not a non-empty string",
-                _unverified(False),
-            )
-        )
-    return value
 
 
 async def room_snapshot(app: web.Application, room_id: str) -> RoomSnapshot | None:
@@ -442,10 +445,8 @@ async def verify_user_in_room(request: web.Request) -> web.Response:
             401, "M_MISSING_TOKEN", "this service needs its bearer token", _unverified(False)
         )
     try:
-        body = await read_json(request)
-        token = _string_field(body, "token")
-        room_id = _string_field(body, "room_id", 255)
-        server = body.get("matrix_server_name")
+        body = await read_json(request, VerifyRequest)
+        token, room_id, server = body.token, body.room_id, body.matrix_server_name
         if server is not None and server != settings.homeserver.server_name:
             return refusal(
                 401,
@@ -474,9 +475,8 @@ async def meeting_token(request: web.Request) -> web.Response:
     settings = app[SETTINGS]
     room_id = request.match_info["room_id"]
     try:
-        body = await read_json(request)
-        token = _string_field(body, "openid_token")
-        admission = await admit(app, token, room_id)
+        body = await read_json(request, MeetingTokenBody)
+        admission = await admit(app, body.openid_token, room_id)
     except Refused as refused:
         return refused.response
     jitsi = settings.jitsi

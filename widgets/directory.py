@@ -7,7 +7,7 @@ Every answer comes from `borough.directory`, the same query layer the bot's `!fi
 from __future__ import annotations
 
 import shlex
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 from aiohttp import web
@@ -16,12 +16,15 @@ from sqlalchemy import select
 from borough import directory
 from borough.db import UnitRow
 from borough.directory import DirectoryError, PersonSummary
+from borough.directory_index import tokens
 from widgets import pages
 from widgets.app import SESSIONS, JsonError
 from widgets.viewer import viewer_id
 
 FIELD_LABELS = {"pronouns": "Pronouns", "bio": "About", "skills": "Skills"}
 MAX_QUERY = 200
+#: 20 people a page: 10,000 pages is far past any directory, and keeps offsets small.
+MAX_PAGE = 10_000
 
 
 async def page(request: web.Request) -> web.Response:
@@ -32,17 +35,44 @@ def _person(person: PersonSummary) -> dict[str, Any]:
     return asdict(person)
 
 
+def _bad_param(error: str) -> JsonError:
+    return JsonError(400, error, "M_INVALID_PARAM")
+
+
+def _page(request: web.Request, query: directory.DirectoryQuery) -> int:
+    """The `page` parameter, else the search's own `page:N`; either from 1 to MAX_PAGE."""
+    given = request.query.get("page")
+    if given is None:
+        if query.page > MAX_PAGE:
+            raise _bad_param(f"`page:` in `q` must be a whole number from 1 to {MAX_PAGE}")
+        return query.page
+    given = given.strip()
+    number = int(given) if given.isascii() and given.isdigit() and len(given) <= 9 else 0
+    if not 1 <= number <= MAX_PAGE:
+        raise _bad_param(f"`page` must be a whole number from 1 to {MAX_PAGE}")
+    return number
+
+
 async def search(request: web.Request) -> web.Response:
     asker = viewer_id(request)
     text = request.query.get("q", "").strip()
     if len(text) > MAX_QUERY:
-        raise JsonError(400, f"keep the search under {MAX_QUERY} characters", "M_INVALID_PARAM")
+        raise _bad_param(f"`q` must be under {MAX_QUERY} characters")
     try:
-        query = directory.parse_query(shlex.split(text))
+        words = shlex.split(text)
     except ValueError:
-        raise JsonError(400, "a quote in the search is not closed", "M_INVALID_PARAM") from None
+        raise _bad_param("a quote in `q` is not closed") from None
+    # Checked here, before the bot's parser answers with chat help (`!find …`).
+    if not any(tokens(word) for word in words if not word.lower().startswith("page:")):
+        raise _bad_param(
+            "`q` has nothing to search for: give a name or a word, or a filter such as "
+            'org:police or skill:"family support"'
+        )
+    try:
+        query = directory.parse_query(words)
     except DirectoryError as exc:
-        raise JsonError(400, str(exc), "M_INVALID_PARAM") from None
+        raise _bad_param(str(exc)) from None
+    query = replace(query, page=_page(request, query))
     async with request.app[SESSIONS]() as session:
         viewer = await directory.viewer(session, asker)
         found = await directory.search(session, viewer, query, page_size=20)

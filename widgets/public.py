@@ -10,6 +10,7 @@ Media is proxied from the homeserver only when a public blog post references it.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import quote
@@ -21,6 +22,7 @@ from feedgen.feed import FeedGenerator
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from borough import readers
 from borough.db import BlogPost, BlogRoom, ChannelRow, Post, PostTag, Profile
 from borough.matrix import q
 from widgets import pages
@@ -31,10 +33,8 @@ logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 30
 MEDIA_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
-
-
-def is_servable_channel(channel: ChannelRow) -> bool:
-    return channel.is_public and not channel.is_sealed
+#: What the bot indexes as a hashtag (`bots.index.TAG`, lower-cased), whole.
+HASHTAG = re.compile(r"[a-z][\w-]{0,99}")
 
 
 def is_servable_post(post: BlogPost, blog: BlogRoom) -> bool:
@@ -74,20 +74,42 @@ def _not_found() -> web.HTTPNotFound:
     return web.HTTPNotFound(text="There is no public page here.", content_type="text/plain")
 
 
-async def _channel(session: AsyncSession, reference: str) -> ChannelRow:
-    """A public channel by key, alias or room id; every other case is a plain 404."""
-    reference = reference.strip()
-    column = (
-        ChannelRow.room_id
-        if reference.startswith("!")
-        else ChannelRow.alias
-        if reference.startswith("#")
-        else ChannelRow.key
+def hashtag(text: str) -> str | None:
+    """A hashtag as the index stores it (`#Housing` → `housing`), None for none given, or a
+    ValueError saying what a hashtag is."""
+    tag = text.strip().removeprefix("#").lower()
+    if tag and not HASHTAG.fullmatch(tag):
+        raise ValueError(
+            "a hashtag is one word of up to 100 letters, digits, - or _ "
+            "that starts with a letter, e.g. #housing"
+        )
+    return tag or None
+
+
+def _bad_request(message: str) -> web.HTTPBadRequest:
+    return web.HTTPBadRequest(text=message, content_type="text/plain")
+
+
+async def _channel(request: web.Request, session: AsyncSession) -> ChannelRow:
+    """The public channel the path names (key, alias or room id); anything else is a 404."""
+    row = await readers.find_channel(
+        session,
+        request.match_info["ref"],
+        request.app[SETTINGS].homeserver.server_name,
+        reader=None,
     )
-    row = await session.scalar(select(ChannelRow).where(column == reference).limit(1))
-    if row is None or not is_servable_channel(row):
+    if row is None:
         raise _not_found()
     return row
+
+
+def channel_path(request: web.Request, channel: ChannelRow) -> str:
+    """The channel's public page: named by its alias on this server when it has one, which
+    reads well and has no `/` (the page's path takes any reference `find_channel` takes)."""
+    local = f":{request.app[SETTINGS].homeserver.server_name}"
+    alias = channel.alias or ""
+    name = alias[1:].removesuffix(local) if alias.endswith(local) else channel.key
+    return f"/public/channels/{quote(name, safe='')}"
 
 
 async def _names(session: AsyncSession, user_ids: set[str]) -> dict[str, str]:
@@ -131,8 +153,25 @@ async def _posts(
 
 
 def _tag(request: web.Request) -> str | None:
-    tag = request.query.get("tag", "").strip().lstrip("#").lower()
-    return tag or None
+    try:
+        return hashtag(request.query.get("tag", ""))
+    except ValueError as exc:
+        raise _bad_request(f"The `tag` parameter is not a hashtag: {exc}.") from None
+
+
+def _path_tag(request: web.Request) -> str:
+    try:
+        tag = hashtag(request.match_info["tag"])
+    except ValueError:
+        tag = None
+    if tag is None:
+        raise _not_found()
+    return tag
+
+
+async def _public_channels(session: AsyncSession) -> list[ChannelRow]:
+    query = select(ChannelRow).where(ChannelRow.room_id.in_(readers.public_channels()))
+    return list(await session.scalars(query.order_by(ChannelRow.name)))
 
 
 def _base(request: web.Request) -> str:
@@ -141,23 +180,24 @@ def _base(request: web.Request) -> str:
 
 async def index(request: web.Request) -> web.Response:
     async with request.app[SESSIONS]() as session:
-        channels = [
-            c
-            for c in await session.scalars(select(ChannelRow).order_by(ChannelRow.name))
-            if is_servable_channel(c)
-        ]
+        channels = await _public_channels(session)
         blogs = list(
             await session.scalars(
                 select(BlogRoom).where(BlogRoom.is_public.is_(True)).order_by(BlogRoom.name)
             )
         )
-    return pages.render(request, "public_index.html", channels=channels, blogs=blogs)
+    return pages.render(
+        request,
+        "public_index.html",
+        channels=[(c, channel_path(request, c)) for c in channels],
+        blogs=blogs,
+    )
 
 
 async def channel_page(request: web.Request) -> web.Response:
     tag = _tag(request)
     async with request.app[SESSIONS]() as session:
-        channel = await _channel(session, request.match_info["ref"])
+        channel = await _channel(request, session)
         posts = await _posts(session, [channel.room_id], tag, {channel.room_id: channel})
     return pages.render(
         request,
@@ -165,17 +205,21 @@ async def channel_page(request: web.Request) -> web.Response:
         channel=channel,
         posts=posts,
         tag=tag,
-        feed=f"/public/channels/{quote(channel.key, safe='')}/feed.atom",
+        feed=f"{channel_path(request, channel)}/feed.atom",
         element_link=matrix_to(channel.alias or channel.room_id),
     )
 
 
 async def channel_feed(request: web.Request) -> web.Response:
+    tag = _tag(request)
     async with request.app[SESSIONS]() as session:
-        channel = await _channel(session, request.match_info["ref"])
-        posts = await _posts(session, [channel.room_id], _tag(request), {channel.room_id: channel})
-    page = f"{_base(request)}/public/channels/{quote(channel.key, safe='')}"
-    feed = _feed(page, channel.name, f"Posts in {channel.name}")
+        channel = await _channel(request, session)
+        posts = await _posts(session, [channel.room_id], tag, {channel.room_id: channel})
+    page = f"{_base(request)}{channel_path(request, channel)}"
+    return _posts_feed(_feed(page, channel.name, f"Posts in {channel.name}"), posts)
+
+
+def _posts_feed(feed: FeedGenerator, posts: list[ShownPost]) -> web.Response:
     for post in reversed(posts):
         entry = feed.add_entry()
         entry.id(post.link)
@@ -188,18 +232,25 @@ async def channel_feed(request: web.Request) -> web.Response:
     return _atom(feed)
 
 
-async def tag_page(request: web.Request) -> web.Response:
-    tag = request.match_info["tag"].strip().lstrip("#").lower()
-    if not tag:
-        raise _not_found()
+async def _tagged(request: web.Request, tag: str) -> list[ShownPost]:
+    """The newest posts with `tag` in every public channel, and in no other."""
     async with request.app[SESSIONS]() as session:
-        channels = {
-            c.room_id: c
-            for c in await session.scalars(select(ChannelRow))
-            if is_servable_channel(c)
-        }
-        posts = await _posts(session, list(channels), tag, channels)
-    return pages.render(request, "public_tag.html", tag=tag, posts=posts)
+        channels = {c.room_id: c for c in await _public_channels(session)}
+        return await _posts(session, list(channels), tag, channels)
+
+
+async def tag_page(request: web.Request) -> web.Response:
+    tag = _path_tag(request)
+    posts = await _tagged(request, tag)
+    feed = f"/public/tags/{quote(tag, safe='')}/feed.atom"
+    return pages.render(request, "public_tag.html", tag=tag, posts=posts, feed=feed)
+
+
+async def tag_feed(request: web.Request) -> web.Response:
+    tag = _path_tag(request)
+    posts = await _tagged(request, tag)
+    page = f"{_base(request)}/public/tags/{quote(tag, safe='')}"
+    return _posts_feed(_feed(page, f"#{tag}", f"Public posts tagged #{tag}"), posts)
 
 
 async def _blog(session: AsyncSession, unit: str) -> BlogRoom:
@@ -342,6 +393,7 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/public/channels/{ref}", channel_page)
     app.router.add_get("/public/channels/{ref}/feed.atom", channel_feed)
     app.router.add_get("/public/tags/{tag}", tag_page)
+    app.router.add_get("/public/tags/{tag}/feed.atom", tag_feed)
     app.router.add_get("/public/blogs/{unit}", blog_page)
     app.router.add_get("/public/blogs/{unit}/feed.atom", blog_feed)
     app.router.add_get("/public/media/{server}/{media_id}", media)

@@ -16,11 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from borough import readers
 from borough.db import ChannelRow, Follow, Post, PostTag, Profile
 from widgets import pages
-from widgets.app import SESSIONS, JsonError
-from widgets.public import matrix_to
+from widgets.app import SESSIONS, SETTINGS, JsonError
+from widgets.public import hashtag, matrix_to
 from widgets.viewer import viewer_id
 
 PAGE_SIZE = 30
+#: Room ids and aliases are at most 255 characters (the Matrix spec); so are Borough's keys.
+MAX_REFERENCE = 255
 
 
 async def page(request: web.Request) -> web.Response:
@@ -45,25 +47,32 @@ async def sources(request: web.Request) -> web.Response:
     return web.json_response({"channels": [_channel_json(c) for c in ordered]})
 
 
-def _pick(channels: dict[str, ChannelRow], reference: str) -> ChannelRow:
-    for row in channels.values():
-        if reference in (row.room_id, row.alias, row.key):
-            return row
-    raise JsonError(404, f"there is no channel {reference!r} that you can read", "M_NOT_FOUND")
-
-
 async def timeline(request: web.Request) -> web.Response:
     asker = viewer_id(request)
     reference = request.query.get("channel", "").strip()
-    tag = request.query.get("tag", "").strip().lstrip("#").lower() or None
-    if tag is not None and (len(tag) > 100 or any(ch.isspace() for ch in tag)):
-        raise JsonError(400, "a hashtag is one word, e.g. #housing", "M_INVALID_PARAM")
+    if len(reference) > MAX_REFERENCE:
+        raise JsonError(
+            400,
+            f"`channel` is longer than any channel's name, alias or room id "
+            f"({MAX_REFERENCE} characters at most)",
+            "M_INVALID_PARAM",
+        )
+    try:
+        tag = hashtag(request.query.get("tag", ""))
+    except ValueError as exc:
+        raise JsonError(400, f"`tag`: {exc}", "M_INVALID_PARAM") from None
     async with request.app[SESSIONS]() as session:
-        channels = await _readable(session, asker)
         if reference:
-            chosen = _pick(channels, reference)
+            server_name = request.app[SETTINGS].homeserver.server_name
+            chosen = await readers.find_channel(session, reference, server_name, asker)
+            if chosen is None:
+                raise JsonError(
+                    404, f"there is no channel {reference!r} that you can read", "M_NOT_FOUND"
+                )
+            channels = {chosen.room_id: chosen}
             title, rooms = chosen.name, {chosen.room_id}
         else:
+            channels = await _readable(session, asker)
             title = "Your follows"
             followed = set(
                 await session.scalars(select(Follow.room_id).where(Follow.user_id == asker))

@@ -22,11 +22,12 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from borough.matrix import HomeserverUnreachable
 from borough.openid import OpenIdRejected, resolve_openid
 from widgets.app import SETTINGS, JsonError
+from widgets.bodies import read_json_body
 
 logger = logging.getLogger(__name__)
 
@@ -89,21 +90,8 @@ class OpenIdCredentials(BaseModel):
     token_type: str | None = None
 
 
-async def json_body(request: web.Request) -> object:
-    try:
-        return await request.json()
-    except (ValueError, UnicodeDecodeError):
-        raise JsonError(400, "the body must be JSON", "M_NOT_JSON") from None
-
-
 async def open_session(request: web.Request) -> web.Response:
-    try:
-        credentials = OpenIdCredentials.model_validate(await json_body(request))
-    except ValidationError as exc:
-        where = ", ".join(".".join(map(str, e["loc"])) or "body" for e in exc.errors())
-        raise JsonError(
-            400, f"expected {{access_token, matrix_server_name}}; check: {where}", "M_BAD_JSON"
-        ) from None
+    credentials = await read_json_body(request, OpenIdCredentials)
     settings = request.app[SETTINGS]
     if credentials.matrix_server_name != settings.homeserver.server_name:
         raise JsonError(

@@ -237,6 +237,30 @@ async def test_malformed_bodies_get_a_json_400(client: TestClient[Any, Any], raw
     assert body["results"]["user"] is False
 
 
+@pytest.mark.parametrize(
+    ("raw", "status", "says"),
+    [
+        (b"[" * 50_000, 400, "nests deeper"),
+        (b'{"token": "' + b"x" * 70_000 + b'", "room_id": "!x:y"}', 413, "64 KiB"),
+        (b"", 400, "empty"),
+    ],
+    ids=["nested", "oversized", "empty"],
+)
+@pytest.mark.parametrize("route", ["/verify/user_in_room", "/meet/{room}/token"])
+async def test_bodies_past_the_limits_get_a_4xx_in_the_services_shape(
+    client: TestClient[Any, Any], people: People, route: str, raw: bytes, status: int, says: str
+) -> None:
+    response = await client.post(
+        route.format(room=quote(people.room_id)),
+        data=raw,
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status == status, await response.text()
+    body = await response.json()
+    assert says in body["error"]
+    assert body["results"] == {"user": False, "room_membership": False}
+
+
 async def test_admissions_are_recorded_once_per_person(
     client: TestClient[Any, Any], homeserver: Homeserver, people: People, app_database_url: str
 ) -> None:

@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 import pytest
 import pytest_asyncio
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from PIL import Image
 
@@ -611,3 +612,216 @@ async def test_public_media_is_proxied_from_the_homeserver(
     assert (await served.read())[:4] in (b"\x89PNG", b"\xff\xd8\xff\xe0", b"\xff\xd8\xff\xdb")
     refused = await client.get("/public/media/" + private_mxc.removeprefix("mxc://"))
     assert refused.status == 404
+
+
+# --- Bodies, methods and parameters that are wrong: a clear 4xx, never a 500 ---
+
+NESTED = b"[" * 50_000
+
+
+@pytest.mark.parametrize(
+    ("raw", "content_type", "status", "says"),
+    [
+        (NESTED, "application/json", 400, "nests deeper"),
+        (b'{"a":' * 10_000, "application/json", 400, "nests deeper"),
+        (b'{"access_token": "x"}', "text/plain", 400, "Content-Type"),
+        (b"", "application/json", 400, "empty"),
+        (b'{"access_token": "\xff"}', "application/json", 400, "UTF-8"),
+        (b'"just a string"', "application/json", 400, "not a string"),
+        (b'{"access_token": ' + b"1" * 5000 + b"}", "application/json", 400, "too long"),
+        (b'{"access_token": "' + b"x" * 70_000 + b'"}', "application/json", 413, "64 KiB"),
+    ],
+    ids=["nested-arrays", "nested-objects", "content-type", "empty", "utf8", "string",
+         "huge-number", "oversized"],
+)  # fmt: skip
+async def test_bad_session_bodies_are_named_not_500(
+    client: TestClient[Any, Any], raw: bytes, content_type: str, status: int, says: str
+) -> None:
+    answer = await client.post(
+        "/widgets/api/session", data=raw, headers={"Content-Type": content_type}
+    )
+    assert answer.status == status, await answer.text()
+    error = await answer.json()
+    assert says in error["error"] and "Traceback" not in error["error"]
+
+
+async def test_nested_json_is_refused_on_every_json_route(
+    client: TestClient[Any, Any],
+) -> None:
+    for path in ("/widgets/api/session", "/verify/user_in_room", "/meet/!room:w/token"):
+        answer = await client.post(path, data=NESTED, headers={"Content-Type": "application/json"})
+        assert answer.status == 400, (path, await answer.text())
+        assert "nests deeper" in (await answer.json())["error"], path
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "content_type"),
+    [
+        ("GET", "/widgets/api/nosuch", 404, "application/json"),
+        ("GET", "/verify/nosuch", 404, "application/json"),
+        ("GET", "/widgets/api/session", 405, "application/json"),
+        ("PUT", "/verify/user_in_room", 405, "application/json"),
+        ("DELETE", "/widgets/api/timeline", 405, "application/json"),
+        ("GET", "/meet/!room:w/token", 405, "application/json"),
+        ("GET", "/nosuch", 404, "text/html"),
+        ("GET", "/public/nosuch", 404, "text/html"),
+        ("POST", "/public/", 405, "text/html"),
+        ("POST", "/widgets/people", 405, "text/html"),
+    ],
+)
+async def test_unknown_addresses_and_methods_answer_json_or_a_page(
+    client: TestClient[Any, Any], method: str, path: str, status: int, content_type: str
+) -> None:
+    answer = await client.request(method, path)
+    assert answer.status == status
+    assert answer.content_type == content_type
+    if content_type == "application/json":
+        assert (await answer.json())["error"]
+    else:
+        assert "<h1>" in await answer.text()
+    if status == 405:
+        assert answer.headers["Allow"]
+
+
+async def test_an_unexpected_error_is_a_plain_500_and_only_the_log_has_the_traceback(
+    applied: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def broken(request: web.Request) -> web.Response:
+        raise RuntimeError("detail for the log only")
+
+    app = create_app(load_settings(applied))
+    app.router.add_get("/widgets/api/broken", broken)
+    app.router.add_get("/public/broken", broken)
+    async with TestClient(TestServer(app)) as broken_client:
+        api = await broken_client.get("/widgets/api/broken")
+        page = await broken_client.get("/public/broken")
+        bodies = (await api.text(), await page.text())
+    assert api.status == 500 and api.content_type == "application/json"
+    assert page.status == 500 and page.content_type == "text/html"
+    for body in bodies:
+        assert "detail for the log only" not in body and "Traceback" not in body
+    assert "detail for the log only" in caplog.text
+
+
+async def test_the_search_api_names_a_bad_page_and_never_answers_with_chat_help(
+    client: TestClient[Any, Any], homeserver: Homeserver
+) -> None:
+    headers = await signed_in(client, homeserver, "wmgr")
+    for params, names in (
+        ({"q": "winnie", "page": "0"}, "`page`"),
+        ({"q": "winnie", "page": "-3"}, "`page`"),
+        ({"q": "winnie", "page": "two"}, "`page`"),
+        ({"q": "winnie", "page": "9" * 30}, "`page`"),
+        ({"q": "winnie page:99999999999999999999"}, "page:"),
+        ({"page": "2"}, "`q`"),
+        ({"q": "page:2"}, "`q`"),
+        ({"q": "!!! ???"}, "`q`"),
+    ):
+        answer = await client.get("/widgets/api/people", params=params, headers=headers)
+        assert answer.status == 400, (params, await answer.text())
+        error = (await answer.json())["error"]
+        assert names in error and "!find" not in error, (params, error)
+    paged = await client.get(
+        "/widgets/api/people", params={"q": "winnie", "page": "2"}, headers=headers
+    )
+    assert paged.status == 200 and (await paged.json())["page"] == 2
+
+
+async def test_bad_tag_and_channel_parameters_are_named(
+    client: TestClient[Any, Any], homeserver: Homeserver, public_content: dict[str, str]
+) -> None:
+    headers = await signed_in(client, homeserver, "wmgr")
+    for params, names in (
+        ({"tag": "two words"}, "`tag`"),
+        ({"tag": "x" * 5000}, "`tag`"),
+        ({"channel": "x" * 5000}, "`channel`"),
+    ):
+        answer = await client.get("/widgets/api/timeline", params=params, headers=headers)
+        assert answer.status == 400, params
+        assert names in (await answer.json())["error"], params
+    for path in ("/public/channels/news", "/public/channels/news/feed.atom"):
+        answer = await client.get(path, params={"tag": "two words"})
+        assert answer.status == 400, path
+        assert "`tag`" in await answer.text(), path
+
+
+# --- One way to name a channel, one rule for who may see it ---
+
+
+async def test_a_tags_feed_serves_public_posts_only(
+    client: TestClient[Any, Any], public_content: dict[str, str]
+) -> None:
+    answer = await client.get("/public/tags/bins/feed.atom")
+    assert answer.status == 200, await answer.text()
+    assert answer.content_type == "application/atom+xml"
+    feed = await answer.read()
+    entries = ET.fromstring(feed).findall(f"{ATOM}entry")
+    assert [e.findtext(f"{ATOM}content") for e in entries] == [
+        "Bin collections move on Friday #bins <script>alert(1)</script>"
+    ]
+    assert public_content["secret"].encode() not in feed
+    assert b"Leaders" not in feed and b"Staff news" not in feed
+    page = await (await client.get("/public/tags/bins")).text()
+    assert 'href="/public/tags/bins/feed.atom"' in page
+    for path in ("/public/tags/two%20words/feed.atom", "/public/tags/%23/feed.atom"):
+        assert (await client.get(path)).status == 404, path
+
+
+async def test_timeline_and_public_pages_take_the_same_channel_names(
+    client: TestClient[Any, Any], homeserver: Homeserver, applied: Path, readable_content: None
+) -> None:
+    """A channel as the bot indexes it: Borough's key, and its alias on this server."""
+    server = homeserver.server_name
+    engine = create_engine(load_settings(applied).database.url)
+    async with session_factory(engine).begin() as session:
+        session.add_all(
+            [
+                ChannelRow(
+                    room_id="!parks:w",
+                    key="unit/wteam/parks",
+                    alias=f"#wteam-parks:{server}",
+                    name="Parks",
+                    is_sealed=False,
+                    posters=[],
+                    max_length=500,
+                    is_public=True,
+                ),
+                Post(
+                    event_id="$parks",
+                    room_id="!parks:w",
+                    author="@wboss:w",
+                    body="The park gates open at seven",
+                    sent_at=NOW,
+                    links=[],
+                ),
+            ]
+        )
+    await engine.dispose()
+    member = await signed_in(client, homeserver, "wmgr")
+    names = (
+        "wteam-parks",
+        "#wteam-parks",
+        f"#wteam-parks:{server}",
+        "unit/wteam/parks",
+        "!parks:w",
+    )
+    for name in names:
+        timeline = await client.get(
+            "/widgets/api/timeline", params={"channel": name}, headers=member
+        )
+        assert timeline.status == 200, (name, await timeline.text())
+        assert [p["event_id"] for p in (await timeline.json())["posts"]] == ["$parks"], name
+        page = await client.get(f"/public/channels/{quote(name, safe='')}")
+        assert page.status == 200, name
+        assert "The park gates open at seven" in await page.text(), name
+    index = await (await client.get("/public/")).text()
+    assert 'href="/public/channels/wteam-parks"' in index
+    assert (await client.get("/public/channels/wteam-parks/feed.atom")).status == 200
+    # A bare key of a sealed or unreadable channel is as unknown as one that does not exist.
+    outsider = await signed_in(client, homeserver, "wcop")
+    for name in ("leaders", "staffnews", "nosuch"):
+        refused = await client.get(
+            "/widgets/api/timeline", params={"channel": name}, headers=outsider
+        )
+        assert refused.status == 404, name
+        assert (await client.get(f"/public/channels/{name}")).status == 404, name
