@@ -145,12 +145,23 @@ class AccessLog(AbstractAccessLogger):
         )
 
 
+@web.middleware
+async def no_nul_characters(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """No name Borough serves holds a NUL, and PostgreSQL refuses one in any query: say so
+    here, once, rather than in a 500 from whichever view passes it to the database."""
+    if "\x00" in request.path or any("\x00" in k + v for k, v in request.query.items()):
+        raise web.HTTPBadRequest(text="The address holds a NUL character (%00); remove it.")
+    return await handler(request)
+
+
 async def health(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
 def create_app(settings: Settings, *, run_migrations: bool = True) -> web.Application:
-    app = web.Application(middlewares=[no_tracebacks], client_max_size=1024**2)
+    app = web.Application(middlewares=[no_tracebacks, no_nul_characters], client_max_size=1024**2)
     app[SETTINGS] = settings
 
     async def database(app: web.Application) -> AsyncIterator[None]:

@@ -745,6 +745,25 @@ async def test_bad_tag_and_channel_parameters_are_named(
         assert "`tag`" in await answer.text(), path
 
 
+async def test_a_nul_in_the_address_is_named_not_passed_to_the_database(
+    client: TestClient[Any, Any], homeserver: Homeserver
+) -> None:
+    """PostgreSQL refuses a NUL in any string (run with BOROUGH_TEST_POSTGRES to see the 500)."""
+    headers = await signed_in(client, homeserver, "wmgr")
+    for path, json_errors in (
+        ("/public/channels/%00", False),
+        ("/public/blogs/a%00b/feed.atom", False),
+        ("/widgets/api/people/%00", True),
+        ("/widgets/api/units/%00", True),
+        ("/widgets/api/timeline?channel=%00", True),
+        ("/widgets/api/people?q=a&page=%00", True),
+    ):
+        answer = await client.get(path, headers=headers)
+        assert answer.status == 400, path
+        text = (await answer.json())["error"] if json_errors else await answer.text()
+        assert "NUL" in text, path
+
+
 # --- One way to name a channel, one rule for who may see it ---
 
 
