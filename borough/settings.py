@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-from borough.yamlsource import Problem, SourceError, read_yaml
+from borough.yamlsource import Problem, SourceError, holds_any, read_yaml
 
 DEFAULT_SETTINGS_PATH = Path("config/borough.yaml")
 
@@ -157,8 +157,9 @@ def load_settings(path: Path | str | None = None) -> Settings:
         problems = [Problem(p.path, p.message + hint, p.line, p.column) for p in exc.problems]
         raise SettingsError(exc.filename, problems) from None
     data = source.data if isinstance(source.data, dict) else {}
-    if not isinstance(source.data, dict):
-        raise SettingsError(str(path), [source.problem((), "expected a mapping of sections")])
+    if not holds_any(source.data, Settings.model_fields):
+        message = "expected a mapping of sections (homeserver, service_account, …)"
+        raise SettingsError(str(path), [source.problem((), message)])
     overrides = {
         ("service_account", "access_token"): os.environ.get("BOROUGH_ACCESS_TOKEN"),
         ("jitsi", "app_secret"): os.environ.get("BOROUGH_JITSI_APP_SECRET"),

@@ -23,7 +23,7 @@ from borough.org import OrgChart, OrgChartError, OrgIndex, Person
 from borough.org.checks import did_you_mean
 from borough.org.loader import load_org_chart_with_fragments
 from borough.org.model import Role
-from borough.yamlsource import Problem, SourceError, YamlSource, read_yaml
+from borough.yamlsource import Problem, SourceError, YamlSource, holds_any, read_yaml
 
 #: Person fields an HR column can fill. Profile fields land under `profile:`.
 PERSON_FIELDS = ("username", "display_name", "email", "units", "role", "job_title", "manager")
@@ -61,8 +61,9 @@ def load_mapping(path: Path | str) -> HrMapping:
     from borough.org.loader import pydantic_problems
 
     source = read_yaml(path)
-    if not isinstance(source.data, dict):
-        raise SourceError(source.filename, [source.problem((), "expected a mapping")])
+    if not holds_any(source.data, ("columns",)):
+        message = "expected a mapping with 'columns:' (which HR column fills which person field)"
+        raise SourceError(source.filename, [source.problem((), message)])
     problems = []
     columns = source.data.get("columns")
     if isinstance(columns, dict):

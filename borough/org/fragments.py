@@ -16,7 +16,7 @@ from typing import Any
 from borough.org.checks import Finding, did_you_mean
 from borough.org.index import OrgIndex
 from borough.org.model import OrgChart
-from borough.yamlsource import PathKey, Problem, SourceError, YamlSource, read_yaml
+from borough.yamlsource import PathKey, Problem, SourceError, YamlSource, holds_any, read_yaml
 
 INCLUDE = "include"
 #: What a fragment may hold; everything else belongs to the main file.
@@ -64,16 +64,17 @@ def expand_includes(
     seen: dict[str, str] = {}
     org_keys = [o.get("key") for o in _listed(merged.get("organisations")) if isinstance(o, dict)]
     for i, name in enumerate(includes):
-        try:
-            part = (replacements or {}).get(str(base / name)) or read_yaml(base / name)
-        except SourceError as exc:
-            if exc.problems and exc.problems[0].message == "file not found":
-                problems.append(
-                    source.problem((INCLUDE, i), f"fragment file not found: {base / name}")
-                )
-            else:
-                problems += [_in_file(p, exc.filename) for p in exc.problems]
-            continue
+        named = str(base / name)
+        part = (replacements or {}).get(named)
+        if part is None:
+            try:
+                part = read_yaml(_inside(base, name), filename=named)
+            except SourceError as exc:
+                problems += _unreadable(source, i, exc)
+                continue
+            except _Outside as exc:
+                problems.append(source.problem((INCLUDE, i), str(exc)))
+                continue
         found = _fragment_shape(part, org_keys)
         problems += found
         if not isinstance(part.data, dict) or part.data.get("organisation") not in org_keys:
@@ -88,6 +89,40 @@ def expand_includes(
         fragments.append(fragment)
         problems += unknown
     return out, fragments, problems
+
+
+class _Outside(Exception):
+    """An include that names a file outside the main file's folder."""
+
+
+def _inside(base: Path, name: str) -> Path:
+    """The file `name` names, symlinks resolved, if it is inside `base`'s folder.
+
+    The chart is reviewed as one folder, and errors quote the files they are in: an include
+    that could reach `/etc/shadow` or `../../secrets.yaml` would read and print them.
+    """
+    try:
+        folder = base.resolve()
+        target = (base / name).resolve()
+    except (OSError, RuntimeError, ValueError):  # a symlink loop, a NUL in the name
+        raise _Outside(f"cannot follow the fragment path {name!r}") from None
+    if not target.is_relative_to(folder):
+        raise _Outside(
+            f"{name!r} leads outside the org chart's folder; a fragment must be a file in "
+            "the main file's folder or below it"
+        )
+    return target
+
+
+def _unreadable(source: YamlSource, i: int, exc: SourceError) -> list[Problem]:
+    """Why include `i` cannot be read: at the include if the file as a whole is the problem
+    (missing, a device, too big), else at the fragment's own lines."""
+    if any(p.line is not None for p in exc.problems):
+        return [_in_file(p, exc.filename) for p in exc.problems]
+    message = exc.problems[0].message
+    if message == "file not found":
+        return [source.problem((INCLUDE, i), f"fragment file not found: {exc.filename}")]
+    return [source.problem((INCLUDE, i), f"fragment {exc.filename}: {message}")]
 
 
 def _copy(value: Any) -> Any:
@@ -109,7 +144,7 @@ def _in_file(problem: Problem, filename: str) -> Problem:
 def _fragment_shape(part: YamlSource, org_keys: list[Any]) -> list[Problem]:
     data = part.data
     where = part.filename
-    if not isinstance(data, dict):
+    if not holds_any(data, FRAGMENT_SECTIONS):
         return [_in_file(part.problem((), "expected a mapping with 'organisation:'"), where)]
     problems = []
     for key in data:

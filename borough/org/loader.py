@@ -11,9 +11,16 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from borough.org.checks import check_org_chart, did_you_mean
-from borough.org.fragments import Fragment, check_fragments, expand_includes
+from borough.org.fragments import INCLUDE, Fragment, check_fragments, expand_includes
 from borough.org.model import OrgChart
-from borough.yamlsource import Problem, SourceError, YamlSource, parse_yaml, read_yaml
+from borough.yamlsource import (
+    Problem,
+    SourceError,
+    YamlSource,
+    holds_any,
+    parse_yaml,
+    read_yaml,
+)
 
 
 class OrgChartError(SourceError):
@@ -48,7 +55,7 @@ def parse_org_chart(text: str, filename: str = "<string>") -> OrgChart:
 def _validate_parts(
     source: YamlSource, replacements: Mapping[str, YamlSource] | None = None
 ) -> tuple[OrgChart, list[Fragment]]:
-    if not isinstance(source.data, dict):
+    if not holds_any(source.data, {*OrgChart.model_fields, INCLUDE}):
         raise OrgChartError(
             source.filename,
             [source.problem((), "expected a mapping with 'organisations:' at the top")],
