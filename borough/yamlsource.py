@@ -108,7 +108,7 @@ _PLAIN_TAGS = frozenset(
     _TAG + name for name in ("str", "int", "float", "bool", "null", "timestamp", "seq", "map")
 )
 #: Tags the resolver gives `<<` and `=`; outside a key they are just text.
-_MERGE, _VALUE = _TAG + "merge", _TAG + "value"
+_MERGE, _VALUE, _STR = _TAG + "merge", _TAG + "value", _TAG + "str"
 
 
 def read_yaml(path: Path | str, filename: str | None = None) -> YamlSource:
@@ -305,14 +305,15 @@ class _Composer:
         if tag == _MERGE and is_key:
             self.problem("merge keys ('<<') are not supported; write the fields out", event)
         if tag in (_MERGE, _VALUE):
-            tag = _TAG + "str"
+            tag = _STR
         return yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
 
     def tag(self, event: Any, kind: type[yaml.Node], value: str | None) -> str:
         tag = event.tag
         if tag is None or tag == "!":
-            implicit = event.implicit if kind is yaml.ScalarNode else True
-            return str(self.loader.resolve(kind, value, implicit))
+            if kind is not yaml.ScalarNode:
+                return _FALLBACK_TAGS[kind]  # what the resolver says of every list and mapping
+            return str(self.loader.resolve(kind, value, event.implicit))
         if tag in _PLAIN_TAGS:
             return str(tag)
         shown = "!!" + tag.removeprefix(_TAG) if tag.startswith(_TAG) else tag
@@ -327,7 +328,7 @@ class _Composer:
 
 
 _FALLBACK_TAGS = {
-    yaml.ScalarNode: _TAG + "str",
+    yaml.ScalarNode: _STR,
     yaml.SequenceNode: _TAG + "seq",
     yaml.MappingNode: _TAG + "map",
 }
@@ -372,6 +373,8 @@ class _Builder:
         return self.scalar(node, path)
 
     def scalar(self, node: yaml.Node, path: PathKey) -> Any:
+        if node.tag == _STR:
+            return node.value  # most values: no need to ask the constructor
         try:
             return self.constructors[node.tag](self.loader, node)
         except (ValueError, yaml.YAMLError):

@@ -8,12 +8,21 @@ from __future__ import annotations
 
 import difflib
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from borough.org.index import OrgIndex, _Lookup
 from borough.org.model import OrgChart
 
 Finding = tuple[tuple[str | int, ...], str]
+
+
+#: Candidate names that "did you mean" may compare in one check of a chart or an HR file.
+#: difflib takes 10-25 µs a comparison, so 1,500 broken references among 5,000 names would
+#: take minutes; within the budget the first broken references get their hint (a file with
+#: a few typos gets every hint), and the rest are still reported, without one.
+HINT_BUDGET = 50_000
+#: A cycle longer than this is shown by its first names and a count.
+CYCLE_SHOWN = 4
 
 
 def did_you_mean(ref: str, candidates: Iterable[str]) -> str:
@@ -22,22 +31,78 @@ def did_you_mean(ref: str, candidates: Iterable[str]) -> str:
     return f" — did you mean '{by_fold[close[0]]}'?" if close else ""
 
 
-def _unknown(what: str, ref: str, lookup: _Lookup[object]) -> str:
-    return f"unknown {what} '{ref}'{did_you_mean(ref, lookup.names())}"
+class Hints:
+    """ "Did you mean" for many references, within `HINT_BUDGET` comparisons in all."""
+
+    def __init__(self, budget: int = HINT_BUDGET) -> None:
+        self.budget = budget
+        self._given: dict[tuple[str, str], str] = {}
+        self._names: dict[str, list[str]] = {}
+
+    def did_you_mean(self, ref: str, candidates: Sequence[str], topic: str = "") -> str:
+        """`did_you_mean`, once per `ref` of a `topic`, while the budget lasts."""
+        key = (topic, ref)
+        if key not in self._given:
+            affordable = len(candidates) <= self.budget
+            if affordable:
+                self.budget -= len(candidates)
+            self._given[key] = did_you_mean(ref, candidates) if affordable else ""
+        return self._given[key]
+
+    def unknown(self, what: str, ref: str, lookup: _Lookup[object]) -> str:
+        names = self._names.get(what)
+        if names is None:
+            names = self._names[what] = lookup.names()
+        return f"unknown {what} '{ref}'{self.did_you_mean(ref, names, what)}"
 
 
 def check_org_chart(chart: OrgChart) -> list[Finding]:
     index = OrgIndex(chart)
+    hints = Hints()
     return [
         *_duplicates(chart),
         *_aliases(index),
-        *_organisations(index),
-        *_units(index),
-        *_people(index),
-        *_partnerships(index),
-        *_channels(index),
+        *_organisations(index, hints),
+        *_units(index, hints),
+        *_people(index, hints),
+        *_partnerships(index, hints),
+        *_channels(index, hints),
         *_templates(index),
     ]
+
+
+def _cycles(order: Iterable[str], next_of: Mapping[str, str]) -> Iterator[tuple[str, str]]:
+    """Each node on a cycle, and the cycle read from it, in a graph where each node leads to
+    at most one other (a unit to its parent, a person to their manager).
+
+    Each node is walked once, and each text holds at most `CYCLE_SHOWN` names, so this is
+    linear however long the cycles are. A node that leads to itself is no cycle here: the
+    checks say "its own parent" of it.
+    """
+    walked: dict[str, int] = {}
+    for walk, start in enumerate(order):
+        node: str | None = start
+        path = []
+        while node is not None and node not in walked:
+            walked[node] = walk
+            path.append(node)
+            node = next_of.get(node)
+        if node is not None and walked[node] == walk:
+            cycle = path[path.index(node) :]
+            if len(cycle) > 1:
+                for k, member in enumerate(cycle):
+                    yield member, _cycle_text(cycle, k)
+
+
+def _cycle_text(cycle: list[str], start: int) -> str:
+    """The cycle from its `start`th node: `b → c → a → b`, or, when long, its first names
+    and how many more."""
+    size = len(cycle)
+    shown = size if size <= CYCLE_SHOWN + 1 else CYCLE_SHOWN
+    names = [cycle[(start + k) % size] for k in range(shown)]
+    if shown < size:
+        names.append(f"… and {size - shown:,} more")
+    return " → ".join([*names, cycle[start]])
 
 
 def _duplicates(chart: OrgChart) -> Iterator[Finding]:
@@ -113,12 +178,15 @@ def _aliases(index: OrgIndex) -> Iterator[Finding]:
         seen.setdefault(alias, owner)
 
 
-def _organisations(index: OrgIndex) -> Iterator[Finding]:
+def _organisations(index: OrgIndex, hints: Hints) -> Iterator[Finding]:
     for i, org in enumerate(index.chart.organisations):
         for j, username in enumerate(org.admins):
             person = index.people.get(username)
             if person is None:
-                yield ("organisations", i, "admins", j), _unknown("person", username, index.people)
+                yield (
+                    ("organisations", i, "admins", j),
+                    hints.unknown("person", username, index.people),
+                )
             elif (o := index.organisations.get(person.organisation)) and o.key != org.key:
                 yield (
                     ("organisations", i, "admins", j),
@@ -128,26 +196,36 @@ def _organisations(index: OrgIndex) -> Iterator[Finding]:
                 )
 
 
-def _units(index: OrgIndex) -> Iterator[Finding]:
-    for i, unit in enumerate(index.chart.units):
+def _units(index: OrgIndex, hints: Hints) -> Iterator[Finding]:
+    units = index.chart.units
+    first: dict[str, int] = {}  # each key's first unit, which references reach
+    for i, unit in enumerate(units):
+        first.setdefault(unit.key, i)
+    parents = {
+        unit.key: parent.key
+        for unit in index.units.by_key.values()
+        if unit.parent is not None and (parent := index.units.get(unit.parent)) is not None
+    }
+    in_cycles: set[str] = set()
+    for key, cycle in _cycles(first, parents):
+        in_cycles.add(key)
+        yield ("units", first[key], "parent"), f"units form a cycle: {cycle}"
+    for i, unit in enumerate(units):
         path = ("units", i)
         if unit.organisation and index.organisations.get(unit.organisation) is None:
             yield (
                 (*path, "organisation"),
-                _unknown("organisation", unit.organisation, index.organisations),
+                hints.unknown("organisation", unit.organisation, index.organisations),
             )
         if unit.parent is None and unit.organisation is None:
             yield path, "a top-level unit needs 'organisation' (or give it a 'parent')"
         if unit.parent is not None:
             parent = index.units.get(unit.parent)
             if parent is None:
-                yield (*path, "parent"), _unknown("unit", unit.parent, index.units)
+                yield (*path, "parent"), hints.unknown("unit", unit.parent, index.units)
             elif parent.key == unit.key:
                 yield (*path, "parent"), "a unit cannot be its own parent"
-            elif unit.key in {a.key for a in index.ancestors(parent)}:
-                chain = " → ".join([unit.key, parent.key, *_chain_to(index, parent, unit.key)])
-                yield (*path, "parent"), f"units form a cycle: {chain}"
-            elif unit.organisation:
+            elif unit.organisation and unit.key not in in_cycles:
                 parent_org = index.organisation_of(parent)
                 own = index.organisations.get(unit.organisation)
                 if parent_org and own and parent_org.key != own.key:
@@ -159,28 +237,20 @@ def _units(index: OrgIndex) -> Iterator[Finding]:
                     )
 
 
-def _chain_to(index: OrgIndex, start: object, stop: str) -> list[str]:
-    chain = []
-    for ancestor in index.ancestors(start):  # type: ignore[arg-type]
-        chain.append(ancestor.key)
-        if ancestor.key == stop:
-            break
-    return chain
-
-
-def _people(index: OrgIndex) -> Iterator[Finding]:
+def _people(index: OrgIndex, hints: Hints) -> Iterator[Finding]:
+    yield from _manager_cycles(index)
     for i, person in enumerate(index.chart.people):
         path = ("people", i)
         org = index.organisations.get(person.organisation)
         if org is None:
             yield (
                 (*path, "organisation"),
-                _unknown("organisation", person.organisation, index.organisations),
+                hints.unknown("organisation", person.organisation, index.organisations),
             )
         for j, ref in enumerate(person.units):
             unit = index.units.get(ref)
             if unit is None:
-                yield (*path, "units", j), _unknown("unit", ref, index.units)
+                yield (*path, "units", j), hints.unknown("unit", ref, index.units)
                 continue
             unit_org = index.organisation_of(unit)
             if org is not None and unit_org is not None and unit_org.key != org.key:
@@ -202,61 +272,68 @@ def _people(index: OrgIndex) -> Iterator[Finding]:
         if person.manager is not None:
             manager = index.people.get(person.manager)
             if manager is None:
-                yield (*path, "manager"), _unknown("person", person.manager, index.people)
+                yield (*path, "manager"), hints.unknown("person", person.manager, index.people)
             elif manager.username == person.username:
                 yield (*path, "manager"), "a person cannot be their own manager"
-            else:
-                chain = [person.username]
-                current = manager
-                while current is not None and current.username not in chain:
-                    chain.append(current.username)
-                    current = index.people.get(current.manager) if current.manager else None
-                if current is not None and current.username == person.username:
-                    yield (
-                        (*path, "manager"),
-                        "managers form a cycle: " + " → ".join([*chain, person.username]),
-                    )
 
 
-def _partnerships(index: OrgIndex) -> Iterator[Finding]:
+def _manager_cycles(index: OrgIndex) -> Iterator[Finding]:
+    first: dict[str, int] = {}  # each username's first person, whom references reach
+    for i, person in enumerate(index.chart.people):
+        first.setdefault(person.username, i)
+    managers = {
+        person.username: manager.username
+        for person in index.people.by_key.values()
+        if person.manager is not None and (manager := index.people.get(person.manager))
+    }
+    for username, cycle in _cycles(first, managers):
+        yield ("people", first[username], "manager"), f"managers form a cycle: {cycle}"
+
+
+def _partnerships(index: OrgIndex, hints: Hints) -> Iterator[Finding]:
     for i, partnership in enumerate(index.chart.partnerships):
         path = ("partnerships", i)
         for j, ref in enumerate(partnership.organisations):
             if index.organisations.get(ref) is None:
                 yield (
                     (*path, "organisations", j),
-                    _unknown("organisation", ref, index.organisations),
+                    hints.unknown("organisation", ref, index.organisations),
                 )
         for j, ref in enumerate(partnership.units):
             if index.units.get(ref) is None:
-                yield (*path, "units", j), _unknown("unit", ref, index.units)
+                yield (*path, "units", j), hints.unknown("unit", ref, index.units)
         for j, ref in enumerate(partnership.people):
             if index.people.get(ref) is None:
-                yield (*path, "people", j), _unknown("person", ref, index.people)
+                yield (*path, "people", j), hints.unknown("person", ref, index.people)
         if not (partnership.organisations or partnership.units or partnership.people):
             yield path, "a partnership needs organisations, units or people"
 
 
-def _channels(index: OrgIndex) -> Iterator[Finding]:
+def _channels(index: OrgIndex, hints: Hints) -> Iterator[Finding]:
     for i, channel in enumerate(index.chart.channels):
         path = ("channels", i)
         owner = channel.owner
         if owner.unit is not None and index.units.get(owner.unit) is None:
-            yield (*path, "owner", "unit"), _unknown("unit", owner.unit, index.units)
+            yield (*path, "owner", "unit"), hints.unknown("unit", owner.unit, index.units)
             continue
         if owner.partnership is not None and index.partnerships.get(owner.partnership) is None:
             yield (
                 (*path, "owner", "partnership"),
-                _unknown("partnership", owner.partnership, index.partnerships),
+                hints.unknown("partnership", owner.partnership, index.partnerships),
             )
             continue
-        audience = {p.username for p in index.audience_of(channel)}
+        # Only a sealed channel's named posters need its audience, which costs a pass over
+        # the people: not one pass for every channel.
+        audience: set[str] | None = None
         owner_name = owner.unit or owner.partnership
         for j, ref in enumerate(channel.posters.people):
             person = index.people.get(ref)
             if person is None:
-                yield (*path, "posters", "people", j), _unknown("person", ref, index.people)
-            elif channel.sealed and person.username not in audience:
+                yield (*path, "posters", "people", j), hints.unknown("person", ref, index.people)
+                continue
+            if channel.sealed and audience is None:
+                audience = {p.username for p in index.audience_of(channel)}
+            if audience is not None and person.username not in audience:
                 yield (
                     (*path, "posters", "people", j),
                     (f"'{ref}' is not a member of '{owner_name}', and '{channel.key}' is sealed"),

@@ -58,6 +58,8 @@ class OrgIndex:
         self.partnerships = _Lookup[Partnership](chart.partnerships)
         self.channels = _Lookup[Channel](chart.channels)
         self.templates: dict[str, RoomTemplate] = {**DEFAULT_ROOM_TEMPLATES, **chart.room_templates}
+        #: id(unit) -> its organisation, filled in by `organisation_of`
+        self._organisation_of: dict[int, Organisation | None] = {}
 
     # --- units -----------------------------------------------------------------------------
 
@@ -74,10 +76,28 @@ class OrgIndex:
             parent = self.parent_of(parent)
 
     def organisation_of(self, unit: Unit) -> Organisation | None:
-        for candidate in (unit, *self.ancestors(unit)):
-            if candidate.organisation:
-                return self.organisations.get(candidate.organisation)
-        return None
+        """The organisation the unit or its nearest ancestor names.
+
+        Remembered for every unit on the way up, so asking it of every unit (as the checks
+        and the planner do) walks each parent link once, not once per unit below it.
+        """
+        walked: list[Unit] = []
+        on_walk: set[int] = set()
+        found: Organisation | None = None
+        current: Unit | None = unit
+        while current is not None and id(current) not in on_walk:
+            if id(current) in self._organisation_of:
+                found = self._organisation_of[id(current)]
+                break
+            walked.append(current)
+            if current.organisation:
+                found = self.organisations.get(current.organisation)
+                break
+            on_walk.add(id(current))  # a cycle naming no organisation ends the walk
+            current = self.parent_of(current)
+        for passed in walked:
+            self._organisation_of[id(passed)] = found
+        return found
 
     @cached_property
     def children(self) -> dict[str, list[Unit]]:
