@@ -20,7 +20,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from borough.org import OrgChart, OrgChartError, OrgIndex, Person
-from borough.org.checks import did_you_mean
+from borough.org.checks import Hints, did_you_mean
 from borough.org.loader import load_org_chart_with_fragments
 from borough.org.model import Role
 from borough.yamlsource import Problem, SourceError, YamlSource, holds_any, read_yaml
@@ -104,7 +104,11 @@ class HrRow:
 
 
 def read_hr_rows(path: Path | str, mapping: HrMapping) -> Iterator[HrRow]:
-    """The mapped cells of each data row. Raise `HrImportError` if it is not usable CSV."""
+    """The mapped cells of each data row. Raise `HrImportError` if it is not usable CSV.
+
+    A row with a cell too big for an HR export is a bad row, like any other, and the rows
+    after it are still read.
+    """
     name = str(path)
     try:
         handle = open(path, encoding="utf-8-sig", newline="")
@@ -113,29 +117,45 @@ def read_hr_rows(path: Path | str, mapping: HrMapping) -> Iterator[HrRow]:
     except OSError as exc:
         raise HrImportError(f"{name}: cannot read the file ({exc.strerror})") from None
     with handle:
-        reader = csv.reader(handle, strict=True)
+        lines = _RecordLines(handle)
+        reader = csv.reader(lines, strict=True)
         try:
             header = next(reader, None)
             if header is None:
                 raise HrImportError(f"{name}: the file is empty; expected a header row")
             header = [h.strip() for h in header]
             wanted = _columns(name, header, mapping)
-            for row in reader:
-                number = reader.line_num
+            while True:
+                lines.record.clear()
+                try:
+                    row = next(reader)
+                except StopIteration:
+                    return
+                except csv.Error as exc:
+                    if not str(exc).startswith("field larger than field limit"):
+                        raise
+                    # csv's own limit (128 KiB): it names neither row nor column, so the
+                    # record's text names them, and reading goes on after its last line.
+                    column, still_quoted = _oversized_cell("".join(lines.record))
+                    yield HrRow(lines.number, {}, _too_long(header, column))
+                    if still_quoted:
+                        lines.skip_quoted_cell()
+                    continue
                 if not any(cell.strip() for cell in row):
                     continue
                 if len(row) != len(header):
                     yield HrRow(
-                        number,
+                        lines.number,
                         {},
                         f"has {len(row)} cells where the header has {len(header)}",
                     )
                     continue
-                if any(len(cell) > MAX_FIELD for cell in row):
-                    yield HrRow(number, {}, f"a cell is longer than {MAX_FIELD} characters")
+                column = next((i for i, cell in enumerate(row) if len(cell) > MAX_FIELD), None)
+                if column is not None:
+                    yield HrRow(lines.number, {}, _too_long(header, column))
                     continue
                 yield HrRow(
-                    number,
+                    lines.number,
                     {f: cell for f, i in wanted.items() if (cell := row[i].strip())},
                 )
         except UnicodeDecodeError as exc:
@@ -145,9 +165,57 @@ def read_hr_rows(path: Path | str, mapping: HrMapping) -> Iterator[HrRow]:
             ) from None
         except csv.Error as exc:
             raise HrImportError(
-                f"{name}: not valid CSV at line {reader.line_num} ({exc}); check for an "
-                "unclosed quote"
+                f"{name}: not valid CSV at line {lines.number} ({exc}); check for an unclosed quote"
             ) from None
+
+
+class _RecordLines:
+    """The file's lines as csv reads them, with the lines of the record being read, and the
+    number of the last line read (a row number as a spreadsheet shows it)."""
+
+    def __init__(self, handle: Iterator[str]) -> None:
+        self.handle = handle
+        self.record: list[str] = []
+        self.number = 0
+
+    def __iter__(self) -> _RecordLines:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self.handle)
+        self.number += 1
+        self.record.append(line)
+        return line
+
+    def skip_quoted_cell(self) -> None:
+        """Pass the rest of a quoted cell that csv gave up on, to the line that closes it."""
+        for line in self.handle:
+            self.number += 1
+            if line.count('"') % 2:
+                return
+
+
+_CELL_EDGE = re.compile(r'[",]')
+
+
+def _oversized_cell(record: str) -> tuple[int, bool]:
+    """The column of the first cell of `record` longer than csv's limit, and whether the
+    record ends inside a quoted cell. Jumps from quote to comma, so a huge cell is cheap."""
+    limit = csv.field_size_limit()
+    column, start, quoted = 0, 0, False
+    for edge in _CELL_EDGE.finditer(record):
+        if edge.group() == '"':
+            quoted = not quoted
+        elif not quoted:
+            if edge.start() - start > limit:
+                return column, False
+            column, start = column + 1, edge.end()
+    return column, quoted
+
+
+def _too_long(header: list[str], column: int) -> str:
+    where = f"column '{header[column]}'" if column < len(header) else f"column {column + 1}"
+    return f"{where}: a cell is longer than {MAX_FIELD:,} characters"
 
 
 def _columns(name: str, header: list[str], mapping: HrMapping) -> dict[str, int]:
@@ -208,6 +276,7 @@ class ImportPreview:
 class _OrgUnits:
     def __init__(self, chart: OrgChart, organisation: str) -> None:
         index = OrgIndex(chart)
+        self.hints = Hints()  # thousands of rows may name unknown units
         self.organisation = organisation
         self.mine: dict[str, str] = {}
         self.others: dict[str, str] = {}
@@ -231,7 +300,7 @@ class _OrgUnits:
         if other is not None:
             owner = self.others.get(f"owner:{other}")
             raise ValueError(f"unit '{ref}' belongs to '{owner}', not '{self.organisation}'")
-        raise ValueError(f"unknown unit '{ref}'{did_you_mean(ref, self.names)}")
+        raise ValueError(f"unknown unit '{ref}'{self.hints.did_you_mean(ref, self.names)}")
 
 
 def preview_import(
