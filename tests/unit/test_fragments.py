@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -78,3 +79,71 @@ def test_two_fragments_for_one_organisation_are_refused(tmp_path: Path) -> None:
         f"{tmp_path}/again.yaml:1:1 organisation: organisation 'fhealth' already has a "
         f"fragment: {tmp_path}/orgs/fhealth.yaml"
     )
+
+
+# --- includes stay inside the chart's folder, and nothing else is ever read or quoted ---------
+
+OUTSIDE = (
+    "leads outside the org chart's folder; a fragment must be a file in the main file's "
+    "folder or below it"
+)
+
+
+@pytest.mark.timeout(30)  # before the fix, /dev/zero was read to MemoryError
+def test_an_include_outside_the_folder_is_refused_and_never_read() -> None:
+    main = FIXTURES / "escape" / "main.yaml"
+    assert _problems("escape/main.yaml") == [
+        f"{main}:3:5 include[0]: '../../../../../../../../../etc/passwd' {OUTSIDE}",
+        f"{main}:4:5 include[1]: '/etc/passwd' {OUTSIDE}",
+        f"{main}:5:5 include[2]: '/proc/self/environ' {OUTSIDE}",
+        f"{main}:6:5 include[3]: '../main.yaml' {OUTSIDE}",
+        f"{main}:7:5 include[4]: '/dev/zero' {OUTSIDE}",
+    ]
+
+
+def _chart_including(folder: Path, *names: str) -> Path:
+    main = folder / "chart" / "main.yaml"
+    (main.parent / "orgs").mkdir(parents=True)
+    (main.parent / "orgs" / "fhealth.yaml").write_text((FIXTURES / "orgs/fhealth.yaml").read_text())
+    text = (FIXTURES / "main.yaml").read_text()
+    main.write_text(text.replace("include: [orgs/fhealth.yaml]", f"include: [{', '.join(names)}]"))
+    return main
+
+
+def test_a_symlink_is_followed_only_while_it_stays_inside(tmp_path: Path) -> None:
+    secret = tmp_path / "shadow"
+    secret.write_text("rootuser:*:20228:0:99999:7::\norganisation: fhealth\n")
+    main = _chart_including(tmp_path, "orgs/out.yaml", "orgs/in.yaml")
+    (main.parent / "orgs" / "out.yaml").symlink_to(secret)
+    (main.parent / "orgs" / "in.yaml").symlink_to("fhealth.yaml")
+    with pytest.raises(OrgChartError) as caught:
+        load_org_chart(main)
+    assert caught.value.render() == f"{main}:2:11 include[0]: 'orgs/out.yaml' {OUTSIDE}"
+    (main.parent / "orgs" / "out.yaml").unlink()
+    main.write_text(main.read_text().replace("orgs/out.yaml, ", ""))
+    chart, fragments = load_org_chart_with_fragments(main)
+    assert "hnurse" in {p.username for p in chart.people}
+    assert fragments[0].filename == f"{main.parent}/orgs/in.yaml"  # named as the chart names it
+
+
+@pytest.mark.timeout(30)  # before the fix, reading a FIFO waited for a writer forever
+def test_a_file_inside_that_is_no_fragment_is_named_not_quoted(tmp_path: Path) -> None:
+    main = _chart_including(tmp_path, "notes.txt", "pipe", "orgs", "orgs/fhealth.yaml")
+    (main.parent / "notes.txt").write_text("rootuser:*:20228:0:99999:7::\nsecret: hunter2\n")
+    os.mkfifo(main.parent / "pipe")
+    with pytest.raises(OrgChartError) as caught:
+        load_org_chart(main)
+    chart = main.parent
+    assert caught.value.render().splitlines() == [
+        f"{main}:2:22 include[1]: fragment {chart}/pipe: not a regular file (a device, pipe or socket)",
+        f"{main}:2:28 include[2]: fragment {chart}/orgs: is a folder, not a file",
+        f"{chart}/notes.txt:1:1: expected a mapping with 'organisation:'",
+    ]
+
+
+@pytest.mark.timeout(30)  # a hang guard: before the bound, the bomb expanded for minutes
+def test_an_alias_bomb_in_a_fragment_is_refused_at_its_alias() -> None:
+    assert _problems("bomb/main.yaml") == [
+        f"{FIXTURES / 'bomb' / 'bomb.yaml'}:13:12: aliases expand the file to more than "
+        "1,000,000 values"
+    ]

@@ -291,3 +291,35 @@ def test_rows_the_whole_chart_refuses_become_bad_rows(chart: Path) -> None:
     assert preview.movers == [] and preview.unchanged == 2  # hadmin and hleaver
     nurse = next(p for p in preview.people if p["username"] == "hnurse")
     assert nurse["manager"] == "hadmin"  # their entry as it was
+
+
+@pytest.mark.timeout(30)  # a hang guard: before the bound, the bomb expanded for minutes
+def test_an_alias_bomb_in_a_mapping_is_refused_at_its_alias() -> None:
+    with pytest.raises(SourceError) as caught:
+        load_mapping(HR / "alias_bomb_mapping.yaml")
+    assert caught.value.render() == (
+        f"{HR}/alias_bomb_mapping.yaml:9:8: aliases expand the file to more than 1,000,000 values"
+    )
+
+
+def test_a_cell_over_csvs_own_limit_is_a_bad_row_and_later_rows_still_import(
+    tmp_path: Path,
+) -> None:
+    header = (HR / "health.csv").read_text().splitlines()[0]
+    big = "x" * 200_000  # over csv's 128 KiB limit, which it blamed on "an unclosed quote"
+    csv_file = tmp_path / "hr.csv"
+    csv_file.write_text(
+        f"{header}\n"
+        f"hadmin,Hana Admin,,hward,Band 8a,{big},\n"
+        f'hnurse,"{big}\n{big}\nstill the same cell",,hward,Band 5,,\n'
+        "hmidwife,Mia Midwife,,hward,Band 6,Midwife,hadmin\n"
+        f"hsister,Sam Sister,,hward,Band 6,{'y' * 20_000},\n"
+    )
+    rows = list(read_hr_rows(csv_file, load_mapping(HR / "mapping.yaml")))
+    assert [(r.number, r.problem) for r in rows] == [
+        (2, "column 'Job Title': a cell is longer than 10,000 characters"),
+        (3, "column 'Known As': a cell is longer than 10,000 characters"),
+        (6, None),
+        (7, "column 'Job Title': a cell is longer than 10,000 characters"),
+    ]
+    assert rows[2].values["username"] == "hmidwife"

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import difflib
+import os
 from pathlib import Path
 
 import pytest
 
-from borough.org import OrgChartError, load_org_chart, parse_org_chart
+from bench.validate import manager_cycle, unit_cycle, valid_people
+from borough.org import OrgChart, OrgChartError, load_org_chart, parse_org_chart
+from borough.org.checks import HINT_BUDGET, check_org_chart
+from borough.org.index import _Lookup
+from borough.yamlsource import MAX_BYTES, parse_yaml
 from tests.conftest import EXAMPLE_ORG, borough
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "org"
@@ -131,3 +137,142 @@ def test_an_email_outside_the_organisations_domains_is_refused_at_its_line(
     (line,) = caught.value.render().splitlines()
     assert "org.yaml:6:" in line and "people[2].email: t@polce.uk is not at Test Police's" in line
     assert "did you mean 'police.uk'?" in line
+
+
+# --- bounded YAML: what could hang, exhaust memory or crash the loader is refused at its place
+
+
+@pytest.mark.timeout(30)  # a hang guard: before the bound, expanding this ran for minutes
+@pytest.mark.parametrize(
+    ("fixture", "line"),
+    [
+        ("alias_bomb.yaml", ":11:10: aliases expand the file to more than 1,000,000 values"),
+        ("custom_tag.yaml", ":5:33: the tag !foo is not allowed; write plain YAML without tags"),
+        ("merge_key.yaml", ":6:5: merge keys ('<<') are not supported; write the fields out"),
+        ("self_alias.yaml", ":4:12: the alias *l is inside its own anchor &l, which never ends"),
+    ],
+)
+def test_yaml_that_could_hang_or_crash_is_refused_at_its_place(fixture: str, line: str) -> None:
+    assert problems(fixture) == [f"{FIXTURES / fixture}{line}"]
+    result = borough("validate", str(FIXTURES / fixture))
+    assert result.exit_code == 2 and line in result.output
+
+
+def test_values_yaml_cannot_read_are_problems_not_crashes() -> None:
+    name = FIXTURES / "bad_scalars.yaml"
+    assert problems("bad_scalars.yaml") == [
+        f"{name}:5:70 people[0].job_title: not a valid date; put it in quotes to keep it as text",
+        f"{name}:6:70 people[1].job_title: not a valid number; put it in quotes to keep it as text",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("a:\n" + "".join(f"{'  ' * d}b:\n" for d in range(1, 80)), "nested deeper than 64 levels"),
+        ("a: &x [1]\nb: &x [2]\n", "the anchor &x is defined twice (first on line 1)"),
+        ("a: *nowhere\n", "the alias *nowhere names no anchor defined above it"),
+        ("? [a, b]\n: 1\n", "a key must be text, not a list or a mapping"),
+        ("a: 1\n---\nb: 2\n", "expected one YAML document, but found another"),
+        ("a: \x00\n", "control characters are not allowed (character #x00)"),
+    ],
+)
+def test_other_yaml_the_loader_refuses_is_named(text: str, message: str) -> None:
+    with pytest.raises(OrgChartError) as caught:
+        parse_org_chart(text, "org.yaml")
+    (line,) = caught.value.render().splitlines()
+    assert line.startswith("org.yaml:") and line.endswith(message)
+
+
+@pytest.mark.timeout(30)  # before the bound, /dev/zero ran to MemoryError and a FIFO hung
+def test_only_a_regular_file_of_bounded_size_is_read(tmp_path: Path) -> None:
+    fifo = tmp_path / "org.fifo"
+    os.mkfifo(fifo)
+    big = tmp_path / "big.yaml"
+    big.write_bytes(b"#" * (MAX_BYTES + 1))
+    for path, message in [
+        ("/dev/zero", "not a regular file (a device, pipe or socket)"),
+        (fifo, "not a regular file (a device, pipe or socket)"),
+        (tmp_path, "is a folder, not a file"),
+        (big, "the file is larger than 16 MB"),
+    ]:
+        with pytest.raises(OrgChartError) as caught:
+            load_org_chart(path)
+        assert caught.value.render() == f"{path}: {message}"
+
+
+def test_a_file_that_is_no_org_chart_is_not_quoted() -> None:
+    assert problems("not_a_chart.yaml") == [
+        f"{FIXTURES / 'not_a_chart.yaml'}:1:1: expected a mapping with 'organisations:' at the top"
+    ]
+
+
+# --- cross-reference checks stay linear (counted, not timed: the machines are shared) -----
+
+
+def _chart(kind: str, n: int) -> str:
+    return {"units": unit_cycle, "managers": manager_cycle, "valid": valid_people}[kind](n)
+
+
+def _lookups(monkeypatch: pytest.MonkeyPatch, text: str) -> int:
+    """How many references the checks resolve to validate `text`."""
+    count = 0
+    real = _Lookup.get
+
+    def counting(self: _Lookup[object], ref: str) -> object:
+        nonlocal count
+        count += 1
+        return real(self, ref)
+
+    chart = OrgChart.model_validate(parse_yaml(text).data)
+    with monkeypatch.context() as patch:
+        patch.setattr(_Lookup, "get", counting)
+        check_org_chart(chart)
+    return count
+
+
+@pytest.mark.parametrize("kind", ["units", "managers", "valid"])
+def test_cross_reference_checks_grow_linearly(kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    small, large = (
+        _lookups(monkeypatch, _chart(kind, 300)),
+        _lookups(monkeypatch, _chart(kind, 1500)),
+    )
+    # Five times the chart: five times the lookups when linear, 25 when quadratic.
+    assert large <= 5.5 * small, (small, large)
+
+
+def test_a_long_cycle_is_named_by_its_first_members_and_a_count() -> None:
+    with pytest.raises(OrgChartError) as caught:
+        parse_org_chart(manager_cycle(1500), "org.yaml")
+    lines = caught.value.render().splitlines()
+    assert len(lines) == 1500  # every member of the cycle, each at its line
+    assert lines[0] == (
+        "org.yaml:4:67 people[0].manager: managers form a cycle: "
+        "p0 → p1 → p2 → p3 → … and 1,496 more → p0"
+    )
+    assert lines[1].endswith("p1 → p2 → p3 → p4 → … and 1,496 more → p1")
+    assert max(len(line) for line in lines) < 120
+    with pytest.raises(OrgChartError) as caught:
+        parse_org_chart(unit_cycle(1500), "org.yaml")
+    assert "units form a cycle: u0 → u1 → u2 → u3 → … and 1,496 more → u0" in str(caught.value)
+
+
+def test_did_you_mean_has_a_budget_across_one_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    compared = 0
+    real = difflib.get_close_matches
+
+    def counting(word: str, possibilities: list[str], *args: object, **kw: object) -> list[str]:
+        nonlocal compared
+        compared += len(possibilities)
+        return real(word, possibilities, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(difflib, "get_close_matches", counting)
+    # 1,500 people, each naming a manager nobody is: 1,500 hints over 1,500 names.
+    text = manager_cycle(1500).replace("manager: p", "manager: pp")
+    with pytest.raises(OrgChartError) as caught:
+        parse_org_chart(text, "org.yaml")
+    lines = caught.value.render().splitlines()
+    assert len(lines) == 1500 and all("unknown person 'pp" in line for line in lines)
+    assert "did you mean 'p1'?" in lines[0]  # the first get their hint
+    assert "did you mean" not in lines[-1]  # and when the budget is spent, the rest do not
+    assert compared <= HINT_BUDGET
