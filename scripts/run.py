@@ -18,6 +18,7 @@ from urllib.parse import quote
 import yaml
 
 from borough.localsynapse import LocalSynapse, SynapseStartError
+from borough.org import load_org_chart
 from synapse_modules import homeserver_modules
 
 REPO = Path(__file__).resolve().parents[1]
@@ -100,9 +101,9 @@ def main() -> int:
         services = {"the bot": bot, "the widget server": widgets}
 
         # One demo login: a fresh password each run, printed here and stored nowhere.
-        chart = yaml.safe_load(ORG.read_text())
-        demo = next(p for p in chart["people"] if p.get("role") == "manager")
-        demo_id = f"@{demo['username']}:{synapse.server_name}"
+        chart = load_org_chart(ORG)  # the one loader every chart goes through
+        demo = next(p for p in chart.people if p.role == "manager")
+        demo_id = f"@{demo.username}:{synapse.server_name}"
         password = secrets.token_urlsafe(12)
         _call(
             synapse.base_url,
@@ -115,7 +116,7 @@ def main() -> int:
             "\nBorough is running.\n"
             f"  Homeserver:  {synapse.base_url}   (server name {synapse.server_name})\n"
             "  In Element (desktop or web): Sign in > Edit homeserver > enter the URL above.\n"
-            f"  Demo login:  {demo['username']}  /  {password}   ({demo['display_name']}, {demo.get('job_title', '')})\n"
+            f"  Demo login:  {demo.username}  /  {password}   ({demo.display_name}, {demo.job_title or ''})\n"
             f"  Admin CLI:   .venv/bin/borough --settings {SETTINGS.relative_to(REPO)} plan {ORG.relative_to(REPO)}\n"
             f"  The bot:     start a chat with {state['bot_user']} and type !help\n"
             f"  Widgets:     http://localhost:{args.widgets_port}  (directory, timelines, public pages)\n"
