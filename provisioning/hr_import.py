@@ -403,8 +403,7 @@ def settle(
                 if name is None:
                     raise
                 culprits.setdefault(name, problem.message)
-            for name, reason in culprits.items():
-                _undo(preview, name, reason)
+            _undo(preview, culprits)
     load_org_chart_with_fragments(
         org_file, {fragment.filename: imported_fragment(fragment, preview)}
     )
@@ -421,18 +420,22 @@ def _imported_person(preview: ImportPreview, fragment: YamlSource, problem: Prob
     return name if name in preview.rows else None
 
 
-def _undo(preview: ImportPreview, name: str, reason: str) -> None:
-    preview.bad_rows.append(BadRow(preview.rows.pop(name), name, reason))
+def _undo(preview: ImportPreview, culprits: dict[str, str]) -> None:
+    """Each culprit (username: reason) becomes a bad row: a joiner is left out, a mover keeps
+    their entry as it was. All at once, in one pass over the people: a manager cycle of
+    thousands makes thousands of culprits."""
+    for name, reason in culprits.items():
+        preview.bad_rows.append(BadRow(preview.rows.pop(name), name, reason))
     preview.bad_rows.sort(key=lambda b: b.row)
-    original = preview.originals.pop(name, None)
-    at = next(i for i, p in enumerate(preview.people) if p.get("username") == name)
-    if original is None:
-        del preview.people[at]
-        preview.joiners = [p for p in preview.joiners if p.get("username") != name]
-    else:
-        preview.people[at] = original
-        preview.kept.add(name)
-        preview.movers = [m for m in preview.movers if m.username != name]
+    restored = {name: preview.originals.pop(name) for name in culprits if name in preview.originals}
+    preview.people = [
+        restored.get(name, person)
+        for person in preview.people
+        if (name := str(person.get("username"))) not in culprits or name in restored
+    ]
+    preview.joiners = [p for p in preview.joiners if p.get("username") not in culprits]
+    preview.movers = [m for m in preview.movers if m.username not in culprits]
+    preview.kept |= restored.keys()
 
 
 def _person(values: dict[str, str], mapping: HrMapping, units: _OrgUnits) -> dict[str, Any]:
@@ -495,19 +498,26 @@ def _reason(error: Any) -> str:
 def _drop_unknown_managers(
     preview: ImportPreview, good: dict[str, tuple[int, dict[str, Any]]], others: set[str]
 ) -> None:
-    """A manager must be someone who stays; dropping a row can orphan another, so repeat."""
-    while True:
-        orphans = [
-            (name, row, person)
-            for name, (row, person) in good.items()
-            if (manager := person.get("manager")) and manager not in good and manager not in others
-        ]
-        if not orphans:
-            return
-        for name, row, person in orphans:
-            reason = f"manager '{person['manager']}' is neither in the file nor in the org chart"
-            preview.bad_rows.append(BadRow(row, name, reason))
-            del good[name]
+    """A manager must be someone who stays. Dropping a row orphans the rows it manages, and
+    theirs in turn: followed down each manager's reports, so a long chain costs its length."""
+    reports: dict[str, list[str]] = {}
+    for name, (_, person) in good.items():
+        if manager := person.get("manager"):
+            reports.setdefault(manager, []).append(name)
+    orphans = [
+        (name, f"manager '{manager}' is neither in the file nor in the org chart")
+        for name, (_, person) in good.items()
+        if (manager := person.get("manager")) and manager not in good and manager not in others
+    ]
+    while orphans:
+        name, reason = orphans.pop()
+        if name not in good:
+            continue
+        row, _ = good.pop(name)
+        preview.bad_rows.append(BadRow(row, name, reason))
+        if name not in others:
+            reason = f"manager '{name}' is not imported: row {row} is bad"
+            orphans += [(report, reason) for report in reports.get(name, ())]
 
 
 def _merge(

@@ -323,3 +323,35 @@ def test_a_cell_over_csvs_own_limit_is_a_bad_row_and_later_rows_still_import(
         (7, "column 'Job Title': a cell is longer than 10,000 characters"),
     ]
     assert rows[2].values["username"] == "hmidwife"
+
+
+def test_long_manager_chains_and_cycles_become_bad_rows_with_short_reasons(chart: Path) -> None:
+    org, fragments = load_org_chart_with_fragments(chart)
+    mapping = load_mapping(HR / "mapping.yaml")
+    staff = {"units": "hward", "role": "Band 5"}
+    rows = [
+        HrRow(2, {**staff, "username": "hadmin", "display_name": "Hana Admin", "role": "Band 8a"}),
+        HrRow(3, {**staff, "username": "hnurse", "display_name": "Hugo Nurse"}),
+        HrRow(4, {**staff, "username": "hleaver", "display_name": "Lee Leaver"}),
+    ]
+    n = 2000  # a chain under a manager nobody is, then a cycle: each row's reason is its own
+    rows += [
+        HrRow(5 + i, {**staff, "username": f"c{i}", "display_name": "C", "manager": f"c{i - 1}"})
+        for i in range(n)
+    ]
+    rows[3].values["manager"] = "nobody"
+    rows += [
+        HrRow(
+            5 + n + i,
+            {**staff, "username": f"y{i}", "display_name": "Y", "manager": f"y{(i + 1) % n}"},
+        )
+        for i in range(n)
+    ]
+    fragment = fragments[0].source
+    preview = preview_import(rows, mapping, org, "fhealth", existing_people(fragment))
+    settle(preview, chart, fragment)
+    reasons = {b.username: b.reason for b in preview.bad_rows}
+    assert len(reasons) == 2 * n and preview.joiners == []
+    assert reasons["c0"] == "manager 'nobody' is neither in the file nor in the org chart"
+    assert reasons["c1999"] == "manager 'c1998' is not imported: row 2003 is bad"
+    assert reasons["y7"] == "managers form a cycle: y7 → y8 → y9 → y10 → … and 1,996 more → y7"
