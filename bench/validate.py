@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -102,8 +103,8 @@ def main() -> None:
             for name, generate in charts.items():
                 path = Path(folder) / f"{name}-{n}.yaml"
                 path.write_text(generate(n), encoding="utf-8")
-                floor = _cpu(lambda: read_yaml(path), args.rounds)
-                spent = _cpu(lambda: _validate(path), args.rounds)
+                floor = _cpu(partial(read_yaml, path), args.rounds)
+                spent = _cpu(partial(_validate, path), args.rounds)
                 print(f"{name:<10}{n:>7}{spent:>12.2f}{floor:>10.2f}{spent / floor:>8.1f}")
 
 
