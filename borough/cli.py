@@ -1,5 +1,7 @@
 """The `borough` command. Components add subcommands through the `borough.commands`
-entry-point group, so the kernel never imports a component.
+entry-point group, so the kernel never imports a component, and a command's module is
+imported only when that command runs (or its help is asked for): `borough --help` and
+`borough validate` do not pay for matplotlib, matrix-nio or SQLAlchemy.
 
 Every error a person can cause ends here as one clear paragraph and a non-zero exit.
 """
@@ -8,13 +10,21 @@ from __future__ import annotations
 
 import logging
 import sys
-from importlib.metadata import entry_points
+from functools import cache
+from importlib.metadata import EntryPoint, entry_points
+from pathlib import Path
 from typing import Any
 
 import click
 from rich.console import Console
 
-from borough.matrix import HomeserverUnreachable, MatrixError
+from borough.errors import (
+    DatabaseUrlError,
+    HomeserverUnreachable,
+    MatrixError,
+    NotAHomeserver,
+    WrongServerName,
+)
 from borough.yamlsource import SourceError
 
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -27,6 +37,20 @@ class Refused(click.ClickException):
     """The command would be unsafe without an explicit flag."""
 
     exit_code = EXIT_REFUSED
+
+
+class BadInput(click.ClickException):
+    """Input a person can fix; exit 2 like click's own usage errors."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
+def output_path(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    """A click callback for options that name a file or folder to write: its folder must
+    exist. Creating missing folders would hide a typo behind a file nobody finds."""
+    if value is not None and not value.parent.is_dir():
+        raise BadInput(f"{param.opts[-1]} {value}: the folder {value.parent} does not exist")
+    return value
 
 
 def explain_matrix_error(exc: MatrixError) -> str:
@@ -44,7 +68,27 @@ def explain_matrix_error(exc: MatrixError) -> str:
     return f"the homeserver refused a request: {exc}"
 
 
+@cache
+def _commands() -> dict[str, EntryPoint]:
+    """The `borough.commands` entry points: each names one top-level command and where it is."""
+    return {entry.name: entry for entry in entry_points(group="borough.commands")}
+
+
 class BoroughGroup(click.Group):
+    """Finds its subcommands in the entry-point table and imports each one only when asked."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *_commands()})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.commands or cmd_name not in _commands():
+            return self.commands.get(cmd_name)
+        command = _commands()[cmd_name].load()
+        if not isinstance(command, click.Command):
+            raise TypeError(f"the entry point {cmd_name!r} names {command!r}, not a click command")
+        self.add_command(command, cmd_name)
+        return command
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -53,12 +97,17 @@ class BoroughGroup(click.Group):
             count = len(exc.problems)
             err_console.print(f"{count} problem{'s' if count != 1 else ''} in {exc.filename}")
             sys.exit(EXIT_BAD_INPUT)
-        except HomeserverUnreachable as exc:
+        except (HomeserverUnreachable, NotAHomeserver) as exc:
             err_console.print(
                 f"Error: {exc}. Is Synapse running, and is homeserver.url right in the settings?",
                 markup=False,
             )
             sys.exit(EXIT_FAILED)
+        except (WrongServerName, DatabaseUrlError) as exc:
+            # Found once connected or opened, after the settings loaded: named by file and key.
+            key = "homeserver.server_name" if isinstance(exc, WrongServerName) else "database.url"
+            err_console.print(f"Error: {ctx.obj['settings_path']} {key}: {exc}", markup=False)
+            sys.exit(EXIT_BAD_INPUT)
         except MatrixError as exc:
             err_console.print(f"Error: {explain_matrix_error(exc)}", markup=False)
             sys.exit(EXIT_FAILED)
@@ -86,17 +135,3 @@ def main(ctx: click.Context, settings_path: str, verbose: int) -> None:
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     ctx.obj = {"settings_path": settings_path}
-
-
-def _load_components() -> None:
-    for entry in sorted(entry_points(group="borough.commands"), key=lambda e: e.name):
-        commands = entry.load()
-        for command in (
-            commands()
-            if callable(commands) and not isinstance(commands, click.Command)
-            else [commands]
-        ):
-            main.add_command(command)
-
-
-_load_components()

@@ -16,30 +16,20 @@ from urllib.parse import quote
 
 import aiohttp
 
+from borough.errors import (
+    HomeserverUnreachable,
+    MatrixError,
+    NotAHomeserver,
+    WrongServerName,
+    redact,
+)
+
 logger = logging.getLogger(__name__)
 
 JsonDict = dict[str, Any]
 
-
-class MatrixError(Exception):
-    """Synapse answered with an error. `errcode` is the Matrix code, e.g. M_FORBIDDEN."""
-
-    def __init__(self, method: str, path: str, status: int, errcode: str, error: str) -> None:
-        self.method, self.path, self.status = method, path, status
-        self.errcode, self.error = errcode, error
-        super().__init__(f"{method} {_redact(path)} failed: HTTP {status} {errcode}: {error}")
-
-
-class HomeserverUnreachable(Exception):
-    """No answer from the homeserver at all (refused, DNS, timeout) after the retries."""
-
-    def __init__(self, base_url: str, reason: str) -> None:
-        self.base_url = base_url
-        super().__init__(f"cannot reach the homeserver at {base_url}: {reason}")
-
-
-def _redact(path: str) -> str:
-    return path.split("?", 1)[0]
+#: The errors live apart (see borough.errors) but belong to this client's callers.
+__all__ = ["HomeserverUnreachable", "JsonDict", "MatrixClient", "MatrixError", "q"]
 
 
 def q(value: str) -> str:
@@ -58,17 +48,17 @@ class MatrixClient:
         timeout: float = 60.0,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        self._token = access_token
         self._limit = asyncio.Semaphore(concurrency)
         self._max_retries = max_retries
         self._timeout = aiohttp.ClientTimeout(total=timeout, connect=10)
         self._session: aiohttp.ClientSession | None = None
+        # Per request, not on the session: a few requests must go without it.
+        self._auth = {"Authorization": f"Bearer {access_token}"} if access_token else {}
         #: requests sent, by method and first path segments; benchmarks read it.
         self.sent: Counter[str] = Counter()
 
     async def __aenter__(self) -> MatrixClient:
-        headers = {"Authorization": f"Bearer {self._token}"} if self._token else {}
-        self._session = aiohttp.ClientSession(headers=headers, timeout=self._timeout)
+        self._session = aiohttp.ClientSession(timeout=self._timeout)
         return self
 
     async def __aexit__(
@@ -87,14 +77,22 @@ class MatrixClient:
         path: str,
         json: JsonDict | None = None,
         params: dict[str, str] | None = None,
+        *,
+        authenticated: bool = True,
     ) -> JsonDict:
+        """`authenticated=False` sends no access token, for endpoints that need none: Synapse
+        refuses a bad token even where none is needed."""
         assert self._session is not None, "use 'async with MatrixClient(...)'"
         attempt = 0
         while True:
             async with self._limit:
                 try:
                     async with self._session.request(
-                        method, self.base_url + path, json=json, params=params
+                        method,
+                        self.base_url + path,
+                        json=json,
+                        params=params,
+                        headers=self._auth if authenticated else None,
                     ) as response:
                         status = response.status
                         body = await _json_body(response)
@@ -104,7 +102,7 @@ class MatrixClient:
                         raise HomeserverUnreachable(self.base_url, _reason(exc)) from None
                     delay = _backoff(attempt)
                     logger.info(
-                        "%s %s: %s; retrying in %.1fs", method, _redact(path), _reason(exc), delay
+                        "%s %s: %s; retrying in %.1fs", method, redact(path), _reason(exc), delay
                     )
                     attempt += 1
                     await asyncio.sleep(delay)
@@ -116,11 +114,11 @@ class MatrixClient:
             error = str(body.get("error", "")) or f"HTTP {status}"
             if attempt < self._max_retries and (status == 429 or errcode == "M_LIMIT_EXCEEDED"):
                 delay = _retry_after(body, retry_after, attempt)
-                logger.info("rate limited on %s; waiting %.2fs", _redact(path), delay)
+                logger.info("rate limited on %s; waiting %.2fs", redact(path), delay)
             elif attempt < self._max_retries and status >= 500:
                 delay = _backoff(attempt)
                 logger.info(
-                    "%s %s: HTTP %d; retrying in %.1fs", method, _redact(path), status, delay
+                    "%s %s: HTTP %d; retrying in %.1fs", method, redact(path), status, delay
                 )
             else:
                 raise MatrixError(method, path, status, errcode, error)
@@ -140,7 +138,7 @@ class MatrixClient:
                     self.base_url + path,
                     data=data,
                     params={"filename": filename},
-                    headers={"Content-Type": content_type},
+                    headers={**self._auth, "Content-Type": content_type},
                 ) as response,
             ):
                 status, body = response.status, await _json_body(response)
@@ -160,6 +158,23 @@ class MatrixClient:
         """Return the token's user id, or raise MatrixError if it is not a server admin."""
         user_id = await self.whoami()
         await self.request("GET", f"/_synapse/admin/v2/users/{q(user_id)}")
+        return user_id
+
+    async def ensure_homeserver(self, server_name: str) -> str:
+        """The admin user id of the token, once the address has proved to be a Matrix
+        homeserver whose own name is `server_name`. Done once per connection: a wrong name
+        would otherwise create every account on a server that does not exist."""
+        path = "/_matrix/client/versions"
+        try:
+            versions = await self.request("GET", path, authenticated=False)
+        except MatrixError as exc:
+            raise NotAHomeserver(self.base_url, f"HTTP {exc.status}") from None
+        if not isinstance(versions.get("versions"), list):
+            raise NotAHomeserver(self.base_url, "an answer without 'versions'")
+        user_id = await self.ensure_admin()
+        actual = user_id.split(":", 1)[1]
+        if actual != server_name:
+            raise WrongServerName(server_name, actual, user_id)
         return user_id
 
 

@@ -46,6 +46,15 @@ class DatabaseSettings(_Section):
         description="SQLAlchemy async URL: sqlite+aiosqlite:///path or postgresql+asyncpg://…",
     )
 
+    @field_validator("url")
+    @classmethod
+    def _usable_url(cls, value: str) -> str:
+        # Here rather than at the top: borough.db loads SQLAlchemy, which only the commands
+        # that read settings need.
+        from borough.db import database_url
+
+        return database_url(value)
+
 
 class ProvisioningSettings(_Section):
     concurrency: int = Field(default=4, ge=1, le=64, description="requests in flight to Synapse")

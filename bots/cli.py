@@ -7,10 +7,6 @@ import signal
 
 import click
 
-from borough.db import create_engine, migrate, session_factory
-from borough.settings import load_settings
-from bots.runner import BoroughBot, BotLoginError
-
 
 @click.group()
 def bots() -> None:
@@ -21,6 +17,11 @@ def bots() -> None:
 @click.pass_context
 def run(ctx: click.Context) -> None:
     """Run the bot until interrupted (Ctrl-C or SIGTERM)."""
+    # Here, not at the top: `borough --help` imports this module, and matrix-nio is slow to load.
+    from borough.db import create_engine, migrate, session_factory
+    from borough.settings import load_settings
+    from bots.runner import BoroughBot, BotLoginError
+
     settings = load_settings(ctx.obj["settings_path"])
     if settings.bot is None:
         raise click.ClickException(
@@ -60,7 +61,3 @@ def run(ctx: click.Context) -> None:
             await engine.dispose()
 
     asyncio.run(main())
-
-
-def commands() -> list[click.Command]:
-    return [bots]

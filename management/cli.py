@@ -13,40 +13,29 @@ import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from rich.console import Console
-from rich.table import Table
 
-from borough import audit as audit_log
-from borough.cli import EXIT_BAD_INPUT
-from borough.db import AuditEntry, create_engine, migrate, session_factory
-from borough.settings import load_settings
-from management.engagement import (
-    Network,
-    engagement,
-    select_rows,
-    virtuous_circle,
-    weekly_activity,
-)
-from management.moderation import ModerationError, Moderator, Operator
-from management.report_data import ReportFacts, gather
-from management.report_render import Report, print_tables, render_html, write_csv
+from borough.cli import BadInput, output_path
 from management.timespan import Since
-from provisioning.cli import connect
+
+if TYPE_CHECKING:
+    from borough.db import AuditEntry
+    from management.engagement import Network
+    from management.moderation import Moderator
+
+# This module is imported for `borough --help`, so what the commands need (SQLAlchemy,
+# aiohttp, matplotlib) is imported inside them.
 
 console = Console(highlight=False, soft_wrap=True)
 T = TypeVar("T")
 
 
-class BadInput(click.ClickException):
-    """Input a person can fix; exit 2 like click's own usage errors."""
-
-    exit_code = EXIT_BAD_INPUT
-
-
 def _run(coroutine: Awaitable[T]) -> T:
+    from management.moderation import ModerationError
+
     async def wrapped() -> T:
         try:
             return await coroutine
@@ -92,6 +81,12 @@ def audit(
     as_json: bool,
 ) -> None:
     """Read the append-only audit log: who did what, when, why, to which ids."""
+    from rich.table import Table
+
+    from borough import audit as audit_log
+    from borough.db import create_engine, migrate, session_factory
+    from borough.settings import load_settings
+
     settings = load_settings(ctx.obj["settings_path"])
 
     async def read() -> list[AuditEntry]:
@@ -155,6 +150,9 @@ def _login() -> str:
 
 
 def _moderate(ctx: click.Context, act: Callable[[Moderator], Awaitable[T]]) -> T:
+    from management.moderation import Moderator, Operator
+    from provisioning.connection import connect
+
     async def run() -> T:
         async with connect(ctx.obj["settings_path"]) as conn:
             moderator = Moderator(
@@ -251,6 +249,8 @@ def unlock(ctx: click.Context, channel: str, reason: str | None) -> None:
 @click.pass_context
 def reports(ctx: click.Context, since: datetime | None, as_json: bool) -> None:
     """List content people reported in Element (Report content), newest first."""
+    from rich.table import Table
+
     found = _moderate(ctx, lambda m: m.reports(since))
     if as_json:
         for report in found:
@@ -302,12 +302,14 @@ def _check_scope(network: Network, organisation: str | None, unit: str | None) -
     "--html",
     "html_file",
     type=click.Path(dir_okay=False, path_type=Path),
+    callback=output_path,
     help="Also write a self-contained HTML report with charts.",
 )
 @click.option(
     "--csv",
     "csv_dir",
     type=click.Path(file_okay=False, path_type=Path),
+    callback=output_path,
     help="Also write CSV files into this folder.",
 )
 @click.pass_context
@@ -320,6 +322,11 @@ def report(
     csv_dir: Path | None,
 ) -> None:
     """Engagement per organisation, unit, partnership and channel, and the virtuous circle."""
+    from management.engagement import engagement, select_rows, virtuous_circle, weekly_activity
+    from management.report_data import ReportFacts, gather
+    from management.report_render import Report, print_tables, render_html, write_csv
+    from provisioning.connection import connect
+
     until = datetime.now(UTC)
 
     async def run() -> ReportFacts:
@@ -355,10 +362,5 @@ def report(
         for path in write_csv(result, csv_dir):
             console.print(f"Wrote {path}")
     if html_file is not None:
-        html_file.parent.mkdir(parents=True, exist_ok=True)
         html_file.write_text(render_html(result), encoding="utf-8")
         console.print(f"Wrote {html_file}")
-
-
-def commands() -> list[click.Command]:
-    return [audit, moderate, report]

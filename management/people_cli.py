@@ -13,54 +13,26 @@ import asyncio
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
-from rich.table import Table
 
-from borough import audit
-from borough.cli import EXIT_BAD_INPUT, EXIT_FAILED, Refused, err_console
-from borough.db import create_engine, migrate, session_factory
-from borough.matrix import MatrixClient, MatrixError
-from borough.network import desired_network
-from borough.org import OrgChart, OrgChartError
-from borough.org.loader import load_org_chart_with_fragments
-from borough.settings import Settings, load_settings
-from management.data_rights import (
-    ErasureRefused,
-    ErasureResult,
-    PersonNotFound,
-    erase_person,
-    export_person,
-)
-from provisioning.apply import Applier
-from provisioning.cli import Connection, connect
-from provisioning.delegation import (
-    NotAnAdmin,
-    UnknownOrganisation,
-    check_admin,
-    org_scope,
-    scoped_plan,
-)
-from provisioning.hr_import import (
-    HrImportError,
-    ImportPreview,
-    existing_people,
-    fragment_text,
-    load_mapping,
-    preview_import,
-    read_hr_rows,
-    settle,
-)
-from provisioning.live import LiveNetwork, read_live, read_suspended
-from provisioning.plan import Plan, PlanOptions, hold_back_suspended, joining, make_plan
-from provisioning.render import render_plan
+from borough.cli import EXIT_FAILED, BadInput, Refused, err_console, output_path
+
+if TYPE_CHECKING:
+    from borough.org import OrgChart
+    from borough.settings import Settings
+    from management.data_rights import ErasureResult
+    from provisioning.connection import Connection
+    from provisioning.hr_import import ImportPreview
+    from provisioning.live import LiveNetwork
+    from provisioning.plan import Plan, PlanOptions
+
+# This module is imported for `borough --help`, so what the commands need (pydantic,
+# SQLAlchemy, aiohttp, the planner) is imported inside them.
 
 console = Console(highlight=False, soft_wrap=True)
-
-
-class BadInput(click.ClickException):
-    exit_code = EXIT_BAD_INPUT
 
 
 def _user_id(value: str, server_name: str) -> str:
@@ -72,6 +44,8 @@ def _user_id(value: str, server_name: str) -> str:
 
 async def _confirmed_operator(settings: Settings, claimed: str | None) -> str:
     """The operator's user id; checked against the homeserver when a token proves it."""
+    from borough.matrix import MatrixClient, MatrixError
+
     server = settings.homeserver.server_name
     token = os.environ.get("BOROUGH_OPERATOR_TOKEN")
     if token:
@@ -94,6 +68,8 @@ async def _confirmed_operator(settings: Settings, claimed: str | None) -> str:
 
 def _require_admin(chart: OrgChart, org: str, operator: str, settings: Settings) -> None:
     """The service account keeps the main file, so it administers every organisation."""
+    from provisioning.delegation import check_admin
+
     if operator == settings.service_account.user_id and org in {o.key for o in chart.organisations}:
         return
     check_admin(chart, org, operator, settings.homeserver.server_name)
@@ -120,6 +96,11 @@ def partner() -> None:
 async def _scoped(
     conn: Connection, chart: OrgChart, organisation: str, options: PlanOptions
 ) -> tuple[Plan, LiveNetwork]:
+    from borough.network import desired_network
+    from provisioning.delegation import org_scope, scoped_plan
+    from provisioning.live import read_live, read_suspended
+    from provisioning.plan import hold_back_suspended, joining, make_plan
+
     bot = conn.settings.bot.user_id if conn.settings.bot else None
     desired = desired_network(chart, conn.settings.homeserver.server_name, conn.actor, bot)
     live = await read_live(conn.client, conn.sessions)
@@ -144,6 +125,12 @@ def partner_plan(
     deactivate_leavers: bool,
 ) -> None:
     """What `partner apply` would change for one organisation. Changes nothing."""
+    from borough.org.loader import load_org_chart_with_fragments
+    from borough.settings import load_settings
+    from provisioning.connection import connect
+    from provisioning.plan import PlanOptions
+    from provisioning.render import render_plan
+
     chart, _ = load_org_chart_with_fragments(org_file)
     settings = load_settings(ctx.obj["settings_path"])
 
@@ -163,6 +150,8 @@ def partner_plan(
 
 
 def _refuse_unless_admin(chart: OrgChart, org: str, operator: str, settings: Settings) -> None:
+    from provisioning.delegation import NotAnAdmin, UnknownOrganisation
+
     try:
         _require_admin(chart, org, operator, settings)
     except UnknownOrganisation as exc:
@@ -189,6 +178,14 @@ def partner_apply(
     quiet: bool,
 ) -> None:
     """Make the homeserver match one organisation's part of the org chart."""
+    from borough import audit
+    from borough.org.loader import load_org_chart_with_fragments
+    from borough.settings import load_settings
+    from provisioning.apply import Applier
+    from provisioning.connection import connect
+    from provisioning.plan import PlanOptions
+    from provisioning.render import render_plan
+
     chart, _ = load_org_chart_with_fragments(org_file)
     settings = load_settings(ctx.obj["settings_path"])
 
@@ -253,6 +250,8 @@ def import_() -> None:
 
 
 def _show_preview(preview: ImportPreview, shown: int) -> None:
+    from rich.table import Table
+
     table = Table(title=f"HR import for {preview.organisation}: {preview.summary()}")
     for column in ("", "person", "name", "what changes"):
         table.add_column(column)
@@ -325,6 +324,19 @@ def import_people(
     show: int,
 ) -> None:
     """Preview joiners, movers and leavers from an HR export, then write the org's fragment."""
+    from borough.org import OrgChartError
+    from borough.org.loader import load_org_chart_with_fragments
+    from borough.settings import load_settings
+    from provisioning.hr_import import (
+        HrImportError,
+        existing_people,
+        fragment_text,
+        load_mapping,
+        preview_import,
+        read_hr_rows,
+        settle,
+    )
+
     settings = load_settings(ctx.obj["settings_path"])
     if not Path(org_file).exists():
         raise BadInput(f"no org chart at {org_file}: pass --chart ORG.yaml or set BOROUGH_ORG_FILE")
@@ -380,6 +392,9 @@ def import_people(
 async def _audit_import(
     settings: Settings, who: str, organisation: str, csv_file: str, preview: ImportPreview
 ) -> None:
+    from borough import audit
+    from borough.db import create_engine, migrate, session_factory
+
     await migrate(settings.database.url)
     engine = create_engine(settings.database.url)
     try:
@@ -416,6 +431,7 @@ def person() -> None:
     "--out",
     "out",
     type=click.Path(dir_okay=False, path_type=Path),
+    callback=output_path,
     help="The JSON archive to write (default: <username>-export.json; '-' for stdout).",
 )
 @operator_option
@@ -425,6 +441,10 @@ def person_export(
     ctx: click.Context, user: str, out: Path | None, operator: str | None, yes: bool
 ) -> None:
     """Write everything Borough and Synapse hold about USER into a JSON archive."""
+    from borough.settings import load_settings
+    from management.data_rights import PersonNotFound, export_person
+    from provisioning.connection import connect
+
     settings = load_settings(ctx.obj["settings_path"])
     user_id = _user_id(user, settings.homeserver.server_name)
     target = out or Path(f"{user_id[1:].split(':')[0]}-export.json")
@@ -480,6 +500,10 @@ def person_erase(
     yes: bool,
 ) -> None:
     """Erase USER: deactivate with erase in Synapse, delete their media and Borough's rows."""
+    from borough.settings import load_settings
+    from management.data_rights import ErasureRefused, PersonNotFound, erase_person
+    from provisioning.connection import connect
+
     settings = load_settings(ctx.obj["settings_path"])
     user_id = _user_id(user, settings.homeserver.server_name)
     _refuse_if_charted(org_file, user_id, settings.homeserver.server_name)
@@ -517,6 +541,8 @@ def person_erase(
 
 
 def _refuse_if_charted(org_file: str, user_id: str, server_name: str) -> None:
+    from borough.org.loader import load_org_chart_with_fragments
+
     if not Path(org_file).exists():
         err_console.print(
             f"note: no org chart at {org_file} (--chart) to check that {user_id} has left it; "
@@ -532,7 +558,3 @@ def _refuse_if_charted(org_file: str, user_id: str, server_name: str) -> None:
                 f"{user_id} is still in the org chart ({where}), so the next apply would bring "
                 "them back. Take them out, apply with --deactivate-leavers, then erase."
             )
-
-
-def commands() -> list[click.Command]:
-    return [partner, import_, person]

@@ -13,19 +13,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt
-from jinja2 import Environment, select_autoescape
-from matplotlib.ticker import MaxNLocator
 from rich import box
 from rich.console import Console
 from rich.table import Table
 
 from management.engagement import SCOPE_KINDS, CircleWeek, EngagementRow
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 COLUMNS = (
     "active people",
@@ -123,7 +121,7 @@ def print_tables(report: Report, console: Console) -> None:
 
 
 def write_csv(report: Report, directory: Path) -> list[Path]:
-    directory.mkdir(parents=True, exist_ok=True)
+    directory.mkdir(exist_ok=True)
     engagement = directory / "engagement.csv"
     with engagement.open("w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out)
@@ -176,14 +174,26 @@ def _plain(label: str) -> str:
     return label.replace("$", r"\$")
 
 
-def _png(figure: plt.Figure) -> str:
+def _pyplot() -> ModuleType:
+    """matplotlib's pyplot, drawing off-screen. Imported only here: it costs a third of a
+    second, and only the HTML report draws."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot
+
+    return matplotlib.pyplot
+
+
+def _png(figure: Figure) -> str:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    plt.close(figure)
+    _pyplot().close(figure)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def _weekly_chart(weekly: Sequence[tuple[date, dict[str, int]]]) -> str:
+    plt = _pyplot()
     figure, axes = plt.subplots(figsize=(8, 3.2))
     labels = [f"{w:%d %b}" for w, _ in weekly]
     bottom = [0] * len(weekly)
@@ -197,7 +207,7 @@ def _weekly_chart(weekly: Sequence[tuple[date, dict[str, int]]]) -> str:
         axes.bar(labels, values, bottom=bottom, label=label)
         bottom = [b + v for b, v in zip(bottom, values, strict=True)]
     axes.set_ylabel("per week")
-    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.yaxis.set_major_locator(plt.MaxNLocator(integer=True))
     axes.set_title("Activity across the network, week by week")
     axes.legend(loc="upper left", fontsize="small")
     axes.spines[["top", "right"]].set_visible(False)
@@ -205,6 +215,7 @@ def _weekly_chart(weekly: Sequence[tuple[date, dict[str, int]]]) -> str:
 
 
 def _circle_chart(circle: Sequence[CircleWeek]) -> str:
+    plt = _pyplot()
     figure, axes = plt.subplots(figsize=(8, 3.2))
     partnerships = sorted({w.partnership for w in circle})
     for partnership in partnerships:
@@ -216,7 +227,7 @@ def _circle_chart(circle: Sequence[CircleWeek]) -> str:
             label=_plain(partnership),
         )
     axes.set_ylabel("cross-organisation interactions")
-    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.yaxis.set_major_locator(plt.MaxNLocator(integer=True))
     axes.set_title("Virtuous circle: replies, reactions and meetings across organisations")
     if partnerships:
         axes.legend(loc="upper left", fontsize="small")
@@ -226,11 +237,12 @@ def _circle_chart(circle: Sequence[CircleWeek]) -> str:
 
 def _organisation_chart(rows: Sequence[EngagementRow]) -> str:
     orgs = [r for r in rows if r.scope.kind == "organisation"]
+    plt = _pyplot()
     figure, axes = plt.subplots(figsize=(8, 0.6 + 0.45 * max(1, len(orgs))))
     axes.barh([_plain(r.name) for r in orgs], [r.active_people for r in orgs], color="#3b7dd8")
     axes.invert_yaxis()
     axes.set_xlabel("active people")
-    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
     axes.set_title("Active people by organisation")
     axes.spines[["top", "right"]].set_visible(False)
     return _png(figure)
@@ -295,6 +307,8 @@ are counted, never quoted. Reactions count in the week of the post they react to
 
 
 def render_html(report: Report) -> str:
+    from jinja2 import Environment, select_autoescape
+
     environment = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
     template = environment.from_string(_TEMPLATE)
     charts = {

@@ -3,105 +3,30 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-import yaml
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from borough.cli import EXIT_FAILED, Refused, err_console
-from borough.db import create_engine, migrate, session_factory
-from borough.matrix import MatrixClient
-from borough.network import desired_network
-from borough.org import OrgChart, load_org_chart
-from borough.settings import Settings, load_settings
-from provisioning.apply import Applier
-from provisioning.export import export_org_chart
-from provisioning.live import LiveNetwork, read_live, read_suspended
-from provisioning.mirror import plan_mirror, read_avatars, read_mirrored
-from provisioning.plan import (
-    Plan,
-    PlanOptions,
-    hold_back_suspended,
-    joining,
-    leave_out_erased,
-    make_plan,
-)
-from provisioning.render import render_plan
+from borough.cli import EXIT_FAILED, Refused, err_console, output_path
+
+if TYPE_CHECKING:
+    from borough.org import OrgChart
+    from provisioning.plan import Plan, PlanOptions
+
+# This module is imported for `borough --help`, so what the commands need (pydantic,
+# SQLAlchemy, aiohttp, the planner) is imported inside them.
 
 console = Console(highlight=False, soft_wrap=True)
-
-
-@dataclass
-class Connection:
-    settings: Settings
-    client: MatrixClient
-    sessions: async_sessionmaker[AsyncSession]
-    actor: str
-
-
-@asynccontextmanager
-async def connect(settings_path: str) -> AsyncIterator[Connection]:
-    settings = load_settings(settings_path)
-    await migrate(settings.database.url)
-    engine = create_engine(settings.database.url)
-    client = MatrixClient(
-        settings.homeserver.url,
-        settings.access_token,
-        concurrency=settings.provisioning.concurrency,
-        max_retries=settings.provisioning.max_retries,
-    )
-    try:
-        async with client:
-            actor = await client.ensure_admin()
-            if actor != settings.service_account.user_id:
-                raise click.ClickException(
-                    f"the access token belongs to {actor}, but service_account.user_id is "
-                    f"{settings.service_account.user_id}"
-                )
-            yield Connection(settings, client, session_factory(engine), actor)
-    finally:
-        await engine.dispose()
-
-
-async def plan_against_live(
-    conn: Connection,
-    chart: OrgChart,
-    options: PlanOptions,
-    org_dir: Path | None = None,
-    *,
-    refresh: bool = False,
-) -> tuple[Plan, LiveNetwork]:
-    """`org_dir` is where the org file is: avatar paths in it are relative to it. `refresh`
-    reads the whole live state instead of what changed since the last read."""
-    bot = conn.settings.bot.user_id if conn.settings.bot else None
-    desired = desired_network(
-        chart,
-        conn.settings.homeserver.server_name,
-        conn.actor,
-        bot,
-        widget_url=conn.settings.widgets.public_url,
-        jitsi=conn.settings.jitsi,
-    )
-    avatars = read_avatars(desired, org_dir or Path())
-    live = await read_live(conn.client, conn.sessions, refresh=refresh)
-    the_plan = make_plan(desired, live, options)
-    hold_back_suspended(the_plan, await read_suspended(conn.client, joining(the_plan, live)))
-    kept, _ = leave_out_erased(desired, live)
-    plan_mirror(the_plan, kept, avatars, await read_mirrored(conn.sessions))
-    return the_plan, live
 
 
 ORG_DIR = "borough.org_dir"
 
 
 def _org_file(ctx: click.Context, param: click.Parameter, value: str) -> OrgChart:
+    from borough.org import load_org_chart
+
     ctx.meta[ORG_DIR] = Path(value).parent
     return load_org_chart(value)
 
@@ -122,6 +47,8 @@ def validate(org_file: OrgChart) -> None:
 
 
 def _options(prune: bool, deactivate_leavers: bool) -> PlanOptions:
+    from provisioning.plan import PlanOptions
+
     return PlanOptions(prune=prune, deactivate_leavers=deactivate_leavers)
 
 
@@ -149,6 +76,8 @@ refresh_option = click.option(
 @click.pass_context
 def plan(ctx: click.Context, org_file: OrgChart, prune: bool, deactivate_leavers: bool) -> None:
     """Show what `apply` would change on the homeserver. Changes nothing."""
+    from provisioning.connection import connect, plan_against_live
+    from provisioning.render import render_plan
 
     async def run() -> Plan:
         async with connect(ctx.obj["settings_path"]) as conn:
@@ -183,6 +112,12 @@ def apply(
     quiet: bool,
 ) -> None:
     """Make the homeserver match the org chart."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from provisioning.apply import Applier
+    from provisioning.connection import connect, plan_against_live
+    from provisioning.render import render_plan
 
     async def run() -> int:
         async with connect(ctx.obj["settings_path"]) as conn:
@@ -249,11 +184,17 @@ def apply(
     "-o",
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
+    callback=output_path,
     help="Write here, not stdout.",
 )
 @click.pass_context
 def export(ctx: click.Context, output: Path | None) -> None:
     """Write the live managed network back out as org YAML."""
+    import yaml
+
+    from provisioning.connection import connect
+    from provisioning.export import export_org_chart
+    from provisioning.live import read_live
 
     async def run() -> str:
         async with connect(ctx.obj["settings_path"]) as conn:
@@ -267,7 +208,3 @@ def export(ctx: click.Context, output: Path | None) -> None:
         err_console.print(f"wrote {output}")
     else:
         click.echo(text, nl=False)
-
-
-def commands() -> list[click.Command]:
-    return [validate, plan, apply, export]

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import click
-from aiohttp import web
-
-from borough.settings import load_settings
-from widgets.app import AccessLog, create_app
 
 
 @click.group()
@@ -18,6 +14,12 @@ def widgets() -> None:
 @click.pass_context
 def serve(ctx: click.Context) -> None:
     """Serve until interrupted, on widgets.host:widgets.port from the settings."""
+    # Here, not at the top: `borough --help` imports this module, and the server is slow to load.
+    from aiohttp import web
+
+    from borough.settings import load_settings
+    from widgets.app import AccessLog, create_app
+
     settings = load_settings(ctx.obj["settings_path"])
     web.run_app(
         create_app(settings),
@@ -26,7 +28,3 @@ def serve(ctx: click.Context) -> None:
         access_log_class=AccessLog,
         print=lambda message: click.echo(f"Borough widgets: {settings.widgets.public_url}"),
     )
-
-
-def commands() -> list[click.Command]:
-    return [widgets]

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -49,6 +49,10 @@ from borough.db.models import (
     Repost,
     UnitRow,
 )
+from borough.errors import DatabaseUrlError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 __all__ = [
     "AuditEntry",
@@ -81,6 +85,7 @@ __all__ = [
     "UnitRow",
     "alembic_config",
     "create_engine",
+    "database_url",
     "migrate",
     "session_factory",
 ]
@@ -88,21 +93,58 @@ __all__ = [
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+#: The drivers Borough runs on, and the async driver each plain name means.
+ASYNC_DRIVERS = {
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+    "postgresql": "postgresql+asyncpg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+}
+EXAMPLE_URLS = "sqlite+aiosqlite:///path/borough.db or postgresql+asyncpg://user@host/borough"
+
+
+def database_url(url: str) -> str:
+    """`url` with its async driver, or DatabaseUrlError saying what is wrong with it."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise DatabaseUrlError(f"not a database URL; use {EXAMPLE_URLS}") from None
+    driver = ASYNC_DRIVERS.get(parsed.drivername)
+    if driver is None:
+        raise DatabaseUrlError(
+            f"Borough cannot use a '{parsed.drivername}' database; use {EXAMPLE_URLS}"
+        )
+    return parsed.set(drivername=driver).render_as_string(hide_password=False)
+
+
+def _openable_url(url: str) -> str:
+    """`database_url(url)`, once a SQLite file's folder is known to exist. Checked when the
+    database is opened, not when settings load: creating folders from a mistyped path would
+    hide the mistake behind an empty database."""
+    url = database_url(url)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        folder = Path(parsed.database).parent
+        if not folder.is_dir():
+            raise DatabaseUrlError(
+                f"the folder {folder} for the SQLite database does not exist; create it first"
+            )
+    return url
+
+
 def alembic_config(url: str) -> Config:
+    # Alembic takes half a second to import; only commands that migrate need it.
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    config.set_main_option("sqlalchemy.url", _openable_url(url).replace("%", "%%"))
     return config
 
 
-def _ensure_sqlite_dir(url: str) -> None:
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-
-
 def migrate_sync(url: str) -> None:
-    _ensure_sqlite_dir(url)
+    from alembic import command
+
     command.upgrade(alembic_config(url), "head")
 
 
@@ -112,7 +154,7 @@ async def migrate(url: str) -> None:
 
 
 def create_engine(url: str) -> AsyncEngine:
-    _ensure_sqlite_dir(url)
+    url = _openable_url(url)
     # A SQLite file cannot drop a connection; pinging it would cost a round trip per session.
     return create_async_engine(url, pool_pre_ping=not url.startswith("sqlite"))
 

@@ -95,3 +95,99 @@ def test_missing_and_malformed_settings(tmp_path: Path) -> None:
     assert "homeserver.server_name: this field is required" in result.output
     assert "service_account.tokn: unknown field 'tokn'" in result.output
     assert "service_account.user_id" in result.output
+
+
+def test_a_server_name_that_is_not_the_homeservers_own(
+    homeserver: Homeserver, app_database_url: str, tmp_path: Path
+) -> None:
+    settings = write_settings(
+        tmp_path / "s.yaml",
+        homeserver,
+        app_database_url,
+        homeserver={"server_name": "elsewhere.example"},
+        service_account={"user_id": homeserver.service_user},
+    )
+    for command in (["plan", str(SMALL)], ["export"], ["report"], ["moderate", "reports"]):
+        result = borough(*command, settings=settings)
+        assert result.exit_code == 2, result.output
+        assert result.output.strip().splitlines() == [
+            f"Error: {settings} homeserver.server_name: 'elsewhere.example' is not the "
+            f"homeserver's own name, which is '{homeserver.server_name}' (its service account "
+            f"is {homeserver.service_user})"
+        ]
+
+
+def test_an_address_that_is_not_a_matrix_homeserver(
+    homeserver: Homeserver, app_database_url: str, tmp_path: Path
+) -> None:
+    elsewhere = f"{homeserver.synapse.base_url}/not-matrix"
+    settings = write_settings(
+        tmp_path / "s.yaml", homeserver, app_database_url, homeserver={"url": elsewhere}
+    )
+    result = borough("plan", str(SMALL), settings=settings)
+    assert result.exit_code == 1, result.output
+    assert f"{elsewhere} is not a Matrix homeserver (GET /_matrix/client/versions: HTTP 404)" in (
+        result.output
+    )
+    _assert_clear(result.output)
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("foo://bar", "Borough cannot use a 'foo' database; use sqlite+aiosqlite:///"),
+        ("no database at all", "not a database URL; use sqlite+aiosqlite:///"),
+    ],
+)
+def test_a_database_url_borough_cannot_use(tmp_path: Path, url: str, message: str) -> None:
+    settings = tmp_path / "s.yaml"
+    settings.write_text(
+        "homeserver: {url: 'http://127.0.0.1:1', server_name: x}\n"
+        "service_account: {user_id: '@b:x', access_token: t}\n"
+        f"database:\n  url: '{url}'\n"
+    )
+    for command in (["plan", str(SMALL)], ["audit"]):
+        result = borough(*command, settings=settings)
+        assert result.exit_code == 2, result.output
+        assert f"s.yaml:4:3 database.url: {message}" in result.output
+        _assert_clear(result.output)
+
+
+def test_a_sqlite_database_in_a_missing_folder_is_refused(
+    homeserver: Homeserver, tmp_path: Path
+) -> None:
+    missing = tmp_path / "no-such-folder"
+    settings = write_settings(
+        tmp_path / "s.yaml", homeserver, f"sqlite+aiosqlite:///{missing / 'borough.db'}"
+    )
+    for command in (["plan", str(SMALL)], ["audit"]):
+        result = borough(*command, settings=settings)
+        assert result.exit_code == 2, result.output
+        assert result.output.strip().splitlines() == [
+            f"Error: {settings} database.url: the folder {missing} for the SQLite database "
+            "does not exist; create it first"
+        ]
+    assert not missing.exists()
+
+
+@pytest.mark.parametrize(
+    ("command", "option"),
+    [
+        (["export", "-o", "{missing}/live.yaml"], "--output"),
+        (["report", "--html", "{missing}/report.html"], "--html"),
+        (["report", "--csv", "{missing}/csv"], "--csv"),
+        (["person", "export", "@ann", "--yes", "--out", "{missing}/ann.json"], "--out"),
+    ],
+)
+def test_an_output_path_in_a_missing_folder_is_refused(
+    tmp_path: Path, command: list[str], option: str
+) -> None:
+    missing = tmp_path / "no-such-folder"
+    argv = [part.format(missing=missing) for part in command]
+    # No settings file: the path is refused before anything is read or connected to.
+    result = borough(*argv, settings=tmp_path / "none.yaml")
+    assert result.exit_code == 2, result.output
+    assert result.output.strip().splitlines() == [
+        f"Error: {option} {argv[-1]}: the folder {missing} does not exist"
+    ]
+    assert not missing.exists()
