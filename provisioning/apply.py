@@ -21,6 +21,7 @@ from borough import audit, directory
 from borough.db import Profile, ProfileFieldRow, UnitRow
 from borough.matrix import MatrixClient, MatrixError, q
 from provisioning import mirror
+from provisioning.live import expect_writes
 from provisioning.meetings import StandingMeeting
 from provisioning.plan import (
     Change,
@@ -77,6 +78,8 @@ class Applier:
     async def apply(
         self, plan: Plan, progress: Callable[[Change], None] | None = None
     ) -> ApplyResult:
+        writes = sum(not isinstance(change.op, DATABASE_OPS) for change in plan.changes)
+        await expect_writes(self.client, self.sessions, writes)
         for phase in plan.phases():
             if all(isinstance(change.op, DATABASE_OPS) for change in phase):
                 await self._run_in_one_transaction(phase, progress)

@@ -189,6 +189,36 @@ async def _load_snapshot(
     return row
 
 
+#: Past how many state events per applied change a full read is cheaper than reading the
+#: changes since. Synapse answers an incremental sync by loading and filtering every event in
+#: the gap for its reader, where a full read only fetches current state; a change writes two
+#: or three events. Measured after applying the example chart to an empty server (1,442
+#: changes, 3,524 events, 2,823 state events held): 5-12 s for the changes, 1.6-2.3 s for a
+#: full read; with 200 changes' worth of events the changes took 0.6-1.4 s.
+STATE_EVENTS_PER_CHANGE = 8
+
+
+async def expect_writes(
+    client: MatrixClient, sessions: async_sessionmaker[AsyncSession], changes: int
+) -> None:
+    """Apply calls this before it writes `changes` changes to Synapse. If reading them back
+    would cost more than reading everything, the saved read is dropped now (not after: a
+    killed apply leaves the same gap), so that the next plan reads everything instead."""
+    async with sessions.begin() as session:
+        row = await session.get(LiveSnapshot, _reader(client))
+        if row is None:
+            return
+        held = sum(len(raw["state"]) + len(raw["members"]) for raw in row.rooms.values())
+        if changes * STATE_EVENTS_PER_CHANGE > held:
+            logger.info(
+                "%d changes outweigh the %d state events of the saved read; the next read "
+                "reads everything",
+                changes,
+                held,
+            )
+            await session.delete(row)
+
+
 async def _save_snapshot(
     session: AsyncSession, reader: str, rooms: RawRooms, since: str | None
 ) -> None:
