@@ -8,13 +8,13 @@ parents are not known here; rooms refer to each other by Borough key.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from borough import events
 from borough.org import OrgChart, OrgIndex, Partnership, Person, RoomTemplate, Unit
-from borough.org.model import MODERATING_ROLES, Channel, Posters
+from borough.org.model import MODERATING_ROLES, Channel, Posters, Reach
 from borough.room_widgets import RoomWidget
 
 if TYPE_CHECKING:
@@ -311,15 +311,16 @@ class _Builder:
                 depth=depth,
             )
         )
-        direct = self.index.direct_members[unit.key]
         for template_name in self.index.unit_rooms(unit):
             self._templated_room(
                 space_key,
                 unit.key,
                 unit.name,
                 template_name,
-                rooms_audience=direct,
-                channel_audience=self.index.members_of_unit(unit),
+                audience={
+                    "subtree": self.index.members_of_unit(unit),
+                    "direct": self.index.direct_members[unit.key],
+                },
                 power=power,
                 depth=depth + 1,
             )
@@ -330,16 +331,15 @@ class _Builder:
         owner_key: str,
         owner_name: str,
         template_name: str,
-        rooms_audience: list[Person],
-        channel_audience: list[Person],
+        audience: Mapping[Reach, list[Person]],
         power: tuple[tuple[str, int], ...],
         depth: int,
     ) -> None:
-        """Stamp a room template for a unit or partnership. A channel reaches the wider
-        audience (a unit's whole subtree); a plain room only the direct members."""
+        """Stamp a room template for a unit or partnership. The template's `reach` picks
+        the audience: a unit's whole subtree, or its direct members."""
         template = self.index.templates[template_name]
         rules = template.channel
-        audience = channel_audience if rules else rooms_audience
+        people = audience[template.reach]
         name = template.name.replace("{name}", owner_name)
         is_sealed = bool(rules and rules.sealed)
         self._add(
@@ -352,15 +352,15 @@ class _Builder:
                 parent_key=space_key,
                 join_rule="invite" if is_sealed else "restricted",
                 federate=not is_sealed,
-                members=self.uids(audience),
-                power_users=power,
+                members=self.uids(people),
+                power_users=self._inside(power, people) if is_sealed else power,
                 channel=self._rules(
-                    rules.posters, rules.max_length, rules.sealed, audience, rules.public
+                    rules.posters, rules.max_length, rules.sealed, people, rules.public
                 )
                 if rules
                 else None,
                 blog=BlogRules(owner_key, template.blog.public) if template.blog else None,
-                policy=SealedPolicy(space_key, owner_name, self._orgs(audience), name)
+                policy=SealedPolicy(space_key, owner_name, self._orgs(people), name)
                 if is_sealed
                 else None,
                 standing_meeting=template.standing_meeting,
@@ -369,6 +369,15 @@ class _Builder:
                 meta=_template_meta(template_name, template),
             )
         )
+
+    def _inside(
+        self, power: tuple[tuple[str, int], ...], audience: Iterable[Person]
+    ) -> tuple[tuple[str, int], ...]:
+        """A sealed room's power goes only to people inside its audience: a moderator of a
+        unit above, or an organisation admin outside the seal, could never enter it anyway.
+        Borough's service account needs no entry (a v12 creator is never listed)."""
+        inside = self.uids(audience)
+        return tuple((user, level) for user, level in power if user in inside)
 
     def _widget(self, ref: str, owner_key: str) -> RoomWidget:
         """`people`, `timeline`, or `timeline:TEMPLATE`: that template's channel of this owner."""
@@ -397,8 +406,7 @@ class _Builder:
 
     def _partnership(self, partnership: Partnership) -> None:
         members = self.index.members_of_partnership(partnership)
-        orgs = self._orgs(members)
-        power = self._power(admins=self._admins_of(orgs), moderators=())
+        power = self._partnership_power(partnership, members)
         space_key = f"partnership/{partnership.key}"
         self._add(
             DesiredRoom(
@@ -418,11 +426,17 @@ class _Builder:
                 partnership.key,
                 partnership.name,
                 template_name,
-                rooms_audience=members,
-                channel_audience=members,
+                audience={"subtree": members, "direct": members},
                 power=power,
                 depth=1,
             )
+
+    def _partnership_power(
+        self, partnership: Partnership, members: list[Person]
+    ) -> tuple[tuple[str, int], ...]:
+        """Admins of every partner organisation hold 100; the partnership's leads moderate."""
+        leads = [p for ref in partnership.leads if (p := self.index.people.get(ref)) is not None]
+        return self._power(admins=self._admins_of(self._orgs(members)), moderators=leads)
 
     def _channel(self, channel: Channel) -> None:
         audience = self.index.audience_of(channel)
@@ -434,8 +448,10 @@ class _Builder:
         else:
             partnership = self.index.partnerships[channel.owner.partnership or ""]
             owner_key, owner_name = f"partnership/{partnership.key}", partnership.name
-            power = self._power(admins=self._admins_of(self._orgs(audience)), moderators=())
+            power = self._partnership_power(partnership, audience)
             depth = 1
+        if channel.sealed:
+            power = self._inside(power, audience)
         self._add(
             DesiredRoom(
                 key=f"channel/{channel.key}",

@@ -41,6 +41,7 @@ STATE_TYPES = [
     "m.room.power_levels",
     "m.room.canonical_alias",
     "m.room.history_visibility",
+    "m.room.guest_access",
     events.SPACE_CHILD,
     events.SPACE_PARENT,
     events.WIDGETS,

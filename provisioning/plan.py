@@ -368,6 +368,8 @@ class _Planner:
             (events.MANAGED, "", room.managed_content()),
             ("m.room.join_rules", "", self.join_rules(room)),
             ("m.room.history_visibility", "", {"history_visibility": "shared"}),
+            # Every person has an account; `private_chat` would let guests in.
+            ("m.room.guest_access", "", {"guest_access": "forbidden"}),
             ("m.room.name", "", {"name": room.name}),
             ("m.room.canonical_alias", "", {"alias": self.alias(room)}),
         ]
@@ -708,6 +710,7 @@ _KEY_FIELD = {
     "m.room.join_rules": None,
     "m.room.canonical_alias": "alias",
     "m.room.history_visibility": "history_visibility",
+    "m.room.guest_access": "guest_access",
 }
 
 

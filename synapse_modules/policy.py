@@ -113,8 +113,16 @@ def may_change_seal(
     old: Mapping[str, Any] | None,
     new: Mapping[str, Any],
 ) -> Refusal | None:
+    if event_type == "m.room.guest_access" and new.get("guest_access") == "can_join":
+        # Nobody, not even Borough: a guest is never a member of the owner.
+        return Refusal(f"{policy.room_name} is a sealed channel; guests can never join it.")
     if is_privileged:
         return None
+    if event_type == "m.room.canonical_alias" and _aliases(new) - _aliases(old or {}):
+        return Refusal(
+            f"{policy.room_name} is a sealed channel; only Borough and organisation admins "
+            "can give it addresses, so that outsiders cannot look it up."
+        )
     if event_type in SEAL_STATE:
         return Refusal(
             f"{policy.room_name} is a sealed channel; only Borough and organisation admins "
@@ -126,6 +134,40 @@ def may_change_seal(
             "people, so only Borough and organisation admins can set them."
         )
     return None
+
+
+def _aliases(content: Mapping[str, Any]) -> set[str]:
+    alt = content.get("alt_aliases")
+    found = {a for a in alt if isinstance(a, str)} if isinstance(alt, list) else set()
+    if isinstance(content.get("alias"), str):
+        found.add(content["alias"])
+    return found
+
+
+@dataclass(frozen=True)
+class AddressMaker:
+    """Someone publishing a new room address (`PUT /directory/room/#x`), as far as the
+    decision needs to know.
+
+    Synapse tells a module who makes an address, not for which room; it only requires that
+    they are in the room. So the decision looks at every sealed room they are in."""
+
+    is_borough: bool
+    #: A room created in the same request: its address comes with it (`room_alias_name`).
+    is_new_room: bool
+    #: The sealed rooms they are in whose seal they may not change.
+    seals: tuple[SealedRoomPolicy, ...]
+
+
+def may_add_address(maker: AddressMaker) -> Refusal | None:
+    if maker.is_borough or maker.is_new_room or not maker.seals:
+        return None
+    first = min(maker.seals, key=lambda p: p.room_name)
+    return Refusal(
+        f"You are in {first.room_name}, a sealed channel, and Synapse does not tell Borough "
+        "which room a new address is for; so that a sealed channel's address never reaches "
+        "outsiders, ask a Borough admin to publish the address."
+    )
 
 
 def _describe(event_type: str) -> str:

@@ -2,29 +2,51 @@
 
 Joins and invites are refused early (`user_may_join_room`, `user_may_invite`) with a human
 message; `check_event_allowed` then refuses any membership, seal change or upgrade that
-slipped past, including those by server admins, who skip the early checks.
+slipped past, including those by server admins, who skip the early checks. New addresses
+(`user_may_create_room_alias`) are refused too, so that outsiders cannot look a sealed room up.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
-from synapse.module_api import NOT_SPAM, EventBase, ModuleApi, StateMap
+from synapse.module_api import (
+    NOT_SPAM,
+    EventBase,
+    LoggingTransaction,
+    ModuleApi,
+    Requester,
+    RoomAlias,
+    StateMap,
+)
 from synapse.module_api.errors import Codes, ConfigError, SynapseError
 
 from borough import events
 from synapse_modules.config import BoroughModuleConfig, ModuleConfigError, parse_module_config
 from synapse_modules.policy import (
+    AddressMaker,
     Entrant,
     Refusal,
     SealedRoomPolicy,
+    may_add_address,
     may_change_seal,
     may_enter,
     upgrade_refusal,
 )
 
 logger = logging.getLogger(__name__)
+
+#: How long the address named in a createRoom request counts as that new room's own.
+NEW_ROOM_ADDRESS_SECONDS = 30.0
+
+#: The rooms a local user is joined to that carry a policy (perhaps a cleared one).
+_SEALED_ROOMS_OF = """
+    SELECT m.room_id FROM local_current_membership AS m
+    JOIN current_state_events AS s ON s.room_id = m.room_id
+    WHERE m.user_id = ? AND m.membership = 'join' AND s.type = ? AND s.state_key = ''
+"""
 
 
 class SealedRooms:
@@ -39,10 +61,16 @@ class SealedRooms:
         self._admins: dict[str, set[str]] = {
             org.key: {f"@{a}:{api.server_name}" for a in org.admins} for org in chart.organisations
         }
+        #: (creator, address) -> when: addresses named in createRoom requests, in flight.
+        self._new_room_addresses: dict[tuple[str, str], float] = {}
         api.register_spam_checker_callbacks(
-            user_may_join_room=self.user_may_join_room, user_may_invite=self.user_may_invite
+            user_may_join_room=self.user_may_join_room,
+            user_may_invite=self.user_may_invite,
+            user_may_create_room_alias=self.user_may_create_room_alias,
         )
-        api.register_third_party_rules_callbacks(check_event_allowed=self.check_event_allowed)
+        api.register_third_party_rules_callbacks(
+            check_event_allowed=self.check_event_allowed, on_create_room=self.on_create_room
+        )
 
     @staticmethod
     def parse_config(config: dict[str, Any]) -> BoroughModuleConfig:
@@ -58,6 +86,23 @@ class SealedRooms:
 
     async def user_may_invite(self, inviter: str, invitee: str, room_id: str) -> Any:
         return _as_spam_result(await self._entry_refusal(room_id, invitee))
+
+    async def user_may_create_room_alias(self, user_id: str, room_alias: RoomAlias) -> Any:
+        return _as_spam_result(may_add_address(await self._address_maker(user_id, room_alias)))
+
+    async def on_create_room(
+        self, requester: Requester, request_content: dict[str, Any], is_requester_admin: bool
+    ) -> None:
+        name = request_content.get("room_alias_name")
+        if isinstance(name, str):
+            now = time.monotonic()
+            self._new_room_addresses = {
+                k: t
+                for k, t in self._new_room_addresses.items()
+                if now - t < NEW_ROOM_ADDRESS_SECONDS
+            }
+            alias = f"#{name}:{self._api.server_name}"
+            self._new_room_addresses[(requester.user.to_string(), alias)] = now
 
     async def check_event_allowed(
         self, event: EventBase, state_events: StateMap[EventBase]
@@ -94,6 +139,21 @@ class SealedRooms:
         if policy is None:
             return None
         return may_enter(policy, await self._entrant(policy, user_id))
+
+    async def _address_maker(self, user_id: str, room_alias: RoomAlias) -> AddressMaker:
+        made_at = self._new_room_addresses.pop((user_id, room_alias.to_string()), None)
+        is_new_room = made_at is not None and time.monotonic() - made_at < NEW_ROOM_ADDRESS_SECONDS
+        if user_id in self._trusted or is_new_room:
+            return AddressMaker(user_id in self._trusted, is_new_room, ())
+        room_ids = await self._api.run_db_interaction(
+            "borough_sealed_rooms_of", _sealed_rooms_of, user_id
+        )
+        seals = []
+        for room_id in room_ids:
+            policy = await self._policy(room_id)
+            if policy is not None and not self._is_privileged(policy, user_id):
+                seals.append(policy)
+        return AddressMaker(False, False, tuple(seals))
 
     def _is_privileged(self, policy: SealedRoomPolicy, sender: str) -> bool:
         return sender == self._service or any(
@@ -132,6 +192,12 @@ class SealedRooms:
             old.content if old else None,
             event.content,
         )
+
+
+def _sealed_rooms_of(txn: LoggingTransaction, user_id: str) -> list[str]:
+    # Synapse's own tables, read-only: the module API cannot list a user's rooms.
+    txn.execute(_SEALED_ROOMS_OF, (user_id, events.POLICY))
+    return [str(row[0]) for row in txn.fetchall()]
 
 
 def _as_spam_result(refusal: Refusal | None) -> Any:

@@ -302,11 +302,17 @@ def _partnerships(index: OrgIndex, hints: Hints) -> Iterator[Finding]:
         for j, ref in enumerate(partnership.units):
             if index.units.get(ref) is None:
                 yield (*path, "units", j), hints.unknown("unit", ref, index.units)
-        for j, ref in enumerate(partnership.people):
-            if index.people.get(ref) is None:
-                yield (*path, "people", j), hints.unknown("person", ref, index.people)
-        if not (partnership.organisations or partnership.units or partnership.people):
-            yield path, "a partnership needs organisations, units or people"
+        for field in ("people", "leads"):
+            for j, ref in enumerate(getattr(partnership, field)):
+                if index.people.get(ref) is None:
+                    yield (*path, field, j), hints.unknown("person", ref, index.people)
+        if not (
+            partnership.organisations
+            or partnership.units
+            or partnership.people
+            or partnership.leads
+        ):
+            yield path, "a partnership needs organisations, units, people or leads"
 
 
 def _channels(index: OrgIndex, hints: Hints) -> Iterator[Finding]:

@@ -171,7 +171,7 @@ class OrgIndex:
         for ref in partnership.units:
             if (unit := self.units.get(ref)) is not None:
                 unit_keys |= {unit.key, *(u.key for u in self.descendants(unit))}
-        named = set(partnership.people)
+        named = {*partnership.people, *partnership.leads}  # a lead is always a member
         return [
             p
             for p in self.chart.people

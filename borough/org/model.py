@@ -27,6 +27,9 @@ Key = Annotated[
 Username = Annotated[str, StringConstraints(pattern=r"^[a-z0-9._=/-]{1,64}$")]
 Visibility = Literal["staff", "partners", "public"]
 Role = Literal["senior_manager", "manager", "staff", "partner", "community"]
+#: Who a unit's room from a template reaches: everyone in the unit and the units below it
+#: (`subtree`), or only the people who list the unit itself (`direct`).
+Reach = Literal["subtree", "direct"]
 OrgKind = Literal[
     "council", "health", "police", "fire", "education", "charity", "community", "business", "other"
 ]
@@ -134,6 +137,11 @@ class Partnership(Strict):
     organisations: tuple[str, ...] = Field(default=(), description="every person of these")
     units: tuple[str, ...] = Field(default=(), description="every person of these and sub-units")
     people: tuple[str, ...] = ()
+    leads: tuple[str, ...] = Field(
+        default=(),
+        description="usernames of the people who lead the partnership: they are members, and "
+        "moderate (50) its spaces, rooms and channels",
+    )
     rooms: tuple[str, ...] | None = Field(
         default=None, description="room templates; defaults.partnership_rooms when absent"
     )
@@ -204,6 +212,11 @@ class RoomTemplate(Strict):
     channel: TemplateChannel | None = None
     blog: TemplateBlog | None = None
     standing_meeting: bool = False
+    reach: Reach = Field(
+        default="subtree",
+        description="a unit's room reaches everyone in the unit and the units below it "
+        "(subtree), or only the unit's own people (direct); partnerships have no units below",
+    )
     widgets: tuple[str, ...] = Field(
         default=(),
         description="Borough widgets pinned in the room: people, timeline (the viewer's "
@@ -235,7 +248,10 @@ DEFAULT_ROOM_TEMPLATES: dict[str, RoomTemplate] = {
         channel=TemplateChannel(),
     ),
     "team": RoomTemplate(
-        name="{name} team room", topic="Day-to-day and the standing meeting", standing_meeting=True
+        name="{name} team room",
+        topic="Day-to-day and the standing meeting",
+        standing_meeting=True,
+        reach="direct",
     ),
     "blog": RoomTemplate(
         name="{name} blog",

@@ -189,6 +189,75 @@ def test_an_upgrade_cannot_drop_the_seal(
     assert network.state(sealed, events.POLICY)["owner"] == "unit/tdir"
 
 
+def publish_address(hs: Homeserver, token: str, localpart: str, room_id: str) -> object:
+    alias = quote(f"#{localpart}:{hs.server_name}")
+    return attempt(
+        hs, "PUT", f"/_matrix/client/v3/directory/room/{alias}", token, {"room_id": room_id}
+    )
+
+
+def test_a_member_and_a_moderator_cannot_give_a_sealed_room_an_address(
+    network: Homeserver, tokens: dict[str, str], sealed: str
+) -> None:
+    bulletin = network.room_id("tbulletin")
+    # tstaff leads the partnership, so moderates its sealed bulletin; tmgr is a member there.
+    assert network.state(bulletin, "m.room.power_levels")["users"][network.user_id("tstaff")] == 50
+    for name, room_id in (("tstaff", bulletin), ("tmgr", bulletin), ("tstaff", sealed)):
+        localpart = f"leak-{name}-{secrets.token_hex(4)}"
+        refused(publish_address(network, tokens[name], localpart, room_id), "a sealed channel")
+        # And so an outsider cannot look the room up by it.
+        lookup = attempt(
+            network,
+            "GET",
+            f"/_matrix/client/v3/directory/room/{quote(f'#{localpart}:{network.server_name}')}",
+            tokens["tparks"],
+        )
+        assert isinstance(lookup, HttpError) and lookup.status == 404, lookup
+
+
+def test_addresses_outside_sealed_rooms_still_work(
+    network: Homeserver, tokens: dict[str, str]
+) -> None:
+    # Someone in no sealed room gives their unit's room an address.
+    parks = network.room_id("tparks-general")
+    localpart = f"parks-{secrets.token_hex(4)}"
+    assert publish_address(network, tokens["tparks"], localpart, parks) == {}
+    # Someone in a sealed room creates a room of their own with its address.
+    localpart = f"club-{secrets.token_hex(4)}"
+    created = network.call(
+        "POST",
+        "/_matrix/client/v3/createRoom",
+        tokens["tstaff"],
+        {"name": "Book club", "room_alias_name": localpart},
+    )
+    assert network.room_id(localpart) == created["room_id"]
+
+
+def test_nobody_opens_a_sealed_room_to_guests(network: Homeserver, tokens: dict[str, str]) -> None:
+    bulletin = network.room_id("tbulletin")
+    path = f"/_matrix/client/v3/rooms/{quote(bulletin)}/state/m.room.guest_access/"
+    for token in (tokens["tstaff"], tokens["tcop"]):  # a moderator, and a partner org's admin
+        refused(
+            attempt(network, "PUT", path, token, {"guest_access": "can_join"}),
+            "Partnership bulletin is a sealed channel; guests can never join it.",
+        )
+    assert network.state(bulletin, "m.room.guest_access") == {"guest_access": "forbidden"}
+
+
+def test_every_applied_room_is_closed_to_guests(network: Homeserver) -> None:
+    for alias in ("tcouncil", "tdir", "tteam-general", "tsealed", "tpartners", "community"):
+        room_id = network.room_id(alias)
+        assert network.state(room_id, "m.room.guest_access") == {"guest_access": "forbidden"}, alias
+
+
+def test_in_a_sealed_partnership_channel_power_goes_to_its_lead_and_admins_inside(
+    network: Homeserver,
+) -> None:
+    users = network.state(network.room_id("tbulletin"), "m.room.power_levels")["users"]
+    # tadmin, the council's admin, is outside the partnership, so holds nothing there.
+    assert users == {network.user_id("tcop"): 100, network.user_id("tstaff"): 50}
+
+
 # --- channel rules ---------------------------------------------------------------------------
 
 

@@ -13,10 +13,12 @@ from synapse_modules import homeserver_modules
 from synapse_modules.config import ModuleConfigError, parse_module_config
 from synapse_modules.placement import place
 from synapse_modules.policy import (
+    AddressMaker,
     ChannelPolicy,
     Entrant,
     SealedRoomPolicy,
     judge_post,
+    may_add_address,
     may_change_seal,
     may_enter,
     opens_room,
@@ -75,6 +77,44 @@ def test_the_seal_is_changed_only_by_the_privileged() -> None:
     refusal = may_change_seal(POLICY, "m.room.join_rules", False, None, {"join_rule": "public"})
     assert refusal is not None and "join rule" in refusal.message
     assert may_change_seal(POLICY, "m.room.topic", False, None, {"topic": "x"}) is None
+
+
+def test_guests_are_never_let_into_a_sealed_room_not_even_by_borough() -> None:
+    for privileged in (False, True):
+        refusal = may_change_seal(
+            POLICY, "m.room.guest_access", privileged, None, {"guest_access": "can_join"}
+        )
+        assert refusal is not None
+        assert refusal.message == "SMT updates is a sealed channel; guests can never join it."
+    shut = {"guest_access": "forbidden"}
+    assert may_change_seal(POLICY, "m.room.guest_access", False, None, shut) is None
+
+
+def test_only_the_privileged_give_a_sealed_room_a_new_address() -> None:
+    old = {"alias": "#smt:hs"}
+    added = {"alias": "#smt:hs", "alt_aliases": ["#x:hs"]}
+    refusal = may_change_seal(POLICY, "m.room.canonical_alias", False, old, added)
+    assert refusal is not None and "only Borough and organisation admins" in refusal.message
+    assert may_change_seal(POLICY, "m.room.canonical_alias", False, None, {"alias": "#x:hs"})
+    assert may_change_seal(POLICY, "m.room.canonical_alias", True, old, added) is None
+    # Dropping or keeping addresses opens nothing.
+    assert may_change_seal(POLICY, "m.room.canonical_alias", False, added, old) is None
+    assert may_change_seal(POLICY, "m.room.canonical_alias", False, added, added) is None
+
+
+def test_someone_in_a_sealed_room_publishes_no_new_address() -> None:
+    assert may_add_address(AddressMaker(is_borough=False, is_new_room=False, seals=())) is None
+    assert (
+        may_add_address(AddressMaker(is_borough=True, is_new_room=False, seals=(POLICY,))) is None
+    )
+    # The address a room is created with comes with a new room, which no seal covers yet.
+    assert (
+        may_add_address(AddressMaker(is_borough=False, is_new_room=True, seals=(POLICY,))) is None
+    )
+    refusal = may_add_address(AddressMaker(is_borough=False, is_new_room=False, seals=(POLICY,)))
+    assert refusal is not None
+    assert refusal.message.startswith("You are in SMT updates, a sealed channel,")
+    assert "ask a Borough admin" in refusal.message
 
 
 def test_power_levels_that_open_the_room() -> None:

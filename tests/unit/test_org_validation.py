@@ -276,3 +276,16 @@ def test_did_you_mean_has_a_budget_across_one_check(monkeypatch: pytest.MonkeyPa
     assert "did you mean 'p1'?" in lines[0]  # the first get their hint
     assert "did you mean" not in lines[-1]  # and when the budget is spent, the rest do not
     assert compared <= HINT_BUDGET
+
+
+def test_a_partnerships_leads_are_people_of_the_chart() -> None:
+    with pytest.raises(OrgChartError) as caught:
+        parse_org_chart(
+            "organisations: [{key: c, name: C, kind: council}]\n"
+            "people: [{username: asmith, display_name: A, organisation: c}]\n"
+            "partnerships: [{key: p, name: P, leads: [asmiht]}]\n",
+            "org.yaml",
+        )
+    (line,) = caught.value.render().splitlines()
+    assert "org.yaml:3:" in line
+    assert "partnerships[0].leads[0]: unknown person 'asmiht' — did you mean 'asmith'?" in line

@@ -7,10 +7,11 @@ from pathlib import Path
 from borough import events
 from borough.db import Profile
 from borough.network import desired_network
-from borough.org import load_org_chart
+from borough.org import load_org_chart, parse_org_chart
 from provisioning.live import LiveNetwork, LiveRoom, LiveUser
 from provisioning.plan import CreateRoom, Join, Kick, PlanOptions, RoomRef, SetState, make_plan
 from provisioning.render import plan_lines
+from tests.conftest import EXAMPLE_ORG
 
 SMALL = Path(__file__).parents[1] / "fixtures" / "org" / "small.yaml"
 SERVICE = "@borough:hs"
@@ -75,10 +76,11 @@ def _live_room(key: str, members: set[str], users: dict[str, int]) -> LiveRoom:
 
 
 def test_removals_and_demotions_wait_for_prune() -> None:
-    intruder = "@tstaff:hs"  # managed, but not a member of the directorate's general room
-    users = {**dict(DESIRED.rooms["unit/tdir/general"].power_users), intruder: 100}
-    members = set(DESIRED.rooms["unit/tdir/general"].members) | {intruder, "@resident:hs"}
-    live = LiveNetwork(rooms={"unit/tdir/general": _live_room("unit/tdir/general", members, users)})
+    # Managed, but in a team below the directorate, and a team room reaches only its own.
+    intruder = "@tstaff:hs"
+    users = {**dict(DESIRED.rooms["unit/tdir/team"].power_users), intruder: 100}
+    members = set(DESIRED.rooms["unit/tdir/team"].members) | {intruder, "@resident:hs"}
+    live = LiveNetwork(rooms={"unit/tdir/team": _live_room("unit/tdir/team", members, users)})
     held = make_plan(DESIRED, live, PlanOptions())
     needs = {(c.target, n) for c, n in held.held_back}
     assert (intruder, "--prune") in needs
@@ -202,3 +204,76 @@ def test_a_suspended_persons_joins_are_held_back_until_unsuspended() -> None:
     assert suspended not in joining(plan, live) and joining(plan, live)  # the others still join
     held = [(c.op, needs) for c, needs in plan.held_back]
     assert (Join(suspended, room.key), "borough moderate unsuspend") in held
+
+
+# --- who a room reaches, and who holds power in it --------------------------------------------
+
+MODULES = Path(__file__).parents[1] / "fixtures" / "org" / "modules.yaml"
+
+
+def test_a_sub_unit_person_is_planned_into_the_ancestors_general_and_announcements_only() -> None:
+    tnew = "@tnew:hs"  # in tsub, below tteam, below tdir
+    joined = {
+        c.op.room_key
+        for c in make_plan(DESIRED, LiveNetwork(), PlanOptions()).changes
+        if isinstance(c.op, Join) and c.op.user_id == tnew
+    }
+    for unit in ("tdir", "tteam"):
+        assert {f"unit/{unit}/general", f"unit/{unit}/announcements"} <= joined, unit
+        assert f"unit/{unit}/team" not in joined, unit
+    # The team room still reaches its unit's own people.
+    assert "@tmgr:hs" in DESIRED.rooms["unit/tteam/team"].members
+
+
+def test_a_template_says_who_its_room_reaches() -> None:
+    chart = parse_org_chart(
+        SMALL.read_text().replace(
+            "units:\n  - key: tdir",
+            "room_templates:\n  general: {name: '{name}', reach: direct}\n"
+            "  team: {name: '{name} team room', reach: subtree}\nunits:\n  - key: tdir",
+        )
+    )
+    rooms = desired_network(chart, "hs", SERVICE).rooms
+    assert "@tnew:hs" not in rooms["unit/tdir/general"].members
+    assert "@tnew:hs" in rooms["unit/tdir/team"].members
+
+
+def test_partnership_leads_moderate_its_rooms_and_channels() -> None:
+    rooms = desired_network(load_org_chart(MODULES), "hs", SERVICE).rooms
+    for key in ("partnership/tpartners", "partnership/tpartners/general", "channel/tbulletin"):
+        assert dict(rooms[key].power_users).get("@tstaff:hs") == events.MODERATOR, key
+        assert "@tstaff:hs" in rooms[key].members, key
+
+
+def test_a_sealed_channels_power_goes_only_to_people_inside_it() -> None:
+    rooms = desired_network(load_org_chart(MODULES), "hs", SERVICE).rooms
+    # The council's admin is outside the partnership; the police admin and the lead are in it.
+    assert dict(rooms["channel/tbulletin"].power_users) == {
+        "@tcop:hs": events.ADMIN,
+        "@tstaff:hs": events.MODERATOR,
+    }
+    example = desired_network(load_org_chart(EXAMPLE_ORG), "hs", SERVICE)
+    sealed = [r for r in example.rooms.values() if r.policy is not None]
+    assert sealed
+    for room in sealed:
+        assert room.power_users, room.key  # somebody inside can moderate it
+        outside = {user for user, _ in room.power_users} - room.members
+        assert not outside, f"{room.key}: {sorted(outside)}"
+    # Outside a seal, an ancestor's moderators and the organisation's admins keep their power.
+    assert dict(example.rooms["unit/smt/general"].power_users).get("@akelly:hs") == events.ADMIN
+
+
+def test_every_room_is_created_and_kept_without_guest_access() -> None:
+    forbidden = {"guest_access": "forbidden"}
+    plan = make_plan(DESIRED, LiveNetwork(), PlanOptions())
+    for op in (c.op for c in plan.changes if isinstance(c.op, CreateRoom)):
+        assert dict((t, c) for t, _, c in op.initial_state)["m.room.guest_access"] == forbidden
+    room = DESIRED.rooms["channel/tsealed"]
+    live = _live_room(room.key, set(room.members), dict(room.power_users))
+    live.state[("m.room.guest_access", "")] = {"guest_access": "can_join"}
+    fixes = [
+        c.op
+        for c in make_plan(DESIRED, LiveNetwork(rooms={room.key: live}), PlanOptions()).changes
+        if isinstance(c.op, SetState) and c.op.event_type == "m.room.guest_access"
+    ]
+    assert [(f.room_key, f.content) for f in fixes] == [(room.key, forbidden)]
