@@ -6,6 +6,7 @@ Poster roles come back as the people they resolved to.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from borough import events
@@ -31,11 +32,16 @@ def export_org_chart(live: LiveNetwork, server_name: str, service_user: str) -> 
     def templates_under(key: str) -> list[str]:
         return sorted(k.rsplit("/", 1)[1] for k in rooms if k.startswith(key + "/"))
 
-    def admins(room: LiveRoom) -> list[str]:
+    def holding(room: LiveRoom, lowest: int, below: float = math.inf) -> list[str]:
         users = (room.content("m.room.power_levels") or {}).get("users", {})
         return sorted(
-            username(u) for u, level in users.items() if level >= events.ADMIN and u != service_user
+            username(u)
+            for u, level in users.items()
+            if lowest <= level < below and u != service_user
         )
+
+    def admins(room: LiveRoom) -> list[str]:
+        return holding(room, events.ADMIN)
 
     templates: dict[str, Any] = {}
     for room in rooms.values():
@@ -76,12 +82,18 @@ def export_org_chart(live: LiveNetwork, server_name: str, service_user: str) -> 
     chart["partnerships"] = []
     for key, room in sorted(rooms.items()):
         if key.startswith("partnership/") and key.count("/") == 1:
-            people = sorted(username(u) for u in room.members if u in live.profiles)
+            # The leads are the partnership space's moderators (partner admins hold 100).
+            leads = holding(room, events.MODERATOR, events.ADMIN)
+            people = sorted(
+                username(u) for u in room.members if u in live.profiles and username(u) not in leads
+            )
             entry: dict[str, Any] = {
                 "key": key.split("/", 1)[1],
                 "name": name(room),
                 "people": people,
             }
+            if leads:
+                entry["leads"] = leads
             topic = (room.content("m.room.topic") or {}).get("topic")
             if topic:
                 entry["description"] = topic

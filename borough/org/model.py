@@ -214,8 +214,9 @@ class RoomTemplate(Strict):
     standing_meeting: bool = False
     reach: Reach = Field(
         default="subtree",
-        description="a unit's room reaches everyone in the unit and the units below it "
-        "(subtree), or only the unit's own people (direct); partnerships have no units below",
+        description="who is joined to a unit's room: everyone in the unit and the units below "
+        "it (subtree), or only the unit's own people (direct; not for channels). Either way, "
+        "anyone in the unit's space may join it. Partnerships have no units below",
     )
     widgets: tuple[str, ...] = Field(
         default=(),
@@ -237,6 +238,12 @@ class RoomTemplate(Strict):
     def _channel_or_blog(self) -> RoomTemplate:
         if self.channel is not None and self.blog is not None:
             raise ValueError("a room is a channel or a blog, not both")
+        if self.channel is not None and self.reach == "direct":
+            # A seal admits its owner's whole space, and reposts count on that audience.
+            raise ValueError(
+                "a channel reaches everyone in its unit and the units below it; "
+                "'reach: direct' is for rooms"
+            )
         return self
 
 

@@ -150,6 +150,18 @@ def test_people_are_joined_to_their_units_rooms(homeserver: Homeserver, applied:
                 )
 
 
+def test_a_sub_unit_person_joins_the_general_rooms_above_but_not_the_team_rooms(
+    homeserver: Homeserver, applied: str
+) -> None:
+    person = next(p for p in CHART.people if "family-hub" in p.units)
+    token = homeserver.login_as(person.username)
+    joined = set(homeserver.call("GET", "/_matrix/client/v3/joined_rooms", token)["joined_rooms"])
+    # Family Support Hub < Early Help < Children's Services.
+    for alias in ("early-help-general", "early-help-announcements", "childrens-general"):
+        assert homeserver.room_id(alias) in joined, (person.username, alias)
+    assert homeserver.room_id("early-help-team") not in joined, person.username
+
+
 def test_the_sealed_channel_is_invite_only_unfederated_and_carries_its_policy(
     homeserver: Homeserver, applied: str
 ) -> None:
@@ -255,6 +267,9 @@ def test_export_round_trips(
     chart = load_org_chart(exported)
     assert {p.username for p in chart.people} == {p.username for p in CHART.people}
     assert {u.key for u in chart.units} == {u.key for u in CHART.units}
+    assert {p.key: set(p.leads) for p in chart.partnerships} == {
+        p.key: set(p.leads) for p in CHART.partnerships
+    }
     plan = borough("plan", str(exported), settings=settings_file)
     assert plan.exit_code == 0, plan.output
     assert "No changes." in plan.output, plan.output

@@ -289,3 +289,16 @@ def test_a_partnerships_leads_are_people_of_the_chart() -> None:
     (line,) = caught.value.render().splitlines()
     assert "org.yaml:3:" in line
     assert "partnerships[0].leads[0]: unknown person 'asmiht' — did you mean 'asmith'?" in line
+
+
+def test_a_channel_template_reaches_its_whole_unit() -> None:
+    with pytest.raises(OrgChartError) as caught:
+        parse_org_chart(
+            "organisations: [{key: c, name: C, kind: council}]\n"
+            "room_templates:\n"
+            "  news: {name: '{name} news', channel: {}, reach: direct}\n",
+            "org.yaml",
+        )
+    (line,) = caught.value.render().splitlines()
+    assert "org.yaml:3:" in line and "room_templates.news" in line
+    assert "'reach: direct' is for rooms" in line
