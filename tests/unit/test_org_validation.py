@@ -278,27 +278,29 @@ def test_did_you_mean_has_a_budget_across_one_check(monkeypatch: pytest.MonkeyPa
     assert compared <= HINT_BUDGET
 
 
-def test_a_partnerships_leads_are_people_of_the_chart() -> None:
+def only_problem(text: str) -> str:
+    """The one problem an org chart written as `org.yaml` has."""
     with pytest.raises(OrgChartError) as caught:
-        parse_org_chart(
-            "organisations: [{key: c, name: C, kind: council}]\n"
-            "people: [{username: asmith, display_name: A, organisation: c}]\n"
-            "partnerships: [{key: p, name: P, leads: [asmiht]}]\n",
-            "org.yaml",
-        )
+        parse_org_chart(text, "org.yaml")
     (line,) = caught.value.render().splitlines()
+    return line
+
+
+def test_a_partnerships_leads_are_people_of_the_chart() -> None:
+    line = only_problem(
+        "organisations: [{key: c, name: C, kind: council}]\n"
+        "people: [{username: asmith, display_name: A, organisation: c}]\n"
+        "partnerships: [{key: p, name: P, leads: [asmiht]}]\n"
+    )
     assert "org.yaml:3:" in line
     assert "partnerships[0].leads[0]: unknown person 'asmiht' — did you mean 'asmith'?" in line
 
 
 def test_a_channel_template_reaches_its_whole_unit() -> None:
-    with pytest.raises(OrgChartError) as caught:
-        parse_org_chart(
-            "organisations: [{key: c, name: C, kind: council}]\n"
-            "room_templates:\n"
-            "  news: {name: '{name} news', channel: {}, reach: direct}\n",
-            "org.yaml",
-        )
-    (line,) = caught.value.render().splitlines()
+    line = only_problem(
+        "organisations: [{key: c, name: C, kind: council}]\n"
+        "room_templates:\n"
+        "  news: {name: '{name} news', channel: {}, reach: direct}\n"
+    )
     assert "org.yaml:3:" in line and "room_templates.news" in line
     assert "'reach: direct' is for rooms" in line
