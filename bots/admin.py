@@ -19,8 +19,7 @@ from borough import audit, events
 from borough.db import Profile
 from borough.matrix import MatrixClient, MatrixError, q
 from borough.wording import count
-from bots.commands import Arg, UsageError
-from bots.handlers import Request, registry
+from bots.commands import Arg, Commands, Request, UsageError
 
 POWER_LEVELS = "m.room.power_levels"
 #: How many people `!admin people` lists before saying how many more there are.
@@ -142,35 +141,32 @@ class PartnerAdmin:
         return f"{target.display_name} ({user_id}) is no longer suspended."
 
 
+COMMANDS = Commands(PartnerAdmin)
 PERSON = Arg("person", "@user:server or a username", max_length=255)
 
 
-@registry.command("admin people", help="Admins: the people of the organisation you administer.")
-async def admin_people(request: Request) -> str:
-    return await _service(request).people(request.sender)
+@COMMANDS.command("admin people", help="Admins: the people of the organisation you administer.")
+async def admin_people(admin: PartnerAdmin, request: Request) -> str:
+    return await admin.people(request.sender)
 
 
-@registry.command(
+@COMMANDS.command(
     "admin suspend",
     PERSON,
     Arg("reason", "why, for the audit log", is_rest=True, max_length=500),
     help="Admins: suspend a person of your organisation (Synapse suspension: read-only).",
 )
-async def admin_suspend(request: Request, person: str, reason: str) -> str:
-    return await _service(request).suspend(request.sender, person, reason, suspend=True)
+async def admin_suspend(admin: PartnerAdmin, request: Request, person: str, reason: str) -> str:
+    return await admin.suspend(request.sender, person, reason, suspend=True)
 
 
-@registry.command(
+@COMMANDS.command(
     "admin unsuspend",
     PERSON,
     Arg("reason", "why, for the audit log", is_rest=True, is_optional=True, max_length=500),
     help="Admins: lift the suspension of a person of your organisation.",
 )
-async def admin_unsuspend(request: Request, person: str, reason: str | None) -> str:
-    return await _service(request).suspend(request.sender, person, reason or "", suspend=False)
-
-
-def _service(request: Request) -> PartnerAdmin:
-    if request.admin is None:
-        raise UsageError("Admin commands are off on this bot.")
-    return request.admin
+async def admin_unsuspend(
+    admin: PartnerAdmin, request: Request, person: str, reason: str | None
+) -> str:
+    return await admin.suspend(request.sender, person, reason or "", suspend=False)

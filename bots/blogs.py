@@ -20,8 +20,7 @@ from borough import events
 from borough.blogs import MEDIA_WINDOW, media_of, render_post
 from borough.db import BlogMedia, BlogPost, BlogRoom, ChannelMember, Profile, UnitRow
 from borough.wording import count
-from bots.commands import Arg, UsageError
-from bots.handlers import Request, registry
+from bots.commands import Arg, Commands, Request, UsageError
 
 LATEST = 10
 
@@ -239,10 +238,13 @@ class Blogs:
         return (room.unit, room.name) if room is not None else None
 
 
-@registry.command(
+COMMANDS = Commands(Blogs)
+
+
+@COMMANDS.command(
     "blog latest",
     Arg("unit", "a unit's key or name, or a partnership's key", is_rest=True, max_length=255),
     help="The latest posts of a unit's or a partnership's blog that you can read.",
 )
-async def blog_latest(request: Request, unit: str) -> str:
-    return await request.blogs.latest(request.sender, unit)
+async def blog_latest(blogs: Blogs, request: Request, unit: str) -> str:
+    return await blogs.latest(request.sender, unit)

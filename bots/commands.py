@@ -1,6 +1,18 @@
-"""A registry of `!commands`: typed arguments, usage errors and help generated from it.
+"""`!commands`: how features declare them, the registry the bot is assembled from, and help.
 
-Handlers register with `@registry.command("profile set", Arg("field", choices=...), ...)`.
+Each feature module declares its commands on its own `Commands`, one decorated async
+function per command (maubot-style), with typed arguments and aliases:
+
+    COMMANDS = Commands(Meetings)
+
+    @COMMANDS.command("meet cancel", Arg("number", convert=meeting_number), help="…")
+    async def meet_cancel(meetings: Meetings, request: Request, number: int) -> str: ...
+
+A handler is given the feature's service (found by its type in the bot's `Services`), the
+`Request` (who, where, which event) and its arguments, already converted. Importing a
+feature registers nothing anywhere: the bot's composition root (`bots.assembly`) builds the
+`CommandRegistry` from its list of features, so `!help` is the same whatever was imported.
+
 `parse` turns a message body into a call or a `UsageError` whose text is the answer. An
 answer quotes what was typed only as a short prefix (`borough.wording.quoted`), so a huge
 message still gets an answer small enough to send.
@@ -9,9 +21,9 @@ message still gets an answer small enough to send.
 from __future__ import annotations
 
 import shlex
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Concatenate, Generic, TypeVar
 
 from borough.wording import quoted
 
@@ -46,36 +58,97 @@ class Arg:
         return f"[{shown}]" if self.is_optional else shown
 
 
-Handler = Callable[..., Awaitable[Any]]
+@dataclass(frozen=True)
+class Request:
+    """Who asked, in which room, with which event. What a command needs besides comes from
+    its feature's service."""
+
+    sender: str
+    room_id: str
+    event_id: str
 
 
-@dataclass
-class Command:
+S = TypeVar("S")
+T = TypeVar("T")
+#: A command's handler: its feature's service, the request, then its arguments by name.
+Handler = Callable[Concatenate[S, Request, ...], Awaitable[str]]
+
+
+@dataclass(frozen=True)
+class Command(Generic[S]):
     name: str
     help: str
     args: tuple[Arg, ...]
-    handler: Handler
+    handler: Handler[S]
+    #: The type of the service the handler is given; the bot's `Services` holds one.
+    service: type[S]
+    aliases: tuple[str, ...] = ()
 
     def usage(self) -> str:
         return " ".join([f"{PREFIX}{self.name}", *(a.usage() for a in self.args)])
 
 
 @dataclass
-class Invocation:
-    command: Command
-    arguments: dict[str, object]
+class Commands(Generic[S]):
+    """One feature's commands, declared in its own module, all served by one service type."""
+
+    service: type[S]
+    declared: list[Command[S]] = field(default_factory=list)
+
+    def command(
+        self, name: str, *args: Arg, help: str, aliases: Sequence[str] = ()
+    ) -> Callable[[Handler[S]], Handler[S]]:
+        def declare(handler: Handler[S]) -> Handler[S]:
+            self.declared.append(
+                Command(name, help, tuple(args), handler, self.service, tuple(aliases))
+            )
+            return handler
+
+        return declare
+
+
+class Services:
+    """The services the bot's commands are given, one of each type. The composition root
+    subclasses it as a dataclass with one required field per service."""
+
+    def get(self, kind: type[T]) -> T:
+        found = [value for value in vars(self).values() if isinstance(value, kind)]
+        if len(found) != 1:
+            raise LookupError(f"the bot has {len(found)} services of type {kind.__name__}, not 1")
+        return found[0]
 
 
 @dataclass
+class Invocation:
+    command: Command[Any]
+    arguments: dict[str, object]
+
+    async def run(self, services: Services, request: Request) -> str:
+        service = services.get(self.command.service)
+        return await self.command.handler(service, request, **self.arguments)
+
+
 class CommandRegistry:
-    commands: dict[str, Command] = field(default_factory=dict)
+    """The bot's commands, built from its features' declarations; names and aliases are
+    unique across them."""
 
-    def command(self, name: str, *args: Arg, help: str) -> Callable[[Handler], Handler]:
-        def register(handler: Handler) -> Handler:
-            self.commands[name] = Command(name, help, tuple(args), handler)
-            return handler
+    def __init__(self, features: Iterable[Commands[Any]]) -> None:
+        #: Every name and alias, to its command.
+        self.names: dict[str, Command[Any]] = {}
+        #: Each command once, by its name.
+        self.commands: dict[str, Command[Any]] = {}
+        for feature in features:
+            for command in feature.declared:
+                self.commands[command.name] = command
+                for name in (command.name, *command.aliases):
+                    if name in self.names:
+                        raise ValueError(f"two commands are called `{PREFIX}{name}`")
+                    self.names[name] = command
 
-        return register
+    def check_served_by(self, services: Services) -> None:
+        """Raise LookupError at start-up if some command's service is missing."""
+        for command in self.commands.values():
+            services.get(command.service)
 
     def parse(self, body: str) -> Invocation | None:
         """None if the body is not a command at all (ordinary chat)."""
@@ -97,14 +170,14 @@ class CommandRegistry:
             )
         return Invocation(command, self._bind(command, rest))
 
-    def _match(self, words: Sequence[str]) -> tuple[Command | None, list[str]]:
+    def _match(self, words: Sequence[str]) -> tuple[Command[Any] | None, list[str]]:
         for length in range(min(len(words), 3), 0, -1):
             name = " ".join(words[:length]).lower()
-            if name in self.commands:
-                return self.commands[name], list(words[length:])
+            if name in self.names:
+                return self.names[name], list(words[length:])
         return None, list(words)
 
-    def _bind(self, command: Command, words: list[str]) -> dict[str, object]:
+    def _bind(self, command: Command[Any], words: list[str]) -> dict[str, object]:
         bound: dict[str, object] = {}
         for i, arg in enumerate(command.args):
             if arg.is_rest:
@@ -144,7 +217,9 @@ class CommandRegistry:
         if topic:
             wanted = topic.lstrip(PREFIX).lower().split()
             matches = [
-                c for n, c in sorted(self.commands.items()) if n.split()[: len(wanted)] == wanted
+                c
+                for n, c in sorted(self.commands.items())
+                if any(name.split()[: len(wanted)] == wanted for name in (n, *c.aliases))
             ]
             if not matches:
                 raise UsageError(
@@ -152,13 +227,30 @@ class CommandRegistry:
                 )
             lines = []
             for command in matches:
-                lines.append(f"- `{command.usage()}`: {command.help}")
+                lines.append(_line(command))
                 lines += [f"  - `{a.name}`: {a.help}" for a in command.args if a.help]
             return "\n".join(lines)
         lines = ["**Borough commands**", ""]
-        lines += [f"- `{c.usage()}`: {c.help}" for _, c in sorted(self.commands.items())]
+        lines += [_line(c) for _, c in sorted(self.commands.items())]
         lines += ["", f"`{PREFIX}help COMMAND` explains one command."]
         return "\n".join(lines)
+
+
+def _line(command: Command[Any]) -> str:
+    aliases = ", ".join(f"`{PREFIX}{a}`" for a in command.aliases)
+    return f"- `{command.usage()}`{f' (also {aliases})' if aliases else ''}: {command.help}"
+
+
+HELP = Commands(CommandRegistry)
+
+
+@HELP.command(
+    "help",
+    Arg("command", "a command to explain, e.g. `profile set`", is_optional=True, is_rest=True),
+    help="List the commands, or explain one.",
+)
+async def help_(commands: CommandRegistry, request: Request, command: str | None) -> str:
+    return commands.help(command)
 
 
 def _either(choices: Sequence[str]) -> str:

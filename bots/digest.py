@@ -35,9 +35,8 @@ from borough.db import (
 from borough.digests import DEFAULT_TIME, DueDigest, Schedule, due, parse_time
 from borough.readers import readable_channel_ids
 from borough.wording import count
-from bots.commands import Arg, UsageError
+from bots.commands import Arg, Commands, Request, UsageError
 from bots.direct import DirectMessages
-from bots.handlers import Request, registry
 
 logger = logging.getLogger(__name__)
 
@@ -229,14 +228,17 @@ class Digests:
         return "\n".join(lines)
 
 
-@registry.command(
+COMMANDS = Commands(Digests)
+
+
+@COMMANDS.command(
     "digest",
     Arg("frequency", "how often", choices=("daily", "weekly", "off")),
     Arg("time", "when, HH:MM on a 24-hour clock (default 08:00)", is_optional=True, max_length=5),
     Arg("timezone", "e.g. Europe/London (default: the council's)", is_optional=True, max_length=64),
     help="A digest of the channels you follow, sent to you by direct message.",
 )
-async def digest(request: Request, frequency: str, time: str | None, timezone: str | None) -> str:
-    return await request.digests.subscribe(
-        request.sender, request.room_id, frequency, time, timezone
-    )
+async def digest(
+    digests: Digests, request: Request, frequency: str, time: str | None, timezone: str | None
+) -> str:
+    return await digests.subscribe(request.sender, request.room_id, frequency, time, timezone)

@@ -45,9 +45,8 @@ from borough.jitsi import (
 from borough.meetings import REMINDER_LEAD, MeetingStore, as_utc
 from borough.settings import JitsiSettings
 from borough.wording import quoted
-from bots.commands import Arg, UsageError
+from bots.commands import Arg, Commands, Request, UsageError
 from bots.direct import DirectMessages
-from bots.handlers import Request, registry
 from bots.replies import notice
 
 logger = logging.getLogger(__name__)
@@ -263,9 +262,10 @@ class Meetings:
         moment = check_ahead(parse_local_time(day, clock_time, zone(tz_name), now), now)
         return await self._schedule(room_id, sender, moment, tz_name, words)
 
-    async def schedule_in(self, room_id: str, sender: str, duration: str, words: str | None) -> str:
-        now = self.clock()
-        moment = now + parse_duration(duration)
+    async def schedule_in(
+        self, room_id: str, sender: str, delay: timedelta, words: str | None
+    ) -> str:
+        moment = self.clock() + delay
         return await self._schedule(room_id, sender, moment, await self._timezone_of(sender), words)
 
     async def _timezone_of(self, person: str) -> str:
@@ -548,6 +548,7 @@ class Meetings:
 
 # --- commands ------------------------------------------------------------------------------------
 
+COMMANDS = Commands(Meetings)
 TITLE = Arg(
     "title",
     "what the meeting is about; start with `audio` for sound only",
@@ -557,23 +558,17 @@ TITLE = Arg(
 )
 
 
-def _meetings(request: Request) -> Meetings:
-    if request.meetings is None:
-        raise UsageError("Meetings are not set up on this bot.")
-    return request.meetings
+@COMMANDS.command("meet", TITLE, help="Start a Jitsi meeting in this room now, pinned at the top.")
+async def meet(meetings: Meetings, request: Request, title: str | None) -> str:
+    return await meetings.start(request.room_id, request.sender, title)
 
 
-@registry.command("meet", TITLE, help="Start a Jitsi meeting in this room now, pinned at the top.")
-async def meet(request: Request, title: str | None) -> str:
-    return await _meetings(request).start(request.room_id, request.sender, title)
+@COMMANDS.command("meet end", help="End this room's meeting and remove its widget.")
+async def meet_end(meetings: Meetings, request: Request) -> str:
+    return await meetings.end(request.room_id, request.sender)
 
 
-@registry.command("meet end", help="End this room's meeting and remove its widget.")
-async def meet_end(request: Request) -> str:
-    return await _meetings(request).end(request.room_id, request.sender)
-
-
-@registry.command(
+@COMMANDS.command(
     "meet at",
     Arg("date", "YYYY-MM-DD, today or tomorrow", max_length=10),
     Arg("time", "HH:MM on a 24-hour clock", max_length=5),
@@ -587,41 +582,43 @@ async def meet_end(request: Request) -> str:
     ),
     help="Plan a meeting at a date and time; the room is reminded 10 minutes before.",
 )
-async def meet_at(request: Request, date: str, time: str, title: str | None) -> str:
-    return await _meetings(request).schedule_at(request.room_id, request.sender, date, time, title)
+async def meet_at(
+    meetings: Meetings, request: Request, date: str, time: str, title: str | None
+) -> str:
+    return await meetings.schedule_at(request.room_id, request.sender, date, time, title)
 
 
-@registry.command(
+@COMMANDS.command(
     "meet in",
-    Arg("delay", "e.g. 30m, 2h, 1h30m, 1d", max_length=12),
+    Arg("delay", "e.g. 30m, 2h, 1h30m, 1d", max_length=12, convert=parse_duration),
     TITLE,
     help="Plan a meeting after a delay; the room is reminded 10 minutes before.",
 )
-async def meet_in(request: Request, delay: str, title: str | None) -> str:
-    return await _meetings(request).schedule_in(request.room_id, request.sender, delay, title)
+async def meet_in(meetings: Meetings, request: Request, delay: timedelta, title: str | None) -> str:
+    return await meetings.schedule_in(request.room_id, request.sender, delay, title)
 
 
-@registry.command(
+@COMMANDS.command(
     "meet guest",
     Arg("name", "the guest's name, as the meeting will show it", is_rest=True, max_length=100),
     help="A link into this room's meeting for a guest without an account, sent to you by "
     "direct message (moderators).",
 )
-async def meet_guest(request: Request, name: str) -> str:
-    return await _meetings(request).guest_link(
+async def meet_guest(meetings: Meetings, request: Request, name: str) -> str:
+    return await meetings.guest_link(
         request.room_id, request.sender, name, f"guest-{request.event_id}"
     )
 
 
-@registry.command("meet list", help="The meeting on now and those planned in this room.")
-async def meet_list(request: Request) -> str:
-    return await _meetings(request).upcoming(request.room_id)
+@COMMANDS.command("meet list", help="The meeting on now and those planned in this room.")
+async def meet_list(meetings: Meetings, request: Request) -> str:
+    return await meetings.upcoming(request.room_id)
 
 
-@registry.command(
+@COMMANDS.command(
     "meet cancel",
     Arg("number", "the meeting's number, from `!meet list`", convert=meeting_number),
     help="Call off a planned meeting.",
 )
-async def meet_cancel(request: Request, number: int) -> str:
-    return await _meetings(request).cancel(request.room_id, request.sender, number)
+async def meet_cancel(meetings: Meetings, request: Request, number: int) -> str:
+    return await meetings.cancel(request.room_id, request.sender, number)

@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from borough.db import ChannelRow, Follow, Post, PostTag, Profile
 from borough.readers import latest_posts, readable_channel_ids, readable_channels
-from borough.wording import count
-from bots.commands import UsageError
+from borough.wording import MAX_PAGE, count, page_number
+from bots.commands import Arg, Commands, Request, UsageError
 from bots.index import Indexer
 
 PAGE_SIZE = 5
@@ -150,3 +150,42 @@ class Microblog:
         if len(posts) > PAGE_SIZE:
             lines.append(f"More: `{more}`")
         return "\n".join(lines)
+
+
+# --- commands ------------------------------------------------------------------------------------
+
+COMMANDS = Commands(Microblog)
+CHANNEL = Arg("channel", "a channel's alias, e.g. #council-news", max_length=255)
+PAGE = Arg("page", f"which page, from 1 to {MAX_PAGE}", is_optional=True, convert=page_number)
+
+
+@COMMANDS.command("follow", CHANNEL, help="Follow a channel: its posts come into your !feed.")
+async def follow(microblog: Microblog, request: Request, channel: str) -> str:
+    return await microblog.follow(request.sender, channel)
+
+
+@COMMANDS.command("unfollow", CHANNEL, help="Stop following a channel.")
+async def unfollow(microblog: Microblog, request: Request, channel: str) -> str:
+    return await microblog.unfollow(request.sender, channel)
+
+
+@COMMANDS.command("feed", PAGE, help="The latest posts of the channels you follow.")
+async def feed(microblog: Microblog, request: Request, page: int | None) -> str:
+    return await microblog.feed(request.sender, page or 1)
+
+
+@COMMANDS.command(
+    "tag",
+    Arg("hashtag", "e.g. #housing", max_length=100),
+    PAGE,
+    help="Posts with a hashtag, in channels you can read.",
+)
+async def tag(microblog: Microblog, request: Request, hashtag: str, page: int | None) -> str:
+    return await microblog.tag(request.sender, hashtag, page or 1)
+
+
+@COMMANDS.command(
+    "trending", help="The hashtags of the past 24 hours and 7 days, in channels you can read."
+)
+async def trending(microblog: Microblog, request: Request) -> str:
+    return await microblog.trending(request.sender)

@@ -7,6 +7,7 @@ applied there); this module words the answers for chat and makes a person's own 
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from borough.db import Profile, ProfileFieldRow
 from borough.directory import Card, DirectoryError, DirectoryQuery, PersonSummary
 from borough.profile_mirror import ProfileMirror
 from borough.wording import count
-from bots.commands import UsageError
+from bots.commands import Arg, Commands, Request, UsageError
 
 #: Fields a person may set themselves, with their validation and default visibility.
 EDITABLE = ("title", "bio", "skills", "location", "pronouns", "phone")
@@ -197,3 +198,78 @@ def _usage() -> Iterator[None]:
         yield
     except DirectoryError as exc:
         raise UsageError(str(exc)) from None
+
+
+# --- commands ------------------------------------------------------------------------------------
+
+COMMANDS = Commands(ProfileDirectory)
+
+
+@COMMANDS.command("profile", help="Show your own profile card.")
+async def profile(profiles: ProfileDirectory, request: Request) -> str:
+    return await profiles.card(request.sender, request.sender)
+
+
+@COMMANDS.command(
+    "profile set",
+    Arg("field", "which field", choices=EDITABLE),
+    Arg("value", "the new value; skills are separated by commas", is_rest=True),
+    help="Set a field of your profile.",
+)
+async def profile_set(profiles: ProfileDirectory, request: Request, field: str, value: str) -> str:
+    return await profiles.set_field(request.sender, field, value)
+
+
+@COMMANDS.command(
+    "profile visibility",
+    Arg("field", "which field", choices=EDITABLE),
+    Arg("audience", "who may see it", choices=("staff", "partners", "public")),
+    help="Choose who sees a field: your organisation (staff), partner organisations too, or everyone.",
+)
+async def profile_visibility(
+    profiles: ProfileDirectory, request: Request, field: str, audience: str
+) -> str:
+    return await profiles.set_visibility(request.sender, field, audience)
+
+
+@COMMANDS.command(
+    "whois",
+    Arg("person", "@user:server or part of a name", is_rest=True, max_length=100),
+    help="Show someone's profile card.",
+)
+async def whois(profiles: ProfileDirectory, request: Request, person: str) -> str:
+    matches = await profiles.find_people(person)
+    if not matches:
+        raise UsageError(f"Nobody matches `{person}`. Try part of their name, or `@username`.")
+    if len(matches) > 1:
+        names = "\n".join(f"- {m.display_name} ({m.user_id})" for m in matches)
+        return (
+            f"{count(len(matches), 'person', 'people')} match `{person}`:\n\n{names}\n\n"
+            "Ask again with their `@username`."
+        )
+    return await profiles.card(request.sender, matches[0].user_id)
+
+
+@COMMANDS.command(
+    "find",
+    Arg(
+        "query",
+        'words and filters: org:KEY unit:KEY skill:"…" role:ROLE page:N',
+        is_rest=True,
+        keeps_quotes=True,
+        max_length=300,
+        convert=lambda text: parse_query(shlex.split(text)),
+    ),
+    help="Search the people directory, ranked; only fields you may see are searched.",
+)
+async def find(profiles: ProfileDirectory, request: Request, query: DirectoryQuery) -> str:
+    return await profiles.search(request.sender, query)
+
+
+@COMMANDS.command(
+    "team",
+    Arg("unit", "a unit's key or name", is_rest=True, max_length=255),
+    help="The members of a unit, managers first, and the teams within it.",
+)
+async def team(profiles: ProfileDirectory, request: Request, unit: str) -> str:
+    return await profiles.team(request.sender, unit)

@@ -34,11 +34,11 @@ from borough.db import BotState, DirectRoom, HandledEvent
 from borough.profile_mirror import ProfileMirror
 from borough.settings import BotSettings, JitsiSettings
 from bots.admin import PartnerAdmin
+from bots.assembly import BotServices, command_registry
 from bots.blogs import BlogIndexer, Blogs
-from bots.commands import UnknownCommand, UsageError
+from bots.commands import Request, UnknownCommand, UsageError
 from bots.digest import Digests
 from bots.direct import DirectMessages
-from bots.handlers import Request, registry
 from bots.index import Indexer
 from bots.meet import Clock, Meetings, utc_now
 from bots.microblog import Microblog
@@ -109,8 +109,21 @@ class BoroughBot:
             self.clock,
             self.meeting_interval,
         )
-        self.room_widgets = RoomWidgets(self.client, self.public_url)
+        self.room_widgets = RoomWidgets(self.client, self.public_url, self.microblog)
         self.direct = DirectMessages(self.sessions, self.client)
+        self.commands = command_registry()
+        self.services = BotServices(
+            commands=self.commands,
+            profiles=self.profiles,
+            microblog=self.microblog,
+            blogs=self.blogs,
+            reposts=self.reposts,
+            digests=self.digests,
+            admin=self.admin,
+            meetings=self.meetings,
+            room_widgets=self.room_widgets,
+        )
+        self.commands.check_served_by(self.services)
         self._stopping = asyncio.Event()
 
     async def login(self) -> None:
@@ -287,7 +300,7 @@ class BoroughBot:
 
     async def _on_message(self, room_id: str, event_id: str, sender: str, body: str) -> None:
         try:
-            invocation = registry.parse(body)
+            invocation = self.commands.parse(body)
         except UnknownCommand as exc:
             if self._publishes(room_id) is not None:
                 return  # "!!! Road closed" in a channel is a post, not a command
@@ -302,21 +315,8 @@ class BoroughBot:
             if await session.get(HandledEvent, event_id) is not None:
                 return
         if invocation is not None:
-            request = Request(
-                sender,
-                room_id,
-                event_id,
-                self.profiles,
-                self.microblog,
-                blogs=self.blogs,
-                reposts=self.reposts,
-                digests=self.digests,
-                admin=self.admin,
-                meetings=self.meetings,
-                room_widgets=self.room_widgets,
-            )
             try:
-                answer = await invocation.command.handler(request, **invocation.arguments)
+                answer = await invocation.run(self.services, Request(sender, room_id, event_id))
             except UsageError as exc:
                 answer = str(exc)
             except Exception:

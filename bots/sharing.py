@@ -23,8 +23,7 @@ from borough import events
 from borough.db import ChannelRow, Post, Profile, Repost, UnitRow
 from borough.readers import readable_channel_ids
 from borough.reposts import ChannelAudience, attribution, parse_post_link, repost_refusal
-from bots.commands import Arg, UsageError
-from bots.handlers import Request, registry
+from bots.commands import Arg, Commands, Request, UsageError
 from bots.replies import render_html
 
 logger = logging.getLogger(__name__)
@@ -171,11 +170,14 @@ class Reposts:
         return ChannelAudience(channel.name, channel.is_sealed, channel.is_public, owner)
 
 
-@registry.command(
+COMMANDS = Commands(Reposts)
+
+
+@COMMANDS.command(
     "repost",
     Arg("link", "the post's link (Share or Copy link in Element)", max_length=500),
     Arg("channel", "the channel to repost into, e.g. #council-news", max_length=255),
     help="Boost a post into another channel you post in, crediting its author.",
 )
-async def repost(request: Request, link: str, channel: str) -> str:
-    return await request.reposts.repost(request.sender, link, channel)
+async def repost(reposts: Reposts, request: Request, link: str, channel: str) -> str:
+    return await reposts.repost(request.sender, link, channel)

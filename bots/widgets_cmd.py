@@ -14,15 +14,17 @@ from nio import AsyncClient, RoomGetStateEventError
 
 from borough.jitsi import required_level
 from borough.room_widgets import LAYOUT_EVENT, WIDGET_EVENT, RoomWidget, pinned_layout
-from bots.commands import Arg, UsageError
-from bots.handlers import Request, registry
+from bots.commands import Arg, Commands, Request, UsageError
 from bots.meet import RoomPower, checked
+from bots.microblog import Microblog
 
 
 @dataclass
 class RoomWidgets:
     client: AsyncClient
     public_url: str
+    #: Finds the channel a timeline widget shows, among those the asker can read.
+    microblog: Microblog
 
     async def add(self, room_id: str, sender: str, widget: RoomWidget) -> str:
         power = await self._power(room_id)
@@ -70,7 +72,10 @@ class RoomWidgets:
         return RoomPower.from_state(response.events)
 
 
-@registry.command(
+COMMANDS = Commands(RoomWidgets)
+
+
+@COMMANDS.command(
     "widget",
     Arg("widget", "the widget to add", choices=("people", "timeline")),
     Arg(
@@ -80,17 +85,17 @@ class RoomWidgets:
     ),
     help="Add Borough's people directory, or a channel's timeline, to this room as a widget.",
 )
-async def widget_(request: Request, widget: str, channel: str | None) -> str:
-    if request.room_widgets is None:
-        raise UsageError("Widgets are not set up on this bot.")
+async def widget_(
+    room_widgets: RoomWidgets, request: Request, widget: str, channel: str | None
+) -> str:
     if widget == "people":
         if channel is not None:
             raise UsageError("`!widget people` takes nothing more.")
-        return await request.room_widgets.add(request.room_id, request.sender, RoomWidget("people"))
+        return await room_widgets.add(request.room_id, request.sender, RoomWidget("people"))
     reference = None
     if channel is not None:
-        row = await request.microblog.channel(channel, request.sender)
+        row = await room_widgets.microblog.channel(channel, request.sender)
         reference = row.alias or row.room_id
-    return await request.room_widgets.add(
+    return await room_widgets.add(
         request.room_id, request.sender, RoomWidget("timeline", reference)
     )

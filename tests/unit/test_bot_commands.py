@@ -14,12 +14,14 @@ from borough import events
 from borough.db import Post, create_engine, migrate, session_factory
 from borough.visibility import Viewer, may_see
 from borough.wording import MAX_PAGE, count, quoted
-from bots.commands import Arg, CommandRegistry, UnknownCommand, UsageError
-from bots.handlers import registry
+from bots.assembly import command_registry
+from bots.commands import Arg, CommandRegistry, Commands, Request, UnknownCommand, UsageError
 from bots.index import Indexer
 from bots.meet import parse_duration, parse_local_time, zone
 from bots.profiles import parse_query
 from bots.replies import notice
+
+registry = command_registry()
 
 
 def test_parsing_binds_typed_arguments_and_longest_names() -> None:
@@ -48,16 +50,39 @@ def test_bad_commands_get_usage_answers(body: str, answer: str) -> None:
 
 
 def test_help_comes_from_the_registrations() -> None:
-    local = CommandRegistry()
+    declared = Commands(str)
 
-    @local.command("ping", Arg("target", "who to ping", is_optional=True), help="Say hello.")
-    async def ping(request: object, target: str | None) -> str:
+    @declared.command("ping", Arg("target", "who to ping", is_optional=True), help="Say hello.")
+    async def ping(service: str, request: Request, target: str | None) -> str:
         return "pong"
 
+    local = CommandRegistry([declared])
     assert "- `!ping [TARGET]`: Say hello." in local.help()
     assert "`target`: who to ping" in local.help("ping")
     with pytest.raises(UsageError, match="There is no `!pong` command"):
         local.help("pong")
+
+
+def test_an_alias_runs_its_command_and_shows_in_its_help() -> None:
+    declared = Commands(str)
+
+    @declared.command("meet list", help="Planned meetings.", aliases=("meetings",))
+    async def meet_list(service: str, request: Request) -> str:
+        return "none"
+
+    local = CommandRegistry([declared])
+    invocation = local.parse("!meetings")
+    assert invocation is not None and invocation.command.name == "meet list"
+    assert "- `!meet list` (also `!meetings`): Planned meetings." in local.help()
+    assert local.help("meetings") == local.help("meet list")
+    clashing = Commands(str)
+
+    @clashing.command("meetings", help="Another command by the alias's name.")
+    async def meetings(service: str, request: Request) -> str:
+        return "other"
+
+    with pytest.raises(ValueError, match="two commands are called `!meetings`"):
+        CommandRegistry([declared, clashing])
 
 
 def test_replies_are_sanitised_notices() -> None:
