@@ -46,7 +46,7 @@ class Arg:
     choices: tuple[str, ...] = ()
     is_optional: bool = False
     is_rest: bool = False  # takes the rest of the line, spaces and all
-    keeps_quotes: bool = False  # the rest of the line, re-quoted so the handler can split it
+    keeps_quotes: bool = False  # the rest of the line, re-quoted so `convert` can split it
     max_length: int = 1000
     #: Turns the typed text into the handler's value (a page number, a duration); a
     #: ValueError or UsageError it raises is the answer.

@@ -258,7 +258,7 @@ async def whois(profiles: ProfileDirectory, request: Request, person: str) -> st
         is_rest=True,
         keeps_quotes=True,
         max_length=300,
-        convert=lambda text: parse_query(shlex.split(text)),
+        convert=lambda words: parse_query(shlex.split(words)),
     ),
     help="Search the people directory, ranked; only fields you may see are searched.",
 )

@@ -34,8 +34,8 @@ EVERY_COMMAND = [
     "whois",
     "widget",
 ]
-#: The registry's module, the bot's runner (the composition root's user) and two features: before
-#: the bot was assembled in one place, these gave 12, 26, 19 and 12 commands.
+#: The registry's module, the bot's runner and two features. Before the bot was assembled in one
+#: place, `bots.handlers.registry` then held 12, 26, 19 and 12 commands.
 FIRST_IMPORTS = ("bots.commands", "bots.runner", "bots.meet", "bots.profiles")
 
 SCRIPT = """
