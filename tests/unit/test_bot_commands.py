@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-import bots.runner  # noqa: F401 -- registers every command module, as the running bot has them
 from borough import events
 from borough.db import Post, create_engine, migrate, session_factory
 from borough.visibility import Viewer, may_see
