@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import secrets
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,11 +29,10 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.bot_process import BotProcess, until  # noqa: E402
 from borough import events  # noqa: E402
 from borough.db import migrate_sync  # noqa: E402
 from borough.localsynapse import LocalSynapse  # noqa: E402
-
-POLL_SECONDS = 0.05
 
 
 class Client:
@@ -71,44 +68,6 @@ def indexed(database: Path, room_id: str) -> int:
         db.close()
 
 
-async def until(condition: Any, seconds: float, what: str) -> None:
-    """A bounded wait for a condition that has no event to await (the bot's own database)."""
-    deadline = time.monotonic() + seconds
-    while not await asyncio.to_thread(condition):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} did not happen within {seconds:.0f} s")
-        await asyncio.sleep(POLL_SECONDS)
-
-
-class BotProcess:
-    """`borough bots run` as a child process that the benchmark can stop and start again."""
-
-    def __init__(self, settings: Path, log: Path, catch_up: bool) -> None:
-        self.settings, self.log = settings, log
-        self.process: subprocess.Popen[bytes] | None = None
-        self.restart = self.start if catch_up else None
-
-    def start(self) -> None:
-        command = [str(REPO / ".venv" / "bin" / "borough"), "--settings", str(self.settings)]
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
-                [*command, "bots", "run"],
-                stdout=log,
-                stderr=log,
-                env=dict(os.environ),
-            )
-
-    def stop(self) -> None:
-        if self.process is None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-        self.process = None
-
-
 async def run(
     args: argparse.Namespace,
     homeserver: str,
@@ -117,6 +76,7 @@ async def run(
     posters: list[tuple[str, str]],
     database: Path,
     bot: BotProcess,
+    catch_up: bool,
 ) -> None:
     async with aiohttp.ClientSession() as http:
         service = Client(http, homeserver, service_token)
@@ -179,13 +139,13 @@ async def run(
         print(f"bot indexed:      {done:6.2f} s  {bot_rate:7.1f} posts/s")
         print(f"lag after the last accepted post: {(done - accepted) * 1000:.0f} ms")
         print(f"ratio indexed / accepted rate: {bot_rate / floor_rate:.3f} (1.0 = keeps up)")
-        if bot.restart is None:
+        if not catch_up:
             return
         # Capacity: the same posts again while the bot is down, then its catch-up from the gap.
         bot.stop()
         await asyncio.gather(*(post_all(u, t) for u, t in posters))
         began = time.perf_counter()
-        bot.restart()
+        bot.start()
         await until(lambda: indexed(database, room_id) >= 2 * total, 600, "the catch-up")
         caught_up = time.perf_counter() - began
         print(
@@ -237,9 +197,20 @@ def main() -> None:
                 ),
                 encoding="utf-8",
             )
-            bot = BotProcess(settings, tmp / "bot.log", args.catch_up)
+            bot = BotProcess(settings, tmp / "bot.log")
             bot.start()
-            asyncio.run(run(args, synapse.base_url, service_token, bot_id, posters, database, bot))
+            asyncio.run(
+                run(
+                    args,
+                    synapse.base_url,
+                    service_token,
+                    bot_id,
+                    posters,
+                    database,
+                    bot,
+                    args.catch_up,
+                )
+            )
         finally:
             if bot is not None:
                 bot.stop()

@@ -91,7 +91,7 @@ class Homeserver:
         return self.call("GET", path, token or self.service_token)
 
 
-def _postgres_database(prefix: str) -> tuple[str, Any]:
+def postgres_database(prefix: str) -> tuple[str, Any]:
     import psycopg2
 
     name = f"{prefix}_{secrets.token_hex(4)}"
@@ -152,7 +152,7 @@ def homeserver(
 @pytest.fixture(scope="module")
 def app_database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if POSTGRES_DSN:
-        url, drop = _postgres_database("borough_app")
+        url, drop = postgres_database("borough_app")
         try:
             yield url
         finally:

@@ -23,7 +23,7 @@ from bots.meet import (
     show_time,
     split_audio_title,
 )
-from tests.conftest import POSTGRES_DSN, _postgres_database
+from tests.conftest import POSTGRES_DSN, postgres_database
 from widgets.conferencing import Admission, AdmissionLog, RoomSnapshot
 
 LONDON = ZoneInfo("Europe/London")
@@ -109,7 +109,7 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     if request.param == "sqlite":
         url, drop = f"sqlite+aiosqlite:///{tmp_path / 'app.db'}", None
     else:
-        url, drop = _postgres_database("borough_meet")
+        url, drop = postgres_database("borough_meet")
     await migrate(url)
     engine = create_engine(url)
     yield MeetingStore(session_factory(engine))

@@ -1,0 +1,71 @@
+"""`borough bots run` as a real child process, for the benchmarks that stop, kill and restart
+it (bench/indexing.py, bench/crash.py), and a bounded wait for what only its database shows."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import os
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+POLL_SECONDS = 0.05
+
+
+class BotProcess:
+    """The bot in a process of its own, so `kill()` is a real SIGKILL: nothing runs after it."""
+
+    def __init__(self, settings: Path, log: Path) -> None:
+        self.settings, self.log = settings, log
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def is_running(self) -> bool:
+        return self.process is not None
+
+    def start(self) -> None:
+        command = [str(REPO / ".venv" / "bin" / "borough"), "--settings", str(self.settings)]
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [*command, "bots", "run"], stdout=log, stderr=log, env=dict(os.environ)
+            )
+
+    def stop(self) -> None:
+        """Ask it to stop (SIGTERM), as a service manager would; SIGKILL if it hangs."""
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+    def kill(self) -> None:
+        """`kill -9`: no handler, no cleanup, no last commit."""
+        if self.process is None:
+            return
+        self.process.kill()
+        self.process.wait()
+        self.process = None
+
+
+async def until(condition: Callable[[], Any], seconds: float, what: str) -> None:
+    """A bounded wait for a condition that has no event to await (the bot's own database).
+    A plain function runs in a thread (it may block on a database); a coroutine is awaited."""
+    deadline = time.monotonic() + seconds
+    while True:
+        if inspect.iscoroutinefunction(condition):
+            held = await condition()
+        else:
+            held = await asyncio.to_thread(condition)
+        if held:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} did not happen within {seconds:.0f} s")
+        await asyncio.sleep(POLL_SECONDS)
