@@ -121,16 +121,19 @@ def applied(settings: Path, chart: Path) -> None:
 
 
 def _report(counts: Any) -> str:
-    """One line of `name=value` pairs, as the benchmarks print their figures."""
+    """One line of `name=value` pairs, as the benchmarks print their figures, then what
+    went wrong, one line each."""
     shown = []
     for item in fields(counts):
         value = getattr(counts, item.name)
+        if item.name == "problems":
+            continue
         if isinstance(value, float):
             value = f"{value:.1f}"
         elif isinstance(value, list):
             value = ",".join(value) or "-"
         shown.append(f"{item.name}={value}")
-    return "  ".join(shown)
+    return "\n".join(["  ".join(shown), *counts.problems])
 
 
 # --- the bot ----------------------------------------------------------------------------------
@@ -235,6 +238,7 @@ class BotCrashCounts:
     answered_twice: int = 0
     unanswered: int = 0
     seconds: float = 0.0
+    problems: list[str] = field(default_factory=list)
 
     @property
     def failures(self) -> int:
@@ -412,22 +416,26 @@ class BotCrash:
         return int(results[0])
 
     async def settle(self) -> None:
-        """Wait until the bot has handled everything sent: it answers a last command only
-        after the batches before it are indexed."""
+        """Wait until the bot has handled everything sent. Everyone sends a last command: the
+        bot indexes a batch before it answers any command in it, and answers the commands of
+        one room in order, but may answer one room's last command before another room's
+        earlier ones. So every room's last command must be answered."""
         if not self.bot.is_running:
             self.bot.start()
-        person = sorted(self.dms)[0]
-        client, room = self.clients[person], self.dms[person]
-        path = f"/_matrix/client/v3/rooms/{q(room)}/send/m.room.message/crash{self.seed}-last"
-        marker = (await client.request("PUT", path, {"msgtype": "m.text", "body": "!help"}))[
-            "event_id"
-        ]
+        last: dict[str, str] = {}
+        for person, room in self.dms.items():
+            path = f"/_matrix/client/v3/rooms/{q(room)}/send/m.room.message/crash{self.seed}-last"
+            content = {"msgtype": "m.text", "body": "!help"}
+            last[person] = (await self.clients[person].request("PUT", path, content))["event_id"]
 
         async def answered() -> bool:
-            history = await _history(client, room)
-            return any(_replied_to(event) == marker for event in history)
+            for person, marker in last.items():
+                history = await _history(self.clients[person], self.dms[person])
+                if not any(_replied_to(event) == marker for event in history):
+                    return False
+            return True
 
-        await until(answered, LIVE_SECONDS, "the bot's answer to the last command")
+        await until(answered, LIVE_SECONDS, "the bot's answers to everyone's last command")
 
     async def count(self, counts: BotCrashCounts) -> None:
         service = MatrixClient(self.hs.synapse.base_url, self.hs.service_token)
@@ -438,15 +446,20 @@ class BotCrash:
         for user_id, room_id in self.dms.items():
             history = await _history(self.clients[user_id], room_id)
             asked = [
-                e["event_id"]
+                (e["event_id"], e["content"]["body"])
                 for e in history
                 if e["sender"] == user_id
                 and e["type"] == "m.room.message"
                 and str(e["content"].get("body", "")).startswith("!")
             ]
             answers = Counter(_replied_to(e) for e in history if e["sender"] == self.bot_user)
-            counts.answered_twice += sum(1 for a in asked if answers[a] > 1)
-            counts.unanswered += sum(1 for a in asked if answers[a] == 0)
+            for event_id, body in asked:
+                if answers[event_id] != 1:
+                    counts.problems.append(
+                        f"{answers[event_id]} answers to {body!r} ({event_id} in {room_id})"
+                    )
+                counts.answered_twice += answers[event_id] > 1
+                counts.unanswered += answers[event_id] == 0
 
     async def _compare(self, room_id: str, expected: ExpectedIndex, counts: BotCrashCounts) -> None:
         async with self.sessions() as session:
@@ -459,27 +472,9 @@ class BotCrash:
                     select(Reaction.event_id).where(Reaction.post_id.in_(list(posts)))
                 )
             )
-        counts.lost += len(expected.posts.keys() - posts.keys())
-        counts.lost += len(expected.reactions.keys() - reactions)
-        for event_id in posts.keys() - expected.posts.keys():
-            if event_id in expected.redacted:
-                counts.stale += 1  # the redaction is not reflected
-            else:
-                counts.duplicated += 1
-        for event_id in reactions - expected.reactions.keys():
-            counts.stale += event_id in expected.redacted
-            counts.duplicated += event_id not in expected.redacted
-        for event_id, post in expected.posts.items():
-            row = posts.get(event_id)
-            if row is None:
-                continue
-            counts.stale += row.body != post.body
-            for indexed, wanted in (
-                (row.reply_count, post.replies),
-                (row.reaction_count, post.reactions),
-            ):
-                counts.duplicated += max(0, indexed - wanted)
-                counts.lost += max(0, wanted - indexed)
+        for kind, what in index_problems(expected, posts, reactions):
+            setattr(counts, kind, getattr(counts, kind) + 1)
+            counts.problems.append(f"{kind}: {what} in {room_id}")
 
 
 def _content(action: Action, target: str | None) -> tuple[str, dict[str, Any]]:
@@ -564,6 +559,37 @@ def expected_index(history: list[dict[str, Any]]) -> ExpectedIndex:
     return expected
 
 
+def index_problems(
+    expected: ExpectedIndex, posts: dict[str, Post], reactions: set[str]
+) -> list[tuple[Literal["lost", "duplicated", "stale"], str]]:
+    """Every way one channel's index differs from what its history says, one entry per
+    post, reaction or count: (what it counts as, which event)."""
+    problems: list[tuple[Literal["lost", "duplicated", "stale"], str]] = []
+    problems += [("lost", f"post {e}") for e in sorted(expected.posts.keys() - posts.keys())]
+    problems += [("lost", f"reaction {e}") for e in sorted(expected.reactions.keys() - reactions)]
+    for event_id in sorted(
+        (posts.keys() | reactions) - expected.posts.keys() - expected.reactions.keys()
+    ):
+        if event_id in expected.redacted:
+            problems.append(("stale", f"redacted {event_id} still indexed"))
+        else:
+            problems.append(("duplicated", f"{event_id} indexed but not in the history"))
+    for event_id, post in sorted(expected.posts.items()):
+        row = posts.get(event_id)
+        if row is None:
+            continue
+        if row.body != post.body:
+            problems.append(("stale", f"post {event_id} reads {row.body!r}, not {post.body!r}"))
+        for what, indexed, wanted in (
+            ("replies", row.reply_count, post.replies),
+            ("reactions", row.reaction_count, post.reactions),
+        ):
+            if indexed != wanted:
+                kind: Literal["lost", "duplicated"] = "duplicated" if indexed > wanted else "lost"
+                problems.append((kind, f"post {event_id} counts {indexed} {what}, not {wanted}"))
+    return problems
+
+
 async def crash_bot(
     hs: Homeserver,
     chart: Path,
@@ -624,6 +650,7 @@ class ApplyCrashCounts:
     wrong_members: int = 0
     wrong_power: int = 0
     seconds: float = 0.0
+    problems: list[str] = field(default_factory=list)
 
     @property
     def failures(self) -> int:
@@ -767,10 +794,12 @@ def main() -> None:
     parser.add_argument("--commands", type=int, help="commands sent (bot; default posts / 4)")
     parser.add_argument("--people", type=int, default=12)
     parser.add_argument("--seed", type=int, default=random.SystemRandom().randrange(10**6))
+    parser.add_argument("--keep", type=Path, help="work here and keep the logs and databases")
     args = parser.parse_args()
     print(f"seed {args.seed} (replay with --seed {args.seed})", flush=True)
     with tempfile.TemporaryDirectory(prefix="borough-crash-") as name:
-        workdir = Path(name)
+        workdir = args.keep or Path(name)
+        workdir.mkdir(parents=True, exist_ok=True)
         chart = write_chart(workdir / "org.yaml", args.people)
         with homeserver_for(chart, workdir) as (hs, database_url):
             counts: BotCrashCounts | ApplyCrashCounts
