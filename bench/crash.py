@@ -81,8 +81,10 @@ COMMANDS = (
 #: Rich's progress bar, "applying ━━━╸━━━ 12/80 0:00:01", when stderr is told it is a terminal.
 PROGRESS = re.compile(r"applying\D*(\d+)/(\d+)")
 ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-#: Each kill waits this long at most for the restarted bot to handle a batch.
+#: Each kill waits this long at most for the restarted bot to handle a batch,
 LIVE_SECONDS = 120.0
+#: then up to this long more, so that it lands anywhere in the bot's work.
+MAX_PAUSE = 0.5
 
 
 def write_chart(path: Path, people: int) -> Path:
@@ -267,10 +269,12 @@ class Progress:
 
 @dataclass
 class KillSchedule:
-    """Where each kill lands (actions done) and how many actions later the bot restarts.
-    No action past `kill + slack` starts before that kill, so every kill meets traffic."""
+    """Where each kill lands (actions done), how long after the restarted bot is seen at
+    work, and how many actions later the bot restarts. No action past `kill + slack` starts
+    before that kill, so every kill meets traffic."""
 
     kills: list[int]
+    pauses: list[float]
     gaps: list[int]
     slack: int
 
@@ -279,11 +283,12 @@ class KillSchedule:
         segment = total // (kills + 1)
         if segment < 2:
             raise ValueError(f"{total} actions are too few for {kills} kills")
-        points, gaps = [], []
+        points, pauses, gaps = [], [], []
         for k in range(1, kills + 1):
             points.append(rng.randint(k * segment - segment // 2, k * segment))
+            pauses.append(rng.uniform(0, MAX_PAUSE))
             gaps.append(rng.randint(1, max(1, segment // 2)))
-        return cls(points, gaps, max(workers, segment // 2))
+        return cls(points, pauses, gaps, max(workers, segment // 2))
 
 
 class BotCrash:
@@ -298,7 +303,7 @@ class BotCrash:
         crowd: Crowd,
         seed: int,
     ) -> None:
-        self.hs, self.database_url, self.bot, self.bot_user = hs, database_url, bot, bot_user
+        self.hs, self.bot, self.bot_user = hs, bot, bot_user
         self.crowd, self.seed = crowd, seed
         self.engine = create_engine(database_url)
         self.sessions = session_factory(self.engine)
@@ -378,8 +383,8 @@ class BotCrash:
         self.events[index].set_result(str(response["event_id"]))
 
     async def run(self, actions: list[Action], schedule: KillSchedule, workers: int) -> int:
-        """Send every action from `workers` people at once while the bot is killed and
-        restarted on schedule; the number of kills."""
+        """Send every action, `workers` at a time, while the bot is killed and restarted on
+        schedule; the number of kills."""
         loop = asyncio.get_running_loop()
         self.events = {n: loop.create_future() for n in range(len(actions))}
         self.killed = {point: asyncio.Event() for point in schedule.kills}
@@ -396,7 +401,9 @@ class BotCrash:
         async def killer() -> int:
             kills = 0
             last = await self.position()
-            for point, gap in zip(schedule.kills, schedule.gaps, strict=True):
+            for point, pause, gap in zip(
+                schedule.kills, schedule.pauses, schedule.gaps, strict=True
+            ):
                 await progress.reached(point)
 
                 async def handled_a_batch(since: str | None = last) -> bool:
@@ -404,6 +411,7 @@ class BotCrash:
 
                 # The restarted bot has handled a batch: the kill meets a bot at work.
                 await until(handled_a_batch, LIVE_SECONDS, "the restarted bot syncing")
+                await asyncio.sleep(pause)  # anywhere in its next batch, not at its edge
                 self.bot.kill()
                 kills += 1
                 last = await self.position()
@@ -445,21 +453,9 @@ class BotCrash:
                 await self._compare(room_id, expected, counts)
         for user_id, room_id in self.dms.items():
             history = await _history(self.clients[user_id], room_id)
-            asked = [
-                (e["event_id"], e["content"]["body"])
-                for e in history
-                if e["sender"] == user_id
-                and e["type"] == "m.room.message"
-                and str(e["content"].get("body", "")).startswith("!")
-            ]
-            answers = Counter(_replied_to(e) for e in history if e["sender"] == self.bot_user)
-            for event_id, body in asked:
-                if answers[event_id] != 1:
-                    counts.problems.append(
-                        f"{answers[event_id]} answers to {body!r} ({event_id} in {room_id})"
-                    )
-                counts.answered_twice += answers[event_id] > 1
-                counts.unanswered += answers[event_id] == 0
+            for kind, what in answer_problems(history, user_id, self.bot_user):
+                setattr(counts, kind, getattr(counts, kind) + 1)
+                counts.problems.append(f"{kind}: {what} in {room_id}")
 
     async def _compare(self, room_id: str, expected: ExpectedIndex, counts: BotCrashCounts) -> None:
         async with self.sessions() as session:
@@ -587,6 +583,25 @@ def index_problems(
             if indexed != wanted:
                 kind: Literal["lost", "duplicated"] = "duplicated" if indexed > wanted else "lost"
                 problems.append((kind, f"post {event_id} counts {indexed} {what}, not {wanted}"))
+    return problems
+
+
+def answer_problems(
+    history: list[dict[str, Any]], person: str, bot: str
+) -> list[tuple[Literal["answered_twice", "unanswered"], str]]:
+    """Each of `person`'s commands in a DM must have exactly one answer from the bot, linked
+    to it by `m.in_reply_to`."""
+    answers = Counter(_replied_to(e) for e in history if e["sender"] == bot)
+    problems: list[tuple[Literal["answered_twice", "unanswered"], str]] = []
+    for event in history:
+        body = event.get("content", {}).get("body")
+        if event["sender"] != person or not isinstance(body, str) or not body.startswith("!"):
+            continue
+        if answers[event["event_id"]] == 0:
+            problems.append(("unanswered", f"{body!r} ({event['event_id']})"))
+        elif answers[event["event_id"]] > 1:
+            count = answers[event["event_id"]]
+            problems.append(("answered_twice", f"{body!r} ({event['event_id']}) {count} times"))
     return problems
 
 

@@ -6,7 +6,14 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from bench.crash import CHANNELS, Crowd, expected_index, index_problems, workload
+from bench.crash import (
+    CHANNELS,
+    Crowd,
+    answer_problems,
+    expected_index,
+    index_problems,
+    workload,
+)
 from borough.db import Post
 
 ANN, BEN = "@ann:example.org", "@ben:example.org"
@@ -91,6 +98,32 @@ def test_every_difference_is_counted() -> None:
     assert sorted(kinds) == sorted(
         ["lost", "lost", "lost", "stale", "stale", "stale", "duplicated", "duplicated"]
     )
+
+
+def test_each_command_needs_exactly_one_answer() -> None:
+    bot = "@boroughbot:example.org"
+
+    def answer(event_id: str, to: str) -> dict[str, Any]:
+        content = {
+            "msgtype": "m.notice",
+            "body": "…",
+            "m.relates_to": {"m.in_reply_to": {"event_id": to}},
+        }
+        return event(event_id, bot, content, type="m.room.message")
+
+    history = [
+        message("$feed", ANN, "!feed"),
+        message("$chat", ANN, "thanks"),  # not a command
+        message("$whois", ANN, "!whois Ben"),
+        message("$help", ANN, "!help"),
+        answer("$a1", "$feed"),
+        answer("$a2", "$whois"),
+        answer("$a3", "$whois"),
+        answer("$a4", "$chat"),
+    ]
+    problems = answer_problems(history, ANN, bot)
+    assert [kind for kind, _ in problems] == ["answered_twice", "unanswered"]
+    assert "!whois Ben" in problems[0][1] and "!help" in problems[1][1]
 
 
 def test_a_workload_is_the_same_for_a_seed_and_refers_only_back() -> None:
