@@ -35,7 +35,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AsyncExitStack, contextmanager
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -682,9 +682,12 @@ class ApplyCrashCounts:
         return _report(self)
 
 
-async def apply_killed_at(settings: Path, chart: Path, share: float) -> tuple[int, int] | None:
-    """Run `borough apply` and SIGKILL it once `share` of its changes are done, read from
-    its own progress bar: (changes done, changes planned) when killed, None if it finished."""
+async def apply_killed_at(
+    settings: Path, chart: Path, leaving: Callable[[int], int]
+) -> tuple[int, int] | None:
+    """Run `borough apply` and SIGKILL it once no more than `leaving(planned)` of its
+    changes are left, read from its own progress bar: (changes done, changes planned) when
+    killed, None if it finished first."""
     process = await asyncio.create_subprocess_exec(
         str(BOROUGH),
         "--settings",
@@ -703,7 +706,7 @@ async def apply_killed_at(settings: Path, chart: Path, share: float) -> tuple[in
         seen = (seen + chunk.decode(errors="replace"))[-4000:]
         if progress := PROGRESS.findall(ESCAPE.sub("", seen)):
             done, total = (int(n) for n in progress[-1])
-            if done >= int(share * total):
+            if total - done <= leaving(total):
                 process.kill()
                 await process.wait()
                 return done, total
@@ -715,13 +718,23 @@ async def apply_killed_at(settings: Path, chart: Path, share: float) -> tuple[in
 async def crash_apply(
     hs: Homeserver, chart: Path, database_url: str, workdir: Path, *, kills: int, seed: int
 ) -> ApplyCrashCounts:
-    """Kill `borough apply` of `chart` `kills` times, apply to completion, then count."""
+    """Kill `borough apply` of `chart` `kills` times, apply to completion, then count.
+
+    The kill points are spread over the whole work of the first apply: each one is a share
+    of it, and a later apply, which plans only what is left, dies when that much is left."""
     began = time.perf_counter()
     rng = random.Random(seed)
     settings = write_settings(workdir / "borough.yaml", hs, database_url)
     counts = ApplyCrashCounts(seed)
-    for _ in range(kills):
-        killed = await apply_killed_at(settings, chart, rng.random())
+    work: list[int] = []  # what the first apply planned, once its bar shows it
+    for share in sorted(rng.random() for _ in range(kills)):
+
+        def leaving(planned: int, share: float = share) -> int:
+            if not work:
+                work.append(planned)
+            return int((1 - share) * work[0])
+
+        killed = await apply_killed_at(settings, chart, leaving)
         if killed is None:
             counts.finished_early += 1
             break

@@ -56,6 +56,8 @@ def test_an_apply_killed_at_random_converges_without_duplicates(tmp_path: Path, 
             crash_apply(homeserver, chart, database_url, tmp_path, kills=3, seed=seed)
         )
     print(counts.report())
-    assert counts.kills + counts.finished_early >= 1, counts.report()
+    # The kills are spread over the first apply's work. Only a kill that lands after an
+    # apply's last change (its bar is drawn ten times a second) leaves the next one nothing.
+    assert counts.kills == 3 or counts.finished_early == 1, counts.report()
     assert counts.converged, counts.report()
     assert counts.failures == 0, counts.report()
