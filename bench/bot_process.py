@@ -27,6 +27,13 @@ class BotProcess:
     def is_running(self) -> bool:
         return self.process is not None
 
+    def died(self) -> str | None:
+        """Why the bot stopped by itself (its exit code and its log's last lines), if it did."""
+        if self.process is None or (code := self.process.poll()) is None:
+            return None
+        tail = self.log.read_text(errors="replace").splitlines()[-20:]
+        return f"the bot exited by itself with code {code}:\n" + "\n".join(tail)
+
     def start(self) -> None:
         command = [str(REPO / ".venv" / "bin" / "borough"), "--settings", str(self.settings)]
         with self.log.open("ab") as log:

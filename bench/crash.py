@@ -50,7 +50,14 @@ sys.path.insert(0, str(REPO))
 from bench.bot_process import BotProcess, until  # noqa: E402
 from bench.provision import generate_org  # noqa: E402
 from borough import events  # noqa: E402
-from borough.db import BotState, Post, Reaction, create_engine, session_factory  # noqa: E402
+from borough.db import (  # noqa: E402
+    BotState,
+    Meeting,
+    Post,
+    Reaction,
+    create_engine,
+    session_factory,
+)
 from borough.matrix import MatrixClient, q  # noqa: E402
 from borough.network import DesiredNetwork, desired_network  # noqa: E402
 from borough.org import load_org_chart  # noqa: E402
@@ -77,6 +84,7 @@ COMMANDS = (
     "!profile",
     "!help feed",
     "!find {name}",
+    "!meet in 3h Crash meeting {i}",
 )
 #: Rich's progress bar, "applying ━━━╸━━━ 12/80 0:00:01", when stderr is told it is a terminal.
 PROGRESS = re.compile(r"applying\D*(\d+)/(\d+)")
@@ -187,7 +195,7 @@ def workload(rng: random.Random, crowd: Crowd, posts: int, commands: int) -> lis
     for n, what in enumerate(kinds):
         if what == "command":
             template = rng.choice(COMMANDS)
-            text = template.format(name=crowd.names[rng.choice(people)], n=rng.randrange(5))
+            text = template.format(name=crowd.names[rng.choice(people)], n=rng.randrange(5), i=n)
             actions.append(Action("command", rng.choice(people), text=text))
             continue
         kind = rng.choices(("post", "reply", "react", "edit", "redact"), (40, 25, 20, 8, 7))[0]
@@ -239,12 +247,21 @@ class BotCrashCounts:
     stale: int = 0
     answered_twice: int = 0
     unanswered: int = 0
+    #: a command whose effect was made twice (a meeting planned twice by one `!meet in`)
+    done_twice: int = 0
     seconds: float = 0.0
     problems: list[str] = field(default_factory=list)
 
     @property
     def failures(self) -> int:
-        return self.lost + self.duplicated + self.stale + self.answered_twice + self.unanswered
+        return (
+            self.lost
+            + self.duplicated
+            + self.stale
+            + self.answered_twice
+            + self.unanswered
+            + self.done_twice
+        )
 
     def report(self) -> str:
         return _report(self)
@@ -407,6 +424,8 @@ class BotCrash:
                 await progress.reached(point)
 
                 async def handled_a_batch(since: str | None = last) -> bool:
+                    if reason := self.bot.died():
+                        raise RuntimeError(reason)
                     return await self.position() != since
 
                 # The restarted bot has handled a batch: the kill meets a bot at work.
@@ -437,6 +456,8 @@ class BotCrash:
             last[person] = (await self.clients[person].request("PUT", path, content))["event_id"]
 
         async def answered() -> bool:
+            if reason := self.bot.died():
+                raise RuntimeError(reason)
             for person, marker in last.items():
                 history = await _history(self.clients[person], self.dms[person])
                 if not any(_replied_to(event) == marker for event in history):
@@ -456,6 +477,16 @@ class BotCrash:
             for kind, what in answer_problems(history, user_id, self.bot_user):
                 setattr(counts, kind, getattr(counts, kind) + 1)
                 counts.problems.append(f"{kind}: {what} in {room_id}")
+        async with self.sessions() as session:
+            planned = Counter(
+                await session.scalars(
+                    select(Meeting.title).where(Meeting.room_id.in_(list(self.dms.values())))
+                )
+            )
+        for title, times in sorted(planned.items()):
+            if times > 1:
+                counts.done_twice += 1
+                counts.problems.append(f"done_twice: meeting {title!r} planned {times} times")
 
     async def _compare(self, room_id: str, expected: ExpectedIndex, counts: BotCrashCounts) -> None:
         async with self.sessions() as session:
