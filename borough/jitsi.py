@@ -57,10 +57,16 @@ def random_conference_id() -> str:
     return "Jitsi" + "".join(secrets.choice(string.ascii_letters) for _ in range(24))
 
 
-def new_widget_id() -> str:
-    """A widget id; Element wants them globally unique (it uses 24 random characters)."""
+def new_widget_id(command_id: str | None = None) -> str:
+    """A widget id; Element wants them globally unique (it uses 24 random characters).
+
+    Given the event id of the command that makes the meeting, the id is drawn from it, so
+    the command replayed after a crash finds the meeting it made the first time."""
     alphabet = string.ascii_letters + string.digits
-    return "borough_" + "".join(secrets.choice(alphabet) for _ in range(24))
+    if command_id is None:
+        return "borough_" + "".join(secrets.choice(alphabet) for _ in range(24))
+    digest = hashlib.sha256(command_id.encode()).digest()
+    return "borough_" + "".join(alphabet[byte % len(alphabet)] for byte in digest[:24])
 
 
 @dataclass(frozen=True)

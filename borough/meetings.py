@@ -72,6 +72,17 @@ class MeetingStore:
         async with self.sessions() as session:
             return await session.get(Meeting, meeting_id)
 
+    async def with_widget(self, room_id: str, widget_id: str) -> Meeting | None:
+        """The room's meeting with this widget id: the one a replayed command already made
+        (its widget id comes from the command's event id)."""
+        async with self.sessions() as session:
+            return await session.scalar(
+                select(Meeting)
+                .where(Meeting.room_id == room_id, Meeting.widget_id == widget_id)
+                .order_by(Meeting.id)
+                .limit(1)
+            )
+
     async def live(self, room_id: str) -> Meeting | None:
         """The room's meeting that has started and not ended, if any (the newest)."""
         async with self.sessions() as session:

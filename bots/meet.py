@@ -252,7 +252,13 @@ class Meetings:
         return self._join_text(meeting)
 
     async def schedule_at(
-        self, room_id: str, sender: str, day: str, clock_time: str, words: str | None
+        self,
+        room_id: str,
+        sender: str,
+        day: str,
+        clock_time: str,
+        words: str | None,
+        command_id: str,
     ) -> str:
         tz_name = await self._timezone_of(sender)
         first, _, rest = (words or "").partition(" ")
@@ -260,13 +266,14 @@ class Meetings:
             tz_name, words = zone(first).key, rest
         now = self.clock()
         moment = check_ahead(parse_local_time(day, clock_time, zone(tz_name), now), now)
-        return await self._schedule(room_id, sender, moment, tz_name, words)
+        return await self._schedule(room_id, sender, moment, tz_name, words, command_id)
 
     async def schedule_in(
-        self, room_id: str, sender: str, delay: timedelta, words: str | None
+        self, room_id: str, sender: str, delay: timedelta, words: str | None, command_id: str
     ) -> str:
         moment = self.clock() + delay
-        return await self._schedule(room_id, sender, moment, await self._timezone_of(sender), words)
+        tz_name = await self._timezone_of(sender)
+        return await self._schedule(room_id, sender, moment, tz_name, words, command_id)
 
     async def _timezone_of(self, person: str) -> str:
         """The person's own timezone (as set with `!digest`), else the council's."""
@@ -279,14 +286,23 @@ class Meetings:
         return self.default_tz
 
     async def _schedule(
-        self, room_id: str, sender: str, moment: datetime, tz_name: str, words: str | None
+        self,
+        room_id: str,
+        sender: str,
+        moment: datetime,
+        tz_name: str,
+        words: str | None,
+        command_id: str,
     ) -> str:
         is_audio, title = split_audio_title(words)
         await self._check_may_start(room_id, sender)
         self._check_bot_power(await self._power(room_id))
-        meeting = await self.store.create(
+        # A bot killed after planning but before it recorded the command as handled sees the
+        # command again when it restarts: it must find that meeting, not plan a second one.
+        widget_id = new_widget_id(command_id)
+        meeting = await self.store.with_widget(room_id, widget_id) or await self.store.create(
             room_id=room_id,
-            widget_id=new_widget_id(),
+            widget_id=widget_id,
             conference_id=self._conference_id(room_id),
             title=title or self._room_name(room_id),
             is_audio_only=is_audio,
@@ -585,7 +601,9 @@ async def meet_end(meetings: Meetings, request: Request) -> str:
 async def meet_at(
     meetings: Meetings, request: Request, date: str, time: str, title: str | None
 ) -> str:
-    return await meetings.schedule_at(request.room_id, request.sender, date, time, title)
+    return await meetings.schedule_at(
+        request.room_id, request.sender, date, time, title, request.event_id
+    )
 
 
 @COMMANDS.command(
@@ -595,7 +613,9 @@ async def meet_at(
     help="Plan a meeting after a delay; the room is reminded 10 minutes before.",
 )
 async def meet_in(meetings: Meetings, request: Request, delay: timedelta, title: str | None) -> str:
-    return await meetings.schedule_in(request.room_id, request.sender, delay, title)
+    return await meetings.schedule_in(
+        request.room_id, request.sender, delay, title, request.event_id
+    )
 
 
 @COMMANDS.command(

@@ -13,11 +13,13 @@ from urllib.parse import quote
 
 import jwt
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from borough.db import (
+    BotState,
     DigestSubscription,
     DirectRoom,
+    HandledEvent,
     Meeting,
     create_engine,
     migrate,
@@ -28,7 +30,7 @@ from borough.meetings import MeetingStore
 from borough.settings import BotSettings, JitsiSettings
 from bots.runner import BoroughBot
 from tests.conftest import Homeserver
-from tests.integration.test_bot import Person
+from tests.integration.test_bot import Person, _replies_to
 
 pytestmark = pytest.mark.integration
 
@@ -386,3 +388,43 @@ def test_a_scheduled_meeting_is_reminded_and_started_once_across_restarts(
     widget = team.state("im.vector.modular.widgets", meeting.widget_id)
     assert widget["name"] == "Planning"
     assert meeting.widget_id in team.state("io.element.widgets.layout")["widgets"]
+
+
+def test_a_plan_replayed_after_a_crash_is_made_once(
+    team: Team, bot: MeetBot, app_database_url: str
+) -> None:
+    """A `kill -9` between answering `!meet in` and recording the command as handled leaves
+    the sync position before it, so the restarted bot sees the command again (bench/crash.py
+    found this). It must find the meeting it planned, not plan a second one."""
+
+    async def position() -> str:
+        engine = create_engine(app_database_url)
+        try:
+            async with session_factory(engine)() as session:
+                state = await session.get(BotState, bot.settings.user_id)
+                assert state is not None
+                return state.next_batch
+        finally:
+            await engine.dispose()
+
+    async def as_if_killed_before_recording(since: str, command: str) -> None:
+        engine = create_engine(app_database_url)
+        try:
+            async with session_factory(engine).begin() as session:
+                state = await session.get(BotState, bot.settings.user_id)
+                assert state is not None
+                state.next_batch = since
+                await session.execute(delete(HandledEvent).where(HandledEvent.event_id == command))
+        finally:
+            await engine.dispose()
+
+    since = asyncio.run(position())
+    command = team.alice.send("!meet in 3h Replayed")
+    team.alice.wait_for(lambda ev: _replies_to(ev, command))
+    bot.kill()
+    asyncio.run(as_if_killed_before_recording(since, command))
+    bot.start()
+    assert "Borough commands" in team.alice.ask("!help")  # answered after the replayed batch
+    assert [m.title for m in meetings(app_database_url, team.room_id)].count("Replayed") == 1
+    answers = [n for n in team.notices() if "**Replayed** is set for" in n]
+    assert len(answers) == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 
 import jwt
 import pytest
@@ -12,6 +13,7 @@ from borough.jitsi import (
     MeetingWidget,
     mint_meeting_token,
     moderator_level,
+    new_widget_id,
     pinned_layout,
     random_conference_id,
     required_level,
@@ -158,3 +160,12 @@ def test_token_claims_name_one_room_and_expire_soon(is_moderator: bool) -> None:
         jwt.decode(token, "x" * 32, algorithms=["HS256"], audience="borough")
     with pytest.raises(jwt.ExpiredSignatureError):
         jwt.decode(token, secret, algorithms=["HS256"], audience="borough")
+
+
+def test_a_commands_widget_id_is_the_same_each_time_and_looks_like_elements() -> None:
+    """A command replayed after a crash must find the meeting it made (bots/meet.py)."""
+    made = new_widget_id("$command:example.org")
+    assert made == new_widget_id("$command:example.org")
+    assert made != new_widget_id("$another:example.org")
+    assert re.fullmatch(r"borough_[A-Za-z0-9]{24}", made)
+    assert new_widget_id() != new_widget_id()
