@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
+from aiohttp.http_exceptions import HttpProcessingError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from borough.db import create_engine, migrate, session_factory
@@ -156,6 +157,24 @@ async def no_nul_characters(
     return await handler(request)
 
 
+class MalformedRequests(logging.Filter):
+    """aiohttp logs a request it cannot parse (a 20 KB header, a broken request line) at ERROR
+    with a traceback, then answers 400. The fault is the client's and nothing in Borough
+    failed, so the log says it in one line: what aiohttp refused and from where."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, HttpProcessingError) and error.code < 500:
+            record.msg = f"{record.msg}: %s (answered {error.code})"
+            record.args = (*(record.args if isinstance(record.args, tuple) else ()), error.message)
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+MALFORMED_REQUESTS = MalformedRequests()
+
+
 async def health(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
@@ -163,6 +182,8 @@ async def health(request: web.Request) -> web.Response:
 def create_app(settings: Settings, *, run_migrations: bool = True) -> web.Application:
     app = web.Application(middlewares=[no_tracebacks, no_nul_characters], client_max_size=1024**2)
     app[SETTINGS] = settings
+    # One filter object: adding it again, for a second app in the process, is a no-op.
+    logging.getLogger("aiohttp.server").addFilter(MALFORMED_REQUESTS)
 
     async def database(app: web.Application) -> AsyncIterator[None]:
         if run_migrations:
