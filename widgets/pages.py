@@ -58,4 +58,19 @@ def setup(app: web.Application) -> None:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
 
     app.on_response_prepare.append(headers)
-    app.router.add_static("/static/", HERE / "static", name="static")
+    app.router.add_get("/static/{name}", static_file, name="static")
+
+
+#: The static files, read once: a request names one of them or gets the server's own 404 page
+#: (aiohttp's static route answers a missing file with an empty 404), and no name can lead
+#: out of the folder.
+STATIC_FILES: dict[str, Path] = {
+    path.name: path for path in (HERE / "static").iterdir() if path.is_file()
+}
+
+
+async def static_file(request: web.Request) -> web.FileResponse:
+    path = STATIC_FILES.get(request.match_info["name"])
+    if path is None:
+        raise web.HTTPNotFound()
+    return web.FileResponse(path)
