@@ -16,11 +16,10 @@ from typing import Any
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from borough import events
+from borough import events, hashtags
 from borough.db import ChannelMember, ChannelRow, Post, PostMention, PostTag, Reaction
 
-# A hashtag, but not a room alias (#room:server) or an HTML entity.
-TAG = re.compile(r"(?<![\w#&])#([A-Za-z][\w-]{0,99})(?![\w-]|:\S)")
+TAG = hashtags.IN_TEXT
 MENTION = re.compile(r"@[a-z0-9._=/-]+:[A-Za-z0-9.-]+(?::\d+)?")
 LINK = re.compile(r"https?://[^\s<>\"')\]]+")
 POST_TYPES = frozenset({"m.room.message", "m.sticker"})

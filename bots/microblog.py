@@ -12,6 +12,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from borough.db import ChannelRow, Follow, Post, PostTag, Profile
+from borough.hashtags import hashtag
 from borough.readers import latest_posts, readable_channel_ids, readable_channels
 from borough.wording import MAX_PAGE, count, page_number
 from bots.commands import Arg, Commands, Request, UsageError
@@ -174,9 +175,16 @@ async def feed(microblog: Microblog, request: Request, page: int | None) -> str:
     return await microblog.feed(request.sender, page or 1)
 
 
+def one_hashtag(text: str) -> str:
+    """`!tag`'s argument, as typed, once it is a hashtag (the index's rule) and not empty."""
+    if hashtag(text) is None:
+        raise ValueError("Give a hashtag after `!tag`, e.g. `!tag #housing`.")
+    return text
+
+
 @COMMANDS.command(
     "tag",
-    Arg("hashtag", "e.g. #housing", max_length=100),
+    Arg("hashtag", "e.g. #housing", max_length=101, convert=one_hashtag),
     PAGE,
     help="Posts with a hashtag, in channels you can read.",
 )

@@ -10,7 +10,6 @@ Media is proxied from the homeserver only when a public blog post references it.
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import quote
@@ -24,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from borough import readers
 from borough.db import BlogPost, BlogRoom, ChannelRow, Post, PostTag, Profile
+from borough.hashtags import hashtag
 from borough.matrix import q
 from widgets import pages
 from widgets.app import SESSIONS, SETTINGS, JsonError
@@ -33,8 +33,6 @@ logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 30
 MEDIA_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
-#: What the bot indexes as a hashtag (`bots.index.TAG`, lower-cased), whole.
-HASHTAG = re.compile(r"[a-z][\w-]{0,99}")
 
 
 def is_servable_post(post: BlogPost, blog: BlogRoom) -> bool:
@@ -72,18 +70,6 @@ class ShownPost:
 
 def _not_found() -> web.HTTPNotFound:
     return web.HTTPNotFound(text="There is no public page here.", content_type="text/plain")
-
-
-def hashtag(text: str) -> str | None:
-    """A hashtag as the index stores it (`#Housing` → `housing`), None for none given, or a
-    ValueError saying what a hashtag is."""
-    tag = text.strip().removeprefix("#").lower()
-    if tag and not HASHTAG.fullmatch(tag):
-        raise ValueError(
-            "a hashtag is one word of up to 100 letters, digits, - or _ "
-            "that starts with a letter, e.g. #housing"
-        )
-    return tag or None
 
 
 def _bad_request(message: str) -> web.HTTPBadRequest:
