@@ -25,6 +25,8 @@ Key = Annotated[
     Field(description="lower-case letters, digits and dashes; stable forever once applied"),
 ]
 Username = Annotated[str, StringConstraints(pattern=r"^[a-z0-9._=/-]{1,64}$")]
+#: Synapse refuses a longer display name (MAX_DISPLAYNAME_LEN), so apply would fail on it.
+MAX_DISPLAY_NAME = 256
 Visibility = Literal["staff", "partners", "public"]
 Role = Literal["senior_manager", "manager", "staff", "partner", "community"]
 #: Who a unit's room from a template reaches: everyone in the unit and the units below it
@@ -113,7 +115,7 @@ class Profile(Strict):
 
 class Person(Strict):
     username: Username
-    display_name: str = Field(min_length=1)
+    display_name: str = Field(min_length=1, max_length=MAX_DISPLAY_NAME)
     email: EmailStr | None = None
     organisation: str
     units: tuple[str, ...] = ()
