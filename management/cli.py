@@ -69,7 +69,8 @@ def _utc(moment: datetime) -> datetime:
 @click.option("--since", type=Since(), help="Only entries since: 7d, 12h, 2w or a date.")
 @click.option("--actor", help="Only this actor, e.g. @ann:example.org or unix:ann.")
 @click.option("--action", help="Only this action, e.g. moderate.lock, or a prefix: moderate.*")
-@click.option("--limit", type=click.IntRange(min=1), help="Only the newest N entries.")
+# The database takes a 64-bit LIMIT at most; a million entries is past any page a person reads.
+@click.option("--limit", type=click.IntRange(1, 1_000_000), help="Only the newest N entries.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @click.pass_context
 def audit(
