@@ -24,7 +24,7 @@ from tests.badinput.corpus import (
     answered,
     tapped_logs,
 )
-from tests.conftest import Homeserver, borough, write_settings
+from tests.conftest import Homeserver, HttpError, borough, write_settings
 from tests.integration.running_bot import ThreadedBot
 from tests.integration.test_bot import Person, post
 
@@ -50,13 +50,15 @@ CASES = [
     BotCase("tag-page-huge", r"page|PAGE", "!tag #x " + HUGE),
     BotCase("tag-page-negative", r"page|PAGE", "!tag #x -1"),
     BotCase("tag-page-words", r"page|PAGE", "!tag #x two"),
+    BotCase("tag-not-a-word", r"a hashtag is one word", "!tag #<b>x</b>"),
+    BotCase("tag-too-long", r"(a hashtag is one word|too long)", "!tag #" + "t" * 150),
     BotCase("feed-page-huge", r"page|PAGE", "!feed " + HUGE),
     BotCase("feed-page-unicode-digits", r"page|PAGE", "!feed \u0663"),
     BotCase("meet-in-huge-hours", r"(ahead|delay|DELAY|year|too)", "!meet in 99999999999h"),
     BotCase("meet-in-huge-days", r"(ahead|delay|DELAY|year|too)", "!meet in " + HUGE + "d"),
-    BotCase("meet-in-negative", r"(delay|DELAY|past|future)", "!meet in -5m"),
-    BotCase("meet-in-zero", r"(delay|DELAY|past|future|at least)", "!meet in 0m"),
-    BotCase("meet-in-words", r"(delay|DELAY)", "!meet in soon"),
+    BotCase("meet-in-negative", r"`-5m` is not a duration", "!meet in -5m"),
+    BotCase("meet-in-zero", r"from a minute to a year ahead", "!meet in 0m"),
+    BotCase("meet-in-words", r"`soon` is not a duration", "!meet in soon"),
     BotCase("meet-cancel-huge", r"(meeting number|no meeting)", "!meet cancel " + HUGE),
     BotCase("meet-cancel-words", r"(meeting number|no meeting)", "!meet cancel first"),
     # --- Huge, empty and unknown commands ---
@@ -68,7 +70,7 @@ CASES = [
     BotCase("find-60kb", r"(too long|at most)", "!find " + "q" * 60_000),
     BotCase("unknown-command", r"Unknown command `!frobnicate`", "!frobnicate"),
     BotCase("unknown-profile-subcommand", r"(not a valid|Unknown|Usage|Too many)", "!profile delete"),
-    BotCase("unknown-meet-subcommand", r"(Unknown|Usage|meeting)", "!meet explode now"),
+    BotCase("meet-cancel-no-number", r"`number` is missing", "!meet cancel"),
     BotCase("unknown-admin-subcommand", r"(Unknown|Usage|admin)", "!admin promote @tstaff"),
     BotCase("unknown-blog-subcommand", r"(Unknown|Usage|blog)", "!blog oldest tteam"),
     BotCase("help-unknown-topic", r"There is no `!nothing` command", "!help nothing"),
@@ -88,7 +90,7 @@ CASES = [
     BotCase("meet-at-bad-time", r"(time|TIME)", "!meet at 2027-01-10 27:00"),
     BotCase("meet-at-past", r"already passed|past", "!meet at 2001-01-01 10:00"),
     BotCase("meet-at-far-future", r"(year ahead|too far)", "!meet at 9999-12-31 10:00"),
-    BotCase("meet-at-words", r"(date|DATE)", "!meet at tomorrow noon"),
+    BotCase("meet-at-words", r"is not a (date|time)", "!meet at tomorrow noon"),
     BotCase("meet-guest-no-name", r"`name` is missing", "!meet guest"),
     # --- People, channels and links that do not exist ---
     BotCase("whois-nobody", r"Nobody matches", "!whois Nobody Atall"),
@@ -97,8 +99,8 @@ CASES = [
     BotCase("team-unknown", r"I know no unit", "!team Nowhere"),
     BotCase("follow-unknown", r"(no channel|know no|not find|cannot)", "!follow #nowhere"),
     BotCase("unfollow-not-followed", r"(not following|weren't following|nothing changed|no channel|know no)", "!unfollow #tsealed"),
-    BotCase("tag-empty", r"(hashtag|HASHTAG)", "!tag #"),
-    BotCase("tag-with-space", r"(hashtag|HASHTAG|one word|Too many)", '!tag "#a b"'),
+    BotCase("tag-empty", r"Give a hashtag", "!tag #"),
+    BotCase("tag-with-space", r"a hashtag is one word", '!tag "#a b"'),
     BotCase("repost-bad-link", r"(link|LINK)", "!repost notalink #tsealed"),
     BotCase("repost-other-server-link", r"(link|post|not find|cannot)", "!repost https://matrix.to/#/!x:evil.example/$y #tsealed"),
     BotCase("blog-unknown-unit", r"(no unit|know no|no blog|not find)", "!blog latest nowhere"),
@@ -114,7 +116,7 @@ CASES = [
     BotCase("right-to-left-override", r"(Nobody matches|Unknown command)", "!whois \u202eevil"),
     BotCase("zero-width-command", r"(Unknown command|!help)", "!\u200bhelp"),
     BotCase("emoji-command", r"Unknown command", "!\U0001f4a9"),
-    BotCase("combining-marks", r"(Nobody matches|no one)", "!whois " + "a\u0301" * 300),
+    BotCase("combining-marks", r"`person` is too long", "!whois " + "a\u0301" * 300),
     BotCase("nul-character", r"(Unknown command|Nobody|character)", "!whois a\x00b"),
     BotCase("newlines-in-command", r"(Nobody|Too many|Unknown|Usage|help)", "!help\n\n\n!whois x"),
     BotCase("uppercase-command", r"(Unknown command|Usage|!help)", "!HELP"),
@@ -129,7 +131,8 @@ CHANNEL_CASES = [
     BotCase("channel-meet-in-huge", r"You asked in .*(ahead|delay|DELAY|year|too)", "!meet in 99999999999h"),
     BotCase("channel-help", r"You asked in .*!profile", "!help"),
     BotCase("channel-profile", r"You asked in .*Tess Admin", "!profile"),
-    BotCase("channel-find-60kb", r"You asked in .*(too long|at most)", "!find " + "q" * 60_000),
+    # Over the channel's length limit: Synapse's channel rules refuse it, saying so.
+    BotCase("channel-find-60kb", r"limited to 500 characters", "!find " + "q" * 60_000),
     BotCase("channel-digest-bad-timezone", r"You asked in .*(timezone|TIMEZONE)", "!digest daily 08:00 Mars/Olympus"),
     BotCase("channel-widget", r"You asked in .*(widget|channel|not)", "!widget people"),
     BotCase("channel-unclosed-quote", r"You asked in .*quote is not closed", '!whois "Tara'),
@@ -201,9 +204,15 @@ def test_bad_command_in_a_channel(
     sealed = homeserver.room_id("tsealed")
     start = len(bot_log.records)
     with Stopwatch() as watch:
-        asked = post(homeserver, tess.token, sealed, {"msgtype": "m.text", "body": case.body})
-        reply = tess.wait_for(lambda ev: quote(asked) in str(ev.get("content", {}).get("body", "")))
-    answer = str(reply["content"]["body"])
+        try:
+            asked = post(homeserver, tess.token, sealed, {"msgtype": "m.text", "body": case.body})
+        except HttpError as refused:
+            answer = str(refused.body.get("error"))
+        else:
+            reply = tess.wait_for(
+                lambda ev: quote(asked) in str(ev.get("content", {}).get("body", ""))
+            )
+            answer = str(reply["content"]["body"])
     answered(case, answer, watch.elapsed, bot_log.tracebacks(start))
     assert "went wrong on my side" not in answer
     _bot_said_nothing_here(homeserver, tess, sealed, bot.user_id)

@@ -116,6 +116,7 @@ CASES = [
     ChartCase("person-username-number", AT + r" people\[3\]\.username: ", swap("username: tnew", "username: 12345")),
     ChartCase("person-username-capitals", AT + r" people\[3\]\.username: ", swap("username: tnew", "username: 'Theo New'")),
     ChartCase("person-username-colon", AT + r" people\[3\]\.username: ", swap("username: tnew", "username: 'tnew:evil.org'")),
+    ChartCase("person-display-name-too-long", AT + r" people\[3\]\.display_name: .*at most 256", swap("display_name: Theo New", "display_name: " + "T" * 300)),
     ChartCase("person-display-name-list", AT + r" people\[3\]\.display_name: ", swap("display_name: Theo New", "display_name: [Theo, New]")),
     ChartCase("person-role-unknown", AT + r" people\[3\]\.role: ", swap("units: [tsub], manager: tmgr}", "units: [tsub], manager: tmgr, role: emperor}")),
     ChartCase("person-email-invalid", AT + r" people\[0\]\.email: ", swap("email: tess@test.gov.uk", "email: not-an-email")),
