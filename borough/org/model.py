@@ -27,6 +27,9 @@ Key = Annotated[
 Username = Annotated[str, StringConstraints(pattern=r"^[a-z0-9._=/-]{1,64}$")]
 #: Synapse refuses a longer display name (MAX_DISPLAYNAME_LEN), so apply would fail on it.
 MAX_DISPLAY_NAME = 256
+#: Names become space and room names: far past any real one, and well inside the 64 KiB a
+#: Matrix event may hold, so a runaway value is refused here rather than by apply.
+Name = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 Visibility = Literal["staff", "partners", "public"]
 Role = Literal["senior_manager", "manager", "staff", "partner", "community"]
 #: Who a unit's room from a template reaches: everyone in the unit and the units below it
@@ -55,7 +58,7 @@ class Strict(BaseModel):
 
 class Organisation(Strict):
     key: Key
-    name: str = Field(min_length=1)
+    name: Name
     kind: OrgKind
     email_domains: tuple[
         Annotated[str, StringConstraints(pattern=r"^[a-z0-9.-]+\.[a-z]{2,}$")], ...
@@ -67,7 +70,7 @@ class Organisation(Strict):
 
 class Unit(Strict):
     key: Key
-    name: str = Field(min_length=1)
+    name: Name
     organisation: str | None = Field(default=None, description="required unless parent is given")
     parent: str | None = None
     rooms: tuple[str, ...] | None = Field(
@@ -134,7 +137,7 @@ class Person(Strict):
 
 class Partnership(Strict):
     key: Key
-    name: str = Field(min_length=1)
+    name: Name
     description: str | None = None
     organisations: tuple[str, ...] = Field(default=(), description="every person of these")
     units: tuple[str, ...] = Field(default=(), description="every person of these and sub-units")
@@ -167,7 +170,7 @@ class Posters(Strict):
 
 class Channel(Strict):
     key: Key
-    name: str = Field(min_length=1)
+    name: Name
     topic: str | None = None
     owner: ChannelOwner
     sealed: bool = False
