@@ -154,6 +154,15 @@ def read_hr_rows(path: Path | str, mapping: HrMapping) -> Iterator[HrRow]:
                 if column is not None:
                     yield HrRow(lines.number, {}, _too_long(header, column))
                     continue
+                control = next(
+                    ((i, found) for i, cell in enumerate(row) if (found := _CONTROL.search(cell))),
+                    None,
+                )
+                if control is not None:
+                    column, found = control
+                    reason = f"a cell holds a control character (U+{ord(found.group()):04X})"
+                    yield HrRow(lines.number, {}, f"{_column(header, column)}: {reason}")
+                    continue
                 yield HrRow(
                     lines.number,
                     {f: cell for f, i in wanted.items() if (cell := row[i].strip())},
@@ -213,9 +222,17 @@ def _oversized_cell(record: str) -> tuple[int, bool]:
     return column, quoted
 
 
+def _column(header: list[str], column: int) -> str:
+    return f"column '{header[column]}'" if column < len(header) else f"column {column + 1}"
+
+
 def _too_long(header: list[str], column: int) -> str:
-    where = f"column '{header[column]}'" if column < len(header) else f"column {column + 1}"
-    return f"{where}: a cell is longer than {MAX_FIELD:,} characters"
+    return f"{_column(header, column)}: a cell is longer than {MAX_FIELD:,} characters"
+
+
+#: Control characters other than tab and line breaks: no name or field holds one, and
+#: PostgreSQL refuses a NUL in text, so such a cell makes a bad row, not a failed apply.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def _columns(name: str, header: list[str], mapping: HrMapping) -> dict[str, int]:
