@@ -101,7 +101,7 @@ CASES = [
     HrCase("mapping-recursive-alias", MAP_AT + r".*(alias|recurs|refers to itself)", mapping=MAPPING + "separator: &s [*s]\n"),
     HrCase("mapping-custom-tag", MAP_AT + r".*tag.*!foo", mapping=MAPPING.replace("email: Work Email", "email: !foo Work Email")),
     HrCase("mapping-merge-key", MAP_AT + r".*(<<|merge)", mapping="base: &b {username: Employee Login}\n" + MAPPING.replace("columns:\n", "columns:\n  <<: *b\n")),
-    HrCase("mapping-huge", MAP_AT + r".*(too (large|big|long)|MB|bytes)", mapping=MAPPING + "# padding\n" * 1_300_000),
+    HrCase("mapping-huge", MAP_AT + r".*(too (large|big|long)|MB|bytes)", mapping=MAPPING + "# padding\n" * 1_700_000),
 ]
 
 

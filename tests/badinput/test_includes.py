@@ -117,7 +117,7 @@ CASES = [
     IncludeCase("fragment-custom-tag", FRAGMENT_AT + r".*tag.*!foo", setup=(write("orgs/x.yaml", HEALTH + "units: !foo [a]\n"),)),
     IncludeCase("fragment-merge-key", FRAGMENT_AT + r".*(<<|merge)", setup=(write("orgs/x.yaml", HEALTH + "b: &b {name: B}\nunits:\n  - key: hx\n    <<: *b\n"),)),
     IncludeCase("fragment-deep-nesting", FRAGMENT_AT + r".*(nest|deep)", setup=(write("orgs/x.yaml", HEALTH + "units: " + "[" * 50_000 + "]" * 50_000 + "\n"),)),
-    IncludeCase("fragment-huge", FRAGMENT_AT + r".*(too (large|big|long)|MB|bytes)", setup=(write("orgs/x.yaml", HEALTH + "# padding\n" * 1_300_000),)),
+    IncludeCase("fragment-huge", FRAGMENT_AT + r".*(too (large|big|long)|MB|bytes)", setup=(write("orgs/x.yaml", HEALTH + "# padding\n" * 1_700_000),)),
     # --- `include:` itself of the wrong shape ---
     IncludeCase("include-a-string", INCLUDE_AT + r"give a list", "orgs/fhealth.yaml"),
     IncludeCase("include-a-number", INCLUDE_AT + r"give a list", "5"),

@@ -52,7 +52,7 @@ CASES = [
     SettingsCase("recursive-alias", AT + r".*(alias|recurs|refers to itself)", "x: &x [*x]\n" + BASE),
     SettingsCase("custom-tag", AT + r".*tag.*!env", swap("server_name: borough.test", "server_name: !env SERVER")),
     SettingsCase("merge-key", AT + r".*(<<|merge)", "base: &b {server_name: borough.test}\n" + swap("  server_name: borough.test\n", "  <<: *b\n")),
-    SettingsCase("huge-file", r"borough\.yaml.*(too (large|big|long)|MB|bytes)", BASE + "# padding\n" * 1_300_000),
+    SettingsCase("huge-file", r"borough\.yaml.*(too (large|big|long)|MB|bytes)", BASE + "# padding\n" * 1_700_000),
     # --- Missing and unknown ---
     SettingsCase("no-homeserver", r"borough\.yaml.*homeserver: this field is required", BASE.split("service_account:")[0].replace("homeserver:", "x_homeserver:") + "service_account:" + BASE.split("service_account:")[1]),
     SettingsCase("no-service-account", r"service_account: this field is required", BASE.replace("service_account:", "x_service_account:")),
