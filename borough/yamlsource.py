@@ -131,6 +131,8 @@ def read_yaml(path: Path | str, filename: str | None = None) -> YamlSource:
         raise refuse("file not found") from None
     except OSError as exc:
         raise refuse(f"cannot read the file ({exc.strerror})") from None
+    except ValueError:  # os.open's answer to a NUL in the name
+        raise refuse("the file name holds a NUL character") from None
     try:
         mode = os.fstat(fd).st_mode
         if stat.S_ISDIR(mode):

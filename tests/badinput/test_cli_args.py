@@ -38,12 +38,12 @@ CASES = [
     CliCase("settings-empty-name", r"(settings|cannot read|not found|director)", ("--settings", "", "audit"), False),
     CliCase("settings-no-value", r"--settings.*requires an argument|Option '--settings' requires", ("--settings",), False),
     CliCase("verbose-with-value", r"No such command|Got unexpected", ("-v", "3", "audit")),
-    CliCase("nul-in-argument", r"(character|NUL|null|not found|no org chart|cannot read)", ("validate", "org\x00.yaml")),
+    CliCase("nul-in-argument", r"org\x00\.yaml: the file name holds a NUL character", ("validate", "org\x00.yaml")),
     CliCase("huge-argument", r"(too long|not found|cannot read)", ("validate", "x" * 100_000)),
     # --- validate, plan, apply, export ---
     CliCase("validate-no-file", r"Missing argument 'ORG\.yaml'", ("validate",)),
     CliCase("validate-missing-file", r"no/such/folder/org\.yaml.*file not found", ("validate", MISSING + "/org.yaml")),
-    CliCase("validate-a-directory", r"(director|cannot read)", ("validate", "{tmp}")),
+    CliCase("validate-a-directory", r"is a folder, not a file", ("validate", "{tmp}")),
     CliCase("validate-two-files", r"Got unexpected extra argument", ("validate", CHART, CHART)),
     CliCase("validate-unknown-option", NO_OPTION + r"strict", ("validate", "--strict", CHART)),
     CliCase("plan-no-file", r"Missing argument 'ORG\.yaml'", ("plan",)),
@@ -83,7 +83,7 @@ CASES = [
     # --- person, partner, import ---
     CliCase("person-export-no-user", r"Missing argument 'USER'", ("person", "export")),
     CliCase("person-export-out-missing-folder", r"--out|no/such/folder.*(does not exist|missing)", ("person", "export", "@x:borough.test", "--out", MISSING + "/x.json", "--yes")),
-    CliCase("person-erase-missing-chart", r"(chart|org).*(not found|no org chart|does not exist)", ("person", "erase", "@x:borough.test", "--chart", MISSING + "/org.yaml", "--yes")),
+    CliCase("person-erase-missing-chart", r"no org chart at .*no/such/folder/org\.yaml", ("person", "erase", "@x:borough.test", "--chart", MISSING + "/org.yaml", "--yes")),
     CliCase("partner-plan-no-org", r"Missing option '--org'", ("partner", "plan", CHART)),
     CliCase("partner-plan-unknown-org", r"(organisation|--org).*'nowhere'", ("partner", "plan", CHART, "--org", "nowhere")),
     CliCase("partner-plan-bad-operator", r"not a user.* is not an admin of 'tcouncil'", ("partner", "plan", CHART, "--org", "tcouncil", "--as", "not a user")),
