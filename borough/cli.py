@@ -19,6 +19,7 @@ import click
 from rich.console import Console
 
 from borough.errors import (
+    DatabaseUnreachable,
     DatabaseUrlError,
     HomeserverUnreachable,
     MatrixError,
@@ -100,6 +101,13 @@ class BoroughGroup(click.Group):
         except (HomeserverUnreachable, NotAHomeserver) as exc:
             err_console.print(
                 f"Error: {exc}. Is Synapse running, and is homeserver.url right in the settings?",
+                markup=False,
+            )
+            sys.exit(EXIT_FAILED)
+        except DatabaseUnreachable as exc:
+            err_console.print(
+                f"Error: {exc}. Is the database running, and is database.url right in "
+                f"{ctx.obj['settings_path']}?",
                 markup=False,
             )
             sys.exit(EXIT_FAILED)

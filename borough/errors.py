@@ -51,6 +51,15 @@ class DatabaseUrlError(ValueError):
     """`database.url` names no database Borough can use."""
 
 
+class DatabaseUnreachable(Exception):
+    """The database at `database.url` did not open: refused, unknown host, wrong password,
+    no such database. `url` is shown without its password."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        super().__init__(f"cannot open the database at {url}: {reason}")
+
+
 def redact(path: str) -> str:
     """A request path without its query, which may carry tokens."""
     return path.split("?", 1)[0]

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -49,7 +49,7 @@ from borough.db.models import (
     Repost,
     UnitRow,
 )
-from borough.errors import DatabaseUrlError
+from borough.errors import DatabaseUnreachable, DatabaseUrlError
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -149,8 +149,18 @@ def migrate_sync(url: str) -> None:
 
 
 async def migrate(url: str) -> None:
-    """Bring the database at `url` up to the newest schema."""
-    await asyncio.to_thread(migrate_sync, url)
+    """Bring the database at `url` up to the newest schema. Every command opens the database
+    here first, so a database that does not open is named here, once."""
+    try:
+        await asyncio.to_thread(migrate_sync, url)
+    except DBAPIError as exc:  # the driver's refusal (a wrong password, no such database)
+        raise DatabaseUnreachable(_shown(url), str(exc.orig).strip()) from None
+    except OSError as exc:  # refused, unknown host, timed out
+        raise DatabaseUnreachable(_shown(url), str(exc)) from None
+
+
+def _shown(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def create_engine(url: str) -> AsyncEngine:

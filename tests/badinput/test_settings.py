@@ -70,14 +70,13 @@ CASES = [
     SettingsCase("user-id-without-server", AT + r"service_account\.user_id: ", swap('user_id: "@borough:borough.test"', "user_id: borough")),
     SettingsCase("user-id-a-list", AT + r"service_account\.user_id: ", swap('user_id: "@borough:borough.test"', "user_id: [a]")),
     SettingsCase("access-token-a-mapping", AT + r"service_account\.access_token: ", swap("access_token: secret-token-value", "access_token: {a: b}")),
-    SettingsCase("database-url-foo", r"database\.url.*foo://bar", swap("url: sqlite+aiosqlite:///{db}", "url: foo://bar")),
+    SettingsCase("database-url-foo", AT + r"database\.url: Borough cannot use a 'foo' database", swap("url: sqlite+aiosqlite:///{db}", "url: foo://bar")),
     SettingsCase("database-url-empty", r"database\.url", swap("url: sqlite+aiosqlite:///{db}", "url: ''")),
     SettingsCase("database-url-words", r"database\.url", swap("url: sqlite+aiosqlite:///{db}", "url: my database")),
-    SettingsCase("database-url-sync-sqlite", r"database\.url.*(aiosqlite|async)", swap("url: sqlite+aiosqlite:///{db}", "url: sqlite:///{db}")),
-    SettingsCase("database-url-sync-postgres", r"database\.url.*(asyncpg|async)", swap("url: sqlite+aiosqlite:///{db}", "url: postgresql://u@127.0.0.1:9/x")),
+    SettingsCase("database-url-sync-postgres", r"cannot open the database at postgresql\+asyncpg://u@127\.0\.0\.1:9/x: .*database\.url", swap("url: sqlite+aiosqlite:///{db}", "url: postgresql://u@127.0.0.1:9/x")),
     SettingsCase("database-url-mysql", r"database\.url.*mysql", swap("url: sqlite+aiosqlite:///{db}", "url: mysql+aiomysql://u@127.0.0.1/x")),
     SettingsCase("database-missing-folder", r"(database\.url|folder|directory).*(does not exist|missing|no such)|(does not exist|missing|no such).*(folder|directory)", swap("url: sqlite+aiosqlite:///{db}", "url: sqlite+aiosqlite:///{db}.d/nowhere/x.db")),
-    SettingsCase("database-unreachable-postgres", r"(database|PostgreSQL|127\.0\.0\.1:9).*(reach|connect|refused)", swap("url: sqlite+aiosqlite:///{db}", "url: postgresql+asyncpg://u@127.0.0.1:9/x")),
+    SettingsCase("database-unreachable-postgres", r"cannot open the database at postgresql\+asyncpg://u:\*\*\*@127\.0\.0\.1:9/x: .*Connect call failed.*database\.url", swap("url: sqlite+aiosqlite:///{db}", "url: postgresql+asyncpg://u:hunter2@127.0.0.1:9/x")),
     SettingsCase("concurrency-zero", AT + r"provisioning\.concurrency: ", BASE + "provisioning: {concurrency: 0}\n"),
     SettingsCase("concurrency-words", AT + r"provisioning\.concurrency: ", BASE + "provisioning: {concurrency: many}\n"),
     SettingsCase("concurrency-huge", AT + r"provisioning\.concurrency: ", BASE + "provisioning: {concurrency: 99999999999999999999999}\n"),
@@ -106,4 +105,4 @@ def test_bad_settings(case: SettingsCase, tmp_path: Path) -> None:
     answer = run_borough("--settings", str(settings), *case.command)
     answered(case, answer.text, answer.elapsed, answer.logs)
     assert answer.exit_code != 0, answer.text[:2000]
-    assert "secret-token-value" not in answer.text
+    assert "secret-token-value" not in answer.text and "hunter2" not in answer.text
