@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import yaml
 
 from tests.badinput.corpus import HANG_GUARD_SECONDS, Case, answered, run_borough
 
@@ -97,27 +96,11 @@ CASES = [
 ]
 
 
-@pytest.fixture
-def settings(tmp_path: Path) -> Path:
-    path = tmp_path / "borough.yaml"
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "homeserver": {"url": "http://127.0.0.1:9", "server_name": "borough.test"},
-                "service_account": {"user_id": "@borough:borough.test", "access_token": "x"},
-                "database": {"url": f"sqlite+aiosqlite:///{tmp_path / 'app.db'}"},
-                "provisioning": {"max_retries": 0},
-            }
-        )
-    )
-    return path
-
-
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
-def test_bad_arguments(case: CliCase, tmp_path: Path, settings: Path) -> None:
-    argv = [a.replace("{tmp}", str(tmp_path)).replace(SETTINGS, str(settings)) for a in case.argv]
+def test_bad_arguments(case: CliCase, tmp_path: Path, offline_settings: Path) -> None:
+    argv = [a.replace("{tmp}", str(tmp_path)).replace(SETTINGS, str(offline_settings)) for a in case.argv]
     if case.with_settings:
-        argv = ["--settings", str(settings), *argv]
+        argv = ["--settings", str(offline_settings), *argv]
     answer = run_borough(*argv)
     answered(case, answer.text, answer.elapsed, answer.logs)
     assert answer.exit_code != 0, answer.text[:2000]

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import yaml
 
 from tests.badinput.corpus import HANG_GUARD_SECONDS, Case, answered, run_borough
 from tests.badinput.test_chart_yaml import billion_laughs
@@ -111,21 +110,6 @@ def chart(tmp_path: Path) -> Path:
     return tmp_path / "chart" / "main.yaml"
 
 
-@pytest.fixture
-def settings(tmp_path: Path) -> Path:
-    path = tmp_path / "borough.yaml"
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "homeserver": {"url": "http://127.0.0.1:9", "server_name": "borough.test"},
-                "service_account": {"user_id": "@borough:borough.test", "access_token": "x"},
-                "database": {"url": f"sqlite+aiosqlite:///{tmp_path / 'app.db'}"},
-            }
-        )
-    )
-    return path
-
-
 def _write(path: Path, content: str | bytes) -> None:
     if isinstance(content, bytes):
         path.write_bytes(content)
@@ -134,7 +118,7 @@ def _write(path: Path, content: str | bytes) -> None:
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
-def test_bad_hr_import(case: HrCase, tmp_path: Path, chart: Path, settings: Path) -> None:
+def test_bad_hr_import(case: HrCase, tmp_path: Path, chart: Path, offline_settings: Path) -> None:
     csv_file, mapping = tmp_path / "hr.csv", tmp_path / "mapping.yaml"
     _write(mapping, case.mapping)
     if case.id == "a-directory-instead":
@@ -144,7 +128,7 @@ def test_bad_hr_import(case: HrCase, tmp_path: Path, chart: Path, settings: Path
     fragment = chart.parent / "orgs" / "fhealth.yaml"
     before = fragment.read_bytes()
     answer = run_borough(
-        "--settings", str(settings), "import", "people", str(csv_file), "--org", "fhealth",
+        "--settings", str(offline_settings), "import", "people", str(csv_file), "--org", "fhealth",
         "--mapping", str(mapping), "--chart", str(chart), "--dry-run",
     )  # fmt: skip
     answered(case, answer.text, answer.elapsed, answer.logs)
