@@ -1,10 +1,12 @@
 """Bad commands sent to the running bot through a real Synapse: huge numbers, huge and empty
 commands, unknown subcommands, bad dates and timezones, markup and unicode oddities, and
 commands typed in a channel, whose answer goes by direct message and never into the channel.
+Each gets one answer that says what is wrong; none says "went wrong on my side", and the
+bot's log carries no traceback, per case and over the whole run.
 
-One Synapse, one bot and one log tap serve the whole module. Each command gets one answer
-that says what is wrong; no answer says "went wrong on my side", and the bot's log carries
-no traceback, per case and over the whole run."""
+One Synapse, one bot and one log tap serve the whole module. The `borough` arguments that
+only the homeserver can judge (a person or an event that is not there) are tried here too.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from tests.badinput.corpus import (
     LogTap,
     Stopwatch,
     answered,
+    run_borough,
     tapped_logs,
 )
 from tests.conftest import Homeserver, HttpError, borough, write_settings
@@ -139,6 +142,30 @@ CHANNEL_CASES = [
 ]
 
 
+@dataclass(frozen=True)
+class LiveCliCase(Case):
+    """`borough ARGV` against this module's homeserver, with the chart applied; `{server}`
+    in an argument is its server name."""
+
+    argv: tuple[str, ...] = ()
+
+
+LIVE_CLI_CASES = [
+    LiveCliCase("suspend-not-a-user-id", r"'?@?not a user", ("moderate", "suspend", "not a user", "--reason", "x")),
+    LiveCliCase("suspend-unknown-person", r"no user @nobody:\S+ on this homeserver", ("moderate", "suspend", "@nobody:{server}", "--reason", "x")),
+    LiveCliCase("suspend-huge-user-id", r"no user @x+:\S+ on this homeserver", ("moderate", "suspend", "@" + "x" * 5000 + ":{server}", "--reason", "x")),
+    LiveCliCase("unsuspend-other-server", r"(other|another|not on|this server|{server}|evil\.example)", ("moderate", "unsuspend", "@x:evil.example")),
+    LiveCliCase("remove-post-garbage", r"(link|event id|event ID)", ("moderate", "remove-post", "garbage", "--reason", "x")),
+    LiveCliCase("remove-post-unknown-event", r"no event \$nothing on this homeserver", ("moderate", "remove-post", "$nothing", "--reason", "x")),
+    LiveCliCase("lock-unknown-channel", r"nowhere", ("moderate", "lock", "#nowhere", "--reason", "x")),
+    LiveCliCase("person-export-not-a-user-id", r"'?@@@'?", ("person", "export", "@@@", "--yes", "--out", "-")),
+    LiveCliCase("person-export-unknown-person", r"@nobody:\S+", ("person", "export", "@nobody:{server}", "--yes", "--out", "-")),
+    LiveCliCase("report-unknown-org", r"(organisation|--org).*'?nowhere'?", ("report", "--org", "nowhere")),
+    LiveCliCase("report-unknown-unit", r"(unit|--unit).*'?nowhere'?", ("report", "--unit", "nowhere")),
+    LiveCliCase("partner-plan-unknown-org", r"'?nowhere'?", ("partner", "plan", str(ORG_FILE), "--org", "nowhere")),
+]
+
+
 @pytest.fixture(scope="module")
 def bot_log() -> Iterator[LogTap]:
     with tapped_logs() as tap:
@@ -146,13 +173,20 @@ def bot_log() -> Iterator[LogTap]:
 
 
 @pytest.fixture(scope="module")
-def bot(
+def bot_account(homeserver: Homeserver) -> tuple[str, str]:
+    return homeserver.synapse.register_user("boroughbot", secrets.token_hex(8))
+
+
+@pytest.fixture(scope="module")
+def applied(
     homeserver: Homeserver,
     app_database_url: str,
     tmp_path_factory: pytest.TempPathFactory,
-    bot_log: LogTap,
-) -> Iterator[ThreadedBot]:
-    user_id, token = homeserver.synapse.register_user("boroughbot", secrets.token_hex(8))
+    bot_account: tuple[str, str],
+) -> Path:
+    """The settings, with the bot, once the chart is applied (which joins the bot to every
+    channel, sealed ones too)."""
+    user_id, token = bot_account
     settings = write_settings(
         tmp_path_factory.mktemp("bot") / "borough.yaml",
         homeserver,
@@ -161,7 +195,18 @@ def bot(
     )
     result = borough("apply", "-q", str(ORG_FILE), settings=settings)
     assert result.exit_code == 0, result.output
-    running = ThreadedBot(homeserver, app_database_url, user_id, token)
+    return settings
+
+
+@pytest.fixture(scope="module")
+def bot(
+    homeserver: Homeserver,
+    app_database_url: str,
+    applied: Path,
+    bot_account: tuple[str, str],
+    bot_log: LogTap,
+) -> Iterator[ThreadedBot]:
+    running = ThreadedBot(homeserver, app_database_url, *bot_account)
     try:
         yield running
     finally:
@@ -216,6 +261,16 @@ def test_bad_command_in_a_channel(
     answered(case, answer, watch.elapsed, bot_log.tracebacks(start))
     assert "went wrong on my side" not in answer
     _bot_said_nothing_here(homeserver, tess, sealed, bot.user_id)
+
+
+@pytest.mark.parametrize("case", LIVE_CLI_CASES, ids=lambda c: c.id)
+def test_bad_cli_argument_against_the_homeserver(
+    case: LiveCliCase, homeserver: Homeserver, applied: Path
+) -> None:
+    argv = [arg.replace("{server}", homeserver.server_name) for arg in case.argv]
+    answer = run_borough("--settings", str(applied), *argv)
+    answered(case, answer.text, answer.elapsed, answer.logs)
+    assert answer.exit_code != 0, answer.text[:2000]
 
 
 def test_no_traceback_in_the_bot_log_over_the_whole_run(bot_log: LogTap, tara: Person) -> None:
