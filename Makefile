@@ -29,8 +29,10 @@ test: install $(NODE_DEPS)
 	@scripts/ensure-chromium.sh
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# mypy --strict over the shipped packages: the `[tool.mypy]` section of pyproject.toml.
 lint: install
 	$(PY) -m ruff check borough provisioning synapse_modules bots widgets management tests bench scripts
+	$(PY) -m mypy
 
 bench: install
 	$(PY) bench/provision.py --people 300 --units 30

@@ -112,6 +112,6 @@ def media_of(content: dict[str, Any]) -> MediaRef | None:
         return None
     if not url.startswith("mxc://"):
         return None
-    info = content.get("info") if isinstance(content.get("info"), dict) else {}
+    info = given if isinstance(given := content.get("info"), dict) else {}
     mimetype = str(info.get("mimetype") or "application/octet-stream")[:255]
     return MediaRef(url=url, mimetype=mimetype, alt=str(content.get("body") or "")[:500])

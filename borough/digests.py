@@ -12,13 +12,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
-from typing import Literal
+from typing import Literal, TypeGuard
 from zoneinfo import ZoneInfo
 
 Frequency = Literal["daily", "weekly"]
 FREQUENCIES: tuple[Frequency, ...] = ("daily", "weekly")
 DEFAULT_TIME = "08:00"
 _HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+
+
+def is_frequency(text: str) -> TypeGuard[Frequency]:
+    """Whether a stored subscription's frequency is one digests are sent at."""
+    return text in FREQUENCIES
 
 
 def parse_time(text: str) -> time | None:

@@ -39,6 +39,9 @@ ROLE_ORDER = {"senior_manager": 0, "manager": 1}
 FILTERS = ("org", "unit", "skill", "role", "page")
 CARD_FIELDS = ("pronouns", "bio", "skills", "location", "phone")
 _CHUNK = 500  # ids per IN (...) list, well under SQLite's and asyncpg's parameter limits
+#: The entries as a Core `Table` (the ORM types `__table__` as any FromClause): the index
+#: is rewritten in bulk, row dicts in and out.
+_ENTRIES = DirectoryEntry.metadata.tables[DirectoryEntry.__tablename__]
 
 
 class DirectoryError(Exception):
@@ -299,7 +302,7 @@ async def _search_fts(
             0 if offset == 0 else int(await session.scalar(_FTS_COUNT, {"match": everyone}) or 0)
         )
         return total, []
-    rows.sort(key=lambda row: (row.tier, row.position))  # the join need not keep the order
+    rows = sorted(rows, key=lambda row: (row.tier, row.position))  # the join need not keep it
     return rows[0].total, [PersonSummary(r.user_id, r.display_name, r.job_title) for r in rows]
 
 
@@ -400,7 +403,7 @@ async def refresh(engine: AsyncEngine) -> int:
         user_ids = list(
             await session.scalars(delete(DirectoryDirty).returning(DirectoryDirty.user_id))
         )
-        table = DirectoryEntry.__table__
+        table = _ENTRIES
         stored: dict[str, dict[str, Any]] = {}
         entries: list[dict[str, Any]] = []
         for chunk in _chunks(user_ids):
@@ -412,7 +415,9 @@ async def refresh(engine: AsyncEngine) -> int:
             }
             entries += await _entries(session, chunk)
         # Rewrite only what changed: a touched but equal profile costs no index work.
-        changed = [e for e in entries if _unplaced(stored.get(e["user_id"])) != e]
+        changed = [
+            e for e in entries if (old := stored.get(e["user_id"])) is None or _unplaced(old) != e
+        ]
         current = {e["user_id"] for e in entries}
         stale = [u for u in stored if u not in current] + [
             e["user_id"] for e in changed if e["user_id"] in stored
@@ -454,7 +459,7 @@ async def _entries(session: AsyncSession, user_ids: Sequence[str]) -> list[dict[
         fields.setdefault(user_id, {})[name] = (value, visibility)
     return [
         entry_columns(
-            person,  # type: ignore[arg-type]
+            person,
             fields.get(person.user_id, {}).get("skills", ([], None)),
             fields.get(person.user_id, {}).get("bio", ("", None)),
         )
@@ -462,8 +467,8 @@ async def _entries(session: AsyncSession, user_ids: Sequence[str]) -> list[dict[
     ]
 
 
-def _unplaced(row: dict[str, Any] | None) -> dict[str, Any] | None:
-    return None if row is None else {k: v for k, v in row.items() if k != "position"}
+def _unplaced(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if k != "position"}
 
 
 async def _place(
@@ -497,7 +502,7 @@ async def _place(
             e["position"] = position
         return
     # No room: take everyone out and number them afresh (the entries are derived data).
-    table = entry.__table__
+    table = _ENTRIES
     others = [_unplaced(dict(row)) for row in (await session.execute(select(table))).mappings()]
     await session.execute(delete(table))
     everyone = sorted([*others, *changed], key=lambda e: sort_key(e["display_name"], e["user_id"]))

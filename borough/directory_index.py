@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, and_, case, func, literal, or_
 
+from borough.db import DirectoryEntry
 from borough.visibility import Viewer, may_see, may_see_clause
 
 #: The fields a word is looked for in, best first: the tier is how many it needed.
@@ -153,26 +154,12 @@ class SearchTerms:
     skill: Phrase | None = None
 
 
-class EntryTable(Protocol):
-    user_id: Any
-    organisation: Any
-    org_key: Any
-    role: Any
-    units_text: Any
-    name_text: Any
-    title_text: Any
-    skills_text: Any
-    skills_visibility: Any
-    bio_text: Any
-    bio_visibility: Any
-
-
 @dataclass(frozen=True)
 class SqlRule:
     """The rule as SQL conditions over the entries' token texts, for one viewer."""
 
     viewer: Viewer
-    entry: EntryTable
+    entry: type[DirectoryEntry]
 
     def _has(self, column: ColumnElement[str], phrase: Phrase) -> ColumnElement[bool]:
         return func.strpos(column, " " + " ".join(phrase)) > 0

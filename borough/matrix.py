@@ -193,7 +193,7 @@ def _reason(exc: BaseException) -> str:
 
 
 def _backoff(attempt: int) -> float:
-    return min(30.0, 0.25 * 2**attempt) * (0.8 + 0.4 * random.random())
+    return min(30.0, 0.25 * 2.0**attempt) * (0.8 + 0.4 * random.random())
 
 
 def _retry_after(body: JsonDict, header: str | None, attempt: int) -> float:

@@ -12,11 +12,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import InstrumentedAttribute
 
-from borough.db import DigestSubscription, Meeting, MeetingParticipant
+from borough.db import DigestSubscription, Meeting, MeetingParticipant, rows_changed
 
 REMINDER_LEAD = timedelta(minutes=10)
 
@@ -134,7 +135,12 @@ class MeetingStore:
         """Scheduled meetings whose time has come, each claimed (started_at set and committed)."""
         return await self._claim(Meeting.started_at, Meeting.scheduled_for <= now, now=now)
 
-    async def _claim(self, column: object, *due: object, now: datetime) -> list[Meeting]:
+    async def _claim(
+        self,
+        column: InstrumentedAttribute[datetime | None],
+        *due: ColumnElement[bool],
+        now: datetime,
+    ) -> list[Meeting]:
         async with self.sessions() as session:
             candidates = (
                 await session.scalars(
@@ -142,24 +148,27 @@ class MeetingStore:
                         Meeting.scheduled_for.is_not(None),
                         Meeting.started_at.is_(None),
                         Meeting.cancelled_at.is_(None),
-                        column.is_(None),  # type: ignore[attr-defined]
-                        *due,  # type: ignore[arg-type]
+                        column.is_(None),
+                        *due,
                     )
                 )
             ).all()
         claimed: list[Meeting] = []
         for meeting_id in candidates:
             async with self.sessions.begin() as session:
-                result = await session.execute(
-                    update(Meeting)
-                    .where(
-                        Meeting.id == meeting_id,
-                        column.is_(None),  # type: ignore[attr-defined]
-                        Meeting.cancelled_at.is_(None),
+                won = (
+                    await rows_changed(
+                        session,
+                        update(Meeting)
+                        .where(
+                            Meeting.id == meeting_id,
+                            column.is_(None),
+                            Meeting.cancelled_at.is_(None),
+                        )
+                        .values({column.key: now}),
                     )
-                    .values({column.key: now})  # type: ignore[attr-defined]
+                    == 1
                 )
-                won = result.rowcount == 1  # type: ignore[attr-defined]
             if won:
                 meeting = await self.get(meeting_id)
                 if meeting is not None:
@@ -177,17 +186,19 @@ class MeetingStore:
     async def end(self, meeting_id: int, now: datetime) -> bool:
         """Mark a meeting ended; False if it had already ended."""
         async with self.sessions.begin() as session:
-            result = await session.execute(
+            ended = await rows_changed(
+                session,
                 update(Meeting)
                 .where(Meeting.id == meeting_id, Meeting.ended_at.is_(None))
-                .values(ended_at=now)
+                .values(ended_at=now),
             )
-            return bool(result.rowcount)  # type: ignore[attr-defined]
+            return bool(ended)
 
     async def end_widget(self, room_id: str, widget_id: str, now: datetime) -> int:
         """Someone removed a widget: every live meeting drawn by it has ended."""
         async with self.sessions.begin() as session:
-            result = await session.execute(
+            return await rows_changed(
+                session,
                 update(Meeting)
                 .where(
                     Meeting.room_id == room_id,
@@ -195,14 +206,14 @@ class MeetingStore:
                     Meeting.started_at.is_not(None),
                     Meeting.ended_at.is_(None),
                 )
-                .values(ended_at=now)
+                .values(ended_at=now),
             )
-            return int(result.rowcount)  # type: ignore[attr-defined]
 
     async def cancel(self, room_id: str, meeting_id: int, now: datetime) -> Meeting | None:
         """Cancel a scheduled meeting of this room that has not started; None if there is none."""
         async with self.sessions.begin() as session:
-            result = await session.execute(
+            cancelled = await rows_changed(
+                session,
                 update(Meeting)
                 .where(
                     Meeting.id == meeting_id,
@@ -210,9 +221,9 @@ class MeetingStore:
                     Meeting.started_at.is_(None),
                     Meeting.cancelled_at.is_(None),
                 )
-                .values(cancelled_at=now)
+                .values(cancelled_at=now),
             )
-            if not result.rowcount:  # type: ignore[attr-defined]
+            if not cancelled:
                 return None
         return await self.get(meeting_id)
 

@@ -71,7 +71,9 @@ class SealedPolicy:
     organisations: tuple[str, ...]
     room_name: str
 
-    def content(self, owner_space_id: str | None) -> dict[str, Any]:
+    def content(self, owner_space_id: object) -> dict[str, Any]:
+        """The policy event's content. `owner_space_id` is the owner space's room id, or the
+        planner's stand-in for a space not created yet, which apply replaces with the id."""
         return {
             "version": 1,
             "owner": self.owner_key,
@@ -220,11 +222,11 @@ class _Builder:
             )
         for unit in sorted(chart.units, key=self.index.depth):
             self._unit(unit)
-            org = self.index.organisation_of(unit)
+            owner = self.index.organisation_of(unit)
             parent = self.index.parent_of(unit)
             self.net.units[unit.key] = (
                 unit.name,
-                org.key if org else "",
+                owner.key if owner else "",
                 parent.key if parent else None,
             )
         for partnership in chart.partnerships:

@@ -36,7 +36,7 @@ async def readable_channel_ids(session: AsyncSession, user_id: str) -> set[str]:
     return set(await session.scalars(readable_channels(user_id)))
 
 
-def readable_channels(user_id: str) -> CompoundSelect:
+def readable_channels(user_id: str) -> CompoundSelect[str]:
     """The same rule as a query of room ids, to use inside another query (`IN (...)`)."""
     joined = (
         select(ChannelRow.room_id)
@@ -46,7 +46,7 @@ def readable_channels(user_id: str) -> CompoundSelect:
     return union(joined, public_channels())
 
 
-def public_channels() -> Select[tuple[str]]:
+def public_channels() -> Select[str]:
     """The channels anyone may read, signed in or not: public and not sealed."""
     return select(ChannelRow.room_id).where(ChannelRow.is_public, ChannelRow.is_sealed.is_(False))
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, or_
+from sqlalchemy import ColumnElement, SQLColumnExpression, and_, or_
 
 
 @dataclass(frozen=True)
@@ -39,9 +39,9 @@ def may_see(viewer: Viewer, owner_id: str, owner_organisation: str | None, visib
 
 def may_see_clause(
     viewer: Viewer,
-    owner_id: ColumnElement[str],
-    owner_organisation: ColumnElement[str | None],
-    visibility: ColumnElement[str | None],
+    owner_id: SQLColumnExpression[str],
+    owner_organisation: SQLColumnExpression[str | None],
+    visibility: SQLColumnExpression[str | None],
 ) -> ColumnElement[bool]:
     """`may_see` as a SQL condition over the owner's columns, for this viewer."""
     if viewer.is_community:

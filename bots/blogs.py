@@ -84,8 +84,10 @@ class BlogIndexer:
 
     async def _post(self, session: AsyncSession, room: BlogRoom, source: dict[str, Any]) -> None:
         body = source.get("content", {}).get("body")
-        if not isinstance(body, str) or await session.get(BlogPost, source["event_id"]):
+        if not isinstance(body, str):
             return
+        if await session.get(BlogPost, source["event_id"]) is not None:
+            return  # already recorded: the same event seen again
         rendered = render_post(body)
         if rendered is None:
             return  # chat in the blog room, not a post

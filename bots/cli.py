@@ -23,7 +23,8 @@ def run(ctx: click.Context) -> None:
     from bots.runner import BoroughBot, BotLoginError
 
     settings = load_settings(ctx.obj["settings_path"])
-    if settings.bot is None:
+    bot_settings = settings.bot
+    if bot_settings is None:
         raise click.ClickException(
             "the settings have no 'bot:' section (see config/borough.example.yaml)"
         )
@@ -34,7 +35,7 @@ def run(ctx: click.Context) -> None:
         bot = BoroughBot(
             settings.homeserver.url,
             settings.homeserver.server_name,
-            settings.bot,
+            bot_settings,
             session_factory(engine),
             service_token=(
                 settings.service_account.access_token.get_secret_value()

@@ -32,7 +32,7 @@ from borough.db import (
     Post,
     Profile,
 )
-from borough.digests import DEFAULT_TIME, DueDigest, Schedule, due, parse_time
+from borough.digests import DEFAULT_TIME, DueDigest, Schedule, due, is_frequency, parse_time
 from borough.readers import readable_channel_ids
 from borough.wording import count
 from bots.commands import Arg, Commands, Request, UsageError
@@ -138,9 +138,9 @@ class Digests:
             subscriptions = list(await session.scalars(select(DigestSubscription)))
         for sub in subscriptions:
             at = parse_time(sub.at_time)
-            if at is None or sub.frequency not in ("daily", "weekly"):
+            if at is None or not is_frequency(sub.frequency):
                 continue
-            schedule = Schedule(sub.frequency, at, sub.tz)  # type: ignore[arg-type]
+            schedule = Schedule(sub.frequency, at, sub.tz)
             since = sub.since if sub.since.tzinfo else sub.since.replace(tzinfo=UTC)
             if (digest := due(schedule, since, now)) is not None:
                 await self.deliver(sub.user_id, sub.frequency, digest)
@@ -157,10 +157,10 @@ class Digests:
         if text is None:
             await self._mark(user_id, digest.period, None, None)
             return  # nothing new: no message
-        sent = await self.direct.send(user_id, text, txn_id)
-        if sent is None:
+        delivered = await self.direct.send(user_id, text, txn_id)
+        if delivered is None:
             return  # retried on the next tick, with the same transaction id
-        await self._mark(user_id, digest.period, *sent)
+        await self._mark(user_id, digest.period, *delivered)
 
     async def _mark(
         self, user_id: str, period: str, room_id: str | None, event_id: str | None

@@ -36,9 +36,10 @@ class DirectMessages:
         if not isinstance(response, RoomCreateResponse):
             logger.warning("could not open a DM with %s: %s", user_id, response)
             return None
+        room_id: str = response.room_id  # nio ships no type hints: its fields are Any
         async with self.sessions.begin() as session:
-            await session.merge(DirectRoom(user_id=user_id, room_id=response.room_id))
-        return response.room_id
+            await session.merge(DirectRoom(user_id=user_id, room_id=room_id))
+        return room_id
 
     def _is_private(self, room_id: str, user_id: str) -> bool:
         """Whether only this person and the bot are in the room, joined or invited. A room

@@ -11,7 +11,7 @@ from urllib.parse import quote
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from borough.db import ChannelRow, Follow, Post, PostTag, Profile
+from borough.db import ChannelRow, Follow, Post, PostTag, Profile, rows_changed
 from borough.hashtags import hashtag
 from borough.readers import latest_posts, readable_channel_ids, readable_channels
 from borough.wording import MAX_PAGE, count, page_number
@@ -49,10 +49,11 @@ class Microblog:
     async def unfollow(self, asker: str, reference: str) -> str:
         row = await self.channel(reference, asker)
         async with self.sessions.begin() as session:
-            removed = await session.execute(
-                delete(Follow).where(Follow.user_id == asker, Follow.room_id == row.room_id)
+            removed = await rows_changed(
+                session,
+                delete(Follow).where(Follow.user_id == asker, Follow.room_id == row.room_id),
             )
-        if not removed.rowcount:  # type: ignore[attr-defined]
+        if not removed:
             return f"You were not following **{row.name}**, so nothing changed."
         return f"You no longer follow **{row.name}**."
 

@@ -236,7 +236,7 @@ class BoroughBot:
             changed += [e.source for e in room.timeline.events if "state_key" in e.source]
             await self.meetings.observe_state(room_id, changed)
             for event in room.timeline.events:
-                source: dict[str, Any] = event.source
+                source = event.source
                 if (
                     source.get("type") != "m.room.message"
                     or source.get("sender") == self.client.user_id
@@ -299,6 +299,7 @@ class BoroughBot:
         return None
 
     async def _on_message(self, room_id: str, event_id: str, sender: str, body: str) -> None:
+        answer: str | None = None
         try:
             invocation = self.commands.parse(body)
         except UnknownCommand as exc:
@@ -307,8 +308,6 @@ class BoroughBot:
             invocation, answer = None, str(exc)
         except UsageError as exc:
             invocation, answer = None, str(exc)
-        else:
-            answer = None
         if invocation is None and answer is None:
             return  # ordinary chat
         async with self.sessions() as session:

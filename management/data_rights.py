@@ -24,7 +24,7 @@ from sqlalchemy import Table, case, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from borough import audit
-from borough.db import AuditEntry, Base
+from borough.db import AuditEntry, Base, rows_changed
 from borough.matrix import MatrixClient, MatrixError, q
 
 logger = logging.getLogger(__name__)
@@ -270,12 +270,12 @@ async def _delete_rows(session: AsyncSession, user_id: str) -> dict[str, int]:
         column = table.c[holding.column]
         if holding.erasure != "delete":
             value = ERASED if holding.erasure == "anonymise" else None
-            result = await session.execute(
-                update(table).where(column == user_id).values({holding.column: value})
+            changed = await rows_changed(
+                session, update(table).where(column == user_id).values({holding.column: value})
             )
         else:
-            result = await session.execute(delete(table).where(column == user_id))
-        counts[_name(holding)] = int(result.rowcount or 0)  # type: ignore[attr-defined]
+            changed = await rows_changed(session, delete(table).where(column == user_id))
+        counts[_name(holding)] = changed
     if "directory_dirty" in tables:
         # The profiles triggers mark the person dirty as their rows go; clear that last.
         dirty = tables["directory_dirty"]

@@ -185,13 +185,13 @@ class Moderator:
         async with self.sessions() as session:
             indexed_as = await indexed_kind(session, ref.event_id)
             # Boosts quote the post, so they go with it.
-            boosts = (
-                await session.execute(
-                    select(Repost.event_id, Repost.target_room_id).where(
-                        Repost.source_event_id == ref.event_id, Repost.event_id.is_not(None)
-                    )
+            reposts = await session.execute(
+                select(Repost.event_id, Repost.target_room_id).where(
+                    Repost.source_event_id == ref.event_id
                 )
-            ).all()
+            )
+            # A boost Synapse has not accepted yet has no event to redact.
+            boosts = [(boost_id, room) for boost_id, room in reposts if boost_id is not None]
         await self._redact(room_id, ref.event_id, reason)
         for boost_id, boost_room in boosts:
             await self._redact(boost_room, boost_id, f"{reason} (a repost of a removed post)")

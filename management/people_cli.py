@@ -13,7 +13,7 @@ import asyncio
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
@@ -455,7 +455,7 @@ def person_export(
     ):
         raise Refused("nothing was exported")
 
-    async def run() -> dict[str, object]:
+    async def run() -> dict[str, Any]:
         who = await _confirmed_operator(settings, operator)
         async with connect(ctx.obj["settings_path"]) as conn:
             try:
@@ -472,8 +472,8 @@ def person_export(
     target.touch(mode=0o600, exist_ok=True)
     target.chmod(0o600)
     target.write_text(text, encoding="utf-8")
-    tables = archive["borough"]["tables"]  # type: ignore[index]
-    held = sum(len(t["rows"]) for t in tables.values())  # type: ignore[attr-defined]
+    tables = archive["borough"]["tables"]
+    held = sum(len(t["rows"]) for t in tables.values())
     err_console.print(f"Wrote {target}: {held} rows from Borough, and Synapse's account data.")
 
 

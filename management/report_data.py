@@ -47,7 +47,7 @@ class ReportFacts:
 
 def _week(session: AsyncSession, column: Any) -> ColumnElement[Any]:
     """The Monday of a timestamp's ISO week (UTC), in the database's own dialect."""
-    if session.bind.dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         return func.date(func.date_trunc("week", func.timezone("UTC", column)))
     # SQLite: forward to Sunday (or stay on it), then back six days.
     return func.date(column, "weekday 0", "-6 days")
@@ -175,6 +175,7 @@ async def load_meetings(
                 participants[meeting_id].add(user_id)
     facts = []
     for meeting_id, room_id, started_at, ended_at, created_by in held:
+        assert started_at is not None  # the query reads started meetings only
         started = _utc(started_at)
         ended = min(_utc(ended_at) if ended_at else until, until)
         facts.append(

@@ -43,12 +43,14 @@ def week_start(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
 
-class Since(click.ParamType):
+class Since(click.ParamType[datetime]):
     """A click parameter: bad input is a usage error (exit 2) that says what is accepted."""
 
     name = "SINCE"
 
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> datetime:
         if isinstance(value, datetime):
             return value
         try:

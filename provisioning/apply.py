@@ -47,7 +47,7 @@ logger = logging.getLogger(__name__)
 
 
 #: Operations on the app database alone; a phase of them runs in one transaction.
-DATABASE_OPS = (SaveProfile, MarkLeft, SaveUnit, DeleteUnit)
+DatabaseOp = SaveProfile | MarkLeft | SaveUnit | DeleteUnit
 
 
 class UnresolvedRoom(Exception):
@@ -78,11 +78,12 @@ class Applier:
     async def apply(
         self, plan: Plan, progress: Callable[[Change], None] | None = None
     ) -> ApplyResult:
-        writes = sum(not isinstance(change.op, DATABASE_OPS) for change in plan.changes)
+        writes = sum(not isinstance(change.op, DatabaseOp) for change in plan.changes)
         await expect_writes(self.client, self.sessions, writes)
         for phase in plan.phases():
-            if all(isinstance(change.op, DATABASE_OPS) for change in phase):
-                await self._run_in_one_transaction(phase, progress)
+            database_writes = [(c, c.op) for c in phase if isinstance(c.op, DatabaseOp)]
+            if len(database_writes) == len(phase):
+                await self._run_in_one_transaction(database_writes, progress)
             else:
                 await asyncio.gather(*(self._run(change, progress) for change in phase))
         await self._audit(plan)
@@ -95,13 +96,13 @@ class Applier:
         return self.result
 
     async def _run_in_one_transaction(
-        self, phase: list[Change], progress: Callable[[Change], None] | None
+        self, phase: list[tuple[Change, DatabaseOp]], progress: Callable[[Change], None] | None
     ) -> None:
         """App-database writes go in one transaction: SQLite allows one writer at a time, and
         thousands of concurrent little transactions would only queue for its lock."""
         async with self.sessions.begin() as session:
-            for change in phase:
-                await self._run_in_session(change.op, session)  # type: ignore[arg-type]
+            for change, op in phase:
+                await self._run_in_session(op, session)
                 if progress is not None:
                     progress(change)
         self.result.done += len(phase)
@@ -238,9 +239,7 @@ class Applier:
             created = {"room_id": found["room_id"]}
         self.room_ids[room.key] = created["room_id"]
 
-    async def _run_in_session(
-        self, op: SaveProfile | MarkLeft | SaveUnit | DeleteUnit, session: AsyncSession
-    ) -> None:
+    async def _run_in_session(self, op: DatabaseOp, session: AsyncSession) -> None:
         match op:
             case SaveProfile():
                 await self._save_profile(op, session)

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -31,7 +31,7 @@ PROFILE_FIELDS = ("bio", "skills", "location", "pronouns", "phone")
 MAPPABLE = PERSON_FIELDS + PROFILE_FIELDS
 #: What a person entry means when it leaves a field out, so that is no change.
 PERSON_DEFAULTS: dict[str, Any] = {"role": "staff", "units": []}
-ROLES: tuple[str, ...] = Role.__args__  # type: ignore[attr-defined]
+ROLES: tuple[str, ...] = get_args(Role)
 #: A field bigger than this is not an HR export (csv's own default limit is 128 KiB).
 MAX_FIELD = 10_000
 
@@ -150,9 +150,9 @@ def read_hr_rows(path: Path | str, mapping: HrMapping) -> Iterator[HrRow]:
                         f"has {len(row)} cells where the header has {len(header)}",
                     )
                     continue
-                column = next((i for i, cell in enumerate(row) if len(cell) > MAX_FIELD), None)
-                if column is not None:
-                    yield HrRow(lines.number, {}, _too_long(header, column))
+                oversized = next((i for i, cell in enumerate(row) if len(cell) > MAX_FIELD), None)
+                if oversized is not None:
+                    yield HrRow(lines.number, {}, _too_long(header, oversized))
                     continue
                 control = next(
                     ((i, found) for i, cell in enumerate(row) if (found := _CONTROL.search(cell))),

@@ -106,7 +106,7 @@ class LiveNetwork:
 
 STATE_READ = [*STATE_TYPES, "m.room.member"]
 
-SYNC_FILTER = {
+SYNC_FILTER: dict[str, dict[str, Any]] = {
     "presence": {"types": []},
     "account_data": {"types": []},
     "room": {

@@ -45,10 +45,14 @@ class DeactivateUser:
     user_id: str
 
 
+#: A state event as (type, state key, content); a `RoomRef` in it is resolved by apply.
+StateEvent = tuple[str, str | RoomRef, Any]
+
+
 @dataclass(frozen=True)
 class CreateRoom:
     room: DesiredRoom
-    initial_state: tuple[tuple[str, str, Any], ...]
+    initial_state: tuple[StateEvent, ...]
     power_levels: dict[str, Any]
 
 
@@ -381,7 +385,7 @@ class _Planner:
             state.append((events.BLOG, "", room.blog.content()))
         if room.policy:
             owner = self.ref(room.policy.owner_key)
-            state.append((events.POLICY, "", room.policy.content(owner)))  # type: ignore[arg-type]
+            state.append((events.POLICY, "", room.policy.content(owner)))
         if room.widgets and self.desired.widget_url:
             for widget in room.widgets:
                 content = widget.content(self.desired.widget_url, self.desired.service_user)
@@ -399,13 +403,15 @@ class _Planner:
         return pinned_layout(current, [w.widget_id for w in room.widgets])
 
     def create_op(self, room: DesiredRoom) -> CreateRoom:
-        state = [s for s in self.managed_state(room) if s[0] not in ("m.room.name", "m.room.topic")]
+        state: list[StateEvent] = [
+            s for s in self.managed_state(room) if s[0] not in ("m.room.name", "m.room.topic")
+        ]
         state = [s for s in state if s[0] != "m.room.canonical_alias"]
         if (layout := self.widget_layout(room, None)) is not None:
             state.append((events.WIDGET_LAYOUT, "", layout))
         if room.parent_key:
             parent = self.ref(room.parent_key)
-            state.append((events.SPACE_PARENT, parent, self.via(canonical=True)))  # type: ignore[arg-type]
+            state.append((events.SPACE_PARENT, parent, self.via(canonical=True)))
         return CreateRoom(room, tuple(state), events.power_levels(dict(room.power_users)))
 
     def via(self, canonical: bool = False) -> dict[str, Any]:

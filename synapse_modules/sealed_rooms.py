@@ -166,9 +166,9 @@ class SealedRooms:
         if event.type == "m.room.create":
             predecessor = event.content.get("predecessor")
             if isinstance(predecessor, dict) and isinstance(predecessor.get("room_id"), str):
-                old = await self._policy(predecessor["room_id"])
-                if old is not None and event.sender != self._service:
-                    return upgrade_refusal(old)
+                inherited = await self._policy(predecessor["room_id"])
+                if inherited is not None and event.sender != self._service:
+                    return upgrade_refusal(inherited)
             return None
         policy_event = state_events.get((events.POLICY, ""))
         policy = SealedRoomPolicy.from_content(policy_event.content if policy_event else None)

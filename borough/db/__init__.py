@@ -10,7 +10,8 @@ import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy.engine import make_url
+from sqlalchemy import Delete, Update
+from sqlalchemy.engine import CursorResult, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -87,6 +88,7 @@ __all__ = [
     "create_engine",
     "database_url",
     "migrate",
+    "rows_changed",
     "session_factory",
 ]
 
@@ -171,3 +173,13 @@ def create_engine(url: str) -> AsyncEngine:
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def rows_changed(session: AsyncSession, statement: Update | Delete) -> int:
+    """Run an UPDATE or DELETE in `session` and say how many rows it changed.
+
+    `AsyncSession.execute` is typed to return a plain `Result`, which has no row count; for
+    these statements SQLAlchemy returns a `CursorResult`, which has one."""
+    result = await session.execute(statement)
+    assert isinstance(result, CursorResult)
+    return result.rowcount

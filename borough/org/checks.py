@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 from borough.org.index import OrgIndex, _Lookup
 from borough.org.model import OrgChart
@@ -49,7 +50,7 @@ class Hints:
             self._given[key] = did_you_mean(ref, candidates) if affordable else ""
         return self._given[key]
 
-    def unknown(self, what: str, ref: str, lookup: _Lookup[object]) -> str:
+    def unknown(self, what: str, ref: str, lookup: _Lookup[Any]) -> str:
         names = self._names.get(what)
         if names is None:
             names = self._names[what] = lookup.names()

@@ -202,7 +202,7 @@ def _merge(out: YamlSource, part: YamlSource, org: str) -> tuple[Fragment, list[
                 # The fragment's organisation is implied: units without a parent, and people.
                 if "organisation" not in entry and (section == "people" or "parent" not in entry):
                     entry = {**entry, "organisation": org}
-            path = (section, len(target))
+            path: PathKey = (section, len(target))
             target.append(entry)
             out.origins[path] = (part, (section, j))
             fragment.paths.append(path)
@@ -264,27 +264,27 @@ def _check(index: OrgIndex, chart: OrgChart, fragment: Fragment) -> Iterator[Fin
                     f"a fragment cannot create channels in partnership "
                     f"'{channel.owner.partnership}'; ask the main file's maintainers",
                 )
-            elif (unit := index.units.get(channel.owner.unit or "")) is not None:
-                owner = index.organisation_of(unit)
+            elif (owning_unit := index.units.get(channel.owner.unit or "")) is not None:
+                owner = index.organisation_of(owning_unit)
                 if owner is not None and owner.key != org:
                     yield (
                         (*path, "owner"),
-                        _outside(org, f"unit '{unit.key}' belongs to '{owner.key}'"),
+                        _outside(org, f"unit '{owning_unit.key}' belongs to '{owner.key}'"),
                     )
         elif section == "partnerships":
             partnership = chart.partnerships[int(path[1])]
             ref = getattr(partnership, str(path[2]))[int(path[3])]
             if path[2] == "units":
-                unit = index.units.get(ref)
-                owner = index.organisation_of(unit) if unit else None
+                member_unit = index.units.get(ref)
+                owner = index.organisation_of(member_unit) if member_unit else None
                 if owner is not None and owner.key != org:
                     yield (path, _outside(org, f"unit '{ref}' belongs to '{owner.key}'"))
             else:
-                person = index.people.get(ref)
-                if person is not None and person.organisation != org:
+                member = index.people.get(ref)
+                if member is not None and member.organisation != org:
                     yield (
                         path,
-                        _outside(org, f"'{ref}' is a person of '{person.organisation}'"),
+                        _outside(org, f"'{ref}' is a person of '{member.organisation}'"),
                     )
 
 
