@@ -15,9 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from borough import readers
 from borough.db import ChannelRow, Follow, Post, PostTag, Profile
+from borough.hashtags import hashtag
 from widgets import pages
 from widgets.app import SESSIONS, SETTINGS, JsonError
-from widgets.public import hashtag, matrix_to
+from widgets.public import matrix_to
 from widgets.viewer import viewer_id
 
 PAGE_SIZE = 30
