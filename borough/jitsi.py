@@ -1,4 +1,4 @@
-"""Jitsi meetings in Matrix rooms, as plain data: Element's widget, its pin, and meeting tokens.
+"""Jitsi meetings in Matrix rooms, as plain data: Element's widget and meeting tokens.
 
 Element draws a `jitsi` widget with its own wrapper from the widget's `data`; classic mobile
 clients read the fragment of the widget URL, so the URL keeps Element's template. With
@@ -18,8 +18,6 @@ from typing import Any, Literal
 
 import jwt
 
-WIDGET_EVENT = "im.vector.modular.widgets"
-LAYOUT_EVENT = "io.element.widgets.layout"
 OPENID_AUTH = "openidtoken-jwt"
 
 #: Element's own fragment (WidgetUtils.addJitsiWidget); clients fill in the `$` variables.
@@ -31,10 +29,6 @@ URL_FRAGMENT = (
     "&theme=$theme&roomName=$roomName&supportsScreensharing=true"
     "&language=$org.matrix.msc2873.client_language"
 )
-
-#: The power level at which Prosody (uvs_sync_power_levels) makes someone an owner, when the
-#: room's power levels do not say otherwise.
-DEFAULT_MODERATOR_LEVEL = 50
 
 
 def room_conference_id(room_id: str) -> str:
@@ -105,77 +99,9 @@ class MeetingWidget:
         return f"https://{self.domain}/{self.conference_id}"
 
 
-def pinned_layout(current: dict[str, Any] | None, widget_id: str) -> dict[str, Any]:
-    """`io.element.widgets.layout` with `widget_id` first in the top row, others kept."""
-    widgets = dict((current or {}).get("widgets") or {})
-    others = {k: v for k, v in widgets.items() if k != widget_id}
-    pinned = {widget_id: {"container": "top", "index": 0, "width": 100, "height": 40}}
-    for key, entry in others.items():
-        if isinstance(entry, dict) and entry.get("container") == "top":
-            entry = {**entry, "index": int(entry.get("index", 0)) + 1}
-        pinned[key] = entry
-    return {"widgets": pinned}
-
-
-def unpinned_layout(current: dict[str, Any] | None, widget_id: str) -> dict[str, Any] | None:
-    """The layout without `widget_id`, or None when it did not mention it (nothing to write)."""
-    widgets = dict((current or {}).get("widgets") or {})
-    if widget_id not in widgets:
-        return None
-    del widgets[widget_id]
-    return {"widgets": widgets}
-
-
 def is_jitsi_widget(content: dict[str, Any]) -> bool:
     """Whether a widget state content is a live Jitsi widget (empty content means removed)."""
     return content.get("type") in ("jitsi", "m.jitsi") and bool(content.get("url"))
-
-
-# --- power levels ----------------------------------------------------------------------------
-
-
-def user_power_level(
-    power_levels: dict[str, Any], user_id: str, creators: frozenset[str] = frozenset()
-) -> int:
-    """A user's power level. Room v12 creators have unlimited power; they count as 100."""
-    if user_id in creators:
-        return max(100, _int(power_levels.get("state_default"), DEFAULT_MODERATOR_LEVEL))
-    users = power_levels.get("users") or {}
-    if isinstance(users, dict) and user_id in users:
-        return _int(users[user_id], 0)
-    return _int(power_levels.get("users_default"), 0)
-
-
-def moderator_level(power_levels: dict[str, Any]) -> int:
-    """The level that makes someone a conference moderator: the room's `state_default`."""
-    return _int(power_levels.get("state_default"), DEFAULT_MODERATOR_LEVEL)
-
-
-def required_level(power_levels: dict[str, Any], event_type: str) -> int:
-    """The power level needed to send state event `event_type`."""
-    events = power_levels.get("events") or {}
-    if isinstance(events, dict) and event_type in events:
-        return _int(events[event_type], DEFAULT_MODERATOR_LEVEL)
-    return _int(power_levels.get("state_default"), DEFAULT_MODERATOR_LEVEL)
-
-
-def room_power_defaults(power_levels: dict[str, Any]) -> dict[str, Any]:
-    """The power levels without the `users` map, as the user verification service returns.
-
-    Prosody compares the user's level with `state_default`, so it is always present."""
-    room = {k: v for k, v in power_levels.items() if k != "users"}
-    room["state_default"] = moderator_level(power_levels)
-    return room
-
-
-def _int(value: object, default: int) -> int:
-    if isinstance(value, bool):
-        return default
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.lstrip("-").isdigit():
-        return int(value)
-    return default
 
 
 # --- HS256 meeting tokens -------------------------------------------------------------------

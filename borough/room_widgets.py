@@ -1,10 +1,12 @@
-"""Borough's own room widgets (people directory, channel timeline) in Element's format.
+"""Borough's own room widgets (people directory, channel timeline) in Element's format, and
+the one pin policy every widget Borough writes follows, Jitsi meetings included.
 
 The bot's `!widget` and `apply` both write these, so both use this one definition. A widget
 is `im.vector.modular.widgets` state (state key = widget id) of type `m.custom`; Element
 fills the `$matrix_*` variables and adds `widgetId` and `parentUrl` to the URL. The widget
 page never trusts those variables: it identifies the viewer by OpenID (widgets/viewer.py).
-Pinning adds the widget to `io.element.widgets.layout` without moving what is there.
+Pinning adds the widget to `io.element.widgets.layout` without moving what is there, and
+keeps whatever else the layout holds.
 """
 
 from __future__ import annotations
@@ -14,8 +16,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import quote
 
-WIDGET_EVENT = "im.vector.modular.widgets"
-LAYOUT_EVENT = "io.element.widgets.layout"
 #: Element pins at most three widgets in the top row (WidgetLayoutStore.MAX_PINNED).
 MAX_PINNED = 3
 
@@ -83,4 +83,13 @@ def pinned_layout(current: dict[str, Any] | None, widget_ids: list[str]) -> dict
         else:
             entry = {"container": "right"}
         widgets[widget_id] = entry
+    return {**(current or {}), "widgets": widgets}
+
+
+def unpinned_layout(current: dict[str, Any] | None, widget_id: str) -> dict[str, Any] | None:
+    """The layout without `widget_id`, or None when it did not mention it (nothing to write)."""
+    widgets = dict((current or {}).get("widgets") or {})
+    if widget_id not in widgets:
+        return None
+    del widgets[widget_id]
     return {**(current or {}), "widgets": widgets}

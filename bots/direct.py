@@ -13,6 +13,7 @@ from nio import AsyncClient, RoomCreateResponse, RoomPreset, RoomSendResponse
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from borough.db import DirectRoom
+from bots.homeserver import HomeserverRefused, checked
 from bots.replies import notice
 
 logger = logging.getLogger(__name__)
@@ -33,10 +34,12 @@ class DirectMessages:
         response = await self.client.room_create(
             is_direct=True, invite=[user_id], preset=RoomPreset.trusted_private_chat
         )
-        if not isinstance(response, RoomCreateResponse):
-            logger.warning("could not open a DM with %s: %s", user_id, response)
+        try:
+            created = checked(response, RoomCreateResponse, f"opening a DM with {user_id}")
+        except HomeserverRefused as refused:
+            logger.warning("%s", refused)
             return None
-        room_id: str = response.room_id  # nio ships no type hints: its fields are Any
+        room_id: str = created.room_id  # nio ships no type hints: its fields are Any
         async with self.sessions.begin() as session:
             await session.merge(DirectRoom(user_id=user_id, room_id=room_id))
         return room_id
@@ -54,7 +57,9 @@ class DirectMessages:
         if room_id is None:
             return None
         response = await self.client.room_send(room_id, "m.room.message", notice(text), tx_id=tx_id)
-        if not isinstance(response, RoomSendResponse):
-            logger.warning("could not send %s a direct message: %s", user_id, response)
+        try:
+            sent = checked(response, RoomSendResponse, f"sending {user_id} a direct message")
+        except HomeserverRefused as refused:
+            logger.warning("%s", refused)
             return None
-        return room_id, response.event_id
+        return room_id, sent.event_id

@@ -19,34 +19,31 @@ from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from nio import AsyncClient, ErrorResponse, RoomGetStateEventError
+from nio import AsyncClient, RoomPutStateResponse, RoomSendResponse
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from borough.db import ChannelRow, Meeting
+from borough.events import WIDGET_LAYOUT, WIDGETS
 from borough.jitsi import (
-    LAYOUT_EVENT,
     OPENID_AUTH,
     STANDING_WIDGET_ID,
-    WIDGET_EVENT,
     MeetingTokenRequest,
     MeetingWidget,
     is_jitsi_widget,
     mint_meeting_token,
-    moderator_level,
     new_widget_id,
-    pinned_layout,
     random_conference_id,
-    required_level,
     room_conference_id,
     token_meeting_url,
-    unpinned_layout,
-    user_power_level,
 )
 from borough.meetings import REMINDER_LEAD, MeetingStore, as_utc
+from borough.room_power import RoomPower
+from borough.room_widgets import pinned_layout, unpinned_layout
 from borough.settings import JitsiSettings
 from borough.wording import quoted
 from bots.commands import Arg, Commands, Request, UsageError
 from bots.direct import DirectMessages
+from bots.homeserver import HomeserverRefused, checked, room_power, state_content
 from bots.replies import notice
 
 logger = logging.getLogger(__name__)
@@ -55,7 +52,6 @@ Clock = Callable[[], datetime]
 MAX_AHEAD = timedelta(days=366)
 #: Jitsi checks a token when someone joins, so a guest link must outlive the wait to join.
 GUEST_LINK_LIFETIME = timedelta(hours=4)
-CREATOR_POWER_VERSIONS = ("12", "org.matrix.hydra.11")
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m(?:in)?)?$")
 
 
@@ -160,51 +156,6 @@ def meeting_page_url(public_url: str, room_id: str) -> str:
 # --- the service -------------------------------------------------------------------------------
 
 
-class MeetingActionFailed(UsageError):
-    """The homeserver refused something the meeting needed; the message says what."""
-
-
-def checked(response: Any, doing: str) -> Any:
-    """nio answers errors as values; turn one into MeetingActionFailed."""
-    if isinstance(response, ErrorResponse):
-        raise MeetingActionFailed(f"{doing} failed: {response.message}")
-    return response
-
-
-@dataclass
-class RoomPower:
-    levels: dict[str, Any]
-    creators: frozenset[str]
-
-    @classmethod
-    def from_state(cls, events: list[dict[str, Any]]) -> RoomPower:
-        """Power levels and, from room v12 on, the creators (whose power is unlimited)."""
-        levels: dict[str, Any] = {}
-        creators: set[str] = set()
-        for event in events:
-            content = event.get("content") or {}
-            if event.get("type") == "m.room.power_levels":
-                levels = content
-            elif event.get("type") == "m.room.create" and (
-                str(content.get("room_version", "1")) in CREATOR_POWER_VERSIONS
-            ):
-                extra = content.get("additional_creators") or []
-                creators.update([str(event.get("sender")), *(str(c) for c in extra)])
-        return cls(levels, frozenset(creators))
-
-    def of(self, user_id: str) -> int:
-        return user_power_level(self.levels, user_id, self.creators)
-
-    def may_manage_widgets(self, user_id: str) -> bool:
-        needed = max(
-            required_level(self.levels, WIDGET_EVENT), required_level(self.levels, LAYOUT_EVENT)
-        )
-        return self.of(user_id) >= needed
-
-    def is_moderator(self, user_id: str) -> bool:
-        return self.of(user_id) >= moderator_level(self.levels)
-
-
 @dataclass
 class Meetings:
     sessions: async_sessionmaker[AsyncSession]
@@ -246,7 +197,7 @@ class Meetings:
         )
         try:
             await self._open(meeting)
-        except MeetingActionFailed as exc:
+        except HomeserverRefused as exc:
             await self.store.end(meeting.id, self.clock())
             raise UsageError(f"I could not add the meeting: {exc}.") from None
         return self._join_text(meeting)
@@ -407,7 +358,7 @@ class Meetings:
     async def observe_state(self, room_id: str, events: list[dict[str, Any]]) -> None:
         """A Jitsi widget removed by anyone (content without type/url) ends its meeting."""
         for event in events:
-            if event.get("type") != WIDGET_EVENT or "state_key" not in event:
+            if event.get("type") != WIDGETS or "state_key" not in event:
                 continue
             if not is_jitsi_widget(event.get("content") or {}):
                 ended = await self.store.end_widget(room_id, str(event["state_key"]), self.clock())
@@ -440,7 +391,7 @@ class Meetings:
         for meeting in await self.store.claim_starts(now):
             try:
                 await self._open(meeting)
-            except MeetingActionFailed as exc:
+            except HomeserverRefused as exc:
                 logger.warning(
                     "could not start meeting %d in %s: %s", meeting.id, meeting.room_id, exc
                 )
@@ -494,49 +445,50 @@ class Meetings:
 
     async def _open(self, meeting: Meeting) -> None:
         widget = self._widget(meeting)
+        room_id = meeting.room_id
         checked(
             await self.client.room_put_state(
-                meeting.room_id, WIDGET_EVENT, widget.content(), state_key=meeting.widget_id
+                room_id, WIDGETS, widget.content(), state_key=meeting.widget_id
             ),
+            RoomPutStateResponse,
             "adding the meeting widget",
         )
-        current = await self._state(meeting.room_id, LAYOUT_EVENT)
-        checked(
-            await self.client.room_put_state(
-                meeting.room_id, LAYOUT_EVENT, pinned_layout(current, meeting.widget_id)
-            ),
-            "pinning the meeting widget",
-        )
+        current = await state_content(self.client, room_id, WIDGET_LAYOUT)
+        layout = pinned_layout(current, [meeting.widget_id])
+        if layout is not None:
+            checked(
+                await self.client.room_put_state(room_id, WIDGET_LAYOUT, layout),
+                RoomPutStateResponse,
+                "pinning the meeting widget",
+            )
 
     async def _close(self, room_id: str, widget_id: str) -> None:
         checked(
-            await self.client.room_put_state(room_id, WIDGET_EVENT, {}, state_key=widget_id),
+            await self.client.room_put_state(room_id, WIDGETS, {}, state_key=widget_id),
+            RoomPutStateResponse,
             "removing the meeting widget",
         )
-        layout = unpinned_layout(await self._state(room_id, LAYOUT_EVENT), widget_id)
+        current = await state_content(self.client, room_id, WIDGET_LAYOUT)
+        layout = unpinned_layout(current, widget_id)
         if layout is not None:
             checked(
-                await self.client.room_put_state(room_id, LAYOUT_EVENT, layout),
+                await self.client.room_put_state(room_id, WIDGET_LAYOUT, layout),
+                RoomPutStateResponse,
                 "unpinning the meeting widget",
             )
 
     async def _say(self, room_id: str, text: str, tx_id: str) -> None:
-        response = await self.client.room_send(room_id, "m.room.message", notice(text), tx_id=tx_id)
-        if isinstance(response, ErrorResponse):
-            logger.warning("could not post in %s: %s", room_id, response.message)
-
-    async def _state(self, room_id: str, event_type: str) -> dict[str, Any] | None:
-        response = await self.client.room_get_state_event(room_id, event_type)
-        if isinstance(response, RoomGetStateEventError):
-            if response.status_code == "M_NOT_FOUND":
-                return None
-            raise MeetingActionFailed(f"reading the room's {event_type} failed: {response.message}")
-        content = getattr(response, "content", None)
-        return content if isinstance(content, dict) else None
+        try:
+            checked(
+                await self.client.room_send(room_id, "m.room.message", notice(text), tx_id=tx_id),
+                RoomSendResponse,
+                f"posting in {room_id}",
+            )
+        except HomeserverRefused as refused:
+            logger.warning("%s", refused)
 
     async def _power(self, room_id: str) -> RoomPower:
-        response = checked(await self.client.room_get_state(room_id), "reading the room")
-        return RoomPower.from_state(response.events)
+        return await room_power(self.client, room_id)
 
     async def _check_may_start(self, room_id: str, sender: str) -> None:
         """In a channel, a meeting is pinned for every reader, so only those who may start a
@@ -551,14 +503,11 @@ class Meetings:
     def _check_bot_power(self, power: RoomPower) -> None:
         bot = self.client.user_id
         if not power.may_manage_widgets(bot):
-            needed = max(
-                required_level(power.levels, WIDGET_EVENT),
-                required_level(power.levels, LAYOUT_EVENT),
-            )
             raise UsageError(
                 f"I cannot add a meeting here: changing this room's widgets needs power level "
-                f"{needed} and I have {power.of(bot)}. A room admin can raise my power level, "
-                f"or lower the level for `{WIDGET_EVENT}` and `{LAYOUT_EVENT}`."
+                f"{power.widget_level} and I have {power.of(bot)}. A room admin can raise my "
+                f"power level, or lower the level for `{WIDGETS}` and "
+                f"`{WIDGET_LAYOUT}`."
             )
 
 

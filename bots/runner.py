@@ -20,12 +20,11 @@ from urllib.parse import quote
 from nio import (
     AsyncClient,
     AsyncClientConfig,
-    JoinError,
-    LoginError,
+    JoinResponse,
+    LoginResponse,
     MessageDirection,
-    RoomMessagesError,
-    RoomSendError,
-    SyncError,
+    RoomMessagesResponse,
+    RoomSendResponse,
     SyncResponse,
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -39,6 +38,7 @@ from bots.blogs import BlogIndexer, Blogs
 from bots.commands import Request, UnknownCommand, UsageError
 from bots.digest import Digests
 from bots.direct import DirectMessages
+from bots.homeserver import HomeserverRefused, checked
 from bots.index import Indexer
 from bots.meet import Clock, Meetings, utc_now
 from bots.microblog import Microblog
@@ -146,8 +146,10 @@ class BoroughBot:
         response = await self.client.login(
             self.settings.password.get_secret_value(), device_name="Borough bot"
         )
-        if isinstance(response, LoginError):
-            raise BotLoginError(f"the bot could not log in: {response.message}")
+        try:
+            checked(response, LoginResponse, "logging in")
+        except HomeserverRefused as refused:
+            raise BotLoginError(f"the bot could not log in: {refused.reason}") from None
 
     def stop(self) -> None:
         self._stopping.set()
@@ -174,7 +176,7 @@ class BoroughBot:
                     response = await self._sync(
                         since=since, wait_ms=SYNC_TIMEOUT_MS, full_state=full_state
                     )
-                except (TimeoutError, OSError, ConnectionError, _SyncFailed) as exc:
+                except (TimeoutError, OSError, ConnectionError, HomeserverRefused) as exc:
                     failures += 1
                     delay = min(30.0, 0.5 * 2**failures) * (0.8 + 0.4 * random.random())
                     logger.warning("sync failed (%s); retrying in %.1fs", exc, delay)
@@ -201,9 +203,7 @@ class BoroughBot:
         response = await self.client.sync(
             timeout=wait_ms, since=since, full_state=full_state, sync_filter=SYNC_FILTER
         )
-        if isinstance(response, SyncError) or not isinstance(response, SyncResponse):
-            raise _SyncFailed(getattr(response, "message", str(response)))
-        return response
+        return checked(response, SyncResponse, "syncing")
 
     async def _index_state(self, response: SyncResponse) -> None:
         """Learn channels and members from a sync without taking its timeline as new."""
@@ -255,11 +255,13 @@ class BoroughBot:
         sources: list[dict[str, Any]] = []
         start = timeline.prev_batch
         while True:
-            page = await self.client.room_messages(
+            response = await self.client.room_messages(
                 room_id, start=start, end=since, direction=MessageDirection.back, limit=100
             )
-            if isinstance(page, RoomMessagesError):
-                logger.warning("could not read the gap in %s: %s", room_id, page.message)
+            try:
+                page = checked(response, RoomMessagesResponse, f"reading the gap in {room_id}")
+            except HomeserverRefused as refused:
+                logger.warning("%s", refused)
                 break
             sources += [e.source for e in page.chunk]
             if not page.chunk or not page.end or page.end == start:
@@ -280,9 +282,10 @@ class BoroughBot:
         if inviter is None or not inviter.endswith(f":{self.server_name}"):
             logger.info("ignoring an invite to %s from %s", room_id, inviter)
             return
-        response = await self.client.join(room_id)
-        if isinstance(response, JoinError):
-            logger.warning("could not join %s: %s", room_id, response.message)
+        try:
+            checked(await self.client.join(room_id), JoinResponse, f"joining {room_id}")
+        except HomeserverRefused as refused:
+            logger.warning("%s", refused)
             return
         if (getattr(own, "content", None) or {}).get("is_direct") is True:
             # The person opened a direct chat with the bot: answers meant for them alone
@@ -336,8 +339,10 @@ class BoroughBot:
             response = await self.client.room_send(
                 room_id, "m.room.message", notice(text, reply_to=event_id), tx_id=tx_id
             )
-            if isinstance(response, RoomSendError):
-                logger.warning("could not answer in %s: %s", room_id, response.message)
+            try:
+                checked(response, RoomSendResponse, f"answering in {room_id}")
+            except HomeserverRefused as refused:
+                logger.warning("%s", refused)
             return
         asked = f"https://matrix.to/#/{quote(room_id)}/{quote(event_id)}"
         text = (
@@ -362,7 +367,3 @@ class BoroughBot:
 
     async def close(self) -> None:
         await self.client.close()
-
-
-class _SyncFailed(Exception):
-    pass

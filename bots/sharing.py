@@ -24,16 +24,13 @@ from borough.db import ChannelRow, Post, Profile, Repost, UnitRow
 from borough.readers import readable_channel_ids
 from borough.reposts import ChannelAudience, attribution, parse_post_link, repost_refusal
 from bots.commands import Arg, Commands, Request, UsageError
+from bots.homeserver import HomeserverRefused, checked
 from bots.replies import render_html
 
 logger = logging.getLogger(__name__)
 
 #: Content key on a boost, naming the original post, for clients and the index.
 REPOST_KEY = "org.borough.repost"
-
-
-class AudienceUnknown(Exception):
-    """The sealed policy of a channel could not be read."""
 
 
 @dataclass
@@ -90,7 +87,8 @@ class Reposts:
             refusal = repost_refusal(
                 await self._audience(source), await self._audience(target), parents
             )
-        except AudienceUnknown:
+        except HomeserverRefused as refused:
+            logger.warning("%s", refused)
             return "I could not check who reads those channels just now. Try again in a minute."
         if refusal is not None:
             return refusal
@@ -141,8 +139,10 @@ class Reposts:
         response = await self.client.room_send(
             target.room_id, "m.room.message", content, tx_id=txn_id
         )
-        if not isinstance(response, RoomSendResponse):
-            logger.warning("could not repost into %s: %s", target.room_id, response)
+        try:
+            sent = checked(response, RoomSendResponse, f"reposting into {target.room_id}")
+        except HomeserverRefused as refused:
+            logger.warning("%s", refused)
             return f"I could not post in **{target.name}** just now. Ask again to retry."
         async with self.sessions.begin() as session:
             row = await session.scalar(
@@ -152,7 +152,7 @@ class Reposts:
                 )
             )
             if row is not None:
-                row.event_id = response.event_id
+                row.event_id = sent.event_id
         return f"Reposted to **{target.name}**."
 
     def _alias(self, reference: str) -> str:
@@ -163,9 +163,10 @@ class Reposts:
         owner = None
         if channel.is_sealed:
             response = await self.client.room_get_state_event(channel.room_id, events.POLICY)
-            if not isinstance(response, RoomGetStateEventResponse):
-                raise AudienceUnknown(channel.room_id)
-            owner = response.content.get("owner")
+            policy = checked(
+                response, RoomGetStateEventResponse, f"reading the seal of {channel.room_id}"
+            )
+            owner = policy.content.get("owner")
             owner = owner if isinstance(owner, str) else None
         return ChannelAudience(channel.name, channel.is_sealed, channel.is_public, owner)
 

@@ -8,14 +8,13 @@ widgets, and so must the bot; either way the answer says which power level is mi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from nio import AsyncClient, RoomGetStateEventError
+from nio import AsyncClient, RoomPutStateResponse
 
-from borough.jitsi import required_level
-from borough.room_widgets import LAYOUT_EVENT, WIDGET_EVENT, RoomWidget, pinned_layout
+from borough import events
+from borough.room_widgets import RoomWidget, pinned_layout
 from bots.commands import Arg, Commands, Request, UsageError
-from bots.meet import RoomPower, checked
+from bots.homeserver import checked, room_power, state_content
 from bots.microblog import Microblog
 
 
@@ -27,8 +26,8 @@ class RoomWidgets:
     microblog: Microblog
 
     async def add(self, room_id: str, sender: str, widget: RoomWidget) -> str:
-        power = await self._power(room_id)
-        needed = max(required_level(power.levels, t) for t in (WIDGET_EVENT, LAYOUT_EVENT))
+        power = await room_power(self.client, room_id)
+        needed = power.widget_level
         if not power.may_manage_widgets(sender):
             raise UsageError(
                 f"Adding widgets here needs power level {needed}; you have {power.of(sender)}."
@@ -40,36 +39,26 @@ class RoomWidgets:
                 f"{power.of(bot)}. A room admin can raise my power level."
             )
         content = widget.content(self.public_url, bot)
-        if await self._state(room_id, WIDGET_EVENT, widget.widget_id) != content:
+        if await state_content(self.client, room_id, events.WIDGETS, widget.widget_id) != content:
             checked(
                 await self.client.room_put_state(
-                    room_id, WIDGET_EVENT, content, state_key=widget.widget_id
+                    room_id, events.WIDGETS, content, state_key=widget.widget_id
                 ),
+                RoomPutStateResponse,
                 "adding the widget",
             )
-        layout = pinned_layout(await self._state(room_id, LAYOUT_EVENT, ""), [widget.widget_id])
+        current = await state_content(self.client, room_id, events.WIDGET_LAYOUT)
+        layout = pinned_layout(current, [widget.widget_id])
         if layout is not None:
             checked(
-                await self.client.room_put_state(room_id, LAYOUT_EVENT, layout),
+                await self.client.room_put_state(room_id, events.WIDGET_LAYOUT, layout),
+                RoomPutStateResponse,
                 "pinning the widget",
             )
         return (
             f"Added **{widget.name}** to this room. Element asks each person once before "
             "showing a widget someone else added, and then to confirm who they are."
         )
-
-    async def _state(self, room_id: str, event_type: str, state_key: str) -> dict[str, Any] | None:
-        response = await self.client.room_get_state_event(room_id, event_type, state_key)
-        if isinstance(response, RoomGetStateEventError):
-            if response.status_code == "M_NOT_FOUND":
-                return None
-            raise UsageError(f"Reading this room's {event_type} failed: {response.message}")
-        content = getattr(response, "content", None)
-        return content if isinstance(content, dict) else None
-
-    async def _power(self, room_id: str) -> RoomPower:
-        response = checked(await self.client.room_get_state(room_id), "reading the room")
-        return RoomPower.from_state(response.events)
 
 
 COMMANDS = Commands(RoomWidgets)

@@ -229,10 +229,11 @@ def test_meet_writes_the_widget_and_pins_it(team: Team, app_database_url: str) -
     assert f"{PUBLIC_URL}/meet/{quote(team.room_id, safe='!:')}" in answer
     layout = team.state("io.element.widgets.layout")
     (widget_id,) = layout["widgets"]
+    # The one pin policy (borough.room_widgets) places a meeting like any other widget.
     assert layout["widgets"][widget_id] == {
         "container": "top",
         "index": 0,
-        "width": 100,
+        "width": 50,
         "height": 40,
     }
     widget = team.state("im.vector.modular.widgets", widget_id)

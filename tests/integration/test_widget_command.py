@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from borough.room_widgets import LAYOUT_EVENT, WIDGET_EVENT
+from borough.events import WIDGET_LAYOUT, WIDGETS
 from borough.settings import BotSettings
 from tests.conftest import Homeserver
 from tests.integration.test_meet import PUBLIC_URL, MeetBot, Team
@@ -48,7 +48,7 @@ def test_widget_people_writes_elements_format_and_pins_it(team: Team) -> None:
     team.set_power(team.bot_id, 50)
     answer = team.alice.ask("!widget people")
     assert "Added **People directory**" in answer
-    content = team.state(WIDGET_EVENT, "borough_people")
+    content = team.state(WIDGETS, "borough_people")
     assert content == {
         "type": "m.custom",
         "url": f"{PUBLIC_URL}/widgets/people?room=$matrix_room_id&user=$matrix_user_id",
@@ -58,13 +58,13 @@ def test_widget_people_writes_elements_format_and_pins_it(team: Team) -> None:
         "waitForIframeLoad": True,
         "data": {"title": "People directory"},
     }
-    layout = team.state(LAYOUT_EVENT)
+    layout = team.state(WIDGET_LAYOUT)
     assert layout["widgets"]["borough_people"]["container"] == "top"
 
     # Asking again changes nothing: same content, already pinned.
     again = team.alice.ask("!widget people")
     assert "Added **People directory**" in again
-    assert team.state(LAYOUT_EVENT) == layout
+    assert team.state(WIDGET_LAYOUT) == layout
 
 
 def test_widget_timeline_of_follows_is_pinned_beside(team: Team) -> None:
@@ -72,11 +72,11 @@ def test_widget_timeline_of_follows_is_pinned_beside(team: Team) -> None:
     team.alice.ask("!widget people")
     answer = team.alice.ask("!widget timeline")
     assert "Added **Timeline**" in answer
-    content = team.state(WIDGET_EVENT, "borough_timeline")
+    content = team.state(WIDGETS, "borough_timeline")
     assert (
         content["url"] == f"{PUBLIC_URL}/widgets/timeline?room=$matrix_room_id&user=$matrix_user_id"
     )
-    widgets = team.state(LAYOUT_EVENT)["widgets"]
+    widgets = team.state(WIDGET_LAYOUT)["widgets"]
     assert widgets["borough_timeline"]["index"] > widgets["borough_people"]["index"]
 
 

@@ -1,4 +1,4 @@
-"""Jitsi widget, layout and token shapes compared with Element's and Prosody's formats."""
+"""Jitsi widget and token shapes compared with Element's and Prosody's formats."""
 
 from __future__ import annotations
 
@@ -12,16 +12,10 @@ from borough.jitsi import (
     MeetingTokenRequest,
     MeetingWidget,
     mint_meeting_token,
-    moderator_level,
     new_widget_id,
-    pinned_layout,
     random_conference_id,
-    required_level,
     room_conference_id,
     room_id_of_conference,
-    room_power_defaults,
-    unpinned_layout,
-    user_power_level,
 )
 
 ROOM = "!abcDEF123:northbridge.gov.uk"
@@ -86,44 +80,6 @@ def test_widget_without_auth_has_no_auth_anywhere() -> None:
     assert content["data"]["isAudioOnly"] is True
     # Classic Element Android parses this fragment; it must survive unchanged.
     assert "#conferenceDomain=$domain&conferenceId=$conferenceId" in content["url"]
-
-
-def test_layout_pins_the_widget_first_and_keeps_others() -> None:
-    current = {
-        "widgets": {
-            "other": {"container": "top", "index": 0, "width": 50, "height": 30},
-            "side": {"container": "right"},
-        }
-    }
-    layout = pinned_layout(current, "meet")
-    assert list(layout["widgets"]) == ["meet", "other", "side"]
-    assert layout["widgets"]["meet"] == {"container": "top", "index": 0, "width": 100, "height": 40}
-    assert layout["widgets"]["other"]["index"] == 1
-    assert layout["widgets"]["side"] == {"container": "right"}
-    assert pinned_layout(None, "meet") == {
-        "widgets": {"meet": {"container": "top", "index": 0, "width": 100, "height": 40}}
-    }
-    assert unpinned_layout(layout, "meet") == {
-        "widgets": {"other": layout["widgets"]["other"], "side": {"container": "right"}}
-    }
-    assert unpinned_layout(current, "meet") is None
-
-
-def test_power_levels() -> None:
-    pl = {"users": {"@mod:x": 50, "@admin:x": 100}, "users_default": 0, "state_default": 50}
-    assert user_power_level(pl, "@mod:x") == 50
-    assert user_power_level(pl, "@nobody:x") == 0
-    assert user_power_level(pl, "@creator:x", frozenset({"@creator:x"})) == 100
-    assert moderator_level(pl) == 50
-    assert moderator_level({}) == 50
-    assert required_level(pl, "im.vector.modular.widgets") == 50
-    assert (
-        required_level({"events": {"im.vector.modular.widgets": 0}}, "im.vector.modular.widgets")
-        == 0
-    )
-    assert "users" not in room_power_defaults(pl)
-    assert room_power_defaults(pl)["state_default"] == 50
-    assert room_power_defaults({})["state_default"] == 50
 
 
 @pytest.mark.parametrize("is_moderator", [True, False])

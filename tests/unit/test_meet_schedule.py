@@ -14,6 +14,7 @@ from sqlalchemy import update
 from borough.db import Meeting, MeetingParticipant, create_engine, migrate, session_factory
 from borough.jitsi import STANDING_WIDGET_ID
 from borough.meetings import MeetingStore, as_utc
+from borough.room_power import RoomPower
 from bots.commands import UsageError
 from bots.meet import (
     check_ahead,
@@ -24,7 +25,8 @@ from bots.meet import (
     split_audio_title,
 )
 from tests.conftest import POSTGRES_DSN, postgres_database
-from widgets.conferencing import Admission, AdmissionLog, RoomSnapshot
+from widgets.admission import Admission, RoomSnapshot
+from widgets.admissions_log import AdmissionLog
 
 LONDON = ZoneInfo("Europe/London")
 NOW = datetime(2026, 11, 25, 21, 0, tzinfo=UTC)
@@ -189,7 +191,7 @@ async def test_an_idle_standing_session_ends_and_the_next_admission_starts_anoth
         "@service:x",
         {"type": "jitsi", "url": "u", "name": "Team standing meeting", "data": {}},
     )
-    snapshot = RoomSnapshot({"@a:x": "A"}, {}, frozenset(), "Team", (widget,))
+    snapshot = RoomSnapshot({"@a:x": "A"}, RoomPower({}), "Team", (widget,))
 
     async def snapshot_of(room_id: str) -> RoomSnapshot:
         return snapshot

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from borough.room_widgets import MAX_PINNED, RoomWidget, pinned_layout
+from borough.jitsi import MeetingWidget
+from borough.room_widgets import MAX_PINNED, RoomWidget, pinned_layout, unpinned_layout
 
 
 def test_timeline_widget_names_its_channel_in_id_and_url() -> None:
@@ -43,3 +44,30 @@ def test_pinning_from_nothing() -> None:
     layout = pinned_layout(None, ["borough_people", "borough_timeline"])
     assert layout is not None
     assert [layout["widgets"][w]["index"] for w in ("borough_people", "borough_timeline")] == [0, 1]
+
+
+def test_a_meeting_is_pinned_by_the_same_policy_and_other_layout_keys_stay() -> None:
+    """A Jitsi widget follows the one pin policy: the full top row is left alone, the meeting
+    goes to the side, and whatever else the layout holds is kept."""
+    meeting = MeetingWidget("borough_meet1", "CONF", "meet.example.org", "Stand-up", "Team")
+    top = {f"w{i}": {"container": "top", "index": i, "width": 33} for i in range(MAX_PINNED)}
+    current = {"widgets": dict(top), "org.example.note": {"kept": True}}
+    layout = pinned_layout(current, [meeting.widget_id])
+    assert layout is not None
+    assert layout["org.example.note"] == {"kept": True}
+    assert layout["widgets"][meeting.widget_id] == {"container": "right"}
+    assert {k: v for k, v in layout["widgets"].items() if k != meeting.widget_id} == top
+    pinned = [e for e in layout["widgets"].values() if e.get("container") == "top"]
+    assert len(pinned) == MAX_PINNED
+
+
+def test_unpinning_takes_out_one_widget_and_keeps_the_rest() -> None:
+    current = {
+        "widgets": {"meet": {"container": "top", "index": 0}, "side": {"container": "right"}},
+        "org.example.note": {"kept": True},
+    }
+    assert unpinned_layout(current, "meet") == {
+        "widgets": {"side": {"container": "right"}},
+        "org.example.note": {"kept": True},
+    }
+    assert unpinned_layout(current, "absent") is None

@@ -9,7 +9,9 @@ from borough.jitsi import room_conference_id
 from borough.localsynapse import free_port
 from borough.matrix import HomeserverUnreachable
 from borough.openid import OpenIdRejected, check_subject, check_token_shape, resolve_openid
-from widgets.conferencing import PowerCache, RoomSnapshot, is_room_id, verification_body
+from borough.room_power import RoomPower
+from widgets.admission import RoomSnapshot, is_room_id, verification_body
+from widgets.room_state import PowerCache
 
 ROOM = "!room:x.org"
 
@@ -55,8 +57,8 @@ STATE = [
 def test_room_state_is_read_into_a_snapshot() -> None:
     snapshot = RoomSnapshot.from_state(STATE)
     assert snapshot.joined == {"@mod:x.org": "Mo", "@owner:x.org": "@owner:x.org"}
-    assert snapshot.creators == frozenset({"@owner:x.org"})
-    assert snapshot.power_of("@owner:x.org") == 100
+    assert snapshot.power.creators == frozenset({"@owner:x.org"})
+    assert snapshot.power.of("@owner:x.org") == 100
     assert snapshot.is_moderator("@mod:x.org")
     assert [w[0] for w in snapshot.jitsi_widgets] == ["w1"]  # the removed widget is gone
     assert snapshot.conference(False, ROOM) == ("JitsiAbc", "Stand-up")
@@ -90,15 +92,15 @@ def test_room_ids(value: str, expected: bool) -> None:
 async def test_the_power_cache_keeps_a_room_for_its_ttl_only() -> None:
     loads = 0
 
-    async def load() -> tuple[dict[str, object], frozenset[str]]:
+    async def load() -> RoomPower:
         nonlocal loads
         loads += 1
-        return {"state_default": loads}, frozenset()
+        return RoomPower({"state_default": loads})
 
     cache = PowerCache(ttl=60)
-    assert (await cache.get(ROOM, load))[0] == {"state_default": 1}
-    assert (await cache.get(ROOM, load))[0] == {"state_default": 1}
-    assert (await cache.get("!other:x.org", load))[0] == {"state_default": 2}
+    assert (await cache.get(ROOM, load)).levels == {"state_default": 1}
+    assert (await cache.get(ROOM, load)).levels == {"state_default": 1}
+    assert (await cache.get("!other:x.org", load)).levels == {"state_default": 2}
     expired = PowerCache(ttl=0)
     await expired.get(ROOM, load)
     await expired.get(ROOM, load)
