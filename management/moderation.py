@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from borough import audit, events
 from borough.db import BlogPost, Post, PostMention, PostTag, Reaction, Repost
 from borough.matrix import MatrixClient, MatrixError, q
+from borough.room_power import level
 
 logger = logging.getLogger(__name__)
 
@@ -81,12 +82,12 @@ def lock_power_levels(current: Mapping[str, Any]) -> tuple[dict[str, Any], dict[
     state levels already above it, and everything else stay as they are."""
     new = dict(current)
     old_events: dict[str, Any] = dict(current.get("events") or {})
-    raised = {t: lvl for t, lvl in old_events.items() if _level(lvl) < LOCKED_LEVEL}
+    raised = {t: lvl for t, lvl in old_events.items() if level(lvl, 0) < LOCKED_LEVEL}
     previous: dict[str, Any] = {
         "events_default": current.get("events_default"),
         "events": raised,
     }
-    new["events_default"] = max(_level(current.get("events_default")), LOCKED_LEVEL)
+    new["events_default"] = max(level(current.get("events_default"), 0), LOCKED_LEVEL)
     new["events"] = {**old_events, **dict.fromkeys(raised, LOCKED_LEVEL)}
     return new, previous
 
@@ -102,10 +103,6 @@ def unlock_power_levels(current: Mapping[str, Any], previous: Mapping[str, Any])
     restored.update(previous.get("events") or {})
     new["events"] = restored
     return new
-
-
-def _level(value: Any) -> int:
-    return value if isinstance(value, int) else 0
 
 
 def full_user_id(user: str, server_name: str) -> str:

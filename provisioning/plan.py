@@ -14,6 +14,7 @@ from borough import events
 from borough.db import Profile
 from borough.network import DesiredNetwork, DesiredRoom, DesiredUser
 from borough.org import Person
+from borough.room_power import required_level
 from borough.room_widgets import pinned_layout
 from provisioning.live import LiveNetwork, LiveRoom
 from provisioning.meetings import standing_meeting
@@ -513,12 +514,11 @@ class _Planner:
             and lvl > wanted.get(u, 0)
             and u in self.managed_people
         }
-        state_default = _level(current.get("state_default"), events.MODERATOR)
         current_events: dict[str, Any] = dict(current.get("events", {}))
         guarded = {
             t: events.ADMIN
             for t in events.ADMIN_ONLY_STATE
-            if _level(current_events.get(t), state_default) < events.ADMIN
+            if required_level(current, t) < events.ADMIN
         }
         if raised or guarded:
             new = {**current, "users": {**users, **raised}}
@@ -734,11 +734,3 @@ def _describe(content: Any, event_type: str) -> str:
     if key and isinstance(content, dict):
         return repr(content.get(key))
     return "(set)" if content else "(empty)"
-
-
-def _level(value: Any, default: int) -> int:
-    """A power level as Synapse reads it: an int, or a numeric string; else the default."""
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return default
