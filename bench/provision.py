@@ -30,7 +30,7 @@ from borough.matrix import MatrixClient, q
 from borough.network import desired_network
 from borough.org import OrgChart
 from provisioning.apply import Applier
-from provisioning.live import LiveNetwork, read_live
+from borough.live import LiveNetwork, read_live
 from provisioning.plan import (
     CreateRoom,
     CreateUser,

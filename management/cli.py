@@ -151,8 +151,8 @@ def _login() -> str:
 
 
 def _moderate(ctx: click.Context, act: Callable[[Moderator], Awaitable[T]]) -> T:
+    from borough.connection import connect
     from management.moderation import Moderator, Operator
-    from provisioning.connection import connect
 
     async def run() -> T:
         async with connect(ctx.obj["settings_path"]) as conn:
@@ -323,10 +323,10 @@ def report(
     csv_dir: Path | None,
 ) -> None:
     """Engagement per organisation, unit, partnership and channel, and the virtuous circle."""
+    from borough.connection import connect
     from management.engagement import engagement, select_rows, virtuous_circle, weekly_activity
     from management.report_data import ReportFacts, gather
     from management.report_render import Report, print_tables, render_html, write_csv
-    from provisioning.connection import connect
 
     until = datetime.now(UTC)
 

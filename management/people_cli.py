@@ -1,244 +1,37 @@
-"""`borough partner plan|apply`, `borough import people`, `borough person export|erase`.
+"""`borough import people`, `borough person export|erase`.
 
-Who is acting: `--as @user:server` (or BOROUGH_OPERATOR) names the operator, and the
-service account performs the writes. With BOROUGH_OPERATOR_TOKEN set, the homeserver must
-confirm that the token is the operator's own (whoami), so `--as` cannot be borrowed. Without
-`--as` the operator is the service account, which maintains the main org file and so
-administers every organisation. Every action lands in the audit log under the operator.
+Who is acting is the kernel's operator check (`borough.operator`: `--as`, BOROUGH_OPERATOR,
+BOROUGH_OPERATOR_TOKEN). Every action lands in the audit log under the operator.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
 
-from borough.cli import EXIT_FAILED, BadInput, Refused, err_console, output_path
+from borough.cli import BadInput, Refused, err_console, output_path
+from borough.operator import (
+    confirmed_operator,
+    operator_option,
+    org_option,
+    qualified_user_id,
+    refuse_unless_admin,
+)
 
 if TYPE_CHECKING:
-    from borough.org import OrgChart
     from borough.settings import Settings
     from management.data_rights import ErasureResult
-    from provisioning.connection import Connection
-    from provisioning.hr_import import ImportPreview
-    from provisioning.live import LiveNetwork
-    from provisioning.plan import Plan, PlanOptions
+    from management.hr_import import ImportPreview
 
 # This module is imported for `borough --help`, so what the commands need (pydantic,
 # SQLAlchemy, aiohttp, the planner) is imported inside them.
 
 console = Console(highlight=False, soft_wrap=True)
-
-
-def _user_id(value: str, server_name: str) -> str:
-    value = value.strip()
-    if not value.startswith("@"):
-        value = "@" + value
-    return value if ":" in value else f"{value}:{server_name}"
-
-
-async def _confirmed_operator(settings: Settings, claimed: str | None) -> str:
-    """The operator's user id; checked against the homeserver when a token proves it."""
-    from borough.matrix import MatrixClient, MatrixError
-
-    server = settings.homeserver.server_name
-    token = os.environ.get("BOROUGH_OPERATOR_TOKEN")
-    if token:
-        try:
-            async with MatrixClient(settings.homeserver.url, token, max_retries=2) as client:
-                proven = await client.whoami()
-        except MatrixError as exc:
-            raise Refused(
-                f"the homeserver refused BOROUGH_OPERATOR_TOKEN ({exc.errcode}); sign in again "
-                "and use a fresh access token, or unset it"
-            ) from None
-        if claimed is not None and _user_id(claimed, server) != proven:
-            raise Refused(
-                f"--as says {_user_id(claimed, server)}, but BOROUGH_OPERATOR_TOKEN belongs to "
-                f"{proven}"
-            )
-        return proven
-    return _user_id(claimed, server) if claimed else settings.service_account.user_id
-
-
-def _require_admin(chart: OrgChart, org: str, operator: str, settings: Settings) -> None:
-    """The service account keeps the main file, so it administers every organisation."""
-    from provisioning.delegation import check_admin
-
-    if operator == settings.service_account.user_id and org in {o.key for o in chart.organisations}:
-        return
-    check_admin(chart, org, operator, settings.homeserver.server_name)
-
-
-operator_option = click.option(
-    "--as",
-    "operator",
-    metavar="@USER:SERVER",
-    envvar="BOROUGH_OPERATOR",
-    help="Who is acting (an admin of the organisation); the service account if not given.",
-)
-org_option = click.option("--org", "organisation", required=True, help="The organisation's key.")
-
-
-# --- borough partner plan | apply --------------------------------------------------------
-
-
-@click.group()
-def partner() -> None:
-    """A partner admin's own organisation: plan and apply only its part of the network."""
-
-
-async def _scoped(
-    conn: Connection, chart: OrgChart, organisation: str, options: PlanOptions
-) -> tuple[Plan, LiveNetwork]:
-    from borough.network import desired_network
-    from provisioning.delegation import org_scope, scoped_plan
-    from provisioning.live import read_live, read_suspended
-    from provisioning.plan import hold_back_suspended, joining, make_plan
-
-    bot = conn.settings.bot.user_id if conn.settings.bot else None
-    desired = desired_network(chart, conn.settings.homeserver.server_name, conn.actor, bot)
-    live = await read_live(conn.client, conn.sessions)
-    full = make_plan(desired, live, options)
-    hold_back_suspended(full, await read_suspended(conn.client, joining(full, live)))
-    return scoped_plan(full, org_scope(chart, desired, live, organisation)), live
-
-
-@partner.command("plan")
-@click.argument("org_file", metavar="ORG.yaml")
-@org_option
-@operator_option
-@click.option("--prune", is_flag=True, help="Also remove and demote what your part no longer has.")
-@click.option("--deactivate-leavers", is_flag=True, help="Deactivate your people who left.")
-@click.pass_context
-def partner_plan(
-    ctx: click.Context,
-    org_file: str,
-    organisation: str,
-    operator: str | None,
-    prune: bool,
-    deactivate_leavers: bool,
-) -> None:
-    """What `partner apply` would change for one organisation. Changes nothing."""
-    from borough.org.loader import load_org_chart_with_fragments
-    from borough.settings import load_settings
-    from provisioning.connection import connect
-    from provisioning.plan import PlanOptions
-    from provisioning.render import render_plan
-
-    chart, _ = load_org_chart_with_fragments(org_file)
-    settings = load_settings(ctx.obj["settings_path"])
-
-    async def run() -> Plan:
-        who = await _confirmed_operator(settings, operator)
-        _refuse_unless_admin(chart, organisation, who, settings)
-        async with connect(ctx.obj["settings_path"]) as conn:
-            plan, _ = await _scoped(
-                conn,
-                chart,
-                organisation,
-                PlanOptions(prune=prune, deactivate_leavers=deactivate_leavers),
-            )
-            return plan
-
-    render_plan(asyncio.run(run()), console)
-
-
-def _refuse_unless_admin(chart: OrgChart, org: str, operator: str, settings: Settings) -> None:
-    from provisioning.delegation import NotAnAdmin, UnknownOrganisation
-
-    try:
-        _require_admin(chart, org, operator, settings)
-    except UnknownOrganisation as exc:
-        raise BadInput(str(exc)) from None
-    except NotAnAdmin as exc:
-        raise Refused(str(exc)) from None
-
-
-@partner.command("apply")
-@click.argument("org_file", metavar="ORG.yaml")
-@org_option
-@operator_option
-@click.option("--prune", is_flag=True, help="Also remove and demote what your part no longer has.")
-@click.option("--deactivate-leavers", is_flag=True, help="Deactivate your people who left.")
-@click.option("--quiet", "-q", is_flag=True, help="Print the summary, not every change.")
-@click.pass_context
-def partner_apply(
-    ctx: click.Context,
-    org_file: str,
-    organisation: str,
-    operator: str | None,
-    prune: bool,
-    deactivate_leavers: bool,
-    quiet: bool,
-) -> None:
-    """Make the homeserver match one organisation's part of the org chart."""
-    from borough import audit
-    from borough.org.loader import load_org_chart_with_fragments
-    from borough.settings import load_settings
-    from provisioning.apply import Applier
-    from provisioning.connection import connect
-    from provisioning.plan import PlanOptions
-    from provisioning.render import render_plan
-
-    chart, _ = load_org_chart_with_fragments(org_file)
-    settings = load_settings(ctx.obj["settings_path"])
-
-    async def run() -> int:
-        who = await _confirmed_operator(settings, operator)
-        _refuse_unless_admin(chart, organisation, who, settings)
-        async with connect(ctx.obj["settings_path"]) as conn:
-            plan, live = await _scoped(
-                conn,
-                chart,
-                organisation,
-                PlanOptions(prune=prune, deactivate_leavers=deactivate_leavers),
-            )
-            render_plan(plan, console, summary_only=quiet)
-            threshold = conn.settings.provisioning.destructive_threshold
-            if len(plan.destructive) > threshold:
-                raise Refused(
-                    f"this plan removes or demotes {len(plan.destructive)} things, more than "
-                    f"the threshold of {threshold}; ask the main file's admins to apply it"
-                )
-            if not plan.changes:
-                return 0
-            applier = Applier(
-                conn.client,
-                conn.sessions,
-                conn.settings.homeserver.server_name,
-                {key: room.room_id for key, room in live.rooms.items()},
-                actor=who,
-            )
-            result = await applier.apply(plan, lambda _: None)
-            async with conn.sessions.begin() as session:
-                await audit.record(
-                    session,
-                    actor=who,
-                    action="partner.apply",
-                    target_ids=[organisation],
-                    details={
-                        "organisation": organisation,
-                        "planned": len(plan.changes),
-                        "done": result.done,
-                        "failed": len(result.failures),
-                    },
-                )
-            console.print(
-                f"Applied {result.done} of {len(plan.changes)} changes for {organisation}."
-            )
-            for change, reason in result.failures:
-                err_console.print(f"failed: {change.group} {change.target}: {reason}", markup=False)
-            return EXIT_FAILED if result.failures else 0
-
-    code = asyncio.run(run())
-    if code:
-        ctx.exit(code)
 
 
 # --- borough import people ---------------------------------------------------------------
@@ -327,7 +120,7 @@ def import_people(
     from borough.org import OrgChartError
     from borough.org.loader import load_org_chart_with_fragments
     from borough.settings import load_settings
-    from provisioning.hr_import import (
+    from management.hr_import import (
         HrImportError,
         existing_people,
         fragment_text,
@@ -341,8 +134,8 @@ def import_people(
     if not Path(org_file).exists():
         raise BadInput(f"no org chart at {org_file}: pass --chart ORG.yaml or set BOROUGH_ORG_FILE")
     chart, fragments = load_org_chart_with_fragments(org_file)
-    who = asyncio.run(_confirmed_operator(settings, operator))
-    _refuse_unless_admin(chart, organisation, who, settings)
+    who = asyncio.run(confirmed_operator(settings, operator))
+    refuse_unless_admin(chart, organisation, who, settings)
     fragment = next((f for f in fragments if f.organisation == organisation), None)
     if fragment is None:
         raise BadInput(
@@ -441,12 +234,12 @@ def person_export(
     ctx: click.Context, user: str, out: Path | None, operator: str | None, yes: bool
 ) -> None:
     """Write everything Borough and Synapse hold about USER into a JSON archive."""
+    from borough.connection import connect
     from borough.settings import load_settings
     from management.data_rights import PersonNotFound, export_person
-    from provisioning.connection import connect
 
     settings = load_settings(ctx.obj["settings_path"])
-    user_id = _user_id(user, settings.homeserver.server_name)
+    user_id = qualified_user_id(user, settings.homeserver.server_name)
     target = out or Path(f"{user_id[1:].split(':')[0]}-export.json")
     if not yes and not click.confirm(
         f"Export everything held about {user_id} to {target}? It is personal data.",
@@ -456,7 +249,7 @@ def person_export(
         raise Refused("nothing was exported")
 
     async def run() -> dict[str, Any]:
-        who = await _confirmed_operator(settings, operator)
+        who = await confirmed_operator(settings, operator)
         async with connect(ctx.obj["settings_path"]) as conn:
             try:
                 return await export_person(conn.client, conn.sessions, user_id, who)
@@ -500,12 +293,12 @@ def person_erase(
     yes: bool,
 ) -> None:
     """Erase USER: deactivate with erase in Synapse, delete their media and Borough's rows."""
+    from borough.connection import connect
     from borough.settings import load_settings
     from management.data_rights import ErasureRefused, PersonNotFound, erase_person
-    from provisioning.connection import connect
 
     settings = load_settings(ctx.obj["settings_path"])
-    user_id = _user_id(user, settings.homeserver.server_name)
+    user_id = qualified_user_id(user, settings.homeserver.server_name)
     _refuse_if_charted(org_file, user_id, settings.homeserver.server_name)
     if not yes and not click.confirm(
         f"Erase {user_id}? Their account is deactivated for good, their media deleted, and "
@@ -520,7 +313,7 @@ def person_erase(
         protected.add(settings.bot.user_id)
 
     async def run() -> ErasureResult:
-        who = await _confirmed_operator(settings, operator)
+        who = await confirmed_operator(settings, operator)
         async with connect(ctx.obj["settings_path"]) as conn:
             try:
                 return await erase_person(

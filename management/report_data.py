@@ -26,9 +26,9 @@ from borough.db import (
     Reaction,
     UnitRow,
 )
+from borough.live import LiveNetwork, read_live
 from borough.matrix import MatrixClient, q
 from management.engagement import Activity, Interaction, MeetingFact, Network, Scope
-from provisioning.live import LiveNetwork, read_live
 
 logger = logging.getLogger(__name__)
 

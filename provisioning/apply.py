@@ -19,9 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from borough import audit, directory
 from borough.db import Profile, ProfileFieldRow, UnitRow
+from borough.live import expect_writes
 from borough.matrix import MatrixClient, MatrixError, q
 from provisioning import mirror
-from provisioning.live import expect_writes
 from provisioning.meetings import StandingMeeting
 from provisioning.plan import (
     Change,

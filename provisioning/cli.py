@@ -9,10 +9,13 @@ from typing import TYPE_CHECKING
 import click
 from rich.console import Console
 
-from borough.cli import EXIT_FAILED, Refused, err_console, output_path
+from borough.cli import EXIT_FAILED, err_console, output_path
 
 if TYPE_CHECKING:
+    from borough.connection import Connection
+    from borough.live import LiveNetwork
     from borough.org import OrgChart
+    from provisioning.apply import ApplyResult
     from provisioning.plan import Plan, PlanOptions
 
 # This module is imported for `borough --help`, so what the commands need (pydantic,
@@ -46,7 +49,7 @@ def validate(org_file: OrgChart) -> None:
     )
 
 
-def _options(prune: bool, deactivate_leavers: bool) -> PlanOptions:
+def options(prune: bool, deactivate_leavers: bool) -> PlanOptions:
     from provisioning.plan import PlanOptions
 
     return PlanOptions(prune=prune, deactivate_leavers=deactivate_leavers)
@@ -76,7 +79,8 @@ refresh_option = click.option(
 @click.pass_context
 def plan(ctx: click.Context, org_file: OrgChart, prune: bool, deactivate_leavers: bool) -> None:
     """Show what `apply` would change on the homeserver. Changes nothing."""
-    from provisioning.connection import connect, plan_against_live
+    from borough.connection import connect
+    from provisioning.pipeline import plan_against_live
     from provisioning.render import render_plan
 
     async def run() -> Plan:
@@ -84,7 +88,7 @@ def plan(ctx: click.Context, org_file: OrgChart, prune: bool, deactivate_leavers
             result, _ = await plan_against_live(
                 conn,
                 org_file,
-                _options(prune, deactivate_leavers),
+                options(prune, deactivate_leavers),
                 ctx.meta.get(ORG_DIR),
                 refresh=ctx.meta.get(REFRESH, False),
             )
@@ -112,11 +116,8 @@ def apply(
     quiet: bool,
 ) -> None:
     """Make the homeserver match the org chart."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-    from rich.table import Table
-
-    from provisioning.apply import Applier
-    from provisioning.connection import connect, plan_against_live
+    from borough.connection import connect
+    from provisioning.pipeline import plan_against_live
     from provisioning.render import render_plan
 
     async def run() -> int:
@@ -124,59 +125,79 @@ def apply(
             the_plan, live = await plan_against_live(
                 conn,
                 org_file,
-                _options(prune, deactivate_leavers),
+                options(prune, deactivate_leavers),
                 ctx.meta.get(ORG_DIR),
                 refresh=ctx.meta.get(REFRESH, False),
             )
             render_plan(the_plan, console, summary_only=quiet)
-            threshold = conn.settings.provisioning.destructive_threshold
-            if len(the_plan.destructive) > threshold and not force:
-                raise Refused(
-                    f"this plan removes or demotes {len(the_plan.destructive)} things, more than "
-                    f"the threshold of {threshold}. Read the plan, then run again with --force."
-                )
+            the_plan.raise_if_unsafe(
+                conn.settings.provisioning.destructive_threshold,
+                force=force,
+                remedy=". Read the plan, then run again with --force.",
+            )
             if not the_plan.changes:
                 return 0
-            applier = Applier(
-                conn.client,
-                conn.sessions,
-                conn.settings.homeserver.server_name,
-                {key: room.room_id for key, room in live.rooms.items()},
-                actor=conn.actor,
-                demo_passwords=demo_passwords,
-                password_length=conn.settings.provisioning.password_length,
+            result = await execute(
+                conn, the_plan, live, actor=conn.actor, demo_passwords=demo_passwords
             )
-            with Progress(
-                TextColumn("[bold]applying"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=err_console,
-                transient=False,
-            ) as progress:
-                task = progress.add_task("apply", total=len(the_plan.changes))
-                result = await applier.apply(the_plan, lambda _: progress.advance(task))
-            if result.passwords:
-                table = Table(title="Demo passwords (shown once, stored nowhere)")
-                table.add_column("user")
-                table.add_column("password")
-                for user_id, password in sorted(result.passwords.items()):
-                    table.add_row(user_id, password)
-                console.print(table)
-            console.print(f"Applied {result.done} of {len(the_plan.changes)} changes.")
-            for change, reason in result.failures:
-                err_console.print(
-                    f"failed: {change.group} {change.target} ({change.detail}): {reason}",
-                    markup=False,
-                )
-            if result.failures:
-                err_console.print("Some changes failed; run apply again once the cause is fixed.")
-                return EXIT_FAILED
-            return 0
+            return EXIT_FAILED if result.failures else 0
 
     code = asyncio.run(run())
     if code:
         ctx.exit(code)
+
+
+async def execute(
+    conn: Connection,
+    the_plan: Plan,
+    live: LiveNetwork,
+    *,
+    actor: str,
+    demo_passwords: bool = False,
+    what: str = "",
+) -> ApplyResult:
+    """Apply a plan with a progress bar, then say what was done and what failed. `what`
+    names the part of the network applied, after the count."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from provisioning.apply import Applier
+
+    applier = Applier(
+        conn.client,
+        conn.sessions,
+        conn.settings.homeserver.server_name,
+        {key: room.room_id for key, room in live.rooms.items()},
+        actor=actor,
+        demo_passwords=demo_passwords,
+        password_length=conn.settings.provisioning.password_length,
+    )
+    with Progress(
+        TextColumn("[bold]applying"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=False,
+    ) as progress:
+        task = progress.add_task("apply", total=len(the_plan.changes))
+        result = await applier.apply(the_plan, lambda _: progress.advance(task))
+    if result.passwords:
+        table = Table(title="Demo passwords (shown once, stored nowhere)")
+        table.add_column("user")
+        table.add_column("password")
+        for user_id, password in sorted(result.passwords.items()):
+            table.add_row(user_id, password)
+        console.print(table)
+    console.print(f"Applied {result.done} of {len(the_plan.changes)} changes{what}.")
+    for change, reason in result.failures:
+        err_console.print(
+            f"failed: {change.group} {change.target} ({change.detail}): {reason}",
+            markup=False,
+        )
+    if result.failures:
+        err_console.print("Some changes failed; run apply again once the cause is fixed.")
+    return result
 
 
 @click.command()
@@ -192,9 +213,9 @@ def export(ctx: click.Context, output: Path | None) -> None:
     """Write the live managed network back out as org YAML."""
     import yaml
 
-    from provisioning.connection import connect
+    from borough.connection import connect
+    from borough.live import read_live
     from provisioning.export import export_org_chart
-    from provisioning.live import read_live
 
     async def run() -> str:
         async with connect(ctx.obj["settings_path"]) as conn:

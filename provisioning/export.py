@@ -10,8 +10,8 @@ import math
 from typing import Any
 
 from borough import events
+from borough.live import LiveNetwork, LiveRoom
 from borough.network import COMMUNITY_SPACE, COMMUNITY_WELCOME
-from provisioning.live import LiveNetwork, LiveRoom
 
 
 def export_org_chart(live: LiveNetwork, server_name: str, service_user: str) -> dict[str, Any]:

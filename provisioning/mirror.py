@@ -27,7 +27,7 @@ from borough.db import MirroredAvatar, MirroredProfile
 from borough.matrix import MatrixClient, q
 from borough.network import DesiredNetwork
 from borough.org import Person
-from provisioning.plan import PHASE_MIRROR, AvatarFile, Change, MirrorProfile, Plan
+from provisioning.plan import PHASE_MIRROR, AvatarFile, Change, MirrorProfile
 
 #: The Matrix profile's own avatar key.
 AVATAR_URL = "avatar_url"
@@ -83,43 +83,52 @@ async def read_mirrored(sessions: async_sessionmaker[AsyncSession]) -> Mirrored:
     return Mirrored(pushed, await profile_mirror.self_set_public(sessions))
 
 
-def plan_mirror(
-    plan: Plan,
-    network: DesiredNetwork,
-    avatars: dict[str, AvatarFile],
-    mirrored: Mirrored,
-) -> None:
-    """Add a change for each person whose public fields or avatar differ from what was pushed.
-    Public fields a person set themselves stay, unless the org chart now sets that field."""
-    for user_id, person in sorted(network.people.items()):
-        wanted = mirrored.self_set.get(user_id, {}) | public_fields(person)
-        last = mirrored.pushed.get(user_id)
-        pushed: dict[str, Any] = dict(last.fields) if last else {}
-        changed, removed = profile_mirror.difference(wanted, pushed)
-        avatar = avatars.get(user_id)
-        if avatar is not None and last is not None and last.avatar_sha256 == avatar.sha256:
-            avatar = None
-        if not changed and not removed and avatar is None:
-            continue
-        detail = [
-            f"set {', '.join(changed)}" if changed else "",
-            f"remove {', '.join(removed)}" if removed else "",
-        ]
-        if avatar is not None:
-            detail.append("avatar")
-        plan.changes.append(
-            Change(
-                PHASE_MIRROR,
-                "matrix profiles",
-                "~",
-                user_id,
-                "; ".join(d for d in detail if d),
-                MirrorProfile(
-                    user_id, tuple(changed.items()), tuple(removed), avatar, tuple(wanted.items())
-                ),
+@dataclass(frozen=True)
+class ProfileMirroring:
+    """What the planner needs to mirror profiles: the chart's avatar files, and what was
+    pushed before."""
+
+    avatars: dict[str, AvatarFile]
+    mirrored: Mirrored
+
+    def changes(self, network: DesiredNetwork) -> list[Change]:
+        """A change for each person whose public fields or avatar differ from what was
+        pushed. Public fields a person set themselves stay, unless the org chart now sets
+        that field."""
+        changes = []
+        for user_id, person in sorted(network.people.items()):
+            wanted = self.mirrored.self_set.get(user_id, {}) | public_fields(person)
+            last = self.mirrored.pushed.get(user_id)
+            pushed: dict[str, Any] = dict(last.fields) if last else {}
+            changed, removed = profile_mirror.difference(wanted, pushed)
+            avatar = self.avatars.get(user_id)
+            if avatar is not None and last is not None and last.avatar_sha256 == avatar.sha256:
+                avatar = None
+            if not changed and not removed and avatar is None:
+                continue
+            detail = [
+                f"set {', '.join(changed)}" if changed else "",
+                f"remove {', '.join(removed)}" if removed else "",
+            ]
+            if avatar is not None:
+                detail.append("avatar")
+            changes.append(
+                Change(
+                    PHASE_MIRROR,
+                    "matrix profiles",
+                    "~",
+                    user_id,
+                    "; ".join(d for d in detail if d),
+                    MirrorProfile(
+                        user_id,
+                        tuple(changed.items()),
+                        tuple(removed),
+                        avatar,
+                        tuple(wanted.items()),
+                    ),
+                )
             )
-        )
-    plan.changes.sort(key=lambda c: c.sort_key)
+        return changes
 
 
 async def push(

@@ -7,16 +7,18 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from borough import events
+from borough.cli import Refused
 from borough.db import Profile
+from borough.live import LiveNetwork, LiveRoom
 from borough.network import DesiredNetwork, DesiredRoom, DesiredUser
 from borough.org import Person
 from borough.room_power import required_level
 from borough.room_widgets import pinned_layout
-from provisioning.live import LiveNetwork, LiveRoom
 from provisioning.meetings import standing_meeting
 
 
@@ -179,11 +181,29 @@ class PlanOptions:
     deactivate_leavers: bool = False
 
 
-@dataclass
+class Scope(Protocol):
+    """The part of the network a plan is cut to (`provisioning.delegation.OrgScope`)."""
+
+    @property
+    def organisation(self) -> str: ...
+
+    def covers(self, change: Change) -> bool: ...
+
+
+class ProfileChanges(Protocol):
+    """The Matrix profile changes for a network (`provisioning.mirror.ProfileMirroring`)."""
+
+    def changes(self, network: DesiredNetwork) -> Iterable[Change]: ...
+
+
+@dataclass(frozen=True)
 class Plan:
-    changes: list[Change] = field(default_factory=list)
-    held_back: list[tuple[Change, str]] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    """What apply will do, in order, and what it holds back (with the option or command that
+    would let it through). A value: `make_plan` builds it whole and nothing changes it."""
+
+    changes: tuple[Change, ...] = ()
+    held_back: tuple[tuple[Change, str], ...] = ()
+    warnings: tuple[str, ...] = ()
 
     @property
     def destructive(self) -> list[Change]:
@@ -208,37 +228,70 @@ class Plan:
             text += f"; {len(self.held_back)} held back"
         return text
 
+    def within(self, scope: Scope) -> Plan:
+        """Only `scope`'s changes; the rest is left to the main file's admins."""
+        outside = sum(not scope.covers(c) for c in self.changes)
+        warnings = self.warnings
+        if outside:
+            warnings += (
+                f"{outside} change{'s' if outside != 1 else ''} outside "
+                f"'{scope.organisation}' left for the admins of the main org file",
+            )
+        return Plan(
+            changes=tuple(c for c in self.changes if scope.covers(c)),
+            held_back=tuple((c, needs) for c, needs in self.held_back if scope.covers(c)),
+            warnings=warnings,
+        )
 
-def make_plan(desired: DesiredNetwork, live: LiveNetwork, options: PlanOptions) -> Plan:
+    def raise_if_unsafe(self, threshold: int, *, force: bool = False, remedy: str) -> None:
+        """Refuse a plan that removes or demotes more than `threshold` things, unless forced;
+        `remedy` tells the operator what to do instead."""
+        if len(self.destructive) > threshold and not force:
+            raise Refused(
+                f"this plan removes or demotes {len(self.destructive)} things, more than "
+                f"the threshold of {threshold}{remedy}"
+            )
+
+
+def make_plan(
+    desired: DesiredNetwork,
+    live: LiveNetwork,
+    options: PlanOptions,
+    *,
+    suspended: Collection[str] = frozenset(),
+    mirror: ProfileChanges | None = None,
+    scope: Scope | None = None,
+) -> Plan:
+    """The one planning step, pure: the diff between `desired` and `live`, with the Matrix
+    profile changes of `mirror`, the joins of `suspended` people held back, cut to `scope`
+    (the whole network when None). People whose accounts were erased are left out."""
     desired, warnings = leave_out_erased(desired, live)
-    plan = _Planner(desired, live, options)
-    plan.plan.warnings += warnings
-    plan.users()
-    plan.rooms()
-    plan.profiles()
-    plan.units()
-    plan.plan.changes.sort(key=lambda c: c.sort_key)
-    return plan.plan
+    planner = _Planner(desired, live, options)
+    planner.warnings += warnings
+    planner.users()
+    planner.rooms()
+    planner.profiles()
+    planner.units()
+    if mirror is not None:
+        planner.changes += mirror.changes(desired)
+    planner.hold_back(suspended)
+    plan = Plan(
+        tuple(sorted(planner.changes, key=lambda c: c.sort_key)),
+        tuple(planner.held_back),
+        tuple(planner.warnings),
+    )
+    return plan if scope is None else plan.within(scope)
 
 
-def hold_back_suspended(plan: Plan, suspended: set[str]) -> None:
-    """Synapse refuses every join of a suspended person, so their joins wait, listed as
-    held back, until someone unsuspends them."""
-    if not suspended:
-        return
-    kept: list[Change] = []
-    for change in plan.changes:
-        if isinstance(change.op, Join) and change.op.user_id in suspended:
-            plan.held_back.append((change, "borough moderate unsuspend"))
-        else:
-            kept.append(change)
-    plan.changes = kept
-
-
-def joining(plan: Plan, live: LiveNetwork) -> list[str]:
-    """The people with an account already whom this plan joins to rooms (an account the
-    plan creates cannot be suspended yet)."""
-    return sorted({c.op.user_id for c in plan.changes if isinstance(c.op, Join)} & set(live.users))
+def joining(desired: DesiredNetwork, live: LiveNetwork) -> list[str]:
+    """The people with an account already whom a plan would join to rooms (an account the
+    plan creates cannot be suspended yet): the only ones whose suspension it must know."""
+    wanted: set[str] = set()
+    for room in desired.rooms.values():
+        if room.manages_members:
+            present = live.rooms[room.key].members if room.key in live.rooms else set()
+            wanted |= room.members - present
+    return sorted(wanted & set(live.users))
 
 
 def leave_out_erased(
@@ -262,15 +315,30 @@ def leave_out_erased(
 class _Planner:
     def __init__(self, desired: DesiredNetwork, live: LiveNetwork, options: PlanOptions) -> None:
         self.desired, self.live, self.options = desired, live, options
-        self.plan = Plan()
+        self.changes: list[Change] = []
+        self.held_back: list[tuple[Change, str]] = []
+        self.warnings: list[str] = []
         managed_people = {uid for uid, p in live.profiles.items() if p.is_managed}
         self.managed_people = managed_people | set(desired.users)
 
     def add(self, change: Change, needs: str | None = None) -> None:
         if needs is not None:
-            self.plan.held_back.append((change, needs))
+            self.held_back.append((change, needs))
         else:
-            self.plan.changes.append(change)
+            self.changes.append(change)
+
+    def hold_back(self, suspended: Collection[str]) -> None:
+        """Synapse refuses every join of a suspended person, so their joins wait, listed as
+        held back, until someone unsuspends them."""
+        if not suspended:
+            return
+        kept: list[Change] = []
+        for change in self.changes:
+            if isinstance(change.op, Join) and change.op.user_id in suspended:
+                self.held_back.append((change, "borough moderate unsuspend"))
+            else:
+                kept.append(change)
+        self.changes = kept
 
     def destructive(self, change: Change) -> None:
         self.add(change, needs=None if self.options.prune else "--prune")
@@ -349,7 +417,7 @@ class _Planner:
             if key not in self.desired.rooms and not live.is_retired:
                 self.retire(live)
         for duplicate in self.live.duplicates:
-            self.plan.warnings.append(
+            self.warnings.append(
                 f"room {duplicate.room_id} duplicates '{duplicate.key}' "
                 f"(kept {self.live.rooms[duplicate.key].room_id}); it is not managed"
             )
@@ -449,7 +517,7 @@ class _Planner:
             op = SetState(room.key, events.WIDGET_LAYOUT, "", layout)
             self.add(Change(PHASE_STATE, group, "~", room.key, "widgets pinned", op))
         if live.federate != room.federate:
-            self.plan.warnings.append(
+            self.warnings.append(
                 f"{room.key}: m.federate is {live.federate} but should be {room.federate}; "
                 "it is fixed at creation, so the room must be recreated"
             )

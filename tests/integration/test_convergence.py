@@ -19,7 +19,7 @@ from borough.matrix import MatrixClient
 from borough.network import desired_network
 from borough.org import load_org_chart
 from provisioning.apply import Applier
-from provisioning.live import LiveNetwork, read_live
+from borough.live import LiveNetwork, read_live
 from provisioning.plan import PlanOptions, make_plan
 from tests.conftest import Homeserver, borough, start_homeserver, write_settings
 

@@ -6,18 +6,17 @@ from pathlib import Path
 
 import pytest
 
+from borough.live import LiveNetwork
 from borough.network import desired_network
-from borough.org.loader import load_org_chart_with_fragments
-from bots.admin import is_org_admin
-from provisioning.delegation import (
+from borough.operator import (
     NotAnAdmin,
     UnknownOrganisation,
     check_admin,
-    org_scope,
     organisations_administered,
-    scoped_plan,
 )
-from provisioning.live import LiveNetwork
+from borough.org.loader import load_org_chart_with_fragments
+from bots.admin import is_org_admin
+from provisioning.delegation import org_scope
 from provisioning.plan import PlanOptions, make_plan
 
 MAIN = Path(__file__).parents[1] / "fixtures" / "fragments" / "main.yaml"
@@ -30,7 +29,7 @@ def test_a_scoped_plan_holds_only_the_organisations_own_changes() -> None:
     live = LiveNetwork()
     full = make_plan(desired, live, PlanOptions())
     scope = org_scope(chart, desired, live, "fhealth")
-    plan = scoped_plan(full, scope)
+    plan = make_plan(desired, live, PlanOptions(), scope=scope)
 
     assert scope.rooms == {"org/fhealth", "unit/hward", "unit/hward/general"}
     assert scope.people == {f"@hadmin:{SERVER}", f"@hnurse:{SERVER}"}

@@ -6,9 +6,9 @@ from pathlib import Path
 
 from borough import events
 from borough.db import Profile
+from borough.live import LiveNetwork, LiveRoom, LiveUser
 from borough.network import desired_network
 from borough.org import load_org_chart, parse_org_chart
-from provisioning.live import LiveNetwork, LiveRoom, LiveUser
 from provisioning.plan import CreateRoom, Join, Kick, PlanOptions, RoomRef, SetState, make_plan
 from provisioning.render import plan_lines
 from tests.conftest import EXAMPLE_ORG
@@ -178,10 +178,10 @@ def test_an_erased_person_still_in_the_chart_is_left_out_with_a_warning() -> Non
     plan = make_plan(DESIRED, live, PlanOptions())
     assert not [c for c in plan.changes if c.target == erased]  # no reactivation, no profile
     assert not [c for c in plan.changes if isinstance(c.op, Join) and c.op.user_id == erased]
-    assert plan.warnings == [
+    assert plan.warnings == (
         f"{erased} was erased (borough person erase) and is left out: remove them from the "
-        "org chart, or give the person a new username"
-    ]
+        "org chart, or give the person a new username",
+    )
     # Merely deactivated (a leaver who came back) is still planned for reactivation.
     live.users[erased] = LiveUser(erased, None, is_deactivated=True)
     again = make_plan(DESIRED, live, PlanOptions())
@@ -189,19 +189,19 @@ def test_an_erased_person_still_in_the_chart_is_left_out_with_a_warning() -> Non
 
 
 def test_a_suspended_persons_joins_are_held_back_until_unsuspended() -> None:
-    from provisioning.plan import hold_back_suspended, joining
+    from provisioning.plan import joining
 
     room = DESIRED.rooms["unit/tteam/general"]
     live = LiveNetwork(
         rooms={room.key: _live_room(room.key, set(), dict(room.power_users))},
         users={u: LiveUser(u, None, False) for u in room.members},
     )
-    plan = make_plan(DESIRED, live, PlanOptions())
+    assert joining(DESIRED, live) == sorted(room.members)
+    assert joining(DESIRED, LiveNetwork()) == []  # accounts still to be made are not asked about
     suspended = "@tstaff:hs"
-    assert joining(plan, live) == sorted(room.members)
-    assert joining(plan, LiveNetwork()) == []  # accounts still to be made are not asked about
-    hold_back_suspended(plan, {suspended})
-    assert suspended not in joining(plan, live) and joining(plan, live)  # the others still join
+    plan = make_plan(DESIRED, live, PlanOptions(), suspended={suspended})
+    joins = {c.op.user_id for c in plan.changes if isinstance(c.op, Join)} & set(live.users)
+    assert suspended not in joins and joins  # the others still join
     held = [(c.op, needs) for c, needs in plan.held_back]
     assert (Join(suspended, room.key), "borough moderate unsuspend") in held
 
