@@ -13,7 +13,7 @@ import pytest
 
 from borough import audit
 from borough.db import AuditEntry, create_engine, session_factory
-from tests.conftest import Homeserver, HttpError, borough
+from tests.conftest import Homeserver, HttpError, borough, write_settings
 from tests.integration.running_bot import ThreadedBot
 from tests.integration.test_bot import Person
 
@@ -219,3 +219,63 @@ def test_admin_commands_in_chat_are_scoped_to_the_askers_organisation(
     ]
     assert [e.target_ids for e in lifted] == [[homeserver.user_id("hnurse")]]
     assert suspended[0].details == {"organisation": "fhealth", "via": "bot"}
+
+
+PARITY_CHART = """
+organisations:
+  - {key: pcouncil, name: Parity Council, kind: council, admins: [pboss]}
+  - {key: phealth, name: Parity Health, kind: health, admins: [phead]}
+room_templates:
+  huddle: {name: "{name} huddle", standing_meeting: true}
+  hub: {name: "{name} hub", widgets: [people]}
+units:
+  - {key: pdir, name: Parity Directorate, organisation: pcouncil, rooms: [general, huddle, hub]}
+  - {key: pward, name: Parity Ward, organisation: phealth, rooms: [general, huddle, hub]}
+people:
+  - {username: pboss, display_name: Pam Boss, organisation: pcouncil, units: [pdir], job_title: Director}
+  - {username: phead, display_name: Phil Head, organisation: phealth, units: [pward], job_title: Ward Head}
+  - {username: pnurse, display_name: Pia Nurse, organisation: phealth, units: [pward], job_title: Nurse}
+"""
+
+
+def test_a_partner_plan_shows_the_widgets_meetings_and_profiles_the_main_plan_shows(
+    tmp_path: Path, settings_file: Path, homeserver: Homeserver, app_database_url: str
+) -> None:
+    chart = tmp_path / "parity.yaml"
+    chart.write_text(PARITY_CHART)
+    applied = borough("apply", "-q", str(chart), settings=settings_file)
+    assert applied.exit_code == 0, applied.output
+    # The widget server and Jitsi move, and everyone's job title changes: each room's
+    # widgets, each standing meeting and each Matrix profile now differ.
+    moved = write_settings(
+        tmp_path / "moved.yaml",
+        homeserver,
+        app_database_url,
+        widgets={"public_url": "https://widgets.parity.test"},
+        jitsi={"domain": "meet.parity.test"},
+    )
+    chart.write_text(PARITY_CHART.replace("job_title: ", "job_title: Senior "))
+    main = borough("plan", str(chart), settings=moved)
+    assert main.exit_code == 0, main.output
+    partner = borough(
+        "partner", "plan", str(chart), "--org", "phealth", "--as", "@phead", settings=moved
+    )
+    assert partner.exit_code == 0, partner.output
+
+    health = ("unit/pward", homeserver.user_id("phead"), homeserver.user_id("pnurse"))
+
+    def health_changes(output: str) -> list[str]:
+        return [
+            line
+            for line in output.splitlines()
+            if line.startswith("  ") and line.split()[1].startswith(health)
+        ]
+
+    shown = health_changes(main.output)
+    meeting = "unit/pward/huddle  im.vector.modular.widgets"
+    assert any(meeting in line for line in shown), main.output
+    assert any("unit/pward/hub  im.vector.modular.widgets" in line for line in shown)
+    assert any(f"{homeserver.user_id('pnurse')}  set " in line for line in shown)
+    assert health_changes(partner.output) == shown
+    # The council's own rooms and people stay out of the partner's plan.
+    assert "unit/pdir" in main.output and "unit/pdir" not in partner.output
