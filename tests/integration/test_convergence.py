@@ -15,11 +15,11 @@ from sqlalchemy import select
 
 from borough import events
 from borough.db import LiveSnapshot, create_engine, migrate, session_factory
+from borough.live import LiveNetwork, read_live
 from borough.matrix import MatrixClient
 from borough.network import desired_network
 from borough.org import load_org_chart
 from provisioning.apply import Applier
-from borough.live import LiveNetwork, read_live
 from provisioning.plan import PlanOptions, make_plan
 from tests.conftest import Homeserver, borough, start_homeserver, write_settings
 

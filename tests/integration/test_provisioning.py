@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 
 from borough import events
 from borough.db import DirectoryDirty, DirectoryEntry, LiveSnapshot, create_engine, session_factory
+from borough.live import expect_writes
 from borough.matrix import MatrixClient
 from borough.org import OrgIndex, load_org_chart
-from borough.live import expect_writes
 from tests.conftest import EXAMPLE_ORG, Homeserver, borough
 
 pytestmark = pytest.mark.integration
