@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
+
+import pytest
 
 from borough import events
 from borough.db import Profile
@@ -204,6 +207,8 @@ def test_a_suspended_persons_joins_are_held_back_until_unsuspended() -> None:
     assert suspended not in joins and joins  # the others still join
     held = [(c.op, needs) for c, needs in plan.held_back]
     assert (Join(suspended, room.key), "borough moderate unsuspend") in held
+    with pytest.raises(dataclasses.FrozenInstanceError):  # a value: nothing changes it later
+        plan.changes = ()  # type: ignore[misc]
 
 
 # --- who a room reaches, and who holds power in it --------------------------------------------
