@@ -8,6 +8,7 @@ audit log under the operator.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import click
@@ -31,6 +32,15 @@ prune_option = click.option(
 leavers_option = click.option(
     "--deactivate-leavers", is_flag=True, help="Deactivate your people who left."
 )
+
+
+def partner_options(command: Callable[..., None]) -> Callable[..., None]:
+    """The chart, the organisation, who is acting, and the planning options, as `plan` and
+    `apply` take them."""
+    options = (org_argument, org_option, operator_option, prune_option, leavers_option)
+    for option in reversed((*options, refresh_option)):
+        command = option(command)
+    return command
 
 
 @click.group()
@@ -73,12 +83,7 @@ async def _plan(
 
 
 @partner.command("plan")
-@org_argument
-@org_option
-@operator_option
-@prune_option
-@leavers_option
-@refresh_option
+@partner_options
 @click.pass_context
 def partner_plan(
     ctx: click.Context,
@@ -102,12 +107,7 @@ def partner_plan(
 
 
 @partner.command("apply")
-@org_argument
-@org_option
-@operator_option
-@prune_option
-@leavers_option
-@refresh_option
+@partner_options
 @click.option("--quiet", "-q", is_flag=True, help="Print the summary, not every change.")
 @click.pass_context
 def partner_apply(
