@@ -7,41 +7,11 @@ from typing import Any
 import markdown
 import nh3
 
-#: Tags Element renders in `formatted_body`; everything else is stripped.
-ALLOWED_TAGS = {
-    "a",
-    "b",
-    "blockquote",
-    "br",
-    "code",
-    "del",
-    "em",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "hr",
-    "i",
-    "li",
-    "ol",
-    "p",
-    "pre",
-    "s",
-    "strong",
-    "sub",
-    "sup",
-    "table",
-    "tbody",
-    "td",
-    "th",
-    "thead",
-    "tr",
-    "u",
-    "ul",
-    "span",
-}
+from borough.blogs import BLOG_TAGS
+
+#: Tags Element renders in `formatted_body`: a blog post's, plus top-level headings and colour
+#: spans; everything else is stripped.
+ALLOWED_TAGS = BLOG_TAGS | {"h1", "span"}
 ALLOWED_ATTRIBUTES = {"a": {"href"}, "span": {"data-mx-color"}, "code": {"class"}}
 
 
