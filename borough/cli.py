@@ -19,6 +19,9 @@ import click
 from rich.console import Console
 
 from borough.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    BadInput,
     DatabaseUnreachable,
     DatabaseUrlError,
     HomeserverUnreachable,
@@ -29,21 +32,6 @@ from borough.errors import (
 from borough.yamlsource import SourceError
 
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
-
-#: Exit codes: 1 a failure while working, 2 bad input (file or arguments), 3 refused for safety.
-EXIT_FAILED, EXIT_BAD_INPUT, EXIT_REFUSED = 1, 2, 3
-
-
-class Refused(click.ClickException):
-    """The command would be unsafe without an explicit flag."""
-
-    exit_code = EXIT_REFUSED
-
-
-class BadInput(click.ClickException):
-    """Input a person can fix; exit 2 like click's own usage errors."""
-
-    exit_code = EXIT_BAD_INPUT
 
 
 def output_path(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:

@@ -1,5 +1,6 @@
-"""The errors a person can act on that the kernel raises: the homeserver's answers, and a
-database URL that cannot work.
+"""The errors a person can act on, and the exit codes the `borough` command gives them: bad
+input and refusals that any component raises, the homeserver's answers, and a database URL
+that cannot work.
 
 They live apart from the code that raises them (the HTTP client, the database layer) so
 that the `borough` command can explain them without loading aiohttp or SQLAlchemy for
@@ -7,6 +8,23 @@ commands that never touch either.
 """
 
 from __future__ import annotations
+
+import click
+
+#: Exit codes: 1 a failure while working, 2 bad input (file or arguments), 3 refused for safety.
+EXIT_FAILED, EXIT_BAD_INPUT, EXIT_REFUSED = 1, 2, 3
+
+
+class Refused(click.ClickException):
+    """The command would be unsafe without an explicit flag."""
+
+    exit_code = EXIT_REFUSED
+
+
+class BadInput(click.ClickException):
+    """Input a person can fix; exit 2 like click's own usage errors."""
+
+    exit_code = EXIT_BAD_INPUT
 
 
 class MatrixError(Exception):

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from borough.cli import BadInput, Refused
+from borough.errors import BadInput, Refused
 
 if TYPE_CHECKING:
     from borough.org import OrgChart

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 from rich.console import Console
 
-from borough.cli import BadInput, output_path
+from borough.cli import output_path
+from borough.errors import BadInput
 from management.timespan import Since
 
 if TYPE_CHECKING:

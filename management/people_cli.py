@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 import click
 from rich.console import Console
 
-from borough.cli import BadInput, Refused, err_console, output_path
+from borough.cli import err_console, output_path
+from borough.errors import BadInput, Refused
 from borough.operator import (
     confirmed_operator,
     operator_option,

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 import click
 from rich.console import Console
 
-from borough.cli import EXIT_FAILED, err_console, output_path
+from borough.cli import err_console, output_path
+from borough.errors import EXIT_FAILED
 
 if TYPE_CHECKING:
     from borough.connection import Connection

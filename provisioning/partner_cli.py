@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from borough.cli import EXIT_FAILED
+from borough.errors import EXIT_FAILED
 from borough.operator import operator_option, org_option
 from provisioning.cli import ORG_DIR, REFRESH, console, options, org_argument, refresh_option
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from borough import events
-from borough.cli import Refused
 from borough.db import Profile
+from borough.errors import Refused
 from borough.live import LiveNetwork, LiveRoom
 from borough.network import DesiredNetwork, DesiredRoom, DesiredUser
 from borough.org import Person
