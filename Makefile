@@ -19,14 +19,15 @@ install: $(VENV)/.installed
 run: install
 	$(PY) scripts/run.py
 
-# The browser test's widget host (matrix-widget-api) comes from the npm registry.
+# The browser test's widget host (matrix-widget-api) comes from the npm registry; npm and
+# Debian's chromium are installed first when missing and this user may, else one line says how.
 NODE_DEPS := tests/browser/node_modules/.package-lock.json
 $(NODE_DEPS): tests/browser/package.json tests/browser/package-lock.json
+	@scripts/ensure-test-tools.sh
 	npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
 
-# Debian's chromium for the browser tests: installed here when this user may, else one line saying how.
 test: install $(NODE_DEPS)
-	@scripts/ensure-chromium.sh
+	@scripts/ensure-test-tools.sh
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # mypy --strict over the shipped packages: the `[tool.mypy]` section of pyproject.toml.
