@@ -37,6 +37,7 @@ from borough.readers import readable_channel_ids
 from borough.wording import count
 from bots.commands import Arg, Commands, Request, UsageError
 from bots.direct import DirectMessages
+from bots.ticking import run_ticks
 
 logger = logging.getLogger(__name__)
 
@@ -121,16 +122,7 @@ class Digests:
     # --- the loop --------------------------------------------------------------------------
 
     async def run(self, stopping: asyncio.Event) -> None:
-        while not stopping.is_set():
-            try:
-                await self.tick()
-            except Exception:
-                logger.exception("the digest loop failed; trying again")
-            self.ticks += 1
-            try:
-                await asyncio.wait_for(stopping.wait(), timeout=self.interval)
-            except TimeoutError:
-                pass
+        await run_ticks(self, stopping, "the digest loop")
 
     async def tick(self) -> None:
         now = self.clock()

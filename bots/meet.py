@@ -45,6 +45,7 @@ from bots.commands import Arg, Commands, Request, UsageError
 from bots.direct import DirectMessages
 from bots.homeserver import HomeserverRefused, checked, room_power, state_content
 from bots.replies import notice
+from bots.ticking import run_ticks
 
 logger = logging.getLogger(__name__)
 
@@ -368,16 +369,7 @@ class Meetings:
     # --- the schedule loop -------------------------------------------------------------------
 
     async def run(self, stopping: asyncio.Event) -> None:
-        while not stopping.is_set():
-            try:
-                await self.tick()
-            except Exception:
-                logger.exception("the meeting schedule loop failed; trying again")
-            self.ticks += 1
-            try:
-                await asyncio.wait_for(stopping.wait(), timeout=self.interval)
-            except TimeoutError:
-                pass
+        await run_ticks(self, stopping, "the meeting schedule loop")
 
     async def tick(self) -> None:
         now = self.clock()
