@@ -196,7 +196,7 @@ def percentile(values: list[float], share: float) -> float:
 
 def measure(args: argparse.Namespace, tmp: Path) -> None:
     from borough.db import migrate_sync
-    from borough.localsynapse import LocalSynapse
+    from borough.testing.localsynapse import LocalSynapse
 
     synapse = LocalSynapse(tmp / "synapse")
     processes: list[subprocess.Popen[bytes]] = []

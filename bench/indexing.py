@@ -32,7 +32,7 @@ sys.path.insert(0, str(REPO))
 from bench.bot_process import BotProcess, until  # noqa: E402
 from borough import events  # noqa: E402
 from borough.db import migrate_sync  # noqa: E402
-from borough.localsynapse import LocalSynapse  # noqa: E402
+from borough.testing.localsynapse import LocalSynapse  # noqa: E402
 
 
 class Client:

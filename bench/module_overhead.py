@@ -28,7 +28,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from borough.localsynapse import LocalSynapse
+from borough.testing.localsynapse import LocalSynapse
 from synapse_modules import homeserver_modules
 
 REPO = Path(__file__).resolve().parents[1]

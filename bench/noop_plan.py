@@ -27,9 +27,9 @@ from provision import generate_org  # the same chart as bench/provision.py
 
 from borough import live as live_module
 from borough.db import create_engine, migrate, session_factory
-from borough.localsynapse import LocalSynapse
 from borough.matrix import MatrixClient
 from borough.network import desired_network
+from borough.testing.localsynapse import LocalSynapse
 from provisioning.apply import Applier
 from provisioning.plan import PlanOptions, make_plan
 

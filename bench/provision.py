@@ -26,10 +26,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from borough.db import create_engine, migrate, session_factory
 from borough.live import LiveNetwork, read_live
-from borough.localsynapse import LocalSynapse
 from borough.matrix import MatrixClient, q
 from borough.network import desired_network
 from borough.org import OrgChart
+from borough.testing.localsynapse import LocalSynapse
 from provisioning.apply import Applier
 from provisioning.plan import (
     CreateRoom,

@@ -31,7 +31,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from borough.localsynapse import LocalSynapse, free_port
+from borough.testing.localsynapse import LocalSynapse, free_port
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -17,8 +17,8 @@ from urllib.parse import quote
 
 import yaml
 
-from borough.localsynapse import LocalSynapse, SynapseStartError
 from borough.org import load_org_chart
+from borough.testing.localsynapse import LocalSynapse, SynapseStartError
 from synapse_modules import homeserver_modules
 
 REPO = Path(__file__).resolve().parents[1]

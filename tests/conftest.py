@@ -22,7 +22,7 @@ import yaml
 from click.testing import CliRunner, Result
 
 from borough.cli import main as borough_main
-from borough.localsynapse import LocalSynapse
+from borough.testing.localsynapse import LocalSynapse
 from synapse_modules import homeserver_modules
 
 REPO = Path(__file__).resolve().parents[1]

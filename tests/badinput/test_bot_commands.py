@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 import pytest
 
+from borough.settings import BotSettings
 from tests.badinput.corpus import (
     HANG_GUARD_SECONDS,
     Case,
@@ -72,7 +73,9 @@ CASES = [
     BotCase("known-60kb-argument", r"(too long|at most)", "!whois " + "n" * 60_000),
     BotCase("find-60kb", r"(too long|at most)", "!find " + "q" * 60_000),
     BotCase("unknown-command", r"Unknown command `!frobnicate`", "!frobnicate"),
-    BotCase("unknown-profile-subcommand", r"(not a valid|Unknown|Usage|Too many)", "!profile delete"),
+    BotCase(
+        "unknown-profile-subcommand", r"(not a valid|Unknown|Usage|Too many)", "!profile delete"
+    ),
     BotCase("meet-cancel-no-number", r"`number` is missing", "!meet cancel"),
     BotCase("unknown-admin-subcommand", r"(Unknown|Usage|admin)", "!admin promote @tstaff"),
     BotCase("unknown-blog-subcommand", r"(Unknown|Usage|blog)", "!blog oldest tteam"),
@@ -81,13 +84,19 @@ CASES = [
     BotCase("profile-set-no-field", r"`field` is missing", "!profile set"),
     BotCase("profile-set-unknown-field", r"is not a valid field", "!profile set colour red"),
     BotCase("profile-set-huge-value", r"(at most|too long)", "!profile set bio " + "b" * 5000),
-    BotCase("profile-visibility-bad", r"is not a valid (visibility|audience|level)|choose", "!profile visibility bio everyone"),
+    BotCase(
+        "profile-visibility-bad",
+        r"is not a valid (visibility|audience|level)|choose",
+        "!profile visibility bio everyone",
+    ),
     BotCase("unclosed-quote", r"quote is not closed", '!whois "Tara'),
     BotCase("too-many-words", r"Too many words", "!follow #a #b #c"),
     BotCase("digest-bad-period", r"is not a valid", "!digest hourly"),
     BotCase("digest-bad-time", r"(time|TIME|HH:MM)", "!digest daily 25:99"),
     BotCase("digest-bad-timezone", r"(timezone|TIMEZONE)", "!digest daily 08:00 Mars/Olympus"),
-    BotCase("digest-timezone-path", r"(timezone|TIMEZONE)", "!digest daily 08:00 ../../../etc/passwd"),
+    BotCase(
+        "digest-timezone-path", r"(timezone|TIMEZONE)", "!digest daily 08:00 ../../../etc/passwd"
+    ),
     BotCase("digest-time-huge", r"(time|TIME|HH:MM)", "!digest daily " + HUGE + ":00"),
     BotCase("meet-at-bad-date", r"(date|DATE)", "!meet at 2026-02-30 10:00"),
     BotCase("meet-at-bad-time", r"(time|TIME)", "!meet at 2027-01-10 27:00"),
@@ -101,21 +110,37 @@ CASES = [
     BotCase("whois-other-server", r"(Nobody|no one|not)", "!whois @tstaff:evil.example"),
     BotCase("team-unknown", r"I know no unit", "!team Nowhere"),
     BotCase("follow-unknown", r"(no channel|know no|not find|cannot)", "!follow #nowhere"),
-    BotCase("unfollow-not-followed", r"(not following|weren't following|nothing changed|no channel|know no)", "!unfollow #tsealed"),
+    BotCase(
+        "unfollow-not-followed",
+        r"(not following|weren't following|nothing changed|no channel|know no)",
+        "!unfollow #tsealed",
+    ),
     BotCase("tag-empty", r"Give a hashtag", "!tag #"),
     BotCase("tag-with-space", r"a hashtag is one word", '!tag "#a b"'),
     BotCase("repost-bad-link", r"(link|LINK)", "!repost notalink #tsealed"),
-    BotCase("repost-other-server-link", r"(link|post|not find|cannot)", "!repost https://matrix.to/#/!x:evil.example/$y #tsealed"),
+    BotCase(
+        "repost-other-server-link",
+        r"(link|post|not find|cannot)",
+        "!repost https://matrix.to/#/!x:evil.example/$y #tsealed",
+    ),
     BotCase("blog-unknown-unit", r"(no unit|know no|no blog|not find)", "!blog latest nowhere"),
     BotCase("widget-unknown-kind", r"is not a valid", "!widget clock"),
-    BotCase("widget-timeline-unknown-channel", r"(no channel|know no|not find|cannot)", "!widget timeline #nowhere"),
+    BotCase(
+        "widget-timeline-unknown-channel",
+        r"(no channel|know no|not find|cannot)",
+        "!widget timeline #nowhere",
+    ),
     BotCase("admin-not-an-admin", r"(admin|not allowed|only)", "!admin people"),
     BotCase("admin-suspend-not-an-admin", r"(admin|not allowed|only)", "!admin suspend @tnew spam"),
     BotCase("meet-end-nothing", r"(no meeting|nothing|not)", "!meet end"),
     # --- Markup and unicode ---
     BotCase("html-in-unknown-command", r"Unknown command", "!<script>alert(1)</script>"),
     BotCase("html-in-whois", r"Nobody matches", "!whois <img src=x onerror=alert(1)>"),
-    BotCase("markdown-in-find", r"(Nobody matches|no one)", "!find [click](https://evil.example) **bold**"),
+    BotCase(
+        "markdown-in-find",
+        r"(Nobody matches|no one)",
+        "!find [click](https://evil.example) **bold**",
+    ),
     BotCase("right-to-left-override", r"(Nobody matches|Unknown command)", "!whois \u202eevil"),
     BotCase("zero-width-command", r"(Unknown command|!help)", "!\u200bhelp"),
     BotCase("emoji-command", r"Unknown command", "!\U0001f4a9"),
@@ -131,12 +156,20 @@ CHANNEL_CASES = [
     BotCase("channel-whois", r"You asked in .*Tara Staff", "!whois @tstaff"),
     BotCase("channel-find-page-huge", r"You asked in .*page", "!find a page:" + HUGE),
     BotCase("channel-tag-page-huge", r"You asked in .*(page|PAGE)", "!tag #x " + HUGE),
-    BotCase("channel-meet-in-huge", r"You asked in .*(ahead|delay|DELAY|year|too)", "!meet in 99999999999h"),
+    BotCase(
+        "channel-meet-in-huge",
+        r"You asked in .*(ahead|delay|DELAY|year|too)",
+        "!meet in 99999999999h",
+    ),
     BotCase("channel-help", r"You asked in .*!profile", "!help"),
     BotCase("channel-profile", r"You asked in .*Tess Admin", "!profile"),
     # Over the channel's length limit: Synapse's channel rules refuse it, saying so.
     BotCase("channel-find-60kb", r"limited to 500 characters", "!find " + "q" * 60_000),
-    BotCase("channel-digest-bad-timezone", r"You asked in .*(timezone|TIMEZONE)", "!digest daily 08:00 Mars/Olympus"),
+    BotCase(
+        "channel-digest-bad-timezone",
+        r"You asked in .*(timezone|TIMEZONE)",
+        "!digest daily 08:00 Mars/Olympus",
+    ),
     BotCase("channel-widget", r"You asked in .*(widget|channel|not)", "!widget people"),
     BotCase("channel-unclosed-quote", r"You asked in .*quote is not closed", '!whois "Tara'),
 ]
@@ -151,18 +184,60 @@ class LiveCliCase(Case):
 
 
 LIVE_CLI_CASES = [
-    LiveCliCase("suspend-not-a-user-id", r"'?@?not a user", ("moderate", "suspend", "not a user", "--reason", "x")),
-    LiveCliCase("suspend-unknown-person", r"no user @nobody:\S+ on this homeserver", ("moderate", "suspend", "@nobody:{server}", "--reason", "x")),
-    LiveCliCase("suspend-huge-user-id", r"no user @x+:\S+ on this homeserver", ("moderate", "suspend", "@" + "x" * 5000 + ":{server}", "--reason", "x")),
-    LiveCliCase("unsuspend-other-server", r"(other|another|not on|this server|{server}|evil\.example)", ("moderate", "unsuspend", "@x:evil.example")),
-    LiveCliCase("remove-post-garbage", r"(link|event id|event ID)", ("moderate", "remove-post", "garbage", "--reason", "x")),
-    LiveCliCase("remove-post-unknown-event", r"no event \$nothing on this homeserver", ("moderate", "remove-post", "$nothing", "--reason", "x")),
-    LiveCliCase("lock-unknown-channel", r"nowhere", ("moderate", "lock", "#nowhere", "--reason", "x")),
-    LiveCliCase("person-export-not-a-user-id", r"'?@@@'?", ("person", "export", "@@@", "--yes", "--out", "-")),
-    LiveCliCase("person-export-unknown-person", r"@nobody:\S+", ("person", "export", "@nobody:{server}", "--yes", "--out", "-")),
-    LiveCliCase("report-unknown-org", r"(organisation|--org).*'?nowhere'?", ("report", "--org", "nowhere")),
-    LiveCliCase("report-unknown-unit", r"(unit|--unit).*'?nowhere'?", ("report", "--unit", "nowhere")),
-    LiveCliCase("partner-plan-unknown-org", r"'?nowhere'?", ("partner", "plan", str(ORG_FILE), "--org", "nowhere")),
+    LiveCliCase(
+        "suspend-not-a-user-id",
+        r"'?@?not a user",
+        ("moderate", "suspend", "not a user", "--reason", "x"),
+    ),
+    LiveCliCase(
+        "suspend-unknown-person",
+        r"no user @nobody:\S+ on this homeserver",
+        ("moderate", "suspend", "@nobody:{server}", "--reason", "x"),
+    ),
+    LiveCliCase(
+        "suspend-huge-user-id",
+        r"no user @x+:\S+ on this homeserver",
+        ("moderate", "suspend", "@" + "x" * 5000 + ":{server}", "--reason", "x"),
+    ),
+    LiveCliCase(
+        "unsuspend-other-server",
+        r"(other|another|not on|this server|{server}|evil\.example)",
+        ("moderate", "unsuspend", "@x:evil.example"),
+    ),
+    LiveCliCase(
+        "remove-post-garbage",
+        r"(link|event id|event ID)",
+        ("moderate", "remove-post", "garbage", "--reason", "x"),
+    ),
+    LiveCliCase(
+        "remove-post-unknown-event",
+        r"no event \$nothing on this homeserver",
+        ("moderate", "remove-post", "$nothing", "--reason", "x"),
+    ),
+    LiveCliCase(
+        "lock-unknown-channel", r"nowhere", ("moderate", "lock", "#nowhere", "--reason", "x")
+    ),
+    LiveCliCase(
+        "person-export-not-a-user-id",
+        r"'?@@@'?",
+        ("person", "export", "@@@", "--yes", "--out", "-"),
+    ),
+    LiveCliCase(
+        "person-export-unknown-person",
+        r"@nobody:\S+",
+        ("person", "export", "@nobody:{server}", "--yes", "--out", "-"),
+    ),
+    LiveCliCase(
+        "report-unknown-org", r"(organisation|--org).*'?nowhere'?", ("report", "--org", "nowhere")
+    ),
+    LiveCliCase(
+        "report-unknown-unit", r"(unit|--unit).*'?nowhere'?", ("report", "--unit", "nowhere")
+    ),
+    LiveCliCase(
+        "partner-plan-unknown-org",
+        r"'?nowhere'?",
+        ("partner", "plan", str(ORG_FILE), "--org", "nowhere"),
+    ),
 ]
 
 
@@ -206,7 +281,14 @@ def bot(
     bot_account: tuple[str, str],
     bot_log: LogTap,
 ) -> Iterator[ThreadedBot]:
-    running = ThreadedBot(homeserver, app_database_url, *bot_account)
+    user_id, token = bot_account
+    running = ThreadedBot(
+        homeserver,
+        app_database_url,
+        BotSettings(user_id=user_id, access_token=token),
+        service_token=homeserver.service_token,
+    )
+    running.start()
     try:
         yield running
     finally:

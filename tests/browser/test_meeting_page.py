@@ -25,8 +25,8 @@ from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 from yarl import URL
 
 from borough.jitsi import room_conference_id
-from borough.localsynapse import free_port
 from borough.settings import load_settings
+from borough.testing.localsynapse import free_port
 from tests.browser.test_directory_widget import accessibility_violations
 from tests.conftest import Homeserver, write_settings
 from widgets.app import create_app

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -15,8 +14,9 @@ import pytest
 
 from borough.db import BotState, create_engine, session_factory
 from borough.settings import BotSettings
+from borough.testing.waiting import wait_until
 from tests.conftest import Homeserver, borough, write_settings
-from tests.integration.test_bot import RunningBot
+from tests.integration.running_bot import ThreadedBot
 
 ORG_FILE = Path(__file__).parents[1] / "fixtures" / "org" / "management.yaml"
 T = TypeVar("T")
@@ -24,7 +24,7 @@ T = TypeVar("T")
 
 def start_bot(
     homeserver: Homeserver, database_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[RunningBot, Path]]:
+) -> Iterator[tuple[ThreadedBot, Path]]:
     """Apply the management chart with a bot in the settings, then run the bot."""
     user_id, token = homeserver.synapse.register_user("boroughbot", secrets.token_hex(8))
     settings = write_settings(
@@ -35,18 +35,20 @@ def start_bot(
     )
     result = borough("apply", "-q", str(ORG_FILE), settings=settings)
     assert result.exit_code == 0, result.output
-    running = RunningBot(homeserver, database_url, BotSettings(user_id=user_id, access_token=token))
+    running = ThreadedBot(
+        homeserver, database_url, BotSettings(user_id=user_id, access_token=token)
+    )
     running.start()
 
     def bot_synced() -> bool:
         # Its first sync is backlog and skipped: posts count only once a position is saved.
         return query(database_url, lambda s: s.get(BotState, user_id)) is not None
 
-    wait_until(bot_synced, "the bot's first sync")
+    wait_until(bot_synced, 60, "the bot's first sync")
     try:
         yield running, settings
     finally:
-        running.kill()
+        running.stop()
 
 
 class Member:
@@ -94,12 +96,3 @@ def query(database_url: str, read: Callable[[Any], Awaitable[T]]) -> T:
             await engine.dispose()
 
     return asyncio.run(run())
-
-
-def wait_until(condition: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
-    """Poll `condition` until it holds (bounded): the bot indexes asynchronously."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.2)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from borough.localsynapse import free_port
+from borough.testing.localsynapse import free_port
 from tests.conftest import Homeserver, borough, write_settings
 
 pytestmark = pytest.mark.integration

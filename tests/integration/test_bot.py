@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
@@ -12,61 +11,20 @@ from urllib.parse import quote
 import pytest
 from sqlalchemy import func, select
 
-from borough.db import Post, create_engine, migrate, session_factory
+from borough.db import Post, create_engine, session_factory
 from borough.settings import BotSettings
-from bots.runner import BoroughBot
 from tests.conftest import Homeserver, borough, write_settings
+from tests.integration.running_bot import ThreadedBot
 
 pytestmark = pytest.mark.integration
 
 ORG_FILE = Path(__file__).parents[1] / "fixtures" / "org" / "small.yaml"
 
 
-class RunningBot:
-    """The real bot, on its own event loop in a thread, as `borough bots run` would run it."""
-
-    def __init__(self, hs: Homeserver, database_url: str, settings: BotSettings) -> None:
-        self.hs, self.database_url, self.settings = hs, database_url, settings
-        self.thread: threading.Thread | None = None
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self.task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        ready = threading.Event()
-
-        async def main() -> None:
-            await migrate(self.database_url)
-            engine = create_engine(self.database_url)
-            bot = BoroughBot(
-                self.hs.synapse.base_url,
-                self.hs.server_name,
-                self.settings,
-                session_factory(engine),
-            )
-            self.loop, self.task = asyncio.get_running_loop(), asyncio.current_task()  # type: ignore[assignment]
-            ready.set()
-            try:
-                await bot.run()
-            except asyncio.CancelledError:
-                pass
-            finally:
-                await bot.close()
-                await engine.dispose()
-
-        self.thread = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
-        self.thread.start()
-        assert ready.wait(30)
-
-    def kill(self) -> None:
-        assert self.loop is not None and self.task is not None and self.thread is not None
-        self.loop.call_soon_threadsafe(self.task.cancel)
-        self.thread.join(30)
-
-
 @pytest.fixture(scope="module")
 def bot(
     homeserver: Homeserver, app_database_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RunningBot]:
+) -> Iterator[ThreadedBot]:
     user_id, token = homeserver.synapse.register_user("boroughbot", secrets.token_hex(8))
     settings = write_settings(
         tmp_path_factory.mktemp("bot") / "borough.yaml",
@@ -80,14 +38,14 @@ def bot(
     sealed = quote(homeserver.room_id("tsealed"))
     members = homeserver.admin("GET", f"/_synapse/admin/v1/rooms/{sealed}/members")["members"]
     assert user_id in members
-    running = RunningBot(
+    running = ThreadedBot(
         homeserver, app_database_url, BotSettings(user_id=user_id, access_token=token)
     )
     running.start()
     try:
         yield running
     finally:
-        running.kill()
+        running.stop()
 
 
 class Person:
@@ -149,7 +107,7 @@ def _replies_to(event: dict, event_id: str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def people(homeserver: Homeserver, bot: RunningBot) -> dict[str, Person]:
+def people(homeserver: Homeserver, bot: ThreadedBot) -> dict[str, Person]:
     return {
         name: Person(homeserver, name, bot.settings.user_id) for name in ("tstaff", "tmgr", "tcop")
     }
@@ -197,12 +155,12 @@ def test_bad_input_gets_a_usage_answer(people: dict[str, Person]) -> None:
 
 
 def test_a_restart_answers_what_came_in_while_down_exactly_once(
-    homeserver: Homeserver, bot: RunningBot, people: dict[str, Person]
+    homeserver: Homeserver, bot: ThreadedBot, people: dict[str, Person]
 ) -> None:
     tom = people["tmgr"]
     before = tom.send("!help whois")
     tom.wait_for(lambda ev: _replies_to(ev, before))
-    bot.kill()
+    bot.stop()
     while_down = tom.send("!profile")
     bot.start()
     reply = tom.wait_for(lambda ev: _replies_to(ev, while_down))
@@ -223,7 +181,7 @@ def test_a_restart_answers_what_came_in_while_down_exactly_once(
 
 
 def test_the_bot_recovers_by_itself_after_synapse_was_down(
-    homeserver: Homeserver, bot: RunningBot, people: dict[str, Person]
+    homeserver: Homeserver, bot: ThreadedBot, people: dict[str, Person]
 ) -> None:
     homeserver.synapse.stop(keep_database=True)
     try:
@@ -328,13 +286,13 @@ def test_a_redacted_post_leaves_the_index(
 
 
 def test_a_bot_killed_during_200_posts_indexes_each_exactly_once(
-    homeserver: Homeserver, bot: RunningBot, people: dict[str, Person], app_database_url: str
+    homeserver: Homeserver, bot: ThreadedBot, people: dict[str, Person], app_database_url: str
 ) -> None:
     sealed = homeserver.room_id("tsealed")
     poster = homeserver.login_as("tadmin")
     for i in range(200):
         if i == 60:
-            bot.kill()
+            bot.stop()
         if i == 140:
             bot.start()
         post(homeserver, poster, sealed, {"msgtype": "m.text", "body": f"stream {i} #stream"})
@@ -385,7 +343,7 @@ def test_team_lists_managers_first_and_sub_units(people: dict[str, Person]) -> N
 
 def test_a_command_in_a_channel_is_answered_by_direct_message_and_never_posted(
     homeserver: Homeserver,
-    bot: RunningBot,
+    bot: ThreadedBot,
     people: dict[str, Person],
     channel_post: str,
     app_database_url: str,

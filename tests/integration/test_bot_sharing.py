@@ -7,8 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-import threading
-import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -27,14 +25,14 @@ from borough.db import (
     Follow,
     Repost,
     create_engine,
-    migrate,
     session_factory,
 )
 from borough.digests import Schedule
 from borough.settings import BotSettings
+from borough.testing.waiting import wait_until
 from bots.digest import digest_txn_id
-from bots.runner import BoroughBot
 from tests.conftest import Homeserver, borough, write_settings
+from tests.integration.running_bot import ThreadedBot
 
 pytestmark = pytest.mark.integration
 
@@ -49,61 +47,6 @@ class FakeClock:
 
     def __call__(self) -> datetime:
         return self.now
-
-
-class RunningBot:
-    """The real bot on its own event loop in a thread, with an injected clock."""
-
-    def __init__(self, hs: Homeserver, database_url: str, settings: BotSettings) -> None:
-        self.hs, self.database_url, self.settings = hs, database_url, settings
-        self.clock = FakeClock()
-        self.bot: BoroughBot | None = None
-        self.thread: threading.Thread | None = None
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self.task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        ready = threading.Event()
-
-        async def main() -> None:
-            await migrate(self.database_url)
-            engine = create_engine(self.database_url)
-            self.bot = BoroughBot(
-                self.hs.synapse.base_url,
-                self.hs.server_name,
-                self.settings,
-                session_factory(engine),
-                clock=self.clock,
-                digest_interval=0.2,
-                service_token=self.hs.service_token,
-            )
-            self.loop, self.task = asyncio.get_running_loop(), asyncio.current_task()  # type: ignore[assignment]
-            ready.set()
-            try:
-                await self.bot.run()
-            except asyncio.CancelledError:
-                pass
-            finally:
-                await self.bot.close()
-                await engine.dispose()
-
-        self.thread = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
-        self.thread.start()
-        assert ready.wait(30)
-
-    def kill(self) -> None:
-        assert self.loop is not None and self.task is not None and self.thread is not None
-        self.loop.call_soon_threadsafe(self.task.cancel)
-        self.thread.join(30)
-
-
-def wait_until(condition: Callable[[], bool], seconds: float = 30) -> None:
-    """A bounded wait for a condition another thread makes true."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("the condition never came true")
-        time.sleep(0.05)
 
 
 def run_db(database_url: str, query: Callable[[Any], Any]) -> Any:
@@ -140,20 +83,34 @@ def settings(
 
 
 @pytest.fixture(scope="module")
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture(scope="module")
 def bot(
-    homeserver: Homeserver, app_database_url: str, settings: Path, bot_account: tuple[str, str]
-) -> Iterator[RunningBot]:
+    homeserver: Homeserver,
+    app_database_url: str,
+    settings: Path,
+    bot_account: tuple[str, str],
+    clock: FakeClock,
+) -> Iterator[ThreadedBot]:
     user_id, token = bot_account
     result = borough("apply", "-q", str(ORG_FILE), settings=settings)
     assert result.exit_code == 0, result.output
-    running = RunningBot(
-        homeserver, app_database_url, BotSettings(user_id=user_id, access_token=token)
+    running = ThreadedBot(
+        homeserver,
+        app_database_url,
+        BotSettings(user_id=user_id, access_token=token),
+        clock=clock,
+        digest_interval=0.2,
+        service_token=homeserver.service_token,
     )
     running.start()
     try:
         yield running
     finally:
-        running.kill()
+        running.stop()
 
 
 class Person:
@@ -223,7 +180,7 @@ def _replies_to(event: dict, event_id: str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def people(homeserver: Homeserver, bot: RunningBot) -> dict[str, Person]:
+def people(homeserver: Homeserver, bot: ThreadedBot) -> dict[str, Person]:
     return {
         name: Person(homeserver, name, bot.settings.user_id)
         for name in ("tadmin", "tmgr", "tstaff", "tcop")
@@ -489,7 +446,11 @@ def test_digest_bad_input_gets_usage(people: dict[str, Person]) -> None:
 
 
 def test_a_digest_comes_once_across_a_restart_and_holds_only_what_the_reader_may_read(
-    homeserver: Homeserver, bot: RunningBot, people: dict[str, Person], app_database_url: str
+    homeserver: Homeserver,
+    bot: ThreadedBot,
+    clock: FakeClock,
+    people: dict[str, Person],
+    app_database_url: str,
 ) -> None:
     tara, tina = people["tstaff"], people["tcop"]
     lead, news = homeserver.room_id("lead"), homeserver.room_id("news")
@@ -501,12 +462,12 @@ def test_a_digest_comes_once_across_a_restart_and_holds_only_what_the_reader_may
         app_database_url,
         lambda s: _add(s, Follow(user_id=homeserver.user_id("tcop"), room_id=lead)),
     )
-    bot.clock.now = datetime.now(UTC)
+    clock.now = datetime.now(UTC)
     people["tadmin"].post(lead, "Sealed: restructure plans")
     people["tadmin"].post(news, "Public: the library reopens")
 
     zone = ZoneInfo("Europe/London")
-    at = (bot.clock.now + timedelta(minutes=5)).astimezone(zone).replace(second=0, microsecond=0)
+    at = (clock.now + timedelta(minutes=5)).astimezone(zone).replace(second=0, microsecond=0)
     hhmm = f"{at:%H:%M}"
     for person in (tara, tina):
         answer = person.ask(f"!digest daily {hhmm}")
@@ -516,10 +477,14 @@ def test_a_digest_comes_once_across_a_restart_and_holds_only_what_the_reader_may
     # Nothing is due before the chosen time.
     assert bot.bot is not None
     ticks = bot.bot.digests.ticks
-    wait_until(lambda: bot.bot is not None and bot.bot.digests.ticks >= ticks + 3)
+    wait_until(
+        lambda: bot.bot is not None and bot.bot.digests.ticks >= ticks + 3,
+        30,
+        "three more digest ticks",
+    )
     assert digests_in(tara, tara.room) == []
 
-    bot.clock.now = at.astimezone(UTC) + timedelta(minutes=1)
+    clock.now = at.astimezone(UTC) + timedelta(minutes=1)
     digest = tara.wait_for(
         lambda ev: str(ev.get("content", {}).get("body", "")).startswith("**Your daily digest**")
     )["content"]["body"]
@@ -529,9 +494,13 @@ def test_a_digest_comes_once_across_a_restart_and_holds_only_what_the_reader_may
     )["content"]["body"]
     assert "the library reopens" in outsider and "restructure" not in outsider
 
-    bot.kill()
+    bot.stop()
     bot.start()
-    wait_until(lambda: bot.bot is not None and bot.bot.digests.ticks >= 3)
+    wait_until(
+        lambda: bot.bot is not None and bot.bot.digests.ticks >= 3,
+        30,
+        "three digest ticks after the restart",
+    )
     assert "Borough commands" in tara.ask("!help")  # the restarted bot is up and answering
     assert len(digests_in(tara, tara.room)) == 1
     assert len(digests_in(tina, tina.room)) == 1
@@ -546,7 +515,11 @@ def test_a_digest_comes_once_across_a_restart_and_holds_only_what_the_reader_may
 
 
 def test_a_digest_opens_a_dm_when_there_is_none(
-    homeserver: Homeserver, bot: RunningBot, people: dict[str, Person], app_database_url: str
+    homeserver: Homeserver,
+    bot: ThreadedBot,
+    clock: FakeClock,
+    people: dict[str, Person],
+    app_database_url: str,
 ) -> None:
     tom = people["tmgr"]
     assert "You follow" in tom.ask("!follow #news")
@@ -561,25 +534,28 @@ def test_a_digest_opens_a_dm_when_there_is_none(
     people["tadmin"].post(homeserver.room_id("news"), "Public: bin day moves to Tuesday")
     tom.ask("!help")
     assert bot.bot is not None
-    bot.clock.now = bot.clock.now + timedelta(days=1)
+    clock.now = clock.now + timedelta(days=1)
     invite = _wait_for_invite(tom, bot.settings.user_id)
     homeserver.call("POST", f"/_matrix/client/v3/join/{quote(invite)}", tom.token, {})
-    wait_until(lambda: any("bin day" in b for b in _bodies(tom, invite)))
+    wait_until(
+        lambda: any("bin day" in b for b in _bodies(tom, invite)), 30, "the digest in the new DM"
+    )
     dm = run_db(app_database_url, lambda s: s.get(DirectRoom, homeserver.user_id("tmgr")))
     assert dm.room_id == invite != tom.room
 
 
 def test_a_digest_sent_just_before_a_crash_is_not_sent_again(
     homeserver: Homeserver,
-    bot: RunningBot,
+    bot: ThreadedBot,
+    clock: FakeClock,
     people: dict[str, Person],
     app_database_url: str,
     bot_account: tuple[str, str],
 ) -> None:
     tess = people["tadmin"]
     user_id = homeserver.user_id("tadmin")
-    bot.clock.now = datetime.now(UTC)
-    at = (bot.clock.now + timedelta(minutes=3)).replace(second=0, microsecond=0)
+    clock.now = datetime.now(UTC)
+    at = (clock.now + timedelta(minutes=3)).replace(second=0, microsecond=0)
     assert "You follow" in tess.ask("!follow #open")
     assert "**daily** digest" in tess.ask(f"!digest daily {at:%H:%M} UTC")
     people["tmgr"].post(homeserver.room_id("open"), "Open: the canteen is closed on Friday")
@@ -599,13 +575,13 @@ def test_a_digest_sent_just_before_a_crash_is_not_sent_again(
         {"msgtype": "m.notice", "body": "**Your daily digest**\n\n(before the crash)"},
     )["event_id"]
 
-    bot.clock.now = at + timedelta(minutes=1)
+    clock.now = at + timedelta(minutes=1)
 
     def marked() -> bool:
         row = run_db(app_database_url, lambda s: s.get(DigestSent, (user_id, period)))
         return row.sent_at is not None
 
-    wait_until(marked)
+    wait_until(marked, 30, "the digest marked sent")
     row = run_db(app_database_url, lambda s: s.get(DigestSent, (user_id, period)))
     assert row.event_id == first  # Synapse answered the retry with the first event
     assert len(digests_in(tess, tess.room)) == 1
@@ -659,7 +635,7 @@ def test_a_persons_own_public_field_reaches_their_matrix_profile_and_apply_keeps
 
 
 def test_apply_mirrors_avatar_and_public_fields_and_a_second_apply_changes_nothing(
-    homeserver: Homeserver, bot: RunningBot, settings: Path, app_database_url: str
+    homeserver: Homeserver, bot: ThreadedBot, settings: Path, app_database_url: str
 ) -> None:
     tom = profile_of(homeserver, "tmgr")
     assert tom["displayname"] == "Tom Manager"
@@ -674,7 +650,7 @@ def test_apply_mirrors_avatar_and_public_fields_and_a_second_apply_changes_nothi
 
 
 def test_a_changed_field_is_pushed_and_a_hidden_one_removed_without_a_new_upload(
-    homeserver: Homeserver, bot: RunningBot, settings: Path, app_database_url: str, tmp_path: Path
+    homeserver: Homeserver, bot: ThreadedBot, settings: Path, app_database_url: str, tmp_path: Path
 ) -> None:
     before = profile_of(homeserver, "tmgr")["avatar_url"]
     changed = tmp_path / "org.yaml"
@@ -699,7 +675,7 @@ def test_a_changed_field_is_pushed_and_a_hidden_one_removed_without_a_new_upload
 
 
 def test_export_keeps_blogs_and_public_channels(
-    bot: RunningBot, settings: Path, tmp_path: Path
+    bot: ThreadedBot, settings: Path, tmp_path: Path
 ) -> None:
     exported = tmp_path / "exported.yaml"
     result = borough("export", "-o", str(exported), settings=settings)
@@ -712,7 +688,7 @@ def test_export_keeps_blogs_and_public_channels(
 
 
 def test_an_unreadable_avatar_is_a_clear_error(
-    bot: RunningBot, settings: Path, tmp_path: Path
+    bot: ThreadedBot, settings: Path, tmp_path: Path
 ) -> None:
     broken = tmp_path / "org.yaml"
     broken.write_text(ORG_FILE.read_text(encoding="utf-8"), encoding="utf-8")

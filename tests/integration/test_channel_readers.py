@@ -21,7 +21,8 @@ from borough.db import Post, create_engine, session_factory
 from borough.readers import readable_channel_ids
 from borough.settings import BotSettings
 from tests.conftest import Homeserver, borough, write_settings
-from tests.integration.test_bot import Person, RunningBot, post
+from tests.integration.running_bot import ThreadedBot
+from tests.integration.test_bot import Person, post
 
 pytestmark = pytest.mark.integration
 
@@ -31,7 +32,7 @@ ORG_FILE = Path(__file__).parents[1] / "fixtures" / "org" / "small.yaml"
 @pytest.fixture(scope="module")
 def bot(
     homeserver: Homeserver, app_database_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RunningBot]:
+) -> Iterator[ThreadedBot]:
     user_id, token = homeserver.synapse.register_user("boroughbot", secrets.token_hex(8))
     settings = write_settings(
         tmp_path_factory.mktemp("bot") / "borough.yaml",
@@ -41,14 +42,14 @@ def bot(
     )
     result = borough("apply", "-q", str(ORG_FILE), settings=settings)
     assert result.exit_code == 0, result.output
-    running = RunningBot(
+    running = ThreadedBot(
         homeserver, app_database_url, BotSettings(user_id=user_id, access_token=token)
     )
     running.start()
     try:
         yield running
     finally:
-        running.kill()
+        running.stop()
 
 
 def readable(database_url: str, user_id: str) -> set[str]:
@@ -64,7 +65,7 @@ def readable(database_url: str, user_id: str) -> set[str]:
 
 
 def test_a_member_who_left_while_the_bot_was_down_reads_no_more(
-    homeserver: Homeserver, bot: RunningBot, app_database_url: str
+    homeserver: Homeserver, bot: ThreadedBot, app_database_url: str
 ) -> None:
     sealed = homeserver.room_id("tsealed")
     tara = Person(homeserver, "tstaff", bot.settings.user_id)
@@ -76,7 +77,7 @@ def test_a_member_who_left_while_the_bot_was_down_reads_no_more(
     assert "Leadership note" in tara.ask("!feed")
     assert sealed in readable(app_database_url, homeserver.user_id("tstaff"))
 
-    bot.kill()
+    bot.stop()
     homeserver.call("POST", f"/_matrix/client/v3/rooms/{quote(sealed)}/leave", tara.token, {})
     assert sealed in readable(app_database_url, homeserver.user_id("tstaff"))  # not seen yet
     bot.start()
@@ -90,14 +91,14 @@ def test_a_member_who_left_while_the_bot_was_down_reads_no_more(
 
 
 def test_posts_beyond_the_sync_window_while_down_are_all_indexed(
-    homeserver: Homeserver, bot: RunningBot, app_database_url: str
+    homeserver: Homeserver, bot: ThreadedBot, app_database_url: str
 ) -> None:
     """More posts arrive while the bot is down than one sync carries (its timeline limit is
     100): the bot reads the gap back and indexes every post exactly once."""
     sealed = homeserver.room_id("tsealed")
     tom = Person(homeserver, "tmgr", bot.settings.user_id)
     poster = homeserver.login_as("tadmin")
-    bot.kill()
+    bot.stop()
     sent = [
         post(homeserver, poster, sealed, {"msgtype": "m.text", "body": f"Backlog {n} #gap"})
         for n in range(130)

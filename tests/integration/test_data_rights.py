@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from borough.db import create_engine, session_factory
 from borough.db.models import Profile
-from borough.settings import load_settings
+from borough.settings import BotSettings, load_settings
 from management.data_rights import present_holdings
 from tests.conftest import Homeserver, borough, write_settings
 from tests.integration.running_bot import ThreadedBot
@@ -45,7 +45,13 @@ def bot_and_settings(
     )
     result = borough("apply", "-q", str(ORG_FILE), settings=settings)
     assert result.exit_code == 0, result.output
-    bot = ThreadedBot(homeserver, app_database_url, user_id, token)
+    bot = ThreadedBot(
+        homeserver,
+        app_database_url,
+        BotSettings(user_id=user_id, access_token=token),
+        service_token=homeserver.service_token,
+    )
+    bot.start()
     try:
         yield bot, settings
     finally:

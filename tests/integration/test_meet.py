@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -22,14 +20,14 @@ from borough.db import (
     HandledEvent,
     Meeting,
     create_engine,
-    migrate,
     session_factory,
 )
 from borough.jitsi import STANDING_WIDGET_ID, MeetingWidget, room_conference_id
 from borough.meetings import MeetingStore
 from borough.settings import BotSettings, JitsiSettings
-from bots.runner import BoroughBot
+from borough.testing.waiting import wait_until
 from tests.conftest import Homeserver
+from tests.integration.running_bot import ThreadedBot
 from tests.integration.test_bot import Person, _replies_to
 
 pytestmark = pytest.mark.integration
@@ -41,83 +39,63 @@ JITSI = JitsiSettings(
 PUBLIC_URL = "https://widgets.test"
 
 
-class MeetBot:
-    """The real bot on its own loop in a thread, with a clock the test can move."""
+# What the meeting tests give the bot: the Jitsi deployment, the widget host, a quick schedule loop.
+MEETING_OPTIONS: dict[str, Any] = {
+    "jitsi": JITSI,
+    "public_url": PUBLIC_URL,
+    "meeting_interval": 0.2,
+}
 
-    def __init__(self, hs: Homeserver, database_url: str, settings: BotSettings) -> None:
-        self.hs, self.database_url, self.settings = hs, database_url, settings
+
+class ShiftedClock:
+    """The bot's clock, ahead of the real one by `offset`, so a schedule comes due at once."""
+
+    def __init__(self) -> None:
         self.offset = timedelta(0)
-        self.bot: BoroughBot | None = None
-        self.thread: threading.Thread | None = None
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self.task: asyncio.Task[None] | None = None
 
-    def now(self) -> datetime:
+    def __call__(self) -> datetime:
         return datetime.now(UTC) + self.offset
 
-    def start(self, offset: timedelta = timedelta(0)) -> None:
-        self.offset = offset
-        ready = threading.Event()
 
-        async def main() -> None:
-            await migrate(self.database_url)
-            engine = create_engine(self.database_url)
-            self.bot = BoroughBot(
-                self.hs.synapse.base_url,
-                self.hs.server_name,
-                self.settings,
-                session_factory(engine),
-                clock=self.now,
-                jitsi=JITSI,
-                public_url=PUBLIC_URL,
-                meeting_interval=0.2,
-            )
-            self.loop, self.task = asyncio.get_running_loop(), asyncio.current_task()  # type: ignore[assignment]
-            ready.set()
-            try:
-                await self.bot.run()
-            except asyncio.CancelledError:
-                pass
-            finally:
-                await self.bot.close()
-                await engine.dispose()
-
-        self.thread = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
-        self.thread.start()
-        assert ready.wait(30)
-
-    def wait_for_ticks(self, count: int) -> None:
-        """Wait until the schedule loop has looked `count` more times."""
-        assert self.bot is not None
-        target = self.bot.meetings.ticks + count
-        deadline = time.monotonic() + 30
-        while self.bot.meetings.ticks < target:
-            assert time.monotonic() < deadline, "the schedule loop never ran"
-            time.sleep(0.05)
-
-    def kill(self) -> None:
-        assert self.loop is not None and self.task is not None and self.thread is not None
-        self.loop.call_soon_threadsafe(self.task.cancel)
-        self.thread.join(30)
+def wait_for_ticks(bot: ThreadedBot, count: int) -> None:
+    """Wait until the schedule loop has looked `count` more times."""
+    assert bot.bot is not None
+    target = bot.bot.meetings.ticks + count
+    wait_until(
+        lambda: bot.bot is not None and bot.bot.meetings.ticks >= target,
+        30,
+        "the schedule loop to run",
+    )
 
 
 @pytest.fixture(scope="module")
-def bot(homeserver: Homeserver, app_database_url: str) -> Iterator[MeetBot]:
+def clock() -> ShiftedClock:
+    return ShiftedClock()
+
+
+@pytest.fixture(scope="module")
+def bot(
+    homeserver: Homeserver, app_database_url: str, clock: ShiftedClock
+) -> Iterator[ThreadedBot]:
     user_id, token = homeserver.synapse.register_user("meetbot", secrets.token_hex(8))
-    running = MeetBot(
-        homeserver, app_database_url, BotSettings(user_id=user_id, access_token=token)
+    running = ThreadedBot(
+        homeserver,
+        app_database_url,
+        BotSettings(user_id=user_id, access_token=token),
+        clock=clock,
+        **MEETING_OPTIONS,
     )
     running.start()
     try:
         yield running
     finally:
-        running.kill()
+        running.stop()
 
 
 class Team:
     """A team room made by alice, with the bot invited; carol is an ordinary member."""
 
-    def __init__(self, hs: Homeserver, bot: MeetBot) -> None:
+    def __init__(self, hs: Homeserver, bot: ThreadedBot) -> None:
         self.hs = hs
         suffix = secrets.token_hex(3)
         self.alice_id, _ = hs.synapse.register_user(f"alice{suffix}")
@@ -190,7 +168,7 @@ def direct_notices(hs: Homeserver, person: Person, user_id: str, database_url: s
 
 
 @pytest.fixture(scope="module")
-def team(homeserver: Homeserver, bot: MeetBot) -> Team:
+def team(homeserver: Homeserver, bot: ThreadedBot) -> Team:
     return Team(homeserver, bot)
 
 
@@ -207,13 +185,6 @@ def meetings(database_url: str, room_id: str) -> list[Meeting]:
             await engine.dispose()
 
     return asyncio.run(read())
-
-
-def wait_until(condition: Callable[[], bool], what: str, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, f"{what} never happened"
-        time.sleep(0.1)
 
 
 def test_without_power_the_bot_says_so(team: Team) -> None:
@@ -288,6 +259,7 @@ def test_removing_the_widget_by_hand_ends_the_meeting(team: Team, app_database_u
     team.hs.call("PUT", path, team.alice.token, {})
     wait_until(
         lambda: all(m.ended_at is not None for m in meetings(app_database_url, team.room_id)),
+        30,
         "ending the meeting whose widget was removed",
     )
 
@@ -363,23 +335,26 @@ def test_ending_a_standing_meeting_keeps_its_widget(team: Team, app_database_url
 
 
 def test_a_scheduled_meeting_is_reminded_and_started_once_across_restarts(
-    team: Team, bot: MeetBot, app_database_url: str
+    team: Team, bot: ThreadedBot, clock: ShiftedClock, app_database_url: str
 ) -> None:
     answer = team.alice.ask("!meet in 2h Planning")
     assert "**Planning** is set for" in answer
     number = int(answer.split("#", 1)[1].split(" ", 1)[0])
-    bot.kill()
-    bot.start(offset=timedelta(hours=1, minutes=55))
-    bot.wait_for_ticks(3)
-    wait_until(lambda: any(f"meeting #{number}" in n for n in team.notices()), "the reminder")
-    bot.kill()
+    bot.stop()
+    clock.offset = timedelta(hours=1, minutes=55)
+    bot.start()
+    wait_for_ticks(bot, 3)
+    wait_until(lambda: any(f"meeting #{number}" in n for n in team.notices()), 30, "the reminder")
+    bot.stop()
     for _ in range(2):  # two restarts after the start time: the second must do nothing
-        bot.start(offset=timedelta(hours=2, minutes=5))
-        bot.wait_for_ticks(3)
+        clock.offset = timedelta(hours=2, minutes=5)
+        bot.start()
+        wait_for_ticks(bot, 3)
         wait_until(
-            lambda: any("**Planning** has started" in n for n in team.notices()), "the start"
+            lambda: any("**Planning** has started" in n for n in team.notices()), 30, "the start"
         )
-        bot.kill()
+        bot.stop()
+    clock.offset = timedelta(0)
     bot.start()
     notices = team.notices()
     assert sum(f"Reminder: meeting #{number} " in n for n in notices) == 1
@@ -392,7 +367,7 @@ def test_a_scheduled_meeting_is_reminded_and_started_once_across_restarts(
 
 
 def test_a_plan_replayed_after_a_crash_is_made_once(
-    team: Team, bot: MeetBot, app_database_url: str
+    team: Team, bot: ThreadedBot, app_database_url: str
 ) -> None:
     """A `kill -9` between answering `!meet in` and recording the command as handled leaves
     the sync position before it, so the restarted bot sees the command again (bench/crash.py
@@ -422,7 +397,7 @@ def test_a_plan_replayed_after_a_crash_is_made_once(
     since = asyncio.run(position())
     command = team.alice.send("!meet in 3h Replayed")
     team.alice.wait_for(lambda ev: _replies_to(ev, command))
-    bot.kill()
+    bot.stop()
     asyncio.run(as_if_killed_before_recording(since, command))
     bot.start()
     assert "Borough commands" in team.alice.ask("!help")  # answered after the replayed batch

@@ -13,15 +13,15 @@ from sqlalchemy import func, select
 
 from borough import events
 from borough.db import Post, PostTag, Reaction, Repost
+from borough.testing.waiting import wait_until
 from tests.conftest import Homeserver, HttpError, borough
 from tests.integration.management_support import (
     ORG_FILE,
     Member,
     query,
     start_bot,
-    wait_until,
 )
-from tests.integration.test_bot import RunningBot
+from tests.integration.running_bot import ThreadedBot
 
 pytestmark = pytest.mark.integration
 
@@ -31,12 +31,12 @@ __all__ = ["ORG_FILE"]  # the modules enforce this chart (read by the homeserver
 @pytest.fixture(scope="module")
 def running(
     homeserver: Homeserver, app_database_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[RunningBot, Path]]:
+) -> Iterator[tuple[ThreadedBot, Path]]:
     yield from start_bot(homeserver, app_database_url, tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
-def settings(running: tuple[RunningBot, Path]) -> Path:
+def settings(running: tuple[ThreadedBot, Path]) -> Path:
     return running[1]
 
 
@@ -73,6 +73,7 @@ def test_remove_post_redacts_and_drops_it_from_the_index(
             count(app_database_url, Reaction, Reaction.post_id == post) == 1
             and count(app_database_url, Post, Post.event_id == reply) == 1
         ),
+        60,
         "the bot to index the post, its reply and reaction",
     )
     # A boost of it elsewhere, as `!repost` records one: it quotes the post, so it goes too.

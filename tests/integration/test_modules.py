@@ -14,7 +14,7 @@ from urllib.parse import quote
 import pytest
 
 from borough import events
-from borough.localsynapse import LocalSynapse, SynapseStartError
+from borough.testing.localsynapse import LocalSynapse, SynapseStartError
 from synapse_modules import homeserver_modules
 from tests.conftest import Homeserver, HttpError, borough
 

@@ -16,10 +16,11 @@ from sqlalchemy import func, select
 
 from borough.db import Post, Reaction, create_engine, session_factory
 from borough.meetings import MeetingStore
+from borough.testing.waiting import wait_until
 from management.timespan import week_start
 from tests.browser.chromium import screenshot_html
 from tests.conftest import ARTIFACTS, Homeserver, borough
-from tests.integration.management_support import ORG_FILE, Member, query, start_bot, wait_until
+from tests.integration.management_support import ORG_FILE, Member, query, start_bot
 
 pytestmark = pytest.mark.integration
 
@@ -112,7 +113,7 @@ def scripted(homeserver: Homeserver, settings: Path, app_database_url: str) -> d
         return posts == 9 and reactions == 4
 
     try:
-        wait_until(indexed, "the bot to index 9 posts and replies and 4 reactions")
+        wait_until(indexed, 60, "the bot to index 9 posts and replies and 4 reactions")
     except AssertionError:
         seen = query(
             app_database_url,

@@ -10,26 +10,30 @@ import pytest
 from borough.events import WIDGET_LAYOUT, WIDGETS
 from borough.settings import BotSettings
 from tests.conftest import Homeserver
-from tests.integration.test_meet import PUBLIC_URL, MeetBot, Team
+from tests.integration.running_bot import ThreadedBot
+from tests.integration.test_meet import MEETING_OPTIONS, PUBLIC_URL, Team
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def widget_bot(homeserver: Homeserver, app_database_url: str) -> Iterator[MeetBot]:
+def widget_bot(homeserver: Homeserver, app_database_url: str) -> Iterator[ThreadedBot]:
     user_id, token = homeserver.synapse.register_user("widgetbot", secrets.token_hex(8))
-    running = MeetBot(
-        homeserver, app_database_url, BotSettings(user_id=user_id, access_token=token)
+    running = ThreadedBot(
+        homeserver,
+        app_database_url,
+        BotSettings(user_id=user_id, access_token=token),
+        **MEETING_OPTIONS,
     )
     running.start()
     try:
         yield running
     finally:
-        running.kill()
+        running.stop()
 
 
 @pytest.fixture(scope="module")
-def team(homeserver: Homeserver, widget_bot: MeetBot) -> Team:
+def team(homeserver: Homeserver, widget_bot: ThreadedBot) -> Team:
     return Team(homeserver, widget_bot)
 
 

@@ -6,10 +6,10 @@ import aiohttp
 import pytest
 
 from borough.jitsi import room_conference_id
-from borough.localsynapse import free_port
 from borough.matrix import HomeserverUnreachable
 from borough.openid import OpenIdRejected, check_subject, check_token_shape, resolve_openid
 from borough.room_power import RoomPower
+from borough.testing.localsynapse import free_port
 from widgets.admission import RoomSnapshot, is_room_id, verification_body
 from widgets.room_state import PowerCache
 
