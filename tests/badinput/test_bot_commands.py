@@ -18,7 +18,6 @@ from urllib.parse import quote
 
 import pytest
 
-from borough.settings import BotSettings
 from tests.badinput.corpus import (
     HANG_GUARD_SECONDS,
     Case,
@@ -29,7 +28,7 @@ from tests.badinput.corpus import (
     tapped_logs,
 )
 from tests.conftest import Homeserver, HttpError, borough, write_settings
-from tests.integration.running_bot import ThreadedBot
+from tests.integration.running_bot import ThreadedBot, running_bot
 from tests.integration.test_bot import Person, post
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(HANG_GUARD_SECONDS, func_only=True)]
@@ -282,17 +281,10 @@ def bot(
     bot_log: LogTap,
 ) -> Iterator[ThreadedBot]:
     user_id, token = bot_account
-    running = ThreadedBot(
-        homeserver,
-        app_database_url,
-        BotSettings(user_id=user_id, access_token=token),
-        service_token=homeserver.service_token,
-    )
-    running.start()
-    try:
+    with running_bot(
+        homeserver, app_database_url, user_id, token, service_token=homeserver.service_token
+    ) as running:
         yield running
-    finally:
-        running.stop()
 
 
 @pytest.fixture(scope="module")

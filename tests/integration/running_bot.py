@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from borough.db import create_engine, migrate, session_factory
@@ -68,3 +70,16 @@ class ThreadedBot:
         assert self.loop is not None and self.task is not None and self.thread is not None
         self.loop.call_soon_threadsafe(self.task.cancel)
         self.thread.join(30)
+
+
+@contextmanager
+def running_bot(
+    hs: Homeserver, database_url: str, user_id: str, token: str, **options: Any
+) -> Iterator[ThreadedBot]:
+    """The bot as `user_id`, started for the block and stopped after it."""
+    bot = ThreadedBot(hs, database_url, BotSettings(user_id=user_id, access_token=token), **options)
+    bot.start()
+    try:
+        yield bot
+    finally:
+        bot.stop()

@@ -18,10 +18,10 @@ from sqlalchemy import select
 
 from borough.db import create_engine, session_factory
 from borough.db.models import Profile
-from borough.settings import BotSettings, load_settings
+from borough.settings import load_settings
 from management.data_rights import present_holdings
 from tests.conftest import Homeserver, borough, write_settings
-from tests.integration.running_bot import ThreadedBot
+from tests.integration.running_bot import ThreadedBot, running_bot
 from tests.integration.test_bot import Person, post
 from tests.integration.test_widget_views import openid_credentials
 from widgets.app import create_app
@@ -45,17 +45,10 @@ def bot_and_settings(
     )
     result = borough("apply", "-q", str(ORG_FILE), settings=settings)
     assert result.exit_code == 0, result.output
-    bot = ThreadedBot(
-        homeserver,
-        app_database_url,
-        BotSettings(user_id=user_id, access_token=token),
-        service_token=homeserver.service_token,
-    )
-    bot.start()
-    try:
+    with running_bot(
+        homeserver, app_database_url, user_id, token, service_token=homeserver.service_token
+    ) as bot:
         yield bot, settings
-    finally:
-        bot.stop()
 
 
 @pytest.fixture(scope="module")

@@ -13,9 +13,8 @@ import pytest
 
 from borough import audit
 from borough.db import AuditEntry, create_engine, session_factory
-from borough.settings import BotSettings
 from tests.conftest import Homeserver, HttpError, borough, write_settings
-from tests.integration.running_bot import ThreadedBot
+from tests.integration.running_bot import ThreadedBot, running_bot
 from tests.integration.test_bot import Person
 
 pytestmark = pytest.mark.integration
@@ -175,17 +174,10 @@ def test_an_operator_token_must_belong_to_the_named_admin(
 @pytest.fixture(scope="module")
 def admin_bot(homeserver: Homeserver, app_database_url: str, chart: Path) -> Iterator[ThreadedBot]:
     user_id, token = homeserver.synapse.register_user("adminbot", secrets.token_hex(8))
-    bot = ThreadedBot(
-        homeserver,
-        app_database_url,
-        BotSettings(user_id=user_id, access_token=token),
-        service_token=homeserver.service_token,
-    )
-    bot.start()
-    try:
+    with running_bot(
+        homeserver, app_database_url, user_id, token, service_token=homeserver.service_token
+    ) as bot:
         yield bot
-    finally:
-        bot.stop()
 
 
 def _suspended(hs: Homeserver, username: str) -> bool:
