@@ -33,6 +33,8 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.plain_client import PlainClient  # noqa: E402
+
 TARGET = 1.2
 
 
@@ -78,22 +80,10 @@ async def echo_bot(homeserver: str, user_id: str, token: str) -> None:
 # --- The person asking ---
 
 
-class Asker:
+class Asker(PlainClient):
     def __init__(self, http: aiohttp.ClientSession, homeserver: str, token: str) -> None:
-        self.http, self.homeserver, self.token = http, homeserver, token
+        super().__init__(http, homeserver, token)
         self.since = ""
-
-    async def call(self, method: str, path: str, body: Any = None) -> Any:
-        async with self.http.request(
-            method,
-            self.homeserver + path,
-            json=body,
-            headers={"Authorization": f"Bearer {self.token}"},
-        ) as response:
-            data = await response.json()
-            if response.status != 200:
-                raise RuntimeError(f"{method} {path}: {response.status} {data}")
-            return data
 
     async def sync(self, timeout_ms: int) -> dict[str, Any]:
         since = f"&since={self.since}" if self.since else ""

@@ -14,13 +14,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import secrets
 import sqlite3
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote
 
 import aiohttp
@@ -30,32 +28,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.bot_process import BotProcess, until  # noqa: E402
+from bench.plain_client import PlainClient as Client  # noqa: E402
 from borough import events  # noqa: E402
 from borough.db import migrate_sync  # noqa: E402
 from borough.testing.localsynapse import LocalSynapse  # noqa: E402
-
-
-class Client:
-    def __init__(self, http: aiohttp.ClientSession, homeserver: str, token: str) -> None:
-        self.http, self.homeserver, self.token = http, homeserver, token
-
-    async def call(self, method: str, path: str, body: Any = None) -> Any:
-        async with self.http.request(
-            method,
-            self.homeserver + path,
-            json=body,
-            headers={"Authorization": f"Bearer {self.token}"},
-        ) as response:
-            data = await response.json()
-            if response.status != 200:
-                raise RuntimeError(f"{method} {path}: {response.status} {data}")
-            return data
-
-    async def send(self, room_id: str, body: str) -> None:
-        path = (
-            f"/_matrix/client/v3/rooms/{quote(room_id)}/send/m.room.message/{secrets.token_hex(8)}"
-        )
-        await self.call("PUT", path, {"msgtype": "m.text", "body": body})
 
 
 def indexed(database: Path, room_id: str) -> int:
