@@ -1,12 +1,18 @@
 """Borough's own room widgets (people directory, channel timeline) in Element's format, and
-the one pin policy every widget Borough writes follows, Jitsi meetings included.
+where every widget Borough writes goes in the room's layout, Jitsi meetings included.
 
 The bot's `!widget` and `apply` both write these, so both use this one definition. A widget
 is `im.vector.modular.widgets` state (state key = widget id) of type `m.custom`; Element
 fills the `$matrix_*` variables and adds `widgetId` and `parentUrl` to the URL. The widget
 page never trusts those variables: it identifies the viewer by OpenID (widgets/viewer.py).
-Pinning adds the widget to `io.element.widgets.layout` without moving what is there, and
-keeps whatever else the layout holds.
+
+Where a widget goes is `io.element.widgets.layout` (Element Web's WidgetLayoutStore.ts): the
+`top` container is the pinned row above the timeline, at most MAX_PINNED wide, sharing the
+room's width; `right` is the side panel, where Element keeps unpinned widgets (Room info >
+Extensions opens one there, 320 px wide by default, and it can be maximised). Only a meeting
+is pinned: it is what a person needs at once, and the row stays wide enough to use. The
+directory and timelines go to the side panel. Placing a widget never moves what the layout
+already holds, and keeps whatever else the layout has.
 """
 
 from __future__ import annotations
@@ -66,9 +72,23 @@ class RoomWidget:
 
 
 def pinned_layout(current: dict[str, Any] | None, widget_ids: list[str]) -> dict[str, Any] | None:
-    """The layout with each widget placed, or None when all are already placed (any container:
-    a room admin may have moved them, and that choice stands). New widgets go after the
-    pinned ones in the top row while it has room, else to the side panel."""
+    """The layout with each widget pinned (for a meeting), or None when all are already
+    placed (any container: a room admin may have moved them, and that choice stands). New
+    widgets go after the pinned ones in the top row while it has room, else to the side panel."""
+    return _placed(current, widget_ids, pin=True)
+
+
+def side_panel_layout(
+    current: dict[str, Any] | None, widget_ids: list[str]
+) -> dict[str, Any] | None:
+    """The layout with each widget in the side panel (the directory, timelines), or None when
+    all are already placed (any container: a room admin may have pinned them)."""
+    return _placed(current, widget_ids, pin=False)
+
+
+def _placed(
+    current: dict[str, Any] | None, widget_ids: list[str], pin: bool
+) -> dict[str, Any] | None:
     widgets = dict((current or {}).get("widgets") or {})
     missing = [w for w in widget_ids if w not in widgets]
     if not missing:
@@ -76,7 +96,7 @@ def pinned_layout(current: dict[str, Any] | None, widget_ids: list[str]) -> dict
     top = [e for e in widgets.values() if isinstance(e, dict) and e.get("container") == "top"]
     index = 1 + max((int(e.get("index", 0)) for e in top), default=-1)
     for widget_id in missing:
-        if len(top) < MAX_PINNED:
+        if pin and len(top) < MAX_PINNED:
             entry = {"container": "top", "index": index, "width": 50, "height": 40}
             top.append(entry)
             index += 1

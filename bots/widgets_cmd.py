@@ -1,6 +1,7 @@
 """`!widget people` and `!widget timeline #channel`: Borough's web views as room widgets.
 
-The widget content and the pin come from `borough.room_widgets` (apply writes the same).
+The widget content and its place (the side panel) come from `borough.room_widgets` (apply
+writes the same).
 Adding a widget changes room state, so the asker must be allowed to change this room's
 widgets, and so must the bot; either way the answer says which power level is missing.
 """
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from nio import AsyncClient, RoomPutStateResponse
 
 from borough import events
-from borough.room_widgets import RoomWidget, pinned_layout
+from borough.room_widgets import RoomWidget, side_panel_layout
 from bots.commands import Arg, Commands, Request, UsageError
 from bots.homeserver import checked, room_power, state_content
 from bots.microblog import Microblog
@@ -48,7 +49,7 @@ class RoomWidgets:
                 "adding the widget",
             )
         current = await state_content(self.client, room_id, events.WIDGET_LAYOUT)
-        layout = pinned_layout(current, [widget.widget_id])
+        layout = side_panel_layout(current, [widget.widget_id])
         if layout is not None:
             checked(
                 await self.client.room_put_state(room_id, events.WIDGET_LAYOUT, layout),
@@ -56,8 +57,9 @@ class RoomWidgets:
                 "pinning the widget",
             )
         return (
-            f"Added **{widget.name}** to this room. Element asks each person once before "
-            "showing a widget someone else added, and then to confirm who they are."
+            f"Added **{widget.name}** to this room's side panel: open it from Room info > "
+            "Extensions. Element asks each person once before showing a widget someone else "
+            "added, and then to confirm who they are."
         )
 
 

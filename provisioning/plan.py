@@ -18,7 +18,7 @@ from borough.live import LiveNetwork, LiveRoom
 from borough.network import DesiredNetwork, DesiredRoom, DesiredUser
 from borough.org import Person
 from borough.room_power import required_level
-from borough.room_widgets import pinned_layout
+from borough.room_widgets import side_panel_layout
 from provisioning.meetings import standing_meeting
 
 
@@ -465,11 +465,11 @@ class _Planner:
         return state
 
     def widget_layout(self, room: DesiredRoom, live: LiveRoom | None) -> dict[str, Any] | None:
-        """The pin for Borough's widgets, or None when each is already placed (anywhere)."""
+        """Where Borough's widgets go (the side panel), or None when each is already placed."""
         if not room.widgets or not self.desired.widget_url:
             return None
         current = live.content(events.WIDGET_LAYOUT, "") if live else None
-        return pinned_layout(current, [w.widget_id for w in room.widgets])
+        return side_panel_layout(current, [w.widget_id for w in room.widgets])
 
     def create_op(self, room: DesiredRoom) -> CreateRoom:
         state: list[StateEvent] = [

@@ -1,4 +1,4 @@
-"""`!widget` against a real Synapse: Element's widget format, the pin, power checks, repeats."""
+"""`!widget` against a real Synapse: Element's widget format, its place, power checks, repeats."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def test_an_ordinary_member_may_not_add_widgets(team: Team) -> None:
     assert "needs power level 50; you have 0" in answer
 
 
-def test_widget_people_writes_elements_format_and_pins_it(team: Team) -> None:
+def test_widget_people_writes_elements_format_and_puts_it_in_the_side_panel(team: Team) -> None:
     team.set_power(team.bot_id, 50)
     answer = team.alice.ask("!widget people")
     assert "Added **People directory**" in answer
@@ -62,16 +62,17 @@ def test_widget_people_writes_elements_format_and_pins_it(team: Team) -> None:
         "waitForIframeLoad": True,
         "data": {"title": "People directory"},
     }
+    assert "Room info > Extensions" in answer
     layout = team.state(WIDGET_LAYOUT)
-    assert layout["widgets"]["borough_people"]["container"] == "top"
+    assert layout["widgets"]["borough_people"] == {"container": "right"}
 
-    # Asking again changes nothing: same content, already pinned.
+    # Asking again changes nothing: same content, already placed.
     again = team.alice.ask("!widget people")
     assert "Added **People directory**" in again
     assert team.state(WIDGET_LAYOUT) == layout
 
 
-def test_widget_timeline_of_follows_is_pinned_beside(team: Team) -> None:
+def test_widget_timeline_of_follows_goes_beside_it_in_the_side_panel(team: Team) -> None:
     team.set_power(team.bot_id, 50)
     team.alice.ask("!widget people")
     answer = team.alice.ask("!widget timeline")
@@ -81,7 +82,7 @@ def test_widget_timeline_of_follows_is_pinned_beside(team: Team) -> None:
         content["url"] == f"{PUBLIC_URL}/widgets/timeline?room=$matrix_room_id&user=$matrix_user_id"
     )
     widgets = team.state(WIDGET_LAYOUT)["widgets"]
-    assert widgets["borough_timeline"]["index"] > widgets["borough_people"]["index"]
+    assert widgets["borough_timeline"] == widgets["borough_people"] == {"container": "right"}
 
 
 def test_widget_timeline_of_an_unknown_channel_is_refused(team: Team) -> None:

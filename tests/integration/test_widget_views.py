@@ -518,7 +518,7 @@ async def test_timeline_shows_only_readable_channels(
     assert bad.status == 400 and (await bad.json())["errcode"] == "M_INVALID_PARAM"
 
 
-# --- apply pins the widgets a room template asks for ---
+# --- apply places the widgets a room template asks for ---
 
 
 def test_apply_adds_the_templates_widgets_and_a_second_apply_changes_nothing(
@@ -536,8 +536,8 @@ def test_apply_adds_the_templates_widgets_and_a_second_apply_changes_nothing(
     channel = quote(f"#wteam-news:{homeserver.server_name}", safe="")
     assert f"/widgets/timeline?channel={channel}&" in timeline["url"]
     layout = homeserver.state(room_id, "io.element.widgets.layout")
-    assert layout["widgets"]["borough_people"]["container"] == "top"
-    assert layout["widgets"][timeline_id]["index"] == 1
+    assert layout["widgets"]["borough_people"] == {"container": "right"}
+    assert layout["widgets"][timeline_id] == {"container": "right"}
 
     result = borough("apply", str(ORG_FILE), settings=applied)
     assert result.exit_code == 0, result.output
@@ -550,7 +550,8 @@ def test_apply_restores_a_removed_widget_and_respects_a_moved_one(
     room_id = homeserver.room_id("wteam-hub")
     base = f"/_matrix/client/v3/rooms/{quote(room_id)}/state"
     layout = homeserver.state(room_id, "io.element.widgets.layout")
-    layout["widgets"]["borough_people"] = {"container": "right"}
+    pinned = {"container": "top", "index": 0, "width": 100, "height": 30}
+    layout["widgets"]["borough_people"] = pinned
     homeserver.admin("PUT", f"{base}/io.element.widgets.layout/", layout)
     homeserver.admin("PUT", f"{base}/im.vector.modular.widgets/borough_people", {})
 
@@ -559,9 +560,9 @@ def test_apply_restores_a_removed_widget_and_respects_a_moved_one(
     assert "borough_people" in result.output or "im.vector.modular.widgets" in result.output
     assert homeserver.state(room_id, "im.vector.modular.widgets", "borough_people")["url"]
     # Where an admin put the widget stands.
-    assert homeserver.state(room_id, "io.element.widgets.layout")["widgets"]["borough_people"] == {
-        "container": "right"
-    }
+    assert homeserver.state(room_id, "io.element.widgets.layout")["widgets"]["borough_people"] == (
+        pinned
+    )
     again = borough("apply", str(ORG_FILE), settings=applied)
     assert "No changes." in again.output, again.output
 

@@ -1,9 +1,20 @@
-"""Borough's room widgets: Element's widget content and where the pin goes."""
+"""Borough's room widgets: Element's widget content and where in the room's layout they go.
+
+The containers are Element Web's (element-hq/element-web, apps/web/src/stores/widgets/
+WidgetLayoutStore.ts): `top` is the pinned row, at most MAX_PINNED, sharing the room's
+width; `right` is the side panel, where unpinned widgets open from Room info > Extensions.
+"""
 
 from __future__ import annotations
 
 from borough.jitsi import MeetingWidget
-from borough.room_widgets import MAX_PINNED, RoomWidget, pinned_layout, unpinned_layout
+from borough.room_widgets import (
+    MAX_PINNED,
+    RoomWidget,
+    pinned_layout,
+    side_panel_layout,
+    unpinned_layout,
+)
 
 
 def test_timeline_widget_names_its_channel_in_id_and_url() -> None:
@@ -19,31 +30,43 @@ def test_timeline_widget_names_its_channel_in_id_and_url() -> None:
     assert content["waitForIframeLoad"] is True
 
 
-def test_pin_keeps_what_is_there_and_goes_after_it() -> None:
-    jitsi = {"container": "top", "index": 0, "width": 100, "height": 40}
-    layout = pinned_layout({"widgets": {"jitsi1": jitsi}}, ["borough_people"])
+def test_the_directory_and_timelines_go_to_the_side_panel_not_the_top_row() -> None:
+    """Pinned, three widgets share the room's width: at 1,440 px the directory's search box
+    was cut off. Only a meeting is pinned; Borough's pages wait in the side panel."""
+    meeting = {"container": "top", "index": 0, "width": 100, "height": 40}
+    ids = [RoomWidget("people").widget_id, RoomWidget("timeline", "#news:c").widget_id]
+    layout = side_panel_layout({"widgets": {"jitsi1": meeting}}, ids)
     assert layout is not None
-    assert layout["widgets"]["jitsi1"] == jitsi
-    assert layout["widgets"]["borough_people"]["container"] == "top"
-    assert layout["widgets"]["borough_people"]["index"] == 1
+    assert layout["widgets"] == {
+        "jitsi1": meeting,
+        ids[0]: {"container": "right"},
+        ids[1]: {"container": "right"},
+    }
+    layout = side_panel_layout(None, ids)
+    assert layout is not None
+    assert [e for e in layout["widgets"].values() if e["container"] == "top"] == []
+
+
+def test_a_meeting_is_pinned_after_what_is_there() -> None:
+    first = {"container": "top", "index": 0, "width": 100, "height": 40}
+    layout = pinned_layout({"widgets": {"jitsi1": first}}, ["jitsi2"])
+    assert layout is not None
+    assert layout["widgets"]["jitsi1"] == first
+    assert layout["widgets"]["jitsi2"]["container"] == "top"
+    assert layout["widgets"]["jitsi2"]["index"] == 1
 
 
 def test_an_admins_placement_stands() -> None:
-    current = {"widgets": {"borough_people": {"container": "right"}}}
-    assert pinned_layout(current, ["borough_people"]) is None
-
-
-def test_a_full_top_row_sends_new_widgets_to_the_side() -> None:
-    current = {"widgets": {f"w{i}": {"container": "top", "index": i} for i in range(MAX_PINNED)}}
-    layout = pinned_layout(current, ["borough_people"])
-    assert layout is not None
-    assert layout["widgets"]["borough_people"] == {"container": "right"}
+    pinned = {"widgets": {"borough_people": {"container": "top", "index": 0}}}
+    assert side_panel_layout(pinned, ["borough_people"]) is None
+    moved = {"widgets": {"borough_meet1": {"container": "right"}}}
+    assert pinned_layout(moved, ["borough_meet1"]) is None
 
 
 def test_pinning_from_nothing() -> None:
-    layout = pinned_layout(None, ["borough_people", "borough_timeline"])
+    layout = pinned_layout(None, ["m1", "m2"])
     assert layout is not None
-    assert [layout["widgets"][w]["index"] for w in ("borough_people", "borough_timeline")] == [0, 1]
+    assert [layout["widgets"][w]["index"] for w in ("m1", "m2")] == [0, 1]
 
 
 def test_a_meeting_is_pinned_by_the_same_policy_and_other_layout_keys_stay() -> None:
