@@ -65,8 +65,15 @@ class ProvisioningSettings(_Section):
     password_length: int = Field(default=16, ge=12, le=64)
 
 
+#: Element's own default Jitsi (element-web SdkConfig.ts, `jitsi.preferred_domain`): a server
+#: that exists, so meetings work before an organisation names its own.
+ELEMENT_JITSI = "meet.element.io"
+
+
 class JitsiSettings(_Section):
-    domain: str = "meet.example.org"
+    domain: str = Field(
+        default=ELEMENT_JITSI, description="the Jitsi server meetings run on; Element's by default"
+    )
     auth: Literal["none", "openidtoken-jwt"] = "none"
     app_id: str | None = None
     app_secret: SecretStr | None = Field(default=None, description="or BOROUGH_JITSI_APP_SECRET")

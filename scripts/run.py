@@ -1,5 +1,7 @@
 """`make run`: Synapse on SQLite with Borough's modules, the example org chart applied, and
 sign-in instructions for Element. State lives in ./var and survives restarts; Ctrl-C stops.
+Meetings run on Element's own public Jitsi unless --jitsi-domain names another, and the
+start-up message says which, so a demo meeting link always goes somewhere.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from urllib.parse import quote
 import yaml
 
 from borough.org import load_org_chart
+from borough.settings import ELEMENT_JITSI
 from borough.testing.localsynapse import LocalSynapse, SynapseStartError
 from synapse_modules import homeserver_modules
 
@@ -40,12 +43,47 @@ def _call(base_url: str, method: str, path: str, token: str, body: object = None
         return json.loads(response.read() or b"{}")
 
 
-def main() -> int:
+def demo_settings(
+    homeserver_url: str, server_name: str, state: dict, widgets_port: int, jitsi_domain: str
+) -> dict:
+    """The demo's var/borough.yaml, rewritten on every start from the stored accounts."""
+    return {
+        "homeserver": {"url": homeserver_url, "server_name": server_name},
+        "service_account": {
+            "user_id": state["service_user"],
+            "access_token": state["service_token"],
+        },
+        "database": {"url": f"sqlite+aiosqlite:///{VAR / 'borough.db'}"},
+        "bot": {"user_id": state["bot_user"], "access_token": state["bot_token"]},
+        "widgets": {"port": widgets_port, "public_url": f"http://localhost:{widgets_port}"},
+        "jitsi": {"domain": jitsi_domain},
+    }
+
+
+def meetings_line(jitsi_domain: str) -> str:
+    """What the start-up message says about meetings: which Jitsi, and how to change it."""
+    whose = "Element's own public Jitsi" if jitsi_domain == ELEMENT_JITSI else "your Jitsi"
+    return (
+        f"  Meetings:    !meet runs on https://{jitsi_domain} ({whose}; "
+        "for another: .venv/bin/python scripts/run.py --jitsi-domain meet.example.gov.uk)"
+    )
+
+
+def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=8008)
     parser.add_argument("--server-name", default="borough.localhost")
     parser.add_argument("--widgets-port", type=int, default=8090)
-    args = parser.parse_args()
+    parser.add_argument(
+        "--jitsi-domain",
+        default=ELEMENT_JITSI,
+        help=f"the Jitsi server for meetings (default: Element's own, {ELEMENT_JITSI})",
+    )
+    return parser.parse_args(argv)
+
+
+def main() -> int:
+    args = arguments()
 
     VAR.mkdir(exist_ok=True)
     state = json.loads(STATE.read_text()) if STATE.exists() else {}
@@ -71,23 +109,10 @@ def main() -> int:
             state.update(bot_user=bot_id, bot_token=bot_token)
         STATE.write_text(json.dumps(state))
         STATE.chmod(0o600)
-        SETTINGS.write_text(
-            yaml.safe_dump(
-                {
-                    "homeserver": {"url": synapse.base_url, "server_name": synapse.server_name},
-                    "service_account": {
-                        "user_id": state["service_user"],
-                        "access_token": state["service_token"],
-                    },
-                    "database": {"url": f"sqlite+aiosqlite:///{VAR / 'borough.db'}"},
-                    "bot": {"user_id": state["bot_user"], "access_token": state["bot_token"]},
-                    "widgets": {
-                        "port": args.widgets_port,
-                        "public_url": f"http://localhost:{args.widgets_port}",
-                    },
-                }
-            )
+        settings = demo_settings(
+            synapse.base_url, synapse.server_name, state, args.widgets_port, args.jitsi_domain
         )
+        SETTINGS.write_text(yaml.safe_dump(settings))
         SETTINGS.chmod(0o600)
         borough = [str(Path(sys.executable).parent / "borough"), "--settings", str(SETTINGS)]
         print(f"Applying {ORG.relative_to(REPO)} ...", flush=True)
@@ -120,6 +145,7 @@ def main() -> int:
             f"  Admin CLI:   .venv/bin/borough --settings {SETTINGS.relative_to(REPO)} plan {ORG.relative_to(REPO)}\n"
             f"  The bot:     start a chat with {state['bot_user']} and type !help\n"
             f"  Widgets:     http://localhost:{args.widgets_port}  (directory, timelines, public pages)\n"
+            f"{meetings_line(args.jitsi_domain)}\n"
             "Press Ctrl-C to stop.",
             flush=True,
         )
