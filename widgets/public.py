@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from borough import readers
 from borough.db import BlogPost, BlogRoom, ChannelRow, Post, PostTag, Profile
-from borough.hashtags import hashtag
+from borough.hashtags import hashtag, pieces
 from borough.matrix import q
 from widgets import pages
 from widgets.app import SESSIONS, SETTINGS, JsonError
@@ -66,6 +66,17 @@ class ShownPost:
     reply_count: int
     reaction_count: int
     link: str
+
+    @property
+    def pieces(self) -> list[tuple[str, str | None]]:
+        """The text with each hashtag apart, so the page links a tag where it stands."""
+        return pieces(self.body)
+
+    @property
+    def other_tags(self) -> list[str]:
+        """Indexed tags the text does not show (an edited post): listed once, after it."""
+        shown = {tag for _, tag in self.pieces}
+        return [tag for tag in self.tags if tag not in shown]
 
 
 def _not_found() -> web.HTTPNotFound:

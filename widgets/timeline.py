@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from borough import readers
 from borough.db import ChannelRow, Follow, Post, PostTag, Profile
-from borough.hashtags import hashtag
+from borough.hashtags import hashtag, pieces
 from widgets import pages
 from widgets.app import SESSIONS, SETTINGS, JsonError
 from widgets.public import matrix_to
@@ -118,6 +118,8 @@ async def timeline(request: web.Request) -> web.Response:
                     "author": names.get(p.author, p.author),
                     "sent_at": p.sent_at.isoformat(),
                     "body": p.body,
+                    # The text with each hashtag apart, for a link where it stands.
+                    "pieces": [{"text": text, "tag": tag} for text, tag in pieces(p.body)],
                     "tags": sorted(tags.get(p.event_id, [])),
                     "is_reply": p.thread_root is not None,
                     "reply_count": p.reply_count,

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from borough.hashtags import IN_TEXT, pieces
 from widgets.bodies import nesting_depth
 from widgets.public import hashtag
 
@@ -45,3 +46,19 @@ def test_hashtags_are_stored_lower_case(given: str, tag: str | None) -> None:
 def test_what_is_not_a_hashtag_is_refused(given: str) -> None:
     with pytest.raises(ValueError, match="a hashtag is one word"):
         hashtag(given)
+
+
+def test_a_posts_text_is_cut_around_the_tags_the_index_finds() -> None:
+    """Pages link a hashtag where it stands in the text (the timeline showed it twice: in
+    the text and again below), so the cut must find exactly the index's tags."""
+    body = "Voids start Monday #Voids, see #rent-arrears; not #room:hs nor &#39; nor a#b"
+    assert pieces(body) == [
+        ("Voids start Monday ", None),
+        ("#Voids", "voids"),
+        (", see ", None),
+        ("#rent-arrears", "rent-arrears"),
+        ("; not #room:hs nor &#39; nor a#b", None),
+    ]
+    assert "".join(text for text, _ in pieces(body)) == body
+    assert [tag for _, tag in pieces(body) if tag] == [t.lower() for t in IN_TEXT.findall(body)]
+    assert pieces("") == [] and pieces("#only") == [("#only", "only")]

@@ -8,15 +8,23 @@
   const tagInput = document.getElementById("tag");
   let api;
 
+  const tagButton = (tag, text) =>
+    el("button", { type: "button", class: "link tag", onclick: () => show(source.value, tag) }, text);
+
   function postItem(post) {
     const when = new Date(post.sent_at);
+    // Each hashtag is a filter button where it stands in the text; a tag the index holds
+    // that the text no longer shows (an edited post) is listed after it, never twice.
+    const inText = new Set(post.pieces.map((piece) => piece.tag).filter(Boolean));
+    const others = post.tags.filter((tag) => !inText.has(tag));
     return el("article", { class: "post" },
       el("p", { class: "meta" }, el("strong", {}, post.author), ` in ${post.channel} · `,
-        el("time", { datetime: post.sent_at }, when.toLocaleString())),
-      el("p", {}, post.body),
-      post.tags.length ? el("p", { class: "tags" }, post.tags.map((tag) =>
-        el("button", { type: "button", class: "link", onclick: () => show(source.value, tag) },
-          `#${tag}`))) : null,
+        el("time", { datetime: post.sent_at },
+          when.toLocaleString([], { dateStyle: "medium", timeStyle: "short" }))),
+      el("p", {}, post.pieces.map((piece) =>
+        piece.tag ? tagButton(piece.tag, piece.text) : piece.text)),
+      others.length ? el("p", { class: "tags" }, others.map((tag) => tagButton(tag, `#${tag}`)))
+        : null,
       el("p", { class: "meta" }, `${post.reply_count} replies · ${post.reaction_count} reactions · `,
         el("a", { href: post.link, target: "_blank", rel: "noopener" }, "Open in Element")));
   }
