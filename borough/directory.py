@@ -26,10 +26,12 @@ from borough.directory_index import (
     SearchTerms,
     SqlRule,
     entry_columns,
+    fold,
     numbered,
     place,
     sort_key,
     tokens,
+    unit_matches,
 )
 from borough.visibility import Viewer, may_see
 from borough.wording import page_number
@@ -87,7 +89,9 @@ class Card:
 
 
 @dataclass(frozen=True)
-class SubUnit:
+class UnitSummary:
+    """A unit and how many present people are in it."""
+
     key: str
     name: str
     member_count: int
@@ -98,7 +102,7 @@ class TeamListing:
     key: str
     name: str
     members: tuple[PersonSummary, ...]  # managers first, then by name
-    sub_units: tuple[SubUnit, ...]
+    sub_units: tuple[UnitSummary, ...]
 
 
 @dataclass(frozen=True)
@@ -351,18 +355,40 @@ async def team(session: AsyncSession, asker: Viewer, reference: str) -> TeamList
             select(UnitRow).where(UnitRow.parent == unit.key).order_by(UnitRow.name)
         )
     )
-    sub_units = []
-    for child in children:
-        count = await session.scalar(
-            select(func.count()).select_from(DirectoryEntry).where(_in_unit(child.key))
-        )
-        sub_units.append(SubUnit(child.key, child.name, int(count or 0)))
     return TeamListing(
         unit.key,
         unit.name,
         tuple(PersonSummary(r.user_id, r.display_name, r.job_title) for r in members),
-        tuple(sub_units),
+        tuple([await _summary(session, child.key, child.name) for child in children]),
     )
+
+
+async def units(
+    session: AsyncSession, asker: Viewer, query: DirectoryQuery, limit: int = 5
+) -> tuple[UnitSummary, ...]:
+    """The units every word of a search finds by key or name (`unit_matches`), within its
+    `org:` if any: the one whose key is a word first, then by name. Only for those who may
+    open a unit's list (staff and partners, as `team` decides); filters alone find none."""
+    words = search_terms(query).words
+    if asker.is_community or not words:
+        return ()
+    rows = await session.execute(select(UnitRow.key, UnitRow.name, UnitRow.organisation))
+    found = [
+        (key, name)
+        for key, name, organisation in rows
+        if query.organisation in (None, organisation.lower()) and unit_matches(words, key, name)
+    ]
+    said = {" ".join(phrase) for phrase in words}
+    found.sort(key=lambda unit: (" ".join(tokens(unit[0])) not in said, fold(unit[1]), unit[0]))
+    await _fresh(session)
+    return tuple([await _summary(session, key, name) for key, name in found[:limit]])
+
+
+async def _summary(session: AsyncSession, key: str, name: str) -> UnitSummary:
+    count = await session.scalar(
+        select(func.count()).select_from(DirectoryEntry).where(_in_unit(key))
+    )
+    return UnitSummary(key, name, int(count or 0))
 
 
 def _in_unit(key: str) -> ColumnElement[bool]:

@@ -4,7 +4,8 @@ The rule: a query word matches a field when its letters and digits, folded for c
 accents, are words of the field in order, the last one possibly cut short (`ana` finds "Ana"
 and "analysis", not "Hana"; `emile` finds "Émile"). Everyone every word matches is a result.
 People rank by how far down the fields the words had to go (all in the name, then name and
-job title, then skills, then bio) and then by name, in the order `position` keeps.
+job title, then skills, then bio) and then by name, in the order `position` keeps. A unit is
+found the same way in its key and name (`unit_matches`), so `comms` finds Communications.
 
 PostgreSQL runs the rule as SQL (`SqlRule`) over the entries' token texts. SQLite asks its
 FTS5 index (`FtsRule`), whose rows are numbered in name order, so a page of a tier is the
@@ -55,6 +56,19 @@ def token_text(*texts: str) -> str:
     """Tokens with a space on either side, so `" " + phrase` is found only at a word start."""
     words = [word for text in texts for word in tokens(text)]
     return f" {' '.join(words)} " if words else " "
+
+
+def finds(phrase: Phrase, text: str) -> bool:
+    """The rule for one query word on one field, in Python: `text` is the field's
+    `token_text`, so the phrase is found only where a word starts."""
+    return f" {' '.join(phrase)}" in text
+
+
+def unit_matches(words: Sequence[Phrase], key: str, name: str) -> bool:
+    """A unit is found when every word is in its key or its name, by the people's rule: the
+    key is how the chart and `unit:` name it, so `comms` finds "Communications"."""
+    text = token_text(key, name)
+    return bool(words) and all(finds(phrase, text) for phrase in words)
 
 
 def sort_key(display_name: str, user_id: str) -> SortKey:

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from borough import directory
 from borough.db import UnitRow
-from borough.directory import DirectoryError, PersonSummary
+from borough.directory import DirectoryError, PersonSummary, UnitSummary
 from borough.directory_index import tokens
 from widgets import pages
 from widgets.app import SESSIONS, JsonError
@@ -33,6 +33,10 @@ async def page(request: web.Request) -> web.Response:
 
 def _person(person: PersonSummary) -> dict[str, Any]:
     return asdict(person)
+
+
+def _unit(unit: UnitSummary) -> dict[str, Any]:
+    return {"key": unit.key, "name": unit.name, "people": unit.member_count}
 
 
 def _bad_param(error: str) -> JsonError:
@@ -76,12 +80,15 @@ async def search(request: web.Request) -> web.Response:
     async with request.app[SESSIONS]() as session:
         viewer = await directory.viewer(session, asker)
         found = await directory.search(session, viewer, query, page_size=20)
+        # Units by key or name, above the people: `comms` finds Communications.
+        units = await directory.units(session, viewer, query) if query.page == 1 else ()
     return web.json_response(
         {
             "total": found.total,
             "page": found.page,
             "has_more": found.has_more,
             "people": [_person(p) for p in found.people],
+            "units": [_unit(u) for u in units],
         }
     )
 
@@ -132,9 +139,7 @@ async def unit(request: web.Request) -> web.Response:
             "key": listing.key,
             "name": listing.name,
             "members": [_person(p) for p in listing.members],
-            "teams": [
-                {"key": s.key, "name": s.name, "people": s.member_count} for s in listing.sub_units
-            ],
+            "teams": [_unit(s) for s in listing.sub_units],
         }
     )
 

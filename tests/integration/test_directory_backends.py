@@ -342,8 +342,68 @@ async def test_team_lists_present_members_managers_first(
     )
     assert [p.user_id for p in listing.members] == [r.user_id for r in members]
     assert listing.sub_units == (
-        directory.SubUnit("housing", "Housing", sum("housing" in r.units for r in rows)),
+        directory.UnitSummary("housing", "Housing", sum("housing" in r.units for r in rows)),
     )
+
+
+UNITS_FOUND = [
+    ("comms", "Communications", "council"),
+    ("early-help", "Early Help", "council"),
+    ("finance", "Finance and Commissioning", "nhs"),
+]
+UNIT_QUERIES = [
+    "comms",
+    "COMMS",
+    "commun",
+    "early-help",
+    "help",
+    "finance org:nhs",
+    "finance org:council",
+    "comm",
+    "ana",
+    "unit:comms",
+    "%% comms",
+]
+
+
+async def test_units_are_found_by_key_or_name_as_the_rule_says(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """The people's word rule, applied to a unit's key and name (`_finds` is the rule written
+    plainly): `comms` finds Communications, which no person's name or title contains."""
+    from borough.db import UnitRow
+
+    async with sessions.begin() as session:
+        session.add_all(
+            [UnitRow(key=k, name=n, organisation=o, parent=None) for k, n, o in UNITS_FOUND]
+        )
+    async with sessions() as session:
+        viewer = await directory.viewer(session, "@p001:hs")
+        rows = list(await session.scalars(select(Profile).where(Profile.left_at.is_(None))))
+        everyone = list(await session.scalars(select(UnitRow)))
+        for text in UNIT_QUERIES:
+            query = parse_query(text.split(" "))
+            found = await directory.units(session, viewer, query, limit=50)
+            words = [w for w in query.words if tokens(w)]
+            expected = sorted(
+                (
+                    u
+                    for u in everyone
+                    if words
+                    and query.organisation in (None, u.organisation)
+                    and all(_finds(w, tokens(u.key) + tokens(u.name)) for w in words)
+                ),
+                key=lambda u: (tokens(u.key) not in [tokens(w) for w in words], fold(u.name)),
+            )
+            assert found == tuple(
+                directory.UnitSummary(u.key, u.name, sum(u.key in r.units for r in rows))
+                for u in expected
+            ), text
+        assert [u.key for u in await directory.units(session, viewer, parse_query(["comms"]))] == [
+            "comms"
+        ]
+        community = Viewer("@x:hs", None, None)
+        assert await directory.units(session, community, parse_query(["comms"])) == ()
 
 
 async def test_readable_channels_and_the_feed(sessions: async_sessionmaker[AsyncSession]) -> None:

@@ -366,6 +366,10 @@ async def test_sealed_and_private_content_is_never_served(
         assert "Leaders" not in body and "Staff news" not in body, path
     tagged = await (await client.get("/public/tags/bins")).text()
     assert "Bin collections move on Friday" in tagged
+    # The post's hashtag is a link where it stands in the text, shown once.
+    channel = await (await client.get("/public/channels/news")).text()
+    assert 'Friday <a href="/public/tags/bins">#bins</a> &lt;script&gt;' in channel
+    assert channel.count("#bins") == 1
 
 
 # --- The people directory, per viewer ---
@@ -435,6 +439,23 @@ async def test_unit_page_lists_managers_first_and_is_for_staff_and_partners(
     assert (await refused.json())["errcode"] == "M_FORBIDDEN"
 
 
+async def test_directory_search_finds_units_by_key_for_those_who_may_open_them(
+    client: TestClient[Any, Any], homeserver: Homeserver
+) -> None:
+    async def units(viewer: str, query: str) -> list[dict[str, Any]]:
+        headers = await signed_in(client, homeserver, viewer)
+        answer = await client.get("/widgets/api/people", params={"q": query}, headers=headers)
+        assert answer.status == 200, await answer.text()
+        found: list[dict[str, Any]] = (await answer.json())["units"]
+        return found
+
+    team = {"key": "wteam", "name": "Widget Housing Team", "people": 2}
+    assert await units("wcop", "wteam") == [team]  # by key, which no name holds
+    assert await units("wmgr", "housing team") == [team]  # by name
+    assert await units("wmgr", "wteam org:wpolice") == []
+    assert await units("wres", "wteam") == []  # a unit's page is for staff and partners
+
+
 async def test_directory_bad_input_gets_json_errors(
     client: TestClient[Any, Any], homeserver: Homeserver
 ) -> None:
@@ -491,6 +512,10 @@ async def test_timeline_shows_only_readable_channels(
     assert [p["event_id"] for p in staff["posts"]] == ["$post3"]
     post = staff["posts"][0]
     assert post["reply_count"] == 2 and post["reaction_count"] == 3 and post["tags"] == ["bins"]
+    assert post["pieces"] == [
+        {"text": f"{SECRET} staff only ", "tag": None},
+        {"text": "#bins", "tag": "bins"},
+    ]
     assert post["link"] == "https://matrix.to/#/%23staffnews%3Aw/%24post3"
 
     # Follows of a sealed channel the viewer cannot read are ignored.

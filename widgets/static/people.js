@@ -20,10 +20,19 @@
       person.job_title ? el("div", { class: "meta" }, person.job_title) : null);
   }
 
+  const headcount = (n) => `${n} ${n === 1 ? "person" : "people"}`;
+
+  // A unit found by key or name: its name opens its page; the key is how `unit:` names it.
+  const unitItem = (unit) =>
+    el("li", {}, unitButton(unit), el("div", { class: "meta" }, `${unit.key} · ${headcount(unit.people)}`));
+
   async function search(query) {
     showStatus("Searching…");
     const found = await api(`api/people?q=${encodeURIComponent(query)}`);
-    results.replaceChildren(
+    const units = found.units.length ? [
+      el("h2", {}, `${found.units.length} ${found.units.length === 1 ? "unit matches" : "units match"}`),
+      el("ul", { class: "list" }, found.units.map(unitItem))] : [];
+    results.replaceChildren(...units,
       el("h2", {}, `${found.total} ${found.total === 1 ? "person matches" : "people match"}`),
       el("ul", { class: "list" }, found.people.map(personItem)));
     detail.replaceChildren();
@@ -56,7 +65,7 @@
       el("ul", { class: "list" }, unit.members.map(personItem)),
       unit.teams.length ? el("h2", {}, "Teams within") : null,
       unit.teams.length ? el("ul", { class: "list" }, unit.teams.map((team) =>
-        el("li", {}, unitButton(team), el("span", { class: "meta" }, ` ${team.people} people`)))) : null));
+        el("li", {}, unitButton(team), el("span", { class: "meta" }, ` ${headcount(team.people)}`)))) : null));
     document.getElementById("unit-heading").focus();
   }
 
