@@ -1,7 +1,16 @@
 """The real-browser test: headless Chromium loads a host page built on matrix-widget-api's
 ClientWidgetApi (what Element uses), which embeds Borough's people directory widget. The
 Widget API handshake completes with capabilities and OpenID (a real token from the test
-Synapse), and the widget shows real directory data from a real `borough apply`."""
+Synapse), and the widget shows real directory data from a real `borough apply`.
+
+Where Element shows the widgets decides their widths. Borough puts its pages in the `right`
+container of `io.element.widgets.layout` (element-hq/element-web,
+apps/web/src/stores/widgets/WidgetLayoutStore.ts), the side panel that Room info > Extensions
+opens them in (apps/web/src/components/views/right_panel/ExtensionsCard.tsx). That panel is
+320 px wide by default and at least (apps/web/src/components/structures/MainSplit.tsx); the
+`center` container is the maximised widget, the room's whole width. Each page is checked and
+photographed at both into test-artifacts/.
+"""
 
 from __future__ import annotations
 
@@ -30,6 +39,10 @@ HOST = Path(__file__).parent / "host"
 # The unminified browser bundle: in 1.19.0 the minified one (api.min.js) exports nothing.
 WIDGET_API = Path(__file__).parent / "node_modules" / "matrix-widget-api" / "dist" / "api.js"
 AXE = Path(__file__).parent / "node_modules" / "axe-core" / "axe.min.js"
+#: Element's side panel, where an unpinned widget opens (MainSplit.tsx: 320 by default and min).
+TILE = 320
+#: A widget maximised in a room at a 1,440 px window, beside Element's space bar and room list.
+MAXIMISED = 1100
 
 
 @pytest.fixture(scope="module")
@@ -115,6 +128,32 @@ async def open_widget(
     return page
 
 
+async def assert_fits(frame: Frame, width: int) -> None:
+    """Nothing scrolls sideways and every heading and control is whole within `width`: a
+    search box cut off at the edge (as three pinned widgets were) fails here."""
+    found = await frame.evaluate(
+        """width => ({
+          scroll: document.documentElement.scrollWidth,
+          cut: [...document.querySelectorAll("h1, h2, input, select, button, label")]
+            .filter((node) => node.getClientRects().length > 0)
+            .filter((node) => {
+              const box = node.getBoundingClientRect();
+              return box.left < 0 || box.right > width || node.scrollWidth > node.clientWidth + 1;
+            })
+            .map((node) => node.outerHTML.slice(0, 90)),
+        })""",
+        width,
+    )
+    assert found["scroll"] <= width, f"the page scrolls sideways at {width} px: {found}"
+    assert found["cut"] == [], f"cut off at {width} px: {found['cut']}"
+
+
+async def save_widget(page: Page, name: str) -> None:
+    """The widget as Element would frame it, into test-artifacts/NAME.png."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.locator("iframe").screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+
 async def host_events(page: Page) -> list[str]:
     log: list[dict[str, Any]] = await page.evaluate("window.hostLog")
     return [entry["event"] for entry in log]
@@ -170,6 +209,58 @@ async def test_a_partner_sees_less_and_the_page_fits_a_phone(
     assert width <= 390, "the widget scrolls sideways on a phone"
     ARTIFACTS.mkdir(exist_ok=True)
     await page.screenshot(path=str(ARTIFACTS / "directory-widget-phone.png"), full_page=True)
+    await page.close()
+
+
+async def test_the_directory_finds_a_unit_by_its_key_in_a_320_px_side_panel(
+    browser: Browser, host_server: str, widget_server: str, homeserver: Homeserver
+) -> None:
+    """People know units by the chart's key (`comms`), which no name contains: the search
+    lists the unit, and its page opens, all inside Element's side panel."""
+    page = await open_widget(browser, host_server, widget_server, homeserver, "wmgr", width=TILE)
+    frame = page.frame_locator("iframe")
+    widget = page.frames[1]
+    await assert_fits(widget, TILE)
+    box = await frame.get_by_label("Search people").bounding_box()
+    assert box is not None and box["width"] >= 150, f"the search box is squeezed: {box}"
+    await save_widget(page, "directory-tile")
+
+    search = frame.get_by_label("Search people")
+    await search.fill("wteam")
+    await search.press("Enter")
+    results = frame.locator("#results")
+    await expect(results.locator("h2").first).to_have_text("1 unit matches")
+    await expect(results).to_contain_text("wteam · 2 people")
+    await frame.get_by_role("button", name="Widget Housing Team").click()
+    card = frame.locator("#detail")
+    await expect(card.locator("h2")).to_have_text("Widget Housing Team (2)")
+    await expect(card).to_contain_text("Winnie Staff")
+    await assert_fits(widget, TILE)
+    await frame.get_by_role("button", name="Winnie Staff").click()
+    await expect(card).to_contain_text("winnie@widget.gov.uk")
+    await assert_fits(widget, TILE)
+    await save_widget(page, "directory-tile-card")
+    await page.close()
+
+
+async def test_maximised_the_directory_shows_results_beside_the_card(
+    browser: Browser, host_server: str, widget_server: str, homeserver: Homeserver
+) -> None:
+    page = await open_widget(
+        browser, host_server, widget_server, homeserver, "wmgr", width=MAXIMISED
+    )
+    frame = page.frame_locator("iframe")
+    await frame.get_by_label("Search people").fill("housing")
+    await frame.get_by_role("button", name="Search").click()
+    await frame.get_by_role("button", name="Winnie Staff").click()
+    await expect(frame.locator("#detail")).to_contain_text("Housing Officer")
+    results = await frame.locator("#results").bounding_box()
+    card = await frame.locator("#detail").bounding_box()
+    assert results is not None and card is not None
+    assert card["x"] >= results["x"] + results["width"], "the card is not beside the results"
+    assert card["y"] < results["y"] + 80, "the card starts below the results"
+    await assert_fits(page.frames[1], MAXIMISED)
+    await save_widget(page, "directory-maximised")
     await page.close()
 
 
@@ -233,19 +324,19 @@ async def test_timeline_widget_shows_readable_posts_and_filters_by_tag(
         )
     await engine.dispose()
 
-    page = await open_widget(
-        browser,
-        host_server,
-        widget_server,
-        homeserver,
-        "wmgr",
-        path=f"/widgets/timeline?channel={quote('#hq:w', safe='')}&",
-    )
+    hq = f"/widgets/timeline?channel={quote('#hq:w', safe='')}&"
+    page = await open_widget(browser, host_server, widget_server, homeserver, "wmgr", path=hq)
     frame = page.frame_locator("iframe")
     posts = frame.locator("#posts")
     await expect(frame.locator("#heading")).to_have_text("Housing HQ")
     await expect(posts.locator("article")).to_have_count(2)
     await expect(posts).to_contain_text("4 replies · 7 reactions")
+    # The hashtag is a filter button where it stands in the text, shown once.
+    first = posts.locator("article").first
+    assert (await first.inner_text()).count("#voids") == 1, await first.inner_text()
+    await expect(first.locator("p", has_text="Void inspections")).to_contain_text(
+        "Void inspections start Monday #voids"
+    )
     link = posts.get_by_role("link", name="Open in Element").first
     assert await link.get_attribute("href") == "https://matrix.to/#/%23hq%3Aw/%24a"
     options = await frame.locator("#source option").all_inner_texts()
@@ -258,6 +349,15 @@ async def test_timeline_widget_shows_readable_posts_and_filters_by_tag(
     ARTIFACTS.mkdir(exist_ok=True)
     await page.screenshot(path=str(ARTIFACTS / "timeline-widget.png"), full_page=True)
     await page.close()
+
+    for width, name in ((TILE, "timeline-tile"), (MAXIMISED, "timeline-maximised")):
+        page = await open_widget(
+            browser, host_server, widget_server, homeserver, "wmgr", width=width, path=hq
+        )
+        await expect(page.frame_locator("iframe").locator("#posts article")).to_have_count(2)
+        await assert_fits(page.frames[1], width)
+        await save_widget(page, name)
+        await page.close()
 
 
 async def accessibility_violations(frame: Frame) -> list[str]:

@@ -27,8 +27,13 @@ from yarl import URL
 from borough.jitsi import room_conference_id
 from borough.settings import load_settings
 from borough.testing.localsynapse import free_port
-from tests.browser.test_directory_widget import accessibility_violations
-from tests.conftest import Homeserver, write_settings
+from tests.browser.test_directory_widget import (
+    MAXIMISED,
+    TILE,
+    accessibility_violations,
+    assert_fits,
+)
+from tests.conftest import ARTIFACTS, Homeserver, write_settings
 from widgets.app import create_app
 
 pytestmark = pytest.mark.integration
@@ -266,4 +271,20 @@ async def test_the_meeting_page_passes_axe_accessibility_checks(
         await page.get_by_role("button", name="Join the meeting").click()
         await expect(page.get_by_role("status")).to_contain_text("Could not join: Invalid")
         assert await accessibility_violations(page.main_frame) == [], scheme
+        await page.close()
+
+
+async def test_the_meeting_page_fits_a_side_panel_and_a_maximised_window(
+    browser: Browser, widget_server: str, meeting: Meeting
+) -> None:
+    """The page a join message links to, in Element's 320 px side panel or a phone, and in a
+    wide window: the room id and the sign-in form stay whole (test_directory_widget.py says
+    where these widths come from in Element's source)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    for width, name in ((TILE, "meeting-page-tile"), (MAXIMISED, "meeting-page-maximised")):
+        page = await browser.new_page(viewport={"width": width, "height": 800})
+        await page.goto(f"{widget_server}/meet/{meeting.room_id}")
+        await expect(page.get_by_role("button", name="Join the meeting")).to_be_visible()
+        await assert_fits(page.main_frame, width)
+        await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
         await page.close()
