@@ -24,6 +24,8 @@ from urllib.parse import quote
 
 #: Element pins at most three widgets in the top row (WidgetLayoutStore.MAX_PINNED).
 MAX_PINNED = 3
+#: How Borough itself pinned a widget (any index): the only entry it writes in the top row.
+_BOROUGH_PIN = {"container": "top", "width": 50, "height": 40}
 
 Kind = Literal["people", "timeline"]
 _ID_SAFE = re.compile(r"[^a-z0-9]+")
@@ -82,8 +84,19 @@ def side_panel_layout(
     current: dict[str, Any] | None, widget_ids: list[str]
 ) -> dict[str, Any] | None:
     """The layout with each widget in the side panel (the directory, timelines), or None when
-    all are already placed (any container: a room admin may have pinned them)."""
-    return _placed(current, widget_ids, pin=False)
+    all are already placed (any container: a room admin may have pinned them). A widget still
+    in the exact entry an earlier Borough pinned it with moves to the side panel too; Element
+    writes a pin with the widths and heights it computed, so an admin's pin stands."""
+    widgets = (current or {}).get("widgets") or {}
+    former = [w for w in widget_ids if _is_borough_pin(widgets.get(w))]
+    kept = {w: e for w, e in widgets.items() if w not in former}
+    return _placed({**(current or {}), "widgets": kept} if former else current, widget_ids, False)
+
+
+def _is_borough_pin(entry: Any) -> bool:
+    return isinstance(entry, dict) and {k: v for k, v in entry.items() if k != "index"} == (
+        _BOROUGH_PIN
+    )
 
 
 def _placed(
@@ -97,7 +110,7 @@ def _placed(
     index = 1 + max((int(e.get("index", 0)) for e in top), default=-1)
     for widget_id in missing:
         if pin and len(top) < MAX_PINNED:
-            entry = {"container": "top", "index": index, "width": 50, "height": 40}
+            entry = {**_BOROUGH_PIN, "index": index}
             top.append(entry)
             index += 1
         else:

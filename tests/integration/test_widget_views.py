@@ -572,11 +572,14 @@ def test_apply_adds_the_templates_widgets_and_a_second_apply_changes_nothing(
 def test_apply_restores_a_removed_widget_and_respects_a_moved_one(
     homeserver: Homeserver, applied: Path
 ) -> None:
+    """An admin's pin stands; a widget an earlier Borough pinned moves to the side panel."""
     room_id = homeserver.room_id("wteam-hub")
     base = f"/_matrix/client/v3/rooms/{quote(room_id)}/state"
     layout = homeserver.state(room_id, "io.element.widgets.layout")
     pinned = {"container": "top", "index": 0, "width": 100, "height": 30}
     layout["widgets"]["borough_people"] = pinned
+    timeline_id = next(w for w in layout["widgets"] if w.startswith("borough_timeline"))
+    layout["widgets"][timeline_id] = {"container": "top", "index": 1, "width": 50, "height": 40}
     homeserver.admin("PUT", f"{base}/io.element.widgets.layout/", layout)
     homeserver.admin("PUT", f"{base}/im.vector.modular.widgets/borough_people", {})
 
@@ -585,9 +588,9 @@ def test_apply_restores_a_removed_widget_and_respects_a_moved_one(
     assert "borough_people" in result.output or "im.vector.modular.widgets" in result.output
     assert homeserver.state(room_id, "im.vector.modular.widgets", "borough_people")["url"]
     # Where an admin put the widget stands.
-    assert homeserver.state(room_id, "io.element.widgets.layout")["widgets"]["borough_people"] == (
-        pinned
-    )
+    placed = homeserver.state(room_id, "io.element.widgets.layout")["widgets"]
+    assert placed["borough_people"] == pinned
+    assert placed[timeline_id] == {"container": "right"}
     again = borough("apply", str(ORG_FILE), settings=applied)
     assert "No changes." in again.output, again.output
 

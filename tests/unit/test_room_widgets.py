@@ -47,6 +47,27 @@ def test_the_directory_and_timelines_go_to_the_side_panel_not_the_top_row() -> N
     assert [e for e in layout["widgets"].values() if e["container"] == "top"] == []
 
 
+def test_widgets_borough_pinned_before_move_to_the_side_panel_and_an_admins_pin_stands() -> None:
+    """Rooms applied before keep no reminder of who pinned what but the entry's shape: Borough
+    wrote width 50, height 40; Element's own layout writes the widths it computed."""
+    meeting = {"container": "top", "index": 0, "width": 50, "height": 40}
+    current = {
+        "widgets": {
+            "jitsi1": meeting,
+            "borough_people": {"container": "top", "index": 1, "width": 50, "height": 40},
+            "borough_timeline": {"container": "top", "index": 2, "width": 33, "height": 40},
+        }
+    }
+    layout = side_panel_layout(current, ["borough_people", "borough_timeline"])
+    assert layout is not None
+    assert layout["widgets"] == {
+        "jitsi1": meeting,  # not one of the widgets asked about
+        "borough_people": {"container": "right"},
+        "borough_timeline": current["widgets"]["borough_timeline"],
+    }
+    assert side_panel_layout(layout, ["borough_people", "borough_timeline"]) is None
+
+
 def test_a_meeting_is_pinned_after_what_is_there() -> None:
     first = {"container": "top", "index": 0, "width": 100, "height": 40}
     layout = pinned_layout({"widgets": {"jitsi1": first}}, ["jitsi2"])
