@@ -50,7 +50,11 @@ class RoomWidget:
     def name(self) -> str:
         if self.kind == "people":
             return "People directory"
-        return f"Timeline {self.channel}" if self.channel else "Timeline"
+        if not self.channel:
+            return "Timeline"
+        # Element clamps a widget's name in its lists: the alias without its server fits.
+        local = self.channel.split(":", 1)[0] if self.channel.startswith("#") else self.channel
+        return f"Timeline {local}"
 
     def url(self, public_url: str) -> str:
         base = public_url.rstrip("/")

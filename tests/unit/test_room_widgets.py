@@ -25,6 +25,7 @@ def test_timeline_widget_names_its_channel_in_id_and_url() -> None:
         "&room=$matrix_room_id&user=$matrix_user_id"
     )
     content = widget.content("https://w.example", "@bot:council.example")
+    assert content["name"] == content["data"]["title"] == "Timeline #news"
     assert content["type"] == "m.custom" and content["id"] == widget.widget_id
     assert content["creatorUserId"] == "@bot:council.example"
     assert content["waitForIframeLoad"] is True
