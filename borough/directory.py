@@ -313,22 +313,35 @@ async def _search_fts(
 async def _search_sql(
     session: AsyncSession, rule: SqlRule, terms: SearchTerms, offset: int, size: int
 ) -> tuple[int, list[PersonSummary]]:
+    """A page and the total from one pass over the matches, which the word indexes find.
+
+    (Reading each tier in name order and stopping at the page's end, as SQLite does, lets
+    PostgreSQL's planner walk the whole directory for a rare word, whose matches it cannot
+    estimate: a word absent from everyone took 130 ms that way.)"""
     entry = DirectoryEntry
     conditions = rule.filters(terms)
     if terms.words:
         conditions.append(rule.reaching(terms, len(FIELDS)))
-    rows = await session.execute(
-        select(entry.user_id, entry.display_name, entry.job_title)
-        .where(*conditions)
-        .order_by(rule.tier(terms), entry.position)
-        .offset(offset)
-        .limit(size)
-    )
-    people = [PersonSummary(*row) for row in rows]
-    if offset == 0 and len(people) < size:
-        return len(people), people  # all of them are on this page
+    rows = (
+        await session.execute(
+            select(
+                entry.user_id,
+                entry.display_name,
+                entry.job_title,
+                func.count().over().label("total"),
+            )
+            .where(*conditions)
+            .order_by(rule.tier(terms), entry.position)
+            .offset(offset)
+            .limit(size)
+        )
+    ).all()
+    if rows:
+        return rows[0].total, [PersonSummary(r.user_id, r.display_name, r.job_title) for r in rows]
+    if offset == 0:
+        return 0, []
     counted = select(func.count()).select_from(entry).where(*conditions)
-    return int(await session.scalar(counted) or 0), people
+    return int(await session.scalar(counted) or 0), []
 
 
 async def team(session: AsyncSession, asker: Viewer, reference: str) -> TeamListing:

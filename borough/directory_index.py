@@ -7,9 +7,10 @@ People rank by how far down the fields the words had to go (all in the name, the
 job title, then skills, then bio) and then by name, in the order `position` keeps. A unit is
 found the same way in its key and name (`unit_matches`), so `comms` finds Communications.
 
-PostgreSQL runs the rule as SQL (`SqlRule`) over the entries' token texts. SQLite asks its
-FTS5 index (`FtsRule`), whose rows are numbered in name order, so a page of a tier is the
-first rows the index yields and a common word costs the page, not the whole directory.
+PostgreSQL runs the rule as SQL (`SqlRule`) over the entries' token texts, looking words up
+in their indexed word lists first (migration 0015). SQLite asks its FTS5 index (`FtsRule`), whose rows are
+numbered in name order, so a page of a tier is the first rows the index yields and a common
+word costs the page, not the whole directory.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, and_, case, func, literal, or_
+from sqlalchemy import ColumnElement, String, and_, case, cast, literal, literal_column, or_
+from sqlalchemy.dialects.postgresql import TSQUERY
 
 from borough.db import DirectoryEntry
 from borough.visibility import Viewer, may_see, may_see_clause
@@ -168,24 +170,52 @@ class SearchTerms:
     skill: Phrase | None = None
 
 
+#: The stored word lists of each field that PostgreSQL indexes (migration 0015). They are
+#: not on the model: SQLite has no such columns.
+_WORD_LISTS: dict[str, ColumnElement[Any]] = {
+    field: literal_column(f"directory_entries.{field}_words") for field in FIELDS
+}
+#: Words longer than this are cut in the word lists, so only LIKE can ask for them.
+LONGEST_LISTED_WORD = 255
+
+
+def _tsquery(phrase: Phrase) -> str:
+    # Quoted lexemes are taken as they are (no parser, no dictionary); tokens hold only
+    # letters and digits, so no quote needs escaping.
+    return " & ".join([*(f"'{word}'" for word in phrase[:-1]), f"'{phrase[-1]}':*"])
+
+
 @dataclass(frozen=True)
 class SqlRule:
-    """The rule as SQL conditions over the entries' token texts, for one viewer."""
+    """The rule as SQL conditions over the entries' token texts, for one viewer.
+
+    On PostgreSQL a phrase is first looked up in the field's indexed word list (its words
+    present, the last as a prefix): that is the rule itself for a one-word phrase, and a
+    superset for a longer one, which the rule's LIKE then narrows."""
 
     viewer: Viewer
     entry: type[DirectoryEntry]
 
-    def _has(self, column: ColumnElement[str], phrase: Phrase) -> ColumnElement[bool]:
-        return func.strpos(column, " " + " ".join(phrase)) > 0
+    def _has(self, field: str, phrase: Phrase) -> ColumnElement[bool]:
+        # `' ' + phrase` anywhere in the token text.
+        text: ColumnElement[bool] = getattr(self.entry, f"{field}_text").like(
+            f"% {' '.join(phrase)}%"
+        )
+        if any(len(word) > LONGEST_LISTED_WORD for word in phrase):
+            return text
+        listed: ColumnElement[bool] = _WORD_LISTS[field].bool_op("@@")(
+            cast(literal(_tsquery(phrase), String()), TSQUERY)
+        )
+        return listed if len(phrase) == 1 else and_(listed, text)
 
     def _in(self, field: str, phrase: Phrase) -> ColumnElement[bool]:
         e = self.entry
         if field in ("name", "title"):
-            return self._has(getattr(e, f"{field}_text"), phrase)
+            return self._has(field, phrase)
         visible = may_see_clause(
             self.viewer, e.user_id, e.organisation, getattr(e, f"{field}_visibility")
         )
-        return and_(visible, self._has(getattr(e, f"{field}_text"), phrase))
+        return and_(visible, self._has(field, phrase))
 
     def reaching(self, terms: SearchTerms, depth: int) -> ColumnElement[bool]:
         """Every word is found within the first `depth` fields."""
