@@ -336,7 +336,9 @@ def main() -> None:
             return
         # With --keep the PostgreSQL copy is kept too, named after the file, and reused
         # (migrated to the newest schema first, so a new index is measured on the same data).
-        name = f"borough_queries_{path.stem}" if args.keep else f"borough_queries_{int(time.time())}"
+        name = (
+            f"borough_queries_{path.stem}" if args.keep else f"borough_queries_{int(time.time())}"
+        )
         url = copy_to_postgres(path, args.postgres, name)
         print(f"measuring {name} on PostgreSQL")
         try:

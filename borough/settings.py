@@ -24,13 +24,31 @@ class _Section(BaseModel):
 class HomeserverSettings(_Section):
     url: str = Field(description="client-server API base URL, e.g. https://matrix.example.gov.uk")
     server_name: str = Field(min_length=1, description="the part after ':' in user ids")
+    processes: tuple[str, ...] = Field(
+        default=(),
+        description="each Synapse process's own HTTP listener (main and workers), for "
+        "`borough doctor` to ask each one; empty means just `url`",
+    )
 
     @field_validator("url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return value.rstrip("/")
+        return _http_url(value)
+
+    @field_validator("processes")
+    @classmethod
+    def _http_urls(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(_http_url(value) for value in values)
+
+    @property
+    def process_urls(self) -> tuple[str, ...]:
+        return self.processes or (self.url,)
+
+
+def _http_url(value: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        raise ValueError("must start with http:// or https://")
+    return value.rstrip("/")
 
 
 class ServiceAccountSettings(_Section):
@@ -129,9 +147,7 @@ class WidgetSettings(_Section):
     @field_validator("public_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return value.rstrip("/")
+        return _http_url(value)
 
 
 class Settings(_Section):

@@ -38,6 +38,7 @@ from bots.blogs import BlogIndexer, Blogs
 from bots.commands import Request, UnknownCommand, UsageError
 from bots.digest import Digests
 from bots.direct import DirectMessages
+from bots.heartbeat import Heartbeat
 from bots.homeserver import HomeserverRefused, checked
 from bots.index import Indexer
 from bots.meet import Clock, Meetings, utc_now
@@ -111,6 +112,7 @@ class BoroughBot:
         )
         self.room_widgets = RoomWidgets(self.client, self.public_url, self.microblog)
         self.direct = DirectMessages(self.sessions, self.client)
+        self.heartbeat = Heartbeat(self.sessions, self.settings.user_id)
         self.commands = command_registry()
         self.services = BotServices(
             commands=self.commands,
@@ -156,6 +158,14 @@ class BoroughBot:
 
     async def run(self) -> None:
         await self.login()
+        beating = asyncio.create_task(self.heartbeat.run(self._stopping))
+        try:
+            await self._run()
+        finally:
+            beating.cancel()
+            await self.heartbeat.stopped()
+
+    async def _run(self) -> None:
         async with self.sessions() as session:
             await self.indexer.load(session)
             await self.blog_index.load(session)

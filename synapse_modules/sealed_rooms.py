@@ -24,6 +24,7 @@ from synapse.module_api import (
 from synapse.module_api.errors import Codes, ConfigError, SynapseError
 
 from borough import events
+from borough.process_status import STATUS_PATH
 from synapse_modules.config import BoroughModuleConfig, ModuleConfigError, parse_module_config
 from synapse_modules.policy import (
     AddressMaker,
@@ -35,6 +36,7 @@ from synapse_modules.policy import (
     may_enter,
     upgrade_refusal,
 )
+from synapse_modules.status import ModuleStatus
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +73,8 @@ class SealedRooms:
         api.register_third_party_rules_callbacks(
             check_event_allowed=self.check_event_allowed, on_create_room=self.on_create_room
         )
+        # Once per process, from this module only: `borough doctor` asks each process.
+        api.register_web_resource(STATUS_PATH, ModuleStatus(api))
 
     @staticmethod
     def parse_config(config: dict[str, Any]) -> BoroughModuleConfig:

@@ -91,6 +91,20 @@ class BotState(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class BotHeartbeat(Base):
+    """A running bot says here, every few seconds, that it runs and where (`holder`, the
+    host and process id), so `borough doctor` can tell a live bot from a stopped one. A bot
+    that stops cleanly sets `stopped_at`; one that is killed just stops beating."""
+
+    __tablename__ = "bot_heartbeats"
+
+    bot: Mapped[str] = mapped_column(String(255), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(255))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    beat_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    stopped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
 class HandledEvent(Base):
     """An event a bot has acted on; a replayed sync skips it."""
 
