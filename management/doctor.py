@@ -27,13 +27,12 @@ from borough.errors import DatabaseUrlError, HomeserverUnreachable, MatrixError
 from borough.jitsi import OPENID_AUTH
 from borough.matrix import MatrixClient
 from borough.process_status import STATUS_PATH
-from borough.settings import JitsiSettings, Settings, SettingsError
+from borough.settings import ELEMENT_JITSI, JitsiSettings, Settings, SettingsError
 
 #: A bot silent this long is not running: it beats every 10 s (bots.heartbeat).
 BOT_SILENCE = timedelta(seconds=60)
 #: Every request doctor makes gives up after this, so a hung part is named, not waited on.
 TIMEOUT_SECONDS = 10.0
-EXAMPLE_JITSI_DOMAIN = JitsiSettings().domain
 #: PyJWT's own floor for an HS256 key.
 SHORTEST_APP_SECRET = 32
 
@@ -317,8 +316,11 @@ def jitsi_problems(jitsi: JitsiSettings) -> list[str]:
         found.append(
             f"jitsi.domain is {jitsi.domain!r}: give the host name only, e.g. meet.example.gov.uk"
         )
-    if jitsi.domain == EXAMPLE_JITSI_DOMAIN:
-        found.append(f"jitsi.domain is still the example's {EXAMPLE_JITSI_DOMAIN}")
+    if jitsi.auth == OPENID_AUTH and jitsi.domain == ELEMENT_JITSI:
+        found.append(
+            f"jitsi.auth is {OPENID_AUTH} but jitsi.domain is {ELEMENT_JITSI}, Element's "
+            "public Jitsi, which never asks Borough: name your own Jitsi, or set auth: none"
+        )
     if (jitsi.app_id is None) != (jitsi.app_secret is None):
         found.append(
             "jitsi.app_id and jitsi.app_secret go together: set both for signed meeting links, "
