@@ -39,8 +39,8 @@ SHORTEST_APP_SECRET = 32
 
 @dataclass(frozen=True)
 class Finding:
-    """One check's answer: `problem` is None when the part is healthy, and `said` is what
-    was found either way, in words a person acts on."""
+    """One check's answer about one part: `said` is what was found, in words a person acts
+    on; `problem` when it is wrong, `skipped` when it needs a part found broken."""
 
     part: str
     said: str
