@@ -1,6 +1,9 @@
 """Shared fixtures: a real Synapse per test module, Borough settings pointing at it, and a CLI runner.
 
 Set BOROUGH_TEST_POSTGRES to a PostgreSQL DSN to run Synapse and the app database on PostgreSQL.
+Add BOROUGH_TEST_WORKERS=N to run Synapse as main, N generic workers and an event persister
+behind nginx (borough.testing.topology); BOROUGH_TEST_REDIS=host:port names the Redis to use,
+else each topology starts its own.
 Nothing here skips: if Synapse cannot start, the tests that need it fail with its reason.
 """
 
@@ -23,11 +26,14 @@ from click.testing import CliRunner, Result
 
 from borough.cli import main as borough_main
 from borough.testing.localsynapse import LocalSynapse
+from borough.testing.topology import local_synapse
 from synapse_modules import homeserver_modules
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE_ORG = REPO / "config" / "org.example.yaml"
 POSTGRES_DSN = os.environ.get("BOROUGH_TEST_POSTGRES")
+WORKERS = os.environ.get("BOROUGH_TEST_WORKERS", "0")
+REDIS = os.environ.get("BOROUGH_TEST_REDIS")
 ARTIFACTS = REPO / "test-artifacts"
 
 
@@ -119,8 +125,10 @@ def start_homeserver(
     extra_config: dict[str, Any] | None = None,
 ) -> tuple[Homeserver, LocalSynapse]:
     """Synapse with Borough's modules configured for `org_file` (the chart the test applies)."""
-    synapse = LocalSynapse(
+    synapse = local_synapse(
         base_dir,
+        workers=int(WORKERS),
+        redis=REDIS,
         modules=modules if modules is not None else homeserver_modules(org_file),
         postgres_dsn=POSTGRES_DSN,
         extra_config=extra_config or {},
@@ -132,6 +140,27 @@ def start_homeserver(
         synapse.stop()
         raise
     return Homeserver(synapse, user_id, token), synapse
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not WORKERS.isdigit():
+        raise pytest.UsageError(f"BOROUGH_TEST_WORKERS must be a number, not {WORKERS!r}")
+    if int(WORKERS) and not POSTGRES_DSN:
+        raise pytest.UsageError(
+            "BOROUGH_TEST_WORKERS needs BOROUGH_TEST_POSTGRES: Synapse's workers share one "
+            "PostgreSQL database"
+        )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The worker topology's own tests need it: without BOROUGH_TEST_WORKERS they are
+    deselected, which pytest's summary counts, never skipped in silence."""
+    if int(WORKERS):
+        return
+    deselected = [item for item in items if item.get_closest_marker("workers")]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [item for item in items if not item.get_closest_marker("workers")]
 
 
 @pytest.fixture(scope="module")

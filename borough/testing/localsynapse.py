@@ -131,8 +131,14 @@ class LocalSynapse:
     # -- paths -------------------------------------------------------------------------------
 
     @property
-    def base_url(self) -> str:
+    def listen_url(self) -> str:
+        """Where this Synapse process itself listens for clients."""
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """Where clients reach the homeserver: the process itself here, a proxy with workers."""
+        return self.listen_url
 
     @property
     def config_path(self) -> Path:
@@ -156,6 +162,9 @@ class LocalSynapse:
 
     def config(self) -> dict[str, Any]:
         """The homeserver.yaml contents, before it is written."""
+        return deep_merge(self._generated_config(), self.extra_config)
+
+    def _generated_config(self) -> dict[str, Any]:
         base = self.base_dir
         generated: dict[str, Any] = {
             "server_name": self.server_name,
@@ -191,7 +200,7 @@ class LocalSynapse:
             "background_updates": {"sleep_enabled": False},
             **RATE_LIMITS,
         }
-        return deep_merge(generated, self.extra_config)
+        return generated
 
     def _database_config(self) -> dict[str, Any]:
         if self.postgres_dsn is None:
@@ -206,7 +215,8 @@ class LocalSynapse:
         args.update({"cp_min": 1, "cp_max": 10})
         return {"name": "psycopg2", "args": args}
 
-    def _log_config(self) -> dict[str, Any]:
+    def _log_config(self, log_path: Path | None = None) -> dict[str, Any]:
+        """Synapse's logging config, writing to `log_path` (this process's log by default)."""
         return {
             "version": 1,
             "formatters": {
@@ -219,7 +229,7 @@ class LocalSynapse:
                 "file": {
                     "class": "logging.FileHandler",
                     "formatter": "precise",
-                    "filename": str(self.log_path),
+                    "filename": str(log_path or self.log_path),
                     "encoding": "utf8",
                 }
             },
@@ -310,13 +320,8 @@ class LocalSynapse:
             return
         self.write_config()
         self._create_database()
-        cmd = [self.python, "-m", "synapse.app.homeserver", "-c", str(self.config_path)]
-        if self.cpu is not None:
-            cmd = ["taskset", "-c", str(self.cpu), *cmd]
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p
-        )
+        cmd = self.synapse_command("synapse.app.homeserver", self.config_path)
+        env = synapse_environment()
         self._console = self.console_path.open("wb")
         began = time.monotonic()
         logger.info("Starting Synapse for %s on %s", self.server_name, self.base_url)
@@ -337,9 +342,18 @@ class LocalSynapse:
             raise
         logger.info("Synapse ready at %s after %.2fs", self.base_url, time.monotonic() - began)
 
+    def synapse_command(self, app: str, *config_paths: Path) -> list[str]:
+        """The command line that runs Synapse's `app` (homeserver or a worker) on these configs."""
+        cmd = [self.python, "-m", app]
+        for path in config_paths:
+            cmd += ["-c", str(path)]
+        if self.cpu is not None:
+            cmd = ["taskset", "-c", str(self.cpu), *cmd]
+        return cmd
+
     def _wait_ready(self, deadline: float, timeout: float) -> None:
         assert self._proc is not None
-        url = f"{self.base_url}/_matrix/client/versions"
+        url = f"{self.listen_url}/_matrix/client/versions"
         while True:
             code = self._proc.poll()
             if code is not None:
@@ -394,14 +408,7 @@ class LocalSynapse:
             time.sleep(_POLL_INTERVAL)
 
     def _failure(self, headline: str) -> str:
-        console = _tail(self.console_path)
-        reason = _reason(console)
-        parts = [f"{headline}: {reason}" if reason else headline]
-        parts.append(f"--- last lines of {self.console_path} ---")
-        parts.extend(console or ["(empty)"])
-        parts.append(f"--- last lines of {self.log_path} ---")
-        parts.extend(_tail(self.log_path) or ["(empty)"])
-        return "\n".join(parts)
+        return failure_report(headline, self.console_path, self.log_path)
 
     def stop(self, keep_database: bool = False) -> None:
         """Stop Synapse (SIGTERM, then SIGKILL after 10s) and drop its database if we made one,
@@ -483,7 +490,26 @@ class LocalSynapse:
             raise RuntimeError(f"{method} {path} -> {exc.code}: {detail}") from None
 
 
-def _tail(path: Path, lines: int = _TAIL_LINES) -> list[str]:
+def synapse_environment() -> dict[str, str]:
+    """This process's environment with the checkout on PYTHONPATH, so Synapse finds the modules."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
+    return env
+
+
+def failure_report(headline: str, console_path: Path, log_path: Path) -> str:
+    """`headline`, the console's telling error line, and the last lines of both files."""
+    console = tail(console_path)
+    reason = _reason(console)
+    parts = [f"{headline}: {reason}" if reason else headline]
+    parts.append(f"--- last lines of {console_path} ---")
+    parts.extend(console or ["(empty)"])
+    parts.append(f"--- last lines of {log_path} ---")
+    parts.extend(tail(log_path) or ["(empty)"])
+    return "\n".join(parts)
+
+
+def tail(path: Path, lines: int = _TAIL_LINES) -> list[str]:
     try:
         text = path.read_text(encoding="utf8", errors="replace")
     except FileNotFoundError:
