@@ -159,7 +159,6 @@ class SynapseWorkers(LocalSynapse):
     proxy_port: int = 0
 
     _layout: WorkerLayout = field(init=False, repr=False)
-    _replication_secret: str = field(init=False, repr=False, default="")
     _children: list[_Child] = field(init=False, repr=False, default_factory=list)
 
     def __post_init__(self) -> None:
@@ -177,7 +176,6 @@ class SynapseWorkers(LocalSynapse):
             redis_port = int(port)
         assert self.port is not None
         self._layout = worker_layout(self.workers, iter([self.port, *ports]), redis_port)
-        self._replication_secret = secrets.token_urlsafe(24)
 
     # -- paths -------------------------------------------------------------------------------
 
@@ -231,8 +229,20 @@ class SynapseWorkers(LocalSynapse):
 
     def _generated_config(self) -> dict[str, Any]:
         generated = super()._generated_config()
-        generated.update(self._layout.shared_config(self._replication_secret))
+        generated.update(self._layout.shared_config(str(self._secret_path)))
         return generated
+
+    @property
+    def _secret_path(self) -> Path:
+        return self.base_dir / "worker_replication_secret"
+
+    def write_config(self) -> Path:
+        """homeserver.yaml as LocalSynapse writes it, and (once) the replication secret."""
+        if not self._secret_path.exists():
+            self.base_dir.mkdir(parents=True, exist_ok=True)
+            self._secret_path.write_text(secrets.token_urlsafe(24))
+            self._secret_path.chmod(0o600)
+        return super().write_config()
 
     def write_worker_configs(self) -> dict[str, Path]:
         """Each worker's own yaml and log config; return the yaml paths by worker name."""

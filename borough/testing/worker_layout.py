@@ -79,7 +79,7 @@ class WorkerLayout:
             },
         ]
 
-    def shared_config(self, replication_secret: str) -> dict[str, Any]:
+    def shared_config(self, replication_secret_path: str) -> dict[str, Any]:
         """What the shared homeserver.yaml gains so its processes work as one server.
 
         Every process reads this file, so Borough's `modules:` there load in every worker."""
@@ -88,7 +88,8 @@ class WorkerLayout:
             instance_map[persister.name] = {"host": "127.0.0.1", "port": persister.port}
         return {
             "listeners": self.main_listeners(),
-            "worker_replication_secret": replication_secret,
+            # Replication is unencrypted; the secret at least authenticates it.
+            "worker_replication_secret_path": replication_secret_path,
             "redis": {"enabled": True, "host": self.redis_host, "port": self.redis_port},
             "instance_map": instance_map,
             "stream_writers": {"events": [p.name for p in self.persisters]},

@@ -6,6 +6,7 @@ writes those streams. The test topology and config/deploy/nginx/ both render `ng
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import Enum
 
@@ -235,3 +236,13 @@ def nginx_site(
         "}",
     ]
     return "\n".join(out) + "\n"
+
+
+def pool_for(path: str) -> Pool:
+    """The pool nginx_site sends `path` to: the first route whose pattern matches, as nginx
+    tries regex locations in order, else main."""
+    for route in ROUTES:
+        # nginx's PCRE names a capture (?<name>…); Python's re spells it (?P<name>…).
+        if re.search(route.pattern.replace("(?<", "(?P<"), path):
+            return route.pool
+    return Pool.MAIN
