@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from borough.testing.localsynapse import synapse_log_config
 from borough.testing.worker_layout import WorkerLayout, worker_layout
 from borough.testing.worker_routes import nginx_site
 
@@ -33,27 +34,14 @@ def _yaml(comment: list[str], data: dict[str, Any]) -> str:
 
 
 def _log_config(name: str) -> dict[str, Any]:
-    return {
-        "version": 1,
-        "formatters": {
-            "precise": {
-                "format": "%(asctime)s - %(name)s - %(lineno)d - %(levelname)s - "
-                "%(request)s - %(message)s"
-            }
-        },
-        "handlers": {
-            "file": {
-                "class": "logging.handlers.TimedRotatingFileHandler",
-                "formatter": "precise",
-                "filename": f"{SYNAPSE_LOGS}/{name}.log",
-                "when": "midnight",
-                "backupCount": 7,
-                "encoding": "utf8",
-            }
-        },
-        "root": {"level": "INFO", "handlers": ["file"]},
-        "disable_existing_loggers": False,
-    }
+    return synapse_log_config(
+        {
+            "class": "logging.handlers.TimedRotatingFileHandler",
+            "filename": f"{SYNAPSE_LOGS}/{name}.log",
+            "when": "midnight",
+            "backupCount": 7,
+        }
+    )
 
 
 def deploy_files() -> dict[str, str]:

@@ -217,26 +217,9 @@ class LocalSynapse:
 
     def _log_config(self, log_path: Path | None = None) -> dict[str, Any]:
         """Synapse's logging config, writing to `log_path` (this process's log by default)."""
-        return {
-            "version": 1,
-            "formatters": {
-                "precise": {
-                    "format": "%(asctime)s - %(name)s - %(lineno)d - %(levelname)s - "
-                    "%(request)s - %(message)s"
-                }
-            },
-            "handlers": {
-                "file": {
-                    "class": "logging.FileHandler",
-                    "formatter": "precise",
-                    "filename": str(log_path or self.log_path),
-                    "encoding": "utf8",
-                }
-            },
-            "loggers": {"synapse.storage.SQL": {"level": "INFO"}},
-            "root": {"level": "INFO", "handlers": ["file"]},
-            "disable_existing_loggers": False,
-        }
+        return synapse_log_config(
+            {"class": "logging.FileHandler", "filename": str(log_path or self.log_path)}
+        )
 
     def write_config(self) -> Path:
         """Write homeserver.yaml, the log config and (once) the signing key; return the yaml."""
@@ -488,6 +471,23 @@ class LocalSynapse:
         except urllib.error.HTTPError as exc:
             detail = exc.read().decode("utf8", "replace")
             raise RuntimeError(f"{method} {path} -> {exc.code}: {detail}") from None
+
+
+def synapse_log_config(handler: dict[str, Any]) -> dict[str, Any]:
+    """Synapse's logging config: everything at INFO, with request ids, to one file `handler`."""
+    return {
+        "version": 1,
+        "formatters": {
+            "precise": {
+                "format": "%(asctime)s - %(name)s - %(lineno)d - %(levelname)s - "
+                "%(request)s - %(message)s"
+            }
+        },
+        "handlers": {"file": {**handler, "formatter": "precise", "encoding": "utf8"}},
+        "loggers": {"synapse.storage.SQL": {"level": "INFO"}},
+        "root": {"level": "INFO", "handlers": ["file"]},
+        "disable_existing_loggers": False,
+    }
 
 
 def synapse_environment() -> dict[str, str]:
