@@ -18,9 +18,10 @@ import socket
 import subprocess
 import time
 import urllib.error
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
@@ -165,7 +166,8 @@ class SynapseWorkers(LocalSynapse):
         super().__post_init__()
         if self.postgres_dsn is None:
             raise ValueError("Synapse workers share one database: give a PostgreSQL postgres_dsn")
-        ports = free_ports(6 + self.workers)
+        # nginx, Redis, main's replication, the generic workers and the event persister.
+        ports = free_ports(4 + self.workers)
         if not self.proxy_port:
             self.proxy_port = next(ports)
         redis_port = next(ports)
@@ -325,7 +327,9 @@ class SynapseWorkers(LocalSynapse):
         self._children.append(child)
         return child
 
-    def _wait(self, what: str, deadline: float, ready: Any, children: list[_Child]) -> None:
+    def _wait(
+        self, what: str, deadline: float, ready: Callable[[], bool], children: list[_Child]
+    ) -> None:
         while not ready():
             for child in children:
                 child.check_alive()
@@ -382,11 +386,11 @@ class SynapseWorkers(LocalSynapse):
         for worker, child in zip(self._layout.workers, children, strict=True):
             if worker.role == "generic":
                 url = f"http://127.0.0.1:{worker.port}/_matrix/client/versions"
-                self._wait(worker.name, deadline, lambda url=url: _answers(url), [child])
+                self._wait(worker.name, deadline, partial(_answers, url), [child])
             self._wait(
                 f"{worker.name}'s replication",
                 deadline,
-                lambda log=child.log_path: _logged(log, _REPLICATING),
+                partial(_logged, child.log_path, _REPLICATING),
                 [child],
             )
         self._wait(
