@@ -227,9 +227,10 @@ async def find_people(
             _FTS_NAMED, {"match": FtsRule(Viewer("", None, None)).named(terms), "limit": limit}
         )
         return [PersonSummary(*row) for row in found]
+    rule = SqlRule(Viewer("", None, None), entry)
     rows = await session.execute(
         select(entry.user_id, entry.display_name, entry.job_title)
-        .where(SqlRule(Viewer("", None, None), entry).named(terms))
+        .where(*rule.candidates(terms, ("name",)), rule.named(terms))
         .order_by(entry.position)
         .limit(limit)
     )
@@ -319,7 +320,7 @@ async def _search_sql(
     PostgreSQL's planner walk the whole directory for a rare word, whose matches it cannot
     estimate: a word absent from everyone took 130 ms that way.)"""
     entry = DirectoryEntry
-    conditions = rule.filters(terms)
+    conditions = rule.candidates(terms) + rule.filters(terms)
     if terms.words:
         conditions.append(rule.reaching(terms, len(FIELDS)))
     rows = (

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, String, and_, case, cast, literal, literal_column, or_
+from sqlalchemy import ColumnElement, and_, case, cast, func, literal, literal_column, or_
 from sqlalchemy.dialects.postgresql import TSQUERY
 
 from borough.db import DirectoryEntry
@@ -189,24 +189,34 @@ def _tsquery(phrase: Phrase) -> str:
 class SqlRule:
     """The rule as SQL conditions over the entries' token texts, for one viewer.
 
-    On PostgreSQL a phrase is first looked up in the field's indexed word list (its words
-    present, the last as a prefix): that is the rule itself for a one-word phrase, and a
-    superset for a longer one, which the rule's LIKE then narrows."""
+    `candidates` narrows the entries to those PostgreSQL's word indexes find (each phrase's
+    words in some field's word list, the last as a prefix), a superset of the matches; the
+    rule itself is then asked of those few as LIKE over the texts, cheaper per entry than
+    asking the word lists again."""
 
     viewer: Viewer
     entry: type[DirectoryEntry]
 
     def _has(self, field: str, phrase: Phrase) -> ColumnElement[bool]:
         # `' ' + phrase` anywhere in the token text.
-        text: ColumnElement[bool] = getattr(self.entry, f"{field}_text").like(
-            f"% {' '.join(phrase)}%"
-        )
+        column: ColumnElement[str] = getattr(self.entry, f"{field}_text")
+        return column.like(f"% {' '.join(phrase)}%")
+
+    def candidates(
+        self, terms: SearchTerms, fields: Sequence[str] = FIELDS
+    ) -> list[ColumnElement[bool]]:
+        """Conditions the word indexes answer, each implied by the rule over `fields`."""
+        found = [self._listed(fields, phrase) for phrase in terms.words]
+        if terms.skill:
+            found.append(self._listed(("skills",), terms.skill))
+        return [condition for condition in found if condition is not None]
+
+    @staticmethod
+    def _listed(fields: Sequence[str], phrase: Phrase) -> ColumnElement[bool] | None:
         if any(len(word) > LONGEST_LISTED_WORD for word in phrase):
-            return text
-        listed: ColumnElement[bool] = _WORD_LISTS[field].bool_op("@@")(
-            cast(literal(_tsquery(phrase), String()), TSQUERY)
-        )
-        return listed if len(phrase) == 1 else and_(listed, text)
+            return None  # cut short in the lists: LIKE alone asks for it
+        query = cast(literal(_tsquery(phrase)), TSQUERY)
+        return or_(*(_WORD_LISTS[field].bool_op("@@")(query) for field in fields))
 
     def _in(self, field: str, phrase: Phrase) -> ColumnElement[bool]:
         e = self.entry
@@ -241,10 +251,19 @@ class SqlRule:
         return found
 
     def tier(self, terms: SearchTerms) -> ColumnElement[int]:
+        """For a match: how far down the fields its words had to go, the furthest any word's
+        first field is (the same as the first depth `reaching` holds at, asking each field
+        once per word rather than once per depth)."""
         if not terms.words:
             return literal(1)  # filters alone: everyone is in the first tier
-        whens = [(self.reaching(terms, depth), depth) for depth in range(1, len(FIELDS))]
-        return case(*whens, else_=len(FIELDS))
+        firsts = [
+            case(
+                *((self._in(field, phrase), n) for n, field in enumerate(FIELDS[:-1], start=1)),
+                else_=len(FIELDS),
+            )
+            for phrase in terms.words
+        ]
+        return firsts[0] if len(firsts) == 1 else func.greatest(*firsts)
 
 
 # --- The rule for SQLite's FTS5 index ---
