@@ -173,16 +173,36 @@ def desired_network(
     widget_url: str | None = None,
     jitsi: JitsiSettings | None = None,
 ) -> DesiredNetwork:
-    """`bot_user`, when given, joins every channel and blog so that it can index the posts.
+    """`bot_user`, when given, joins every room where people type (see `bot_hears`), so
+    that it answers commands there and indexes the posts of channels and blogs.
     `widget_url` (settings.widgets.public_url) lets rooms carry Borough's widgets."""
     network = _Builder(chart, server_name, service_user).build()
     network.jitsi = jitsi
     network.widget_url = widget_url
     if bot_user is not None:
         for key, room in network.rooms.items():
-            if room.channel is not None or room.blog is not None:
-                network.rooms[key] = replace(room, members=room.members | {bot_user})
+            if bot_hears(room):
+                network.rooms[key] = _with_bot(room, bot_user)
     return network
+
+
+def _with_bot(room: DesiredRoom, bot_user: str) -> DesiredRoom:
+    """The room with the bot as a member, at moderator level: `!meet` and `!widget` write
+    the room's widgets, which takes that level (`events.POWER_LEVEL_EVENTS`)."""
+    levels = dict(room.power_users)
+    levels[bot_user] = max(levels.get(bot_user, 0), events.MODERATOR)
+    return replace(
+        room, members=room.members | {bot_user}, power_users=tuple(sorted(levels.items()))
+    )
+
+
+def bot_hears(room: DesiredRoom) -> bool:
+    """Whether the bot is a member of this room. Spaces have no timeline in Element, so
+    nobody types a command there; open rooms (the community) keep no managed members, so
+    apply never joins anyone to them. Every other room, sealed ones included (the
+    sealed-room module trusts the bot's account), has the bot, so `!meet` and every other
+    command is answered wherever people talk."""
+    return not room.is_space and room.manages_members
 
 
 class _Builder:

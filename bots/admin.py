@@ -52,25 +52,42 @@ class PartnerAdmin:
         who = who if who.startswith("@") else f"@{who}"
         return who if ":" in who else f"{who}:{self.server_name}"
 
-    async def _require_admin(self, client: MatrixClient, asker: str, organisation: str) -> None:
+    async def _org_levels(self, client: MatrixClient, organisation: str) -> dict[str, Any]:
+        """The power levels of the organisation's space; its admins hold 100 there."""
         alias = q(f"#{organisation}:{self.server_name}")
         try:
             room = await client.request("GET", f"/_matrix/client/v3/directory/room/{alias}")
-            state = await client.request(
-                "GET", f"/_synapse/admin/v1/rooms/{q(room['room_id'])}/state"
+            levels: dict[str, Any] = await client.request(
+                "GET", f"/_matrix/client/v3/rooms/{q(room['room_id'])}/state/{POWER_LEVELS}/"
             )
         except MatrixError as exc:
             if exc.status == 404:
                 raise UsageError(f"Organisation `{organisation}` has no space yet.") from None
             raise
-        levels = next(
-            (e["content"] for e in state.get("state", []) if e.get("type") == POWER_LEVELS),
-            None,
-        )
-        if not is_org_admin(levels, asker):
+        return levels
+
+    async def _require_admin(self, client: MatrixClient, asker: str, organisation: str) -> None:
+        if not is_org_admin(await self._org_levels(client, organisation), asker):
             raise UsageError(
                 f"Only admins of `{organisation}` can do that, and you are not one of them."
             )
+
+    async def administers(self, user_id: str) -> bool:
+        """Whether this person is an admin of their own organisation, so that `!help` shows
+        them the admin commands. False whenever it cannot tell (no service token, no
+        organisation, no space yet): the commands themselves still check."""
+        if self.service_token is None:
+            return False
+        async with self.sessions() as session:
+            own = await session.get(Profile, user_id)
+        if own is None or own.organisation is None:
+            return False
+        try:
+            async with self._client() as client:
+                levels = await self._org_levels(client, own.organisation)
+        except (UsageError, MatrixError):
+            return False
+        return is_org_admin(levels, user_id)
 
     async def _profile(self, user_id: str) -> Profile:
         async with self.sessions() as session:
@@ -141,7 +158,7 @@ class PartnerAdmin:
         return f"{target.display_name} ({user_id}) is no longer suspended."
 
 
-COMMANDS = Commands(PartnerAdmin)
+COMMANDS = Commands(PartnerAdmin, is_for_admins=True)
 PERSON = Arg("person", "@user:server or a username", max_length=255)
 
 

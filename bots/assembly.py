@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bots import admin, blogs, digest, meet, microblog, profiles, sharing, widgets_cmd
-from bots.commands import HELP, CommandRegistry, Commands, Services
+from bots.commands import HELP, CommandRegistry, Commands, Help, Services
 
 FEATURES: tuple[Commands[Any], ...] = (
     HELP,
@@ -35,7 +35,7 @@ def command_registry() -> CommandRegistry:
 class BotServices(Services):
     """One of each service the features' commands are given; `BoroughBot` builds it."""
 
-    commands: CommandRegistry
+    help: Help
     profiles: profiles.ProfileDirectory
     microblog: microblog.Microblog
     blogs: blogs.Blogs

@@ -83,6 +83,8 @@ class Command(Generic[S]):
     #: The type of the service the handler is given; the bot's `Services` holds one.
     service: type[S]
     aliases: tuple[str, ...] = ()
+    #: Shown by `!help` only to organisation admins; anyone may still type it and be refused.
+    is_for_admins: bool = False
 
     def usage(self) -> str:
         return " ".join([f"{PREFIX}{self.name}", *(a.usage() for a in self.args)])
@@ -93,6 +95,8 @@ class Commands(Generic[S]):
     """One feature's commands, declared in its own module, all served by one service type."""
 
     service: type[S]
+    #: The feature's commands are for organisation admins (`!admin …`).
+    is_for_admins: bool = False
     declared: list[Command[S]] = field(default_factory=list)
 
     def command(
@@ -100,7 +104,15 @@ class Commands(Generic[S]):
     ) -> Callable[[Handler[S]], Handler[S]]:
         def declare(handler: Handler[S]) -> Handler[S]:
             self.declared.append(
-                Command(name, help, tuple(args), handler, self.service, tuple(aliases))
+                Command(
+                    name,
+                    help,
+                    tuple(args),
+                    handler,
+                    self.service,
+                    tuple(aliases),
+                    self.is_for_admins,
+                )
             )
             return handler
 
@@ -163,7 +175,9 @@ class CommandRegistry:
             raise UsageError("I could not read that: a quote is not closed.") from None
         command, rest = self._match(words)
         if command is None:
-            known = sorted({n.split()[0] for n in self.commands})
+            known = sorted(
+                {n.split()[0] for n, c in self.commands.items() if not c.is_for_admins}
+            )
             raise UnknownCommand(
                 f"Unknown command {quoted(PREFIX + (words[0] if words else ''))}. "
                 f"Try {', '.join(f'`{PREFIX}{k}`' for k in known)}, or `{PREFIX}help`."
@@ -211,14 +225,16 @@ class CommandRegistry:
             raise UsageError(f"Too many words. Usage: `{command.usage()}`")
         return bound
 
-    def help(self, topic: str | None = None) -> str:
+    def help(self, topic: str | None = None, is_admin: bool = False) -> str:
         """Markdown help, generated from the registrations; a topic is a command's first
-        words (`profile` explains every `!profile` command, `profile set` that one)."""
+        words (`profile` explains every `!profile` command, `profile set` that one). Admin
+        commands are listed only to admins (`is_admin`)."""
+        shown = {n: c for n, c in self.commands.items() if is_admin or not c.is_for_admins}
         if topic:
             wanted = topic.lstrip(PREFIX).lower().split()
             matches = [
                 c
-                for n, c in sorted(self.commands.items())
+                for n, c in sorted(shown.items())
                 if any(name.split()[: len(wanted)] == wanted for name in (n, *c.aliases))
             ]
             if not matches:
@@ -231,9 +247,18 @@ class CommandRegistry:
                 lines += [f"  - `{a.name}`: {a.help}" for a in command.args if a.help]
             return "\n".join(lines)
         lines = ["**Borough commands**", ""]
-        lines += [_line(c) for _, c in sorted(self.commands.items())]
-        lines += ["", f"`{PREFIX}help COMMAND` explains one command."]
+        lines += [_line(c) for _, c in sorted(shown.items())]
+        lines += ["", f"`{PREFIX}help COMMAND` explains one command.", "", WHERE_I_LISTEN]
         return "\n".join(lines)
+
+
+#: Where commands are heard. A command typed where the bot is not a member gets no answer at
+#: all, so the help says in advance where that is (the bot's rooms: `borough.network.bot_hears`).
+WHERE_I_LISTEN = (
+    "I answer in our direct chat and in every room of your teams, channels and partnerships; "
+    f"`{PREFIX}meet` and `{PREFIX}widget` act on the room you type them in. Spaces have no "
+    "chat, so I cannot hear you there, nor in a room I have not been invited to: invite me first."
+)
 
 
 def _line(command: Command[Any]) -> str:
@@ -241,7 +266,16 @@ def _line(command: Command[Any]) -> str:
     return f"- `{command.usage()}`{f' (also {aliases})' if aliases else ''}: {command.help}"
 
 
-HELP = Commands(CommandRegistry)
+@dataclass(frozen=True)
+class Help:
+    """What `!help` needs: the registry, and whether the asker administers an organisation,
+    since only admins are shown the `!admin` commands."""
+
+    commands: CommandRegistry
+    is_admin: Callable[[str], Awaitable[bool]]
+
+
+HELP = Commands(Help)
 
 
 @HELP.command(
@@ -249,8 +283,8 @@ HELP = Commands(CommandRegistry)
     Arg("command", "a command to explain, e.g. `profile set`", is_optional=True, is_rest=True),
     help="List the commands, or explain one.",
 )
-async def help_(commands: CommandRegistry, request: Request, command: str | None) -> str:
-    return commands.help(command)
+async def help_(help: Help, request: Request, command: str | None) -> str:
+    return help.commands.help(command, is_admin=await help.is_admin(request.sender))
 
 
 def _either(choices: Sequence[str]) -> str:

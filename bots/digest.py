@@ -23,7 +23,6 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from borough.db import (
-    ChannelMember,
     ChannelRow,
     DigestSent,
     DigestSubscription,
@@ -111,13 +110,13 @@ class Digests:
         )
 
     async def _is_direct(self, session: AsyncSession, room_id: str, user_id: str) -> bool:
-        members = set(
-            await session.scalars(
-                select(ChannelMember.user_id).where(ChannelMember.room_id == room_id)
-            )
-        )
+        """Whether only this person and the bot are in the room (as the sync showed it)."""
+        room = self.client.rooms.get(room_id)
         is_channel = await session.get(ChannelRow, room_id) is not None
-        return not is_channel and members == {user_id, self.client.user_id}
+        return not is_channel and room is not None and set(room.users) == {
+            user_id,
+            self.client.user_id,
+        }
 
     # --- the loop --------------------------------------------------------------------------
 

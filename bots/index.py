@@ -75,7 +75,9 @@ class Indexer:
                 "m.room.canonical_alias",
             ):
                 await self._channel_state(session, room_id, str(event_type), content)
-        if joined:
+        if joined and room_id in self.channels:
+            # Only a channel's readers matter (`borough.readers`); the bot is in every room
+            # where people talk, and their members are no business of the index.
             await self._members(session, room_id, joined)
 
     async def _members(self, session: AsyncSession, room_id: str, joined: dict[str, bool]) -> None:

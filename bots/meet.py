@@ -136,6 +136,23 @@ def check_ahead(moment: datetime, now: datetime) -> datetime:
     return moment
 
 
+#: A meeting's title when none was given and the room has no name (a direct chat).
+UNTITLED = "Meeting"
+
+
+def called(meeting: Meeting) -> str:
+    """How answers name a meeting: "Meeting **Budget review**" ("Audio meeting" for sound
+    only), or "The meeting" when it has no title of its own, never "Meeting **Meeting**"."""
+    kind = "Audio meeting" if meeting.is_audio_only else "Meeting"
+    return f"The {kind.lower()}" if meeting.title == UNTITLED else f"{kind} **{meeting.title}**"
+
+
+def numbered(meeting: Meeting) -> str:
+    """A planned meeting by its number: "Meeting #3 **Budget review**", or "Meeting #3"."""
+    title = "" if meeting.title == UNTITLED else f" **{meeting.title}**"
+    return f"Meeting #{meeting.id}{title}"
+
+
 def split_audio_title(words: str | None) -> tuple[bool, str | None]:
     """`audio Budget review` → (True, "Budget review"); the title may be absent."""
     text = (words or "").strip()
@@ -264,7 +281,7 @@ class Meetings:
             reminded_at=self.clock() if moment - self.clock() <= REMINDER_LEAD else None,
         )
         return (
-            f"Meeting #{meeting.id} **{meeting.title}** is set for {show_time(moment, tz_name)}. "
+            f"{numbered(meeting)} is set for {show_time(moment, tz_name)}. "
             f"I will remind the room {int(REMINDER_LEAD.total_seconds() // 60)} minutes before "
             f"and add the meeting at the time. `!meet cancel {meeting.id}` calls it off."
         )
@@ -282,10 +299,10 @@ class Meetings:
         if live.widget_id in ("", STANDING_WIDGET_ID):
             # A standing meeting's widget is the org chart's to keep; only this session ends.
             await self.store.end(live.id, self.clock())
-            return f"Meeting **{live.title}** has ended; the room's standing meeting stays."
+            return f"{called(live)} has ended; the room's standing meeting stays."
         await self._close(room_id, live.widget_id)
         await self.store.end(live.id, self.clock())
-        return f"Meeting **{live.title}** has ended."
+        return f"{called(live)} has ended."
 
     async def upcoming(self, room_id: str) -> str:
         lines = []
@@ -352,7 +369,7 @@ class Meetings:
         if sender != meeting.created_by and not (await self._power(room_id)).is_moderator(sender):
             raise UsageError("Only the person who set this meeting, or a moderator, can cancel it.")
         await self.store.cancel(room_id, meeting.id, self.clock())
-        return f"Meeting #{meeting.id} **{meeting.title}** is cancelled."
+        return f"{numbered(meeting)} is cancelled."
 
     # --- what the sync tells us ------------------------------------------------------------
 
@@ -376,7 +393,7 @@ class Meetings:
         for meeting in await self.store.claim_reminders(now):
             assert meeting.scheduled_for is not None
             text = (
-                f"Reminder: meeting #{meeting.id} **{meeting.title}** starts at "
+                f"Reminder: {numbered(meeting)} starts at "
                 f"{show_time(as_utc(meeting.scheduled_for), meeting.timezone)}."
             )
             await self._say(meeting.room_id, text, f"meet-remind-{meeting.id}")
@@ -389,7 +406,7 @@ class Meetings:
                 )
                 await self._say(
                     meeting.room_id,
-                    f"I could not add meeting #{meeting.id} **{meeting.title}**: {exc}. "
+                    f"I could not add {numbered(meeting)}: {exc}. "
                     "Start it by hand with `!meet`.",
                     f"meet-start-{meeting.id}",
                 )
@@ -407,7 +424,7 @@ class Meetings:
     def _room_name(self, room_id: str) -> str:
         room = self.client.rooms.get(room_id)
         name = room.name if room is not None else None
-        return (name or "Meeting")[:255]
+        return (name or UNTITLED)[:255]
 
     def _widget(self, meeting: Meeting) -> MeetingWidget:
         return MeetingWidget(
@@ -429,9 +446,8 @@ class Meetings:
             if needs_token
             else widget.meeting_url()
         )
-        kind = "Audio meeting" if meeting.is_audio_only else "Meeting"
         return (
-            f"{kind} **{meeting.title}** has started: join from the widget at the top of "
+            f"{called(meeting)} has started: join from the widget at the top of "
             f"the room. On Element X or in a browser: [join the meeting]({link})"
         )
 

@@ -29,13 +29,14 @@ from nio import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from borough import events
 from borough.db import BotState, DirectRoom, HandledEvent
 from borough.profile_mirror import ProfileMirror
 from borough.settings import BotSettings, JitsiSettings
 from bots.admin import PartnerAdmin
 from bots.assembly import BotServices, command_registry
 from bots.blogs import BlogIndexer, Blogs
-from bots.commands import Request, UnknownCommand, UsageError
+from bots.commands import Help, Request, UnknownCommand, UsageError
 from bots.digest import Digests
 from bots.direct import DirectMessages
 from bots.heartbeat import Heartbeat
@@ -115,7 +116,7 @@ class BoroughBot:
         self.heartbeat = Heartbeat(self.sessions, self.settings.user_id)
         self.commands = command_registry()
         self.services = BotServices(
-            commands=self.commands,
+            help=Help(self.commands, self.admin.administers),
             profiles=self.profiles,
             microblog=self.microblog,
             blogs=self.blogs,
@@ -227,9 +228,13 @@ class BoroughBot:
     async def _handle(self, response: SyncResponse, since: str) -> None:
         for room_id, invite in response.rooms.invite.items():
             await self._on_invite(room_id, invite)
-        # Read any gap before the transaction, so no write lock waits on the homeserver.
+        # Read any gap before the transaction, so no write lock waits on the homeserver. Only
+        # the rooms the bot indexes need it: in a room where people talk, a missed command
+        # is stale and goes unanswered anyway, so a restart asks nothing of those rooms.
         gaps = {
             room_id: await self._missed(room_id, room.timeline, since)
+            if self._indexes(room_id, room.state)
+            else []
             for room_id, room in response.rooms.join.items()
         }
         # Index first, in one transaction; the sync position moves only after it commits.
@@ -302,6 +307,13 @@ class BoroughBot:
             # (commands typed in channels, digests) go here rather than into a new room.
             async with self.sessions.begin() as session:
                 await session.merge(DirectRoom(user_id=inviter, room_id=room_id))
+
+    def _indexes(self, room_id: str, state: list[Any]) -> bool:
+        """Whether the bot indexes this room: a channel or blog it knows, or one this sync's
+        state makes one (a room it has just joined)."""
+        if room_id in self.indexer.channels or room_id in self.blog_index.rooms:
+            return True
+        return any(e.source.get("type") in (events.CHANNEL, events.BLOG) for e in state)
 
     def _publishes(self, room_id: str) -> str | None:
         """The name of the channel or blog this room is, or None for a room where people talk."""

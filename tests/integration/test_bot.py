@@ -11,7 +11,7 @@ from urllib.parse import quote
 import pytest
 from sqlalchemy import func, select
 
-from borough.db import Post, create_engine, session_factory
+from borough.db import ChannelMember, Post, create_engine, session_factory
 from borough.settings import BotSettings
 from tests.conftest import Homeserver, borough, write_settings
 from tests.integration.running_bot import ThreadedBot
@@ -69,16 +69,18 @@ class Person:
             )
         )
 
-    def wait_for(self, matches: object, attempts: int = 12) -> dict:
+    def wait_for(self, matches: object, attempts: int = 12, room: str | None = None) -> dict:
+        """The first event in `room` (their DM with the bot, unless named) that `matches`."""
+        room_id = room or self.room
         for _ in range(attempts):
             sync = self.hs.call(
                 "GET", f"/_matrix/client/v3/sync?timeout=5000&since={self.since}", self.token
             )
             self.since = sync["next_batch"]
-            room = sync.get("rooms", {}).get("join", {}).get(self.room, {})
+            joined = sync.get("rooms", {}).get("join", {}).get(room_id, {})
             for event in [
-                *room.get("state", {}).get("events", []),
-                *room.get("timeline", {}).get("events", []),
+                *joined.get("state", {}).get("events", []),
+                *joined.get("timeline", {}).get("events", []),
             ]:
                 if matches(event):  # type: ignore[operator]
                     return event
@@ -192,6 +194,49 @@ def test_the_bot_recovers_by_itself_after_synapse_was_down(
         "GET", "/_matrix/client/v3/sync?timeout=0", people["tstaff"].token
     )["next_batch"]
     assert "Borough commands" in people["tstaff"].ask("!help")
+
+
+def test_meet_is_answered_in_a_team_room_the_chart_made(
+    homeserver: Homeserver, bot: ThreadedBot, people: dict[str, Person], app_database_url: str
+) -> None:
+    """Apply makes the bot a member of every room where people type (not of spaces), so a
+    command in a unit's team or general room is answered there, and nothing said there is
+    indexed as a post or kept as a channel's readers."""
+    bot_id, tara = bot.settings.user_id, people["tstaff"]
+    team, general = homeserver.room_id("tteam-team"), homeserver.room_id("tsub-general")
+    for room_id in (team, general):
+        members = homeserver.admin("GET", f"/_synapse/admin/v1/rooms/{quote(room_id)}/members")
+        assert bot_id in members["members"]
+    space = homeserver.room_id("tteam")
+    members = homeserver.admin("GET", f"/_synapse/admin/v1/rooms/{quote(space)}/members")
+    assert bot_id not in members["members"]
+    chat = post(homeserver, tara.token, team, {"msgtype": "m.text", "body": "Coffee? #break"})
+    asked = post(homeserver, tara.token, team, {"msgtype": "m.text", "body": "!meet"})
+    answer = tara.wait_for(lambda ev: _replies_to(ev, asked), room=team)
+    assert answer["sender"] == bot_id
+    assert "has started" in answer["content"]["body"]
+    assert "**Meeting**" not in answer["content"]["body"]
+    asked = post(homeserver, tara.token, general, {"msgtype": "m.text", "body": "!help meet end"})
+    answer = tara.wait_for(lambda ev: _replies_to(ev, asked), room=general)
+    assert "`!meet end`" in answer["content"]["body"]
+
+    async def indexed() -> tuple[int, int]:
+        engine = create_engine(app_database_url)
+        try:
+            async with session_factory(engine)() as session:
+                posts = await session.scalar(
+                    select(func.count()).select_from(Post).where(Post.room_id.in_([team, general]))
+                )
+                readers = await session.scalar(
+                    select(func.count())
+                    .select_from(ChannelMember)
+                    .where(ChannelMember.room_id.in_([team, general]))
+                )
+                return int(posts or 0), int(readers or 0)
+        finally:
+            await engine.dispose()
+
+    assert chat and asyncio.run(indexed()) == (0, 0)
 
 
 # --- microblog --------------------------------------------------------------------------------

@@ -357,7 +357,7 @@ def test_a_scheduled_meeting_is_reminded_and_started_once_across_restarts(
     clock.offset = timedelta(0)
     bot.start()
     notices = team.notices()
-    assert sum(f"Reminder: meeting #{number} " in n for n in notices) == 1
+    assert sum(f"Reminder: Meeting #{number} " in n for n in notices) == 1
     assert sum("**Planning** has started" in n for n in notices) == 1
     (meeting,) = [m for m in meetings(app_database_url, team.room_id) if m.id == number]
     assert meeting.reminded_at is not None and meeting.started_at is not None

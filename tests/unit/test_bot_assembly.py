@@ -43,7 +43,7 @@ import importlib, json, sys
 importlib.import_module(sys.argv[1])
 from bots.assembly import command_registry
 registry = command_registry()
-print(json.dumps({"names": sorted(registry.commands), "help": registry.help()}))
+print(json.dumps({"names": sorted(registry.commands), "help": registry.help(is_admin=True)}))
 """
 
 

@@ -188,6 +188,24 @@ def test_help_explains_a_sub_command() -> None:
         registry.help("profile colour")
 
 
+def test_admin_commands_are_listed_only_to_admins() -> None:
+    staff, admin = registry.help(), registry.help(is_admin=True)
+    assert "!admin" not in staff and "- `!admin suspend PERSON REASON…`" in admin
+    assert "- `!meet [TITLE…]`" in staff and "- `!meet [TITLE…]`" in admin
+    assert "`!admin people`" in registry.help("admin", is_admin=True)
+    with pytest.raises(UsageError, match="There is no `!admin` command"):
+        registry.help("admin")
+    with pytest.raises(UnknownCommand) as unknown:
+        registry.parse("!frobnicate")
+    assert "`!meet`" in str(unknown.value) and "`!admin`" not in str(unknown.value)
+
+
+def test_help_says_where_the_bot_cannot_hear() -> None:
+    answer = registry.help()
+    assert "Spaces have no chat, so I cannot hear you there" in answer
+    assert "every room of your teams, channels and partnerships" in answer
+
+
 def test_a_bad_choice_names_the_thing_and_its_choices() -> None:
     with pytest.raises(
         UsageError, match="`nope` is not a valid widget: choose `people` or `timeline`"

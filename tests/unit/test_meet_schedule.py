@@ -17,8 +17,11 @@ from borough.meetings import MeetingStore, as_utc
 from borough.room_power import RoomPower
 from bots.commands import UsageError
 from bots.meet import (
+    UNTITLED,
+    called,
     check_ahead,
     looks_like_zone,
+    numbered,
     parse_duration,
     parse_local_time,
     show_time,
@@ -224,3 +227,14 @@ async def test_an_idle_standing_session_ends_and_the_next_admission_starts_anoth
     assert second is not None and second.id != first.id
     ended = await store.get(first.id)
     assert ended is not None and ended.ended_at is not None
+
+
+def test_a_meeting_without_a_title_is_never_called_meeting_meeting() -> None:
+    untitled = Meeting(id=3, title=UNTITLED, is_audio_only=False)
+    assert f"{called(untitled)} has started" == "The meeting has started"
+    assert numbered(untitled) == "Meeting #3"
+    audio = Meeting(id=4, title=UNTITLED, is_audio_only=True)
+    assert called(audio) == "The audio meeting"
+    titled = Meeting(id=5, title="Budget review", is_audio_only=True)
+    assert called(titled) == "Audio meeting **Budget review**"
+    assert numbered(titled) == "Meeting #5 **Budget review**"
