@@ -19,7 +19,14 @@ from typing import Any
 from sqlalchemy import ColumnElement, delete, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from borough.db import DirectoryDirty, DirectoryEntry, Profile, ProfileFieldRow, UnitRow
+from borough.db import (
+    DirectoryDirty,
+    DirectoryEntry,
+    OrganisationRow,
+    Profile,
+    ProfileFieldRow,
+    UnitRow,
+)
 from borough.directory_index import (
     FIELDS,
     FtsRule,
@@ -202,6 +209,30 @@ def card_for(asker: Viewer, row: Profile, manager_name: str | None) -> Card:
             if (value := fields.get(name)) is not None
         ),
     )
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where someone sits, by name: their organisation and units as the org chart calls
+    them, so that no answer shows a key such as `northbridge` or `comms`."""
+
+    organisation: str | None
+    units: tuple[str, ...]
+
+
+async def place_of(session: AsyncSession, organisation: str | None, units: Sequence[str]) -> Place:
+    """Names for an organisation key and unit keys, as apply last wrote them; a key not
+    (yet) in the app database is shown as it is."""
+    org_name = (
+        await session.scalar(
+            select(OrganisationRow.name).where(OrganisationRow.key == organisation)
+        )
+        if organisation
+        else None
+    )
+    rows = await session.execute(select(UnitRow.key, UnitRow.name).where(UnitRow.key.in_(units)))
+    names = {key: name for key, name in rows.tuples()}
+    return Place(org_name or organisation, tuple(names.get(key, key) for key in units))
 
 
 async def find_people(

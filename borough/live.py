@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from borough import events
-from borough.db import LiveSnapshot, Profile, UnitRow
+from borough.db import LiveSnapshot, OrganisationRow, Profile, UnitRow
 from borough.matrix import MatrixClient, MatrixError, q
 
 logger = logging.getLogger(__name__)
@@ -89,6 +89,7 @@ class LiveNetwork:
     users: dict[str, LiveUser] = field(default_factory=dict)
     profiles: dict[str, Profile] = field(default_factory=dict)
     units: dict[str, UnitRow] = field(default_factory=dict)
+    organisations: dict[str, OrganisationRow] = field(default_factory=dict)
 
     def room_id(self, key: str) -> str | None:
         room = self.rooms.get(key)
@@ -146,6 +147,9 @@ async def read_live(
             rows = (await session.scalars(select(Profile))).all()
             live.profiles = {row.user_id: row for row in rows}
             live.units = {row.key: row for row in (await session.scalars(select(UnitRow))).all()}
+            live.organisations = {
+                row.key: row for row in (await session.scalars(select(OrganisationRow))).all()
+            }
         async with sessions() as session:
             await _save_snapshot(session, _reader(client), rooms, since)
             try:

@@ -127,6 +127,8 @@ class DesiredNetwork:
     people: dict[str, Person] = field(default_factory=dict)
     #: unit key -> (name, organisation key, parent key), for the app database.
     units: dict[str, tuple[str, str, str | None]] = field(default_factory=dict)
+    #: organisation key -> name, for the app database.
+    organisations: dict[str, str] = field(default_factory=dict)
     #: The Jitsi server; rooms with a standing meeting get its widget only when known.
     jitsi: JitsiSettings | None = None
     #: The widget server as Element reaches it; rooms' widgets are written only when known.
@@ -225,6 +227,7 @@ class _Builder:
             )
             self.net.people[uid] = person
         for org in chart.organisations:
+            self.net.organisations[org.key] = org.name
             people = self.index.people_of_organisation(org)
             self._add(
                 DesiredRoom(

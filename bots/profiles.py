@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from borough import directory
 from borough.db import Profile, ProfileFieldRow
-from borough.directory import Card, DirectoryError, DirectoryQuery, PersonSummary
+from borough.directory import Card, DirectoryError, DirectoryQuery, PersonSummary, Place
 from borough.profile_mirror import ProfileMirror
 from borough.wording import count
 from bots.commands import Arg, Commands, Request, UsageError
@@ -67,7 +67,9 @@ class ProfileDirectory:
         async with self.sessions() as session:
             asker = await directory.viewer(session, viewer_id)
             with _usage():
-                return render_card(await directory.card(session, asker, owner_id))
+                shown = await directory.card(session, asker, owner_id)
+            place = await directory.place_of(session, shown.organisation, shown.units)
+        return render_card(shown, place)
 
     async def find_people(self, text: str, limit: int = 10) -> list[PersonSummary]:
         async with self.sessions() as session:
@@ -162,12 +164,15 @@ def _managed(field: str) -> str:
     return f"Your {field} comes from your organisation's org chart; ask your Borough admin to change it."
 
 
-def render_card(card: Card) -> str:
-    lines = [f"**{card.display_name}**" + (f" — {card.title}" if card.title else "")]
-    if card.organisation:
-        lines.append(f"- Organisation: {card.organisation}")
-    if card.units:
-        lines.append(f"- Units: {', '.join(card.units)}")
+def render_card(card: Card, place: Place) -> str:
+    """A profile card: the name and title, where they sit, then one line per detail. The
+    blank line matters: Markdown without it runs the details into the name's paragraph,
+    and Element showed the whole card as one line joined by " - "."""
+    lines = [f"**{card.display_name}**" + (f" — {card.title}" if card.title else ""), ""]
+    if place.organisation:
+        lines.append(f"- Organisation: {place.organisation}")
+    if place.units:
+        lines.append(f"- {'Unit' if len(place.units) == 1 else 'Units'}: {', '.join(place.units)}")
     if card.manager_name:
         lines.append(f"- Manager: {card.manager_name}")
     if card.email:

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from borough import audit, directory
-from borough.db import Profile, ProfileFieldRow, UnitRow
+from borough.db import OrganisationRow, Profile, ProfileFieldRow, UnitRow
 from borough.live import expect_writes
 from borough.matrix import MatrixClient, MatrixError, q
 from provisioning import mirror
@@ -28,6 +28,7 @@ from provisioning.plan import (
     CreateRoom,
     CreateUser,
     DeactivateUser,
+    DeleteOrganisation,
     DeleteUnit,
     Join,
     Kick,
@@ -36,6 +37,7 @@ from provisioning.plan import (
     Operation,
     Plan,
     RoomRef,
+    SaveOrganisation,
     SaveProfile,
     SaveUnit,
     SetAlias,
@@ -47,7 +49,7 @@ logger = logging.getLogger(__name__)
 
 
 #: Operations on the app database alone; a phase of them runs in one transaction.
-DatabaseOp = SaveProfile | MarkLeft | SaveUnit | DeleteUnit
+DatabaseOp = SaveProfile | MarkLeft | SaveUnit | DeleteUnit | SaveOrganisation | DeleteOrganisation
 
 
 class UnresolvedRoom(Exception):
@@ -203,7 +205,14 @@ class Applier:
                 )
             case MirrorProfile():
                 await mirror.push(self.client, self.sessions, op, self.mirror_lock)
-            case SaveProfile() | MarkLeft() | SaveUnit() | DeleteUnit():
+            case (
+                SaveProfile()
+                | MarkLeft()
+                | SaveUnit()
+                | DeleteUnit()
+                | SaveOrganisation()
+                | DeleteOrganisation()
+            ):
                 async with self.sessions.begin() as session:
                     await self._run_in_session(op, session)
 
@@ -257,6 +266,11 @@ class Applier:
             case DeleteUnit(key=key):
                 if (unit := await session.get(UnitRow, key)) is not None:
                     await session.delete(unit)
+            case SaveOrganisation(key=key, name=name):
+                await session.merge(OrganisationRow(key=key, name=name))
+            case DeleteOrganisation(key=key):
+                if (gone := await session.get(OrganisationRow, key)) is not None:
+                    await session.delete(gone)
 
     async def _save_profile(self, op: SaveProfile, session: AsyncSession) -> None:
         person = op.person

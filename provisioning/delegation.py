@@ -19,11 +19,13 @@ from provisioning.plan import (
     CreateRoom,
     CreateUser,
     DeactivateUser,
+    DeleteOrganisation,
     DeleteUnit,
     Join,
     Kick,
     MarkLeft,
     MirrorProfile,
+    SaveOrganisation,
     SaveProfile,
     SaveUnit,
     SetAlias,
@@ -58,6 +60,8 @@ class OrgScope:
                 return op.room_key in self.rooms or op.user_id in self.people
             case SaveUnit() | DeleteUnit():
                 return op.key in self.units
+            case SaveOrganisation() | DeleteOrganisation():
+                return op.key == self.organisation
         return False
 
 

@@ -131,6 +131,17 @@ class DeleteUnit:
     key: str
 
 
+@dataclass(frozen=True)
+class SaveOrganisation:
+    key: str
+    name: str
+
+
+@dataclass(frozen=True)
+class DeleteOrganisation:
+    key: str
+
+
 Operation = (
     CreateUser
     | UpdateUser
@@ -145,6 +156,8 @@ Operation = (
     | MarkLeft
     | SaveUnit
     | DeleteUnit
+    | SaveOrganisation
+    | DeleteOrganisation
 )
 
 # Phases run in order; operations inside one phase run concurrently.
@@ -272,6 +285,7 @@ def make_plan(
     planner.rooms()
     planner.profiles()
     planner.units()
+    planner.organisations()
     if mirror is not None:
         planner.changes += mirror.changes(desired)
     planner.hold_back(suspended)
@@ -700,6 +714,34 @@ class _Planner:
                     key,
                     "no longer in the org chart",
                     DeleteUnit(key),
+                    is_destructive=True,
+                )
+            )
+
+    def organisations(self) -> None:
+        """Organisation names in the app database, for the bot's cards and welcomes."""
+        for key, name in sorted(self.desired.organisations.items()):
+            row = self.live.organisations.get(key)
+            if row is None or row.name != name:
+                self.add(
+                    Change(
+                        PHASE_PROFILES,
+                        "organisations",
+                        "+" if row is None else "~",
+                        key,
+                        name,
+                        SaveOrganisation(key, name),
+                    )
+                )
+        for key in sorted(set(self.live.organisations) - set(self.desired.organisations)):
+            self.destructive(
+                Change(
+                    PHASE_PROFILES,
+                    "organisations",
+                    "-",
+                    key,
+                    "no longer in the org chart",
+                    DeleteOrganisation(key),
                     is_destructive=True,
                 )
             )

@@ -20,6 +20,7 @@ _GROUP_ORDER = [
     "members",
     "retired",
     "units",
+    "organisations",
     "profiles",
 ]
 

@@ -42,6 +42,7 @@ from borough.db.models import (
     MeetingParticipant,
     MirroredAvatar,
     MirroredProfile,
+    OrganisationRow,
     Post,
     PostMention,
     PostTag,
@@ -50,6 +51,7 @@ from borough.db.models import (
     Reaction,
     Repost,
     UnitRow,
+    WelcomeSent,
 )
 from borough.errors import DatabaseUnreachable, DatabaseUrlError
 
@@ -78,6 +80,7 @@ __all__ = [
     "MeetingParticipant",
     "MirroredAvatar",
     "MirroredProfile",
+    "OrganisationRow",
     "Post",
     "PostMention",
     "PostTag",
@@ -86,6 +89,7 @@ __all__ = [
     "Reaction",
     "Repost",
     "UnitRow",
+    "WelcomeSent",
     "alembic_config",
     "create_engine",
     "database_url",

@@ -440,3 +440,28 @@ class LiveSnapshot(Base):
     saved_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
     )
+
+
+# --- Names and first steps (issue 18, migration 0015) -----------------------------------------
+
+
+class OrganisationRow(Base):
+    """An organisation as last applied from the org chart: its name, for cards and welcomes."""
+
+    __tablename__ = "organisations"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+
+
+class WelcomeSent(Base):
+    """The one welcome message a person gets from the bot. Committed before the send, with
+    the transaction id the send uses, so a restart retries the same send and never repeats."""
+
+    __tablename__ = "welcomes_sent"
+
+    user_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    txn_id: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    #: Set once Synapse accepted the message; a row without it is a send to finish.
+    event_id: Mapped[str | None] = mapped_column(String(255))

@@ -130,6 +130,8 @@ def test_profile_card_and_setting_a_field(people: dict[str, Person]) -> None:
         and "Phone: 0207 000 0000" in card
         and "Bio: Hello" in card
     )
+    # Names, not keys, one detail a line (apply keeps the names in the app database).
+    assert "\n- Organisation: Test Council\n- Units: Test Team, Test Sub-team\n" in card
     assert "visible to **partners**" in tara.ask("!profile set pronouns she/her")
     assert "Pronouns: she/her" in tara.ask("!profile")
 

@@ -344,7 +344,7 @@ def test_a_scheduled_meeting_is_reminded_and_started_once_across_restarts(
     clock.offset = timedelta(hours=1, minutes=55)
     bot.start()
     wait_for_ticks(bot, 3)
-    wait_until(lambda: any(f"meeting #{number}" in n for n in team.notices()), 30, "the reminder")
+    wait_until(lambda: any(f"Meeting #{number}" in n for n in team.notices()), 30, "the reminder")
     bot.stop()
     for _ in range(2):  # two restarts after the start time: the second must do nothing
         clock.offset = timedelta(hours=2, minutes=5)

@@ -190,6 +190,9 @@ def test_admin_commands_in_chat_are_scoped_to_the_askers_organisation(
     hana = Person(homeserver, "hadmin", admin_bot.user_id)
     hugo = Person(homeserver, "hnurse", admin_bot.user_id)
 
+    # `!help` lists the admin commands to admins only (the org space's power levels say who).
+    assert "- `!admin suspend PERSON REASON…`" in hana.ask("!help")
+    assert "!admin" not in hugo.ask("!help")
     people = hana.ask("!admin people")
     assert people.startswith("**fhealth**: 2 people, 1 left")  # hmidwife left above
     assert f"Hugo Nurse ({homeserver.user_id('hnurse')})" in people

@@ -11,13 +11,14 @@ from sqlalchemy import select
 
 from borough import events
 from borough.db import Post, create_engine, migrate, session_factory
+from borough.directory import Card, Place
 from borough.visibility import Viewer, may_see
 from borough.wording import MAX_PAGE, count, quoted
 from bots.assembly import command_registry
 from bots.commands import Arg, CommandRegistry, Commands, Request, UnknownCommand, UsageError
 from bots.index import Indexer
 from bots.meet import parse_duration, parse_local_time, zone
-from bots.profiles import parse_query
+from bots.profiles import parse_query, render_card
 from bots.replies import notice
 
 registry = command_registry()
@@ -249,3 +250,26 @@ async def test_the_bots_own_notices_in_a_channel_are_never_posts(tmp_path: Path)
             assert set(await session.scalars(select(Post.event_id))) == {"$boost", "$news"}
     finally:
         await engine.dispose()
+
+
+def test_a_profile_card_is_laid_out_line_by_line_with_names_not_keys() -> None:
+    """Element showed the card as one grey paragraph joined by " - ", with keys
+    (`Organisation: northbridge`); the card's HTML now has a line per detail, by name."""
+    card = Card(
+        user_id="@tara:hs",
+        display_name="Tara Staff",
+        title="Housing officer",
+        organisation="northbridge",
+        units=("comms",),
+        manager_name="Tom Manager",
+        email=None,
+        fields=(("bio", "Hello <script>x</script>"),),
+    )
+    text = render_card(card, Place("Northbridge Council", ("Communications",)))
+    html = notice(text)["formatted_body"]
+    assert html.startswith("<p><strong>Tara Staff</strong> — Housing officer</p>\n<ul>")
+    assert "<li>Organisation: Northbridge Council</li>" in html
+    assert "<li>Unit: Communications</li>" in html and "<li>Manager: Tom Manager</li>" in html
+    assert "northbridge" not in html and "comms" not in html
+    assert "<script>" not in html
+    assert "\n- Organisation: Northbridge Council\n" in text  # the plain body reads too

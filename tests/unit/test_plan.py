@@ -61,7 +61,22 @@ def test_the_plan_prints_in_a_stable_grouped_order() -> None:
         "links",
         "members",
         "units",
+        "organisations",
         "profiles",
+    ]
+
+
+def test_organisation_names_are_planned_into_the_app_database() -> None:
+    """Cards and the welcome message name an organisation, not its key; the bot reads the
+    name from the app database, where apply keeps it."""
+    saved = [
+        c
+        for c in make_plan(DESIRED, LiveNetwork(), PlanOptions()).changes
+        if c.group == "organisations"
+    ]
+    assert [(c.target, c.detail) for c in saved] == [
+        ("tcouncil", "Test Council"),
+        ("tpolice", "Test Police"),
     ]
 
 
