@@ -231,7 +231,7 @@ async def place_of(session: AsyncSession, organisation: str | None, units: Seque
         else None
     )
     rows = await session.execute(select(UnitRow.key, UnitRow.name).where(UnitRow.key.in_(units)))
-    names = {key: name for key, name in rows.tuples()}
+    names = {key: name for key, name in rows}
     return Place(org_name or organisation, tuple(names.get(key, key) for key in units))
 
 

@@ -22,6 +22,11 @@ if TYPE_CHECKING:
 
 JoinRule = Literal["invite", "restricted", "public"]
 
+#: The service account's display name: Element names it on every room it created ("Borough
+#: network created this room"). Not the bot's name ("Borough"): the two share every room, and
+#: Element would tell two same-named members apart only by their bare ids.
+SERVICE_DISPLAY_NAME = "Borough network"
+
 #: Keys of the public community space and its welcome room, where unmatched people land.
 COMMUNITY_SPACE = "community"
 COMMUNITY_WELCOME = "community/welcome"

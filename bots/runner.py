@@ -41,12 +41,14 @@ from bots.digest import Digests
 from bots.direct import DirectMessages
 from bots.heartbeat import Heartbeat
 from bots.homeserver import HomeserverRefused, checked
+from bots.identity import BotIdentity
 from bots.index import Indexer
 from bots.meet import Clock, Meetings, utc_now
 from bots.microblog import Microblog
 from bots.profiles import ProfileDirectory
 from bots.replies import notice
 from bots.sharing import Reposts
+from bots.welcome import Welcomes
 from bots.widgets_cmd import RoomWidgets
 
 logger = logging.getLogger(__name__)
@@ -75,6 +77,8 @@ class BoroughBot:
     jitsi: JitsiSettings = field(default_factory=JitsiSettings)
     public_url: str = "http://localhost:8090"
     meeting_interval: float = 15.0
+    #: Seconds between looks for welcomes to send (bots.welcome).
+    welcome_interval: float = 5.0
 
     def __post_init__(self) -> None:
         self.client = AsyncClient(
@@ -114,6 +118,14 @@ class BoroughBot:
         self.room_widgets = RoomWidgets(self.client, self.public_url, self.microblog)
         self.direct = DirectMessages(self.sessions, self.client)
         self.heartbeat = Heartbeat(self.sessions, self.settings.user_id)
+        self.identity = BotIdentity(self.sessions, self.client)
+        self.welcomes = Welcomes(
+            self.sessions,
+            self.direct,
+            self.server_name,
+            self.settings.user_id,
+            self.welcome_interval,
+        )
         self.commands = command_registry()
         self.services = BotServices(
             help=Help(self.commands, self.admin.administers),
@@ -177,8 +189,12 @@ class BoroughBot:
             await self._index_state(first)
             since = first.next_batch
             await self._save_since(since)
+        # In the background: a new name is written into every room the bot is in, which
+        # must not hold up the first answers.
+        identity = asyncio.create_task(self.identity.ensure())
         digests = asyncio.create_task(self.digests.run(self._stopping))
         meetings = asyncio.create_task(self.meetings.run(self._stopping))
+        welcomes = asyncio.create_task(self.welcomes.run(self._stopping))
         try:
             full_state = True
             failures = 0
@@ -199,8 +215,10 @@ class BoroughBot:
                 since = response.next_batch
                 await self._save_since(since)
         finally:
+            identity.cancel()
             digests.cancel()
             meetings.cancel()
+            welcomes.cancel()
 
     async def _sleep(self, seconds: float) -> None:
         try:
@@ -246,6 +264,8 @@ class BoroughBot:
                 for source in [*gaps[room_id], *(e.source for e in room.timeline.events)]:
                     await self.indexer.timeline(session, room_id, source)
                     await self.blog_index.timeline(session, room_id, source)
+            # A sign-in (a new device) or a join where the bot is: welcome those placed.
+            await self.welcomes.note(session, response.device_list.changed)
         for room_id, room in response.rooms.join.items():
             changed = [e.source for e in room.state]
             changed += [e.source for e in room.timeline.events if "state_key" in e.source]

@@ -34,6 +34,7 @@ from provisioning.plan import (
     Kick,
     MarkLeft,
     MirrorProfile,
+    NameAccount,
     Operation,
     Plan,
     RoomRef,
@@ -159,6 +160,10 @@ class Applier:
                     body["deactivated"] = False
                 await self.client.request(
                     "PUT", f"/_synapse/admin/v2/users/{q(user.user_id)}", body
+                )
+            case NameAccount(user_id=user_id, display_name=name):
+                await self.client.request(
+                    "PUT", f"/_synapse/admin/v2/users/{q(user_id)}", {"displayname": name}
                 )
             case DeactivateUser(user_id=user_id):
                 await self.client.request(

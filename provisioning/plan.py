@@ -15,7 +15,7 @@ from borough import events
 from borough.db import Profile
 from borough.errors import Refused
 from borough.live import LiveNetwork, LiveRoom
-from borough.network import DesiredNetwork, DesiredRoom, DesiredUser
+from borough.network import SERVICE_DISPLAY_NAME, DesiredNetwork, DesiredRoom, DesiredUser
 from borough.org import Person
 from borough.room_power import required_level
 from borough.room_widgets import side_panel_layout
@@ -132,6 +132,14 @@ class DeleteUnit:
 
 
 @dataclass(frozen=True)
+class NameAccount:
+    """Set an account's display name and nothing else (Borough's service account)."""
+
+    user_id: str
+    display_name: str
+
+
+@dataclass(frozen=True)
 class SaveOrganisation:
     key: str
     name: str
@@ -158,6 +166,7 @@ Operation = (
     | DeleteUnit
     | SaveOrganisation
     | DeleteOrganisation
+    | NameAccount
 )
 
 # Phases run in order; operations inside one phase run concurrently.
@@ -386,6 +395,18 @@ class _Planner:
                         UpdateUser(user, reactivate=live.is_deactivated),
                     )
                 )
+        service = self.live.users.get(self.desired.service_user)
+        if service is not None and service.display_name != SERVICE_DISPLAY_NAME:
+            self.add(
+                Change(
+                    PHASE_USERS,
+                    "users",
+                    "~",
+                    service.user_id,
+                    f"display name '{service.display_name}' → '{SERVICE_DISPLAY_NAME}'",
+                    NameAccount(service.user_id, SERVICE_DISPLAY_NAME),
+                )
+            )
         for uid, profile in sorted(self.live.profiles.items()):
             if profile.is_managed and profile.left_at is None and uid not in self.desired.users:
                 change = Change(

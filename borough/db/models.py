@@ -442,7 +442,7 @@ class LiveSnapshot(Base):
     )
 
 
-# --- Names and first steps (issue 18, migration 0015) -----------------------------------------
+# --- Names and first steps (issue 18, migration 0017) -----------------------------------------
 
 
 class OrganisationRow(Base):

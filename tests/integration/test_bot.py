@@ -11,8 +11,18 @@ from urllib.parse import quote
 import pytest
 from sqlalchemy import func, select
 
-from borough.db import ChannelMember, Post, create_engine, session_factory
+from borough.db import (
+    ChannelMember,
+    MirroredAvatar,
+    Post,
+    WelcomeSent,
+    create_engine,
+    session_factory,
+)
+from borough.network import SERVICE_DISPLAY_NAME
 from borough.settings import BotSettings
+from borough.testing.waiting import wait_until
+from bots.identity import BOT_DISPLAY_NAME
 from tests.conftest import Homeserver, borough, write_settings
 from tests.integration.running_bot import ThreadedBot
 
@@ -179,6 +189,7 @@ def test_a_restart_answers_what_came_in_while_down_exactly_once(
         m["content"]["m.relates_to"]["m.in_reply_to"]["event_id"]
         for m in messages
         if m.get("content", {}).get("msgtype") == "m.notice"
+        and "m.relates_to" in m["content"]  # answers; the welcome answers nothing
     ]
     assert len(replied_to) == len(set(replied_to))
     assert before in replied_to and while_down in replied_to
@@ -239,6 +250,97 @@ def test_meet_is_answered_in_a_team_room_the_chart_made(
             await engine.dispose()
 
     assert chat and asyncio.run(indexed()) == (0, 0)
+
+
+def test_the_bot_and_the_service_account_have_names_and_the_avatar_is_uploaded_once(
+    homeserver: Homeserver, bot: ThreadedBot, app_database_url: str
+) -> None:
+    def profile(user_id: str) -> dict:
+        return dict(homeserver.admin("GET", f"/_matrix/client/v3/profile/{quote(user_id)}"))
+
+    bot_id = bot.settings.user_id
+    wait_until(
+        lambda: profile(bot_id).get("avatar_url", "").startswith("mxc://"), 30, "the bot's avatar"
+    )
+    first = profile(bot_id)
+    assert first["displayname"] == BOT_DISPLAY_NAME
+    assert profile(homeserver.service_user)["displayname"] == SERVICE_DISPLAY_NAME
+    # Once more, as a restart would: nothing is uploaded again and nothing changes.
+    assert bot.bot is not None and bot.loop is not None
+    asyncio.run_coroutine_threadsafe(bot.bot.identity.ensure(), bot.loop).result(30)
+    assert profile(bot_id) == first
+
+    async def uploads() -> int:
+        engine = create_engine(app_database_url)
+        try:
+            async with session_factory(engine)() as session:
+                return int(
+                    await session.scalar(select(func.count()).select_from(MirroredAvatar)) or 0
+                )
+        finally:
+            await engine.dispose()
+
+    assert asyncio.run(uploads()) == 1
+
+
+def test_a_person_signing_in_is_welcomed_once_with_their_places_as_links(
+    homeserver: Homeserver, bot: ThreadedBot, app_database_url: str
+) -> None:
+    """Signing in makes a device, which the bot's sync reports; the welcome is recorded in
+    the app database and sent once, whatever restarts and later sign-ins follow."""
+    bot_id, theo = bot.settings.user_id, homeserver.user_id("tnew")
+    token = homeserver.login_as("tnew")  # Theo's first sign-in
+
+    def invite_from_bot() -> str | None:
+        sync = homeserver.call("GET", "/_matrix/client/v3/sync?timeout=0", token)
+        for room_id, room in sync.get("rooms", {}).get("invite", {}).items():
+            senders = {e["sender"] for e in room["invite_state"]["events"]}
+            if bot_id in senders:
+                return str(room_id)
+        return None
+
+    wait_until(lambda: invite_from_bot() is not None, 30, "the bot's welcome")
+    dm = invite_from_bot()
+    assert dm is not None
+    homeserver.call("POST", f"/_matrix/client/v3/join/{quote(dm)}", token, {})
+
+    def welcomes() -> list[dict]:
+        messages = homeserver.call(
+            "GET", f"/_matrix/client/v3/rooms/{quote(dm)}/messages?dir=b&limit=50", token
+        )["chunk"]
+        return [m for m in messages if "Welcome to Borough" in str(m["content"].get("body"))]
+
+    wait_until(lambda: len(welcomes()) == 1, 30, "the welcome message")
+    (welcome,) = welcomes()
+    body, html = welcome["content"]["body"], welcome["content"]["formatted_body"]
+    assert body.startswith("**Welcome to Borough, Theo.**")
+    server = quote(f":{homeserver.server_name}")
+    assert f"[Test Council](https://matrix.to/#/%23tcouncil{server})" in body
+    assert f"Your team: [Test Sub-team](https://matrix.to/#/%23tsub{server})" in body
+    assert "Directorate leadership" not in body  # Theo is in no channel of tdir's
+    assert "`!profile`" in body and "`!find WORDS`" in body and "`!meet`" in body
+    assert '<a href="https://matrix.to/#/%23tsub' in html
+    # A restart, and another sign-in: no second welcome.
+    bot.stop()
+    bot.start()
+    homeserver.login_as("tnew")
+    theo_asks = Person(homeserver, "tnew", bot_id)
+    assert "Borough commands" in theo_asks.ask("!help")  # the bot has synced past the sign-in
+
+    async def recorded() -> int:
+        engine = create_engine(app_database_url)
+        try:
+            async with session_factory(engine)() as session:
+                found = await session.scalar(
+                    select(func.count()).select_from(WelcomeSent).where(WelcomeSent.user_id == theo)
+                )
+                return int(found or 0)
+        finally:
+            await engine.dispose()
+
+    assert asyncio.run(recorded()) == 1
+    assert len(welcomes()) == 1
+    assert invite_from_bot() is None
 
 
 # --- microblog --------------------------------------------------------------------------------

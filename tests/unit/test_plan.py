@@ -10,9 +10,18 @@ import pytest
 from borough import events
 from borough.db import Profile
 from borough.live import LiveNetwork, LiveRoom, LiveUser
-from borough.network import desired_network
+from borough.network import SERVICE_DISPLAY_NAME, desired_network
 from borough.org import load_org_chart, parse_org_chart
-from provisioning.plan import CreateRoom, Join, Kick, PlanOptions, RoomRef, SetState, make_plan
+from provisioning.plan import (
+    CreateRoom,
+    Join,
+    Kick,
+    NameAccount,
+    PlanOptions,
+    RoomRef,
+    SetState,
+    make_plan,
+)
 from provisioning.render import plan_lines
 from tests.conftest import EXAMPLE_ORG
 
@@ -78,6 +87,32 @@ def test_organisation_names_are_planned_into_the_app_database() -> None:
         ("tcouncil", "Test Council"),
         ("tpolice", "Test Police"),
     ]
+
+
+def test_the_service_account_gets_a_name_before_it_creates_any_room() -> None:
+    """Element says "borough created this room" with a bare id unless the account that made
+    the room has a display name; it is set in the users phase, before any room is made."""
+    unnamed = LiveNetwork(users={SERVICE: LiveUser(SERVICE, None, is_deactivated=False)})
+    plan = make_plan(DESIRED, unnamed, PlanOptions())
+    (naming,) = [c for c in plan.changes if isinstance(c.op, NameAccount)]
+    assert naming.op == NameAccount(SERVICE, SERVICE_DISPLAY_NAME) and naming.phase < min(
+        c.phase for c in plan.changes if isinstance(c.op, CreateRoom)
+    )
+    named = LiveNetwork(users={SERVICE: LiveUser(SERVICE, SERVICE_DISPLAY_NAME, False)})
+    assert not [
+        c for c in make_plan(DESIRED, named, PlanOptions()).changes if isinstance(c.op, NameAccount)
+    ]
+
+
+def test_the_bot_is_in_every_room_where_people_type_and_in_no_space() -> None:
+    bot = "@bot:hs"
+    rooms = desired_network(load_org_chart(SMALL), "hs", SERVICE, bot).rooms
+    with_bot = {key for key, room in rooms.items() if bot in room.members}
+    assert "unit/tteam/team" in with_bot and "unit/tsub/general" in with_bot
+    assert "channel/tsealed" in with_bot and "partnership/tpartners/general" in with_bot
+    assert not [key for key in with_bot if rooms[key].is_space]
+    assert "community/welcome" not in with_bot  # an open room: nobody is joined to it
+    assert all(dict(rooms[key].power_users)[bot] == events.MODERATOR for key in with_bot)
 
 
 def _live_room(key: str, members: set[str], users: dict[str, int]) -> LiveRoom:
