@@ -20,6 +20,7 @@ from bots.index import Indexer
 from bots.meet import parse_duration, parse_local_time, zone
 from bots.profiles import parse_query, render_card
 from bots.replies import notice
+from bots.welcome import Newcomer, welcome_text
 
 registry = command_registry()
 
@@ -273,3 +274,27 @@ def test_a_profile_card_is_laid_out_line_by_line_with_names_not_keys() -> None:
     assert "northbridge" not in html and "comms" not in html
     assert "<script>" not in html
     assert "\n- Organisation: Northbridge Council\n" in text  # the plain body reads too
+
+
+def test_the_welcome_names_places_as_links_and_three_commands() -> None:
+    text = welcome_text(
+        Newcomer(
+            first_name="Ana",
+            organisation=("Northbridge Council", "#northbridge:hs"),
+            units=(("Communications", "#comms:hs"),),
+            channels=(("Housing news", "!room:hs"),),
+        )
+    )
+    html = notice(text)["formatted_body"]
+    assert text.startswith("**Welcome to Borough, Ana.**")
+    assert (
+        "Your organisation: [Northbridge Council](https://matrix.to/#/%23northbridge%3Ahs)" in text
+    )
+    assert "Your team: [Communications](https://matrix.to/#/%23comms%3Ahs)" in text
+    assert 'href="https://matrix.to/#/%21room%3Ahs"' in html and ">Housing news</a>" in html
+    assert [line for line in text.splitlines() if line.startswith("- `!")] == [
+        "- `!profile`: your profile card, as colleagues see it",
+        "- `!find WORDS`: search the people directory",
+        "- `!meet`: start a meeting in the room you type it in",
+    ]
+    assert all(registry.parse(tried) is not None for tried in ("!profile", "!find x", "!meet"))
