@@ -175,9 +175,7 @@ class CommandRegistry:
             raise UsageError("I could not read that: a quote is not closed.") from None
         command, rest = self._match(words)
         if command is None:
-            known = sorted(
-                {n.split()[0] for n, c in self.commands.items() if not c.is_for_admins}
-            )
+            known = sorted({n.split()[0] for n, c in self.commands.items() if not c.is_for_admins})
             raise UnknownCommand(
                 f"Unknown command {quoted(PREFIX + (words[0] if words else ''))}. "
                 f"Try {', '.join(f'`{PREFIX}{k}`' for k in known)}, or `{PREFIX}help`."

@@ -113,10 +113,8 @@ class Digests:
         """Whether only this person and the bot are in the room (as the sync showed it)."""
         room = self.client.rooms.get(room_id)
         is_channel = await session.get(ChannelRow, room_id) is not None
-        return not is_channel and room is not None and set(room.users) == {
-            user_id,
-            self.client.user_id,
-        }
+        members = set(room.users) if room is not None else set()
+        return not is_channel and members == {user_id, self.client.user_id}
 
     # --- the loop --------------------------------------------------------------------------
 

@@ -406,8 +406,7 @@ class Meetings:
                 )
                 await self._say(
                     meeting.room_id,
-                    f"I could not add {numbered(meeting)}: {exc}. "
-                    "Start it by hand with `!meet`.",
+                    f"I could not add {numbered(meeting)}: {exc}. Start it by hand with `!meet`.",
                     f"meet-start-{meeting.id}",
                 )
                 await self.store.end(meeting.id, now)
