@@ -37,6 +37,7 @@ STATE_TYPES = [
     "m.room.create",
     "m.room.name",
     "m.room.topic",
+    "m.room.avatar",
     "m.room.join_rules",
     "m.room.power_levels",
     "m.room.canonical_alias",

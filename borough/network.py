@@ -31,6 +31,27 @@ SERVICE_DISPLAY_NAME = "Borough network"
 COMMUNITY_SPACE = "community"
 COMMUNITY_WELCOME = "community/welcome"
 
+#: The last line of the topic of a room left unencrypted by design, saying why: Element marks
+#: every unencrypted room in red, and staff should not read a choice as a fault.
+UNENCRYPTED_INDEXED = "Not end-to-end encrypted: posts are indexed for search and feeds."
+UNENCRYPTED_PUBLIC = "Not end-to-end encrypted: anyone may join this room and read it."
+
+
+def noted_topic(topic: str | None, note: str) -> str:
+    """`topic` with `note` on a line of its own at the end."""
+    return f"{topic}\n{note}" if topic else note
+
+
+def chart_topic(topic: str | None) -> str | None:
+    """A topic Borough wrote, as the org chart gives it: the encryption note taken off."""
+    if topic is None:
+        return None
+    for note in (UNENCRYPTED_INDEXED, UNENCRYPTED_PUBLIC):
+        if topic == note:
+            return None
+        topic = topic.removesuffix(f"\n{note}")
+    return topic
+
 
 @dataclass(frozen=True)
 class DesiredUser:
@@ -104,6 +125,11 @@ class DesiredRoom:
     channel: ChannelRules | None = None
     blog: BlogRules | None = None
     policy: SealedPolicy | None = None
+    #: Spaces besides the parent whose members may find and join the room: an unsealed
+    #: channel's organisations (and, for a public one, the community). Each lists the room.
+    open_to: tuple[str, ...] = ()
+    #: The chart's image for a space, relative to the org file; apply uploads it once.
+    avatar: str | None = None
     standing_meeting: bool = False
     #: Borough's own widgets (people directory, timeline), pinned; see borough.room_widgets.
     widgets: tuple[RoomWidget, ...] = ()
@@ -243,6 +269,7 @@ class _Builder:
                     join_rule="invite",
                     members=self.uids(people),
                     power_users=self._power(admins=self._admins_of([org.key]), moderators=()),
+                    avatar=org.avatar,
                     meta={
                         "organisation": {"kind": org.kind, "email_domains": list(org.email_domains)}
                     },
@@ -271,7 +298,7 @@ class _Builder:
                 key=COMMUNITY_SPACE,
                 alias="community",
                 name=community.name,
-                topic=community.topic,
+                topic=noted_topic(community.topic, UNENCRYPTED_PUBLIC),
                 is_space=True,
                 join_rule="public",
                 manages_members=False,
@@ -282,7 +309,7 @@ class _Builder:
                 key=COMMUNITY_WELCOME,
                 alias="community-welcome",
                 name=community.welcome_room,
-                topic=community.topic,
+                topic=noted_topic(community.topic, UNENCRYPTED_PUBLIC),
                 is_space=False,
                 parent_key=COMMUNITY_SPACE,
                 join_rule="public",
@@ -339,6 +366,7 @@ class _Builder:
                 members=self.uids(self.index.members_of_unit(unit)),
                 power_users=power,
                 depth=depth,
+                avatar=unit.avatar,
             )
         )
         for template_name in self.index.unit_rooms(unit):
@@ -372,12 +400,15 @@ class _Builder:
         people = audience[template.reach]
         name = template.name.replace("{name}", owner_name)
         is_sealed = bool(rules and rules.sealed)
+        topic = template.topic.replace("{name}", owner_name) if template.topic else None
+        if rules or template.blog:
+            topic = noted_topic(topic, UNENCRYPTED_INDEXED)
         self._add(
             DesiredRoom(
                 key=f"{space_key}/{template_name}",
                 alias=f"{owner_key}-{template_name}",
                 name=name,
-                topic=template.topic.replace("{name}", owner_name) if template.topic else None,
+                topic=topic,
                 is_space=False,
                 parent_key=space_key,
                 join_rule="invite" if is_sealed else "restricted",
@@ -448,6 +479,7 @@ class _Builder:
                 join_rule="invite",
                 members=self.uids(members),
                 power_users=power,
+                avatar=partnership.avatar,
             )
         )
         for template_name in self.index.partnership_rooms(partnership):
@@ -482,15 +514,20 @@ class _Builder:
             depth = 1
         if channel.sealed:
             power = self._inside(power, audience)
+        join_rule: JoinRule = "restricted"
+        if channel.sealed:
+            join_rule = "invite"
+        elif channel.public:
+            join_rule = "public"
         self._add(
             DesiredRoom(
                 key=f"channel/{channel.key}",
                 alias=channel.key,
                 name=channel.name,
-                topic=channel.topic,
+                topic=noted_topic(channel.topic, UNENCRYPTED_INDEXED),
                 is_space=False,
                 parent_key=owner_key,
-                join_rule="invite" if channel.sealed else "restricted",
+                join_rule=join_rule,
                 federate=not channel.sealed,
                 members=self.uids(audience),
                 power_users=power,
@@ -500,6 +537,19 @@ class _Builder:
                 policy=SealedPolicy(owner_key, owner_name, self._orgs(audience), channel.name)
                 if channel.sealed
                 else None,
+                open_to=() if channel.sealed else self._open_to(channel, audience),
                 depth=depth,
             )
         )
+
+    def _open_to(self, channel: Channel, audience: list[Person]) -> tuple[str, ...]:
+        """The spaces of an unsealed channel's audience beyond its owner: everyone in the
+        owning unit's organisation, or in each organisation of the owning partnership; for
+        a public channel (joinable by anyone), the community too."""
+        if channel.owner.unit is not None:
+            org = self.index.organisation_of(self.index.units[channel.owner.unit])
+            orgs: tuple[str, ...] = (org.key,) if org else ()
+        else:
+            orgs = self._orgs(audience)
+        spaces = tuple(f"org/{key}" for key in orgs)
+        return (*spaces, COMMUNITY_SPACE) if channel.public else spaces

@@ -24,6 +24,7 @@ from borough.matrix import MatrixClient, MatrixError, q
 from provisioning import mirror
 from provisioning.meetings import StandingMeeting
 from provisioning.plan import (
+    AvatarFile,
     Change,
     CreateRoom,
     CreateUser,
@@ -51,6 +52,24 @@ logger = logging.getLogger(__name__)
 
 #: Operations on the app database alone; a phase of them runs in one transaction.
 DatabaseOp = SaveProfile | MarkLeft | SaveUnit | DeleteUnit | SaveOrganisation | DeleteOrganisation
+
+
+def _turns(phase: list[Change]) -> list[list[Change]]:
+    """A phase's changes as lists to run side by side, each list in turn: the state writes to
+    one room form one list. Synapse builds events sent to a room at once on the same parent
+    events, and a space that gets no later event (the community) would keep that fork, whose
+    state a full sync reads from one branch only: the next plan would not see the other."""
+    by_room: dict[str, list[Change]] = {}
+    turns: list[list[Change]] = []
+    for change in phase:
+        if isinstance(change.op, SetState | SetAlias):
+            if change.op.room_key not in by_room:
+                by_room[change.op.room_key] = []
+                turns.append(by_room[change.op.room_key])
+            by_room[change.op.room_key].append(change)
+        else:
+            turns.append([change])
+    return turns
 
 
 class UnresolvedRoom(Exception):
@@ -88,7 +107,7 @@ class Applier:
             if len(database_writes) == len(phase):
                 await self._run_in_one_transaction(database_writes, progress)
             else:
-                await asyncio.gather(*(self._run(change, progress) for change in phase))
+                await asyncio.gather(*(self._run_in_turn(t, progress) for t in _turns(phase)))
         await self._audit(plan)
         # Rebuild the directory entries of everyone this apply touched now, so the first
         # `!find` after a large apply does not pay for it.
@@ -109,6 +128,12 @@ class Applier:
                 if progress is not None:
                     progress(change)
         self.result.done += len(phase)
+
+    async def _run_in_turn(
+        self, changes: list[Change], progress: Callable[[Change], None] | None
+    ) -> None:
+        for change in changes:
+            await self._run(change, progress)
 
     async def _run(self, change: Change, progress: Callable[[Change], None] | None) -> None:
         try:
@@ -176,6 +201,11 @@ class Applier:
             ):
                 room_id = self.room(key)
                 path = f"/_matrix/client/v3/rooms/{q(room_id)}/state/{q(event_type)}"
+                if isinstance(content, AvatarFile):  # a space's image not uploaded before
+                    mxc = await mirror.uploaded(
+                        self.client, self.sessions, content, self.mirror_lock
+                    )
+                    content = {"url": mxc}
                 await self.client.request(
                     "PUT", f"{path}/{q(self.resolve(state_key))}", self.resolve(content)
                 )

@@ -32,7 +32,7 @@ def _org_file(ctx: click.Context, param: click.Parameter, value: str) -> OrgChar
     from borough.org import load_org_chart
 
     ctx.meta[ORG_DIR] = Path(value).parent
-    return load_org_chart(value)
+    return load_org_chart(value, images=True)
 
 
 org_argument = click.argument("org_file", metavar="ORG.yaml", callback=_org_file)

@@ -11,7 +11,7 @@ from typing import Any
 
 from borough import events
 from borough.live import LiveNetwork, LiveRoom
-from borough.network import COMMUNITY_SPACE, COMMUNITY_WELCOME
+from borough.network import COMMUNITY_SPACE, COMMUNITY_WELCOME, chart_topic
 
 
 def export_org_chart(live: LiveNetwork, server_name: str, service_user: str) -> dict[str, Any]:
@@ -115,7 +115,7 @@ def export_org_chart(live: LiveNetwork, server_name: str, service_user: str) -> 
             "posters": {"people": sorted(username(u) for u in rules.get("posters", []))},
             "max_length": rules.get("max_length", 500),
         }
-        topic = (room.content("m.room.topic") or {}).get("topic")
+        topic = chart_topic((room.content("m.room.topic") or {}).get("topic"))
         if topic:
             entry["topic"] = topic
         chart["channels"].append(entry)
@@ -124,7 +124,7 @@ def export_org_chart(live: LiveNetwork, server_name: str, service_user: str) -> 
     if space is not None and welcome is not None:
         chart["community"] = {
             "name": name(space),
-            "topic": (space.content("m.room.topic") or {}).get("topic"),
+            "topic": chart_topic((space.content("m.room.topic") or {}).get("topic")),
             "welcome_room": name(welcome),
         }
     return chart

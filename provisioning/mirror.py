@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import mimetypes
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from borough.db import MirroredAvatar, MirroredProfile
 from borough.matrix import MatrixClient, q
 from borough.network import DesiredNetwork
 from borough.org import Person
+from borough.org.images import image_path
 from provisioning.plan import PHASE_MIRROR, AvatarFile, Change, MirrorProfile
 
 #: The Matrix profile's own avatar key.
@@ -48,22 +50,24 @@ def public_fields(person: Person) -> dict[str, Any]:
 
 
 def read_avatars(network: DesiredNetwork, org_dir: Path) -> dict[str, AvatarFile]:
-    """The avatar file of each person who names one, hashed. Every unreadable file is listed."""
+    """The avatar file, hashed, of each person (by user id) and space (by room key) that
+    names one. Every unreadable file is listed (the loader reports them first, at their
+    place in the chart; this is for a file gone since)."""
+    named = [(uid, f"people[{p.username}]", p.avatar) for uid, p in network.people.items()]
+    named += [(key, key, room.avatar) for key, room in network.rooms.items()]
     avatars: dict[str, AvatarFile] = {}
     problems: list[str] = []
-    for user_id, person in sorted(network.people.items()):
-        if person.avatar is None:
+    for key, where, avatar in sorted(named):
+        if avatar is None:
             continue
-        path = (org_dir / person.avatar).resolve()
+        path = image_path(org_dir, avatar)
         try:
             data = path.read_bytes()
         except OSError as exc:
-            problems.append(
-                f"people[{person.username}].avatar: cannot read {path} ({exc.strerror})"
-            )
+            problems.append(f"{where}.avatar: cannot read {path} ({exc.strerror})")
             continue
         content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        avatars[user_id] = AvatarFile(str(path), hashlib.sha256(data).hexdigest(), content_type)
+        avatars[key] = AvatarFile(str(path), hashlib.sha256(data).hexdigest(), content_type)
     if problems:
         raise AvatarMissing("\n".join(problems))
     return avatars
@@ -139,7 +143,7 @@ async def push(
 ) -> None:
     """Apply one person's mirror change, then record it. `writing` serialises the records."""
     if op.avatar is not None:
-        mxc = await _uploaded(client, sessions, op.avatar, writing)
+        mxc = await uploaded(client, sessions, op.avatar, writing)
         await client.request(
             "PUT", f"/_matrix/client/v3/profile/{q(op.user_id)}/{AVATAR_URL}", {AVATAR_URL: mxc}
         )
@@ -150,12 +154,28 @@ async def push(
         )
 
 
-async def _uploaded(
+async def read_uploads(
+    sessions: async_sessionmaker[AsyncSession], avatars: Iterable[AvatarFile]
+) -> dict[str, str]:
+    """The media id of each of these files uploaded before, by content hash."""
+    hashes = {avatar.sha256 for avatar in avatars}
+    if not hashes:
+        return {}
+    async with sessions() as session:
+        rows = await session.scalars(
+            select(MirroredAvatar).where(MirroredAvatar.sha256.in_(hashes))
+        )
+        return {row.sha256: row.mxc for row in rows}
+
+
+async def uploaded(
     client: MatrixClient,
     sessions: async_sessionmaker[AsyncSession],
     avatar: AvatarFile,
     writing: asyncio.Lock,
 ) -> str:
+    """The media id of `avatar`, uploaded now unless it was before. `writing` serialises the
+    record."""
     async with sessions() as session:
         known = await session.get(MirroredAvatar, avatar.sha256)
     if known is not None:

@@ -10,8 +10,9 @@ from borough.live import LiveNetwork, read_live, read_suspended
 from borough.network import desired_network
 from borough.org import OrgChart
 from provisioning.delegation import org_scope
-from provisioning.mirror import ProfileMirroring, read_avatars, read_mirrored
+from provisioning.mirror import ProfileMirroring, read_avatars, read_mirrored, read_uploads
 from provisioning.plan import Plan, PlanOptions, joining, make_plan
+from provisioning.space_avatars import SpaceAvatars
 
 
 async def plan_against_live(
@@ -36,6 +37,7 @@ async def plan_against_live(
         jitsi=conn.settings.jitsi,
     )
     avatars = read_avatars(desired, org_dir or Path())
+    space_images = {key: avatars[key] for key in desired.rooms if key in avatars}
     live = await read_live(conn.client, conn.sessions, refresh=refresh)
     the_plan = make_plan(
         desired,
@@ -43,6 +45,9 @@ async def plan_against_live(
         options,
         suspended=await read_suspended(conn.client, joining(desired, live)),
         mirror=ProfileMirroring(avatars, await read_mirrored(conn.sessions)),
+        spaces=SpaceAvatars(
+            space_images, await read_uploads(conn.sessions, space_images.values()), live
+        ),
         scope=None if organisation is None else org_scope(chart, desired, live, organisation),
     )
     return the_plan, live

@@ -213,7 +213,8 @@ class Scope(Protocol):
 
 
 class ProfileChanges(Protocol):
-    """The Matrix profile changes for a network (`provisioning.mirror.ProfileMirroring`)."""
+    """The Matrix profile changes for a network (`provisioning.mirror.ProfileMirroring`,
+    `provisioning.space_avatars.SpaceAvatars`)."""
 
     def changes(self, network: DesiredNetwork) -> Iterable[Change]: ...
 
@@ -282,11 +283,13 @@ def make_plan(
     *,
     suspended: Collection[str] = frozenset(),
     mirror: ProfileChanges | None = None,
+    spaces: ProfileChanges | None = None,
     scope: Scope | None = None,
 ) -> Plan:
     """The one planning step, pure: the diff between `desired` and `live`, with the Matrix
-    profile changes of `mirror`, the joins of `suspended` people held back, cut to `scope`
-    (the whole network when None). People whose accounts were erased are left out."""
+    profile changes of `mirror` and the space avatars of `spaces`, the joins of `suspended`
+    people held back, cut to `scope` (the whole network when None). People whose accounts
+    were erased are left out."""
     desired, warnings = leave_out_erased(desired, live)
     planner = _Planner(desired, live, options)
     planner.warnings += warnings
@@ -297,6 +300,8 @@ def make_plan(
     planner.organisations()
     if mirror is not None:
         planner.changes += mirror.changes(desired)
+    if spaces is not None:
+        planner.changes += spaces.changes(desired)
     planner.hold_back(suspended)
     plan = Plan(
         tuple(sorted(planner.changes, key=lambda c: c.sort_key)),
@@ -343,6 +348,7 @@ class _Planner:
         self.warnings: list[str] = []
         managed_people = {uid for uid, p in live.profiles.items() if p.is_managed}
         self.managed_people = managed_people | set(desired.users)
+        self._listers: dict[str, list[LiveRoom]] | None = None
 
     def add(self, change: Change, needs: str | None = None) -> None:
         if needs is not None:
@@ -442,6 +448,8 @@ class _Planner:
                 )
                 if room.parent_key:
                     self.link(room)
+                for space in room.open_to:
+                    self.link(room, space)
                 if (meeting := standing_meeting(room, self.desired)) is not None:
                     op = SetState(room.key, events.WIDGETS, meeting.state_key, meeting)
                     self.add(Change(PHASE_STATE, group, "+", room.key, "standing meeting", op))
@@ -462,9 +470,10 @@ class _Planner:
 
     def join_rules(self, room: DesiredRoom) -> dict[str, Any]:
         if room.join_rule == "restricted" and room.parent_key:
+            spaces = (room.parent_key, *room.open_to)
             return {
                 "join_rule": "restricted",
-                "allow": [{"type": "m.room_membership", "room_id": self.ref(room.parent_key)}],
+                "allow": [{"type": "m.room_membership", "room_id": self.ref(s)} for s in spaces],
             }
         return {"join_rule": "invite" if room.join_rule == "restricted" else room.join_rule}
 
@@ -524,18 +533,46 @@ class _Planner:
             content["canonical"] = True
         return content
 
-    def link(self, room: DesiredRoom) -> None:
-        assert room.parent_key is not None
+    def link(self, room: DesiredRoom, space: str | None = None) -> None:
+        """List `room` in its parent, or in `space`, one of the spaces it is open to."""
+        space = space or room.parent_key
+        assert space is not None
         self.add(
             Change(
                 PHASE_STATE,
                 "links",
                 "+",
-                room.parent_key,
+                space,
                 f"child {room.key}",
-                SetState(room.parent_key, events.SPACE_CHILD, self.ref(room.key), self.via()),
+                SetState(space, events.SPACE_CHILD, self.ref(room.key), self.via()),
             )
         )
+
+    def listed_by(self, room: LiveRoom) -> list[LiveRoom]:
+        """The managed spaces that list `room` as a child, in a stable order."""
+        if self._listers is None:
+            self._listers = {}
+            for space in sorted(self.live.rooms.values(), key=lambda r: r.key):
+                for (event_type, child), content in space.state.items():
+                    if event_type == events.SPACE_CHILD and content.get("via"):
+                        self._listers.setdefault(child, []).append(space)
+        return self._listers.get(room.room_id, [])
+
+    def listings(self, room: DesiredRoom, live: LiveRoom) -> None:
+        """A channel is listed in the spaces it is open to, and in no other but its parent:
+        a listing left behind when a channel is sealed would name it to outsiders."""
+        for key in room.open_to:
+            space = self.live.rooms.get(key)
+            if space is None or not (space.content(events.SPACE_CHILD, live.room_id) or {}).get(
+                "via"
+            ):
+                self.link(room, key)
+        if room.channel is None:
+            return
+        kept = {room.parent_key, *room.open_to, *(p.key for p in self.live.parents(live))}
+        for lister in self.listed_by(live):
+            if lister.key not in kept:
+                self.unlink_child(lister, live)
 
     def update_room(self, room: DesiredRoom, live: LiveRoom) -> None:
         group = _group(room)
@@ -557,6 +594,7 @@ class _Planner:
                 "it is fixed at creation, so the room must be recreated"
             )
         self.power(room, live)
+        self.listings(room, live)
         if room.parent_key:
             parent = self.live.rooms.get(room.parent_key)
             parent_link = live.content(events.SPACE_PARENT, parent.room_id) if parent else None
@@ -703,8 +741,10 @@ class _Planner:
                 is_destructive=True,
             )
         )
-        for parent in self.live.parents(live):
-            self.unlink_child(parent, live)
+        parents = self.live.parents(live)
+        named = {p.key for p in parents}
+        for space in [*parents, *(s for s in self.listed_by(live) if s.key not in named)]:
+            self.unlink_child(space, live)
 
     # --- units and profiles (app database) ----------------------------------------------
 

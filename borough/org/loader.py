@@ -12,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 
 from borough.org.checks import check_org_chart, did_you_mean
 from borough.org.fragments import INCLUDE, Fragment, check_fragments, expand_includes
+from borough.org.images import unreadable_images
 from borough.org.model import OrgChart
 from borough.yamlsource import (
     Problem,
@@ -27,12 +28,17 @@ class OrgChartError(SourceError):
     """The org chart is not valid; every problem is listed with `file:line:col`."""
 
 
-def load_org_chart(path: Path | str) -> OrgChart:
-    return load_org_chart_with_fragments(path)[0]
+def load_org_chart(path: Path | str, *, images: bool = False) -> OrgChart:
+    """`images`: also check that every avatar the chart names can be read (what provisioning
+    uploads), so a bad path is reported at its place like any other problem."""
+    return load_org_chart_with_fragments(path, images=images)[0]
 
 
 def load_org_chart_with_fragments(
-    path: Path | str, replacements: Mapping[str, YamlSource] | None = None
+    path: Path | str,
+    replacements: Mapping[str, YamlSource] | None = None,
+    *,
+    images: bool = False,
 ) -> tuple[OrgChart, list[Fragment]]:
     """The chart with its included fragments merged, and where each fragment's entries went.
 
@@ -41,7 +47,7 @@ def load_org_chart_with_fragments(
         source = read_yaml(path)
     except SourceError as exc:
         raise OrgChartError(exc.filename, exc.problems) from None
-    return _validate_parts(source, replacements)
+    return _validate_parts(source, replacements, Path(path).parent if images else None)
 
 
 def parse_org_chart(text: str, filename: str = "<string>") -> OrgChart:
@@ -53,7 +59,9 @@ def parse_org_chart(text: str, filename: str = "<string>") -> OrgChart:
 
 
 def _validate_parts(
-    source: YamlSource, replacements: Mapping[str, YamlSource] | None = None
+    source: YamlSource,
+    replacements: Mapping[str, YamlSource] | None = None,
+    images_dir: Path | None = None,
 ) -> tuple[OrgChart, list[Fragment]]:
     if not holds_any(source.data, {*OrgChart.model_fields, INCLUDE}):
         raise OrgChartError(
@@ -70,6 +78,8 @@ def _validate_parts(
         problems = pydantic_problems(exc, source, OrgChart) + fragment_problems
         raise OrgChartError(source.filename, sorted(problems, key=_reading_order)) from None
     findings = check_org_chart(chart) + check_fragments(chart, fragments)
+    if images_dir is not None:
+        findings += unreadable_images(chart, images_dir)
     if findings or fragment_problems:
         problems = [source.problem(path, message) for path, message in findings]
         problems += fragment_problems
@@ -114,6 +124,8 @@ def _pattern_hint(path: tuple[str | int, ...]) -> str:
         return "use lower-case letters, digits and . _ = - /"
     if last == "email_domains":
         return "give a domain such as 'example.gov.uk'"
+    if last == "avatar":
+        return "give an image file ending in .png, .jpg, .jpeg, .gif or .webp"
     return "use lower-case letters, digits and dashes, starting with a letter or digit"
 
 

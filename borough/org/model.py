@@ -35,6 +35,8 @@ Role = Literal["senior_manager", "manager", "staff", "partner", "community"]
 #: Who a unit's room from a template reaches: everyone in the unit and the units below it
 #: (`subtree`), or only the people who list the unit itself (`direct`).
 Reach = Literal["subtree", "direct"]
+#: An image file (PNG, JPEG, GIF or WebP), relative to the org file. Apply uploads it once.
+ImageFile = Annotated[str, StringConstraints(pattern=r"(?i)^[^\x00]+\.(png|jpe?g|gif|webp)$")]
 OrgKind = Literal[
     "council", "health", "police", "fire", "education", "charity", "community", "business", "other"
 ]
@@ -66,6 +68,7 @@ class Organisation(Strict):
     admins: tuple[str, ...] = Field(
         default=(), description="usernames of this organisation's admins"
     )
+    avatar: ImageFile | None = Field(default=None, description="the space's avatar")
 
 
 class Unit(Strict):
@@ -76,6 +79,7 @@ class Unit(Strict):
     rooms: tuple[str, ...] | None = Field(
         default=None, description="room templates; defaults.unit_rooms when absent"
     )
+    avatar: ImageFile | None = Field(default=None, description="the space's avatar")
 
 
 class ProfileField(Strict):
@@ -126,12 +130,8 @@ class Person(Strict):
     job_title: str | None = None
     manager: str | None = None
     profile: Profile = Profile()
-    avatar: (
-        Annotated[str, StringConstraints(pattern=r"(?i)^[^\x00]+\.(png|jpe?g|gif|webp)$")] | None
-    ) = Field(
-        default=None,
-        description="an image file (PNG, JPEG, GIF or WebP), relative to the org file; "
-        "apply uploads it once and sets it as the person's Matrix avatar",
+    avatar: ImageFile | None = Field(
+        default=None, description="apply sets it as the person's Matrix avatar"
     )
 
 
@@ -150,6 +150,7 @@ class Partnership(Strict):
     rooms: tuple[str, ...] | None = Field(
         default=None, description="room templates; defaults.partnership_rooms when absent"
     )
+    avatar: ImageFile | None = Field(default=None, description="the space's avatar")
 
 
 class ChannelOwner(Strict):
@@ -253,7 +254,8 @@ class RoomTemplate(Strict):
 
 
 DEFAULT_ROOM_TEMPLATES: dict[str, RoomTemplate] = {
-    "general": RoomTemplate(name="{name}", topic="Everything about {name}"),
+    # Not "{name}" alone: Element would show "Communications" inside "Communications".
+    "general": RoomTemplate(name="{name} · General", topic="Everything about {name}"),
     "announcements": RoomTemplate(
         name="{name} announcements",
         topic="Updates from the managers of {name}. Reply in a thread.",

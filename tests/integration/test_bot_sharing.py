@@ -694,4 +694,6 @@ def test_an_unreadable_avatar_is_a_clear_error(
     broken.write_text(ORG_FILE.read_text(encoding="utf-8"), encoding="utf-8")
     result = borough("plan", str(broken), settings=settings)
     assert result.exit_code == 2
-    assert "people[tmgr].avatar: cannot read" in result.output and "Traceback" not in result.output
+    line = next(n for n, text in enumerate(broken.read_text().splitlines(), 1) if "avatar:" in text)
+    assert f"{broken}:{line}:5 people[" in result.output, result.output
+    assert "].avatar: cannot read" in result.output and "Traceback" not in result.output

@@ -189,6 +189,32 @@ def test_an_upgrade_cannot_drop_the_seal(
     assert network.state(sealed, events.POLICY)["owner"] == "unit/tdir"
 
 
+# --- open channels ---------------------------------------------------------------------------
+
+
+def failed(call: object) -> bool:
+    return isinstance(call, HttpError) and call.status in (403, 404)
+
+
+def test_an_open_channel_is_found_and_joined_across_its_organisation_and_a_sealed_one_is_not(
+    network: Homeserver, tokens: dict[str, str]
+) -> None:
+    """Pat is in the council but outside Test Team, which owns #topen, and outside Test
+    Directorate, which owns the sealed #tsealed."""
+    pat = tokens["tparks"]
+    seen = hierarchy_aliases(network, "tcouncil", pat)
+    assert f"#topen:{network.server_name}" in seen, seen
+    assert f"#tsealed:{network.server_name}" not in seen
+    open_id, sealed_id = network.room_id("topen"), network.room_id("tsealed")
+    joined_room = network.call("POST", f"/_matrix/client/v3/join/{quote(open_id)}", pat, {})
+    assert joined_room["room_id"] == open_id
+    assert failed(attempt(network, "POST", f"/_matrix/client/v3/join/{quote(sealed_id)}", pat, {}))
+    # Beyond its organisation, the open channel is as closed as the team's own rooms.
+    tina = tokens["tcop"]
+    assert f"#topen:{network.server_name}" not in hierarchy_aliases(network, "tpolice", tina)
+    assert failed(attempt(network, "POST", f"/_matrix/client/v3/join/{quote(open_id)}", tina, {}))
+
+
 def publish_address(hs: Homeserver, token: str, localpart: str, room_id: str) -> object:
     alias = quote(f"#{localpart}:{hs.server_name}")
     return attempt(

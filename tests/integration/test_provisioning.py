@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import urllib.request
 from pathlib import Path
 from urllib.parse import quote
 
@@ -247,6 +248,20 @@ async def _directory_counts(url: str) -> tuple[int, int]:
     finally:
         await engine.dispose()
     return int(entries or 0), int(dirty or 0)
+
+
+def test_spaces_wear_the_charts_avatars(homeserver: Homeserver, applied: str) -> None:
+    for alias, image in (("northbridge", "northbridge"), ("ceo", "ceo"), ("csp", "csp")):
+        url = homeserver.state(homeserver.room_id(alias), "m.room.avatar")["url"]
+        assert url.startswith(f"mxc://{homeserver.server_name}/"), alias
+        media = url.removeprefix("mxc://")
+        request = urllib.request.Request(
+            f"{homeserver.synapse.base_url}/_matrix/client/v1/media/download/{media}",
+            headers={"Authorization": f"Bearer {homeserver.service_token}"},
+        )
+        with urllib.request.urlopen(request) as response:
+            data = response.read()
+        assert data == (EXAMPLE_ORG.parent / "avatars" / f"{image}.png").read_bytes(), alias
 
 
 def test_a_second_apply_changes_nothing(
