@@ -14,6 +14,7 @@ from borough import events
 from borough.db import DirectoryDirty, DirectoryEntry, LiveSnapshot, create_engine, session_factory
 from borough.live import expect_writes
 from borough.matrix import MatrixClient
+from borough.network import desired_network
 from borough.org import OrgIndex, load_org_chart
 from tests.conftest import EXAMPLE_ORG, Homeserver, borough
 
@@ -21,6 +22,7 @@ pytestmark = pytest.mark.integration
 
 CHART = load_org_chart(EXAMPLE_ORG)
 INDEX = OrgIndex(CHART)
+DESIRED = desired_network(CHART, "hs", "@borough:hs")
 
 
 @pytest.fixture(scope="module")
@@ -115,6 +117,15 @@ def test_each_organisation_space_holds_its_unit_tree(homeserver: Homeserver, app
                     (
                         f"#{owner.key}:{homeserver.server_name}",
                         f"#{channel.key}:{homeserver.server_name}",
+                    )
+                )
+        # An open channel is listed in the spaces of the organisations it is open to.
+        for room in DESIRED.rooms.values():
+            if f"org/{org.key}" in room.open_to:
+                expected.add(
+                    (
+                        f"#{org.key}:{homeserver.server_name}",
+                        f"#{room.alias}:{homeserver.server_name}",
                     )
                 )
         assert edges == expected, org.key
