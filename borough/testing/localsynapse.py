@@ -141,6 +141,11 @@ class LocalSynapse:
         return self.listen_url
 
     @property
+    def process_urls(self) -> list[str]:
+        """Each Synapse process's own client listener (`homeserver.processes` for doctor)."""
+        return [self.listen_url]
+
+    @property
     def config_path(self) -> Path:
         return self.base_dir / "homeserver.yaml"
 

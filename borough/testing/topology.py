@@ -189,6 +189,13 @@ class SynapseWorkers(LocalSynapse):
     def layout(self) -> WorkerLayout:
         return self._layout
 
+    @property
+    def process_urls(self) -> list[str]:
+        """Main's and each generic worker's own client listener, past nginx. The event
+        persister has none: it listens only for replication."""
+        generic = [f"http://127.0.0.1:{w.port}" for w in self._layout.generic]
+        return [self.listen_url, *generic]
+
     def worker_log_path(self, worker: Worker) -> Path:
         return self.base_dir / "workers" / f"{worker.name}.log"
 

@@ -4,7 +4,9 @@ every process loads Borough's modules, and every process's log is kept."""
 
 from __future__ import annotations
 
+import json
 import secrets
+import urllib.request
 from urllib.parse import quote
 
 import psycopg2
@@ -107,3 +109,12 @@ def test_every_process_keeps_its_log(topology: SynapseWorkers) -> None:
     assert not empty, empty
     for log in [topology.log_path, *(topology.worker_log_path(w) for w in topology.layout.workers)]:
         assert log.stat().st_size > 0, log
+
+
+def test_each_process_answers_on_its_own_listener(topology: SynapseWorkers) -> None:
+    """What `borough doctor` asks each process directly (homeserver.processes)."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    for url in topology.process_urls:
+        with opener.open(f"{url}/_matrix/client/versions", timeout=10) as response:
+            assert "versions" in json.loads(response.read())
+    assert len(topology.process_urls) == 1 + len(topology.layout.generic)
