@@ -19,9 +19,14 @@ POLL_SECONDS = 0.05
 class BotProcess:
     """The bot in a process of its own, so `kill()` is a real SIGKILL: nothing runs after it."""
 
-    def __init__(self, settings: Path, log: Path) -> None:
-        self.settings, self.log = settings, log
+    def __init__(self, settings: Path, log: Path, options: tuple[str, ...] = ()) -> None:
+        """`options` go before `bots run`, e.g. ("-v",) to log at INFO."""
+        self.settings, self.log, self.options = settings, log, options
         self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process is not None else None
 
     @property
     def is_running(self) -> bool:
@@ -35,7 +40,12 @@ class BotProcess:
         return f"the bot exited by itself with code {code}:\n" + "\n".join(tail)
 
     def start(self) -> None:
-        command = [str(REPO / ".venv" / "bin" / "borough"), "--settings", str(self.settings)]
+        command = [
+            str(REPO / ".venv" / "bin" / "borough"),
+            "--settings",
+            str(self.settings),
+            *self.options,
+        ]
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 [*command, "bots", "run"], stdout=log, stderr=log, env=dict(os.environ)
@@ -60,6 +70,52 @@ class BotProcess:
         self.process.kill()
         self.process.wait()
         self.process = None
+
+
+class BotPair:
+    """Two `borough bots run` processes on one app database, one acting and one standing by
+    (borough.bot_lease), with BotProcess's interface: `start()` starts whichever is not
+    running, `kill_pid()` is `kill -9` of one of them, chosen by the process id the lease
+    names."""
+
+    def __init__(self, settings: Path, workdir: Path) -> None:
+        self.bots = [
+            BotProcess(settings, workdir / f"bot-{name}.log", ("-v",)) for name in ("a", "b")
+        ]
+        self._ready_from = [0, 0]  # where each log stood when its process last started
+
+    @property
+    def is_running(self) -> bool:
+        return all(bot.is_running for bot in self.bots)
+
+    def died(self) -> str | None:
+        return next((reason for bot in self.bots if (reason := bot.died())), None)
+
+    def start(self) -> None:
+        for n, bot in enumerate(self.bots):
+            if not bot.is_running:
+                self._ready_from[n] = bot.log.stat().st_size if bot.log.exists() else 0
+                bot.start()
+
+    def standing_by(self, holder: int) -> bool:
+        """Whether the process other than `holder` (a pid) says, since it last started, that
+        it stands by (it logs so at -v)."""
+        for n, bot in enumerate(self.bots):
+            if bot.pid != holder and bot.is_running and bot.log.exists():
+                with bot.log.open("rb") as log:
+                    log.seek(self._ready_from[n])
+                    return b"standing by" in log.read()
+        return False
+
+    def kill_pid(self, pid: int) -> None:
+        chosen = next((bot for bot in self.bots if bot.pid == pid), None)
+        if chosen is None:
+            raise RuntimeError(f"the lease names pid {pid}, which is neither bot of the pair")
+        chosen.kill()
+
+    def stop(self) -> None:
+        for bot in self.bots:
+            bot.stop()
 
 
 async def until(condition: Callable[[], Any], seconds: float, what: str) -> None:

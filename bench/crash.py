@@ -18,8 +18,16 @@ PostgreSQL with BOROUGH_TEST_POSTGRES set, as in the tests.
     .venv/bin/python bench/crash.py bot --kills 10 --posts 300 --people 12 --seed 1
     .venv/bin/python bench/crash.py apply --kills 10 --people 300 --seed 1
     .venv/bin/python bench/crash.py bot --kills 2 --posts 30 --people 4      # CI size
+    BOROUGH_TEST_POSTGRES=postgresql://postgres@127.0.0.1:5432/postgres \
+      .venv/bin/python bench/crash.py bot --standby --kills 5 --posts 300 --people 10
 
-tests/integration/test_crash.py runs the same drivers at small sizes and asserts the zeros.
+--standby runs two bots on the app database (PostgreSQL, for a real race) and kills the one
+holding the lease; the other must take over by itself. It prints the seconds from each kill
+to the standby holding the lease (takeovers) and to its first committed batch, with all that
+came in meanwhile indexed and answered (caught_up), and their medians.
+
+tests/integration/test_crash.py and test_bot_failover.py run the same drivers at small sizes
+and assert the zeros.
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ import os
 import random
 import re
 import secrets
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -47,9 +56,10 @@ from sqlalchemy import select
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.bot_process import BotProcess, until  # noqa: E402
+from bench.bot_process import BotPair, BotProcess, until  # noqa: E402
 from bench.provision import generate_org  # noqa: E402
 from borough import events  # noqa: E402
+from borough.bot_lease import current_holder  # noqa: E402
 from borough.db import (  # noqa: E402
     BotState,
     Meeting,
@@ -249,6 +259,10 @@ class BotCrashCounts:
     unanswered: int = 0
     #: a command whose effect was made twice (a meeting planned twice by one `!meet in`)
     done_twice: int = 0
+    #: with a standby (--standby): seconds from each kill to the standby holding the lease,
+    takeovers: list[str] = field(default_factory=list)
+    #: and to its first committed batch (all that came in meanwhile indexed and answered)
+    caught_up: list[str] = field(default_factory=list)
     seconds: float = 0.0
     problems: list[str] = field(default_factory=list)
 
@@ -315,7 +329,7 @@ class BotCrash:
         self,
         hs: Homeserver,
         database_url: str,
-        bot: BotProcess,
+        bot: BotProcess | BotPair,
         bot_user: str,
         crowd: Crowd,
         seed: int,
@@ -431,7 +445,7 @@ class BotCrash:
                 # The restarted bot has handled a batch: the kill meets a bot at work.
                 await until(handled_a_batch, LIVE_SECONDS, "the restarted bot syncing")
                 await asyncio.sleep(pause)  # anywhere in its next batch, not at its edge
-                self.bot.kill()
+                await self.kill_bot()
                 kills += 1
                 last = await self.position()
                 self.killed[point].set()
@@ -441,6 +455,10 @@ class BotCrash:
 
         results = await asyncio.gather(killer(), *(worker() for _ in range(workers)))
         return int(results[0])
+
+    async def kill_bot(self) -> None:
+        """`kill -9` of the bot; it is started again by `run` some actions later."""
+        self.bot.kill()
 
     async def settle(self) -> None:
         """Wait until the bot has handled everything sent. Everyone sends a last command: the
@@ -467,6 +485,7 @@ class BotCrash:
         await until(answered, LIVE_SECONDS, "the bot's answers to everyone's last command")
 
     async def count(self, counts: BotCrashCounts) -> None:
+        """Compare the index and the answers with the rooms' history (see the module doc)."""
         service = MatrixClient(self.hs.synapse.base_url, self.hs.service_token)
         async with service:
             for room_id in self.rooms.values():
@@ -502,6 +521,55 @@ class BotCrash:
         for kind, what in index_problems(expected, posts, reactions):
             setattr(counts, kind, getattr(counts, kind) + 1)
             counts.problems.append(f"{kind}: {what} in {room_id}")
+
+
+class FailoverCrash(BotCrash):
+    """The scenario with two bots on one database: each kill hits the one holding the lease,
+    and the standby must take over by itself, before the killed one is started again (as
+    the new standby). The seconds from each kill to the standby holding the lease are kept in
+    `takeovers`, and to its first committed batch in `caught_up`."""
+
+    bot: BotPair
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.takeovers: list[float] = []
+        self.caught_up: list[float] = []
+        self._watching: list[asyncio.Task[None]] = []
+
+    async def kill_bot(self) -> None:
+        holder = await current_holder(self.engine, self.bot_user)
+        assert holder is not None, "no bot holds the lease"
+        pid, term = holder.pid, holder.term
+
+        def standby_ready() -> bool:
+            if reason := self.bot.died():
+                raise RuntimeError(reason)
+            return self.bot.standing_by(pid)
+
+        await until(standby_ready, LIVE_SECONDS, "the standby bot starting")
+        last = await self.position()
+        self.bot.kill_pid(pid)
+        killed = time.perf_counter()
+        self._watching.append(asyncio.create_task(self._takeover(term, last, killed)))
+
+    async def _takeover(self, term: int, last: str | None, killed: float) -> None:
+        async def leased() -> bool:
+            now = await current_holder(self.engine, self.bot_user)
+            return now is not None and now.term > term
+
+        async def moved() -> bool:
+            return await self.position() != last
+
+        await until(leased, LIVE_SECONDS, "the standby taking the lease")
+        self.takeovers.append(time.perf_counter() - killed)
+        await until(moved, LIVE_SECONDS, "the standby's first batch")
+        self.caught_up.append(time.perf_counter() - killed)
+
+    async def taken_over(self) -> tuple[list[float], list[float]]:
+        """Seconds to each takeover and to each catching up, once all are done."""
+        await asyncio.gather(*self._watching)
+        return self.takeovers, self.caught_up
 
 
 def _content(action: Action, target: str | None) -> tuple[str, dict[str, Any]]:
@@ -647,8 +715,10 @@ async def crash_bot(
     commands: int,
     seed: int,
     workers: int = 4,
+    standby: bool = False,
 ) -> BotCrashCounts:
-    """Provision `chart` with a bot, then run the scenario and count (see the module doc)."""
+    """Provision `chart` with a bot, then run the scenario and count (see the module doc).
+    With `standby`, two bots run on the database and each kill hits the acting one."""
     began = time.perf_counter()
     rng = random.Random(seed)
     bot_user, bot_token = hs.synapse.register_user("boroughbot", secrets.token_hex(8))
@@ -663,12 +733,21 @@ async def crash_bot(
     crowd = crowd_of(desired)
     actions = workload(rng, crowd, posts, commands)
     schedule = KillSchedule.draw(rng, kills, len(actions), workers)
-    bot = BotProcess(settings, workdir / "bot.log")
-    crash = BotCrash(hs, database_url, bot, bot_user, crowd, seed)
+    bot: BotProcess | BotPair
+    if standby:
+        bot = BotPair(settings, workdir)
+        crash: BotCrash = FailoverCrash(hs, database_url, bot, bot_user, crowd, seed)
+    else:
+        bot = BotProcess(settings, workdir / "bot.log")
+        crash = BotCrash(hs, database_url, bot, bot_user, crowd, seed)
     counts = BotCrashCounts(seed, channel_events=posts, commands=commands)
     try:
         await crash.setup()
         counts.kills = await crash.run(actions, schedule, workers)
+        if isinstance(crash, FailoverCrash):
+            takeovers, caught_up = await crash.taken_over()
+            counts.takeovers = [f"{t:.1f}" for t in takeovers]
+            counts.caught_up = [f"{t:.1f}" for t in caught_up]
         await crash.settle()
         await crash.count(counts)
     finally:
@@ -853,6 +932,7 @@ def main() -> None:
     parser.add_argument("--commands", type=int, help="commands sent (bot; default posts / 4)")
     parser.add_argument("--people", type=int, default=12)
     parser.add_argument("--seed", type=int, default=random.SystemRandom().randrange(10**6))
+    parser.add_argument("--standby", action="store_true", help="two bots, kill the acting one")
     parser.add_argument("--keep", type=Path, help="work here and keep the logs and databases")
     args = parser.parse_args()
     print(f"seed {args.seed} (replay with --seed {args.seed})", flush=True)
@@ -874,6 +954,7 @@ def main() -> None:
                         posts=args.posts,
                         commands=commands,
                         seed=args.seed,
+                        standby=args.standby,
                     )
                 )
             else:
@@ -881,6 +962,10 @@ def main() -> None:
                     crash_apply(hs, chart, database_url, workdir, kills=args.kills, seed=args.seed)
                 )
     print(counts.report())
+    if isinstance(counts, BotCrashCounts) and counts.takeovers:
+        takeover = statistics.median(float(t) for t in counts.takeovers)
+        caught_up = statistics.median(float(t) for t in counts.caught_up)
+        print(f"takeover_p50={takeover:.1f}s  caught_up_p50={caught_up:.1f}s")
     sys.exit(1 if counts.failures else 0)
 
 

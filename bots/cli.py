@@ -16,8 +16,11 @@ def bots() -> None:
 @bots.command()
 @click.pass_context
 def run(ctx: click.Context) -> None:
-    """Run the bot until interrupted (Ctrl-C or SIGTERM)."""
+    """Run the bot until interrupted (Ctrl-C or SIGTERM).
+
+    Several may run on one app database: one acts, the others stand by (docs/operations.md)."""
     # Here, not at the top: `borough --help` imports this module, and matrix-nio is slow to load.
+    from borough.bot_lease import LeaseLost
     from borough.db import create_engine, migrate, session_factory
     from borough.settings import load_settings
     from bots.runner import BoroughBot, BotLoginError
@@ -55,7 +58,9 @@ def run(ctx: click.Context) -> None:
             await bot.run()
         except asyncio.CancelledError:
             pass
-        except BotLoginError as exc:
+        except (BotLoginError, LeaseLost) as exc:
+            # LeaseLost: another process acts now. Exiting lets the service manager start
+            # this one again, as a standby.
             raise click.ClickException(str(exc)) from None
         finally:
             await bot.close()

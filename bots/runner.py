@@ -2,7 +2,9 @@
 
 The sync position is stored in the app database only after the events of a batch are
 handled, and each handled event id is recorded, so a restart neither replays nor misses a
-command. The first start skips the backlog. Replies use a transaction id derived from the
+command. Several processes may run the bot on one database: only the holder of the bot's
+lease (borough.bot_lease) syncs and acts, each of its writes checks the lease first, and a
+standby that takes over starts from the position the last holder committed. The first start skips the backlog. Replies use a transaction id derived from the
 command's event id, so a retry never posts twice. A command typed in a room that publishes
 (a channel or a blog) is answered by direct message: its readers, partners included, must
 not see an answer meant for one person, and the answer must never become a post.
@@ -30,6 +32,7 @@ from nio import (
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from borough import events
+from borough.bot_lease import BotLease
 from borough.db import BotState, DirectRoom, HandledEvent
 from borough.profile_mirror import ProfileMirror
 from borough.settings import BotSettings, JitsiSettings
@@ -126,6 +129,7 @@ class BoroughBot:
             self.settings.user_id,
             self.welcome_interval,
         )
+        self.lease = BotLease(self.sessions, self.settings.user_id)
         self.commands = command_registry()
         self.services = BotServices(
             help=Help(self.commands, self.admin.administers),
@@ -170,13 +174,24 @@ class BoroughBot:
         self._stopping.set()
 
     async def run(self) -> None:
+        """Log in, stand by until this process holds the bot's lease, then act until stopped.
+        Raises LeaseLost if another process takes the lease over meanwhile."""
         await self.login()
+        if not await self.lease.acquire(self._stopping):
+            return
         beating = asyncio.create_task(self.heartbeat.run(self._stopping))
+        keeping = asyncio.create_task(self.lease.keep())
+        acting = asyncio.create_task(self._run())
         try:
-            await self._run()
+            done, _ = await asyncio.wait({keeping, acting}, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()
         finally:
-            beating.cancel()
+            for task in (acting, keeping, beating):
+                task.cancel()
+            await asyncio.gather(acting, keeping, beating, return_exceptions=True)
             await self.heartbeat.stopped()
+            await self.lease.release()
 
     async def _run(self) -> None:
         async with self.sessions() as session:
@@ -237,6 +252,7 @@ class BoroughBot:
     async def _index_state(self, response: SyncResponse) -> None:
         """Learn channels and members from a sync without taking its timeline as new."""
         async with self.sessions.begin() as session:
+            await self.lease.confirm(session)
             for room_id, room in response.rooms.join.items():
                 state = [e.source for e in room.state]
                 state += [e.source for e in room.timeline.events if "state_key" in e.source]
@@ -257,6 +273,7 @@ class BoroughBot:
         }
         # Index first, in one transaction; the sync position moves only after it commits.
         async with self.sessions.begin() as session:
+            await self.lease.confirm(session)
             for room_id, room in response.rooms.join.items():
                 state = [e.source for e in room.state]
                 await self.indexer.state(session, room_id, state)
@@ -370,6 +387,7 @@ class BoroughBot:
                 )
         await self._reply(room_id, event_id, sender, str(answer))
         async with self.sessions.begin() as session:
+            await self.lease.confirm(session)
             session.add(HandledEvent(event_id=event_id, room_id=room_id))
 
     async def _reply(self, room_id: str, event_id: str, sender: str, text: str) -> None:
@@ -401,6 +419,7 @@ class BoroughBot:
 
     async def _save_since(self, next_batch: str) -> None:
         async with self.sessions.begin() as session:
+            await self.lease.confirm(session)
             state = await session.get(BotState, self.settings.user_id)
             if state is None:
                 session.add(BotState(bot=self.settings.user_id, next_batch=next_batch))

@@ -15,6 +15,7 @@ import secrets
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -118,6 +119,24 @@ def postgres_database(prefix: str) -> tuple[str, Any]:
     return f"{base}/{name}", drop
 
 
+#: The app database backends a test of row-level races runs on: SQLite, and PostgreSQL when
+#: the suite has one.
+APP_BACKENDS = ["sqlite", *(["postgresql"] if POSTGRES_DSN else [])]
+
+
+@contextmanager
+def app_database(backend: str, tmp_path: Path, prefix: str) -> Iterator[str]:
+    """The URL of a fresh app database on `backend` (one of APP_BACKENDS), dropped after."""
+    if backend == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'app.db'}"
+        return
+    url, drop = postgres_database(prefix)
+    try:
+        yield url
+    finally:
+        drop()
+
+
 def start_homeserver(
     base_dir: Path,
     org_file: Path = EXAMPLE_ORG,
@@ -152,15 +171,33 @@ def pytest_configure(config: pytest.Config) -> None:
         )
 
 
+#: "node id needs VARIABLE" for each test deselected for want of it, named at the end.
+DESELECTED = pytest.StashKey[list[str]]()
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The worker topology's own tests need it: without BOROUGH_TEST_WORKERS they are
-    deselected, which pytest's summary counts, never skipped in silence."""
-    if int(WORKERS):
-        return
-    deselected = [item for item in items if item.get_closest_marker("workers")]
+    """Tests that need what this run lacks are deselected, which pytest's summary counts and
+    the end of the run names, never skipped in silence: the worker topology's own tests
+    (marked `workers`) need BOROUGH_TEST_WORKERS, those marked `postgres` (two bots racing
+    for a lease) BOROUGH_TEST_POSTGRES. .ci/run's passes set both."""
+    lacking = {} if int(WORKERS) else {"workers": "BOROUGH_TEST_WORKERS"}
+    if not POSTGRES_DSN:
+        lacking["postgres"] = "BOROUGH_TEST_POSTGRES"
+    deselected = {
+        item: variable
+        for item in items
+        for marker, variable in lacking.items()
+        if item.get_closest_marker(marker)
+    }
     if deselected:
-        config.hook.pytest_deselected(items=deselected)
-        items[:] = [item for item in items if not item.get_closest_marker("workers")]
+        config.hook.pytest_deselected(items=list(deselected))
+        items[:] = [item for item in items if item not in deselected]
+        config.stash[DESELECTED] = [f"{item.nodeid} needs {v}" for item, v in deselected.items()]
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    for line in config.stash.get(DESELECTED, []):
+        terminalreporter.write_line(f"deselected: {line}", yellow=True)
 
 
 @pytest.fixture(scope="module")

@@ -105,6 +105,22 @@ class BotHeartbeat(Base):
     stopped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+class BotLeaseRow(Base):
+    """Which process may act as a bot (`borough.bot_lease`): the one named here, until
+    `expires_at` unless it renews. `term` counts takeovers; every write the bot makes first
+    checks that its term still holds the row, so a process that lost the lease writes nothing."""
+
+    __tablename__ = "bot_leases"
+
+    bot: Mapped[str] = mapped_column(String(255), primary_key=True)
+    term: Mapped[int] = mapped_column(BigInteger)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    since: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    renewed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class HandledEvent(Base):
     """An event a bot has acted on; a replayed sync skips it."""
 

@@ -9,8 +9,6 @@ is random unless BOROUGH_CRASH_SEED is set; a failure names it, so it can be rep
 from __future__ import annotations
 
 import asyncio
-import os
-import random
 from pathlib import Path
 
 import pytest
@@ -18,13 +16,6 @@ import pytest
 from bench.crash import crash_apply, crash_bot, homeserver_for, write_chart
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def seed() -> int:
-    chosen = int(os.environ.get("BOROUGH_CRASH_SEED") or random.SystemRandom().randrange(10**6))
-    print(f"crash seed {chosen} (replay with BOROUGH_CRASH_SEED={chosen})")
-    return chosen
 
 
 def test_a_bot_killed_at_random_loses_duplicates_and_answers_twice_nothing(

@@ -27,7 +27,7 @@ from bots.meet import (
     show_time,
     split_audio_title,
 )
-from tests.conftest import POSTGRES_DSN, postgres_database
+from tests.conftest import APP_BACKENDS, app_database
 from widgets.admission import Admission, RoomSnapshot
 from widgets.admissions_log import AdmissionLog
 
@@ -106,21 +106,13 @@ def test_audio_and_titles() -> None:
 
 
 #: The claims are row-level races, so they also run on PostgreSQL when the suite has one.
-BACKENDS = ["sqlite", *(["postgresql"] if POSTGRES_DSN else [])]
-
-
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture(params=APP_BACKENDS)
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[MeetingStore]:
-    if request.param == "sqlite":
-        url, drop = f"sqlite+aiosqlite:///{tmp_path / 'app.db'}", None
-    else:
-        url, drop = postgres_database("borough_meet")
-    await migrate(url)
-    engine = create_engine(url)
-    yield MeetingStore(session_factory(engine))
-    await engine.dispose()
-    if drop is not None:
-        drop()
+    with app_database(request.param, tmp_path, "borough_meet") as url:
+        await migrate(url)
+        engine = create_engine(url)
+        yield MeetingStore(session_factory(engine))
+        await engine.dispose()
 
 
 async def schedule(store: MeetingStore, at: datetime, room: str = "!r:x") -> int:

@@ -3,6 +3,7 @@
 import asyncio
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -10,6 +11,8 @@ from borough.db.models import Base
 
 config = context.config
 target_metadata = Base.metadata
+#: The advisory lock that serialises migrations on PostgreSQL ("BOROUGH" in ASCII).
+MIGRATION_LOCK = 0x424F524F554748
 
 
 def _run(connection: Connection) -> None:
@@ -19,6 +22,10 @@ def _run(connection: Connection) -> None:
         render_as_batch=connection.dialect.name == "sqlite",
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # Two processes starting at once (two bots, a bot and a widget server) would
+            # both create the same tables; the second waits here, then finds nothing to do.
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         context.run_migrations()
 
 
