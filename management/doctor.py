@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 import borough
+from borough.bot_lease import LeaseHolder, current_holder
 from borough.cli import explain_matrix_error
 from borough.db import BotHeartbeat, alembic_config, create_engine, session_factory
 from borough.errors import DatabaseUrlError, HomeserverUnreachable, MatrixError
@@ -247,15 +248,19 @@ async def bot_heartbeat(settings: Settings, bot: str, now: datetime | None = Non
     try:
         async with session_factory(engine)() as session:
             beat = await session.scalar(select(BotHeartbeat).where(BotHeartbeat.bot == bot))
+        lease = await current_holder(engine, bot)
     except SQLAlchemyError as exc:
         return problem("bot", f"its heartbeat cannot be read: {_first_line(exc)}")
     finally:
         await engine.dispose()
-    return bot_state(bot, beat, now or datetime.now(UTC))
+    return bot_state(bot, beat, lease, now or datetime.now(UTC))
 
 
-def bot_state(bot: str, beat: BotHeartbeat | None, now: datetime) -> Finding:
-    """Running, stopped or silent, from the bot's heartbeat row (None: it never ran here)."""
+def bot_state(
+    bot: str, beat: BotHeartbeat | None, lease: LeaseHolder | None, now: datetime
+) -> Finding:
+    """Running, stopped or silent, from the bot's heartbeat row (None: it never ran here),
+    and which process acts, from its lease (borough.bot_lease)."""
     if beat is None:
         return problem(
             "bot",
@@ -274,9 +279,16 @@ def bot_state(bot: str, beat: BotHeartbeat | None, now: datetime) -> Finding:
             f"{bot} is not running: its last heartbeat, from {beat.holder}, was "
             f"{int(silence.total_seconds())} s ago; start it with `borough bots run`",
         )
+    acting = (
+        f"; the lease is {lease.host} pid {lease.pid}'s since {_when(lease.since)} "
+        f"(term {lease.term})"
+        if lease is not None and not lease.expired(now)
+        else ""
+    )
     return healthy(
         "bot",
-        f"{bot} is running in {beat.holder} (last heartbeat {int(silence.total_seconds())} s ago)",
+        f"{bot} is running in {beat.holder} (last heartbeat {int(silence.total_seconds())} s "
+        f"ago{acting})",
     )
 
 

@@ -4,6 +4,7 @@ server and the app database, all running; then each part broken on purpose, and 
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
 import socket
 import threading
@@ -108,6 +109,8 @@ def test_a_healthy_deployment_passes(deployment: ThreadedBot, settings_path: Pat
     assert "Synapse process main at" in run.output
     assert f"runs Borough {__version__}" in run.output
     assert f"{deployment.user_id} is running in" in run.output
+    # The bot runs in a thread of this process, which therefore holds its lease.
+    assert f"the lease is {socket.gethostname()} pid {os.getpid()}'s since" in run.output
     assert "ok: widget server answers at http://127.0.0.1:" in run.output
     assert "ok: jitsi settings are consistent" in run.output
 
@@ -164,12 +167,14 @@ def test_a_database_a_migration_behind_is_named(
 
     config = alembic_config(app_database_url)
     newest = ScriptDirectory.from_config(config).get_current_head()
+    deployment.stop()  # as an operator would: the newest migration may hold the bot's tables
     command.downgrade(config, "-1")
     try:
         run = doctor(settings_path)
         previous = command_current(app_database_url)
     finally:
         command.upgrade(config, "head")
+        deployment.start()
     assert run.exit_code == 1, run.output
     assert run.problems == [
         f"problem: database is at migration {previous}, behind the newest, {newest}: restart "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from borough.bot_lease import LeaseHolder
 from borough.db import BotHeartbeat
 from borough.settings import JitsiSettings
 from management.doctor import bot_state, jitsi_problems
@@ -24,32 +25,39 @@ def beat(ago: float, stopped: bool = False) -> BotHeartbeat:
 
 
 def test_a_bot_beating_recently_is_running_and_named_by_its_process() -> None:
-    found = bot_state(BOT, beat(ago=5), NOW)
+    found = bot_state(BOT, beat(ago=5), None, NOW)
     assert not found.problem
     assert found.said == f"{BOT} is running in bots1 pid 4242 (last heartbeat 5 s ago)"
+    lease = LeaseHolder(
+        BOT, "bots1", 4242, NOW - timedelta(hours=1), NOW, NOW + timedelta(seconds=8), 3
+    )
+    said = bot_state(BOT, beat(ago=5), lease, NOW).said
+    assert said.endswith("; the lease is bots1 pid 4242's since 2026-12-03 11:00:00 UTC (term 3))")
+    expired = LeaseHolder(BOT, "bots0", 1, NOW, NOW, NOW - timedelta(seconds=1), 2)
+    assert "lease" not in bot_state(BOT, beat(ago=5), expired, NOW).said
 
 
 def test_a_killed_bot_is_silent_and_named() -> None:
-    found = bot_state(BOT, beat(ago=75), NOW)
+    found = bot_state(BOT, beat(ago=75), None, NOW)
     assert found.problem
     assert "is not running: its last heartbeat, from bots1 pid 4242, was 75 s ago" in found.said
 
 
 def test_a_bot_stopped_cleanly_says_when() -> None:
-    found = bot_state(BOT, beat(ago=1, stopped=True), NOW)
+    found = bot_state(BOT, beat(ago=1, stopped=True), None, NOW)
     assert found.problem
     assert "is stopped: bots1 pid 4242 stopped it at 2026-12-03 11:59:59 UTC" in found.said
 
 
 def test_a_bot_that_never_ran_is_named() -> None:
-    found = bot_state(BOT, None, NOW)
+    found = bot_state(BOT, None, None, NOW)
     assert found.problem and "has never run against this database" in found.said
 
 
 def test_sqlite_times_without_a_zone_are_utc() -> None:
     row = beat(ago=5)
     row.beat_at = row.beat_at.replace(tzinfo=None)
-    assert not bot_state(BOT, row, NOW).problem
+    assert not bot_state(BOT, row, None, NOW).problem
 
 
 def test_consistent_jitsi_settings_have_no_problems() -> None:
