@@ -166,8 +166,8 @@ class SynapseWorkers(LocalSynapse):
         super().__post_init__()
         if self.postgres_dsn is None:
             raise ValueError("Synapse workers share one database: give a PostgreSQL postgres_dsn")
-        # nginx, Redis, main's replication, the generic workers and the event persister.
-        ports = free_ports(4 + self.workers)
+        # nginx, Redis, main's replication, the generic workers and the event persister's two.
+        ports = free_ports(5 + self.workers)
         if not self.proxy_port:
             self.proxy_port = next(ports)
         redis_port = next(ports)
@@ -191,10 +191,8 @@ class SynapseWorkers(LocalSynapse):
 
     @property
     def process_urls(self) -> list[str]:
-        """Main's and each generic worker's own client listener, past nginx. The event
-        persister has none: it listens only for replication."""
-        generic = [f"http://127.0.0.1:{w.port}" for w in self._layout.generic]
-        return [self.listen_url, *generic]
+        """Main's and each worker's own client listener, past nginx."""
+        return [self.listen_url, *(f"http://127.0.0.1:{w.port}" for w in self._layout.workers)]
 
     def worker_log_path(self, worker: Worker) -> Path:
         return self.base_dir / "workers" / f"{worker.name}.log"
@@ -391,9 +389,8 @@ class SynapseWorkers(LocalSynapse):
             )
             children.append(self._spawn(_Child(worker.name, cmd, log.with_suffix(".console"), log)))
         for worker, child in zip(self._layout.workers, children, strict=True):
-            if worker.role == "generic":
-                url = f"http://127.0.0.1:{worker.port}/_matrix/client/versions"
-                self._wait(worker.name, deadline, partial(_answers, url), [child])
+            url = f"http://127.0.0.1:{worker.port}/_matrix/client/versions"
+            self._wait(worker.name, deadline, partial(_answers, url), [child])
             self._wait(
                 f"{worker.name}'s replication",
                 deadline,

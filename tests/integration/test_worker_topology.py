@@ -12,6 +12,7 @@ from urllib.parse import quote
 import psycopg2
 import pytest
 
+from borough.process_status import STATUS_PATH
 from borough.testing.topology import SynapseWorkers
 from borough.testing.worker_layout import EVENT_PERSISTER, MAIN
 from synapse_modules import homeserver_modules
@@ -111,10 +112,15 @@ def test_every_process_keeps_its_log(topology: SynapseWorkers) -> None:
         assert log.stat().st_size > 0, log
 
 
-def test_each_process_answers_on_its_own_listener(topology: SynapseWorkers) -> None:
+def test_each_process_says_on_its_own_listener_that_it_loaded_borough(
+    topology: SynapseWorkers, homeserver: Homeserver
+) -> None:
     """What `borough doctor` asks each process directly (homeserver.processes)."""
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    answered = set()
     for url in topology.process_urls:
-        with opener.open(f"{url}/_matrix/client/versions", timeout=10) as response:
-            assert "versions" in json.loads(response.read())
-    assert len(topology.process_urls) == 1 + len(topology.layout.generic)
+        request = urllib.request.Request(f"{url}{STATUS_PATH}")
+        request.add_header("Authorization", f"Bearer {homeserver.service_token}")
+        with opener.open(request, timeout=10) as response:
+            answered.add(json.loads(response.read())["process"])
+    assert answered == {MAIN, *(worker.name for worker in topology.layout.workers)}
