@@ -197,7 +197,7 @@ class Meetings:
         live = await self.store.live(room_id)
         if live is not None:
             return (
-                f"A meeting is already on here: **{live.title}**. "
+                f"{called(live)} is already on here. "
                 "Join it from the widget at the top of the room, or close it with `!meet end`."
             )
         await self._check_may_start(room_id, sender)

@@ -224,6 +224,7 @@ async def test_an_idle_standing_session_ends_and_the_next_admission_starts_anoth
 def test_a_meeting_without_a_title_is_never_called_meeting_meeting() -> None:
     untitled = Meeting(id=3, title=UNTITLED, is_audio_only=False)
     assert f"{called(untitled)} has started" == "The meeting has started"
+    assert f"{called(untitled)} is already on here." == "The meeting is already on here."
     assert numbered(untitled) == "Meeting #3"
     audio = Meeting(id=4, title=UNTITLED, is_audio_only=True)
     assert called(audio) == "The audio meeting"
