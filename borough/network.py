@@ -68,6 +68,16 @@ class ChannelRules:
     sealed: bool
     public: bool = False
 
+    def rule_line(self) -> str:
+        """The rule in the channel's topic: Element shows a refused post without the reason,
+        so people are told before they write."""
+        return (
+            f"Only the posters start posts; reply in threads; {self.max_length} characters at most."
+        )
+
+    def topic(self, topic: str | None) -> str:
+        return f"{topic}\n{self.rule_line()}" if topic else self.rule_line()
+
     def content(self) -> dict[str, Any]:
         return {
             "posters": list(self.posters),
@@ -319,6 +329,8 @@ class _Builder:
         )
 
     def _add(self, room: DesiredRoom) -> None:
+        if room.channel is not None:
+            room = replace(room, topic=room.channel.topic(room.topic))
         self.net.rooms[room.key] = room
 
     def _admins_of(self, org_keys: Iterable[str]) -> list[Person]:

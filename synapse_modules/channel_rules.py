@@ -1,6 +1,7 @@
 """Channel rules: in a microblog channel only posters start posts; readers reply in threads
 and react; posts over the channel's length limit are refused. Power levels cannot say this,
-so `check_event_allowed` does, from the room's `org.borough.channel` state.
+so `check_event_allowed` does, from the room's `org.borough.channel` state. Element does not
+show the refusal's reason, so the person is also told in a direct message (`telling.py`).
 """
 
 from __future__ import annotations
@@ -13,19 +14,24 @@ from synapse.module_api.errors import Codes, ConfigError, SynapseError
 
 from borough import events
 from synapse_modules.config import ModuleConfigError
-from synapse_modules.policy import ChannelPolicy, judge_post
+from synapse_modules.policy import ChannelPolicy, judge_post, post_text
+from synapse_modules.refusal_notice import RefusedPost
+from synapse_modules.telling import RefusalTeller
 
 logger = logging.getLogger(__name__)
 
 
 class ChannelRules:
     def __init__(self, config: tuple[str, ...], api: ModuleApi) -> None:
+        self._api = api
         self._trusted = frozenset(f"@{localpart}:{api.server_name}" for localpart in config)
+        self._teller = RefusalTeller(api, f"@{config[0]}:{api.server_name}")
         api.register_third_party_rules_callbacks(check_event_allowed=self.check_event_allowed)
 
     @staticmethod
     def parse_config(config: dict[str, Any] | None) -> tuple[str, ...]:
-        """Borough's own accounts (the service account and the bot), which may always post."""
+        """Borough's own accounts (the service account first, then the bot), which may always
+        post; the service account tells people why a post was refused."""
         config = config or {}
         try:
             unknown = sorted(set(config) - {"service_account", "trusted_accounts"})
@@ -65,5 +71,8 @@ class ChannelRules:
             channel, event.sender, event.sender in self._trusted, event.type, event.content
         )
         if refusal is not None:
+            if self._api.is_mine(event.sender):
+                post = RefusedPost(event.room_id, refusal.message, post_text(event.content))
+                self._teller.tell(event.sender, post)
             raise SynapseError(403, refusal.message, Codes.FORBIDDEN)
         return True, None

@@ -235,10 +235,8 @@ def judge_post(
         return None
     relation = content.get("m.relates_to")
     rel_type = relation.get("rel_type") if isinstance(relation, Mapping) else None
-    text = content.get("body")
-    if rel_type == "m.replace" and isinstance(content.get("m.new_content"), Mapping):
-        text = content["m.new_content"].get("body")
-    if isinstance(text, str) and len(text) > channel.max_length:
+    text = post_text(content)
+    if text is not None and len(text) > channel.max_length:
         return Refusal(
             f"Posts in {channel.name} are limited to {channel.max_length} characters; "
             f"this one has {len(text)}."
@@ -249,3 +247,13 @@ def judge_post(
         f"Only the posters of {channel.name} can start a post here; reply in a thread or react "
         "instead."
     )
+
+
+def post_text(content: Mapping[str, Any]) -> str | None:
+    """The text a post or an edit says (an edit's new text), if it has any."""
+    text = content.get("body")
+    relation = content.get("m.relates_to")
+    is_edit = isinstance(relation, Mapping) and relation.get("rel_type") == "m.replace"
+    if is_edit and isinstance(content.get("m.new_content"), Mapping):
+        text = content["m.new_content"].get("body")
+    return text if isinstance(text, str) else None

@@ -1,0 +1,65 @@
+"""What Borough tells a person whose post a channel refused, and how often; and the rule
+that a channel's topic states beforehand."""
+
+from __future__ import annotations
+
+from borough.network import ChannelRules
+from synapse_modules.refusal_notice import (
+    NOTICES_PER_WINDOW,
+    WINDOW_MS,
+    NoticeAllowance,
+    RefusedPost,
+    next_allowance,
+    notice_content,
+)
+
+POST = RefusedPost(
+    "!room:test", "Posts in News are limited to 5 characters; this one has 7.", "a <b>&c"
+)
+
+
+def test_a_window_allows_a_few_notices_then_none() -> None:
+    allowance = next_allowance(None, 1_000)
+    assert allowance == NoticeAllowance(1_000, 1)
+    for n in range(2, NOTICES_PER_WINDOW + 1):
+        allowance = next_allowance(allowance, 1_000 + n)
+        assert allowance is not None and allowance.sent == n
+    assert next_allowance(allowance, 1_000 + WINDOW_MS - 1) is None
+
+
+def test_a_new_window_starts_after_the_last_one_ends_or_the_clock_goes_back() -> None:
+    used_up = NoticeAllowance(1_000, NOTICES_PER_WINDOW)
+    assert next_allowance(used_up, 1_000 + WINDOW_MS) == NoticeAllowance(1_000 + WINDOW_MS, 1)
+    assert next_allowance(used_up, 999) == NoticeAllowance(999, 1)
+
+
+def test_stored_allowances_of_the_wrong_shape_start_afresh() -> None:
+    assert NoticeAllowance.from_content({"window_start_ms": "1", "sent": 2}) is None
+    assert NoticeAllowance.from_content(None) is None
+    kept = NoticeAllowance(5, 2)
+    assert NoticeAllowance.from_content(kept.content()) == kept
+
+
+def test_the_notice_keeps_the_text_whole_and_escapes_it() -> None:
+    content = notice_content(POST, is_last_in_window=False)
+    assert content["msgtype"] == "m.notice"
+    assert POST.reason in content["body"] and "a <b>&c" in content["body"]
+    assert "<pre><code>a &lt;b&gt;&amp;c</code></pre>" in content["formatted_body"]
+    assert "https://matrix.to/#/!room:test" in content["formatted_body"]
+    assert "not repeated" not in content["body"]
+
+
+def test_the_last_notice_of_a_window_says_more_will_not_follow() -> None:
+    assert "not repeated here" in notice_content(POST, is_last_in_window=True)["body"]
+
+
+def test_a_post_without_text_is_still_explained() -> None:
+    body = notice_content(RefusedPost("!r:test", "No.", None), False)["body"]
+    assert body.startswith("Your message was not sent: No.") and "nothing is lost" not in body
+
+
+def test_a_channel_topic_ends_with_its_rule() -> None:
+    rules = ChannelRules(posters=("@a:test",), max_length=280, sealed=False)
+    line = "Only the posters start posts; reply in threads; 280 characters at most."
+    assert rules.topic("Service news") == f"Service news\n{line}"
+    assert rules.topic(None) == line
