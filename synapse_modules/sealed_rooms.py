@@ -1,7 +1,7 @@
 """Sealed rooms: only members of the owning unit or partnership get in, by any door.
 
 Joins and invites are refused early (`user_may_join_room`, `user_may_invite`) with a human
-message; `check_event_allowed` then refuses any membership, seal change or upgrade that
+message, or, to an outsider, with a missing room's answer (`unseen.py`); `check_event_allowed` then refuses any membership, seal change or upgrade that
 slipped past, including those by server admins, who skip the early checks. New addresses
 (`user_may_create_room_alias`) are refused too, so that outsiders cannot look a sealed room up.
 """
@@ -37,6 +37,7 @@ from synapse_modules.policy import (
     upgrade_refusal,
 )
 from synapse_modules.status import ModuleStatus
+from synapse_modules.unseen import Door, UnseenRooms
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +64,7 @@ class SealedRooms:
         self._admins: dict[str, set[str]] = {
             org.key: {f"@{a}:{api.server_name}" for a in org.admins} for org in chart.organisations
         }
+        self._unseen = UnseenRooms(api, self._trusted)
         #: (creator, address) -> when: addresses named in createRoom requests, in flight.
         self._new_room_addresses: dict[tuple[str, str], float] = {}
         api.register_spam_checker_callbacks(
@@ -86,10 +88,10 @@ class SealedRooms:
     # --- adapters ------------------------------------------------------------------------
 
     async def user_may_join_room(self, user_id: str, room_id: str, is_invited: bool) -> Any:
-        return _as_spam_result(await self._entry_refusal(room_id, user_id))
+        return await self._answer_entry(room_id, user_id, user_id, "join")
 
     async def user_may_invite(self, inviter: str, invitee: str, room_id: str) -> Any:
-        return _as_spam_result(await self._entry_refusal(room_id, invitee))
+        return await self._answer_entry(room_id, invitee, inviter, "invite")
 
     async def user_may_create_room_alias(self, user_id: str, room_alias: RoomAlias) -> Any:
         return _as_spam_result(may_add_address(await self._address_maker(user_id, room_alias)))
@@ -138,11 +140,16 @@ class SealedRooms:
             is_in_owner_space=in_space,
         )
 
-    async def _entry_refusal(self, room_id: str, user_id: str) -> Refusal | None:
+    async def _answer_entry(self, room_id: str, entrant: str, asker: str, door: Door) -> Any:
+        """Refused, or any invitation by an outsider: a missing room's answer to an outsider,
+        the reason to anyone else."""
         policy = await self._policy(room_id)
         if policy is None:
-            return None
-        return may_enter(policy, await self._entrant(policy, user_id))
+            return NOT_SPAM
+        refusal = may_enter(policy, await self._entrant(policy, entrant))
+        if refusal is not None or door == "invite":
+            await self._unseen.answer_outsider(room_id, policy.owner_space, asker, door)
+        return _as_spam_result(refusal)
 
     async def _address_maker(self, user_id: str, room_alias: RoomAlias) -> AddressMaker:
         made_at = self._new_room_addresses.pop((user_id, room_alias.to_string()), None)
@@ -185,7 +192,13 @@ class SealedRooms:
                 return None
             if membership == "join" and previous is not None and previous.membership == "join":
                 return None  # a profile change, not an entry
-            return may_enter(policy, await self._entrant(policy, event.state_key))
+            refusal = may_enter(policy, await self._entrant(policy, event.state_key))
+            if refusal is not None:
+                door: Door = membership
+                await self._unseen.answer_outsider(
+                    event.room_id, policy.owner_space, event.sender, door
+                )
+            return refusal
         if event.type == "m.room.tombstone" and event.sender != self._service:
             return upgrade_refusal(policy)
         old = state_events.get((event.type, event.state_key))

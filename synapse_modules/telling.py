@@ -23,6 +23,7 @@ from typing import Any
 from synapse.module_api import ModuleApi
 
 from borough import events
+from synapse_modules.membership import is_joined
 from synapse_modules.refusal_notice import (
     NOTICES_PER_WINDOW,
     NoticeAllowance,
@@ -97,8 +98,8 @@ class RefusalTeller:
     async def _direct_room(self, person: str) -> str:
         known = await self._direct(self._service)
         for room_id in known.get(person, []):
-            if await self._is_joined(room_id, self._service):
-                if not await self._is_joined(room_id, person):
+            if await is_joined(self._api, room_id, self._service):
+                if not await is_joined(self._api, room_id, person):
                     # They left it once; a refusal is still worth hearing about.
                     await self._api.update_room_membership(self._service, person, room_id, "invite")
                     await self._api.update_room_membership(person, person, room_id, "join")
@@ -130,8 +131,3 @@ class RefusalTeller:
         direct: dict[str, Any] = await self._direct(user)
         direct[other] = [room_id, *(r for r in direct.get(other, []) if r != room_id)]
         await self._api.account_data_manager.put_global(user, DIRECT, direct)
-
-    async def _is_joined(self, room_id: str, user: str) -> bool:
-        state = await self._api.get_room_state(room_id, [("m.room.member", user)])
-        member = state.get(("m.room.member", user))
-        return member is not None and member.membership == "join"

@@ -12,6 +12,7 @@ from synapse_modules.refusal_notice import (
     next_allowance,
     notice_content,
 )
+from synapse_modules.unseen import Asker, is_outsider
 
 POST = RefusedPost(
     "!room:test", "Posts in News are limited to 5 characters; this one has 7.", "a <b>&c"
@@ -63,3 +64,10 @@ def test_a_channel_topic_ends_with_its_rule() -> None:
     line = "Only the posters start posts; reply in threads; 280 characters at most."
     assert rules.topic("Service news") == f"Service news\n{line}"
     assert rules.topic(None) == line
+
+
+def test_only_those_who_cannot_know_of_a_sealed_room_are_outsiders() -> None:
+    assert is_outsider(Asker(is_borough=False, has_membership=False, is_in_owner_space=False))
+    assert not is_outsider(Asker(True, False, False))
+    assert not is_outsider(Asker(False, True, False))
+    assert not is_outsider(Asker(False, False, True))

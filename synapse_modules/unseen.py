@@ -1,0 +1,82 @@
+"""A sealed room does not exist for outsiders: their attempts get a missing room's answer.
+
+An outsider is someone who cannot know of the room: neither Borough, nor a member of its
+owner's space, nor anyone with a membership in the room itself (joined, invited, knocked or
+once there). Their join, knock or invitation is answered with the status, errcode and words
+Synapse gives for a room it does not know (`tests/integration/test_sealed_unseen.py` compares
+them with a real unknown room), so the answer names neither the room nor its owner. Anyone
+else refused still gets the sentence that says why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from synapse.module_api import ModuleApi
+from synapse.module_api.errors import Codes, SynapseError
+
+from synapse_modules.membership import is_joined
+
+Door = Literal["join", "knock", "invite"]
+
+
+@dataclass(frozen=True)
+class MissingRoomAnswer:
+    status: int
+    errcode: str
+    message: str
+
+    def error(self) -> SynapseError:
+        return SynapseError(self.status, self.message, self.errcode)
+
+
+#: What Synapse 1.163 answers a local user for a room id that it does not know, per door.
+MISSING_ROOM: dict[Door, MissingRoomAnswer] = {
+    "join": MissingRoomAnswer(
+        404,
+        Codes.UNKNOWN,
+        "Can't join remote room because no servers that are in the room have been provided.",
+    ),
+    "knock": MissingRoomAnswer(404, Codes.UNKNOWN, "No known servers"),
+    "invite": MissingRoomAnswer(403, Codes.FORBIDDEN, "Unknown room"),
+}
+
+
+@dataclass(frozen=True)
+class Asker:
+    """Whoever asks to let someone in (the joiner, the knocker, or the inviter)."""
+
+    is_borough: bool
+    has_membership: bool
+    is_in_owner_space: bool
+
+
+def is_outsider(asker: Asker) -> bool:
+    return not (asker.is_borough or asker.has_membership or asker.is_in_owner_space)
+
+
+class UnseenRooms:
+    """Answers an outsider's attempt on a sealed room as a missing room's would be."""
+
+    def __init__(self, api: ModuleApi, borough_accounts: frozenset[str]) -> None:
+        self._api = api
+        self._borough = borough_accounts
+
+    async def answer_outsider(
+        self, room_id: str, owner_space: str | None, asker: str, door: Door
+    ) -> None:
+        """Raise a missing room's answer if `asker` is an outsider; else return."""
+        if is_outsider(await self._asker(room_id, owner_space, asker)):
+            raise MISSING_ROOM[door].error()
+
+    async def _asker(self, room_id: str, owner_space: str | None, user_id: str) -> Asker:
+        if user_id in self._borough:
+            return Asker(True, False, False)
+        own = await self._api.get_room_state(room_id, [("m.room.member", user_id)])
+        in_space = (
+            owner_space is not None
+            and self._api.is_mine(user_id)
+            and await is_joined(self._api, owner_space, user_id)
+        )
+        return Asker(False, ("m.room.member", user_id) in own, in_space)
