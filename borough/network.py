@@ -150,6 +150,12 @@ class DesiredRoom:
     meta: dict[str, Any] = field(default_factory=dict, hash=False)
 
     @property
+    def publishes_address(self) -> bool:
+        """A sealed room gets no address: anyone could guess `#smt-updates` and learn the
+        room exists. Members find it in their space; Borough finds it by its key."""
+        return self.policy is None
+
+    @property
     def kind(self) -> str:
         if self.channel is not None:
             return "channel"

@@ -64,9 +64,13 @@ async def find_channel(
     if reference.startswith("!"):
         named = [ChannelRow.room_id == reference]
     elif reference.startswith("#"):
-        named = [
-            ChannelRow.alias == (reference if ":" in reference else f"{reference}:{server_name}")
-        ]
+        alias = reference if ":" in reference else f"{reference}:{server_name}"
+        named = [ChannelRow.alias == alias]
+        localpart, _, server = alias[1:].partition(":")
+        if server == server_name:
+            # A sealed channel has no address (see DesiredRoom.publishes_address); those
+            # inside it still name it `#news`, after its key `channel/news`.
+            named.append(ChannelRow.key == f"channel/{localpart}")
     else:
         named = [
             ChannelRow.key == reference,

@@ -209,6 +209,14 @@ class Applier:
                 await self.client.request(
                     "PUT", f"{path}/{q(self.resolve(state_key))}", self.resolve(content)
                 )
+            case SetAlias(alias=alias, withdraw=True):
+                try:
+                    await self.client.request(
+                        "DELETE", f"/_matrix/client/v3/directory/room/{q(alias)}"
+                    )
+                except MatrixError as exc:
+                    if exc.status != 404:  # a killed apply's withdrawal got there first
+                        raise
             case SetAlias(room_key=key, alias=alias):
                 room_id = self.room(key)
                 try:
@@ -258,7 +266,6 @@ class Applier:
             creation["type"] = "m.space"
         body: dict[str, Any] = {
             "name": room.name,
-            "room_alias_name": room.alias,
             "preset": "private_chat",
             "visibility": "public" if room.join_rule == "public" else "private",
             "creation_content": creation,
@@ -268,6 +275,8 @@ class Applier:
                 for t, k, c in op.initial_state
             ],
         }
+        if room.publishes_address:
+            body["room_alias_name"] = room.alias
         if room.topic:
             body["topic"] = room.topic
         try:

@@ -71,6 +71,8 @@ class SetState:
 class SetAlias:
     room_key: str
     alias: str
+    #: Take the address away instead (a sealed room's; Synapse updates the canonical alias).
+    withdraw: bool = False
 
 
 @dataclass(frozen=True)
@@ -442,7 +444,9 @@ class _Planner:
                         group,
                         "+",
                         room.key,
-                        f"'{room.name}' #{room.alias}",
+                        f"'{room.name}' #{room.alias}"
+                        if room.publishes_address
+                        else f"'{room.name}' (sealed, no address)",
                         self.create_op(room),
                     )
                 )
@@ -488,8 +492,9 @@ class _Planner:
             # Every person has an account; `private_chat` would let guests in.
             ("m.room.guest_access", "", {"guest_access": "forbidden"}),
             ("m.room.name", "", {"name": room.name}),
-            ("m.room.canonical_alias", "", {"alias": self.alias(room)}),
         ]
+        if room.publishes_address:
+            state.append(("m.room.canonical_alias", "", {"alias": self.alias(room)}))
         if room.topic:
             state.append(("m.room.topic", "", {"topic": room.topic}))
         if room.channel:
@@ -585,6 +590,10 @@ class _Planner:
                     op = SetState(room.key, event_type, state_key, content)
                 detail = f"{event_type}: {_describe(current, event_type)} → {_describe(content, event_type)}"
                 self.add(Change(PHASE_STATE, group, "~", room.key, detail, op))
+        if not room.publishes_address and self.alias(room) in _aliases(live):
+            withdraw = SetAlias(room.key, self.alias(room), withdraw=True)
+            detail = f"address {self.alias(room)} (a sealed room has none)"
+            self.add(Change(PHASE_STATE, group, "-", room.key, detail, withdraw))
         if (layout := self.widget_layout(room, live)) is not None:
             op = SetState(room.key, events.WIDGET_LAYOUT, "", layout)
             self.add(Change(PHASE_STATE, group, "~", room.key, "widgets pinned", op))
@@ -889,6 +898,12 @@ _KEY_FIELD = {
     "m.room.history_visibility": "history_visibility",
     "m.room.guest_access": "guest_access",
 }
+
+
+def _aliases(room: LiveRoom) -> list[str]:
+    content = room.content("m.room.canonical_alias") or {}
+    alt = content.get("alt_aliases")
+    return [content.get("alias"), *(alt if isinstance(alt, list) else [])]
 
 
 def _same_enough(event_type: str, wanted: Any, current: dict[str, Any] | None) -> bool:

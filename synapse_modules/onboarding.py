@@ -18,6 +18,7 @@ from synapse.module_api.errors import ConfigError, SynapseError
 from borough.network import DesiredNetwork, desired_network
 from synapse_modules.config import BoroughModuleConfig, ModuleConfigError, parse_module_config
 from synapse_modules.placement import Placement, place
+from synapse_modules.room_lookup import managed_room_id
 
 logger = logging.getLogger(__name__)
 
@@ -107,13 +108,12 @@ class Onboarding:
         placed = []
         for room in placement.rooms:
             alias = f"#{room.alias}:{self._api.server_name}"
-            try:
-                room_id, _ = await self._api.lookup_room_alias(alias)
-            except SynapseError:
+            room_id = await managed_room_id(self._api, self._network, room.key)
+            if room_id is None:
                 logger.warning(
                     "Cannot place %s in %s: it does not exist yet (run borough apply)",
                     user_id,
-                    alias,
+                    room.key,
                 )
                 continue
             state = await self._api.get_room_state(room_id, [("m.room.member", user_id)])

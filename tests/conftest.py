@@ -25,6 +25,7 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 
+from borough import events
 from borough.cli import main as borough_main
 from borough.testing.localsynapse import LocalSynapse
 from borough.testing.topology import local_synapse
@@ -88,8 +89,22 @@ class Homeserver:
         return str(self.admin("POST", path, {})["access_token"])
 
     def room_id(self, alias_localpart: str) -> str:
+        """A managed room by its address; a sealed room, which has none, by the address it
+        would have had (`channel/news` as `news`, `unit/housing/leads` as `housing-leads`)."""
         alias = quote(f"#{alias_localpart}:{self.server_name}")
-        return str(self.admin("GET", f"/_matrix/client/v3/directory/room/{alias}")["room_id"])
+        try:
+            return str(self.admin("GET", f"/_matrix/client/v3/directory/room/{alias}")["room_id"])
+        except HttpError as exc:
+            if exc.status != 404:
+                raise
+        for room_id in self.admin("GET", "/_matrix/client/v3/joined_rooms")["joined_rooms"]:
+            try:
+                key = str(self.state(room_id, events.MANAGED).get("key", ""))
+            except HttpError:
+                continue
+            if key.partition("/")[2].replace("/", "-") == alias_localpart:
+                return str(room_id)
+        raise AssertionError(f"no managed room #{alias_localpart}")
 
     def state(
         self, room_id: str, event_type: str, state_key: str = "", token: str | None = None

@@ -98,6 +98,49 @@ def test_an_outsider_inviting_anyone_meets_a_missing_room(
     )
 
 
+def lookup(hs: Homeserver, localpart: str, token: str) -> object:
+    alias = f"#{localpart}:{hs.server_name}"
+    return answer(hs, "GET", f"/_matrix/client/v3/directory/room/{quote(alias)}", token)
+
+
+def test_an_outsider_looking_the_address_up_meets_a_missing_room(
+    homeserver: Homeserver, outsider: str, sealed: str
+) -> None:
+    missing = lookup(homeserver, "nosuchchannel", outsider)
+    assert isinstance(missing, tuple) and missing[0] == 404, missing
+    status, body = missing
+    assert lookup(homeserver, "tsealed", outsider) == (
+        status,
+        {**body, "error": body["error"].replace("nosuchchannel", "tsealed")},
+    )
+
+
+def test_apply_withdraws_the_address_an_older_apply_gave_a_sealed_room(
+    homeserver: Homeserver, settings_file: Path, outsider: str, sealed: str
+) -> None:
+    alias = f"#tsealed:{homeserver.server_name}"
+    homeserver.admin(
+        "PUT", f"/_matrix/client/v3/directory/room/{quote(alias)}", {"room_id": sealed}
+    )
+    homeserver.admin(
+        "PUT",
+        f"/_matrix/client/v3/rooms/{quote(sealed)}/state/m.room.canonical_alias/",
+        {"alias": alias},
+    )
+    assert lookup(homeserver, "tsealed", outsider) == {
+        "room_id": sealed,
+        "servers": [homeserver.server_name],
+    }
+
+    result = borough("apply", "-q", str(ORG_FILE), settings=settings_file)
+
+    assert result.exit_code == 0, result.output
+    assert isinstance(lookup(homeserver, "tsealed", outsider), tuple)
+    assert homeserver.state(sealed, "m.room.canonical_alias").get("alias") is None
+    again = borough("plan", str(ORG_FILE), settings=settings_file)
+    assert "address" not in again.output, again.output
+
+
 def test_an_insider_inviting_an_outsider_is_told_why(homeserver: Homeserver, sealed: str) -> None:
     got = answer(
         homeserver,
