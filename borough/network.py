@@ -42,11 +42,13 @@ def noted_topic(topic: str | None, note: str) -> str:
     return f"{topic}\n{note}" if topic else note
 
 
-def chart_topic(topic: str | None) -> str | None:
-    """A topic Borough wrote, as the org chart gives it: the encryption note taken off."""
+def chart_topic(topic: str | None, max_length: int | None = None) -> str | None:
+    """A topic Borough wrote, as the org chart gives it: the channel's rule (for a channel of
+    `max_length`) and the encryption note taken off."""
     if topic is None:
         return None
-    for note in (UNENCRYPTED_INDEXED, UNENCRYPTED_PUBLIC):
+    rule = [] if max_length is None else [channel_rule_line(max_length)]
+    for note in (*rule, UNENCRYPTED_INDEXED, UNENCRYPTED_PUBLIC):
         if topic == note:
             return None
         topic = topic.removesuffix(f"\n{note}")
@@ -68,15 +70,10 @@ class ChannelRules:
     sealed: bool
     public: bool = False
 
-    def rule_line(self) -> str:
-        """The rule in the channel's topic: Element shows a refused post without the reason,
-        so people are told before they write."""
-        return (
-            f"Only the posters start posts; reply in threads; {self.max_length} characters at most."
-        )
-
     def topic(self, topic: str | None) -> str:
-        return f"{topic}\n{self.rule_line()}" if topic else self.rule_line()
+        """The chart's topic with the rule as its last line: Element shows a refused post
+        without the reason, so people are told before they write."""
+        return noted_topic(topic, channel_rule_line(self.max_length))
 
     def content(self) -> dict[str, Any]:
         return {
@@ -85,6 +82,10 @@ class ChannelRules:
             "sealed": self.sealed,
             "public": self.public,
         }
+
+
+def channel_rule_line(max_length: int) -> str:
+    return f"Only the posters start posts; reply in threads; {max_length} characters at most."
 
 
 @dataclass(frozen=True)

@@ -115,7 +115,7 @@ def export_org_chart(live: LiveNetwork, server_name: str, service_user: str) -> 
             "posters": {"people": sorted(username(u) for u in rules.get("posters", []))},
             "max_length": rules.get("max_length", 500),
         }
-        topic = chart_topic((room.content("m.room.topic") or {}).get("topic"))
+        topic = chart_topic((room.content("m.room.topic") or {}).get("topic"), entry["max_length"])
         if topic:
             entry["topic"] = topic
         chart["channels"].append(entry)

@@ -3,7 +3,7 @@ that a channel's topic states beforehand."""
 
 from __future__ import annotations
 
-from borough.network import ChannelRules
+from borough.network import ChannelRules, chart_topic
 from synapse_modules.refusal_notice import (
     NOTICES_PER_WINDOW,
     WINDOW_MS,
@@ -64,6 +64,9 @@ def test_a_channel_topic_ends_with_its_rule() -> None:
     line = "Only the posters start posts; reply in threads; 280 characters at most."
     assert rules.topic("Service news") == f"Service news\n{line}"
     assert rules.topic(None) == line
+    assert chart_topic(rules.topic("Service news"), 280) == "Service news"
+    assert chart_topic(rules.topic(None), 280) is None
+    assert chart_topic("Set by hand", 280) == "Set by hand"
 
 
 def test_only_those_who_cannot_know_of_a_sealed_room_are_outsiders() -> None:
