@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from borough.db import ChannelRow, Follow, Post, PostTag, Profile, rows_changed
 from borough.hashtags import hashtag
-from borough.readers import latest_posts, readable_channel_ids, readable_channels
+from borough.readers import find_channel, latest_posts, readable_channel_ids, readable_channels
 from borough.wording import MAX_PAGE, count, page_number
 from bots.commands import Arg, Commands, Request, UsageError
 from bots.index import Indexer
@@ -29,12 +29,9 @@ class Microblog:
     server_name: str
 
     async def channel(self, reference: str, asker: str) -> ChannelRow:
-        alias = reference if ":" in reference else f"{reference}:{self.server_name}"
-        alias = alias if alias.startswith("#") else f"#{alias}"
         async with self.sessions() as session:
-            row = await session.scalar(select(ChannelRow).where(ChannelRow.alias == alias))
-            readable = await readable_channel_ids(session, asker)
-        if row is None or row.room_id not in readable:
+            row = await find_channel(session, reference, self.server_name, asker)
+        if row is None:
             # Sealed channels are not admitted to exist for outsiders.
             raise UsageError(f"I know no channel `{reference}` that you can read.")
         return row

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from borough import events
 from borough.db import ChannelRow, Post, Profile, Repost, UnitRow
-from borough.readers import readable_channel_ids
+from borough.readers import find_channel, readable_channel_ids
 from borough.reposts import ChannelAudience, attribution, parse_post_link, repost_refusal
 from bots.commands import Arg, Commands, Request, UsageError
 from bots.homeserver import HomeserverRefused, checked
@@ -40,7 +40,6 @@ class Reposts:
     server_name: str
 
     async def repost(self, asker: str, link: str, reference: str) -> str:
-        target_alias = self._alias(reference)
         parsed = parse_post_link(link)
         if parsed is None:
             raise UsageError(
@@ -62,9 +61,7 @@ class Reposts:
             ):
                 raise UsageError("I know no channel post at that link that you can read.")
             source = await session.get(ChannelRow, post.room_id)
-            target = await session.scalar(
-                select(ChannelRow).where(ChannelRow.alias == target_alias)
-            )
+            target = await find_channel(session, reference, self.server_name, asker)
             if source is None or target is None or target.room_id not in readable:
                 raise UsageError(f"I know no channel `{reference}` that you can read.")
             if target.room_id == source.room_id:
@@ -154,10 +151,6 @@ class Reposts:
             if row is not None:
                 row.event_id = sent.event_id
         return f"Reposted to **{target.name}**."
-
-    def _alias(self, reference: str) -> str:
-        alias = reference if ":" in reference else f"{reference}:{self.server_name}"
-        return alias if alias.startswith("#") else f"#{alias}"
 
     async def _audience(self, channel: ChannelRow) -> ChannelAudience:
         owner = None
