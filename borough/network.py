@@ -48,7 +48,7 @@ def chart_topic(topic: str | None, max_length: int | None = None) -> str | None:
     if topic is None:
         return None
     rule = [] if max_length is None else [channel_rule_line(max_length)]
-    for note in (*rule, UNENCRYPTED_INDEXED, UNENCRYPTED_PUBLIC):
+    for note in (UNENCRYPTED_INDEXED, UNENCRYPTED_PUBLIC, *rule):
         if topic == note:
             return None
         topic = topic.removesuffix(f"\n{note}")
@@ -71,9 +71,10 @@ class ChannelRules:
     public: bool = False
 
     def topic(self, topic: str | None) -> str:
-        """The chart's topic with the rule as its last line: Element shows a refused post
-        without the reason, so people are told before they write."""
-        return noted_topic(topic, channel_rule_line(self.max_length))
+        """The channel's topic with its rule on a line before the encryption note: Element
+        shows a refused post without the reason, so people are told before they write."""
+        ruled = noted_topic(chart_topic(topic), channel_rule_line(self.max_length))
+        return noted_topic(ruled, UNENCRYPTED_INDEXED)
 
     def content(self) -> dict[str, Any]:
         return {

@@ -13,6 +13,7 @@ from borough.network import (
     UNENCRYPTED_INDEXED,
     UNENCRYPTED_PUBLIC,
     DesiredNetwork,
+    channel_rule_line,
     chart_topic,
     desired_network,
 )
@@ -106,6 +107,7 @@ def test_rooms_unencrypted_by_design_say_why_on_the_last_line_of_their_topic() -
     it_status = rooms["channel/it-status"].topic or ""
     assert it_status.splitlines() == [
         "Outages and planned maintenance. Report problems to the service desk, not here.",
+        channel_rule_line(280),
         UNENCRYPTED_INDEXED,
     ]
     for key in ("unit/comms/announcements", "unit/comms/public-blog", "unit/early-help/blog"):
@@ -116,7 +118,9 @@ def test_rooms_unencrypted_by_design_say_why_on_the_last_line_of_their_topic() -
     assert rooms["unit/comms/general"].topic == "Everything about Communications"
     assert rooms["unit/comms/team"].topic == "Day-to-day and the standing meeting"
     # A channel without a topic still says it.
-    assert MODULES.rooms["channel/tsealed"].topic == UNENCRYPTED_INDEXED
+    assert (
+        MODULES.rooms["channel/tsealed"].topic == f"{channel_rule_line(500)}\n{UNENCRYPTED_INDEXED}"
+    )
 
 
 def test_the_next_plan_adds_the_note_and_export_gives_the_charts_topic_back() -> None:
@@ -124,8 +128,9 @@ def test_the_next_plan_adds_the_note_and_export_gives_the_charts_topic_back() ->
     live = live_as_desired(MODULES, key)
     assert changes_to(MODULES, live, key) == []
     del live.rooms[key].state[("m.room.topic", "")]
-    assert changes_to(MODULES, live, key) == [f"~ m.room.topic: (none) → {UNENCRYPTED_INDEXED!r}"]
-    assert chart_topic(EXAMPLE.rooms["channel/it-status"].topic) == (
+    ruled = f"{channel_rule_line(500)}\n{UNENCRYPTED_INDEXED}"
+    assert changes_to(MODULES, live, key) == [f"~ m.room.topic: (none) → {ruled!r}"]
+    assert chart_topic(EXAMPLE.rooms["channel/it-status"].topic, 280) == (
         "Outages and planned maintenance. Report problems to the service desk, not here."
     )
     assert chart_topic(UNENCRYPTED_INDEXED) is None

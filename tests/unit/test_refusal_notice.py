@@ -3,7 +3,7 @@ that a channel's topic states beforehand."""
 
 from __future__ import annotations
 
-from borough.network import ChannelRules, chart_topic
+from borough.network import UNENCRYPTED_INDEXED, ChannelRules, chart_topic
 from synapse_modules.refusal_notice import (
     NOTICES_PER_WINDOW,
     WINDOW_MS,
@@ -62,8 +62,8 @@ def test_a_post_without_text_is_still_explained() -> None:
 def test_a_channel_topic_ends_with_its_rule() -> None:
     rules = ChannelRules(posters=("@a:test",), max_length=280, sealed=False)
     line = "Only the posters start posts; reply in threads; 280 characters at most."
-    assert rules.topic("Service news") == f"Service news\n{line}"
-    assert rules.topic(None) == line
+    assert rules.topic("Service news") == f"Service news\n{line}\n{UNENCRYPTED_INDEXED}"
+    assert rules.topic(None) == f"{line}\n{UNENCRYPTED_INDEXED}"
     assert chart_topic(rules.topic("Service news"), 280) == "Service news"
     assert chart_topic(rules.topic(None), 280) is None
     assert chart_topic("Set by hand", 280) == "Set by hand"
