@@ -8,7 +8,7 @@ nothing.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -45,14 +45,22 @@ def _when(source: dict[str, Any]) -> datetime:
 
 
 class Indexer:
-    """Holds which rooms are channels, keeps room members in `channel_members` (whom
-    `borough.readers` asks who may read), and indexes the channels' events."""
+    """Holds which rooms are channels, keeps the members of channels and blogs in
+    `channel_members` (whom `borough.readers` and `bots.blogs` ask who may read), and indexes
+    the channels' events."""
 
-    def __init__(self, bot_user_id: str | None = None) -> None:
+    def __init__(
+        self,
+        bot_user_id: str | None = None,
+        is_blog: Callable[[str], bool] = lambda _room_id: False,
+    ) -> None:
         self.channels: dict[str, dict[str, Any]] = {}
         #: The bot's own notices (meeting reminders, and any answer) are never posts; its
         #: boosts (`!repost`, sent as text) are.
         self.bot_user_id = bot_user_id
+        #: Whether a room is a blog the bot already knows (`BlogIndexer.rooms`): a blog is
+        #: read by its members too, so its members are kept as a channel's are.
+        self.is_blog = is_blog
 
     async def load(self, session: AsyncSession) -> None:
         """Pick up the channels already known, before the first sync of this run."""
@@ -64,7 +72,8 @@ class Indexer:
     ) -> None:
         # The channel's own state first, so its name and alias find a row to land on.
         joined: dict[str, bool] = {}  # the last membership of each person in this batch
-        for source in sorted(state_events, key=lambda s: s.get("type") != events.CHANNEL):
+        batch = sorted(state_events, key=lambda s: s.get("type") != events.CHANNEL)
+        for source in batch:
             event_type, content = source.get("type"), source.get("content", {})
             if event_type == "m.room.member":
                 joined[source["state_key"]] = content.get("membership") == "join"
@@ -75,10 +84,19 @@ class Indexer:
                 "m.room.canonical_alias",
             ):
                 await self._channel_state(session, room_id, str(event_type), content)
-        if joined and room_id in self.channels:
-            # Only a channel's readers matter (`borough.readers`); the bot is in every room
-            # where people talk, and their members are no business of the index.
+        if joined and self._has_readers(room_id, batch):
             await self._members(session, room_id, joined)
+
+    def _has_readers(self, room_id: str, batch: list[dict[str, Any]]) -> bool:
+        """Whether who has joined this room decides who may read it: a channel, or a blog
+        (known, or made one by this very batch, which `BlogIndexer` has not seen yet). The bot
+        is in every room where people talk too, and their members are no business of the
+        index."""
+        return (
+            room_id in self.channels
+            or self.is_blog(room_id)
+            or any(source.get("type") == events.BLOG for source in batch)
+        )
 
     async def _members(self, session: AsyncSession, room_id: str, joined: dict[str, bool]) -> None:
         # A full-state sync repeats every member: compare with what is stored, write the change.

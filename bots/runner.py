@@ -98,9 +98,11 @@ class BoroughBot:
             else None
         )
         self.profiles = ProfileDirectory(self.sessions, self.server_name, mirror)
-        self.indexer = Indexer(self.settings.user_id)
-        self.microblog = Microblog(self.sessions, self.indexer, self.server_name)
         self.blog_index = BlogIndexer()
+        self.indexer = Indexer(
+            self.settings.user_id, is_blog=lambda room: room in self.blog_index.rooms
+        )
+        self.microblog = Microblog(self.sessions, self.indexer, self.server_name)
         self.blogs = Blogs(self.sessions)
         self.reposts = Reposts(self.sessions, self.client, self.server_name)
         self.digests = Digests(

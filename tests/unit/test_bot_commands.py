@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from borough import events
-from borough.db import Post, create_engine, migrate, session_factory
+from borough.db import ChannelMember, Post, create_engine, migrate, session_factory
 from borough.directory import Card, Place
 from borough.visibility import Viewer, may_see
 from borough.wording import MAX_PAGE, count, quoted
@@ -249,6 +249,39 @@ async def test_the_bots_own_notices_in_a_channel_are_never_posts(tmp_path: Path)
                 await indexer.timeline(session, "!c:hs", event)
         async with session_factory(engine)() as session:
             assert set(await session.scalars(select(Post.event_id))) == {"$boost", "$news"}
+    finally:
+        await engine.dispose()
+
+
+async def test_members_are_kept_for_channels_and_blogs_not_for_talk_rooms(tmp_path: Path) -> None:
+    """`!blog latest` reads a blog's members from `channel_members`, as the feeds read a
+    channel's; the bot sits in team rooms too, whose members are not kept."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'app.db'}"
+    await migrate(url)
+    engine = create_engine(url)
+    known_blogs = {"!known-blog:hs"}
+    indexer = Indexer("@bot:hs", is_blog=known_blogs.__contains__)
+    channel = {"type": events.CHANNEL, "state_key": "", "content": {"posters": []}}
+    blog = {"type": events.BLOG, "state_key": "", "content": {"unit": "comms"}}
+
+    def joined(user_id: str) -> dict[str, object]:
+        return {"type": "m.room.member", "state_key": user_id, "content": {"membership": "join"}}
+
+    try:
+        async with session_factory(engine).begin() as session:
+            await indexer.state(session, "!channel:hs", [joined("@a:hs"), channel])
+            await indexer.state(session, "!new-blog:hs", [joined("@b:hs"), blog])
+            await indexer.state(session, "!known-blog:hs", [joined("@c:hs")])
+            await indexer.state(session, "!team:hs", [joined("@d:hs")])
+        async with session_factory(engine)() as session:
+            kept = set(
+                (await session.execute(select(ChannelMember.room_id, ChannelMember.user_id))).all()
+            )
+        assert kept == {
+            ("!channel:hs", "@a:hs"),
+            ("!new-blog:hs", "@b:hs"),
+            ("!known-blog:hs", "@c:hs"),
+        }
     finally:
         await engine.dispose()
 
