@@ -7,7 +7,7 @@ MANAGED = "org.borough.managed"
 #: On sealed rooms. Content: see `borough.network.SealedPolicy`; the modules enforce it.
 POLICY = "org.borough.policy"
 #: On microblog channels. Content: {"posters": [...user ids], "max_length": int, "sealed": bool,
-#: "public": bool}.
+#: "public": bool, "organisations": [...keys of the organisations its readers belong to]}.
 CHANNEL = "org.borough.channel"
 #: On unit blog rooms. Content: {"unit": unit key, "public": bool}. A message there that starts
 #: with a Markdown heading is a blog post.

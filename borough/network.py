@@ -69,6 +69,9 @@ class ChannelRules:
     max_length: int
     sealed: bool
     public: bool = False
+    #: The organisations of the channel's readers: every person of these for an open channel,
+    #: the members' own for a sealed one. `!repost` compares two channels' by them.
+    organisations: tuple[str, ...] = ()
 
     def topic(self, topic: str | None) -> str:
         """The channel's topic with its rule on a line before the encryption note: Element
@@ -82,6 +85,7 @@ class ChannelRules:
             "max_length": self.max_length,
             "sealed": self.sealed,
             "public": self.public,
+            "organisations": list(self.organisations),
         }
 
 
@@ -436,7 +440,13 @@ class _Builder:
                 members=self.uids(people),
                 power_users=self._inside(power, people) if is_sealed else power,
                 channel=self._rules(
-                    rules.posters, rules.max_length, rules.sealed, people, rules.public
+                    rules.posters,
+                    rules.max_length,
+                    rules.sealed,
+                    people,
+                    rules.public,
+                    # Sealed or not, a templated channel is joined from its owner's space only.
+                    self._orgs(people),
                 )
                 if rules
                 else None,
@@ -479,11 +489,14 @@ class _Builder:
         max_length: int,
         sealed: bool,
         audience: list[Person],
-        public: bool = False,
+        public: bool,
+        organisations: tuple[str, ...],
     ) -> ChannelRules:
         chosen = Channel.model_construct(posters=posters)
         people = self.index.posters_of(chosen, audience)
-        return ChannelRules(tuple(sorted(self.uids(people))), max_length, sealed, public)
+        return ChannelRules(
+            tuple(sorted(self.uids(people))), max_length, sealed, public, organisations
+        )
 
     def _partnership(self, partnership: Partnership) -> None:
         members = self.index.members_of_partnership(partnership)
@@ -552,7 +565,12 @@ class _Builder:
                 members=self.uids(audience),
                 power_users=power,
                 channel=self._rules(
-                    channel.posters, channel.max_length, channel.sealed, audience, channel.public
+                    channel.posters,
+                    channel.max_length,
+                    channel.sealed,
+                    audience,
+                    channel.public,
+                    self._orgs(audience) if channel.sealed else self._open_orgs(channel, audience),
                 ),
                 policy=SealedPolicy(owner_key, owner_name, self._orgs(audience), channel.name)
                 if channel.sealed
@@ -566,10 +584,13 @@ class _Builder:
         """The spaces of an unsealed channel's audience beyond its owner: everyone in the
         owning unit's organisation, or in each organisation of the owning partnership; for
         a public channel (joinable by anyone), the community too."""
+        spaces = tuple(f"org/{key}" for key in self._open_orgs(channel, audience))
+        return (*spaces, COMMUNITY_SPACE) if channel.public else spaces
+
+    def _open_orgs(self, channel: Channel, audience: list[Person]) -> tuple[str, ...]:
+        """The organisations an unsealed channel is open to: its owning unit's, or each of
+        its owning partnership's."""
         if channel.owner.unit is not None:
             org = self.index.organisation_of(self.index.units[channel.owner.unit])
-            orgs: tuple[str, ...] = (org.key,) if org else ()
-        else:
-            orgs = self._orgs(audience)
-        spaces = tuple(f"org/{key}" for key in orgs)
-        return (*spaces, COMMUNITY_SPACE) if channel.public else spaces
+            return (org.key,) if org else ()
+        return self._orgs(audience)

@@ -3,15 +3,17 @@
 Audiences, from widest to narrowest:
 
 - a **public** channel: everyone (its posts are on the open web);
-- an **open** channel (not sealed, not public): Borough's members;
+- an **open** channel (not sealed, not public): every person of its owner's organisation, or
+  of each organisation of its owning partnership;
 - a **sealed** channel: the members of its owner, a unit (with every unit below it) or a
   partnership, as its `org.borough.policy` names it.
 
 A post may go to a channel whose audience is the same as, or a subset of, its own channel's:
-anything from a public channel; from an open channel to any channel that is not public; from a
-sealed channel only to a sealed channel of the same owner or of a unit below the owner unit.
-Partnerships are compared by identity only: the bot cannot prove a unit is inside one, so it
-refuses rather than guess.
+anything from a public channel; from an open channel to a channel none of whose readers is
+outside the open channel's organisations; from a sealed channel only to a sealed channel of
+the same owner or of a unit below the owner unit. Partnerships are compared by identity only:
+the bot cannot prove a unit is inside one, so it refuses rather than guess. A channel whose
+organisations are unknown (applied before they were recorded) is refused the same way.
 """
 
 from __future__ import annotations
@@ -60,6 +62,9 @@ class ChannelAudience:
     is_public: bool
     #: The sealed policy's owner key, `unit/KEY` or `partnership/KEY`; None if unsealed.
     owner: str | None = None
+    #: The organisations of its readers (`org.borough.channel`'s `organisations`): all of
+    #: their people for an open channel, the members' own for a sealed one. None: unknown.
+    organisations: frozenset[str] | None = None
 
 
 def repost_refusal(
@@ -76,7 +81,7 @@ def repost_refusal(
             f"**{target.name}**, which anyone on the web can read."
         )
     if not source.is_sealed:
-        return None
+        return _open_refusal(source, target)
     wider = (
         f"**{source.name}** is sealed, and **{target.name}** reaches people outside it, "
         "so that post cannot be reposted there."
@@ -91,6 +96,23 @@ def repost_refusal(
         ):
             return None
     return wider
+
+
+def _open_refusal(source: ChannelAudience, target: ChannelAudience) -> str | None:
+    """An open channel's post may go where every reader is in the open channel's
+    organisations: never from one organisation's open channel into another's."""
+    if (
+        source.organisations is not None
+        and target.organisations is not None
+        and target.organisations <= source.organisations
+    ):
+        return None
+    one = len(source.organisations or ()) == 1
+    whose, outside = ("its organisation", "it") if one else ("its organisations", "them")
+    return (
+        f"**{source.name}** is open only to {whose}, and **{target.name}** reaches people "
+        f"outside {outside}, so that post cannot be reposted there."
+    )
 
 
 def _is_within(unit: str, ancestor: str, parents: Mapping[str, str | None]) -> bool:

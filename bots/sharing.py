@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote
 
 from nio import AsyncClient, RoomGetStateEventResponse, RoomSendResponse
@@ -153,15 +154,24 @@ class Reposts:
         return f"Reposted to **{target.name}**."
 
     async def _audience(self, channel: ChannelRow) -> ChannelAudience:
+        if channel.is_public:  # everyone reads it: no more to know
+            return ChannelAudience(channel.name, channel.is_sealed, channel.is_public)
+        rules = await self._state(channel.room_id, events.CHANNEL, "the rules")
+        listed = rules.get("organisations")
+        organisations = frozenset(map(str, listed)) if isinstance(listed, list) else None
         owner = None
         if channel.is_sealed:
-            response = await self.client.room_get_state_event(channel.room_id, events.POLICY)
-            policy = checked(
-                response, RoomGetStateEventResponse, f"reading the seal of {channel.room_id}"
-            )
-            owner = policy.content.get("owner")
+            owner = (await self._state(channel.room_id, events.POLICY, "the seal")).get("owner")
             owner = owner if isinstance(owner, str) else None
-        return ChannelAudience(channel.name, channel.is_sealed, channel.is_public, owner)
+        return ChannelAudience(
+            channel.name, channel.is_sealed, channel.is_public, owner, organisations
+        )
+
+    async def _state(self, room_id: str, event_type: str, what: str) -> dict[str, Any]:
+        response = await self.client.room_get_state_event(room_id, event_type)
+        state = checked(response, RoomGetStateEventResponse, f"reading {what} of {room_id}")
+        content: dict[str, Any] = state.content
+        return content
 
 
 COMMANDS = Commands(Reposts)

@@ -280,6 +280,24 @@ def test_an_open_post_goes_to_a_sealed_channel_but_not_to_the_web(
     assert tom.ask(f"!repost {open_post} #lead") == "Reposted to **Leadership**."
 
 
+def test_an_open_post_stays_inside_its_organisation(
+    homeserver: Homeserver, people: dict[str, Person]
+) -> None:
+    """Open updates is open to Test Council; Joint updates to Test Council and Test Police."""
+    tom = people["tmgr"]
+    council_post = tom.post(homeserver.room_id("open"), "Council car park closed Friday")
+    joint_post = tom.post(homeserver.room_id("jointopen"), "Joint patrol on Saturday")
+    tom.ask("!help")
+    assert tom.ask(f"!repost {council_post} #jointopen") == (
+        "**Open updates** is open only to its organisation, and **Joint updates** reaches "
+        "people outside it, so that post cannot be reposted there."
+    )
+    assert not any(
+        "org.borough.repost" in m["content"] for m in tom.messages(homeserver.room_id("jointopen"))
+    )
+    assert tom.ask(f"!repost {joint_post} #open") == "Reposted to **Open updates**."
+
+
 def test_repost_bad_input_gets_usage(people: dict[str, Person]) -> None:
     tom = people["tmgr"]
     commands = tom.ask("!help")

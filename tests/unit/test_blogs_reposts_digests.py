@@ -128,11 +128,20 @@ def test_post_links(link: str, expected: PostLink | None) -> None:
 PARENTS = {"dir": None, "team": "dir", "sub": "team", "other": None}
 
 
-def sealed(owner: str) -> ChannelAudience:
-    return ChannelAudience(owner, is_sealed=True, is_public=False, owner=owner)
+def sealed(owner: str, *organisations: str) -> ChannelAudience:
+    orgs = frozenset(organisations or ("council",))
+    return ChannelAudience(owner, is_sealed=True, is_public=False, owner=owner, organisations=orgs)
 
 
-OPEN = ChannelAudience("Open", is_sealed=False, is_public=False)
+def open_to(*organisations: str) -> ChannelAudience:
+    """An open channel, read by every person of these organisations."""
+    orgs = frozenset(organisations)
+    return ChannelAudience("Open", is_sealed=False, is_public=False, organisations=orgs)
+
+
+OPEN = open_to("council")
+#: Applied before channels recorded their organisations: nothing can be proved about it.
+OPEN_UNKNOWN = ChannelAudience("Open", is_sealed=False, is_public=False)
 PUBLIC = ChannelAudience("Public", is_sealed=False, is_public=True)
 
 
@@ -143,6 +152,14 @@ PUBLIC = ChannelAudience("Public", is_sealed=False, is_public=True)
         (PUBLIC, sealed("unit/dir"), True),
         (OPEN, PUBLIC, False),
         (OPEN, sealed("unit/dir"), True),
+        (OPEN, open_to("council"), True),  # the same organisation
+        (OPEN, open_to("charity"), False),  # another organisation's
+        (OPEN, open_to("council", "charity"), False),  # a partnership's reaches beyond
+        (open_to("council", "charity"), OPEN, True),  # narrower
+        (OPEN, sealed("partnership/p", "council", "charity"), False),
+        (OPEN_UNKNOWN, OPEN, False),
+        (OPEN, OPEN_UNKNOWN, False),
+        (PUBLIC, OPEN_UNKNOWN, True),
         (sealed("unit/dir"), OPEN, False),
         (sealed("unit/dir"), PUBLIC, False),
         (sealed("unit/dir"), sealed("unit/dir"), True),
@@ -161,6 +178,15 @@ def test_reposts_go_only_to_the_same_or_a_narrower_audience(
     assert (refusal is None) is allowed
     if refusal is not None:
         assert refusal.count(".") == 1 and refusal.endswith(".")  # one sentence
+
+
+def test_a_refused_cross_organisation_repost_names_both_channels() -> None:
+    source = ChannelAudience("Council news", False, False, organisations=frozenset({"council"}))
+    target = ChannelAudience("Charity news", False, False, organisations=frozenset({"charity"}))
+    assert repost_refusal(source, target, PARENTS) == (
+        "**Council news** is open only to its organisation, and **Charity news** reaches "
+        "people outside it, so that post cannot be reposted there."
+    )
 
 
 def test_attribution_quotes_and_fits_the_channel() -> None:

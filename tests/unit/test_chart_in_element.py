@@ -182,6 +182,26 @@ def test_a_partnerships_open_channel_reaches_every_one_of_its_organisations() ->
     }
 
 
+def test_a_channels_rules_record_the_organisations_of_its_readers() -> None:
+    """`!repost` compares these (borough.reposts): an open channel's are those it is open to,
+    a sealed one's its members' own."""
+
+    def organisations(key: str) -> list[str]:
+        rules = EXAMPLE.rooms[key].channel
+        assert rules is not None, key
+        return sorted(rules.content()["organisations"])
+
+    assert organisations("channel/it-status") == ["northbridge"]
+    assert organisations("channel/csp-alerts") == [
+        "citizens-advice",
+        "elmfield-tra",
+        "met-police",
+        "northbridge",
+    ]
+    assert organisations("channel/smt-updates") == ["northbridge"]
+    assert organisations("unit/digital/announcements") == ["northbridge"]
+
+
 def test_a_public_channel_is_joinable_by_anyone_and_listed_in_the_community_too() -> None:
     news = EXAMPLE.rooms["channel/council-news"]
     assert news.join_rule == "public"
