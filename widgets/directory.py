@@ -11,10 +11,8 @@ from dataclasses import asdict, replace
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import select
 
 from borough import directory
-from borough.db import UnitRow
 from borough.directory import DirectoryError, PersonSummary, UnitSummary
 from borough.directory_index import tokens
 from widgets import pages
@@ -101,19 +99,18 @@ async def card(request: web.Request) -> web.Response:
             shown = await directory.card(session, viewer, request.match_info["user_id"])
         except DirectoryError as exc:
             raise JsonError(404, str(exc), "M_NOT_FOUND") from None
-        names: dict[str, str] = {
-            key: value
-            for key, value in await session.execute(
-                select(UnitRow.key, UnitRow.name).where(UnitRow.key.in_(shown.units))
-            )
-        }
+        # Names, never keys: a person reads "Widget Council", not `wcouncil`.
+        place = await directory.place_of(session, shown.organisation, shown.units)
     return web.json_response(
         {
             "user_id": shown.user_id,
             "display_name": shown.display_name,
             "job_title": shown.title,
-            "organisation": shown.organisation,
-            "units": [{"key": key, "name": names.get(key, key)} for key in shown.units],
+            "organisation": place.organisation,
+            "units": [
+                {"key": key, "name": name}
+                for key, name in zip(shown.units, place.units, strict=True)
+            ],
             "manager": shown.manager_name,
             "email": shown.email,
             "fields": [

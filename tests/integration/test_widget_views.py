@@ -398,6 +398,8 @@ async def test_directory_card_honours_field_visibility(
     assert seen["wcop"]["email"] == "winnie@widget.gov.uk"
     assert set(seen["wres"]) == {"bio", "organisation", "email"}
     assert seen["wres"]["organisation"] is None and seen["wres"]["email"] is None
+    # The organisation by the name the chart gives it, never its key `wcouncil`.
+    assert seen["wmgr"]["organisation"] == seen["wcop"]["organisation"] == "Widget Council"
     assert seen["wres"]["bio"] == "Tenancy support and gardening"
     assert seen["wstaff"]["phone"] == "0207 111 2222"  # your own card shows everything
 
