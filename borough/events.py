@@ -16,10 +16,6 @@ BLOG = "org.borough.blog"
 #: "reason", "at", "previous": the power levels to restore}; `{}` once unlocked. Provisioning
 #: leaves a lock alone: it only ever rewrites power levels' `users`.
 LOCK = "org.borough.lock"
-#: Global account data of the service account, one type per person (the type ends with their
-#: user id): how many refusal notices they were sent in the current window. Content:
-#: {"window_start_ms": int, "sent": int}; see `synapse_modules.refusal_notice`.
-REFUSAL_NOTICES = "org.borough.refusal_notices"
 
 #: MSC4133 custom profile fields live under this prefix.
 PROFILE_FIELD_PREFIX = "org.borough."

@@ -10,7 +10,6 @@ with the reason and their own text, kept whole. `telling.py` sends it.
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,22 +21,10 @@ WINDOW_MS = 10 * 60 * 1000
 
 @dataclass(frozen=True)
 class NoticeAllowance:
-    """How many notices a person has had since `window_start_ms` (kept in account data)."""
+    """How many notices a person has had since `window_start_ms` (`notice_ledger.py` keeps it)."""
 
     window_start_ms: int
     sent: int
-
-    @classmethod
-    def from_content(cls, content: Mapping[str, Any] | None) -> NoticeAllowance | None:
-        if not content:
-            return None
-        start, sent = content.get("window_start_ms"), content.get("sent")
-        if not isinstance(start, int) or not isinstance(sent, int):
-            return None
-        return cls(start, sent)
-
-    def content(self) -> dict[str, Any]:
-        return {"window_start_ms": self.window_start_ms, "sent": self.sent}
 
 
 def next_allowance(current: NoticeAllowance | None, now_ms: int) -> NoticeAllowance | None:

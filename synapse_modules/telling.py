@@ -6,13 +6,12 @@ wherever the modules run (the bot is optional), it is the identity the modules a
 as, and the bot answers what people write to it, where a reply to this notice would meet a
 command parser.
 
-The direct chat is found or created once per person and remembered in the service account's
-`m.direct` account data (and the person's, so that Element lists it under People). How many
-notices a person got this window is kept in the service account's account data too, so that
-every Synapse process sees the same count; within a process one person's notices go one at a
-time, so a burst of refusals cannot all read the count before any writes it. Two processes
-may still both read the same count at the same moment: then a person gets at most one extra
-notice per process, which stays bounded.
+The direct chat is created once per person and remembered in Borough's own table
+(`notice_ledger.py`), and in both accounts' `m.direct`, so that Element lists it under People.
+The same table counts a person's notices in the current window. Several Synapse processes
+may refuse one person's posts at once: a transaction counts each notice and lets one process
+create the chat while the others wait for it. Within a process one person's notices go one
+at a time, and a burst beyond a window's worth is dropped before it reaches the database.
 """
 
 from __future__ import annotations
@@ -22,13 +21,11 @@ from typing import Any
 
 from synapse.module_api import ModuleApi
 
-from borough import events
 from synapse_modules.membership import is_joined
+from synapse_modules.notice_ledger import NoticeLedger, NoticeTurn
 from synapse_modules.refusal_notice import (
     NOTICES_PER_WINDOW,
-    NoticeAllowance,
     RefusedPost,
-    next_allowance,
     notice_content,
 )
 
@@ -36,12 +33,16 @@ logger = logging.getLogger(__name__)
 
 DIRECT = "m.direct"
 DIRECT_TOPIC = "Borough tells you here when a channel does not accept one of your messages."
+#: How long to wait, in steps, for another process that is creating a person's chat.
+ROOM_WAIT_SECONDS = 0.25
+ROOM_WAIT_STEPS = 40
 
 
 class RefusalTeller:
     def __init__(self, api: ModuleApi, service_user: str) -> None:
         self._api = api
         self._service = service_user
+        self._ledger = NoticeLedger(api)
         #: person -> their notices waiting in this process, while one is being sent.
         self._waiting: dict[str, list[RefusedPost]] = {}
 
@@ -69,41 +70,30 @@ class RefusalTeller:
             del self._waiting[person]
 
     async def _send(self, person: str, post: RefusedPost) -> None:
-        allowance = await self._take_allowance(person)
-        if allowance is None:
+        turn = await self._ledger.take_turn(person)
+        if turn is None:
             logger.info("Not telling %s about another refusal: their notices are used up", person)
             return
-        room_id = await self._direct_room(person)
+        room_id = await self._direct_room(person, turn)
         await self._api.create_and_send_event_into_room(
             {
                 "type": "m.room.message",
                 "room_id": room_id,
                 "sender": self._service,
-                "content": notice_content(post, allowance.sent == NOTICES_PER_WINDOW),
+                "content": notice_content(post, turn.allowance.sent == NOTICES_PER_WINDOW),
             }
         )
 
-    async def _take_allowance(self, person: str) -> NoticeAllowance | None:
-        kind = f"{events.REFUSAL_NOTICES}.{person}"
-        stored = await self._api.account_data_manager.get_global(self._service, kind)
-        allowance = next_allowance(
-            NoticeAllowance.from_content(stored), self._api.get_current_time_msec()
-        )
-        if allowance is not None:
-            await self._api.account_data_manager.put_global(
-                self._service, kind, allowance.content()
-            )
-        return allowance
-
-    async def _direct_room(self, person: str) -> str:
-        known = await self._direct(self._service)
-        for room_id in known.get(person, []):
-            if await is_joined(self._api, room_id, self._service):
-                if not await is_joined(self._api, room_id, person):
-                    # They left it once; a refusal is still worth hearing about.
-                    await self._api.update_room_membership(self._service, person, room_id, "invite")
-                    await self._api.update_room_membership(person, person, room_id, "join")
-                return room_id
+    async def _direct_room(self, person: str, turn: NoticeTurn) -> str:
+        room_id = turn.room_id
+        if room_id is None and not turn.creates_room:
+            room_id = await self._room_made_elsewhere(person)
+        if room_id is not None and await is_joined(self._api, room_id, self._service):
+            if not await is_joined(self._api, room_id, person):
+                # They left it once; a refusal is still worth hearing about.
+                await self._api.update_room_membership(self._service, person, room_id, "invite")
+                await self._api.update_room_membership(person, person, room_id, "join")
+            return room_id
         room_id, _ = await self._api.create_room(
             self._service,
             {
@@ -115,9 +105,18 @@ class RefusalTeller:
             ratelimit=False,
         )
         await self._api.update_room_membership(person, person, room_id, "join")
+        await self._ledger.keep_room(person, room_id)
         await self._remember(self._service, person, room_id)
         await self._remember(person, self._service, room_id)
         return room_id
+
+    async def _room_made_elsewhere(self, person: str) -> str | None:
+        """Another process is creating the chat: wait for it (None if it never comes)."""
+        for _ in range(ROOM_WAIT_STEPS):
+            await self._api.sleep(ROOM_WAIT_SECONDS)
+            if (room_id := await self._ledger.room_of(person)) is not None:
+                return room_id
+        return None
 
     async def _direct(self, user: str) -> dict[str, list[str]]:
         stored = await self._api.account_data_manager.get_global(user, DIRECT) or {}

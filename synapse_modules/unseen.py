@@ -3,8 +3,9 @@
 An outsider is someone who cannot know of the room: neither Borough, nor a member of its
 owner's space, nor anyone with a membership in the room itself (joined, invited, knocked or
 once there). Their join, knock or invitation is answered with the status, errcode and words
-Synapse gives for a room it does not know (`tests/integration/test_sealed_unseen.py` compares
-them with a real unknown room), so the answer names neither the room nor its owner. Anyone
+Synapse gives for a room it does not know, which differ between the main process and a
+worker (`tests/integration/test_sealed_unseen.py` compares them with a real unknown room, in
+both topologies), so the answer names neither the room nor its owner. Anyone
 else refused still gets the sentence that says why.
 """
 
@@ -31,14 +32,24 @@ class MissingRoomAnswer:
         return SynapseError(self.status, self.message, self.errcode)
 
 
-#: What Synapse 1.163 answers a local user for a room id that it does not know, per door.
-MISSING_ROOM: dict[Door, MissingRoomAnswer] = {
+#: What Synapse 1.163 answers a local user for a room id that it does not know, per door, on
+#: the main process: the remote join or knock it then tries has no server to ask.
+MISSING_ROOM_ON_MAIN: dict[Door, MissingRoomAnswer] = {
     "join": MissingRoomAnswer(
         404,
         Codes.UNKNOWN,
         "Can't join remote room because no servers that are in the room have been provided.",
     ),
     "knock": MissingRoomAnswer(404, Codes.UNKNOWN, "No known servers"),
+    "invite": MissingRoomAnswer(403, Codes.FORBIDDEN, "Unknown room"),
+}
+#: The same on a generic worker, which hands the remote join or knock to main and words the
+#: failure differently.
+MISSING_ROOM_ON_WORKER: dict[Door, MissingRoomAnswer] = {
+    "join": MissingRoomAnswer(404, Codes.UNKNOWN, "No known servers"),
+    "knock": MissingRoomAnswer(
+        502, Codes.UNKNOWN, "Failed to make_knock via any server: No servers specified."
+    ),
     "invite": MissingRoomAnswer(403, Codes.FORBIDDEN, "Unknown room"),
 }
 
@@ -62,13 +73,14 @@ class UnseenRooms:
     def __init__(self, api: ModuleApi, borough_accounts: frozenset[str]) -> None:
         self._api = api
         self._borough = borough_accounts
+        self._missing = MISSING_ROOM_ON_MAIN if api.worker_name is None else MISSING_ROOM_ON_WORKER
 
     async def answer_outsider(
         self, room_id: str, owner_space: str | None, asker: str, door: Door
     ) -> None:
         """Raise a missing room's answer if `asker` is an outsider; else return."""
         if is_outsider(await self._asker(room_id, owner_space, asker)):
-            raise MISSING_ROOM[door].error()
+            raise self._missing[door].error()
 
     async def _asker(self, room_id: str, owner_space: str | None, user_id: str) -> Asker:
         if user_id in self._borough:

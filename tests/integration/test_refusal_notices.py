@@ -17,7 +17,6 @@ from urllib.parse import quote
 
 import pytest
 
-from borough import events
 from borough.testing.waiting import wait_until
 from synapse_modules.refusal_notice import NOTICES_PER_WINDOW
 from tests.conftest import Homeserver, HttpError, borough
@@ -133,6 +132,3 @@ def test_a_flood_of_refusals_yields_a_bounded_number_of_notices(
     assert flood[0] in sent[0]["body"], "the first refusal is told"
     assert "not repeated here" in sent[-1]["body"]
     assert all("<script>" not in n["formatted_body"] for n in sent)
-    kind = f"{events.REFUSAL_NOTICES}.{person}"
-    path = f"/_matrix/client/v3/user/{quote(homeserver.service_user)}/account_data/{kind}"
-    assert homeserver.admin("GET", path)["sent"] == NOTICES_PER_WINDOW

@@ -34,13 +34,6 @@ def test_a_new_window_starts_after_the_last_one_ends_or_the_clock_goes_back() ->
     assert next_allowance(used_up, 999) == NoticeAllowance(999, 1)
 
 
-def test_stored_allowances_of_the_wrong_shape_start_afresh() -> None:
-    assert NoticeAllowance.from_content({"window_start_ms": "1", "sent": 2}) is None
-    assert NoticeAllowance.from_content(None) is None
-    kept = NoticeAllowance(5, 2)
-    assert NoticeAllowance.from_content(kept.content()) == kept
-
-
 def test_the_notice_keeps_the_text_whole_and_escapes_it() -> None:
     content = notice_content(POST, is_last_in_window=False)
     assert content["msgtype"] == "m.notice"
