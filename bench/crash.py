@@ -910,7 +910,7 @@ async def count_rooms(hs: Homeserver, desired: DesiredNetwork, counts: ApplyCras
 @contextmanager
 def homeserver_for(chart: Path, workdir: Path) -> Iterator[tuple[Homeserver, str]]:
     """A Synapse of its own with Borough's modules for `chart`, and an app database URL."""
-    hs, synapse = start_homeserver(workdir / "synapse", chart)
+    hs, synapse = start_homeserver(workdir / "synapse")
     drop = None
     try:
         if POSTGRES_DSN:

@@ -269,7 +269,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    modules = homeserver_modules(ORG)
+    modules = homeserver_modules()
     if args.control == "modules":
         a_modules, b_modules = modules, modules
     elif args.control == "bare":

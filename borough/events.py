@@ -17,6 +17,17 @@ BLOG = "org.borough.blog"
 #: leaves a lock alone: it only ever rewrites power levels' `users`.
 LOCK = "org.borough.lock"
 
+#: In Borough's registry room (alias REGISTRY_ALIAS, only the service account in it): where
+#: onboarding places a person. State key: the user id. Content: {"organisation": key,
+#: "space": the organisation space's room id}; `{}` once they have left the chart.
+REGISTRY_PERSON = "org.borough.person"
+#: In the registry room: an organisation's email domain. State key: the domain, lower case.
+#: Content: {"organisation": key, "space": room id}; `{}` once no organisation claims it.
+REGISTRY_EMAIL_DOMAIN = "org.borough.email_domain"
+#: The registry room's alias localpart. The modules trust it only if Borough's service account
+#: created it, so a squatter's room of that name decides nothing.
+REGISTRY_ALIAS = "borough-registry"
+
 #: MSC4133 custom profile fields live under this prefix.
 PROFILE_FIELD_PREFIX = "org.borough."
 

@@ -47,6 +47,8 @@ STATE_TYPES = [
     events.SPACE_PARENT,
     events.WIDGETS,
     events.WIDGET_LAYOUT,
+    events.REGISTRY_PERSON,
+    events.REGISTRY_EMAIL_DOMAIN,
 ]
 
 

@@ -8,7 +8,7 @@ parents are not known here; rooms refer to each other by Borough key.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -30,6 +30,11 @@ SERVICE_DISPLAY_NAME = "Borough network"
 #: Keys of the public community space and its welcome room, where unmatched people land.
 COMMUNITY_SPACE = "community"
 COMMUNITY_WELCOME = "community/welcome"
+#: Their aliases: the Synapse modules find them by these when onboarding a newcomer.
+COMMUNITY_ALIASES = ("community", "community-welcome")
+#: Key of Borough's registry room, where apply writes what the Synapse modules decide from.
+REGISTRY = "borough/registry"
+REGISTRY_TYPES = (events.REGISTRY_PERSON, events.REGISTRY_EMAIL_DOMAIN)
 
 #: The last line of the topic of a room left unencrypted by design, saying why: Element marks
 #: every unencrypted room in red, and staff should not read a choice as a fault.
@@ -104,25 +109,52 @@ class BlogRules:
         return {"unit": self.unit, "public": self.public}
 
 
+#: Maps a Borough room key to its room id, or to the planner's stand-in for a room not
+#: created yet, which apply replaces with the id.
+RoomIdOf = Callable[[str], object]
+
+
+def organisation_space(org_key: str) -> str:
+    """The Borough key of an organisation's space: its members belong to the organisation."""
+    return f"org/{org_key}"
+
+
 @dataclass(frozen=True)
 class SealedPolicy:
-    """Who may be in a sealed room; `owner_key` is resolved to a space id at apply time."""
+    """Who may be in a sealed room: people joined to the owner's space who also belong (are
+    joined to the space of) one of `organisations`. The modules read both from Synapse."""
 
     owner_key: str
     owner_name: str
     organisations: tuple[str, ...]
     room_name: str
 
-    def content(self, owner_space_id: object) -> dict[str, Any]:
-        """The policy event's content. `owner_space_id` is the owner space's room id, or the
-        planner's stand-in for a space not created yet, which apply replaces with the id."""
+    def content(self, room_id: RoomIdOf) -> dict[str, Any]:
+        """The policy event's content, with the spaces' room ids from `room_id`."""
         return {
             "version": 1,
             "owner": self.owner_key,
             "owner_name": self.owner_name,
-            "owner_space": owner_space_id,
+            "owner_space": room_id(self.owner_key),
             "organisations": list(self.organisations),
+            "organisation_spaces": [room_id(organisation_space(k)) for k in self.organisations],
             "room_name": self.room_name,
+        }
+
+
+@dataclass(frozen=True)
+class RegistryEntry:
+    """One fact for the Synapse modules, kept as state in Borough's registry room: a person
+    or an email domain of the chart, and the organisation whose space onboarding joins them to."""
+
+    event_type: str
+    state_key: str
+    organisation: str
+
+    def content(self, room_id: RoomIdOf) -> dict[str, Any]:
+        return {
+            "organisation": self.organisation,
+            "space": room_id(organisation_space(self.organisation)),
         }
 
 
@@ -152,6 +184,11 @@ class DesiredRoom:
     depth: int = 0
     #: False for open rooms (the community), where people come and go by themselves.
     manages_members: bool = True
+    #: Membership or power here is what a seal is decided from (organisation spaces, sealed
+    #: rooms and their owners' spaces): taking it away is never held back for `--prune`.
+    guards_seal: bool = False
+    #: The registry room's entries (see `RegistryEntry`); empty for every other room.
+    registry: tuple[RegistryEntry, ...] = ()
     #: Extra facts kept on the room's managed state, so `export` can rebuild the YAML.
     meta: dict[str, Any] = field(default_factory=dict, hash=False)
 
@@ -163,6 +200,8 @@ class DesiredRoom:
 
     @property
     def kind(self) -> str:
+        if self.registry or self.key == REGISTRY:
+            return "registry"
         if self.channel is not None:
             return "channel"
         return "space" if self.is_space else "room"
@@ -200,6 +239,7 @@ class DesiredNetwork:
                 room,
                 members=room.members - user_ids,
                 power_users=tuple((u, lvl) for u, lvl in room.power_users if u not in user_ids),
+                registry=tuple(e for e in room.registry if e.state_key not in user_ids),
             )
             for key, room in self.rooms.items()
         }
@@ -284,7 +324,7 @@ class _Builder:
             people = self.index.people_of_organisation(org)
             self._add(
                 DesiredRoom(
-                    key=f"org/{org.key}",
+                    key=organisation_space(org.key),
                     alias=org.key,
                     name=org.name,
                     is_space=True,
@@ -292,6 +332,7 @@ class _Builder:
                     members=self.uids(people),
                     power_users=self._power(admins=self._admins_of([org.key]), moderators=()),
                     avatar=org.avatar,
+                    guards_seal=True,
                     meta={
                         "organisation": {"kind": org.kind, "email_domains": list(org.email_domains)}
                     },
@@ -311,14 +352,54 @@ class _Builder:
         for channel in chart.channels:
             self._channel(channel)
         self._community()
+        self._guard_seals()
+        self._registry()
         return self.net
+
+    def _guard_seals(self) -> None:
+        """Sealed rooms and their owners' spaces: the modules decide entry from them."""
+        guarded = {
+            key
+            for room in self.net.rooms.values()
+            if room.policy is not None
+            for key in (room.key, room.policy.owner_key)
+        }
+        for key in guarded & set(self.net.rooms):
+            self.net.rooms[key] = replace(self.net.rooms[key], guards_seal=True)
+
+    def _registry(self) -> None:
+        """The room where the Synapse modules read who the chart's people are and which
+        organisation claims an email domain; only the service account is in it."""
+        chart = self.index.chart
+        entries = [
+            RegistryEntry(events.REGISTRY_PERSON, self.uid(p), p.organisation)
+            for p in chart.people
+            if self.index.organisations.get(p.organisation) is not None
+        ] + [
+            RegistryEntry(events.REGISTRY_EMAIL_DOMAIN, domain.lower(), org.key)
+            for org in chart.organisations
+            for domain in org.email_domains
+        ]
+        self._add(
+            DesiredRoom(
+                key=REGISTRY,
+                alias=events.REGISTRY_ALIAS,
+                name="Borough registry",
+                topic="What Borough's Synapse modules decide from, written by borough apply. "
+                "Only Borough's service account is here.",
+                is_space=False,
+                join_rule="invite",
+                federate=False,
+                registry=tuple(sorted(entries, key=lambda e: (e.event_type, e.state_key))),
+            )
+        )
 
     def _community(self) -> None:
         community = self.index.chart.community
         self._add(
             DesiredRoom(
                 key=COMMUNITY_SPACE,
-                alias="community",
+                alias=COMMUNITY_ALIASES[0],
                 name=community.name,
                 topic=noted_topic(community.topic, UNENCRYPTED_PUBLIC),
                 is_space=True,
@@ -329,7 +410,7 @@ class _Builder:
         self._add(
             DesiredRoom(
                 key=COMMUNITY_WELCOME,
-                alias="community-welcome",
+                alias=COMMUNITY_ALIASES[1],
                 name=community.welcome_room,
                 topic=noted_topic(community.topic, UNENCRYPTED_PUBLIC),
                 is_space=False,
@@ -376,7 +457,7 @@ class _Builder:
     def _unit(self, unit: Unit) -> None:
         parent = self.index.parent_of(unit)
         org = self.index.organisation_of(unit)
-        parent_key = f"unit/{parent.key}" if parent else f"org/{org.key if org else ''}"
+        parent_key = f"unit/{parent.key}" if parent else organisation_space(org.key if org else "")
         depth = self.index.depth(unit) + 1
         power = self._unit_power(unit)
         space_key = f"unit/{unit.key}"

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from borough import events
 from borough.live import LiveNetwork
-from borough.network import DesiredNetwork
+from borough.network import REGISTRY, DesiredNetwork
 from borough.org import OrgChart, OrgIndex
 from provisioning.plan import (
     Change,
@@ -36,16 +37,19 @@ from provisioning.plan import (
 
 @dataclass(frozen=True)
 class OrgScope:
-    """What belongs to one organisation: its people, units and room keys."""
+    """What belongs to one organisation: its people, units, room keys and email domains."""
 
     organisation: str
     people: frozenset[str]
     units: frozenset[str]
     rooms: frozenset[str]
+    domains: frozenset[str] = frozenset()
 
     def covers(self, change: Change) -> bool:
         op = change.op
         match op:
+            case SetState(room_key=room_key, state_key=state_key) if room_key == REGISTRY:
+                return state_key in self.people or state_key in self.domains
             case CreateUser() | UpdateUser():
                 return op.user.user_id in self.people
             case DeactivateUser() | MarkLeft():
@@ -98,4 +102,14 @@ def org_scope(
         for key in live.rooms
         if key.startswith("unit/") and key.split("/")[1] in units and key not in desired.rooms
     }
-    return OrgScope(organisation, frozenset(people), frozenset(units), frozenset(rooms))
+    domains = {d.lower() for org in chart.organisations if org.key == organisation for d in org.email_domains}
+    if (registry := live.rooms.get(REGISTRY)) is not None:
+        domains |= {
+            state_key
+            for (event_type, state_key), content in registry.state.items()
+            if event_type == events.REGISTRY_EMAIL_DOMAIN
+            and content.get("organisation") == organisation
+        }
+    return OrgScope(
+        organisation, frozenset(people), frozenset(units), frozenset(rooms), frozenset(domains)
+    )

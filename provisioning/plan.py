@@ -15,7 +15,13 @@ from borough import events
 from borough.db import Profile
 from borough.errors import Refused
 from borough.live import LiveNetwork, LiveRoom
-from borough.network import SERVICE_DISPLAY_NAME, DesiredNetwork, DesiredRoom, DesiredUser
+from borough.network import (
+    REGISTRY_TYPES,
+    SERVICE_DISPLAY_NAME,
+    DesiredNetwork,
+    DesiredRoom,
+    DesiredUser,
+)
 from borough.org import Person
 from borough.room_power import required_level
 from borough.room_widgets import side_panel_layout
@@ -171,11 +177,13 @@ Operation = (
     | NameAccount
 )
 
-# Phases run in order; operations inside one phase run concurrently.
-PHASE_USERS, PHASE_ROOMS, PHASE_STATE, PHASE_JOINS, PHASE_REMOVALS, PHASE_PROFILES = (
-    0,
+# Phases run in order; operations inside one phase run concurrently. Accounts come after
+# rooms and state: the registry names a person before Synapse first sees their account, so
+# onboarding (which runs when an account is made) already knows where they belong.
+PHASE_ROOMS, PHASE_STATE, PHASE_USERS, PHASE_JOINS, PHASE_REMOVALS, PHASE_PROFILES = (
     100,
     200,
+    290,
     300,
     400,
     500,
@@ -371,8 +379,11 @@ class _Planner:
                 kept.append(change)
         self.changes = kept
 
-    def destructive(self, change: Change) -> None:
-        self.add(change, needs=None if self.options.prune else "--prune")
+    def destructive(self, change: Change, guards_seal: bool = False) -> None:
+        """Held back until `--prune`, unless a seal is decided from it: someone taken out of
+        a sealed room's audience, or out of an organisation's admins, loses access in the same
+        apply (it still counts towards the destructive threshold)."""
+        self.add(change, needs=None if self.options.prune or guards_seal else "--prune")
 
     # --- users ---------------------------------------------------------------------------
 
@@ -454,6 +465,10 @@ class _Planner:
                     self.link(room)
                 for space in room.open_to:
                     self.link(room, space)
+                for event_type, state_key, content in self.managed_state(room):
+                    if event_type in REGISTRY_TYPES:
+                        op = SetState(room.key, event_type, state_key, content)
+                        self.add(Change(PHASE_STATE, group, "+", state_key, "registered", op))
                 if (meeting := standing_meeting(room, self.desired)) is not None:
                     op = SetState(room.key, events.WIDGETS, meeting.state_key, meeting)
                     self.add(Change(PHASE_STATE, group, "+", room.key, "standing meeting", op))
@@ -502,8 +517,8 @@ class _Planner:
         if room.blog:
             state.append((events.BLOG, "", room.blog.content()))
         if room.policy:
-            owner = self.ref(room.policy.owner_key)
-            state.append((events.POLICY, "", room.policy.content(owner)))
+            state.append((events.POLICY, "", room.policy.content(self.ref)))
+        state += [(e.event_type, e.state_key, e.content(self.ref)) for e in room.registry]
         if room.widgets and self.desired.widget_url:
             for widget in room.widgets:
                 content = widget.content(self.desired.widget_url, self.desired.service_user)
@@ -524,7 +539,7 @@ class _Planner:
         state: list[StateEvent] = [
             s for s in self.managed_state(room) if s[0] not in ("m.room.name", "m.room.topic")
         ]
-        state = [s for s in state if s[0] != "m.room.canonical_alias"]
+        state = [s for s in state if s[0] not in ("m.room.canonical_alias", *REGISTRY_TYPES)]
         if (layout := self.widget_layout(room, None)) is not None:
             state.append((events.WIDGET_LAYOUT, "", layout))
         if room.parent_key:
@@ -588,12 +603,14 @@ class _Planner:
                     op: Operation = SetAlias(room.key, self.alias(room))
                 else:
                     op = SetState(room.key, event_type, state_key, content)
-                detail = f"{event_type}: {_describe(current, event_type)} → {_describe(content, event_type)}"
-                self.add(Change(PHASE_STATE, group, "~", room.key, detail, op))
+                target = state_key if event_type in REGISTRY_TYPES else room.key
+                detail = describe_state_change(event_type, current, content)
+                self.add(Change(PHASE_STATE, group, "~", target, detail, op))
         if not room.publishes_address and self.alias(room) in _aliases(live):
             withdraw = SetAlias(room.key, self.alias(room), withdraw=True)
             detail = f"address {self.alias(room)} (a sealed room has none)"
             self.add(Change(PHASE_STATE, group, "-", room.key, detail, withdraw))
+        self.unregister(room, live)
         if (layout := self.widget_layout(room, live)) is not None:
             op = SetState(room.key, events.WIDGET_LAYOUT, "", layout)
             self.add(Change(PHASE_STATE, group, "~", room.key, "widgets pinned", op))
@@ -637,6 +654,15 @@ class _Planner:
                     )
                 )
                 self.unlink_child(stale_parent, live)
+
+    def unregister(self, room: DesiredRoom, live: LiveRoom) -> None:
+        """Registry entries gone from the chart (a leaver, a dropped email domain) are emptied
+        at once: the modules must stop placing anyone by them, so this is never held back."""
+        wanted = {(e.event_type, e.state_key) for e in room.registry}
+        for (event_type, state_key), content in sorted(live.state.items()):
+            if event_type in REGISTRY_TYPES and content and (event_type, state_key) not in wanted:
+                op = SetState(room.key, event_type, state_key, {})
+                self.add(Change(PHASE_STATE, "registry", "-", state_key, "unregistered", op))
 
     def unlink_child(self, parent: LiveRoom, child: LiveRoom) -> None:
         if parent.content(events.SPACE_CHILD, child.room_id):
@@ -703,7 +729,8 @@ class _Planner:
                     "demote " + detail,
                     SetState(room.key, "m.room.power_levels", "", {**current, "users": demoted}),
                     is_destructive=True,
-                )
+                ),
+                guards_seal=room.guards_seal,
             )
 
     def memberships(self, room: DesiredRoom, live: LiveRoom | None) -> None:
@@ -733,7 +760,8 @@ class _Planner:
                     f"remove from {room.key}",
                     Kick(uid, room.key),
                     is_destructive=True,
-                )
+                ),
+                guards_seal=room.guards_seal,
             )
 
     def retire(self, live: LiveRoom) -> None:
@@ -886,7 +914,9 @@ def _profile_differences(row: Profile | None, person: Person, manager: str | Non
 
 
 def _group(room: DesiredRoom) -> str:
-    return {"space": "spaces", "room": "rooms", "channel": "channels"}[room.kind]
+    return {"space": "spaces", "room": "rooms", "channel": "channels", "registry": "registry"}[
+        room.kind
+    ]
 
 
 #: State whose content Synapse enriches (e.g. `m.topic` beside `topic`): compare one field.
@@ -913,10 +943,54 @@ def _same_enough(event_type: str, wanted: Any, current: dict[str, Any] | None) -
     return False
 
 
-def _describe(content: Any, event_type: str) -> str:
-    if content is None:
-        return "(none)"
+def describe_state_change(event_type: str, current: Any, wanted: Any) -> str:
+    """A state change as the fields that differ, old → new: `posters +@cat:hs`,
+    `max_length 500 → 280`, never an opaque `(set) → (set)`."""
     key = _KEY_FIELD.get(event_type) or ("join_rule" if event_type == "m.room.join_rules" else None)
-    if key and isinstance(content, dict):
-        return repr(content.get(key))
-    return "(set)" if content else "(empty)"
+    if key and isinstance(current, dict) and isinstance(wanted, dict):
+        return f"{event_type}: {_value(current.get(key))} → {_value(wanted.get(key))}"
+    if not current:
+        return f"{event_type}: (none) → {_fields(wanted)}"
+    if not isinstance(current, dict) or not isinstance(wanted, dict):
+        return f"{event_type}: {_value(current)} → {_value(wanted)}"
+    differences = []
+    for name in sorted(set(current) | set(wanted)):
+        old, new = current.get(name), wanted.get(name)
+        if old == new:
+            continue
+        if _is_list_or_none(old) and _is_list_or_none(new):
+            added = [v for v in new or [] if v not in (old or [])]
+            removed = [v for v in old or [] if v not in (new or [])]
+            if added or removed:
+                changes = [f"+{_value(v)}" for v in added] + [f"-{_value(v)}" for v in removed]
+                differences.append(f"{name} {' '.join(changes)}")
+                continue
+        differences.append(f"{name} {_value(old)} → {_value(new)}")
+    return f"{event_type}: {'; '.join(differences) or 'same fields, reordered'}"
+
+
+def _is_list_or_none(value: Any) -> bool:
+    return value is None or isinstance(value, list)
+
+
+def _fields(content: Any) -> str:
+    if isinstance(content, dict) and content:
+        return ", ".join(f"{k} {_value(v)}" for k, v in sorted(content.items()))
+    return _value(content)
+
+
+def _value(value: Any) -> str:
+    """One field's value, short enough for a plan line."""
+    if isinstance(value, RoomRef):
+        return f"(id of {value.key})"
+    if value is None:
+        return "(none)"
+    if isinstance(value, str):
+        text = repr(value)
+    elif isinstance(value, list | tuple):
+        text = "[" + ", ".join(_value(v) for v in value) + "]"
+    elif isinstance(value, dict):
+        text = "{" + ", ".join(f"{k}: {_value(v)}" for k, v in sorted(value.items())) + "}"
+    else:
+        text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "…"

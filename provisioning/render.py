@@ -18,6 +18,7 @@ _GROUP_ORDER = [
     "links",
     "power",
     "members",
+    "registry",
     "retired",
     "units",
     "organisations",

@@ -91,7 +91,7 @@ def main() -> int:
         VAR / "synapse",
         server_name=args.server_name,
         port=args.port,
-        modules=homeserver_modules(ORG),
+        modules=homeserver_modules(),
         registration_shared_secret=state.setdefault("shared_secret", secrets.token_hex(24)),
     )
     print(f"Starting Synapse on {synapse.base_url} (data in {VAR}) ...", flush=True)

@@ -5,27 +5,25 @@
 - `onboarding.Onboarding`: newcomers land in their organisation, units and rooms.
 
 Decisions are pure functions in `policy` and `placement`; the classes adapt Synapse's
-callbacks to them. `homeserver_modules()` gives the `modules:` list for homeserver.yaml.
+callbacks to them, with the facts read from Synapse itself by `chart.SynapseChart`: the org
+chart lives in Synapse as `borough apply` wrote it, never in a copy the modules load.
+`homeserver_modules()` gives the `modules:` list for homeserver.yaml.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 
 def homeserver_modules(
-    org_file: Path | str,
-    service_localpart: str = "borough",
-    bot_localpart: str | None = "boroughbot",
+    service_localpart: str = "borough", bot_localpart: str | None = "boroughbot"
 ) -> list[dict[str, Any]]:
-    """The `modules:` entries that load Borough into every Synapse process."""
+    """The `modules:` entries that load Borough into every Synapse process (main and each
+    worker alike: none of them holds state of its own)."""
     accounts: dict[str, Any] = {"service_account": service_localpart}
     if bot_localpart:
         accounts["trusted_accounts"] = [bot_localpart]
-    shared = {"org_file": str(Path(org_file).resolve()), **accounts}
     return [
-        {"module": "synapse_modules.sealed_rooms.SealedRooms", "config": shared},
-        {"module": "synapse_modules.channel_rules.ChannelRules", "config": accounts},
-        {"module": "synapse_modules.onboarding.Onboarding", "config": shared},
+        {"module": f"synapse_modules.{name}", "config": accounts}
+        for name in ("sealed_rooms.SealedRooms", "channel_rules.ChannelRules", "onboarding.Onboarding")
     ]

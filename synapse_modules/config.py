@@ -1,15 +1,23 @@
-"""Configuration shared by Borough's Synapse modules, parsed once at Synapse start-up.
+"""Configuration shared by Borough's Synapse modules: only who Borough's own accounts are.
 
-A bad config stops Synapse with one line saying what is wrong and where.
+The org chart is not configuration: the modules read it from what `borough apply` wrote into
+Synapse (see `synapse_modules.chart`), so a chart change needs no restart. A bad config stops
+Synapse with one line saying what is wrong and where.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from borough.org import OrgChart, OrgChartError, load_org_chart
+logger = logging.getLogger(__name__)
+
+#: Keys older homeserver.yaml files still carry; accepted, and ignored with a warning.
+_RETIRED_KEYS = {
+    "org_file": "Borough's modules no longer read the org file: they read what `borough apply` "
+    "wrote into Synapse, so chart changes apply without a restart. Remove 'org_file'.",
+}
 
 
 class ModuleConfigError(ValueError):
@@ -22,9 +30,7 @@ class ModuleConfigError(ValueError):
 
 @dataclass(frozen=True)
 class BoroughModuleConfig:
-    org_file: Path
-    chart: OrgChart
-    service_localpart: str
+    service_localpart: str = "borough"
     #: Borough's other accounts (the bot) that may enter sealed rooms and post, like the service.
     trusted_localparts: tuple[str, ...] = ()
 
@@ -37,18 +43,18 @@ class BoroughModuleConfig:
         )
 
 
-def parse_module_config(raw: Any, allowed: frozenset[str] = frozenset()) -> BoroughModuleConfig:
-    known = {"org_file", "service_account", "trusted_accounts"} | allowed
+def parse_module_config(raw: Any) -> BoroughModuleConfig:
+    raw = {} if raw is None else raw
     if not isinstance(raw, dict):
-        raise ModuleConfigError("expected a mapping with 'org_file' and 'service_account'")
+        raise ModuleConfigError("expected a mapping with 'service_account' and 'trusted_accounts'")
+    known = {"service_account", "trusted_accounts", *_RETIRED_KEYS}
     for key in raw:
         if key not in known:
             raise ModuleConfigError(
-                f"unknown key '{key}' (known: {', '.join(sorted(known))})", (str(key),)
+                f"unknown key '{key}' (known: service_account, trusted_accounts)", (str(key),)
             )
-    org_file = raw.get("org_file")
-    if not isinstance(org_file, str) or not org_file:
-        raise ModuleConfigError("'org_file' must be the path of the org chart YAML", ("org_file",))
+        if key in _RETIRED_KEYS:
+            logger.warning("Borough: %s", _RETIRED_KEYS[key])
     service = raw.get("service_account", "borough")
     if not isinstance(service, str) or not service or ":" in service or service.startswith("@"):
         raise ModuleConfigError(
@@ -57,18 +63,10 @@ def parse_module_config(raw: Any, allowed: frozenset[str] = frozenset()) -> Boro
         )
     trusted = raw.get("trusted_accounts", [])
     if not isinstance(trusted, list) or not all(
-        isinstance(t, str) and t and ":" not in t for t in trusted
+        isinstance(t, str) and t and ":" not in t and not t.startswith("@") for t in trusted
     ):
         raise ModuleConfigError(
             "'trusted_accounts' must be a list of localparts, e.g. [boroughbot]",
             ("trusted_accounts",),
         )
-    try:
-        chart = load_org_chart(org_file)
-    except OrgChartError as exc:
-        first = exc.problems[0].render(exc.filename)
-        more = f" (and {len(exc.problems) - 1} more)" if len(exc.problems) > 1 else ""
-        raise ModuleConfigError(
-            f"the org chart is not valid: {first}{more}", ("org_file",)
-        ) from None
-    return BoroughModuleConfig(Path(org_file), chart, service, tuple(trusted))
+    return BoroughModuleConfig(service, tuple(trusted))

@@ -1,8 +1,9 @@
-"""Onboarding: place a person in their organisation, units and rooms when they first sign in.
+"""Onboarding: place a person in their organisation when they first sign in.
 
-The people list decides first, then email domains, else the public community space. The
-service account invites and the person joins. `on_user_registration` runs before emails are
-stored, so registration and new emails place the person from a background process (the
+The people list decides first, then email domains, else the public community space, all read
+from Borough's registry room as the last `borough apply` wrote it (`synapse_modules.chart`).
+The service account invites and the person joins. `on_user_registration` runs before emails
+are stored, so registration and new emails place the person from a background process (the
 community only after a grace period), and the first login places them inline. An
 account-data marker makes it happen once.
 """
@@ -12,13 +13,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from synapse.module_api import ModuleApi, UserID
+from synapse.module_api import ModuleApi
 from synapse.module_api.errors import ConfigError, SynapseError
 
-from borough.network import DesiredNetwork, desired_network
+from synapse_modules.chart import SynapseChart
 from synapse_modules.config import BoroughModuleConfig, ModuleConfigError, parse_module_config
-from synapse_modules.placement import Placement, place
-from synapse_modules.room_lookup import managed_room_id
+from synapse_modules.placement import Placement, email_domains, place
 
 logger = logging.getLogger(__name__)
 
@@ -34,14 +34,7 @@ class Onboarding:
         self._api = api
         self._service = config.service_user(api.server_name)
         self._borough_accounts = config.trusted_users(api.server_name)
-        self._network: DesiredNetwork = desired_network(
-            config.chart, api.server_name, self._service
-        )
-        self._domains = {
-            domain.lower(): org.key
-            for org in config.chart.organisations
-            for domain in org.email_domains
-        }
+        self._chart = SynapseChart(api, self._service)
         api.register_account_validity_callbacks(
             on_user_login=self.on_user_login, on_user_registration=self.on_user_registration
         )
@@ -88,7 +81,7 @@ class Onboarding:
             return
         threepids = await self._api.get_threepids_for_user(user_id)
         emails = [t["address"] for t in threepids if t.get("medium") == "email"]
-        placement = place(self._network, self._domains, user_id, emails)
+        placement = await self._placement(user_id, emails)
         if placement.reason == "community" and not is_final:
             # Registration stores emails after this callback, and an email added next may
             # still place the person in an organisation: wait before sending them to the
@@ -102,24 +95,33 @@ class Onboarding:
         )
         logger.info("Onboarded %s by %s into %d rooms", user_id, placement.reason, len(placed))
 
+    async def _placement(self, user_id: str, emails: list[str]) -> Placement:
+        person = await self._chart.person(user_id)
+        domains = {}
+        if person is None:
+            for domain in email_domains(emails):
+                if (entry := await self._chart.email_domain(domain)) is not None:
+                    domains[domain] = entry
+        return place(person, domains, self._api.server_name)
+
     async def _place(self, user_id: str, placement: Placement) -> list[str]:
-        if placement.display_name:
-            await self._api.set_displayname(UserID.from_string(user_id), placement.display_name)
         placed = []
         for room in placement.rooms:
-            alias = f"#{room.alias}:{self._api.server_name}"
-            room_id = await managed_room_id(self._api, self._network, room.key)
-            if room_id is None:
-                logger.warning(
-                    "Cannot place %s in %s: it does not exist yet (run borough apply)",
-                    user_id,
-                    room.key,
-                )
-                continue
+            room_id = room.room
+            if room_id.startswith("#"):
+                try:
+                    room_id, _ = await self._api.lookup_room_alias(room.room)
+                except SynapseError:
+                    logger.warning(
+                        "Cannot place %s in %s: it does not exist yet (run borough apply)",
+                        user_id,
+                        room.room,
+                    )
+                    continue
             state = await self._api.get_room_state(room_id, [("m.room.member", user_id)])
             member = state.get(("m.room.member", user_id))
             if member is not None and member.membership == "join":
-                placed.append(room.key)
+                placed.append(room_id)
                 continue
             try:
                 if not room.is_public and (member is None or member.membership != "invite"):
@@ -127,7 +129,7 @@ class Onboarding:
                         self._service, user_id, room_id, "invite"
                     )
                 await self._api.update_room_membership(user_id, user_id, room_id, "join")
-                placed.append(room.key)
+                placed.append(room_id)
             except SynapseError as exc:
-                logger.warning("Cannot place %s in %s: %s", user_id, alias, exc.msg)
+                logger.warning("Cannot place %s in %s: %s", user_id, room.room, exc.msg)
         return placed

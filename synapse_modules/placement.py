@@ -1,23 +1,25 @@
-"""Where a newcomer belongs: pure, from the org chart, their username and their emails.
+"""Where a newcomer belongs: pure, from the registry's entries, their username and emails.
 
-A person in the chart's people list is placed by it; otherwise an email domain of an
-organisation places them in that organisation's space; otherwise they land in the
-public community space and its welcome room.
+A person the chart names is placed by it: apply has made their account and joins them to their
+units and rooms, and onboarding makes sure they are in their organisation's space. Otherwise
+an organisation's email domain places them in that organisation's space; otherwise they land
+in the public community space and its welcome room.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
-from borough.network import COMMUNITY_SPACE, COMMUNITY_WELCOME, DesiredNetwork
+from borough.network import COMMUNITY_ALIASES
 
 
 @dataclass(frozen=True)
 class PlacementRoom:
-    key: str
-    alias: str
+    """A room to join: a room id, or `#alias` for the public community rooms."""
+
+    room: str
     is_public: bool
 
 
@@ -25,29 +27,26 @@ class PlacementRoom:
 class Placement:
     reason: Literal["people list", "email domain", "community"]
     organisation: str | None
-    display_name: str | None
     rooms: tuple[PlacementRoom, ...]
 
 
+def email_domains(emails: Iterable[str]) -> list[str]:
+    """The distinct domains of `emails`, lower case, in order."""
+    return list(dict.fromkeys(e.rpartition("@")[2].lower() for e in emails if "@" in e))
+
+
 def place(
-    network: DesiredNetwork,
-    email_domains: dict[str, str],
-    user_id: str,
-    emails: Iterable[str],
+    person: Mapping[str, Any] | None,
+    domains: Mapping[str, Mapping[str, Any]],
+    server_name: str,
 ) -> Placement:
-    """`email_domains` maps a domain (lower case) to an organisation key."""
-
-    def rooms(keys: Iterable[str]) -> tuple[PlacementRoom, ...]:
-        chosen = sorted((network.rooms[k] for k in keys), key=lambda r: (r.depth, r.key))
-        return tuple(PlacementRoom(r.key, r.alias, r.join_rule == "public") for r in chosen)
-
-    person = network.people.get(user_id)
+    """`person` is the registry's entry for them (None if the chart does not name them);
+    `domains` the entries found for their email domains, in the order of their emails."""
     if person is not None:
-        keys = [k for k, room in network.rooms.items() if user_id in room.members]
-        return Placement("people list", person.organisation, person.display_name, rooms(keys))
-    for email in emails:
-        domain = email.rpartition("@")[2].lower()
-        organisation = email_domains.get(domain)
-        if organisation is not None:
-            return Placement("email domain", organisation, None, rooms([f"org/{organisation}"]))
-    return Placement("community", None, None, rooms([COMMUNITY_SPACE, COMMUNITY_WELCOME]))
+        space = PlacementRoom(str(person["space"]), is_public=False)
+        return Placement("people list", str(person["organisation"]), (space,))
+    for entry in domains.values():
+        space = PlacementRoom(str(entry["space"]), is_public=False)
+        return Placement("email domain", str(entry["organisation"]), (space,))
+    community = tuple(PlacementRoom(f"#{a}:{server_name}", True) for a in COMMUNITY_ALIASES)
+    return Placement("community", None, community)

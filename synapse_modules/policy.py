@@ -29,6 +29,9 @@ class SealedRoomPolicy:
     owner_name: str
     owner_space: str | None
     organisations: frozenset[str]
+    #: The spaces of `organisations`; None in a policy written before they were recorded
+    #: (the owner space alone then decides, until the next apply rewrites the policy).
+    organisation_spaces: tuple[str, ...] | None = None
 
     @classmethod
     def from_content(cls, content: Mapping[str, Any] | None) -> SealedRoomPolicy | None:
@@ -42,6 +45,7 @@ class SealedRoomPolicy:
             if isinstance(content.get("owner_space"), str)
             else None,
             organisations=frozenset(str(o) for o in content.get("organisations") or ()),
+            organisation_spaces=_strings(content.get("organisation_spaces")),
         )
 
     def refusal(self) -> Refusal:
@@ -50,14 +54,22 @@ class SealedRoomPolicy:
         )
 
 
+def _strings(value: Any) -> tuple[str, ...] | None:
+    if not isinstance(value, list):
+        return None
+    return tuple(v for v in value if isinstance(v, str))
+
+
 @dataclass(frozen=True)
 class Entrant:
-    """Someone who wants into a sealed room, as far as the decision needs to know."""
+    """Someone who wants into a sealed room, as far as the decision needs to know: all of
+    it read from Synapse at the moment they try (see `synapse_modules.chart`)."""
 
     user_id: str
     is_local: bool
     is_service: bool
-    organisation: str | None
+    #: Joined to the space of one of the policy's organisations.
+    is_in_organisation: bool
     is_in_owner_space: bool
 
 
@@ -65,7 +77,7 @@ def may_enter(policy: SealedRoomPolicy, entrant: Entrant) -> Refusal | None:
     """Join, invite and knock all ask this: is the person inside the seal?"""
     if entrant.is_service:
         return None
-    if not entrant.is_local or entrant.organisation not in policy.organisations:
+    if not entrant.is_local or not entrant.is_in_organisation:
         return policy.refusal()
     if not entrant.is_in_owner_space:
         return policy.refusal()

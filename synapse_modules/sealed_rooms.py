@@ -25,8 +25,10 @@ from synapse.module_api.errors import Codes, ConfigError, SynapseError
 
 from borough import events
 from borough.process_status import STATUS_PATH
+from synapse_modules.chart import SynapseChart
 from synapse_modules.config import BoroughModuleConfig, ModuleConfigError, parse_module_config
 from synapse_modules.policy import (
+    SEAL_STATE,
     AddressMaker,
     Entrant,
     Refusal,
@@ -57,13 +59,7 @@ class SealedRooms:
         self._api = api
         self._service = config.service_user(api.server_name)
         self._trusted = config.trusted_users(api.server_name)
-        chart = config.chart
-        self._organisation_of = {
-            f"@{p.username}:{api.server_name}": p.organisation for p in chart.people
-        }
-        self._admins: dict[str, set[str]] = {
-            org.key: {f"@{a}:{api.server_name}" for a in org.admins} for org in chart.organisations
-        }
+        self._chart = SynapseChart(api, self._service)
         self._unseen = UnseenRooms(api, self._trusted)
         #: (creator, address) -> when: addresses named in createRoom requests, in flight.
         self._new_room_addresses: dict[tuple[str, str], float] = {}
@@ -126,17 +122,20 @@ class SealedRooms:
         return SealedRoomPolicy.from_content(event.content if event else None)
 
     async def _entrant(self, policy: SealedRoomPolicy, user_id: str) -> Entrant:
-        in_space = False
         is_local = self._api.is_mine(user_id)
-        if policy.owner_space and is_local:
-            state = await self._api.get_room_state(policy.owner_space, [("m.room.member", user_id)])
-            member = state.get(("m.room.member", user_id))
-            in_space = member is not None and member.membership == "join"
+        is_service = user_id in self._trusted
+        in_space = in_organisation = False
+        if is_local and not is_service and policy.owner_space:
+            in_space = await self._chart.is_joined(policy.owner_space, user_id)
+            in_organisation = in_space and (
+                policy.organisation_spaces is None
+                or await self._chart.belongs(user_id, policy.organisation_spaces)
+            )
         return Entrant(
             user_id=user_id,
             is_local=is_local,
-            is_service=user_id in self._trusted,
-            organisation=self._organisation_of.get(user_id),
+            is_service=is_service,
+            is_in_organisation=in_organisation,
             is_in_owner_space=in_space,
         )
 
@@ -162,13 +161,14 @@ class SealedRooms:
         seals = []
         for room_id in room_ids:
             policy = await self._policy(room_id)
-            if policy is not None and not self._is_privileged(policy, user_id):
+            if policy is not None and not await self._is_privileged(policy, user_id):
                 seals.append(policy)
         return AddressMaker(False, False, tuple(seals))
 
-    def _is_privileged(self, policy: SealedRoomPolicy, sender: str) -> bool:
-        return sender == self._service or any(
-            sender in self._admins.get(org, ()) for org in policy.organisations
+    async def _is_privileged(self, policy: SealedRoomPolicy, sender: str) -> bool:
+        """Borough, or an admin of one of the sealed room's organisations, as of now."""
+        return sender == self._service or await self._chart.administers(
+            sender, policy.organisation_spaces or ()
         )
 
     async def _event_refusal(
@@ -202,10 +202,11 @@ class SealedRooms:
         if event.type == "m.room.tombstone" and event.sender != self._service:
             return upgrade_refusal(policy)
         old = state_events.get((event.type, event.state_key))
+        guarded = event.type in (*SEAL_STATE, "m.room.canonical_alias", "m.room.power_levels")
         return may_change_seal(
             policy,
             event.type,
-            self._is_privileged(policy, event.sender),
+            guarded and await self._is_privileged(policy, event.sender),
             old.content if old else None,
             event.content,
         )

@@ -154,16 +154,15 @@ def app_database(backend: str, tmp_path: Path, prefix: str) -> Iterator[str]:
 
 def start_homeserver(
     base_dir: Path,
-    org_file: Path = EXAMPLE_ORG,
     modules: list[dict[str, Any]] | None = None,
     extra_config: dict[str, Any] | None = None,
 ) -> tuple[Homeserver, LocalSynapse]:
-    """Synapse with Borough's modules configured for `org_file` (the chart the test applies)."""
+    """Synapse with Borough's modules, which learn the chart from what the test applies."""
     synapse = local_synapse(
         base_dir,
         workers=int(WORKERS),
         redis=REDIS,
-        modules=modules if modules is not None else homeserver_modules(org_file),
+        modules=modules if modules is not None else homeserver_modules(),
         postgres_dsn=POSTGRES_DSN,
         extra_config=extra_config or {},
     )
@@ -219,11 +218,10 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 def homeserver(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Homeserver]:
-    """One Synapse per test module. A module's ORG_FILE says which chart the modules enforce,
-    and its SYNAPSE_CONFIG is merged into homeserver.yaml."""
-    org_file = getattr(request.module, "ORG_FILE", EXAMPLE_ORG)
+    """One Synapse per test module; a module's SYNAPSE_CONFIG is merged into homeserver.yaml.
+    The modules learn the chart from whatever the tests apply, as in production."""
     extra = getattr(request.module, "SYNAPSE_CONFIG", None)
-    hs, synapse = start_homeserver(tmp_path_factory.mktemp("synapse"), org_file, extra_config=extra)
+    hs, synapse = start_homeserver(tmp_path_factory.mktemp("synapse"), extra_config=extra)
     try:
         yield hs
     finally:

@@ -77,7 +77,7 @@ def _managed_keys(hs: Homeserver) -> Counter[str]:
 @pytest.fixture
 def fresh(tmp_path: Path) -> Iterator[tuple[Homeserver, Path, str]]:
     """A Synapse and app database of this test's own, since it needs a from-scratch apply."""
-    hs, synapse = start_homeserver(tmp_path / "synapse", SMALL)
+    hs, synapse = start_homeserver(tmp_path / "synapse")
     database_url = f"sqlite+aiosqlite:///{tmp_path / 'app.db'}"
     try:
         yield hs, write_settings(tmp_path / "borough.yaml", hs, database_url), database_url

@@ -25,7 +25,6 @@ from tests.integration.running_bot import ThreadedBot
 
 pytestmark = pytest.mark.integration
 
-__all__ = ["ORG_FILE"]  # the modules enforce this chart (read by the homeserver fixture)
 
 
 @pytest.fixture(scope="module")

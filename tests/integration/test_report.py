@@ -20,11 +20,10 @@ from borough.testing.waiting import wait_until
 from management.timespan import week_start
 from tests.browser.chromium import screenshot_html
 from tests.conftest import ARTIFACTS, Homeserver, borough
-from tests.integration.management_support import ORG_FILE, Member, query, start_bot
+from tests.integration.management_support import Member, query, start_bot
 
 pytestmark = pytest.mark.integration
 
-__all__ = ["ORG_FILE"]
 
 SEALED_TEXTS = ("SEALED-SECRET-42", "SEALED-REPLY-43")
 

@@ -11,7 +11,7 @@ from borough.network import desired_network
 from borough.org import load_org_chart
 from synapse_modules import homeserver_modules
 from synapse_modules.config import ModuleConfigError, parse_module_config
-from synapse_modules.placement import place
+from synapse_modules.placement import email_domains, place
 from synapse_modules.policy import (
     AddressMaker,
     ChannelPolicy,
@@ -32,6 +32,7 @@ POLICY = SealedRoomPolicy.from_content(
         "owner_name": "the SMT",
         "owner_space": "!smt:hs",
         "organisations": ["council"],
+        "organisation_spaces": ["!council:hs"],
     }
 )
 assert POLICY is not None
@@ -43,7 +44,7 @@ def entrant(**kw: object) -> Entrant:
         user_id="@a:hs",
         is_local=True,
         is_service=False,
-        organisation="council",
+        is_in_organisation=True,
         is_in_owner_space=True,
     )
     return Entrant(**{**base, **kw})  # type: ignore[arg-type]
@@ -52,12 +53,14 @@ def entrant(**kw: object) -> Entrant:
 def test_members_of_the_owner_get_in_and_nobody_else() -> None:
     assert may_enter(POLICY, entrant()) is None
     assert (
-        may_enter(POLICY, entrant(is_service=True, is_in_owner_space=False, organisation=None))
+        may_enter(
+            POLICY, entrant(is_service=True, is_in_owner_space=False, is_in_organisation=False)
+        )
         is None
     )
     for outsider in (
         entrant(is_in_owner_space=False),
-        entrant(organisation="police"),
+        entrant(is_in_organisation=False),
         entrant(is_local=False),
     ):
         refusal = may_enter(POLICY, outsider)
@@ -65,6 +68,12 @@ def test_members_of_the_owner_get_in_and_nobody_else() -> None:
         assert (
             refusal.message == "SMT updates is a sealed channel; only members of the SMT can join."
         )
+
+
+def test_a_policy_names_its_organisations_spaces() -> None:
+    assert POLICY.organisation_spaces == ("!council:hs",)
+    older = SealedRoomPolicy.from_content({"version": 1, "owner_space": "!smt:hs"})
+    assert older is not None and older.organisation_spaces is None
 
 
 def test_unsealed_rooms_have_no_policy() -> None:
@@ -155,30 +164,31 @@ def test_the_length_limit_covers_posts_replies_and_edits() -> None:
 
 
 def test_placement_by_people_list_email_domain_or_community() -> None:
-    chart = load_org_chart(ORG)
-    network = desired_network(chart, "hs", "@borough:hs")
-    domains = {d: o.key for o in chart.organisations for d in o.email_domains}
-    listed = place(network, domains, "@tlate:hs", [])
-    assert listed.reason == "people list" and listed.display_name == "Lee Late"
-    keys = [r.key for r in listed.rooms]
-    assert keys.index("org/tcouncil") < keys.index("unit/tdir") < keys.index("unit/tteam")
-    # A sealed channel's owner space comes first, since the seal checks membership of it.
-    assert keys.index("unit/tdir") < keys.index("channel/tsealed")
-    by_domain = place(network, domains, "@new:hs", ["someone@Test.Gov.UK"])
-    assert by_domain.reason == "email domain" and [r.key for r in by_domain.rooms] == [
-        "org/tcouncil"
+    """Placement reads only the registry's entries, never a chart."""
+    person = {"organisation": "tcouncil", "space": "!council:hs"}
+    listed = place(person, {}, "hs")
+    assert listed.reason == "people list" and listed.organisation == "tcouncil"
+    assert [r.room for r in listed.rooms] == ["!council:hs"]
+    by_domain = place(None, {"test.gov.uk": person}, "hs")
+    assert by_domain.reason == "email domain" and [r.room for r in by_domain.rooms] == [
+        "!council:hs"
     ]
-    nobody = place(network, domains, "@resident:hs", ["resident@gmail.com"])
+    nobody = place(None, {}, "hs")
     assert nobody.reason == "community" and all(r.is_public for r in nobody.rooms)
+    assert [r.room for r in nobody.rooms] == ["#community:hs", "#community-welcome:hs"]
+
+
+def test_email_domains_are_distinct_and_lower_case() -> None:
+    emails = ["a@Test.Gov.UK", "b@test.gov.uk", "not-an-email", "c@nhs.net"]
+    assert email_domains(emails) == ["test.gov.uk", "nhs.net"]
 
 
 @pytest.mark.parametrize(
     ("raw", "message"),
     [
-        ({"org_file": str(ORG), "colour": 1}, "unknown key 'colour'"),
-        ({"org_file": 5}, "'org_file' must be the path"),
-        ({"org_file": "/nope.yaml"}, "the org chart is not valid: /nope.yaml: file not found"),
-        ({"org_file": str(ORG), "service_account": "@borough:hs"}, "must be the localpart"),
+        ({"service_account": "borough", "colour": 1}, "unknown key 'colour'"),
+        ({"service_account": "@borough:hs"}, "must be the localpart"),
+        ({"trusted_accounts": "boroughbot"}, "must be a list of localparts"),
         ("just a string", "expected a mapping"),
     ],
 )
@@ -187,10 +197,20 @@ def test_bad_module_configs(raw: object, message: str) -> None:
         parse_module_config(raw)
 
 
+def test_an_old_org_file_setting_is_ignored_with_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Synapse must not need the org file to decide: an upgraded homeserver.yaml that still
+    names one starts, and the log says the path is no longer read."""
+    config = parse_module_config({"org_file": "/nope.yaml", "service_account": "borough"})
+    assert config.service_localpart == "borough"
+    assert "no longer read the org file" in caplog.text
+
+
 def test_the_example_modules_snippet_matches_what_borough_generates() -> None:
     snippet = yaml.safe_load(
         (Path(__file__).parents[2] / "config" / "homeserver-modules.example.yaml").read_text()
     )
-    generated = homeserver_modules("/etc/borough/org.yaml")
+    generated = homeserver_modules()
     assert [m["module"] for m in snippet["modules"]] == [m["module"] for m in generated]
     assert [m["config"] for m in snippet["modules"]] == [m["config"] for m in generated]

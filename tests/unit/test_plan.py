@@ -30,10 +30,16 @@ SERVICE = "@borough:hs"
 DESIRED = desired_network(load_org_chart(SMALL), "hs", SERVICE)
 
 
-def test_from_nothing_users_come_first_and_parents_before_children() -> None:
+def test_from_nothing_the_registry_comes_before_accounts_and_parents_before_children() -> None:
+    """Onboarding runs when Synapse makes an account, and reads the registry: so the registry
+    names each person before apply makes their account."""
     plan = make_plan(DESIRED, LiveNetwork(), PlanOptions())
-    phases = plan.phases()
-    assert {c.group for c in phases[0]} == {"users"}
+    phase_of = {id(c): i for i, phase in enumerate(plan.phases()) for c in phase}
+    registered = [c for c in plan.changes if c.group == "registry" and c.action == "+"]
+    accounts = [c for c in plan.changes if c.group == "users"]
+    assert registered and accounts
+    assert max(phase_of[id(c)] for c in registered) < min(phase_of[id(c)] for c in accounts)
+    assert {c.target for c in registered} >= {c.target for c in accounts}
     created = [c.op.room.key for c in plan.changes if isinstance(c.op, CreateRoom)]
     assert created.index("org/tcouncil") < created.index("unit/tdir") < created.index("unit/tteam")
     assert (
@@ -69,6 +75,7 @@ def test_the_plan_prints_in_a_stable_grouped_order() -> None:
         "channels",
         "links",
         "members",
+        "registry",
         "units",
         "organisations",
         "profiles",
