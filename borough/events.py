@@ -18,7 +18,7 @@ BLOG = "org.borough.blog"
 LOCK = "org.borough.lock"
 
 #: In Borough's registry room (alias REGISTRY_ALIAS, only the service account in it): where
-#: onboarding places a person. State key: the user id. Content: {"organisation": key,
+#: onboarding places a person. State key: their username (localpart). Content: {"organisation": key,
 #: "space": the organisation space's room id}; `{}` once they have left the chart.
 REGISTRY_PERSON = "org.borough.person"
 #: In the registry room: an organisation's email domain. State key: the domain, lower case.

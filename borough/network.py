@@ -148,8 +148,15 @@ class RegistryEntry:
     or an email domain of the chart, and the organisation whose space onboarding joins them to."""
 
     event_type: str
+    #: A person's username (a state key may not be a user id: Synapse reserves those for the
+    #: user themselves), or an email domain.
     state_key: str
     organisation: str
+
+    def user_id(self, network: DesiredNetwork) -> str | None:
+        if self.event_type != events.REGISTRY_PERSON:
+            return None
+        return network.user_id(self.state_key)
 
     def content(self, room_id: RoomIdOf) -> dict[str, Any]:
         return {
@@ -239,7 +246,7 @@ class DesiredNetwork:
                 room,
                 members=room.members - user_ids,
                 power_users=tuple((u, lvl) for u, lvl in room.power_users if u not in user_ids),
-                registry=tuple(e for e in room.registry if e.state_key not in user_ids),
+                registry=tuple(e for e in room.registry if e.user_id(self) not in user_ids),
             )
             for key, room in self.rooms.items()
         }
@@ -372,7 +379,7 @@ class _Builder:
         organisation claims an email domain; only the service account is in it."""
         chart = self.index.chart
         entries = [
-            RegistryEntry(events.REGISTRY_PERSON, self.uid(p), p.organisation)
+            RegistryEntry(events.REGISTRY_PERSON, p.username, p.organisation)
             for p in chart.people
             if self.index.organisations.get(p.organisation) is not None
         ] + [

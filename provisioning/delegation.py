@@ -43,13 +43,14 @@ class OrgScope:
     people: frozenset[str]
     units: frozenset[str]
     rooms: frozenset[str]
-    domains: frozenset[str] = frozenset()
+    #: State keys of its registry entries: its people's usernames and its email domains.
+    registry_keys: frozenset[str] = frozenset()
 
     def covers(self, change: Change) -> bool:
         op = change.op
         match op:
             case SetState(room_key=room_key, state_key=state_key) if room_key == REGISTRY:
-                return state_key in self.people or state_key in self.domains
+                return state_key in self.registry_keys
             case CreateUser() | UpdateUser():
                 return op.user.user_id in self.people
             case DeactivateUser() | MarkLeft():
@@ -110,6 +111,11 @@ def org_scope(
             if event_type == events.REGISTRY_EMAIL_DOMAIN
             and content.get("organisation") == organisation
         }
+    usernames = {uid[1:].partition(":")[0] for uid in people}
     return OrgScope(
-        organisation, frozenset(people), frozenset(units), frozenset(rooms), frozenset(domains)
+        organisation,
+        frozenset(people),
+        frozenset(units),
+        frozenset(rooms),
+        frozenset(usernames | domains),
     )

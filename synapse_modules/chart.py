@@ -20,7 +20,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from synapse.module_api import ModuleApi
+from synapse.module_api import ModuleApi, UserID
 from synapse.module_api.errors import SynapseError
 
 from borough import events
@@ -60,7 +60,7 @@ class SynapseChart:
 
     async def person(self, user_id: str) -> Mapping[str, Any] | None:
         """The registry's entry for a chart person; None if the chart does not name them."""
-        return await self._entry(events.REGISTRY_PERSON, user_id)
+        return await self._entry(events.REGISTRY_PERSON, UserID.from_string(user_id).localpart)
 
     async def email_domain(self, domain: str) -> Mapping[str, Any] | None:
         """The registry's entry for an organisation's email domain (lower case)."""

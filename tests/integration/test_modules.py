@@ -1,7 +1,7 @@
 """Borough's Synapse modules, tested as real clients (never a server admin) against a real Synapse.
 
-The modules enforce tests/fixtures/org/modules.yaml; everything but `tlate` is applied, so
-`tlate` can show onboarding from the people list.
+The modules learn tests/fixtures/org/modules.yaml from what apply writes; everything but
+`tlate` is applied first, so `tlate` can show the chart growing while Synapse runs.
 """
 
 from __future__ import annotations
@@ -395,8 +395,17 @@ def hierarchy_aliases(hs: Homeserver, space_alias: str, token: str) -> set[str]:
     return {r.get("canonical_alias") for r in tree["rooms"]}
 
 
-def test_a_listed_person_lands_in_their_organisation_and_units(network: Homeserver) -> None:
-    network.synapse.register_user("tlate", "pw-tlate-123456")
+def test_a_listed_person_lands_in_their_organisation_and_units(
+    network: Homeserver, settings_file: Path
+) -> None:
+    """The chart gains tlate while Synapse runs: one apply later, his first sign-in finds him
+    placed, and onboarding records that the people list placed him."""
+    result = borough("apply", "-q", str(ORG_FILE), settings=settings_file)
+    assert result.exit_code == 0, result.output
+    tlate = network.user_id("tlate")
+    network.admin(
+        "PUT", f"/_synapse/admin/v2/users/{quote(tlate)}", {"password": "pw-tlate-123456"}
+    )
     token = password_login(network, "tlate", "pw-tlate-123456")
     rooms = joined(network, token)
     for alias in (
@@ -416,6 +425,9 @@ def test_a_listed_person_lands_in_their_organisation_and_units(network: Homeserv
         "GET", f"/_matrix/client/v3/profile/{quote(network.user_id('tlate'))}", token
     )
     assert profile["displayname"] == "Lee Late"
+    marker = network.admin("GET", f"/_synapse/admin/v1/users/{quote(tlate)}/accountdata")
+    onboarded = marker["account_data"]["global"]["org.borough.onboarded"]
+    assert onboarded["reason"] == "people list" and onboarded["organisation"] == "tcouncil"
 
 
 def test_a_person_matched_by_email_domain_lands_in_their_organisation(network: Homeserver) -> None:
@@ -493,16 +505,13 @@ def synapse_dir(tmp_path: Path) -> Iterator[Path]:
     [
         ({"colour": "red"}, "Borough sealed rooms: unknown key 'colour'"),
         ({"service_account": 42}, "'service_account' must be the localpart"),
-        (
-            {"org_file": "/nonexistent/org.yaml"},
-            "the org chart is not valid: /nonexistent/org.yaml: file not found",
-        ),
+        ({"trusted_accounts": "boroughbot"}, "'trusted_accounts' must be a list of localparts"),
     ],
 )
 def test_a_bad_module_config_stops_synapse_with_a_one_line_reason(
     synapse_dir: Path, change: dict, reason: str
 ) -> None:
-    modules = homeserver_modules(ORG_FILE)
+    modules = homeserver_modules()
     modules[0] = {**modules[0], "config": {**modules[0]["config"], **change}}
     synapse = LocalSynapse(synapse_dir, modules=modules)
     with pytest.raises(SynapseStartError) as caught:
