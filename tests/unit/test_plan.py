@@ -20,6 +20,7 @@ from provisioning.plan import (
     PlanOptions,
     RoomRef,
     SetState,
+    describe_state_change,
     make_plan,
 )
 from provisioning.render import plan_lines
@@ -39,7 +40,7 @@ def test_from_nothing_the_registry_comes_before_accounts_and_parents_before_chil
     accounts = [c for c in plan.changes if c.group == "users"]
     assert registered and accounts
     assert max(phase_of[id(c)] for c in registered) < min(phase_of[id(c)] for c in accounts)
-    assert {c.target for c in registered} >= {c.target for c in accounts}
+    assert {c.target for c in registered} >= {c.target[1:].split(":")[0] for c in accounts}
     created = [c.op.room.key for c in plan.changes if isinstance(c.op, CreateRoom)]
     assert created.index("org/tcouncil") < created.index("unit/tdir") < created.index("unit/tteam")
     assert (
@@ -150,6 +151,53 @@ def test_removals_and_demotions_wait_for_prune() -> None:
     assert [k.user_id for k in kicks] == [intruder]  # the unmanaged resident stays
     demotion = next(c.op for c in pruned.changes if c.group == "power" and c.action == "-")
     assert isinstance(demotion, SetState) and intruder not in demotion.content["users"]
+
+
+def test_removals_that_keep_a_seal_shut_are_not_held_back() -> None:
+    """Out of a sealed room, its owner's space or an organisation's space, and out of an
+    organisation's admins: in the same apply, no --prune (still counted as destructive)."""
+    outsider = "@tcop:hs"  # police: outside the council, its directorate and its seal
+    for key in ("channel/tsealed", "unit/tdir", "org/tcouncil"):
+        room = DESIRED.rooms[key]
+        assert room.guards_seal, key
+        users = {**dict(room.power_users), outsider: 100}
+        live = LiveNetwork(rooms={key: _live_room(key, set(room.members) | {outsider}, users)})
+        plan = make_plan(DESIRED, live, PlanOptions())
+        kicks = [c for c in plan.changes if isinstance(c.op, Kick)]
+        assert [c.op.user_id for c in kicks] == [outsider], key
+        demotion = [c for c in plan.changes if c.group == "power" and c.action == "-"]
+        assert demotion and all(c.is_destructive for c in kicks + demotion), key
+        assert not plan.held_back, key
+    assert not DESIRED.rooms["unit/tdir/team"].guards_seal
+
+
+def test_registry_entries_gone_from_the_chart_are_emptied_at_once() -> None:
+    registry = DESIRED.rooms["borough/registry"]
+    state: dict[tuple[str, str], dict] = {(events.MANAGED, ""): registry.managed_content()}
+    for entry in registry.registry:
+        state[(entry.event_type, entry.state_key)] = entry.content(lambda key: f"!{key}:hs")
+    state[(events.REGISTRY_PERSON, "gone")] = {"organisation": "tcouncil", "space": "!x:hs"}
+    state[(events.REGISTRY_EMAIL_DOMAIN, "old.example")] = {"organisation": "t", "space": "!x"}
+    rooms = {"borough/registry": LiveRoom("!reg:hs", "borough/registry", state)}
+    rooms |= {key: LiveRoom(f"!{key}:hs", key, {}) for key in DESIRED.rooms if key.startswith("org/")}
+    plan = make_plan(DESIRED, LiveNetwork(rooms=rooms), PlanOptions())
+    emptied = {c.target: c.op for c in plan.changes if c.group == "registry" and c.action == "-"}
+    assert set(emptied) == {"gone", "old.example"}
+    assert all(isinstance(op, SetState) and op.content == {} for op in emptied.values())
+    assert not plan.held_back
+
+
+def test_a_change_to_borough_state_prints_the_fields_that_differ() -> None:
+    before = {"posters": ["@a:hs", "@b:hs"], "max_length": 500, "sealed": True}
+    after = {"posters": ["@a:hs", "@c:hs"], "max_length": 280, "sealed": True}
+    line = describe_state_change(events.CHANNEL, before, after)
+    assert line == "org.borough.channel: max_length 500 → 280; posters +'@c:hs' -'@b:hs'"
+    assert describe_state_change("m.room.name", {"name": "A"}, {"name": "B"}) == (
+        "m.room.name: 'A' → 'B'"
+    )
+    policy = describe_state_change(events.POLICY, None, {"owner_space": RoomRef("unit/x")})
+    assert policy == "org.borough.policy: (none) → owner_space (id of unit/x)"
+    assert "(set)" not in describe_state_change(events.POLICY, {"v": 1}, {"v": 2})
 
 
 def test_leavers_are_deactivated_only_with_the_flag() -> None:
