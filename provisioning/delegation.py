@@ -103,7 +103,12 @@ def org_scope(
         for key in live.rooms
         if key.startswith("unit/") and key.split("/")[1] in units and key not in desired.rooms
     }
-    domains = {d.lower() for org in chart.organisations if org.key == organisation for d in org.email_domains}
+    domains = {
+        d.lower()
+        for org in chart.organisations
+        if org.key == organisation
+        for d in org.email_domains
+    }
     if (registry := live.rooms.get(REGISTRY)) is not None:
         domains |= {
             state_key

@@ -25,5 +25,9 @@ def homeserver_modules(
         accounts["trusted_accounts"] = [bot_localpart]
     return [
         {"module": f"synapse_modules.{name}", "config": accounts}
-        for name in ("sealed_rooms.SealedRooms", "channel_rules.ChannelRules", "onboarding.Onboarding")
+        for name in (
+            "sealed_rooms.SealedRooms",
+            "channel_rules.ChannelRules",
+            "onboarding.Onboarding",
+        )
     ]

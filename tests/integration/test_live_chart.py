@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -114,8 +115,7 @@ class Network:
 
     def post(self, username: str, room_id: str, text: str) -> str:
         path = (
-            f"/_matrix/client/v3/rooms/{quote(room_id)}/send/m.room.message/"
-            f"{secrets.token_hex(8)}"
+            f"/_matrix/client/v3/rooms/{quote(room_id)}/send/m.room.message/{secrets.token_hex(8)}"
         )
         body = {"msgtype": "m.text", "body": text}
         return str(self.hs.call("PUT", path, self.token(username), body)["event_id"])
@@ -169,21 +169,15 @@ def attempt(hs: Homeserver, method: str, path: str, token: str, body: object = N
         return exc
 
 
-class join_rule:  # noqa: N801 - used as a context manager, like a function
+@contextmanager
+def join_rule(hs: Homeserver, room_id: str, rule: str) -> Iterator[None]:
     """Borough's service account opens a room's join rule for a moment, then shuts it."""
-
-    def __init__(self, hs: Homeserver, room_id: str, rule: str) -> None:
-        self.hs, self.room_id, self.rule = hs, room_id, rule
-
-    def _set(self, rule: str) -> None:
-        path = f"/_matrix/client/v3/rooms/{quote(self.room_id)}/state/m.room.join_rules/"
-        self.hs.admin("PUT", path, {"join_rule": rule})
-
-    def __enter__(self) -> None:
-        self._set(self.rule)
-
-    def __exit__(self, *exc: object) -> None:
-        self._set("invite")
+    path = f"/_matrix/client/v3/rooms/{quote(room_id)}/state/m.room.join_rules/"
+    hs.admin("PUT", path, {"join_rule": rule})
+    try:
+        yield
+    finally:
+        hs.admin("PUT", path, {"join_rule": "invite"})
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from borough.network import desired_network
-from borough.org import load_org_chart
 from synapse_modules import homeserver_modules
 from synapse_modules.config import ModuleConfigError, parse_module_config
 from synapse_modules.placement import email_domains, place
@@ -24,7 +22,6 @@ from synapse_modules.policy import (
     opens_room,
 )
 
-ORG = Path(__file__).parents[1] / "fixtures" / "org" / "modules.yaml"
 POLICY = SealedRoomPolicy.from_content(
     {
         "version": 1,

@@ -179,7 +179,9 @@ def test_registry_entries_gone_from_the_chart_are_emptied_at_once() -> None:
     state[(events.REGISTRY_PERSON, "gone")] = {"organisation": "tcouncil", "space": "!x:hs"}
     state[(events.REGISTRY_EMAIL_DOMAIN, "old.example")] = {"organisation": "t", "space": "!x"}
     rooms = {"borough/registry": LiveRoom("!reg:hs", "borough/registry", state)}
-    rooms |= {key: LiveRoom(f"!{key}:hs", key, {}) for key in DESIRED.rooms if key.startswith("org/")}
+    rooms |= {
+        key: LiveRoom(f"!{key}:hs", key, {}) for key in DESIRED.rooms if key.startswith("org/")
+    }
     plan = make_plan(DESIRED, LiveNetwork(rooms=rooms), PlanOptions())
     emptied = {c.target: c.op for c in plan.changes if c.group == "registry" and c.action == "-"}
     assert set(emptied) == {"gone", "old.example"}
