@@ -125,7 +125,17 @@ def test_removals_need_prune_and_leavers_need_the_flag(
     assert "held back" in plan.output
     assert "[needs --prune]" in plan.output and "[needs --deactivate-leavers]" in plan.output
     to_do = plan.output.split("held back")[0]
-    assert "  - " not in to_do  # nothing is removed without the flags
+    # Without the flags only what keeps a seal shut is removed: Theo, a leaver, leaves the
+    # sealed channel, its owner's space and his organisation's space at once, and the
+    # registry stops naming him.
+    removals = [ln.strip() for ln in to_do.splitlines() if ln.startswith("  - ")]
+    assert removals == [
+        "- @tnew:borough.test  remove from channel/tsealed",
+        "- @tnew:borough.test  remove from org/tcouncil",
+        "- @tnew:borough.test  remove from unit/tdir",
+        "- tnew  unregistered",
+    ], removals
+    assert "remove from unit/tsub" in plan.output.split("held back")[1]
 
     applied = borough("apply", "-q", "--prune", "--force", str(smaller), settings=settings_file)
     assert applied.exit_code == 0, applied.output
