@@ -16,7 +16,7 @@ from borough.process_status import STATUS_PATH
 from borough.testing.topology import SynapseWorkers
 from borough.testing.worker_layout import EVENT_PERSISTER, MAIN
 from synapse_modules import homeserver_modules
-from tests.conftest import EXAMPLE_ORG, POSTGRES_DSN, Homeserver
+from tests.conftest import POSTGRES_DSN, Homeserver
 
 pytestmark = [pytest.mark.integration, pytest.mark.workers]
 
@@ -97,7 +97,7 @@ def test_events_are_persisted_by_the_event_persister(
 
 
 def test_every_process_loads_borough_modules(topology: SynapseWorkers) -> None:
-    modules = [entry["module"] for entry in homeserver_modules(EXAMPLE_ORG)]
+    modules = [entry["module"] for entry in homeserver_modules()]
     logs = [topology.log_path, *(topology.worker_log_path(w) for w in topology.layout.workers)]
     for log in logs:
         text = log.read_text(encoding="utf8")
