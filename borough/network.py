@@ -303,8 +303,9 @@ def bot_hears(room: DesiredRoom) -> bool:
     nobody types a command there; open rooms (the community) keep no managed members, so
     apply never joins anyone to them. Every other room, sealed ones included (the
     sealed-room module trusts the bot's account), has the bot, so `!meet` and every other
-    command is answered wherever people talk."""
-    return not room.is_space and room.manages_members
+    command is answered wherever people talk. Not Borough's registry room, where nobody
+    talks and only the service account belongs."""
+    return not room.is_space and room.manages_members and room.kind != "registry"
 
 
 class _Builder:

@@ -180,6 +180,8 @@ Operation = (
 # Phases run in order; operations inside one phase run concurrently. Accounts come after
 # rooms and state: the registry names a person before Synapse first sees their account, so
 # onboarding (which runs when an account is made) already knows where they belong.
+#: Borough's service account is named before it creates any room (Element names the creator).
+PHASE_SERVICE_NAME = 0
 PHASE_ROOMS, PHASE_STATE, PHASE_USERS, PHASE_JOINS, PHASE_REMOVALS, PHASE_PROFILES = (
     100,
     200,
@@ -418,7 +420,7 @@ class _Planner:
         if service is not None and service.display_name != SERVICE_DISPLAY_NAME:
             self.add(
                 Change(
-                    PHASE_USERS,
+                    PHASE_SERVICE_NAME,
                     "users",
                     "~",
                     service.user_id,

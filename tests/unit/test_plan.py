@@ -171,6 +171,13 @@ def test_removals_that_keep_a_seal_shut_are_not_held_back() -> None:
     assert not DESIRED.rooms["unit/tdir/team"].guards_seal
 
 
+def test_only_the_service_account_is_in_the_registry_room() -> None:
+    with_bot = desired_network(load_org_chart(SMALL), "hs", SERVICE, bot_user="@bot:hs")
+    registry = with_bot.rooms["borough/registry"]
+    assert registry.members == frozenset() and not registry.power_users
+    assert registry.join_rule == "invite" and not registry.federate
+
+
 def test_registry_entries_gone_from_the_chart_are_emptied_at_once() -> None:
     registry = DESIRED.rooms["borough/registry"]
     state: dict[tuple[str, str], dict] = {(events.MANAGED, ""): registry.managed_content()}
