@@ -950,7 +950,8 @@ def describe_state_change(event_type: str, current: Any, wanted: Any) -> str:
     `max_length 500 → 280`, never an opaque `(set) → (set)`."""
     key = _KEY_FIELD.get(event_type) or ("join_rule" if event_type == "m.room.join_rules" else None)
     if key and isinstance(current, dict) and isinstance(wanted, dict):
-        return f"{event_type}: {_value(current.get(key))} → {_value(wanted.get(key))}"
+        if current.get(key) != wanted.get(key):
+            return f"{event_type}: {_value(current.get(key))} → {_value(wanted.get(key))}"
     if not current:
         return f"{event_type}: (none) → {_fields(wanted)}"
     if not isinstance(current, dict) or not isinstance(wanted, dict):

@@ -207,6 +207,13 @@ def test_a_change_to_borough_state_prints_the_fields_that_differ() -> None:
     policy = describe_state_change(events.POLICY, None, {"owner_space": RoomRef("unit/x")})
     assert policy == "org.borough.policy: (none) → owner_space (id of unit/x)"
     assert "(set)" not in describe_state_change(events.POLICY, {"v": 1}, {"v": 2})
+    allow = [{"type": "m.room_membership", "room_id": "!org:hs"}]
+    rule = describe_state_change(
+        "m.room.join_rules",
+        {"join_rule": "restricted", "allow": []},
+        {"join_rule": "restricted", "allow": allow},
+    )
+    assert rule == "m.room.join_rules: allow +{room_id: '!org:hs', type: 'm.room_membership'}"
 
 
 def test_leavers_are_deactivated_only_with_the_flag() -> None:
