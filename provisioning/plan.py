@@ -594,7 +594,8 @@ class _Planner:
         kept = {room.parent_key, *room.open_to, *(p.key for p in self.live.parents(live))}
         for lister in self.listed_by(live):
             if lister.key not in kept:
-                self.unlink_child(lister, live)
+                # A sealed channel's stale listing names it to outsiders: gone at once.
+                self.unlink_child(lister, live, guards_seal=room.policy is not None)
 
     def update_room(self, room: DesiredRoom, live: LiveRoom) -> None:
         group = _group(room)
@@ -666,7 +667,7 @@ class _Planner:
                 op = SetState(room.key, event_type, state_key, {})
                 self.add(Change(PHASE_STATE, "registry", "-", state_key, "unregistered", op))
 
-    def unlink_child(self, parent: LiveRoom, child: LiveRoom) -> None:
+    def unlink_child(self, parent: LiveRoom, child: LiveRoom, guards_seal: bool = False) -> None:
         if parent.content(events.SPACE_CHILD, child.room_id):
             self.destructive(
                 Change(
@@ -677,7 +678,8 @@ class _Planner:
                     f"child {child.key}",
                     SetState(parent.key, events.SPACE_CHILD, child.room_id, {}),
                     is_destructive=True,
-                )
+                ),
+                guards_seal=guards_seal,
             )
 
     def power(self, room: DesiredRoom, live: LiveRoom) -> None:
@@ -951,9 +953,12 @@ def describe_state_change(event_type: str, current: Any, wanted: Any) -> str:
     key = _KEY_FIELD.get(event_type) or ("join_rule" if event_type == "m.room.join_rules" else None)
     if key and isinstance(current, dict) and isinstance(wanted, dict):
         if current.get(key) != wanted.get(key):
-            return f"{event_type}: {_value(current.get(key))} → {_value(wanted.get(key))}"
+            old, new = current.get(key), wanted.get(key)
+            return f"{event_type}: {_value(old, whole=True)} → {_value(new, whole=True)}"
     if not current:
-        return f"{event_type}: (none) → {_fields(wanted)}"
+        keyed = key and isinstance(wanted, dict)
+        shown = _value(wanted.get(key), whole=True) if keyed else _fields(wanted)
+        return f"{event_type}: (none) → {shown}"
     if not isinstance(current, dict) or not isinstance(wanted, dict):
         return f"{event_type}: {_value(current)} → {_value(wanted)}"
     differences = []
@@ -982,8 +987,8 @@ def _fields(content: Any) -> str:
     return _value(content)
 
 
-def _value(value: Any) -> str:
-    """One field's value, short enough for a plan line."""
+def _value(value: Any, whole: bool = False) -> str:
+    """One field's value, short enough for a plan line unless `whole` (a name, a topic)."""
     if isinstance(value, RoomRef):
         return f"(id of {value.key})"
     if value is None:
@@ -996,4 +1001,4 @@ def _value(value: Any) -> str:
         text = "{" + ", ".join(f"{k}: {_value(v)}" for k, v in sorted(value.items())) + "}"
     else:
         text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "…"
+    return text if whole or len(text) <= 60 else text[:57] + "…"
