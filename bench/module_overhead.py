@@ -28,6 +28,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from borough import events
 from borough.testing.localsynapse import LocalSynapse
 from synapse_modules import homeserver_modules
 
@@ -147,14 +148,17 @@ async def prepare(http: aiohttp.ClientSession, server: Server) -> None:
         {},
     )
     server.poster_token = login["access_token"]
-    alias = quote(f"#{CHANNEL}:{hs.server_name}")
-    room = await call(
-        http,
-        "GET",
-        f"{hs.base_url}/_matrix/client/v3/directory/room/{alias}",
-        server.service_token,
+    # A sealed channel has no address: find it by its Borough key among Borough's rooms.
+    joined = await call(
+        http, "GET", f"{hs.base_url}/_matrix/client/v3/joined_rooms", server.service_token
     )
-    server.room_id = room["room_id"]
+    for room_id in joined["joined_rooms"]:
+        path = f"/_matrix/client/v3/rooms/{quote(room_id)}/state/{events.MANAGED}/"
+        managed = await call(http, "GET", hs.base_url + path, server.service_token)
+        if managed.get("key") == f"channel/{CHANNEL}":
+            server.room_id = room_id
+            return
+    raise RuntimeError(f"apply made no channel/{CHANNEL} on {server.label}")
 
 
 async def window(
