@@ -152,7 +152,9 @@ class Network:
                 )
         let_in = {way: result for way, result in ways.items() if not isinstance(result, HttpError)}
         assert not let_in, f"{username} got into {room_id} by {sorted(let_in)}"
-        assert all(r.status in (403, 404) for r in ways.values() if isinstance(r, HttpError))
+        # Refused (403), or answered as a missing room is on the process that served it (404 on
+        # main, 502 for a knock on a generic worker: see synapse_modules/unseen.py).
+        assert all(r.status in (403, 404, 502) for r in ways.values() if isinstance(r, HttpError))
         member = attempt(hs, "GET", state_path(room_id, outsider), hs.service_token)
         if not isinstance(member, HttpError):  # else: never a member at all
             assert member["membership"] not in ("join", "invite", "knock"), member
