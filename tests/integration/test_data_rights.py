@@ -7,6 +7,7 @@ import asyncio
 import json
 import secrets
 from collections.abc import AsyncIterator, Iterator
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -166,6 +167,25 @@ async def widgets(settings: Path) -> AsyncIterator[TestClient[Any, Any]]:
         yield client
 
 
+class _ShownText(HTMLParser):
+    """The text a reader sees on a page, without its markup: a public page makes each hashtag
+    a link where it stands, so a post's words are one string only once the tags are taken off."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: list[str] = []
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def shown_text(page: str) -> str:
+    reader = _ShownText()
+    reader.feed(page)
+    reader.close()
+    return "".join(reader.parts)
+
+
 async def _widget_view(
     client: TestClient[Any, Any], hs: Homeserver, viewer: str, walter: str
 ) -> dict[str, Any]:
@@ -177,11 +197,13 @@ async def _widget_view(
     news = quote(f"#wteam-news:{hs.server_name}", safe="")
     page = await client.get(f"/public/channels/{news}")
     feed = await client.get(f"/public/channels/{news}/feed.atom")
+    tag = await client.get("/public/tags/allotments")
     return {
         "found": (await search.json())["total"],
         "card": card.status,
-        "page": await page.text(),
+        "page": shown_text(await page.text()),
         "feed": await feed.text(),
+        "tag": shown_text(await tag.text()),
     }
 
 
@@ -197,7 +219,7 @@ async def test_an_erased_person_is_gone_from_everything_borough_serves(
     winnie = people["wstaff"]
     before = await _widget_view(widgets, homeserver, "wstaff", walter)
     assert before["found"] == 1 and before["card"] == 200
-    assert WORDS in before["page"] and WORDS in before["feed"]
+    assert WORDS in before["page"] and WORDS in before["feed"] and WORDS in before["tag"]
     assert "Walter Manager" in await asyncio.to_thread(winnie.ask, "!whois @wmgr")
 
     charted = await asyncio.to_thread(
@@ -232,6 +254,7 @@ async def test_an_erased_person_is_gone_from_everything_borough_serves(
     after = await _widget_view(widgets, homeserver, "wstaff", walter)
     assert after["found"] == 0 and after["card"] == 404
     assert WORDS not in after["page"] and WORDS not in after["feed"]
+    assert WORDS not in after["tag"] and "Walter" not in after["page"] + after["tag"]
 
     # Still in the org chart: apply must not bring the erased account back.
     plan = await asyncio.to_thread(borough, "plan", str(ORG_FILE), settings=settings)
