@@ -55,12 +55,7 @@ class BotProcess:
         """Ask it to stop (SIGTERM), as a service manager would; SIGKILL if it hangs."""
         if self.process is None:
             return
-        self.process.terminate()
-        try:
-            self.process.wait(20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process, 20)
         self.process = None
 
     def kill(self) -> None:
@@ -132,3 +127,13 @@ async def until(condition: Callable[[], Any], seconds: float, what: str) -> None
         if time.monotonic() > deadline:
             raise TimeoutError(f"{what} did not happen within {seconds:.0f} s")
         await asyncio.sleep(POLL_SECONDS)
+
+
+def stop_process(process: subprocess.Popen[bytes], grace: float) -> None:
+    """SIGTERM, as a service manager would send, then SIGKILL if it is not gone in `grace` s."""
+    process.terminate()
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

@@ -8,11 +8,12 @@ never remind or start the same meeting twice.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, Select, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import InstrumentedAttribute
@@ -62,6 +63,27 @@ class MeetingStore:
             session.add(meeting)
         return meeting
 
+    async def live_or_open(
+        self, *, room_id: str, started_at: datetime, **fields: str | bool
+    ) -> Meeting:
+        """The room's live meeting, or a new one started at `started_at` if none is live.
+
+        Two widget servers admitting the first people to a room's conference at once must open
+        one meeting, not one each: on PostgreSQL the look and the insert hold a lock on the
+        room for the transaction (SQLite has one writer, so its transaction is enough)."""
+        async with self.sessions.begin() as session:
+            if session.get_bind().dialect.name == "postgresql":
+                await session.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": _room_lock_key(room_id)}
+                )
+            meeting = await session.scalar(_live(room_id))
+            if meeting is None:
+                meeting = Meeting(
+                    room_id=room_id, started_at=started_at, created_at=datetime.now(UTC), **fields
+                )
+                session.add(meeting)
+        return meeting
+
     async def person_timezone(self, user_id: str) -> str | None:
         """The timezone a person chose for themselves (with `!digest`), if any."""
         async with self.sessions() as session:
@@ -87,17 +109,7 @@ class MeetingStore:
     async def live(self, room_id: str) -> Meeting | None:
         """The room's meeting that has started and not ended, if any (the newest)."""
         async with self.sessions() as session:
-            return await session.scalar(
-                select(Meeting)
-                .where(
-                    Meeting.room_id == room_id,
-                    Meeting.started_at.is_not(None),
-                    Meeting.ended_at.is_(None),
-                    Meeting.cancelled_at.is_(None),
-                )
-                .order_by(Meeting.started_at.desc(), Meeting.id.desc())
-                .limit(1)
-            )
+            return await session.scalar(_live(room_id))
 
     async def by_widget(self, room_id: str, widget_id: str) -> Meeting | None:
         async with self.sessions() as session:
@@ -250,3 +262,25 @@ class MeetingStore:
         except IntegrityError:
             return False  # admitted twice at once: the other request recorded it
         return True
+
+
+def _live(room_id: str) -> Select[Meeting]:
+    """The room's meeting that has started and not ended (the newest, if several)."""
+    return (
+        select(Meeting)
+        .where(
+            Meeting.room_id == room_id,
+            Meeting.started_at.is_not(None),
+            Meeting.ended_at.is_(None),
+            Meeting.cancelled_at.is_(None),
+        )
+        .order_by(Meeting.started_at.desc(), Meeting.id.desc())
+        .limit(1)
+    )
+
+
+def _room_lock_key(room_id: str) -> int:
+    """A PostgreSQL advisory lock key (a signed 64-bit number) for one room's meetings."""
+    return int.from_bytes(
+        hashlib.sha256(b"borough meeting\x00" + room_id.encode()).digest()[:8], "big", signed=True
+    )

@@ -73,15 +73,16 @@ class AdmissionLog:
             widgets = full.jitsi_widgets if full is not None else ()
             widget_id, sender, content = widgets[-1] if widgets else ("", admission.user_id, {})
             data = content.get("data") or {}
-            meeting = await self.store.create(
+            # Another widget server may be opening it too: one meeting comes of it.
+            meeting = await self.store.live_or_open(
                 room_id=room_id,
+                started_at=now,
                 widget_id=widget_id,
                 conference_id=str(data.get("conferenceId") or room_conference_id(room_id)),
                 title=str(content.get("name") or "Meeting")[:255],
                 is_audio_only=bool(data.get("isAudioOnly", False)),
                 created_by=sender,
                 timezone="UTC",
-                started_at=now,
             )
         key = (meeting.id, admission.user_id)
         if key not in self._seen:
