@@ -83,6 +83,7 @@ class LiveUser:
     is_deactivated: bool
     #: Deactivated with erase (`borough person erase`): never to be brought back.
     is_erased: bool = False
+    avatar_url: str | None = None
 
 
 @dataclass
@@ -369,6 +370,7 @@ async def _read_users(client: MatrixClient, live: LiveNetwork) -> None:
                 user.get("displayname"),
                 bool(user.get("deactivated")),
                 bool(user.get("erased")),
+                user.get("avatar_url") or None,
             )
         next_token = body.get("next_token")
         if not next_token:

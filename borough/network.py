@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from borough import events
@@ -26,6 +27,8 @@ JoinRule = Literal["invite", "restricted", "public"]
 #: network created this room"). Not the bot's name ("Borough"): the two share every room, and
 #: Element would tell two same-named members apart only by their bare ids.
 SERVICE_DISPLAY_NAME = "Borough network"
+#: Its avatar, shipped with Borough: the bot's mark, inverted, so the two look related.
+SERVICE_AVATAR = Path(__file__).parent / "assets" / "network.png"
 
 #: Keys of the public community space and its welcome room, where unmatched people land.
 COMMUNITY_SPACE = "community"

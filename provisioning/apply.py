@@ -186,10 +186,13 @@ class Applier:
                 await self.client.request(
                     "PUT", f"/_synapse/admin/v2/users/{q(user.user_id)}", body
                 )
-            case NameAccount(user_id=user_id, display_name=name):
-                await self.client.request(
-                    "PUT", f"/_synapse/admin/v2/users/{q(user_id)}", {"displayname": name}
-                )
+            case NameAccount(user_id=user_id, display_name=name, avatar=avatar):
+                body = {"displayname": name}
+                if avatar is not None:
+                    body["avatar_url"] = await mirror.uploaded(
+                        self.client, self.sessions, avatar, self.mirror_lock
+                    )
+                await self.client.request("PUT", f"/_synapse/admin/v2/users/{q(user_id)}", body)
             case DeactivateUser(user_id=user_id):
                 await self.client.request(
                     "POST", f"/_synapse/admin/v1/deactivate/{q(user_id)}", {"erase": False}

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from borough.errors import Refused
 from borough.live import LiveNetwork, LiveRoom
 from borough.network import (
     REGISTRY_TYPES,
+    SERVICE_AVATAR,
     SERVICE_DISPLAY_NAME,
     DesiredNetwork,
     DesiredRoom,
@@ -141,10 +143,11 @@ class DeleteUnit:
 
 @dataclass(frozen=True)
 class NameAccount:
-    """Set an account's display name and nothing else (Borough's service account)."""
+    """Set Borough's service account's display name and, when it has none, its avatar."""
 
     user_id: str
     display_name: str
+    avatar: AvatarFile | None = None
 
 
 @dataclass(frozen=True)
@@ -417,15 +420,23 @@ class _Planner:
                     )
                 )
         service = self.live.users.get(self.desired.service_user)
-        if service is not None and service.display_name != SERVICE_DISPLAY_NAME:
+        if service is not None and (
+            service.display_name != SERVICE_DISPLAY_NAME or service.avatar_url is None
+        ):
+            avatar = service_avatar() if service.avatar_url is None else None
+            details = []
+            if service.display_name != SERVICE_DISPLAY_NAME:
+                details.append(f"display name '{service.display_name}' → '{SERVICE_DISPLAY_NAME}'")
+            if avatar is not None:
+                details.append(f"avatar {SERVICE_AVATAR.name}")
             self.add(
                 Change(
                     PHASE_SERVICE_NAME,
                     "users",
                     "~",
                     service.user_id,
-                    f"display name '{service.display_name}' → '{SERVICE_DISPLAY_NAME}'",
-                    NameAccount(service.user_id, SERVICE_DISPLAY_NAME),
+                    "; ".join(details),
+                    NameAccount(service.user_id, SERVICE_DISPLAY_NAME, avatar),
                 )
             )
         for uid, profile in sorted(self.live.profiles.items()):
@@ -945,6 +956,12 @@ def _same_enough(event_type: str, wanted: Any, current: dict[str, Any] | None) -
     if key and current is not None and isinstance(wanted, dict):
         return bool(current.get(key) == wanted.get(key))
     return False
+
+
+def service_avatar() -> AvatarFile:
+    """The service account's shipped avatar, as a file apply uploads once."""
+    data = SERVICE_AVATAR.read_bytes()
+    return AvatarFile(str(SERVICE_AVATAR), hashlib.sha256(data).hexdigest(), "image/png")
 
 
 def describe_state_change(event_type: str, current: Any, wanted: Any) -> str:

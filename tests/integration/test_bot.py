@@ -264,7 +264,11 @@ def test_the_bot_and_the_service_account_have_names_and_the_avatar_is_uploaded_o
     )
     first = profile(bot_id)
     assert first["displayname"] == BOT_DISPLAY_NAME
-    assert profile(homeserver.service_user)["displayname"] == SERVICE_DISPLAY_NAME
+    service = profile(homeserver.service_user)
+    assert service["displayname"] == SERVICE_DISPLAY_NAME
+    assert (
+        service["avatar_url"].startswith("mxc://") and service["avatar_url"] != first["avatar_url"]
+    )
     # Once more, as a restart would: nothing is uploaded again and nothing changes.
     assert bot.bot is not None and bot.loop is not None
     asyncio.run_coroutine_threadsafe(bot.bot.identity.ensure(), bot.loop).result(30)
@@ -280,7 +284,7 @@ def test_the_bot_and_the_service_account_have_names_and_the_avatar_is_uploaded_o
         finally:
             await engine.dispose()
 
-    assert asyncio.run(uploads()) == 1
+    assert asyncio.run(uploads()) == 2  # the bot's avatar and the service account's, once each
 
 
 def test_a_person_signing_in_is_welcomed_once_with_their_places_as_links(

@@ -103,10 +103,21 @@ def test_the_service_account_gets_a_name_before_it_creates_any_room() -> None:
     unnamed = LiveNetwork(users={SERVICE: LiveUser(SERVICE, None, is_deactivated=False)})
     plan = make_plan(DESIRED, unnamed, PlanOptions())
     (naming,) = [c for c in plan.changes if isinstance(c.op, NameAccount)]
-    assert naming.op == NameAccount(SERVICE, SERVICE_DISPLAY_NAME) and naming.phase < min(
+    assert naming.op.display_name == SERVICE_DISPLAY_NAME and naming.phase < min(
         c.phase for c in plan.changes if isinstance(c.op, CreateRoom)
     )
-    named = LiveNetwork(users={SERVICE: LiveUser(SERVICE, SERVICE_DISPLAY_NAME, False)})
+    assert naming.op.avatar is not None and naming.op.avatar.path.endswith("network.png")
+    assert naming.detail == f"display name 'None' → '{SERVICE_DISPLAY_NAME}'; avatar network.png"
+    pictured = LiveUser(SERVICE, SERVICE_DISPLAY_NAME, False, avatar_url=None)
+    (picture,) = [
+        c
+        for c in make_plan(DESIRED, LiveNetwork(users={SERVICE: pictured}), PlanOptions()).changes
+        if isinstance(c.op, NameAccount)
+    ]
+    assert picture.detail == "avatar network.png"
+    named = LiveNetwork(
+        users={SERVICE: LiveUser(SERVICE, SERVICE_DISPLAY_NAME, False, avatar_url="mxc://hs/a")}
+    )
     assert not [
         c for c in make_plan(DESIRED, named, PlanOptions()).changes if isinstance(c.op, NameAccount)
     ]
