@@ -3,7 +3,13 @@
 Two Synapses, pinned to the same core and loaded at the same time, take text messages into the
 sealed channel #tsealed (every event is checked); prints the with/without ratio, target >= 0.95.
 
+With `--workers N` each of the two is the worker topology on PostgreSQL (main, N generic
+workers, an event persister, its own Redis and nginx: borough.testing.topology). Every Synapse
+process of both, main and workers, is pinned to the same core; Redis, nginx and PostgreSQL are
+not pinned (they serve both alike) and the load generator keeps off that core as before.
+
     .venv/bin/python bench/module_overhead.py --seconds 40 --senders 8 --rounds 3 [--control]
+    .venv/bin/python bench/module_overhead.py --workers 2 --seconds 30 --rounds 3 [--control]
 """
 
 from __future__ import annotations
@@ -30,10 +36,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from borough import events
 from borough.testing.localsynapse import LocalSynapse
+from borough.testing.topology import SynapseWorkers, local_synapse
 from synapse_modules import homeserver_modules
 
 REPO = Path(__file__).resolve().parents[1]
 ORG = REPO / "tests" / "fixtures" / "org" / "small.yaml"
+DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 POSTER = "tadmin"
 CHANNEL = "tsealed"
 SERVICE = "borough"
@@ -76,7 +84,8 @@ def start_servers(servers: list[Server]) -> None:
     """Start every Synapse at once and register the admin service account on each."""
 
     def start(server: Server) -> None:
-        server.synapse.start()
+        # Eight Synapse processes starting on one core of a shared machine take their time.
+        server.synapse.start(timeout=300)
         server.service_user, server.service_token = server.synapse.register_user(
             SERVICE, secrets.token_hex(12), admin=True
         )
@@ -238,10 +247,26 @@ async def measure(
             await http.close()
 
 
-def loaded_modules(server: Server) -> int:
-    """How many modules Synapse itself says it loaded (its log, not our config)."""
-    log = server.synapse.log_path.read_text(encoding="utf8", errors="replace")
-    return log.count("Loaded module ")
+def process_logs(synapse: LocalSynapse) -> list[Path]:
+    """The log of every Synapse process: main's, and each worker's on the worker topology."""
+    if isinstance(synapse, SynapseWorkers):
+        return [synapse.log_path, *(synapse.worker_log_path(w) for w in synapse.layout.workers)]
+    return [synapse.log_path]
+
+
+def check_loaded_modules(server: Server) -> list[int]:
+    """How many modules each Synapse process says it loaded (its log, not our config);
+    raises unless every process loaded exactly the modules it was given."""
+    counts = []
+    for log in process_logs(server.synapse):
+        count = log.read_text(encoding="utf8", errors="replace").count("Loaded module ")
+        if count != len(server.modules):
+            raise RuntimeError(
+                f"{server.label} was given {len(server.modules)} modules but {log} "
+                f"shows {count} loaded"
+            )
+        counts.append(count)
+    return counts
 
 
 def pin_client_away(cpu: int) -> str:
@@ -265,6 +290,16 @@ def main() -> None:
         "--warmup", type=float, default=3, help="an uncounted load before round 1 (seconds)"
     )
     parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="run both servers as the worker topology with this many generic workers",
+    )
+    parser.add_argument(
+        "--postgres",
+        help=f"PostgreSQL DSN for both servers (with --workers: default {DEFAULT_POSTGRES})",
+    )
+    parser.add_argument(
         "--control",
         nargs="?",
         const="modules",
@@ -272,6 +307,9 @@ def main() -> None:
         help="A/A control: both servers with the modules (default) or both bare",
     )
     args = parser.parse_args()
+    if args.workers < 0:
+        parser.error("--workers must be 0 or more")
+    postgres = args.postgres or (DEFAULT_POSTGRES if args.workers else None)
 
     modules = homeserver_modules()
     if args.control == "modules":
@@ -288,23 +326,34 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="borough-module-bench-") as tmp:
         workdir = Path(tmp)
         servers = [
-            Server("A", LocalSynapse(workdir / "a", modules=a_modules, cpu=args.cpu), a_modules),
-            Server("B", LocalSynapse(workdir / "b", modules=b_modules, cpu=args.cpu), b_modules),
+            Server(
+                label,
+                local_synapse(
+                    workdir / label.lower(),
+                    workers=args.workers,
+                    modules=mods,
+                    cpu=args.cpu,
+                    postgres_dsn=postgres,
+                ),
+                mods,
+            )
+            for label, mods in (("A", a_modules), ("B", b_modules))
         ]
         try:
             start_servers(servers)
-            loaded = [loaded_modules(s) for s in servers]
-            print(f"Synapse logs: A loaded {loaded[0]} modules, B loaded {loaded[1]}")
-            for server, count in zip(servers, loaded, strict=True):
-                if count != len(server.modules):
-                    raise RuntimeError(
-                        f"{server.label} was given {len(server.modules)} modules but its log "
-                        f"shows {count} loaded ({server.synapse.log_path})"
-                    )
+            loaded = [check_loaded_modules(s) for s in servers]
+            print(f"Synapse logs (modules loaded per process): A {loaded[0]}, B {loaded[1]}")
             client_cpus = pin_client_away(args.cpu)
             provision(servers, workdir)
+            shape = (
+                f"worker topology ({args.workers} generic workers + event persister, "
+                f"{len(loaded[0])} Synapse processes each) on PostgreSQL"
+                if args.workers
+                else f"one Synapse process each on {'PostgreSQL' if postgres else 'SQLite'}"
+            )
             print(
-                f"both servers on core {args.cpu}, load generator on {client_cpus}; "
+                f"{shape}; every Synapse process of both on core {args.cpu}, "
+                f"load generator on {client_cpus}; "
                 f"{args.rounds} rounds of {args.seconds:g} s, {args.senders} senders each, "
                 f"into #{CHANNEL} as @{POSTER}",
                 flush=True,
@@ -322,7 +371,8 @@ def main() -> None:
     rounded = [round(r, 3) for r in ratios]
     tail = (
         f"rounds: {rounded}; A {a_rate:.1f} msg/s, B {b_rate:.1f} msg/s (medians); "
-        f"senders {args.senders}, window {args.seconds:g} s, core {args.cpu}"
+        f"senders {args.senders}, window {args.seconds:g} s, core {args.cpu}, "
+        f"workers {args.workers}"
     )
     if args.control:
         print(

@@ -6,13 +6,25 @@ apply with progress and the app DB). The other gets the same Synapse requests fr
 loop with the same concurrency and no planning, retries or bookkeeping: the floor.
 Prints the ratio apply/floor (target <= 1.25) and the no-op plan time (target <= 5 s).
 
+With `--workers N` it compares topologies instead: the same `borough apply` against the worker
+topology on PostgreSQL (main, N generic workers, an event persister, Redis, nginx:
+borough.testing.topology) and against one Synapse process on the same PostgreSQL, both started
+first and then applied one after the other (order alternating by round), so each apply has the
+whole machine, as a deployment would; nothing is pinned unless `--cpu` is given. Prints the
+ratio workers/single. On a 2-core machine it cannot favour workers: the generic workers, main,
+the one event persister, PostgreSQL, Redis, nginx and the apply itself share two cores, every
+write crosses nginx and a replication hop to the persister, and `apply` is phase-ordered at
+`--concurrency` 4, so there is no idle core for a second worker to use.
+
     .venv/bin/python bench/provision.py --people 2000 --units 200
+    .venv/bin/python bench/provision.py --workers 2 --people 300 --units 30
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import sys
 import tempfile
@@ -30,6 +42,7 @@ from borough.matrix import MatrixClient, q
 from borough.network import desired_network
 from borough.org import OrgChart
 from borough.testing.localsynapse import LocalSynapse
+from borough.testing.topology import local_synapse
 from provisioning.apply import Applier
 from provisioning.plan import (
     CreateRoom,
@@ -42,6 +55,7 @@ from provisioning.plan import (
     make_plan,
 )
 
+DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 NAMES = ["Ali", "Bea", "Cal", "Dee", "Eve", "Fin", "Gus", "Hana", "Ivo", "Jo"]
 
 
@@ -195,9 +209,11 @@ async def floor_apply(hs: LocalSynapse, token: str, plan: Plan, concurrency: int
         return time.perf_counter() - started
 
 
-def start(base: Path, name: str, cpu: int) -> tuple[LocalSynapse, str, str]:
-    hs = LocalSynapse(base / name, cpu=cpu)
-    hs.start()
+def start(
+    base: Path, name: str, cpu: int | None, workers: int = 0, postgres: str | None = None
+) -> tuple[LocalSynapse, str, str]:
+    hs = local_synapse(base / name, workers=workers, cpu=cpu, postgres_dsn=postgres)
+    hs.start(timeout=300)
     user, token = hs.register_user("borough", "bench-password-1", admin=True)
     return hs, user, token
 
@@ -226,6 +242,57 @@ async def one_round(
     return borough_s, floor_s, noop_s, plan
 
 
+async def topology_round(
+    people: int, units: int, concurrency: int, cpu: int | None, workers: int, postgres: str, n: int
+) -> tuple[float, float, Plan]:
+    """`borough apply` of one chart on the worker topology and on one process; their times."""
+    chart = generate_org(people, units)
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp)
+        servers = {
+            "workers": start(base, "workers", cpu, workers, postgres),
+            "single": start(base, "single", cpu, 0, postgres),
+        }
+        try:
+            times: dict[str, float] = {}
+            order = ["workers", "single"] if n % 2 == 0 else ["single", "workers"]
+            for name in order:
+                hs, user, token = servers[name]
+                db_url = f"sqlite+aiosqlite:///{base / f'app-{name}.db'}"
+                times[name], plan, _ = await borough_apply(
+                    hs, token, user, chart, db_url, concurrency
+                )
+        finally:
+            for hs, _, _ in servers.values():
+                hs.stop()
+    return times["workers"], times["single"], plan
+
+
+def compare_topologies(args: argparse.Namespace) -> None:
+    postgres = args.postgres or DEFAULT_POSTGRES
+    pinned = f"Synapse pinned to core {args.cpu}" if args.cpu is not None else "nothing pinned"
+    ratios = []
+    for n in range(args.rounds):
+        workers_s, single_s, plan = asyncio.run(
+            topology_round(
+                args.people, args.units, args.concurrency, args.cpu, args.workers, postgres, n
+            )
+        )
+        ratio = workers_s / single_s
+        ratios.append(ratio)
+        print(
+            f"round {n + 1}: {len(plan.changes)} changes; borough apply on {args.workers} "
+            f"workers {workers_s:.1f}s, on one process {single_s:.1f}s, ratio {ratio:.3f}",
+            flush=True,
+        )
+    print(
+        f"median apply time ratio workers/single {statistics.median(ratios):.3f} "
+        f"(< 1 means the worker topology is faster); both on PostgreSQL, {pinned}, "
+        f"{os.cpu_count()} cores; {args.people} people, {args.units} units, "
+        f"concurrency {args.concurrency}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -234,14 +301,35 @@ def main() -> None:
     parser.add_argument("--units", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=1)
-    parser.add_argument("--cpu", type=int, default=0, help="the core both Synapses are pinned to")
+    parser.add_argument(
+        "--cpu",
+        type=int,
+        help="the core every Synapse process is pinned to (default 0; with --workers, none)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="compare the worker topology with this many generic workers against one process",
+    )
+    parser.add_argument(
+        "--postgres",
+        help=f"PostgreSQL DSN for --workers (default {DEFAULT_POSTGRES})",
+    )
     args = parser.parse_args()
+    if args.workers < 0:
+        parser.error("--workers must be 0 or more")
+    if args.workers:
+        compare_topologies(args)
+        return
+    if args.cpu is None:
+        args.cpu = 0
     ratios, noops = [], []
     for n in range(args.rounds):
         borough_s, floor_s, noop_s, plan = asyncio.run(
             one_round(args.people, args.units, args.concurrency, args.cpu)
         )
-        counts = {}
+        counts: dict[str, int] = {}
         for change in plan.changes:
             counts[change.group] = counts.get(change.group, 0) + 1
         ratio = borough_s / floor_s
