@@ -11,10 +11,12 @@ topology on PostgreSQL (main, N generic workers, an event persister, Redis, ngin
 borough.testing.topology) and against one Synapse process on the same PostgreSQL, both started
 first and then applied one after the other (order alternating by round), so each apply has the
 whole machine, as a deployment would; nothing is pinned unless `--cpu` is given. Prints the
-ratio workers/single. On a 2-core machine it cannot favour workers: the generic workers, main,
-the one event persister, PostgreSQL, Redis, nginx and the apply itself share two cores, every
-write crosses nginx and a replication hop to the persister, and `apply` is phase-ordered at
-`--concurrency` 4, so there is no idle core for a second worker to use.
+ratio workers/single. Workers cannot speed `apply` up much, least of all on 2 cores: about
+four in five of its requests are admin API calls (PUT /_synapse/admin/v2/users, POST
+/_synapse/admin/v1/join) that workers.md leaves to main, so main stays the one busy process;
+every event is written by the one event persister, a replication hop away; and main, the
+generic workers, the persister, PostgreSQL, Redis, nginx and the apply itself share two cores,
+so a second generic worker has no idle core to use.
 
     .venv/bin/python bench/provision.py --people 2000 --units 200
     .venv/bin/python bench/provision.py --workers 2 --people 300 --units 30
