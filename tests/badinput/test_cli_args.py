@@ -93,6 +93,11 @@ CASES = [
     CliCase("bots-run-without-bot-section", r"bot", ("bots", "run")),
     CliCase("bots-unknown-subcommand", r"No such command 'start'", ("bots", "start")),
     CliCase("widgets-unknown-option", NO_OPTION + r"port", ("widgets", "serve", "--port", "80")),
+    # --- doctor: the homeserver named in the settings is not there, so it says so and fails ---
+    CliCase("doctor-unreachable-homeserver", r"problem: .*" + UNREACHABLE, ("doctor",)),
+    CliCase("doctor-unknown-option", NO_OPTION + r"fix", ("doctor", "--fix")),
+    CliCase("doctor-quiet-with-value", r"'--quiet' does not take a value", ("doctor", "--quiet=yes")),
+    CliCase("doctor-extra-argument", r"Got unexpected extra argument", ("doctor", "everything")),
 ]
 
 

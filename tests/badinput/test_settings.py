@@ -46,6 +46,10 @@ CASES = [
     SettingsCase("a-scalar", r"borough\.yaml.*expected a mapping", "settings\n"),
     SettingsCase("not-yaml", AT + r".*not valid YAML", "homeserver: [url: x\n"),
     SettingsCase("tabs", AT + r".*not valid YAML", BASE.replace("  url: http", "\turl: http", 1)),
+    # --- homeserver.processes, which `borough doctor` asks one by one ---
+    SettingsCase("processes-not-a-url", AT + r"homeserver\.processes.*http:// or https://", swap("  server_name: borough.test\n", "  server_name: borough.test\n  processes: [not a url]\n"), ("doctor",)),
+    SettingsCase("processes-a-mapping", AT + r"homeserver\.processes", swap("  server_name: borough.test\n", "  server_name: borough.test\n  processes: {main: x}\n"), ("doctor",)),
+    SettingsCase("processes-huge-list", AT + r"homeserver\.processes", swap("  server_name: borough.test\n", "  server_name: borough.test\n  processes: [" + ", ".join(["x"] * 5000) + "]\n"), ("doctor",)),
     SettingsCase("latin-1", r"borough\.yaml.*(UTF-8|utf-8|encoding)", (BASE + "# caf\u00e9\n").encode("latin-1")),
     SettingsCase("binary", r"borough\.yaml.*(UTF-8|utf-8|encoding|not valid YAML)", bytes(range(256)) * 8),
     SettingsCase("alias-bomb", AT + r".*alias", billion_laughs().replace("organisations: *a9", "x: *a9") + BASE),
