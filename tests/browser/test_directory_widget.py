@@ -22,27 +22,25 @@ from urllib.parse import quote
 
 import pytest
 import pytest_asyncio
-from aiohttp import web
 from aiohttp.test_utils import TestServer
-from playwright.async_api import Browser, Frame, Page, expect
+from playwright.async_api import Browser, Page, expect
 
 from borough.db import ChannelMember, ChannelRow, Post, PostTag, create_engine, session_factory
 from borough.settings import load_settings
+from tests.browser.harness import (
+    MAXIMISED,
+    TILE,
+    assert_fits,
+    check_page,
+    open_widget,
+    widget_frame,
+)
 from tests.conftest import ARTIFACTS, Homeserver, borough, write_settings
-from tests.integration.test_widget_views import openid_credentials
 from widgets.app import create_app
 
 pytestmark = pytest.mark.integration
 
 ORG_FILE = Path(__file__).parents[1] / "fixtures" / "org" / "widgets.yaml"
-HOST = Path(__file__).parent / "host"
-# The unminified browser bundle: in 1.19.0 the minified one (api.min.js) exports nothing.
-WIDGET_API = Path(__file__).parent / "node_modules" / "matrix-widget-api" / "dist" / "api.js"
-AXE = Path(__file__).parent / "node_modules" / "axe-core" / "axe.min.js"
-#: Element's side panel, where an unpinned widget opens (MainSplit.tsx: 320 by default and min).
-TILE = 320
-#: A widget maximised in a room at a 1,440 px window, beside Element's space bar and room list.
-MAXIMISED = 1100
 
 
 @pytest.fixture(scope="module")
@@ -66,86 +64,6 @@ async def widget_server(applied: Path) -> AsyncIterator[str]:
         yield str(server.make_url("")).rstrip("/")
     finally:
         await server.close()
-
-
-@pytest_asyncio.fixture(loop_scope="session", scope="module")
-async def host_server() -> AsyncIterator[str]:
-    """The host page on another origin (localhost), with matrix-widget-api's bundle."""
-    if not WIDGET_API.exists():
-        pytest.fail(
-            "matrix-widget-api is not installed: run `npm ci --prefix tests/browser` "
-            "(make test does this)",
-            pytrace=False,
-        )
-    files = {
-        "/": HOST / "host.html",
-        "/host.js": HOST / "host.js",
-        "/vendor/api.js": WIDGET_API,
-    }
-
-    async def serve(request: web.Request) -> web.FileResponse:
-        return web.FileResponse(files[request.path])
-
-    app = web.Application()
-    for path in files:
-        app.router.add_get(path, serve)
-    server = TestServer(app, host="localhost")
-    await server.start_server()
-    try:
-        yield str(server.make_url("")).rstrip("/")
-    finally:
-        await server.close()
-
-
-async def open_widget(
-    browser: Browser,
-    host: str,
-    widget: str,
-    hs: Homeserver,
-    username: str,
-    width: int = 1024,
-    path: str = "/widgets/people?",
-    bypass_csp: bool = False,
-) -> Page:
-    page = await browser.new_page(viewport={"width": width, "height": 800}, bypass_csp=bypass_csp)
-    page.on("console", lambda message: print(f"[browser {message.type}] {message.text}"))
-    await page.goto(host)
-    user_id = hs.user_id(username)
-    await page.evaluate(
-        "config => window.startWidget(config)",
-        {
-            "widgetId": "borough-widget",
-            "templateUrl": f"{widget}{path}user=$matrix_user_id&room=$matrix_room_id",
-            "roomId": "!room:" + hs.server_name,
-            "userId": user_id,
-            "displayName": username,
-            "openid": openid_credentials(hs, username),
-        },
-    )
-    frame = page.frame_locator("iframe")
-    # Both widgets mark the body with the viewer Borough's session names.
-    await expect(frame.locator("body")).to_have_attribute("data-viewer", user_id, timeout=20000)
-    return page
-
-
-async def assert_fits(frame: Frame, width: int) -> None:
-    """Nothing scrolls sideways and every heading and control is whole within `width`: a
-    search box cut off at the edge (as three pinned widgets were) fails here."""
-    found = await frame.evaluate(
-        """width => ({
-          scroll: document.documentElement.scrollWidth,
-          cut: [...document.querySelectorAll("h1, h2, input, select, button, label")]
-            .filter((node) => node.getClientRects().length > 0)
-            .filter((node) => {
-              const box = node.getBoundingClientRect();
-              return box.left < 0 || box.right > width || node.scrollWidth > node.clientWidth + 1;
-            })
-            .map((node) => node.outerHTML.slice(0, 90)),
-        })""",
-        width,
-    )
-    assert found["scroll"] <= width, f"the page scrolls sideways at {width} px: {found}"
-    assert found["cut"] == [], f"cut off at {width} px: {found['cut']}"
 
 
 async def save_widget(page: Page, name: str) -> None:
@@ -186,9 +104,7 @@ async def test_directory_widget_in_a_widget_api_host(
     await frame.get_by_role("button", name="Widget Housing Team").click()
     await expect(card.locator("li").first).to_contain_text("Walter Manager")  # managers first
     await expect(card).to_contain_text("Winnie Staff")
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    await page.screenshot(path=str(ARTIFACTS / "directory-widget.png"), full_page=True)
+    await check_page(page, "directory-widget")
     await page.close()
 
 
@@ -219,7 +135,7 @@ async def test_the_directory_finds_a_unit_by_its_key_in_a_320_px_side_panel(
     lists the unit, and its page opens, all inside Element's side panel."""
     page = await open_widget(browser, host_server, widget_server, homeserver, "wmgr", width=TILE)
     frame = page.frame_locator("iframe")
-    widget = page.frames[1]
+    widget = widget_frame(page)
     await assert_fits(widget, TILE)
     box = await frame.get_by_label("Search people").bounding_box()
     assert box is not None and box["width"] >= 150, f"the search box is squeezed: {box}"
@@ -259,7 +175,7 @@ async def test_maximised_the_directory_shows_results_beside_the_card(
     assert results is not None and card is not None
     assert card["x"] >= results["x"] + results["width"], "the card is not beside the results"
     assert card["y"] < results["y"] + 80, "the card starts below the results"
-    await assert_fits(page.frames[1], MAXIMISED)
+    await assert_fits(widget_frame(page), MAXIMISED)
     await save_widget(page, "directory-maximised")
     await page.close()
 
@@ -346,8 +262,7 @@ async def test_timeline_widget_shows_readable_posts_and_filters_by_tag(
     await expect(posts.locator("article")).to_have_count(1)
     await expect(frame.locator("#heading")).to_have_text("Housing HQ · #voids")
     await expect(posts).not_to_contain_text("Sealed restructure")
-    ARTIFACTS.mkdir(exist_ok=True)
-    await page.screenshot(path=str(ARTIFACTS / "timeline-widget.png"), full_page=True)
+    await check_page(page, "timeline-widget")
     await page.close()
 
     for width, name in ((TILE, "timeline-tile"), (MAXIMISED, "timeline-maximised")):
@@ -355,44 +270,24 @@ async def test_timeline_widget_shows_readable_posts_and_filters_by_tag(
             browser, host_server, widget_server, homeserver, "wmgr", width=width, path=hq
         )
         await expect(page.frame_locator("iframe").locator("#posts article")).to_have_count(2)
-        await assert_fits(page.frames[1], width)
+        await assert_fits(widget_frame(page), width)
         await save_widget(page, name)
         await page.close()
 
 
-async def accessibility_violations(frame: Frame) -> list[str]:
-    """axe-core's serious and critical findings for a frame (WCAG 2.1 A and AA rules)."""
-    if not AXE.exists():
-        pytest.fail("axe-core is not installed: run `npm ci --prefix tests/browser`", pytrace=False)
-    await frame.add_script_tag(path=str(AXE))
-    result = await frame.evaluate(
-        "() => axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']})"
-    )
-    return [
-        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']]}"
-        for v in result["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
-
-
-async def test_the_widgets_pass_axe_accessibility_checks(
+async def test_the_directory_card_and_the_public_index_in_both_themes_and_on_a_phone(
     browser: Browser, host_server: str, widget_server: str, homeserver: Homeserver
 ) -> None:
-    for scheme in ("light", "dark"):
-        page = await open_widget(
-            browser, host_server, widget_server, homeserver, "wmgr", bypass_csp=True
-        )
-        await page.emulate_media(color_scheme=scheme)  # type: ignore[arg-type]
-        frame = page.frame_locator("iframe")
-        await frame.get_by_label("Search people").fill("housing")
-        await frame.get_by_role("button", name="Search").click()
-        await frame.get_by_role("button", name="Winnie Staff").click()
-        await expect(frame.locator("#detail")).to_contain_text("Housing Officer")
-        widget_frame = page.frames[1]
-        assert await accessibility_violations(widget_frame) == [], scheme
-        await page.close()
+    page = await open_widget(browser, host_server, widget_server, homeserver, "wmgr")
+    frame = page.frame_locator("iframe")
+    await frame.get_by_label("Search people").fill("housing")
+    await frame.get_by_role("button", name="Search").click()
+    await frame.get_by_role("button", name="Winnie Staff").click()
+    await expect(frame.locator("#detail")).to_contain_text("Housing Officer")
+    await check_page(page, "directory-card")
+    await page.close()
 
-    public = await browser.new_page(bypass_csp=True)
+    public = await browser.new_page()
     await public.goto(f"{widget_server}/public/")
-    assert await accessibility_violations(public.main_frame) == []
+    await check_page(public, "public-index")
     await public.close()

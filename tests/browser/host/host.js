@@ -32,7 +32,7 @@ class TestDriver extends mxwidgets.WidgetDriver {
   }
 }
 
-window.startWidget = ({ widgetId, templateUrl, roomId, userId, displayName, openid }) => {
+window.startWidget = ({ widgetId, templateUrl, roomId, userId, displayName, openid, theme, language }) => {
   const widget = new mxwidgets.Widget({
     id: widgetId,
     creatorUserId: userId,
@@ -43,7 +43,13 @@ window.startWidget = ({ widgetId, templateUrl, roomId, userId, displayName, open
   });
   // As Element does: fill the template, then add widgetId and parentUrl.
   const url = new URL(
-    widget.getCompleteUrl({ widgetRoomId: roomId, currentUserId: userId, userDisplayName: displayName }),
+    widget.getCompleteUrl({
+      widgetRoomId: roomId,
+      currentUserId: userId,
+      userDisplayName: displayName,
+      clientTheme: theme ?? undefined,
+      clientLanguage: language ?? undefined,
+    }),
   );
   url.searchParams.set("widgetId", widgetId);
   url.searchParams.set("parentUrl", window.location.href);
@@ -59,6 +65,10 @@ window.startWidget = ({ widgetId, templateUrl, roomId, userId, displayName, open
   });
   api.on("capabilitiesNotified", () => window.hostLog.push({ event: "capabilities_notified" }));
   api.on("error:preparing", (error) => window.hostLog.push({ event: "error", message: String(error) }));
+  // What Element sends when the person changes theme or language while the widget is open
+  // (element-web StopGapWidget: updateTheme({ name }) and updateLanguage(lang)).
+  window.setWidgetTheme = (name) => api.updateTheme({ name });
+  window.setWidgetLanguage = (lang) => api.updateLanguage(lang);
   iframe.src = url.toString();
   window.hostLog.push({ event: "iframe", url: url.toString() });
 };
