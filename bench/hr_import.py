@@ -32,7 +32,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from borough.org.loader import load_org_chart_with_fragments
-from management.hr_import import (
+from borough.people_import import (
     existing_people,
     fragment_text,
     load_mapping,

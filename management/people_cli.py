@@ -27,7 +27,7 @@ from borough.operator import (
 if TYPE_CHECKING:
     from borough.settings import Settings
     from management.data_rights import ErasureResult
-    from management.hr_import import ImportPreview
+    from borough.people_import import ImportPreview
 
 # This module is imported for `borough --help`, so what the commands need (pydantic,
 # SQLAlchemy, aiohttp, the planner) is imported inside them.
@@ -120,16 +120,15 @@ def import_people(
     """Preview joiners, movers and leavers from an HR export, then write the org's fragment."""
     from borough.org import OrgChartError
     from borough.org.loader import load_org_chart_with_fragments
-    from borough.settings import load_settings
-    from management.hr_import import (
+    from borough.people_import import (
         HrImportError,
-        existing_people,
-        fragment_text,
+        NoFragment,
+        import_people,
         load_mapping,
-        preview_import,
+        organisation_fragment,
         read_hr_rows,
-        settle,
     )
+    from borough.settings import load_settings
 
     settings = load_settings(ctx.obj["settings_path"])
     if not Path(org_file).exists():
@@ -137,34 +136,20 @@ def import_people(
     chart, fragments = load_org_chart_with_fragments(org_file)
     who = asyncio.run(confirmed_operator(settings, operator))
     refuse_unless_admin(chart, organisation, who, settings)
-    fragment = next((f for f in fragments if f.organisation == organisation), None)
-    if fragment is None:
-        raise BadInput(
-            f"organisation '{organisation}' has no fragment in {org_file}. Create one (a file "
-            f"with 'organisation: {organisation}') and list it under 'include:' in the main file."
-        )
-    mapping = load_mapping(mapping_file)
-    path = Path(fragment.filename)
-    text = path.read_text(encoding="utf-8")
     try:
-        preview = preview_import(
-            read_hr_rows(csv_file, mapping),
-            mapping,
-            chart,
-            organisation,
-            existing_people(fragment.source),
+        path = Path(organisation_fragment(org_file, fragments, organisation).filename)
+        mapping = load_mapping(mapping_file)
+        result = import_people(
+            org_file, fragments, chart, organisation, read_hr_rows(csv_file, mapping), mapping
         )
-    except HrImportError as exc:
+    except (NoFragment, HrImportError) as exc:
         raise BadInput(str(exc)) from None
-    try:
-        # The whole chart, with the fragment as it will be; rows it refuses become bad rows.
-        if preview.has_changes:
-            settle(preview, org_file, fragment.source)
     except OrgChartError as exc:
         err_console.print(exc.render(), markup=False)
         raise BadInput(
             f"the import would leave the org chart invalid (above), so {path} is unchanged"
         ) from None
+    preview = result.preview
     _show_preview(preview, show)
     if not preview.has_changes:
         console.print(f"No changes to {path}.")
@@ -174,7 +159,7 @@ def import_people(
         return
     if not yes and not click.confirm(f"Write these changes into {path}?", default=False):
         raise Refused("nothing was written")
-    path.write_text(fragment_text(text, fragment.source, preview), encoding="utf-8")
+    path.write_text(result.text, encoding="utf-8")
     asyncio.run(_audit_import(settings, who, organisation, csv_file, preview))
     leavers = " --deactivate-leavers" if preview.leavers else ""
     console.print(

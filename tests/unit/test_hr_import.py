@@ -11,7 +11,7 @@ import yaml
 
 from borough.org.loader import load_org_chart_with_fragments
 from borough.yamlsource import SourceError
-from management.hr_import import (
+from borough.people_import import (
     HrImportError,
     HrRow,
     existing_people,

@@ -1,4 +1,5 @@
-"""HR import: an HR system's CSV export becomes an organisation's people, in its fragment.
+"""People import: an HR export or an identity provider becomes an organisation's people, in
+its fragment. The one implementation behind `borough import people` and SCIM (widgets/scim.py).
 
 `load_mapping` reads which HR column fills which person field. `read_hr_rows` reads the CSV,
 `preview_import` compares it with the fragment's people (joiners, movers, leavers, and the
@@ -12,7 +13,7 @@ from __future__ import annotations
 import csv
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -21,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from borough.org import OrgChart, OrgChartError, OrgIndex, Person
 from borough.org.checks import Hints, did_you_mean
+from borough.org.fragments import Fragment
 from borough.org.loader import load_org_chart_with_fragments
 from borough.org.model import Role
 from borough.yamlsource import Problem, SourceError, YamlSource, holds_any, read_yaml
@@ -326,8 +328,12 @@ def preview_import(
     chart: OrgChart,
     organisation: str,
     existing: list[dict[str, Any]],
+    departing: Collection[str] = (),
 ) -> ImportPreview:
-    """Joiners, movers and leavers of `organisation`, from HR rows and the fragment's people."""
+    """Joiners, movers and leavers of `organisation`, from HR rows and the fragment's people.
+
+    `departing` names people who leave whatever the mapping's `leavers:` says (an identity
+    provider's leaver: `active: false` or a deletion)."""
     preview = ImportPreview(organisation)
     units = _OrgUnits(chart, organisation)
     elsewhere = {p.username: p.organisation for p in chart.people if p.organisation != organisation}
@@ -369,6 +375,7 @@ def preview_import(
     # must not make someone a leaver. With `leavers: keep`, everyone missing stays too.
     named = set(good) | {b.username for b in preview.bad_rows if b.username}
     staying = set(before) if mapping.leavers == "keep" else set(before) & named
+    staying -= set(departing)
     _drop_unknown_managers(preview, good, set(elsewhere) | in_main | staying)
     kept_leavers = staying - set(good)
     preview.bad_rows.sort(key=lambda b: b.row)
@@ -577,6 +584,58 @@ def _show(value: Any) -> str:
     if isinstance(value, list):
         return ", ".join(str(v) for v in value) or "(none)"
     return str(value)
+
+
+# --- one import, from rows to the fragment's new text ---------------------------------------
+
+
+class NoFragment(Exception):
+    """The organisation has no fragment for the import to write; one sentence says how to add it."""
+
+
+@dataclass(frozen=True)
+class FragmentImport:
+    preview: ImportPreview
+    path: Path
+    #: the fragment's text after the import (as it was when nothing changes)
+    text: str
+
+
+def organisation_fragment(
+    org_file: Path | str, fragments: list[Fragment], organisation: str
+) -> Fragment:
+    """The organisation's fragment, or `NoFragment` saying how to add one."""
+    fragment = next((f for f in fragments if f.organisation == organisation), None)
+    if fragment is None:
+        raise NoFragment(
+            f"organisation '{organisation}' has no fragment in {org_file}. Create one (a file "
+            f"with 'organisation: {organisation}') and list it under 'include:' in the main file."
+        )
+    return fragment
+
+
+def import_people(
+    org_file: Path | str,
+    fragments: list[Fragment],
+    chart: OrgChart,
+    organisation: str,
+    rows: Iterator[HrRow] | list[HrRow],
+    mapping: HrMapping,
+    departing: Collection[str] = (),
+) -> FragmentImport:
+    """The organisation's fragment with `rows` imported, checked with the whole chart; nothing
+    is written. Raise `NoFragment`, `HrImportError` (rows unreadable) or `OrgChartError`."""
+    fragment = organisation_fragment(org_file, fragments, organisation)
+    path = Path(fragment.filename)
+    text = path.read_text(encoding="utf-8")
+    preview = preview_import(
+        rows, mapping, chart, organisation, existing_people(fragment.source), departing
+    )
+    if not preview.has_changes:
+        return FragmentImport(preview, path, text)
+    # The whole chart, with the fragment as it will be; rows it refuses become bad rows.
+    settle(preview, org_file, fragment.source)
+    return FragmentImport(preview, path, fragment_text(text, fragment.source, preview))
 
 
 # --- writing the fragment ----------------------------------------------------------------
