@@ -150,6 +150,33 @@ class WidgetSettings(_Section):
         return _http_url(value)
 
 
+class ScimOrganisation(_Section):
+    mapping: Path = Field(
+        description="which SCIM attributes and groups fill which person fields and units "
+        "(config/scim-mapping.example.yaml)"
+    )
+    apply: Literal["auto", "review"] = Field(
+        default="review",
+        description="auto: a scoped apply runs after each write; review: the change waits "
+        "for `borough partner apply`",
+    )
+    deactivate_leavers: bool = Field(
+        default=False,
+        description="auto applies deactivate leavers (as `--deactivate-leavers`); otherwise "
+        "they are held back and listed",
+    )
+
+
+class ScimSettings(_Section):
+    chart: Path = Field(
+        default=Path("config/org.yaml"),
+        description="the main org file, which includes each organisation's fragment",
+    )
+    organisations: dict[str, ScimOrganisation] = Field(
+        default_factory=dict, description="organisation key: its identity provider's sync"
+    )
+
+
 class Settings(_Section):
     homeserver: HomeserverSettings
     service_account: ServiceAccountSettings
@@ -158,6 +185,7 @@ class Settings(_Section):
     jitsi: JitsiSettings = JitsiSettings()
     bot: BotSettings | None = None
     widgets: WidgetSettings = WidgetSettings()
+    scim: ScimSettings = ScimSettings()
 
     @property
     def access_token(self) -> str:

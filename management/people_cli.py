@@ -25,9 +25,9 @@ from borough.operator import (
 )
 
 if TYPE_CHECKING:
+    from borough.people_import import ImportPreview
     from borough.settings import Settings
     from management.data_rights import ErasureResult
-    from borough.people_import import ImportPreview
 
 # This module is imported for `borough --help`, so what the commands need (pydantic,
 # SQLAlchemy, aiohttp, the planner) is imported inside them.

@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 SETTINGS = web.AppKey("settings", Settings)
 SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
 MATRIX = web.AppKey("matrix", MatrixClient)
+SETTINGS_PATH = web.AppKey("settings_path", str)
 
 #: Modules whose `setup(app)` adds routes, in the order their routes are matched.
 AREAS: list[str] = [
@@ -36,6 +37,7 @@ AREAS: list[str] = [
     "widgets.timeline",
     "widgets.public",
     "widgets.conferencing",
+    "widgets.scim",
 ]
 
 
@@ -52,7 +54,7 @@ class JsonError(web.HTTPException):
 
 
 #: Paths whose clients are programs: their errors are JSON, every other path's are a page.
-JSON_PREFIXES = ("/widgets/api/", "/verify/", "/.well-known/", "/healthz")
+JSON_PREFIXES = ("/widgets/api/", "/verify/", "/.well-known/", "/healthz", "/scim/")
 
 ERRCODES = {
     401: "M_UNAUTHORIZED",
@@ -179,9 +181,15 @@ async def health(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
-def create_app(settings: Settings, *, run_migrations: bool = True) -> web.Application:
+def create_app(
+    settings: Settings, *, run_migrations: bool = True, settings_path: str | None = None
+) -> web.Application:
+    """`settings_path` is the file `settings` came from, for commands the server runs (a SCIM
+    write's scoped apply)."""
     app = web.Application(middlewares=[no_tracebacks, no_nul_characters], client_max_size=1024**2)
     app[SETTINGS] = settings
+    if settings_path is not None:
+        app[SETTINGS_PATH] = settings_path
     # One filter object: adding it again, for a second app in the process, is a no-op.
     logging.getLogger("aiohttp.server").addFilter(MALFORMED_REQUESTS)
 

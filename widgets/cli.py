@@ -22,7 +22,7 @@ def serve(ctx: click.Context) -> None:
 
     settings = load_settings(ctx.obj["settings_path"])
     web.run_app(
-        create_app(settings),
+        create_app(settings, settings_path=ctx.obj["settings_path"]),
         host=settings.widgets.host,
         port=settings.widgets.port,
         access_log_class=AccessLog,

@@ -51,6 +51,8 @@ from borough.db.models import (
     ProfileFieldRow,
     Reaction,
     Repost,
+    ScimResource,
+    ScimToken,
     UnitRow,
     WelcomeSent,
 )
@@ -90,6 +92,8 @@ __all__ = [
     "ProfileFieldRow",
     "Reaction",
     "Repost",
+    "ScimResource",
+    "ScimToken",
     "UnitRow",
     "WelcomeSent",
     "alembic_config",

@@ -481,3 +481,46 @@ class WelcomeSent(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     #: Set once Synapse accepted the message; a row without it is a send to finish.
     event_id: Mapped[str | None] = mapped_column(String(255))
+
+
+# --- Identity sync over SCIM 2.0 (issue 15, migration 0019) ----------------------------------
+
+
+class ScimToken(Base):
+    """A bearer token an identity provider sends to `/scim/v2/`: one organisation's. Only its
+    SHA-256 is kept; the token itself is shown once, when it is created."""
+
+    __tablename__ = "scim_tokens"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    organisation: Mapped[str] = mapped_column(String(64), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ScimResource(Base):
+    """A User or Group as the organisation's identity provider last wrote it. The person it
+    maps to lives in the org chart's fragment; this row is the provider's side (ids, raw
+    attributes, group members) and what could not be mapped (`notes`)."""
+
+    __tablename__ = "scim_resources"
+    __table_args__ = (UniqueConstraint("organisation", "resource_type", "user_name"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    organisation: Mapped[str] = mapped_column(String(64), index=True)
+    resource_type: Mapped[str] = mapped_column(String(16))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    modified_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    #: userName, case-folded (RFC 7643: userName is not case-exact and unique)
+    user_name: Mapped[str | None] = mapped_column(String(255))
+    external_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    display_name: Mapped[str | None] = mapped_column(String(255), index=True)
+    #: every email value, case-folded, one a line: narrows an `emails.value eq` search
+    emails: Mapped[str | None] = mapped_column(Text)
+    #: the Borough username a User maps to
+    username: Mapped[str | None] = mapped_column(String(255))
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    notes: Mapped[list[str]] = mapped_column(JSON, default=list)

@@ -10,7 +10,6 @@ import pytest
 import yaml
 
 from borough.org.loader import load_org_chart_with_fragments
-from borough.yamlsource import SourceError
 from borough.people_import import (
     HrImportError,
     HrRow,
@@ -22,6 +21,7 @@ from borough.people_import import (
     read_hr_rows,
     settle,
 )
+from borough.yamlsource import SourceError
 from tests.conftest import borough
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"

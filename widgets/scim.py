@@ -1,0 +1,475 @@
+"""SCIM 2.0 under `/scim/v2/`: each organisation's identity provider keeps its people current.
+
+scim2-server speaks the protocol (routing, filters, paging, PATCH and PUT, errors in RFC 7644
+§3.12 form); this module is its aiohttp shell. A request's bearer token names one
+organisation. A write's users are mapped (`widgets.scim_mapping`) and imported into that
+organisation's fragment through the people import (`borough.people_import`), in the same
+transaction as the SCIM rows and the audit entry: a write the chart refuses is answered
+with an error and nothing is kept. Then, with `scim.organisations.<org>.apply: auto`, a
+scoped `borough partner apply` runs; with `review` the fragment waits for an admin.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from scim2_models import (
+    AuthenticationScheme,
+    Bulk,
+    ChangePassword,
+    EnterpriseUser,
+    ETag,
+    External,
+    Filter,
+    ForbiddenException,
+    Group,
+    InvalidValueException,
+    Patch,
+    Reference,
+    ResourceType,
+    SCIMException,
+    ScimProvider,
+    ServiceProviderConfig,
+    Sort,
+    UnauthorizedException,
+    UniquenessException,
+    User,
+)
+from scim2_models import Path as ScimPath
+from scim2_server.handler import AsyncScimHandler
+from scim2_server.requests import ScimRequest
+from scim2_server.responses import ScimResponse
+from scim2_server.routing import Operation
+from scim2_server.service import ScimService
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from borough import audit
+from borough.db import ScimResource
+from borough.org import OrgChartError
+from borough.org.loader import load_org_chart_with_fragments
+from borough.people_import import HrRow, NoFragment, import_people
+from borough.settings import ScimOrganisation, Settings
+from widgets.app import SESSIONS, SETTINGS, SETTINGS_PATH
+from widgets.scim_mapping import ScimMapping, load_scim_mapping, person_values
+from widgets.scim_storage import OrgStorage, Touched
+from widgets.scim_tokens import token_of
+
+logger = logging.getLogger(__name__)
+
+ROOT = "/scim/v2"
+USER_MODEL = User[EnterpriseUser]
+ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+#: A bad row's reason that means the write reaches outside the token's organisation.
+OUTSIDE = ("belongs to '", "is a person of '", "listed in the main org file")
+
+
+def scim_provider(max_results: int = 200) -> ScimProvider:
+    bearer = AuthenticationScheme(
+        type=AuthenticationScheme.Type.oauthbearertoken,
+        name="OAuth Bearer Token",
+        description="A token from `borough scim token create --org KEY`, one organisation's",
+        spec_uri=Reference[External]("https://www.rfc-editor.org/rfc/rfc6750"),
+        primary=True,
+    )
+    config = ServiceProviderConfig(
+        patch=Patch(supported=True),
+        bulk=Bulk(supported=False, max_operations=0, max_payload_size=0),
+        filter=Filter(supported=True, max_results=max_results),
+        change_password=ChangePassword(supported=False),
+        sort=Sort(supported=False),
+        etag=ETag(supported=False),
+        authentication_schemes=[bearer],
+    )
+    return ScimProvider(
+        models=[User, EnterpriseUser, Group],
+        resource_types=[ResourceType.from_resource(USER_MODEL), ResourceType.from_resource(Group)],
+        config=config,
+    )
+
+
+MODELS: dict[str, type[Any]] = {"User": USER_MODEL, "Group": Group}
+
+
+# --- the identity provider's quirks, made standard before scim2-server reads them ---------
+
+
+def standard_body(body: bytes) -> bytes:
+    """Entra ID sends a manager as a bare id (`"manager": "…"` in a PATCH value) or as
+    `{"value": "…"}` without `$ref`, which RFC 7643 §4.3 asks for; give it one. Anything not
+    JSON is left for scim2-server to refuse."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return body
+    changed = False
+
+    def fix(value: Any) -> Any:
+        nonlocal changed
+        if isinstance(value, str) and value:
+            changed = True
+            return {"value": value, "$ref": f"Users/{value}"}
+        if isinstance(value, dict) and value.get("value") and "$ref" not in value:
+            changed = True
+            return {**value, "$ref": f"Users/{value['value']}"}
+        return value
+
+    if isinstance(data, dict):
+        extension = data.get(ENTERPRISE)
+        if isinstance(extension, dict) and "manager" in extension:
+            extension["manager"] = fix(extension["manager"])
+        for op in data.get("Operations") or []:
+            if not isinstance(op, dict):
+                continue
+            path = str(op.get("path") or "")
+            if path in (f"{ENTERPRISE}:manager", f"{ENTERPRISE}.manager"):
+                op["path"] = f"{ENTERPRISE}:manager"
+                op["value"] = fix(op.get("value"))
+            elif isinstance(op.get("value"), dict):
+                value = op["value"]
+                if f"{ENTERPRISE}:manager" in value:
+                    value[f"{ENTERPRISE}:manager"] = fix(value[f"{ENTERPRISE}:manager"])
+                if isinstance(value.get(ENTERPRISE), dict) and "manager" in value[ENTERPRISE]:
+                    value[ENTERPRISE]["manager"] = fix(value[ENTERPRISE]["manager"])
+    return json.dumps(data).encode() if changed else body
+
+
+# --- carrying a write into the fragment ---------------------------------------------------
+
+
+@dataclass
+class FragmentSync:
+    """What a write did to the organisation's fragment, for the audit entry."""
+
+    joiners: list[str] = field(default_factory=list)
+    movers: list[str] = field(default_factory=list)
+    leavers: list[str] = field(default_factory=list)
+    notes: dict[str, list[str]] = field(default_factory=dict)
+    text: str | None = None  # the fragment's new text, None when it does not change
+    path: Path | None = None
+
+
+class ScimSync:
+    """The organisation's mapping and chart, and the people import run for a write."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.locks: dict[str, asyncio.Lock] = {}
+        self.mappings: dict[str, tuple[float, ScimMapping]] = {}
+
+    def lock(self, organisation: str) -> asyncio.Lock:
+        return self.locks.setdefault(organisation, asyncio.Lock())
+
+    def config(self, organisation: str) -> ScimOrganisation:
+        config = self.settings.scim.organisations.get(organisation)
+        if config is None:
+            raise ForbiddenException(
+                detail=f"organisation '{organisation}' has no scim.organisations entry in "
+                "Borough's settings, so its people cannot be written over SCIM yet"
+            )
+        return config
+
+    def mapping(self, organisation: str) -> ScimMapping:
+        """The mapping file, read again when it changes on disk."""
+        path = self.config(organisation).mapping
+        stamp = path.stat().st_mtime
+        cached = self.mappings.get(organisation)
+        if cached is None or cached[0] != stamp:
+            cached = (stamp, load_scim_mapping(path))
+            self.mappings[organisation] = cached
+        return cached[1]
+
+    async def carry(self, session: AsyncSession, storage: OrgStorage) -> FragmentSync:
+        """Map the touched users and import them into the fragment (not written yet)."""
+        organisation, touched = storage.organisation, storage.touched
+        mapping = self.mapping(organisation)
+        rows_of_org = (
+            await session.scalars(
+                select(ScimResource).where(ScimResource.organisation == organisation)
+            )
+        ).all()
+        users = {r.id: r for r in rows_of_org if r.resource_type == "User"}
+        groups = [r for r in rows_of_org if r.resource_type == "Group"]
+        result = FragmentSync()
+        rows: list[HrRow] = []
+        departing = set(touched.departing)
+        for number, user_id in enumerate(sorted(touched.users), start=1):
+            row = users.get(user_id)
+            if row is None:
+                continue
+            resource = storage.resource_of(row)
+            mapped = person_values(
+                mapping,
+                partial(_read, resource),
+                [
+                    str(g.display_name)
+                    for g in groups
+                    if any(m.get("value") == user_id for m in g.body.get("members") or [])
+                ],
+                lambda ref: users[ref].username if ref in users else None,
+            )
+            username = mapped.values.get("username")
+            if row.username and row.username != username:
+                departing.add(row.username)  # a new userName: the old person leaves
+            row.notes = mapped.notes + (
+                [
+                    "in an admin group: list them under this organisation's 'admins:' in "
+                    "the main org file"
+                ]
+                if mapped.is_admin
+                else []
+            )
+            if mapped.notes:
+                result.notes[user_id] = mapped.notes
+            if getattr(resource, "active", True) is False:
+                row.username = username
+                if username:
+                    departing.add(username)
+                continue
+            if username:
+                for other in users.values():
+                    if other.id != user_id and other.username == username:
+                        raise UniquenessException(
+                            detail=f"userName '{row.user_name}' gives the username "
+                            f"'{username}', which user {other.id} already has"
+                        )
+            row.username = username
+            rows.append(HrRow(number, mapped.values))
+        departing -= {r.values.get("username") for r in rows}
+        if not rows and not departing:
+            return result
+        imported = await asyncio.to_thread(self._import, organisation, rows, mapping, departing)
+        preview = imported.preview
+        if preview.bad_rows:
+            reasons = "; ".join(f"{b.username or 'a user'}: {b.reason}" for b in preview.bad_rows)
+            if any(word in b.reason for b in preview.bad_rows for word in OUTSIDE):
+                raise ForbiddenException(detail=f"outside organisation '{organisation}': {reasons}")
+            raise InvalidValueException(detail=f"the org chart refuses this: {reasons}")
+        result.joiners = [str(p["username"]) for p in preview.joiners]
+        result.movers = [m.username for m in preview.movers]
+        result.leavers = [str(p.get("username")) for p in preview.leavers]
+        if preview.has_changes:
+            result.text, result.path = imported.text, imported.path
+        return result
+
+    def _import(
+        self, organisation: str, rows: list[HrRow], mapping: ScimMapping, departing: set[str]
+    ) -> Any:
+        chart_file = self.settings.scim.chart
+        try:
+            chart, fragments = load_org_chart_with_fragments(chart_file)
+            return import_people(
+                chart_file, fragments, chart, organisation, rows, mapping.as_import(), departing
+            )
+        except NoFragment as exc:
+            raise ForbiddenException(detail=str(exc)) from None
+        except OrgChartError as exc:
+            problems = "; ".join(p.message for p in exc.problems[:5])
+            raise InvalidValueException(
+                detail=f"the org chart would not be valid with this change: {problems}"
+            ) from None
+
+
+def _read(resource: Any, path: str) -> Any:
+    try:
+        return ScimPath[USER_MODEL](path).get(resource)
+    except SCIMException:
+        return None
+
+
+def write_atomically(path: Path, text: str) -> None:
+    temporary = path.with_name(f".{path.name}.scim")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)
+
+
+# --- auto apply ---------------------------------------------------------------------------
+
+
+class ScopedApply:
+    """`borough partner apply` for one organisation after its writes, at most one at a time
+    per organisation: writes that land while it runs are applied by one more run after it."""
+
+    def __init__(self, settings_path: str | None, chart: Path) -> None:
+        self.settings_path = settings_path
+        self.chart = chart
+        self.running: dict[str, asyncio.Task[None]] = {}
+        self.again: set[str] = set()
+        #: finished runs: (organisation, exit code), newest last, for tests and the log
+        self.finished: list[tuple[str, int]] = []
+        self.idle = asyncio.Event()
+        self.idle.set()
+
+    def request(self, organisation: str, config: ScimOrganisation) -> None:
+        if organisation in self.running:
+            self.again.add(organisation)
+            return
+        self.idle.clear()
+        self.running[organisation] = asyncio.create_task(self._run(organisation, config))
+
+    async def _run(self, organisation: str, config: ScimOrganisation) -> None:
+        try:
+            while True:
+                self.again.discard(organisation)
+                code = await self._apply_once(organisation, config)
+                self.finished.append((organisation, code))
+                if organisation not in self.again:
+                    return
+        finally:
+            del self.running[organisation]
+            if not self.running:
+                self.idle.set()
+
+    async def _apply_once(self, organisation: str, config: ScimOrganisation) -> int:
+        # The `borough` of this interpreter's environment: the same code as this server.
+        command = [str(Path(sys.executable).with_name("borough"))]
+        if self.settings_path:
+            command += ["--settings", self.settings_path]
+        command += ["partner", "apply", str(self.chart), "--org", organisation, "--quiet"]
+        if config.deactivate_leavers:
+            command.append("--deactivate-leavers")
+        process = await asyncio.create_subprocess_exec(
+            *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+        )
+        output, _ = await process.communicate()
+        code = process.returncode or 0
+        text = output.decode(errors="replace").strip()
+        if code:
+            logger.warning("SCIM auto apply for %s failed (%d): %s", organisation, code, text)
+        else:
+            logger.info("SCIM auto apply for %s: %s", organisation, text.splitlines()[-1:])
+        return code
+
+
+SYNC = web.AppKey("scim_sync", ScimSync)
+APPLY = web.AppKey("scim_apply", ScopedApply)
+SERVICE = web.AppKey("scim_service", ScimService)
+
+
+# --- the view -----------------------------------------------------------------------------
+
+
+def _response(response: ScimResponse) -> web.Response:
+    headers = dict(response.headers)
+    headers.setdefault("Cache-Control", "no-cache")
+    content_type = headers.pop("Content-Type", "application/scim+json")
+    body = None if response.body is None else json.dumps(response.body)
+    return web.Response(
+        status=int(response.status), text=body, content_type=content_type, headers=headers
+    )
+
+
+async def scim_view(request: web.Request) -> web.Response:
+    service = request.app[SERVICE]
+    base_url = f"{request.app[SETTINGS].widgets.public_url}{ROOT}"
+    body = await request.read()
+    scim_request = ScimRequest(
+        method=request.method,
+        base_url=base_url,
+        path=request.path.removeprefix(ROOT) or "/",
+        query=dict(request.query),
+        headers=list(request.headers.items()),
+        body=standard_body(body) if body else body,
+    )
+    try:
+        operation = service.match(scim_request).operation
+        if operation is Operation.service_provider_config:  # no token needed (RFC 7644 §4)
+            service.route(scim_request, operation)
+            return _response(service.service_provider_config(scim_request.url, scim_request.query))
+        return _response(await _serve(request, scim_request, operation))
+    except SCIMException as exc:
+        return _response(service.error_response(exc))
+    except Exception:
+        logger.exception("unhandled error serving SCIM %s %s", request.method, request.path)
+        return _response(service.error_response(RuntimeError("internal error")))
+
+
+WRITES = {Operation.create, Operation.replace, Operation.patch, Operation.delete}
+
+
+async def _serve(
+    request: web.Request, scim_request: ScimRequest, operation: Operation
+) -> ScimResponse:
+    service = request.app[SERVICE]
+    sessions = request.app[SESSIONS]
+    scheme, _, bearer = (request.headers.get("Authorization") or "").partition(" ")
+    async with sessions() as session:
+        token = await token_of(session, bearer.strip()) if scheme.lower() == "bearer" else None
+    if token is None:
+        raise UnauthorizedException(detail="send a live SCIM token as 'Authorization: Bearer …'")
+    organisation = token.organisation
+    writing = operation in WRITES
+    if not writing:
+        async with sessions() as session:
+            storage = OrgStorage(session, organisation, MODELS, writing=False)
+            return await AsyncScimHandler(service, storage).handle(scim_request)
+    sync = request.app[SYNC]
+    config = sync.config(organisation)
+    async with sync.lock(organisation):
+        async with sessions() as session, session.begin():
+            storage = OrgStorage(session, organisation, MODELS, writing=True)
+            response = await AsyncScimHandler(service, storage).handle(scim_request)
+            outcome = await sync.carry(session, storage)
+            await _audit(session, token.id, organisation, storage.touched, outcome)
+            try:
+                await session.flush()
+            except IntegrityError:
+                raise UniquenessException(detail="a value that must be unique is taken") from None
+            if outcome.text is not None and outcome.path is not None:
+                before = outcome.path.read_text(encoding="utf-8")
+                write_atomically(outcome.path, outcome.text)
+                try:
+                    await session.commit()
+                except Exception:
+                    write_atomically(outcome.path, before)
+                    raise
+    if outcome.text is not None and config.apply == "auto":
+        request.app[APPLY].request(organisation, config)
+    return response
+
+
+async def _audit(
+    session: AsyncSession, token_id: str, organisation: str, touched: Touched, outcome: FragmentSync
+) -> None:
+    for action, resource_id in touched.actions:
+        await audit.record(
+            session,
+            actor=f"scim:{organisation}",
+            action=action,
+            target_ids=[resource_id],
+            details={
+                "organisation": organisation,
+                "via": token_id,
+                "joiners": outcome.joiners,
+                "movers": outcome.movers,
+                "leavers": outcome.leavers,
+                "unmapped": outcome.notes,
+            },
+        )
+
+
+def setup(app: web.Application) -> None:
+    settings = app[SETTINGS]
+    app[SERVICE] = ScimService(scim_provider())
+    app[SYNC] = ScimSync(settings)
+
+    async def applier(app: web.Application) -> AsyncIterator[None]:
+        app[APPLY] = ScopedApply(app.get(SETTINGS_PATH), settings.scim.chart)
+        yield
+        for task in list(app[APPLY].running.values()):
+            await task
+
+    app.cleanup_ctx.append(applier)
+    app.router.add_route("*", ROOT + "{tail:(/.*)?}", scim_view)
+    logger.debug("SCIM at %s%s", settings.widgets.public_url, ROOT)
