@@ -85,15 +85,20 @@ def render_post(body: str) -> RenderedPost | None:
     if match is None or not match.group("title").strip():
         return None
     title = match.group("title").strip()[:TITLE_LENGTH]
-    rest = body[match.end() :]
-    html = nh3.clean(
-        markdown.markdown(rest, extensions=["sane_lists", "tables", "fenced_code"]),
+    html = render_markdown(body[match.end() :])
+    return RenderedPost(title=title, html=html, summary=summarise(html))
+
+
+def render_markdown(text: str) -> str:
+    """Markdown a person wrote (a blog post, a profile's bio) as HTML that is safe to show:
+    rendered by `markdown`, then only BLOG_TAGS and links kept by nh3."""
+    return nh3.clean(
+        markdown.markdown(text, extensions=["sane_lists", "tables", "fenced_code"]),
         tags=BLOG_TAGS,
         attributes={"a": {"href"}},
         url_schemes={"https", "http", "mailto", "matrix"},
         link_rel="noopener nofollow",
     )
-    return RenderedPost(title=title, html=html, summary=summarise(html))
 
 
 def summarise(html: str) -> str:

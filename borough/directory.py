@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, delete, func, insert, select, text
@@ -25,6 +26,7 @@ from borough.db import (
     OrganisationRow,
     Profile,
     ProfileFieldRow,
+    ProfileViewRow,
     UnitRow,
 )
 from borough.directory_index import (
@@ -47,6 +49,8 @@ from borough.wording import page_number
 ROLE_ORDER = {"senior_manager": 0, "manager": 1}
 FILTERS = ("org", "unit", "skill", "role", "page")
 CARD_FIELDS = ("pronouns", "bio", "skills", "location", "phone")
+#: The fields a person may set themselves, with `!profile set` (bots.profiles).
+EDITABLE = ("title", "bio", "skills", "location", "pronouns", "phone")
 _CHUNK = 500  # ids per IN (...) list, well under SQLite's and asyncpg's parameter limits
 #: The entries as a Core `Table` (the ORM types `__table__` as any FromClause): the index
 #: is rewritten in bulk, row dicts in and out.
@@ -175,9 +179,7 @@ async def viewer(session: AsyncSession, user_id: str) -> Viewer:
 
 
 async def card(session: AsyncSession, asker: Viewer, owner_id: str) -> Card:
-    row = await session.get(Profile, owner_id)
-    if row is None or row.left_at is not None:
-        raise DirectoryError(f"I have no profile for {owner_id}.")
+    row = await present_profile(session, owner_id)
     manager = (
         await session.scalar(select(Profile.display_name).where(Profile.user_id == row.manager))
         if row.manager
@@ -186,15 +188,26 @@ async def card(session: AsyncSession, asker: Viewer, owner_id: str) -> Card:
     return card_for(asker, row, manager)
 
 
+def visible_fields(asker: Viewer, row: Profile) -> dict[str, Any]:
+    """The profile fields `asker` may see, by name, as stored (skills are a list)."""
+    return {
+        f.name: f.value
+        for f in row.fields
+        if may_see(asker, row.user_id, row.organisation, f.visibility)
+    }
+
+
+def sees_organisation(asker: Viewer, row: Profile) -> bool:
+    """Whether `asker` may see where `row` sits: organisation, units, manager and reports,
+    email. Those are for staff and partners only (and the person themselves)."""
+    return may_see(asker, row.user_id, row.organisation, "partners")
+
+
 def card_for(asker: Viewer, row: Profile, manager_name: str | None) -> Card:
     """The card `asker` may see. Organisation details are for staff and partners only."""
-
-    def visible(visibility: str) -> bool:
-        return may_see(asker, row.user_id, row.organisation, visibility)
-
-    fields = {f.name: f.value for f in row.fields if visible(f.visibility)}
+    fields = visible_fields(asker, row)
     title = row.job_title or (str(fields["title"]) if "title" in fields else None)
-    partners = visible("partners")
+    partners = sees_organisation(asker, row)
     return Card(
         user_id=row.user_id,
         display_name=row.display_name,
@@ -438,6 +451,116 @@ async def _summary(session: AsyncSession, key: str, name: str) -> UnitSummary:
 
 def _in_unit(key: str) -> ColumnElement[bool]:
     return DirectoryEntry.units_text.contains(f"\n{key.lower()}\n", autoescape=True)
+
+
+# --- Around one person: profile pages and the directory's opening view ---
+
+#: How many profiles each person's "recently viewed" keeps.
+RECENT_VIEWS = 10
+#: A manager chain longer than this is cut: a chart is never that deep, and a loop that a
+#: bad import made (A manages B manages A) must end.
+MAX_CHAIN = 12
+
+
+async def present_profile(session: AsyncSession, user_id: str) -> Profile:
+    """The profile of someone present, or `DirectoryError` worded the same for someone who
+    never was, who left and who was erased: none of the three can be told apart."""
+    row = await session.get(Profile, user_id)
+    if row is None or row.left_at is not None:
+        raise DirectoryError(f"I have no profile for {user_id}.")
+    return row
+
+
+async def is_present(session: AsyncSession, user_id: str) -> bool:
+    found = await session.scalar(
+        select(Profile.user_id).where(Profile.user_id == user_id, Profile.left_at.is_(None))
+    )
+    return found is not None
+
+
+_SUMMARY = (Profile.user_id, Profile.display_name, Profile.job_title)
+
+
+async def manager_chain(session: AsyncSession, row: Profile) -> tuple[PersonSummary, ...]:
+    """The present people above `row`, from the top of the chain down to their own manager."""
+    chain: list[PersonSummary] = []
+    seen = {row.user_id}
+    manager = row.manager
+    while manager and manager not in seen and len(chain) < MAX_CHAIN:
+        seen.add(manager)
+        found = (
+            await session.execute(
+                select(*_SUMMARY, Profile.manager).where(
+                    Profile.user_id == manager, Profile.left_at.is_(None)
+                )
+            )
+        ).first()
+        if found is None:
+            break
+        chain.append(PersonSummary(found.user_id, found.display_name, found.job_title))
+        manager = found.manager
+    return tuple(reversed(chain))
+
+
+async def reports(session: AsyncSession, user_id: str) -> tuple[PersonSummary, ...]:
+    """The present people whose manager is `user_id`, by name."""
+    rows = await session.execute(
+        select(*_SUMMARY)
+        .where(Profile.manager == user_id, Profile.left_at.is_(None))
+        .order_by(Profile.display_name, Profile.user_id)
+    )
+    return tuple(PersonSummary(*row) for row in rows)
+
+
+async def new_joiners(
+    session: AsyncSession, asker: Viewer, since: datetime, limit: int = 12
+) -> tuple[PersonSummary, ...]:
+    """People who joined since `since`, newest first, in the organisations `asker` may see
+    where people sit: every organisation for staff and partners, their own for community
+    members (`sees_organisation`)."""
+    query = select(*_SUMMARY).where(
+        Profile.joined_at >= since, Profile.left_at.is_(None), Profile.user_id != asker.user_id
+    )
+    if asker.is_community:
+        if asker.organisation is None:
+            return ()
+        query = query.where(Profile.organisation == asker.organisation)
+    rows = await session.execute(
+        query.order_by(Profile.joined_at.desc(), Profile.user_id).limit(limit)
+    )
+    return tuple(PersonSummary(*row) for row in rows)
+
+
+async def record_view(session: AsyncSession, viewer_id: str, viewed: str, at: datetime) -> None:
+    """Remember that `viewer_id` opened `viewed`'s profile; keep their newest RECENT_VIEWS.
+    The caller commits."""
+    views = ProfileViewRow
+    await session.execute(delete(views).where(views.viewer == viewer_id, views.viewed == viewed))
+    session.add(ProfileViewRow(viewer=viewer_id, viewed=viewed, viewed_at=at))
+    await session.flush()
+    older = (
+        select(views.viewed)
+        .where(views.viewer == viewer_id)
+        .order_by(views.viewed_at.desc(), views.viewed)
+        .offset(RECENT_VIEWS)
+    )
+    stale = list(await session.scalars(older))
+    if stale:
+        await session.execute(
+            delete(views).where(views.viewer == viewer_id, views.viewed.in_(stale))
+        )
+
+
+async def recently_viewed(session: AsyncSession, viewer_id: str) -> tuple[PersonSummary, ...]:
+    """The present people whose profiles `viewer_id` opened last, newest first."""
+    rows = await session.execute(
+        select(*_SUMMARY)
+        .join(ProfileViewRow, ProfileViewRow.viewed == Profile.user_id)
+        .where(ProfileViewRow.viewer == viewer_id, Profile.left_at.is_(None))
+        .order_by(ProfileViewRow.viewed_at.desc(), Profile.user_id)
+        .limit(RECENT_VIEWS)
+    )
+    return tuple(PersonSummary(*row) for row in rows)
 
 
 # --- Keeping the entries current ---

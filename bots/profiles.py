@@ -16,13 +16,20 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from borough import directory
 from borough.db import Profile, ProfileFieldRow
-from borough.directory import Card, DirectoryError, DirectoryQuery, PersonSummary, Place
+from borough.directory import (
+    EDITABLE,
+    Card,
+    DirectoryError,
+    DirectoryQuery,
+    PersonSummary,
+    Place,
+)
 from borough.profile_mirror import ProfileMirror
 from borough.wording import count
 from bots.commands import Arg, Commands, Request, UsageError
 
-#: Fields a person may set themselves, with their validation and default visibility.
-EDITABLE = ("title", "bio", "skills", "location", "pronouns", "phone")
+#: Each field a person may set themselves (`borough.directory.EDITABLE`): its validation
+#: and default visibility.
 DEFAULT_VISIBILITY = {
     "title": "partners",
     "bio": "partners",

@@ -67,6 +67,7 @@ PERSONAL_DATA: tuple[Holding, ...] = (
     Holding("mirrored_profiles", "user_id", why="profile fields mirrored to Matrix"),
     Holding("meeting_participants", "user_id", why="meetings joined"),
     Holding("meetings", "created_by", "anonymise", why="meetings started (others attended)"),
+    Holding("profile_views", "viewer", why="profiles the person opened lately"),
     Holding("directory_entries", "user_id", why="the directory's search entry"),
     Holding("directory_dirty", "user_id", why="directory bookkeeping"),
 )
@@ -276,6 +277,11 @@ async def _delete_rows(session: AsyncSession, user_id: str) -> dict[str, int]:
         else:
             changed = await rows_changed(session, delete(table).where(column == user_id))
         counts[_name(holding)] = changed
+    if "profile_views" in tables:
+        # Others' views of their profile go too. Not a holding: an export would show the
+        # person who looked at whom, which is the viewer's business, not theirs.
+        views = tables["profile_views"]
+        await session.execute(delete(views).where(views.c.viewed == user_id))
     if "directory_dirty" in tables:
         # The profiles triggers mark the person dirty as their rows go; clear that last.
         dirty = tables["directory_dirty"]

@@ -34,6 +34,8 @@ SETTINGS_PATH = web.AppKey("settings_path", str)
 AREAS: list[str] = [
     "widgets.viewer",
     "widgets.directory",
+    "widgets.profile",
+    "widgets.avatars",
     "widgets.timeline",
     "widgets.public",
     "widgets.conferencing",

@@ -7,16 +7,17 @@ Every answer comes from `borough.directory`, the same query layer the bot's `!fi
 from __future__ import annotations
 
 import shlex
-from dataclasses import asdict, replace
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
 
 from borough import directory
-from borough.directory import DirectoryError, PersonSummary, UnitSummary
+from borough.directory import DirectoryError, UnitSummary
 from borough.directory_index import tokens
 from widgets import pages
 from widgets.app import SESSIONS, JsonError
+from widgets.profile import person_json
 from widgets.viewer import viewer_id
 
 FIELD_LABELS = {"pronouns": "Pronouns", "bio": "About", "skills": "Skills"}
@@ -27,10 +28,6 @@ MAX_PAGE = 10_000
 
 async def page(request: web.Request) -> web.Response:
     return pages.render(request, "people.html")
-
-
-def _person(person: PersonSummary) -> dict[str, Any]:
-    return asdict(person)
 
 
 def _unit(unit: UnitSummary) -> dict[str, Any]:
@@ -85,7 +82,7 @@ async def search(request: web.Request) -> web.Response:
             "total": found.total,
             "page": found.page,
             "has_more": found.has_more,
-            "people": [_person(p) for p in found.people],
+            "people": [person_json(request.app, p) for p in found.people],
             "units": [_unit(u) for u in units],
         }
     )
@@ -135,7 +132,7 @@ async def unit(request: web.Request) -> web.Response:
         {
             "key": listing.key,
             "name": listing.name,
-            "members": [_person(p) for p in listing.members],
+            "members": [person_json(request.app, p) for p in listing.members],
             "teams": [_unit(s) for s in listing.sub_units],
         }
     )

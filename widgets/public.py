@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import quote
 
-import aiohttp
 import nh3
 from aiohttp import web
 from feedgen.feed import FeedGenerator
@@ -24,15 +23,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from borough import readers
 from borough.db import BlogPost, BlogRoom, ChannelRow, Post, PostTag, Profile
 from borough.hashtags import hashtag, pieces
-from borough.matrix import q
 from widgets import pages
 from widgets.app import SESSIONS, SETTINGS, JsonError
-from widgets.viewer import HTTP
+from widgets.media import IMAGE_TYPES, MediaUnavailable, mxc_parts, thumbnail
 
 logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 30
-MEDIA_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
 
 
 def is_servable_post(post: BlogPost, blog: BlogRoom) -> bool:
@@ -46,12 +43,10 @@ def matrix_to(room: str, event_id: str | None = None) -> str:
 
 def media_path(mxc: str) -> str | None:
     """`mxc://server/id` → this server's proxy path, or None for anything else."""
-    if not mxc.startswith("mxc://"):
+    parts = mxc_parts(mxc)
+    if parts is None:
         return None
-    server, _, media_id = mxc[len("mxc://") :].partition("/")
-    if not server or not media_id or "/" in media_id:
-        return None
-    return f"/public/media/{quote(server, safe='')}/{quote(media_id, safe='')}"
+    return f"/public/media/{quote(parts[0], safe='')}/{quote(parts[1], safe='')}"
 
 
 @dataclass(frozen=True)
@@ -273,7 +268,7 @@ def _media(post: BlogPost) -> list[dict[str, str]]:
     shown = []
     for item in post.media or []:
         path = media_path(str(item.get("url", "")))
-        if path and item.get("mimetype") in MEDIA_TYPES:
+        if path and item.get("mimetype") in IMAGE_TYPES:
             shown.append({"src": path, "alt": str(item.get("alt") or "")})
     return shown
 
@@ -327,34 +322,20 @@ async def media(request: web.Request) -> web.StreamResponse:
             )
         )
         allowed = any(
-            item.get("url") == mxc and item.get("mimetype") in MEDIA_TYPES
+            item.get("url") == mxc and item.get("mimetype") in IMAGE_TYPES
             for post in posts
             if is_servable_post(post, public_blogs[post.room_id])
             for item in post.media or []
         )
     if not allowed:
         raise _not_found()
-    server, media_id = request.match_info["server"], request.match_info["media_id"]
-    path = f"/_matrix/client/v1/media/thumbnail/{q(server)}/{q(media_id)}"
-    settings = request.app[SETTINGS]
     try:
-        async with request.app[HTTP].get(
-            settings.homeserver.url.rstrip("/") + path,
-            params={"width": "800", "height": "600", "method": "scale"},
-            headers={"Authorization": f"Bearer {settings.access_token}"},
-        ) as response:
-            if response.status != 200:
-                logger.warning("public media %s: HTTP %s from the homeserver", mxc, response.status)
-                raise JsonError(502, "the image is not available right now")
-            body, content_type = await response.read(), response.content_type
-    except (TimeoutError, aiohttp.ClientError) as exc:
-        logger.warning("public media %s unavailable: %s", mxc, type(exc).__name__)
+        image = await thumbnail(request.app, mxc, 800, 600, "scale")
+    except MediaUnavailable:
         raise JsonError(502, "the image is not available right now") from None
-    if content_type not in MEDIA_TYPES:
-        raise _not_found()
     return web.Response(
-        body=body,
-        content_type=content_type,
+        body=image.body,
+        content_type=image.content_type,
         headers={"Cache-Control": "public, max-age=3600"},
     )
 

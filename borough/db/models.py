@@ -41,10 +41,14 @@ class Profile(Base):
     units: Mapped[list[str]] = mapped_column(JSON, default=list)
     role: Mapped[str] = mapped_column(String(32), default="staff")
     job_title: Mapped[str | None] = mapped_column(String(255))
-    manager: Mapped[str | None] = mapped_column(String(255))
+    manager: Mapped[str | None] = mapped_column(String(255), index=True)
     is_managed: Mapped[bool] = mapped_column(Boolean, default=True)
     left_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    #: When the profile was first written (empty for people here before Borough recorded it).
+    joined_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )
 
     fields: Mapped[list[ProfileFieldRow]] = relationship(
         back_populates="profile", cascade="all, delete-orphan", lazy="selectin"
@@ -468,6 +472,17 @@ class OrganisationRow(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(255))
+
+
+class ProfileViewRow(Base):
+    """A profile someone opened, for the directory's "recently viewed"; a few per viewer
+    (`borough.directory.RECENT_VIEWS`), the oldest dropped as new ones come."""
+
+    __tablename__ = "profile_views"
+
+    viewer: Mapped[str] = mapped_column(String(255), primary_key=True)
+    viewed: Mapped[str] = mapped_column(String(255), primary_key=True, index=True)
+    viewed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class WelcomeSent(Base):

@@ -40,11 +40,18 @@ const BoroughWidget = (() => {
       if (!this.isEmbedded) {
         return Promise.reject(new Error("Open this page as a widget in Element."));
       }
-      window.addEventListener("message", (event) => this.receive(event));
+      this.listen();
       // Tell the client which versions we speak; with waitForIframeLoad the client
       // starts the capability exchange itself once the iframe has loaded.
       this.send("supported_api_versions", {}).catch(() => {});
       return this.ready;
+    }
+
+    /* Answer the client's requests; a page reached by a link inside the widget does this
+       and no more, because its session came with it (`storedSession`). */
+    listen() {
+      if (!this.listening) window.addEventListener("message", (event) => this.receive(event));
+      this.listening = true;
     }
 
     receive(event) {
@@ -128,18 +135,55 @@ const BoroughWidget = (() => {
     }
   }
 
-  /* Handshake, OpenID, then a Borough session: returns a fetch that sends the session. */
-  async function connect(capabilities = []) {
-    const client = new WidgetClient(capabilities);
+  const SESSION_STORE = "borough.session";
+  /* Query parameters that belong to one page, not to the widget: dropped from its links. */
+  const PAGE_PARAMS = ["q", "channel", "tag"];
+
+  /* The session an earlier page of this widget opened, while it has a minute left, and
+     only if the widget is still the same person's (Element fills `user` in the URL). */
+  function storedSession() {
+    try {
+      const session = JSON.parse(window.sessionStorage.getItem(SESSION_STORE) || "null");
+      const user = new URLSearchParams(window.location.search).get("user");
+      if (!session || session.expiresAt - 60000 < Date.now()) return null;
+      if (user && user !== session.user_id) return null;
+      return session;
+    } catch {
+      return null;  // storage refused (a sandboxed frame): ask Element again
+    }
+  }
+
+  function storeSession(session) {
+    const stored = { ...session, expiresAt: Date.now() + session.expires_in * 1000 };
+    try {
+      window.sessionStorage.setItem(SESSION_STORE, JSON.stringify(stored));
+    } catch {
+      // Without storage each page asks Element for the viewer's identity itself.
+    }
+  }
+
+  async function openSession(client) {
     await client.start();
     const credentials = await client.requestOpenId();
-    const answer = await fetch("api/session", {
+    const answer = await fetch("/widgets/api/session", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify(credentials),
     });
     const session = await answer.json();
     if (!answer.ok) throw new Error(session.error || "Borough could not check who you are.");
+    storeSession(session);
+    return session;
+  }
+
+  /* Handshake, OpenID, then a Borough session: returns a fetch that sends the session.
+     A page opened from a link inside the widget reuses the session its first page opened,
+     so following a name does not ask the person to confirm who they are again. */
+  async function connect(capabilities = []) {
+    const client = new WidgetClient(capabilities);
+    let session = storedSession();
+    if (session && client.isEmbedded) client.listen();
+    if (!session) session = await openSession(client);
     const api = async (path) => {
       const response = await fetch(path, {
         headers: { Authorization: `Bearer ${session.token}` },
@@ -159,11 +203,35 @@ const BoroughWidget = (() => {
       if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
       else node.setAttribute(name, value === true ? "" : value);
     }
-    for (const child of children.flat()) {
+    for (const child of children.flat(Infinity)) {
       if (child === null || child === undefined || child === false) continue;
       node.append(child instanceof Node ? child : document.createTextNode(String(child)));
     }
     return node;
+  }
+
+  /* A link to another page of this widget: it keeps the query Element gave (widget id,
+     parent, theme and language), so the page there is still a widget. */
+  function widgetLink(path) {
+    const [base, query = ""] = path.split("?");
+    const params = new URLSearchParams(window.location.search);
+    for (const name of PAGE_PARAMS) params.delete(name);
+    for (const [name, value] of new URLSearchParams(query)) params.set(name, value);
+    const joined = params.toString();
+    return joined ? `${base}?${joined}` : base;
+  }
+
+  /* A person's face: their avatar, or their initials (the server draws them). Beside their
+     name it is decoration, so its text alternative is empty. */
+  function face(person, size = 32) {
+    return el("img", { class: "face", src: person.avatar, alt: "", width: size, height: size,
+      loading: "lazy", decoding: "async" });
+  }
+
+  /* A person's name with their face, linking to their profile page. */
+  function personLink(person, size = 32) {
+    return el("a", { class: "person", href: widgetLink(person.profile) },
+      face(person, size), el("span", {}, person.display_name));
   }
 
   function showStatus(message, isError = false) {
@@ -172,5 +240,5 @@ const BoroughWidget = (() => {
     status.classList.toggle("error", isError);
   }
 
-  return { WidgetClient, connect, el, showStatus };
+  return { WidgetClient, connect, el, face, personLink, showStatus, widgetLink };
 })();
