@@ -5,16 +5,16 @@ manager's direct reports.
 `profiles.joined_at` is empty for everyone already here: Borough did not record it, and
 they are not new. Every profile written from now on gets the time it was first written.
 
-Revision ID: 0019
-Revises: 0018
+Revision ID: 0020
+Revises: 0019
 Create Date: 2026-12-03
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0019"
-down_revision = "0018"
+revision = "0020"
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 
