@@ -141,6 +141,18 @@ def person_values(
                 continue
             text = found
         person.values[name] = text
+    if "display_name" not in person.values and "username" in person.values:
+        # displayName is optional in SCIM, a name is not in the chart: the user's own name
+        # parts, else the username, stand in (and the latter is said).
+        formatted = read("name.formatted")
+        parts = (read("name.givenName"), read("name.familyName"))
+        name = (formatted if isinstance(formatted, str) else "").strip() or " ".join(
+            part.strip() for part in parts if isinstance(part, str) and part.strip()
+        )
+        if not name:
+            name = person.values["username"]
+            person.notes.append("no displayName or name: the username stands in for the name")
+        person.values["display_name"] = name
     group_names = sorted(set(groups))
     if mapping.maps_units:
         units: list[str] = []

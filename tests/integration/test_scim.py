@@ -4,6 +4,7 @@ needed here (the auto apply's end-to-end run is in test_scim_network.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -449,3 +450,40 @@ def test_token_commands(tmp_path: Path) -> None:
     )
     assert revoked.exit_code == 0, revoked.output
     assert "revoked" in borough("--settings", str(settings), "scim", "token", "list").output
+
+
+async def test_scim2_tester_conformance_against_the_live_endpoint(tmp_path: Path) -> None:
+    """scim2-tester's whole run (discovery, CRUD of Users and Groups, PATCH add/replace/
+    remove, random URLs) over real HTTP: every check it makes passes."""
+    from aiohttp import web
+    from httpx2 import Client
+    from scim2_client.engines.httpx2 import SyncSCIMClient
+    from scim2_tester import Status, check_server
+
+    settings = load_settings(write_settings(tmp_path))
+    await migrate(settings.database.url)
+    engine = create_engine(settings.database.url)
+    async with session_factory(engine).begin() as session:
+        _, token = await create_token(session, "health", "@borough:borough.test")
+    await engine.dispose()
+    runner = web.AppRunner(create_app(settings))
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+
+    def run() -> list[Any]:
+        client = Client(
+            base_url=f"http://127.0.0.1:{port}/scim/v2",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        with client:
+            return check_server(SyncSCIMClient(client))
+
+    try:
+        results = await asyncio.to_thread(run)
+    finally:
+        await runner.cleanup()
+    failed = [(r.title, r.resource_type, r.reason) for r in results if r.status != Status.SUCCESS]
+    assert failed == []
+    assert len(results) > 100
