@@ -165,6 +165,11 @@ class ScimOrganisation(_Section):
         description="auto applies deactivate leavers (as `--deactivate-leavers`); otherwise "
         "they are held back and listed",
     )
+    prune: bool = Field(
+        default=False,
+        description="auto applies also take a mover out of the rooms of units they left (as "
+        "`--prune`); otherwise that waits for an admin",
+    )
 
 
 class ScimSettings(_Section):

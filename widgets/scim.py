@@ -339,6 +339,8 @@ class ScopedApply:
         command += ["partner", "apply", str(self.chart), "--org", organisation, "--quiet"]
         if config.deactivate_leavers:
             command.append("--deactivate-leavers")
+        if config.prune:
+            command.append("--prune")
         process = await asyncio.create_subprocess_exec(
             *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
         )
