@@ -65,7 +65,7 @@ def chart_folder(
 async def server(
     chart_folder: tuple[Path, Path],
 ) -> AsyncIterator[tuple[TestClient[Any, Any], dict[str, str]]]:
-    folder, settings_path = chart_folder
+    _, settings_path = chart_folder
     settings = load_settings(settings_path)
     await migrate(settings.database.url)
     engine = create_engine(settings.database.url)
