@@ -65,4 +65,5 @@ def test_a_user_becomes_person_fields(tmp_path: Path) -> None:
     ]
     assert mapped.is_admin
     nobody = person_values(mapping, {"userName": "x@y.org"}.get, [], lambda ref: "boss")
-    assert nobody.values == {"username": "x", "units": "", "role": "staff"}
+    assert nobody.values == {"username": "x", "display_name": "x", "units": "", "role": "staff"}
+    assert nobody.notes == ["no displayName or name: the username stands in for the name"]
