@@ -389,10 +389,20 @@ async def _search_sql(
     return int(await session.scalar(counted) or 0), []
 
 
+def may_open_charts(asker: Viewer) -> bool:
+    """Team lists, unit pages and org charts say who is in which unit, which a card shows at
+    the `partners` level: the same rule decides both."""
+    return may_see(asker, "", None, "partners")
+
+
+def check_may_open_charts(asker: Viewer) -> None:
+    if not may_open_charts(asker):
+        raise DirectoryError("Team lists are for staff and partner organisations.")
+
+
 async def team(session: AsyncSession, asker: Viewer, reference: str) -> TeamListing:
     """A unit by key or name: its present members, managers first, and the units within it."""
-    if asker.is_community:
-        raise DirectoryError("Team lists are for staff and partner organisations.")
+    check_may_open_charts(asker)
     unit = await session.get(UnitRow, reference.lower()) or await session.scalar(
         select(UnitRow).where(func.lower(UnitRow.name) == reference.lower())
     )
@@ -428,7 +438,7 @@ async def units(
     `org:` if any: the one whose key is a word first, then by name. Only for those who may
     open a unit's list (staff and partners, as `team` decides); filters alone find none."""
     words = search_terms(query).words
-    if asker.is_community or not words:
+    if not may_open_charts(asker) or not words:
         return ()
     rows = await session.execute(select(UnitRow.key, UnitRow.name, UnitRow.organisation))
     found = [
@@ -704,6 +714,11 @@ async def _place(
         e["position"] = position
     if others:
         await session.execute(insert(table), sorted(others, key=lambda e: e["position"]))
+
+
+async def fresh(session: AsyncSession) -> None:
+    """Bring the entries up to date before reading them (see `refresh`)."""
+    await _fresh(session)
 
 
 async def _fresh(session: AsyncSession) -> None:

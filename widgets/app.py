@@ -36,6 +36,7 @@ AREAS: list[str] = [
     "widgets.directory",
     "widgets.profile",
     "widgets.avatars",
+    "widgets.orgchart",
     "widgets.timeline",
     "widgets.public",
     "widgets.conferencing",

@@ -1,0 +1,130 @@
+"""The org chart widget pages: a unit's picture, an organisation's tree of units and a
+partnership's members, and the JSON they read as the signed-in viewer.
+
+Every answer comes from `borough.orgchart`, which asks the directory's visibility rule, so a
+chart shows no more than the directory does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict
+from typing import Any, TypeVar
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from borough import directory, orgchart
+from borough.directory import DirectoryError, PersonSummary
+from borough.orgchart import ChartUnit, TreeUnit
+from borough.visibility import Viewer
+from borough.wording import page_number
+from widgets import pages
+from widgets.app import SESSIONS, JsonError
+from widgets.viewer import viewer_id
+
+T = TypeVar("T")
+
+
+async def page(request: web.Request) -> web.Response:
+    return pages.render(request, "orgchart.html")
+
+
+def _person(person: PersonSummary) -> dict[str, Any]:
+    return asdict(person)
+
+
+def _unit(unit: ChartUnit) -> dict[str, Any]:
+    return {
+        "key": unit.key,
+        "name": unit.name,
+        "total": unit.total,
+        "managers": [_person(p) for p in unit.managers],
+        "people": None if unit.people is None else [_person(p) for p in unit.people],
+        "people_count": unit.people_count,
+        "teams": None if unit.teams is None else [_unit(t) for t in unit.teams],
+        "team_count": unit.team_count,
+    }
+
+
+def _tree(unit: TreeUnit) -> dict[str, Any]:
+    return {
+        "key": unit.key,
+        "name": unit.name,
+        "total": unit.total,
+        "units": [_tree(u) for u in unit.units],
+    }
+
+
+def _refused(viewer: Viewer, error: DirectoryError) -> JsonError:
+    """A viewer who may not open charts is told so (403); a missing key is a 404."""
+    if not directory.may_open_charts(viewer):
+        return JsonError(403, str(error), "M_FORBIDDEN")
+    return JsonError(404, str(error), "M_NOT_FOUND")
+
+
+async def _asked(request: web.Request, ask: Callable[[AsyncSession, Viewer], Awaitable[T]]) -> T:
+    """`ask` answered for the signed-in viewer, or the JSON error a person can act on."""
+    asker = viewer_id(request)
+    async with request.app[SESSIONS]() as session:
+        viewer = await directory.viewer(session, asker)
+        try:
+            return await ask(session, viewer)
+        except DirectoryError as exc:
+            raise _refused(viewer, exc) from None
+
+
+async def unit_chart(request: web.Request) -> web.Response:
+    key = request.match_info["key"]
+    chart = await _asked(request, lambda s, v: orgchart.unit_chart(s, v, key))
+    return web.json_response(
+        {
+            "unit": _unit(chart.unit),
+            "organisation": asdict(chart.organisation),
+            "path": [asdict(ref) for ref in chart.path],
+        }
+    )
+
+
+def _page_number(request: web.Request) -> int:
+    given = request.query.get("page", "1").strip()
+    try:
+        return page_number(given, f"page={given}")
+    except ValueError as exc:
+        raise JsonError(400, f"`page`: {exc}", "M_INVALID_PARAM") from None
+
+
+async def unit_people(request: web.Request) -> web.Response:
+    key, number = request.match_info["key"], _page_number(request)
+    found = await _asked(request, lambda s, v: orgchart.unit_people(s, v, key, number))
+    return web.json_response(
+        {
+            "key": found.key,
+            "page": found.page,
+            "total": found.total,
+            "has_more": found.has_more,
+            "people": [_person(p) for p in found.people],
+        }
+    )
+
+
+async def organisation(request: web.Request) -> web.Response:
+    key = request.match_info["key"]
+    tree = await _asked(request, lambda s, v: orgchart.organisation_tree(s, v, key))
+    return web.json_response(
+        {
+            "key": tree.key,
+            "name": tree.name,
+            "total": tree.total,
+            "units": [_tree(u) for u in tree.units],
+        }
+    )
+
+
+def setup(app: web.Application) -> None:
+    pages.setup(app)
+    app.router.add_get("/widgets/units/{key}", page)
+    app.router.add_get("/widgets/organisations/{key}", page)
+    app.router.add_get("/widgets/api/units/{key}/chart", unit_chart)
+    app.router.add_get("/widgets/api/units/{key}/people", unit_people)
+    app.router.add_get("/widgets/api/organisations/{key}", organisation)
