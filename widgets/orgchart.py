@@ -21,6 +21,7 @@ from borough.visibility import Viewer
 from borough.wording import page_number
 from widgets import pages
 from widgets.app import SESSIONS, JsonError
+from widgets.profile import person_json
 from widgets.viewer import viewer_id
 
 T = TypeVar("T")
@@ -30,19 +31,18 @@ async def page(request: web.Request) -> web.Response:
     return pages.render(request, "orgchart.html")
 
 
-def _person(person: PersonSummary) -> dict[str, Any]:
-    return asdict(person)
+def _unit(app: web.Application, unit: ChartUnit) -> dict[str, Any]:
+    def people(found: tuple[PersonSummary, ...]) -> list[dict[str, Any]]:
+        return [person_json(app, p) for p in found]
 
-
-def _unit(unit: ChartUnit) -> dict[str, Any]:
     return {
         "key": unit.key,
         "name": unit.name,
         "total": unit.total,
-        "managers": [_person(p) for p in unit.managers],
-        "people": None if unit.people is None else [_person(p) for p in unit.people],
+        "managers": people(unit.managers),
+        "people": None if unit.people is None else people(unit.people),
         "people_count": unit.people_count,
-        "teams": None if unit.teams is None else [_unit(t) for t in unit.teams],
+        "teams": None if unit.teams is None else [_unit(app, t) for t in unit.teams],
         "team_count": unit.team_count,
     }
 
@@ -79,7 +79,7 @@ async def unit_chart(request: web.Request) -> web.Response:
     chart = await _asked(request, lambda s, v: orgchart.unit_chart(s, v, key))
     return web.json_response(
         {
-            "unit": _unit(chart.unit),
+            "unit": _unit(request.app, chart.unit),
             "organisation": asdict(chart.organisation),
             "path": [asdict(ref) for ref in chart.path],
         }
@@ -103,7 +103,7 @@ async def unit_people(request: web.Request) -> web.Response:
             "page": found.page,
             "total": found.total,
             "has_more": found.has_more,
-            "people": [_person(p) for p in found.people],
+            "people": [person_json(request.app, p) for p in found.people],
         }
     )
 

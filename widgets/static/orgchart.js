@@ -6,8 +6,7 @@
 "use strict";
 
 (() => {
-  const { connect, el, showStatus } = BoroughWidget;
-  const ROOT = "../"; // every page here is /widgets/KIND/KEY
+  const { connect, el, face, showStatus, widgetLink } = BoroughWidget;
   const trail = document.getElementById("trail");
   const heading = document.getElementById("heading");
   const summary = document.getElementById("summary");
@@ -15,33 +14,21 @@
   let api;
   let nextId = 0;
 
-  /* Widget pages keep Element's query (widgetId, parentUrl) so a page they lead to can
-     talk to Element too. */
-  const keepQuery = (path) => `${path}${window.location.search}`;
-  const chartHref = (kind, key) => keepQuery(`${ROOT}${kind}/${encodeURIComponent(key)}`);
-  /* A person's profile page: the one place that says where names lead. */
-  const profileHref = (userId) => keepQuery(`${ROOT}people/${encodeURIComponent(userId)}`);
-
-  /* A person's face. Until the widget server proxies avatars this is their initials; the
-     name beside it says who it is, so the face is decoration (aria-hidden). */
-  function face(person) {
-    const words = person.display_name.trim().split(/\s+/).filter(Boolean);
-    const initials = words.length > 1 ? words[0][0] + words[words.length - 1][0] : (words[0] || "?").slice(0, 2);
-    let hash = 0;
-    for (const char of person.user_id) hash = (hash * 31 + char.charCodeAt(0)) >>> 0;
-    return el("span", { class: `face tone-${hash % 6}`, "aria-hidden": "true" }, initials.toUpperCase());
-  }
+  const chartHref = (kind, key) => widgetLink(`/widgets/${kind}/${encodeURIComponent(key)}`);
+  const unitApi = (key, rest) => `/widgets/api/units/${encodeURIComponent(key)}/${rest}`;
 
   const headcount = (n) => `${n} ${n === 1 ? "person" : "people"}`;
   const teamcount = (n) => `${n} ${n === 1 ? "team" : "teams"}`;
   const sr = (text) => el("span", { class: "visually-hidden" }, text);
 
+  /* A face (the person's avatar, proxied by the widget server: borough.css draws no image
+     of its own), the name leading to their profile page, and their job. */
   function personItem(person, isManager = false) {
     const title = person.job_title || (isManager ? "Manager" : null);
     return el("li", { class: isManager ? "person manager" : "person" },
-      face(person),
+      face(person, isManager ? 44 : 36),
       el("span", { class: "who" },
-        el("a", { href: profileHref(person.user_id) }, person.display_name),
+        el("a", { href: widgetLink(person.profile) }, person.display_name),
         title ? el("span", { class: "meta" }, title) : null));
   }
 
@@ -123,7 +110,7 @@
     const toggle = depth > 0 && hasMore
       ? disclosure([sr(`${unit.name}: `), "Members"], body, isOpen,
         async (region) => {
-          const answer = await api(`${ROOT}api/units/${encodeURIComponent(unit.key)}/chart`);
+          const answer = await api(unitApi(unit.key, "chart"));
           fillBody(region, answer.unit, depth);
         })
       : null;
@@ -154,7 +141,7 @@
     const more = el("button", { type: "button", class: "link more" }, "Show more");
     const load = async () => {
       page += 1;
-      const found = await api(`${ROOT}api/units/${encodeURIComponent(unit.key)}/people?page=${page}`);
+      const found = await api(unitApi(unit.key, `people?page=${page}`));
       list.append(...found.people.map((person) => personItem(person)));
       more.hidden = !found.has_more;
       if (found.has_more && !more.isConnected) region.append(more);
@@ -189,7 +176,7 @@
 
   async function showUnit(key) {
     showStatus("Loading…");
-    const answer = await api(`${ROOT}api/units/${encodeURIComponent(key)}/chart`);
+    const answer = await api(unitApi(key, "chart"));
     const unit = answer.unit;
     document.title = `${unit.name} · Org chart · Borough`;
     heading.textContent = unit.name;
@@ -216,7 +203,7 @@
 
   async function showOrganisation(key) {
     showStatus("Loading…");
-    const org = await api(`${ROOT}api/organisations/${encodeURIComponent(key)}`);
+    const org = await api(`/widgets/api/organisations/${encodeURIComponent(key)}`);
     document.title = `${org.name} · Org chart · Borough`;
     heading.textContent = org.name;
     showTrail([[org.name, null]]);
@@ -248,7 +235,7 @@
   });
   window.addEventListener("popstate", () => show().catch((error) => showStatus(error.message, true)));
 
-  connect([], ROOT)
+  connect([])
     .then((session) => {
       api = session.api;
       document.body.dataset.viewer = session.userId;
