@@ -45,8 +45,11 @@ async def test_staff_and_partners_see_a_units_picture(
         assert (team["key"], team["total"]) == ("wteam", 2)
         assert _names(team["managers"]) == ["Walter Manager"]
         assert _names(team["people"]) == ["Winnie Staff"]
-        # Names and titles only: nothing a card keeps for the same organisation.
-        assert set(team["people"][0]) == {"user_id", "display_name", "job_title"}
+        # Name, job, face and page only: nothing a card keeps for the same organisation.
+        winnie = team["people"][0]
+        assert set(winnie) == {"user_id", "display_name", "job_title", "avatar", "profile"}
+        assert winnie["profile"] == f"/widgets/people/{homeserver.user_id('wstaff')}"
+        assert winnie["avatar"].startswith(f"/widgets/avatars/{homeserver.user_id('wstaff')}?")
 
     team = await (
         await client.get(
@@ -114,19 +117,15 @@ async def test_bad_input_is_named_in_json(
     unsigned = await client.get("/widgets/api/units/wdir/chart")
     assert unsigned.status == 401
     people = await (await client.get("/widgets/api/units/wteam/people", headers=headers)).json()
-    assert people == {
+    assert {k: v for k, v in people.items() if k != "people"} == {
         "key": "wteam",
         "page": 1,
         "total": 1,
         "has_more": False,
-        "people": [
-            {
-                "user_id": homeserver.user_id("wstaff"),
-                "display_name": "Winnie Staff",
-                "job_title": "Housing Officer",
-            }
-        ],
     }
+    assert [(p["user_id"], p["job_title"]) for p in people["people"]] == [
+        (homeserver.user_id("wstaff"), "Housing Officer")
+    ]
 
 
 async def test_the_chart_pages_are_widget_pages(client: TestClient[Any, Any]) -> None:
