@@ -18,6 +18,8 @@ from borough.db import ChannelRow, Follow, Post, PostTag, Profile
 from borough.hashtags import hashtag, pieces
 from widgets import pages
 from widgets.app import SESSIONS, SETTINGS, JsonError
+from widgets.avatars import avatar_url
+from widgets.profile import profile_path
 from widgets.public import matrix_to
 from widgets.viewer import viewer_id
 
@@ -98,14 +100,16 @@ async def timeline(request: web.Request) -> web.Response:
             select(PostTag.event_id, PostTag.tag).where(PostTag.event_id.in_(ids))
         ):
             tags.setdefault(event_id, []).append(name)
-        names: dict[str, str] = {
-            key: value
-            for key, value in await session.execute(
-                select(Profile.user_id, Profile.display_name).where(
-                    Profile.user_id.in_({p.author for p in posts})
-                )
+        names: dict[str, str] = {}
+        present: set[str] = set()  # authors with a profile page (not left)
+        for user_id, name, left_at in await session.execute(
+            select(Profile.user_id, Profile.display_name, Profile.left_at).where(
+                Profile.user_id.in_({p.author for p in posts})
             )
-        }
+        ):
+            names[user_id] = name
+            if left_at is None:
+                present.add(user_id)
     return web.json_response(
         {
             "title": title,
@@ -116,6 +120,10 @@ async def timeline(request: web.Request) -> web.Response:
                     "channel": channels[p.room_id].name,
                     "author_id": p.author,
                     "author": names.get(p.author, p.author),
+                    "author_profile": profile_path(p.author) if p.author in present else None,
+                    "author_avatar": (
+                        avatar_url(request.app, p.author) if p.author in present else None
+                    ),
                     "sent_at": p.sent_at.isoformat(),
                     "body": p.body,
                     # The text with each hashtag apart, for a link where it stands.

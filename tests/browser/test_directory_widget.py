@@ -93,15 +93,20 @@ async def test_directory_widget_in_a_widget_api_host(
     await expect(frame.locator("#results")).to_contain_text("Winnie Staff")
     await expect(frame.locator("#results h2")).to_have_text("1 person matches")
 
-    # Keyboard only: tab to the result and open the card.
-    await frame.get_by_role("button", name="Winnie Staff").focus()
+    # Keyboard only: tab to the result and open her profile page, inside the widget.
+    await frame.get_by_role("link", name="Winnie Staff").focus()
     await page.keyboard.press("Enter")
-    card = frame.locator("#detail")
-    await expect(card).to_contain_text("Housing Officer")
-    await expect(card).to_contain_text("0207 111 2222")  # staff-only: same organisation
-    await expect(card).to_contain_text("Walter Manager")
+    profile = frame.locator("#profile")
+    await expect(profile).to_contain_text("Housing Officer")
+    await expect(profile).to_contain_text("0207 111 2222")  # staff-only: same organisation
+    await expect(profile).to_contain_text("Walter Manager")
 
+    # Back in the directory, a unit found by name lists its people, managers first.
+    await frame.get_by_role("link", name="People directory").click()
+    await frame.get_by_label("Search people").fill("housing team")
+    await frame.get_by_label("Search people").press("Enter")
     await frame.get_by_role("button", name="Widget Housing Team").click()
+    card = frame.locator("#detail")
     await expect(card.locator("li").first).to_contain_text("Walter Manager")  # managers first
     await expect(card).to_contain_text("Winnie Staff")
     await check_page(page, "directory-widget")
@@ -116,8 +121,8 @@ async def test_a_partner_sees_less_and_the_page_fits_a_phone(
     search = frame.get_by_label("Search people")
     await search.fill("Winnie")
     await frame.get_by_role("button", name="Search").click()
-    await frame.get_by_role("button", name="Winnie Staff").click()
-    card = frame.locator("#detail")
+    await frame.get_by_role("link", name="Winnie Staff").click()
+    card = frame.locator("#profile")
     await expect(card).to_contain_text("she/her")  # partners may see
     await expect(card).to_contain_text("Tenancy support")  # public
     await expect(card).not_to_contain_text("0207 111 2222")  # staff only
@@ -152,14 +157,14 @@ async def test_the_directory_finds_a_unit_by_its_key_in_a_320_px_side_panel(
     await expect(card.locator("h2")).to_have_text("Widget Housing Team (2)")
     await expect(card).to_contain_text("Winnie Staff")
     await assert_fits(widget, TILE)
-    await frame.get_by_role("button", name="Winnie Staff").click()
-    await expect(card).to_contain_text("winnie@widget.gov.uk")
+    await frame.get_by_role("link", name="Winnie Staff").click()
+    await expect(frame.locator("#profile")).to_contain_text("winnie@widget.gov.uk")
     await assert_fits(widget, TILE)
-    await save_widget(page, "directory-tile-card")
+    await save_widget(page, "directory-tile-profile")
     await page.close()
 
 
-async def test_maximised_the_directory_shows_results_beside_the_card(
+async def test_maximised_the_directory_shows_results_beside_the_unit(
     browser: Browser, host_server: str, widget_server: str, homeserver: Homeserver
 ) -> None:
     page = await open_widget(
@@ -168,13 +173,13 @@ async def test_maximised_the_directory_shows_results_beside_the_card(
     frame = page.frame_locator("iframe")
     await frame.get_by_label("Search people").fill("housing")
     await frame.get_by_role("button", name="Search").click()
-    await frame.get_by_role("button", name="Winnie Staff").click()
-    await expect(frame.locator("#detail")).to_contain_text("Housing Officer")
+    await frame.get_by_role("button", name="Widget Housing Team").click()
+    await expect(frame.locator("#detail")).to_contain_text("Winnie Staff")
     results = await frame.locator("#results").bounding_box()
     card = await frame.locator("#detail").bounding_box()
     assert results is not None and card is not None
-    assert card["x"] >= results["x"] + results["width"], "the card is not beside the results"
-    assert card["y"] < results["y"] + 80, "the card starts below the results"
+    assert card["x"] >= results["x"] + results["width"], "the unit is not beside the results"
+    assert card["y"] < results["y"] + 80, "the unit starts below the results"
     await assert_fits(widget_frame(page), MAXIMISED)
     await save_widget(page, "directory-maximised")
     await page.close()
@@ -275,16 +280,15 @@ async def test_timeline_widget_shows_readable_posts_and_filters_by_tag(
         await page.close()
 
 
-async def test_the_directory_card_and_the_public_index_in_both_themes_and_on_a_phone(
+async def test_the_directory_results_and_the_public_index_in_both_themes_and_on_a_phone(
     browser: Browser, host_server: str, widget_server: str, homeserver: Homeserver
 ) -> None:
     page = await open_widget(browser, host_server, widget_server, homeserver, "wmgr")
     frame = page.frame_locator("iframe")
     await frame.get_by_label("Search people").fill("housing")
     await frame.get_by_role("button", name="Search").click()
-    await frame.get_by_role("button", name="Winnie Staff").click()
-    await expect(frame.locator("#detail")).to_contain_text("Housing Officer")
-    await check_page(page, "directory-card")
+    await expect(frame.locator("#results")).to_contain_text("Housing Officer")
+    await check_page(page, "directory-results")
     await page.close()
 
     public = await browser.new_page()

@@ -1,23 +1,45 @@
-/* The people directory widget: search, a profile card, a unit page (managers first). */
+/* The people directory widget: what to start from, search, a unit's people (managers first);
+   every name leads to the person's profile page. */
 "use strict";
 
 (() => {
-  const { connect, el, showStatus } = BoroughWidget;
+  const { connect, el, personLink, showStatus } = BoroughWidget;
   const results = document.getElementById("results");
   const detail = document.getElementById("detail");
   let api;
 
-  const personButton = (person) =>
-    el("button", { type: "button", class: "link", onclick: () => showCard(person.user_id) },
-      person.display_name);
-
   const unitButton = (unit) =>
     el("button", { type: "button", class: "link", onclick: () => showUnit(unit.key) }, unit.name);
 
+  // A name leads to the person's profile page, inside the widget.
   function personItem(person) {
-    return el("li", {},
-      personButton(person),
+    return el("li", { class: "with-face" },
+      personLink(person),
       person.job_title ? el("div", { class: "meta" }, person.job_title) : null);
+  }
+
+  const people = (list) => el("ul", { class: "list" }, list.map(personItem));
+
+  /* Before any search: where the viewer sits, who is new, and whom they looked up lately. */
+  async function showOpening() {
+    const start = await api("/widgets/api/directory/opening");
+    const parts = [];
+    const group = (id, title, list, ...more) => {
+      if (!list.length) return;
+      parts.push(el("section", { "aria-labelledby": id }, el("h2", { id }, title),
+        people(list), ...more));
+    };
+    if (start.manager) group("manager-heading", "Your manager", [start.manager]);
+    start.units.forEach((unit, i) => group(`unit-heading-${i}`, `Your unit: ${unit.name}`,
+      unit.members, unit.people > unit.members.length + 1
+        ? el("p", {}, unitButton(unit), el("span", { class: "meta" }, ` · ${headcount(unit.people)}`))
+        : null));
+    group("joiners-heading", "New this week", start.new_joiners);
+    group("recent-heading", "Recently viewed", start.recently_viewed);
+    if (!parts.length) {
+      parts.push(el("p", { class: "meta" }, "Search for someone by name, job, unit or skill."));
+    }
+    results.replaceChildren(el("div", { class: "opening" }, parts));
   }
 
   const headcount = (n) => `${n} ${n === 1 ? "person" : "people"}`;
@@ -34,35 +56,16 @@
       el("ul", { class: "list" }, found.units.map(unitItem))] : [];
     results.replaceChildren(...units,
       el("h2", {}, `${found.total} ${found.total === 1 ? "person matches" : "people match"}`),
-      el("ul", { class: "list" }, found.people.map(personItem)));
+      people(found.people));
     detail.replaceChildren();
     showStatus("");
-  }
-
-  async function showCard(userId) {
-    const card = await api(`api/people/${encodeURIComponent(userId)}`);
-    const rows = [];
-    const row = (term, value) => rows.push(el("dt", {}, term), el("dd", {}, value));
-    if (card.job_title) row("Job", card.job_title);
-    if (card.organisation) row("Organisation", card.organisation);
-    if (card.units.length) row("Units", card.units.flatMap((u, i) => [i ? ", " : "", unitButton(u)]));
-    if (card.manager) row("Manager", card.manager);
-    if (card.email) row("Email", el("a", { href: `mailto:${card.email}` }, card.email));
-    for (const field of card.fields) {
-      row(field.label, Array.isArray(field.value) ? field.value.join(", ") : String(field.value));
-    }
-    row("Matrix", el("a", { href: `https://matrix.to/#/${encodeURIComponent(card.user_id)}`,
-      target: "_blank", rel: "noopener" }, card.user_id));
-    detail.replaceChildren(el("article", { class: "card", "aria-label": card.display_name },
-      el("h2", { tabindex: "-1", id: "card-heading" }, card.display_name), el("dl", {}, rows)));
-    document.getElementById("card-heading").focus();
   }
 
   async function showUnit(key) {
     const unit = await api(`api/units/${encodeURIComponent(key)}`);
     detail.replaceChildren(el("article", { class: "card", "aria-label": unit.name },
       el("h2", { tabindex: "-1", id: "unit-heading" }, `${unit.name} (${unit.members.length})`),
-      el("ul", { class: "list" }, unit.members.map(personItem)),
+      people(unit.members),
       unit.teams.length ? el("h2", {}, "Teams within") : null,
       unit.teams.length ? el("ul", { class: "list" }, unit.teams.map((team) =>
         el("li", {}, unitButton(team), el("span", { class: "meta" }, ` ${headcount(team.people)}`)))) : null));
@@ -77,7 +80,6 @@
     const query = document.getElementById("q").value.trim();
     if (query) guarded(search)(query);
   });
-  showCard = guarded(showCard);
   showUnit = guarded(showUnit);
 
   connect([])
@@ -91,7 +93,7 @@
         document.getElementById("q").value = initial;
         return search(initial);
       }
-      return undefined;
+      return showOpening();
     })
     .catch((error) => showStatus(error.message, true));
 })();

@@ -2,7 +2,7 @@
 "use strict";
 
 (() => {
-  const { connect, el, showStatus } = BoroughWidget;
+  const { connect, el, face, showStatus, widgetLink } = BoroughWidget;
   const posts = document.getElementById("posts");
   const source = document.getElementById("source");
   const tagInput = document.getElementById("tag");
@@ -11,6 +11,12 @@
   const tagButton = (tag, text) =>
     el("button", { type: "button", class: "link tag", onclick: () => show(source.value, tag) }, text);
 
+  // The author's face and name, leading to their profile page while they have one.
+  const author = (post) => post.author_profile
+    ? el("a", { class: "person", href: widgetLink(post.author_profile) },
+      face({ avatar: post.author_avatar }, 24), el("strong", {}, post.author))
+    : el("strong", {}, post.author);
+
   function postItem(post) {
     const when = new Date(post.sent_at);
     // Each hashtag is a filter button where it stands in the text; a tag the index holds
@@ -18,7 +24,7 @@
     const inText = new Set(post.pieces.map((piece) => piece.tag).filter(Boolean));
     const others = post.tags.filter((tag) => !inText.has(tag));
     return el("article", { class: "post" },
-      el("p", { class: "meta" }, el("strong", {}, post.author), ` in ${post.channel} · `,
+      el("p", { class: "meta" }, author(post), ` in ${post.channel} · `,
         el("time", { datetime: post.sent_at },
           when.toLocaleString([], { dateStyle: "medium", timeStyle: "short" }))),
       el("p", {}, post.pieces.map((piece) =>
