@@ -177,6 +177,7 @@
   async function showUnit(key) {
     showStatus("Loading…");
     const answer = await api(unitApi(key, "chart"));
+    performance.mark("orgchart:answered");
     const unit = answer.unit;
     document.title = `${unit.name} · Org chart · Borough`;
     heading.textContent = unit.name;
@@ -189,6 +190,7 @@
     chart.replaceChildren(el("ul", { class: "chart", "aria-label": `Org chart of ${unit.name}`, "aria-describedby": "summary" },
       unitNode(unit, 0)));
     showStatus("");
+    performance.mark("orgchart:drawn"); // bench/pages.py times the chart by these marks
   }
 
   function treeNode(unit, depth) {
