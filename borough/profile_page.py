@@ -10,17 +10,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from borough import directory, readers
 from borough.blogs import render_markdown
-from borough.db import ChannelMember, ChannelRow, Post
+from borough.db import ChannelMember, ChannelRow, Post, Profile
 from borough.directory import Card, PersonSummary, Place, UnitSummary
 from borough.visibility import Viewer
 
+#: Someone reading the public pages, signed out: no id (no channel has "" as a member), no
+#: organisation, so they see what is public and nothing else.
+SIGNED_OUT = Viewer("", None, None)
 #: How many of a person's posts their page shows.
 RECENT_POSTS = 10
 #: New joiners are those whose profile was first written within this long.
@@ -29,6 +32,19 @@ NEW_JOINER_WINDOW = timedelta(days=7)
 UNIT_PREVIEW = 12
 #: Contact fields, in the order a page shows them (email comes with the card).
 CONTACT_FIELDS = ("phone", "location")
+
+
+def profile_path(user_id: str) -> str:
+    """A person's profile page on the widget server. Every name Borough shows links here:
+    the widgets, the timeline, `!whois` (after the server's public URL)."""
+    return f"/widgets/people/{quote(user_id, safe='@:')}"
+
+
+def is_public_person(row: Profile) -> bool:
+    """Whether the public pages may show this person (a face, a page of their own): they are
+    present and at least one of their fields is public, by the rule `!whois` follows, for a
+    reader who is signed out."""
+    return row.left_at is None and bool(directory.visible_fields(SIGNED_OUT, row))
 
 
 @dataclass(frozen=True)
@@ -105,7 +121,7 @@ async def profile_page(session: AsyncSession, asker: Viewer, owner_id: str) -> P
     )
 
 
-def field_edits(row: Any) -> tuple[FieldEdit, ...]:
+def field_edits(row: Profile) -> tuple[FieldEdit, ...]:
     """For the owner: each field they may set, with the `!profile` commands that change it,
     or, for a field the org chart sets, that their admin changes it."""
     stored = {f.name: f for f in row.fields}

@@ -25,6 +25,7 @@ from borough.directory import (
     Place,
 )
 from borough.profile_mirror import ProfileMirror
+from borough.profile_page import profile_path
 from borough.wording import count
 from bots.commands import Arg, Commands, Request, UsageError
 
@@ -69,6 +70,8 @@ class ProfileDirectory:
     #: Pushes a person's public fields to their Matrix profile after their own edit (MSC4133);
     #: None when the bot runs without the service account's token.
     mirror: ProfileMirror | None = None
+    #: The widget server as people reach it: a card links to the person's profile page there.
+    public_url: str | None = None
 
     async def card(self, viewer_id: str, owner_id: str) -> str:
         async with self.sessions() as session:
@@ -76,7 +79,8 @@ class ProfileDirectory:
             with _usage():
                 shown = await directory.card(session, asker, owner_id)
             place = await directory.place_of(session, shown.organisation, shown.units)
-        return render_card(shown, place)
+        page = f"{self.public_url.rstrip('/')}{profile_path(owner_id)}" if self.public_url else None
+        return render_card(shown, place, page)
 
     async def find_people(self, text: str, limit: int = 10) -> list[PersonSummary]:
         async with self.sessions() as session:
@@ -171,10 +175,10 @@ def _managed(field: str) -> str:
     return f"Your {field} comes from your organisation's org chart; ask your Borough admin to change it."
 
 
-def render_card(card: Card, place: Place) -> str:
-    """A profile card: the name and title, where they sit, then one line per detail. The
-    blank line matters: Markdown without it runs the details into the name's paragraph,
-    and Element showed the whole card as one line joined by " - "."""
+def render_card(card: Card, place: Place, page_url: str | None = None) -> str:
+    """A profile card: the name and title, where they sit, then one line per detail, and a
+    link to their profile page. The blank line matters: Markdown without it runs the details
+    into the name's paragraph, and Element showed the whole card as one line joined by " - "."""
     lines = [f"**{card.display_name}**" + (f" — {card.title}" if card.title else ""), ""]
     if place.organisation:
         lines.append(f"- Organisation: {place.organisation}")
@@ -186,6 +190,8 @@ def render_card(card: Card, place: Place) -> str:
         lines.append(f"- Email: {card.email}")
     lines += [f"- {name.capitalize()}: {shown}" for name, shown in card.fields]
     lines.append(f"- Matrix: {card.user_id}")
+    if page_url:
+        lines.append(f"- Profile page: [{card.display_name}]({page_url})")
     return "\n".join(lines)
 
 

@@ -97,7 +97,7 @@ class BoroughBot:
             if self.service_token
             else None
         )
-        self.profiles = ProfileDirectory(self.sessions, self.server_name, mirror)
+        self.profiles = ProfileDirectory(self.sessions, self.server_name, mirror, self.public_url)
         self.blog_index = BlogIndexer()
         self.indexer = Indexer(
             self.settings.user_id, is_blog=lambda room: room in self.blog_index.rooms

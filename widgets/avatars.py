@@ -26,10 +26,9 @@ from xml.sax.saxutils import escape
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from borough import directory
 from borough.db import Profile
 from borough.matrix import HomeserverUnreachable, MatrixError, q
-from borough.visibility import Viewer
+from borough.profile_page import is_public_person
 from widgets.app import MATRIX, SESSIONS, SETTINGS
 from widgets.media import Image, MediaUnavailable, thumbnail
 
@@ -173,13 +172,6 @@ async def face(app: web.Application, session: AsyncSession, user_id: str) -> Ima
     found = await _fetch_face(app, user_id, row.display_name, now)
     app[FACES].put(user_id, found)
     return found.image
-
-
-def is_public_person(row: Profile) -> bool:
-    """Whether the public pages may show this person (a face, a link to their page): they
-    chose to make at least one of their fields public. The rule is `!whois`'s, for a reader
-    who is signed out."""
-    return row.left_at is None and bool(directory.visible_fields(Viewer("", None, None), row))
 
 
 def _not_found() -> web.HTTPNotFound:

@@ -24,6 +24,7 @@ from borough.profile_page import (
     ProfilePage,
     opening_view,
     profile_page,
+    profile_path,
 )
 from widgets import pages
 from widgets.app import SESSIONS, JsonError
@@ -41,11 +42,6 @@ FIELD_LABELS = {
     "phone": "Phone",
     "email": "Email",
 }
-
-
-def profile_path(user_id: str) -> str:
-    """A person's profile page; every name a widget shows links here."""
-    return f"/widgets/people/{quote(user_id, safe='@:')}"
 
 
 def unit_path(key: str) -> str:

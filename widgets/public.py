@@ -23,8 +23,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from borough import readers
 from borough.db import BlogPost, BlogRoom, ChannelRow, Post, PostTag, Profile
 from borough.hashtags import hashtag, pieces
+from borough.profile_page import SIGNED_OUT, is_public_person, profile_page
 from widgets import pages
 from widgets.app import SESSIONS, SETTINGS, JsonError
+from widgets.avatars import public_avatar_path
 from widgets.media import IMAGE_TYPES, MediaUnavailable, mxc_parts, thumbnail
 
 logger = logging.getLogger(__name__)
@@ -50,11 +52,28 @@ def media_path(mxc: str) -> str | None:
 
 
 @dataclass(frozen=True)
+class Author:
+    """Who wrote a post, as the public pages name them: with a face and a link to their
+    public page only if they made a field public (`is_public_person`)."""
+
+    name: str
+    page: str | None = None
+    face: str | None = None
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def public_person_path(user_id: str) -> str:
+    return f"/public/people/{quote(user_id, safe='@:')}"
+
+
+@dataclass(frozen=True)
 class ShownPost:
     """A channel post as the public pages show it."""
 
     event_id: str
-    author: str
+    author: Author
     sent_at: datetime
     body: str
     tags: list[str]
@@ -104,11 +123,23 @@ def channel_path(request: web.Request, channel: ChannelRow) -> str:
     return f"/public/channels/{quote(name, safe='')}"
 
 
-async def _names(session: AsyncSession, user_ids: set[str]) -> dict[str, str]:
-    rows = await session.execute(
-        select(Profile.user_id, Profile.display_name).where(Profile.user_id.in_(user_ids))
-    )
-    return {user_id: name for user_id, name in rows}
+async def _authors(session: AsyncSession, user_ids: set[str]) -> dict[str, Author]:
+    """The authors by id; anyone unknown is named by their id (`author_of`)."""
+    rows = await session.scalars(select(Profile).where(Profile.user_id.in_(user_ids)))
+    return {
+        row.user_id: (
+            Author(
+                row.display_name, public_person_path(row.user_id), public_avatar_path(row.user_id)
+            )
+            if is_public_person(row)
+            else Author(row.display_name)
+        )
+        for row in rows
+    }
+
+
+def author_of(authors: dict[str, Author], user_id: str) -> Author:
+    return authors.get(user_id) or Author(user_id)
 
 
 async def _posts(
@@ -128,11 +159,11 @@ async def _posts(
             .order_by(PostTag.tag)
         ):
             tags.setdefault(event_id, []).append(name)
-    names = await _names(session, {p.author for p in posts})
+    authors = await _authors(session, {p.author for p in posts})
     return [
         ShownPost(
             event_id=p.event_id,
-            author=names.get(p.author, p.author),
+            author=author_of(authors, p.author),
             sent_at=p.sent_at,
             body=p.body,
             tags=tags.get(p.event_id, []),
@@ -216,7 +247,7 @@ def _posts_feed(feed: FeedGenerator, posts: list[ShownPost]) -> web.Response:
         entry = feed.add_entry()
         entry.id(post.link)
         entry.title(post.body.split("\n", 1)[0][:100] or "(no text)")
-        entry.author({"name": post.author})
+        entry.author({"name": post.author.name})
         entry.link(href=post.link)
         entry.content(post.body, type="text")
         entry.published(post.sent_at.replace(tzinfo=post.sent_at.tzinfo or UTC))
@@ -277,12 +308,12 @@ async def blog_page(request: web.Request) -> web.Response:
     async with request.app[SESSIONS]() as session:
         blog = await _blog(session, request.match_info["unit"])
         posts = await _blog_posts(session, blog)
-        names = await _names(session, {p.author for p in posts})
+        authors = await _authors(session, {p.author for p in posts})
     return pages.render(
         request,
         "public_blog.html",
         blog=blog,
-        posts=[(p, names.get(p.author, p.author), nh3.clean(p.html), _media(p)) for p in posts],
+        posts=[(p, author_of(authors, p.author), nh3.clean(p.html), _media(p)) for p in posts],
         feed=f"/public/blogs/{quote(blog.unit, safe='')}/feed.atom",
     )
 
@@ -291,7 +322,7 @@ async def blog_feed(request: web.Request) -> web.Response:
     async with request.app[SESSIONS]() as session:
         blog = await _blog(session, request.match_info["unit"])
         posts = await _blog_posts(session, blog)
-        names = await _names(session, {p.author for p in posts})
+        authors = await _authors(session, {p.author for p in posts})
     page = f"{_base(request)}/public/blogs/{quote(blog.unit, safe='')}"
     feed = _feed(page, blog.name, f"Stories from {blog.name}")
     for post in reversed(posts):
@@ -299,7 +330,7 @@ async def blog_feed(request: web.Request) -> web.Response:
         entry = feed.add_entry()
         entry.id(f"{page}#{quote(post.event_id, safe='')}")
         entry.title(post.title)
-        entry.author({"name": names.get(post.author, post.author)})
+        entry.author({"name": author_of(authors, post.author).name})
         entry.link(href=f"{page}#{quote(post.event_id, safe='')}")
         entry.summary(post.summary)
         entry.content(nh3.clean(post.html), type="html")  # sanitised again: defence in depth
@@ -340,6 +371,31 @@ async def media(request: web.Request) -> web.StreamResponse:
     )
 
 
+async def person_page(request: web.Request) -> web.Response:
+    """A person's public page: what anyone may see of them, signed out, by the rule `!whois`
+    follows, and their posts in public channels. Only for someone with a public field;
+    anyone else (including someone who left or was erased) is the same 404 as nobody."""
+    user_id = request.match_info["user_id"]
+    async with request.app[SESSIONS]() as session:
+        row = await session.get(Profile, user_id)
+        if row is None or not is_public_person(row):
+            raise _not_found()
+        shown = await profile_page(session, SIGNED_OUT, user_id)
+        channels = {c.room_id: c for c in await _public_channels(session)}
+    return pages.render(
+        request,
+        "public_person.html",
+        person=shown,
+        face=public_avatar_path(user_id),
+        posts=[
+            (post, channel_path(request, channels[post.room_id]), pieces(post.body))
+            for post in shown.posts
+            if post.room_id in channels
+        ],
+        message=matrix_to(user_id),
+    )
+
+
 def _feed(page: str, title: str, subtitle: str) -> FeedGenerator:
     feed = FeedGenerator()
     feed.id(page)
@@ -375,3 +431,4 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/public/blogs/{unit}", blog_page)
     app.router.add_get("/public/blogs/{unit}/feed.atom", blog_feed)
     app.router.add_get("/public/media/{server}/{media_id}", media)
+    app.router.add_get("/public/people/{user_id}", person_page)

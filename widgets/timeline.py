@@ -16,10 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from borough import readers
 from borough.db import ChannelRow, Follow, Post, PostTag, Profile
 from borough.hashtags import hashtag, pieces
+from borough.profile_page import profile_path
 from widgets import pages
 from widgets.app import SESSIONS, SETTINGS, JsonError
 from widgets.avatars import avatar_url
-from widgets.profile import profile_path
 from widgets.public import matrix_to
 from widgets.viewer import viewer_id
 

@@ -210,3 +210,16 @@ async def test_the_directory_opens_with_manager_unit_joiners_and_recent_views(
         await expect(section.locator("a.person")).to_have_text(names)
     await check_page(page, "directory-opening")
     await page.close()
+
+
+async def test_a_public_person_page_outside_element(
+    browser: Browser, widget_server: str, homeserver: Homeserver
+) -> None:
+    page = await browser.new_page()
+    await page.goto(f"{widget_server}/public/people/{quote(homeserver.user_id('wstaff'))}")
+    await expect(page.locator("h1")).to_have_text("Winnie Staff")
+    await expect(page.locator("main")).to_contain_text(OPEN)
+    await expect(page.locator("main")).not_to_contain_text(SEALED)
+    assert await page.locator("img.face").evaluate("img => img.naturalWidth") > 0
+    await check_page(page, "profile-public")
+    await page.close()

@@ -150,6 +150,8 @@ def test_whois_honours_visibility(people: dict[str, Person]) -> None:
     people["tstaff"].ask("!profile set location Town Hall, room 4")
     same_org = people["tmgr"].ask("!whois @tstaff")
     assert "Phone: 0207 000 0000" in same_org and "Location: Town Hall, room 4" in same_org
+    # The card links to her profile page on the widget server (the bot's default public URL).
+    assert "http://localhost:8090/widgets/people/@tstaff:" in same_org
     partner = people["tcop"].ask("!whois Tara")
     assert "Tara Staff" in partner and "Bio: Hello" in partner  # bio is for partners
     assert "Phone" not in partner and "Location" not in partner  # staff only

@@ -299,7 +299,8 @@ def test_a_profile_card_is_laid_out_line_by_line_with_names_not_keys() -> None:
         email=None,
         fields=(("bio", "Hello <script>x</script>"),),
     )
-    text = render_card(card, Place("Northbridge Council", ("Communications",)))
+    page = "https://widgets.example/widgets/people/@tara:hs"
+    text = render_card(card, Place("Northbridge Council", ("Communications",)), page)
     html = notice(text)["formatted_body"]
     assert html.startswith("<p><strong>Tara Staff</strong> — Housing officer</p>\n<ul>")
     assert "<li>Organisation: Northbridge Council</li>" in html
@@ -307,6 +308,7 @@ def test_a_profile_card_is_laid_out_line_by_line_with_names_not_keys() -> None:
     assert "northbridge" not in html and "comms" not in html
     assert "<script>" not in html
     assert "\n- Organisation: Northbridge Council\n" in text  # the plain body reads too
+    assert f'<li>Profile page: <a href="{page}" rel="noopener">Tara Staff</a></li>' in html
 
 
 def test_the_welcome_names_places_as_links_and_three_commands() -> None:
