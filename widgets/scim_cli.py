@@ -175,3 +175,38 @@ def token_list(ctx: click.Context, organisation: str | None) -> None:
     for row in rows:
         table.add_row(*row)
     console.print(table)
+
+
+@scim.command("unmapped")
+@org_option
+@click.pass_context
+def unmapped(ctx: click.Context, organisation: str) -> None:
+    """What the organisation's identity provider sent that its mapping does not say: unknown
+    departments and groups, managers not sent yet, admin groups' members, missing names."""
+    from rich.table import Table
+    from sqlalchemy import select
+
+    from borough.db import ScimResource
+
+    async def work(session: AsyncSession) -> list[tuple[str, str, str]]:
+        rows = await session.scalars(
+            select(ScimResource)
+            .where(ScimResource.organisation == organisation, ScimResource.resource_type == "User")
+            .order_by(ScimResource.user_name)
+        )
+        return [
+            (str(row.user_name), row.username or "", note)
+            for row in rows
+            for note in row.notes or []
+        ]
+
+    rows = _in_session(ctx, work)
+    if not rows:
+        console.print(f"Everything {organisation}'s identity provider sent is mapped.")
+        return
+    table = Table(title=f"{len(rows)} things {organisation}'s mapping does not say")
+    for column in ("userName", "person", "what"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)

@@ -156,6 +156,23 @@ async def test_entra_id_provisioning_sequence(server: Any) -> None:
         status=PATCHED,
     )
     assert people(tmp_path)["bob"]["manager"] == "ann"
+    await entra.call(
+        "PATCH",
+        f"/Users/{bob['id']}",
+        {
+            "schemas": [PATCH],
+            "Operations": [
+                {
+                    "op": "Replace",
+                    "path": 'emails[type eq "work"].value',
+                    "value": "robert@health.example.org",
+                },
+                {"op": "Add", "path": "name.givenName", "value": "Robert"},
+            ],
+        },
+        status=PATCHED,
+    )
+    assert people(tmp_path)["bob"]["email"] == "robert@health.example.org"
     assert people(tmp_path)["bob"]["job_title"] == "Senior Nurse"
 
     # A mover: department changes, capitalised op, no path.
@@ -356,6 +373,13 @@ async def test_unknown_departments_and_groups_are_reported_never_guessed(server:
     assert "department 'Emergency Medicin' is not in the mapping's departments" in unmapped
     assert "group 'Theatre' is not in the mapping" in unmapped
     assert {e.actor for e in entries} == {"scim:health"}
+    settings = tmp_path / "borough.yaml"
+    listed = await asyncio.to_thread(
+        borough, "--settings", str(settings), "scim", "unmapped", "--org", "health"
+    )
+    assert listed.exit_code == 0, listed.output
+    assert "Emergency Medicin" in listed.output and "Theatre" in listed.output
+    assert "jo@health.example.org" in listed.output
 
 
 async def test_another_organisations_token_reads_404_and_writes_403(server: Any) -> None:
