@@ -12,11 +12,13 @@ scoped `borough partner apply` runs; with `review` the fragment waits for an adm
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
 import logging
 import os
 import sys
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -168,8 +170,19 @@ class ScimSync:
         self.locks: dict[str, asyncio.Lock] = {}
         self.mappings: dict[str, tuple[float, ScimMapping]] = {}
 
-    def lock(self, organisation: str) -> asyncio.Lock:
-        return self.locks.setdefault(organisation, asyncio.Lock())
+    @asynccontextmanager
+    async def lock(self, organisation: str) -> AsyncIterator[None]:
+        """One write of the organisation at a time: in this process (an asyncio lock), and
+        across widget server replicas on this machine (an flock beside the chart), since
+        each write reads and rewrites the organisation's fragment."""
+        async with self.locks.setdefault(organisation, asyncio.Lock()):
+            path = self.settings.scim.chart.parent / f".scim-{organisation}.lock"
+            handle = await asyncio.to_thread(path.open, "a")
+            try:
+                await asyncio.to_thread(fcntl.flock, handle, fcntl.LOCK_EX)
+                yield
+            finally:
+                handle.close()  # closing releases the flock
 
     def config(self, organisation: str) -> ScimOrganisation:
         config = self.settings.scim.organisations.get(organisation)
