@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint bench clean vendor
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,18 @@ $(NODE_DEPS): tests/browser/package.json tests/browser/package-lock.json
 	@scripts/ensure-test-tools.sh
 	npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
 
-test: install $(NODE_DEPS)
+# Element's Compound design tokens, as locked: the test that the committed copy in
+# widgets/static/vendor/compound/ is theirs compares it with this install.
+FRONTEND_DEPS := widgets/frontend/node_modules/.package-lock.json
+$(FRONTEND_DEPS): widgets/frontend/package.json widgets/frontend/package-lock.json
+	@scripts/ensure-test-tools.sh
+	npm ci --prefix widgets/frontend --ignore-scripts --no-audit --no-fund --loglevel=error
+
+# Re-copy the tokens after changing their version in widgets/frontend/package.json; commit.
+vendor: install
+	$(PY) scripts/vendor_compound.py
+
+test: install $(NODE_DEPS) $(FRONTEND_DEPS)
 	@scripts/ensure-test-tools.sh
 	$(PY) -m pytest $(PYTEST_ARGS)
 

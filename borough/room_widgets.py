@@ -5,6 +5,9 @@ The bot's `!widget` and `apply` both write these, so both use this one definitio
 is `im.vector.modular.widgets` state (state key = widget id) of type `m.custom`; Element
 fills the `$matrix_*` variables and adds `widgetId` and `parentUrl` to the URL. The widget
 page never trusts those variables: it identifies the viewer by OpenID (widgets/viewer.py).
+The URL also asks for Element's theme and language (MSC2873's `client_theme` and
+`client_language`), so the page opens looking like the Element around it (widgets/pages.py);
+apply rewrites a widget an earlier Borough wrote without them, as it does any changed state.
 
 Where a widget goes is `io.element.widgets.layout` (Element Web's WidgetLayoutStore.ts): the
 `top` container is the pinned row above the timeline, at most MAX_PINNED wide, sharing the
@@ -58,8 +61,12 @@ class RoomWidget:
 
     def url(self, public_url: str) -> str:
         base = public_url.rstrip("/")
-        # Only `$matrix_*` variables are filled by Element; the page ignores them for trust.
-        common = "room=$matrix_room_id&user=$matrix_user_id"
+        # Element fills these (matrix-widget-api's url-template.ts); the page trusts none of
+        # them for who is looking, only for how to look.
+        common = (
+            "room=$matrix_room_id&user=$matrix_user_id"
+            "&theme=$org.matrix.msc2873.client_theme&lang=$org.matrix.msc2873.client_language"
+        )
         if self.kind == "people":
             return f"{base}/widgets/people?{common}"
         channel = f"channel={quote(self.channel, safe='')}&" if self.channel else ""

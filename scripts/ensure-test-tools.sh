@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # What `make test` needs besides Python: Debian's chromium for the browser tests (pip's
-# Playwright cannot download a browser here) and npm for their widget host. Installs what is
+# Playwright cannot download a browser here) and npm for their widget host and for the check
+# that the vendored Compound tokens are the locked ones. Installs what is
 # missing when this user may (root, or password-less sudo); otherwise stops with one line.
 set -euo pipefail
 missing=()

@@ -14,6 +14,7 @@ photographed at both into test-artifacts/.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,6 +32,7 @@ from tests.browser.harness import (
     MAXIMISED,
     TILE,
     assert_fits,
+    background_luminance,
     check_page,
     open_widget,
     widget_frame,
@@ -70,6 +72,28 @@ async def save_widget(page: Page, name: str) -> None:
     """The widget as Element would frame it, into test-artifacts/NAME.png."""
     ARTIFACTS.mkdir(exist_ok=True)
     await page.locator("iframe").screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+
+def channel(key: str, name: str, is_sealed: bool = False) -> ChannelRow:
+    """A channel row `!KEY:w` (alias `#KEY:w`), as the indexer would store it."""
+    return ChannelRow(
+        room_id=f"!{key}:w",
+        key=key,
+        alias=f"#{key}:w",
+        name=name,
+        is_sealed=is_sealed,
+        posters=[],
+        max_length=500,
+        is_public=False,
+    )
+
+
+async def store(settings: Path, rows: list[Any]) -> None:
+    """Rows straight into the app database the widget server reads."""
+    engine = create_engine(load_settings(settings).database.url)
+    async with session_factory(engine).begin() as session:
+        session.add_all(rows)
+    await engine.dispose()
 
 
 async def host_events(page: Page) -> list[str]:
@@ -188,62 +212,42 @@ async def test_maximised_the_directory_shows_results_beside_the_unit(
 async def test_timeline_widget_shows_readable_posts_and_filters_by_tag(
     browser: Browser, host_server: str, widget_server: str, homeserver: Homeserver, applied: Path
 ) -> None:
-    engine = create_engine(load_settings(applied).database.url)
     now = datetime.now(UTC)
-    async with session_factory(engine).begin() as session:
-        session.add_all(
-            [
-                ChannelRow(
-                    room_id="!hq:w",
-                    key="hq",
-                    alias="#hq:w",
-                    name="Housing HQ",
-                    is_sealed=False,
-                    posters=[],
-                    max_length=500,
-                    is_public=False,
-                ),
-                ChannelRow(
-                    room_id="!top:w",
-                    key="top",
-                    alias="#top:w",
-                    name="Top secret",
-                    is_sealed=True,
-                    posters=[],
-                    max_length=500,
-                    is_public=False,
-                ),
-                ChannelMember(room_id="!hq:w", user_id=homeserver.user_id("wmgr")),
-                Post(
-                    event_id="$a",
-                    room_id="!hq:w",
-                    author=homeserver.user_id("wboss"),
-                    body="Void inspections start Monday #voids",
-                    sent_at=now,
-                    links=[],
-                    reply_count=4,
-                    reaction_count=7,
-                ),
-                PostTag(event_id="$a", tag="voids", sent_at=now, room_id="!hq:w"),
-                Post(
-                    event_id="$b",
-                    room_id="!hq:w",
-                    author=homeserver.user_id("wboss"),
-                    body="Team lunch on Friday",
-                    sent_at=now - timedelta(hours=1),
-                    links=[],
-                ),
-                Post(
-                    event_id="$c",
-                    room_id="!top:w",
-                    author=homeserver.user_id("wboss"),
-                    body="Sealed restructure plans #voids",
-                    sent_at=now,
-                    links=[],
-                ),
-            ]
-        )
-    await engine.dispose()
+    await store(
+        applied,
+        [
+            channel("hq", "Housing HQ"),
+            channel("top", "Top secret", is_sealed=True),
+            ChannelMember(room_id="!hq:w", user_id=homeserver.user_id("wmgr")),
+            Post(
+                event_id="$a",
+                room_id="!hq:w",
+                author=homeserver.user_id("wboss"),
+                body="Void inspections start Monday #voids",
+                sent_at=now,
+                links=[],
+                reply_count=4,
+                reaction_count=7,
+            ),
+            PostTag(event_id="$a", tag="voids", sent_at=now, room_id="!hq:w"),
+            Post(
+                event_id="$b",
+                room_id="!hq:w",
+                author=homeserver.user_id("wboss"),
+                body="Team lunch on Friday",
+                sent_at=now - timedelta(hours=1),
+                links=[],
+            ),
+            Post(
+                event_id="$c",
+                room_id="!top:w",
+                author=homeserver.user_id("wboss"),
+                body="Sealed restructure plans #voids",
+                sent_at=now,
+                links=[],
+            ),
+        ],
+    )
 
     hq = f"/widgets/timeline?channel={quote('#hq:w', safe='')}&"
     page = await open_widget(browser, host_server, widget_server, homeserver, "wmgr", path=hq)
@@ -295,3 +299,62 @@ async def test_the_directory_results_and_the_public_index_in_both_themes_and_on_
     await public.goto(f"{widget_server}/public/")
     await check_page(public, "public-index")
     await public.close()
+
+
+async def test_a_widget_follows_elements_theme_and_language_as_they_change(
+    browser: Browser, host_server: str, widget_server: str, homeserver: Homeserver, applied: Path
+) -> None:
+    """Opened from a URL with Element's dark theme and German, the page is dark and German
+    whatever the system says; Element's theme_change and language_change then switch it in
+    place. A theme Borough cannot place (a custom one) leaves it to the system."""
+    sent = datetime(2026, 3, 5, 14, 30, tzinfo=UTC)
+    await store(
+        applied,
+        [
+            channel("lang", "Languages"),
+            ChannelMember(room_id="!lang:w", user_id=homeserver.user_id("wmgr")),
+            Post(
+                event_id="$lang",
+                room_id="!lang:w",
+                author=homeserver.user_id("wboss"),
+                body="Bin collections move to Thursday",
+                sent_at=sent,
+                links=[],
+                reply_count=1234,
+            ),
+        ],
+    )
+
+    path = f"/widgets/timeline?channel={quote('#lang:w', safe='')}&"
+    page = await open_widget(
+        browser,
+        host_server,
+        widget_server,
+        homeserver,
+        "wmgr",
+        path=path,
+        theme="dark",
+        language="de",
+    )
+    await page.emulate_media(color_scheme="light")  # Element's choice wins over the system's
+    widget = widget_frame(page)
+    root = page.frame_locator("iframe").locator("html")
+    time = page.frame_locator("iframe").locator("#posts time")
+    await expect(root).to_have_attribute("class", "cpd-theme-dark")
+    await expect(root).to_have_attribute("lang", "de")
+    await expect(time).to_contain_text("05.03.2026")
+    await expect(page.frame_locator("iframe").locator("#posts")).to_contain_text("1.234 replies")
+    assert await background_luminance(widget) < 0.1
+
+    await page.evaluate("lang => window.setWidgetLanguage(lang)", "fr")
+    await expect(root).to_have_attribute("lang", "fr")
+    await expect(time).to_contain_text("5 mars 2026")
+    await page.evaluate("name => window.setWidgetTheme(name)", "light-high-contrast")
+    await expect(root).to_have_attribute("class", "cpd-theme-light-hc")
+    assert await background_luminance(widget) > 0.9
+
+    await page.emulate_media(color_scheme="dark")
+    await page.evaluate("name => window.setWidgetTheme(name)", "custom-Council Blue")
+    await expect(root).not_to_have_class(re.compile("cpd-theme-"))
+    assert await background_luminance(widget) < 0.1  # the system's dark
+    await page.close()

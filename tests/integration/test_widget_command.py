@@ -13,6 +13,9 @@ from tests.conftest import Homeserver
 from tests.integration.running_bot import ThreadedBot
 from tests.integration.test_meet import MEETING_OPTIONS, PUBLIC_URL, Team
 
+#: Element's theme and language, which every Borough widget URL asks for.
+ELEMENT = "&theme=$org.matrix.msc2873.client_theme&lang=$org.matrix.msc2873.client_language"
+
 pytestmark = pytest.mark.integration
 
 
@@ -55,7 +58,7 @@ def test_widget_people_writes_elements_format_and_puts_it_in_the_side_panel(team
     content = team.state(WIDGETS, "borough_people")
     assert content == {
         "type": "m.custom",
-        "url": f"{PUBLIC_URL}/widgets/people?room=$matrix_room_id&user=$matrix_user_id",
+        "url": f"{PUBLIC_URL}/widgets/people?room=$matrix_room_id&user=$matrix_user_id{ELEMENT}",
         "name": "People directory",
         "id": "borough_people",
         "creatorUserId": team.bot_id,
@@ -79,7 +82,8 @@ def test_widget_timeline_of_follows_goes_beside_it_in_the_side_panel(team: Team)
     assert "Added **Timeline**" in answer
     content = team.state(WIDGETS, "borough_timeline")
     assert (
-        content["url"] == f"{PUBLIC_URL}/widgets/timeline?room=$matrix_room_id&user=$matrix_user_id"
+        content["url"]
+        == f"{PUBLIC_URL}/widgets/timeline?room=$matrix_room_id&user=$matrix_user_id{ELEMENT}"
     )
     widgets = team.state(WIDGET_LAYOUT)["widgets"]
     assert widgets["borough_timeline"] == widgets["borough_people"] == {"container": "right"}

@@ -556,6 +556,7 @@ def test_apply_adds_the_templates_widgets_and_a_second_apply_changes_nothing(
     assert people["type"] == "m.custom"
     assert people["url"] == (
         "http://localhost:8090/widgets/people?room=$matrix_room_id&user=$matrix_user_id"
+        "&theme=$org.matrix.msc2873.client_theme&lang=$org.matrix.msc2873.client_language"
     )
     assert people["creatorUserId"] == homeserver.service_user
     timeline_id = "borough_timeline_" + f"wteam_news_{homeserver.server_name}".replace(".", "_")
@@ -593,6 +594,26 @@ def test_apply_restores_a_removed_widget_and_respects_a_moved_one(
     placed = homeserver.state(room_id, "io.element.widgets.layout")["widgets"]
     assert placed["borough_people"] == pinned
     assert placed[timeline_id] == {"container": "right"}
+    again = borough("apply", str(ORG_FILE), settings=applied)
+    assert "No changes." in again.output, again.output
+
+
+def test_apply_gives_a_widget_an_earlier_borough_wrote_elements_theme_and_language(
+    homeserver: Homeserver, applied: Path
+) -> None:
+    room_id = homeserver.room_id("wteam-hub")
+    path = f"/_matrix/client/v3/rooms/{quote(room_id)}/state/im.vector.modular.widgets/"
+    current = homeserver.state(room_id, "im.vector.modular.widgets", "borough_people")
+    before = "http://localhost:8090/widgets/people?room=$matrix_room_id&user=$matrix_user_id"
+    homeserver.admin("PUT", f"{path}borough_people", {**current, "url": before})
+
+    result = borough("apply", str(ORG_FILE), settings=applied)
+    assert result.exit_code == 0, result.output
+    after = homeserver.state(room_id, "im.vector.modular.widgets", "borough_people")
+    assert after == current, result.output
+    assert after["url"].endswith(
+        "&theme=$org.matrix.msc2873.client_theme&lang=$org.matrix.msc2873.client_language"
+    )
     again = borough("apply", str(ORG_FILE), settings=applied)
     assert "No changes." in again.output, again.output
 

@@ -23,6 +23,7 @@ def test_timeline_widget_names_its_channel_in_id_and_url() -> None:
     assert widget.url("https://w.example/") == (
         "https://w.example/widgets/timeline?channel=%23news%3Acouncil.example"
         "&room=$matrix_room_id&user=$matrix_user_id"
+        "&theme=$org.matrix.msc2873.client_theme&lang=$org.matrix.msc2873.client_language"
     )
     content = widget.content("https://w.example", "@bot:council.example")
     assert content["name"] == content["data"]["title"] == "Timeline #news"

@@ -3,7 +3,7 @@
 "use strict";
 
 (() => {
-  const { connect, el, personLink, showStatus } = BoroughWidget;
+  const { connect, el, formatNumber, personLink, showStatus } = BoroughWidget;
   const results = document.getElementById("results");
   const detail = document.getElementById("detail");
   let api;
@@ -42,7 +42,7 @@
     results.replaceChildren(el("div", { class: "opening" }, parts));
   }
 
-  const headcount = (n) => `${n} ${n === 1 ? "person" : "people"}`;
+  const headcount = (n) => `${formatNumber(n)} ${n === 1 ? "person" : "people"}`;
 
   // A unit found by key or name: its name opens its page; the key is how `unit:` names it.
   const unitItem = (unit) =>
@@ -52,10 +52,10 @@
     showStatus("Searching…");
     const found = await api(`api/people?q=${encodeURIComponent(query)}`);
     const units = found.units.length ? [
-      el("h2", {}, `${found.units.length} ${found.units.length === 1 ? "unit matches" : "units match"}`),
+      el("h2", {}, `${formatNumber(found.units.length)} ${found.units.length === 1 ? "unit matches" : "units match"}`),
       el("ul", { class: "list" }, found.units.map(unitItem))] : [];
     results.replaceChildren(...units,
-      el("h2", {}, `${found.total} ${found.total === 1 ? "person matches" : "people match"}`),
+      el("h2", {}, `${formatNumber(found.total)} ${found.total === 1 ? "person matches" : "people match"}`),
       people(found.people));
     detail.replaceChildren();
     showStatus("");
@@ -64,7 +64,7 @@
   async function showUnit(key) {
     const unit = await api(`api/units/${encodeURIComponent(key)}`);
     detail.replaceChildren(el("article", { class: "card", "aria-label": unit.name },
-      el("h2", { tabindex: "-1", id: "unit-heading" }, `${unit.name} (${unit.members.length})`),
+      el("h2", { tabindex: "-1", id: "unit-heading" }, `${unit.name} (${formatNumber(unit.members.length)})`),
       people(unit.members),
       unit.teams.length ? el("h2", {}, "Teams within") : null,
       unit.teams.length ? el("ul", { class: "list" }, unit.teams.map((team) =>

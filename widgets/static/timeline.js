@@ -2,7 +2,7 @@
 "use strict";
 
 (() => {
-  const { connect, el, face, showStatus, widgetLink } = BoroughWidget;
+  const { connect, el, face, formatDateTime, formatNumber, showStatus, widgetLink } = BoroughWidget;
   const posts = document.getElementById("posts");
   const source = document.getElementById("source");
   const tagInput = document.getElementById("tag");
@@ -18,20 +18,19 @@
     : el("strong", {}, post.author);
 
   function postItem(post) {
-    const when = new Date(post.sent_at);
     // Each hashtag is a filter button where it stands in the text; a tag the index holds
     // that the text no longer shows (an edited post) is listed after it, never twice.
     const inText = new Set(post.pieces.map((piece) => piece.tag).filter(Boolean));
     const others = post.tags.filter((tag) => !inText.has(tag));
     return el("article", { class: "post" },
       el("p", { class: "meta" }, author(post), ` in ${post.channel} · `,
-        el("time", { datetime: post.sent_at },
-          when.toLocaleString([], { dateStyle: "medium", timeStyle: "short" }))),
+        el("time", { datetime: post.sent_at }, formatDateTime(post.sent_at))),
       el("p", {}, post.pieces.map((piece) =>
         piece.tag ? tagButton(piece.tag, piece.text) : piece.text)),
       others.length ? el("p", { class: "tags" }, others.map((tag) => tagButton(tag, `#${tag}`)))
         : null,
-      el("p", { class: "meta" }, `${post.reply_count} replies · ${post.reaction_count} reactions · `,
+      el("p", { class: "meta" },
+        `${formatNumber(post.reply_count)} replies · ${formatNumber(post.reaction_count)} reactions · `,
         el("a", { href: post.link, target: "_blank", rel: "noopener" }, "Open in Element")));
   }
 

@@ -9,6 +9,10 @@
  *   request  {api, widgetId, requestId, action, data}
  *   response the same object with `response` added.
  * Element adds `widgetId` and `parentUrl` to the widget URL's query string.
+ *
+ * The server draws the page in the theme and language the widget URL names (widgets/pages.py);
+ * when the person changes either in Element while the widget is open, Element sends
+ * `theme_change` {name} and `language_change` {lang}, and the page follows here.
  */
 "use strict";
 
@@ -92,8 +96,14 @@ const BoroughWidget = (() => {
           }
           return {};
         }
+        case "theme_change":
+          applyTheme(request.data && request.data.name);
+          return {};
+        case "language_change":
+          applyLanguage(request.data && request.data.lang);
+          return {};
         default:
-          // theme_change, visibility, language_change...: acknowledged, nothing to do.
+          // visibility, screenshot...: acknowledged, nothing to do.
           return {};
       }
     }
@@ -134,6 +144,48 @@ const BoroughWidget = (() => {
       reject(new Error("You declined to confirm your identity, so Borough cannot show this."));
     }
   }
+
+  /* Element's theme names -> Compound's theme classes (as widgets/pages.py THEMES); any other
+     name (a custom theme) follows the system's setting. */
+  const THEMES = {
+    light: "light", dark: "dark", "light-high-contrast": "light-hc", "dark-high-contrast": "dark-hc",
+  };
+
+  function applyTheme(name) {
+    const root = document.documentElement;
+    for (const cls of [...root.classList]) if (cls.startsWith("cpd-theme-")) root.classList.remove(cls);
+    if (Object.hasOwn(THEMES, name)) root.classList.add(`cpd-theme-${THEMES[name]}`);
+    rememberInUrl("theme", name);
+  }
+
+  /* The page's own URL keeps Element's current choice, so a reload and the links
+     widgetLink builds open in it too. */
+  function rememberInUrl(name, value) {
+    const url = new URL(window.location.href);
+    url.searchParams.set(name, value);
+    window.history.replaceState(window.history.state, "", url);
+  }
+
+  /* The page's language, if the browser knows it (else the page keeps its own). */
+  function applyLanguage(lang) {
+    const tag = String(lang || "").replace(/_/g, "-");
+    try {
+      if (!tag || Intl.DateTimeFormat.supportedLocalesOf([tag]).length === 0) return;
+    } catch (error) {
+      return; // not a language tag
+    }
+    document.documentElement.lang = tag;
+    rememberInUrl("lang", tag);
+    for (const time of document.querySelectorAll("time[datetime]")) {
+      time.textContent = formatDateTime(time.getAttribute("datetime"));
+    }
+  }
+
+  /* Dates and numbers in the page's language (<html lang>, Element's language in a widget). */
+  const locale = () => document.documentElement.lang || undefined;
+  const formatDateTime = (iso) =>
+    new Date(iso).toLocaleString(locale(), { dateStyle: "medium", timeStyle: "short" });
+  const formatNumber = (n) => new Intl.NumberFormat(locale()).format(n);
 
   const SESSION_STORE = "borough.session";
   /* Query parameters that belong to one page, not to the widget: dropped from its links. */
@@ -240,5 +292,8 @@ const BoroughWidget = (() => {
     status.classList.toggle("error", isError);
   }
 
-  return { WidgetClient, connect, el, face, personLink, showStatus, widgetLink };
+  return {
+    WidgetClient, connect, el, face, personLink, showStatus, widgetLink,
+    formatDateTime, formatNumber, applyTheme,
+  };
 })();
