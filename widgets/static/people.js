@@ -21,6 +21,8 @@
   const people = (list) => el("ul", { class: "list" }, list.map(personItem));
 
   /* Before any search: where the viewer sits, who is new, and whom they looked up lately. */
+  let searched = false;
+
   async function showOpening() {
     const start = await api("/widgets/api/directory/opening");
     const parts = [];
@@ -39,7 +41,8 @@
     if (!parts.length) {
       parts.push(el("p", { class: "meta" }, "Search for someone by name, job, unit or skill."));
     }
-    results.replaceChildren(el("div", { class: "opening" }, parts));
+    // A search typed while this loaded has the results area now: it stays.
+    if (!searched) results.replaceChildren(el("div", { class: "opening" }, parts));
   }
 
   const headcount = (n) => `${formatNumber(n)} ${n === 1 ? "person" : "people"}`;
@@ -49,6 +52,7 @@
     el("li", {}, unitButton(unit), el("div", { class: "meta" }, `${unit.key} · ${headcount(unit.people)}`));
 
   async function search(query) {
+    searched = true;
     showStatus("Searching…");
     const found = await api(`api/people?q=${encodeURIComponent(query)}`);
     const units = found.units.length ? [
