@@ -207,13 +207,34 @@ class ScimSync:
         """Map the touched users and import them into the fragment (not written yet)."""
         organisation, touched = storage.organisation, storage.touched
         mapping = self.mapping(organisation)
-        rows_of_org = (
+        of_org = ScimResource.organisation == organisation
+        # Only what the write needs: its users, the groups, and the managers they name.
+        users = {
+            r.id: r
+            for r in await session.scalars(
+                select(ScimResource).where(of_org, ScimResource.id.in_(touched.users))
+            )
+            if r.resource_type == "User"
+        }
+        groups = (
             await session.scalars(
-                select(ScimResource).where(ScimResource.organisation == organisation)
+                select(ScimResource).where(of_org, ScimResource.resource_type == "Group")
             )
         ).all()
-        users = {r.id: r for r in rows_of_org if r.resource_type == "User"}
-        groups = [r for r in rows_of_org if r.resource_type == "Group"]
+        resources = {user_id: storage.resource_of(row) for user_id, row in users.items()}
+        named = {
+            str(ref)
+            for resource in resources.values()
+            if (ref := _read(resource, f"{ENTERPRISE}:manager.value"))
+        }
+        managers = {
+            user_id: username
+            for user_id, username in await session.execute(
+                select(ScimResource.id, ScimResource.username).where(
+                    of_org, ScimResource.resource_type == "User", ScimResource.id.in_(named)
+                )
+            )
+        }
         result = FragmentSync()
         rows: list[HrRow] = []
         departing = set(touched.departing)
@@ -221,7 +242,7 @@ class ScimSync:
             row = users.get(user_id)
             if row is None:
                 continue
-            resource = storage.resource_of(row)
+            resource = resources[user_id]
             mapped = person_values(
                 mapping,
                 partial(_read, resource),
@@ -230,7 +251,7 @@ class ScimSync:
                     for g in groups
                     if any(m.get("value") == user_id for m in g.body.get("members") or [])
                 ],
-                lambda ref: users[ref].username if ref in users else None,
+                managers.get,
             )
             username = mapped.values.get("username")
             if row.username and row.username != username:
@@ -251,12 +272,19 @@ class ScimSync:
                     departing.add(username)
                 continue
             if username:
-                for other in users.values():
-                    if other.id != user_id and other.username == username:
-                        raise UniquenessException(
-                            detail=f"userName '{row.user_name}' gives the username "
-                            f"'{username}', which user {other.id} already has"
-                        )
+                other = await session.scalar(
+                    select(ScimResource.id).where(
+                        of_org,
+                        ScimResource.resource_type == "User",
+                        ScimResource.username == username,
+                        ScimResource.id != user_id,
+                    )
+                )
+                if other is not None:
+                    raise UniquenessException(
+                        detail=f"userName '{row.user_name}' gives the username "
+                        f"'{username}', which user {other} already has"
+                    )
             row.username = username
             rows.append(HrRow(number, mapped.values))
         departing -= {r.values.get("username") for r in rows}
