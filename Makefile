@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install run test lint bench clean vendor
+.PHONY: install run test lint bench clean vendor docs-images
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,12 @@ $(FRONTEND_DEPS): widgets/frontend/package.json widgets/frontend/package-lock.js
 # Re-copy the tokens after changing their version in widgets/frontend/package.json; commit.
 vendor: install
 	$(PY) scripts/vendor_compound.py
+
+# docs/images/ from the browser tests' screenshots (scripts/docs_screenshots.py says which).
+docs-images: install $(NODE_DEPS)
+	@scripts/ensure-test-tools.sh
+	$(PY) -m pytest tests/browser -q
+	$(PY) scripts/docs_screenshots.py
 
 test: install $(NODE_DEPS) $(FRONTEND_DEPS)
 	@scripts/ensure-test-tools.sh

@@ -22,7 +22,6 @@ _GROUP_ORDER = [
     "retired",
     "units",
     "organisations",
-    "partnerships",
     "profiles",
 ]
 

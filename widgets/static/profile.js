@@ -2,7 +2,9 @@
 "use strict";
 
 (() => {
-  const { connect, el, face, personLink, showStatus, widgetLink } = BoroughWidget;
+  const {
+    connect, el, face, formatDateTime, formatNumber, personLink, showStatus, widgetLink,
+  } = BoroughWidget;
   const config = JSON.parse(document.getElementById("profile-config").textContent);
   const root = document.getElementById("profile");
 
@@ -58,12 +60,12 @@
   }
 
   function postItem(post) {
-    const when = new Date(post.sent_at);
     return el("li", { class: "post" },
       el("p", { class: "meta" }, `In ${post.channel} · `, el("time", { datetime: post.sent_at },
-        when.toLocaleString([], { dateStyle: "medium", timeStyle: "short" }))),
+        formatDateTime(post.sent_at))),
       el("p", { class: "body" }, post.pieces.map((piece) => piece.text)),
-      el("p", { class: "meta" }, `${post.reply_count} replies · ${post.reaction_count} reactions · `,
+      el("p", { class: "meta" },
+        `${formatNumber(post.reply_count)} replies · ${formatNumber(post.reaction_count)} reactions · `,
         el("a", { href: post.link, target: "_blank", rel: "noopener" }, "Open in Element")));
   }
 
