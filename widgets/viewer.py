@@ -23,9 +23,11 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
+from yarl import URL
 
 from borough.matrix import HomeserverUnreachable
 from borough.openid import OpenIdRejected, resolve_openid
+from widgets import pages
 from widgets.app import SETTINGS, JsonError
 from widgets.bodies import read_json_body
 
@@ -127,8 +129,46 @@ def viewer_id(request: web.Request) -> str:
         raise JsonError(401, str(exc), "M_UNKNOWN_TOKEN") from None
 
 
+def next_page(target: str) -> str:
+    """Where the sign-in page goes once signed in: one of Borough's widget pages on this
+    server, else the directory. Never another site (`//evil.example`, `/\\evil`)."""
+    if (
+        len(target) > 2000
+        or not target.startswith("/widgets/")
+        or target.startswith("/widgets/api/")
+        or any(bad in target for bad in ("//", "\\", "\x00"))
+    ):
+        return "/widgets/people"
+    return target
+
+
+async def signin_page(request: web.Request) -> web.Response:
+    """For a widget page opened outside Element (a link in a `!whois` card): the person signs
+    in at their homeserver, as on the meeting page, and the OpenID token opens the same
+    session a widget gets. Credentials never reach Borough."""
+    homeserver = request.app[SETTINGS].homeserver
+    target = next_page(request.query.get("next", ""))
+    response = pages.render(
+        request,
+        "signin.html",
+        server_name=homeserver.server_name,
+        config={
+            "homeserver": homeserver.url,
+            "server_name": homeserver.server_name,
+            "next": target,
+        },
+    )
+    # The page fetches from the homeserver, and a sign-in page is never framed by another site.
+    response.headers["Content-Security-Policy"] = pages.content_security_policy(
+        connect_src=f"'self' {URL(homeserver.url).origin()}", frame_ancestors="'none'"
+    )
+    return response
+
+
 def setup(app: web.Application) -> None:
     app[SESSION_KEY] = session_key(app[SETTINGS].access_token)
+    pages.setup(app)
+    app.router.add_get("/widgets/signin", signin_page)
 
     async def http(app: web.Application) -> AsyncIterator[None]:
         timeout = aiohttp.ClientTimeout(total=10, connect=5)

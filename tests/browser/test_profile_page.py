@@ -6,6 +6,7 @@ checked by axe-core (`check_page`)."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -222,4 +223,36 @@ async def test_a_public_person_page_outside_element(
     await expect(page.locator("main")).not_to_contain_text(SEALED)
     assert await page.locator("img.face").evaluate("img => img.naturalWidth") > 0
     await check_page(page, "profile-public")
+    await page.close()
+
+
+async def test_a_whois_link_opened_outside_element_signs_in_at_the_homeserver_first(
+    browser: Browser, widget_server: str, homeserver: Homeserver
+) -> None:
+    """A `!whois` card's link opens in a browser, not in Element: Borough's sign-in page
+    (the homeserver's password sign-in here) and then the page, as that person sees it."""
+    password = f"pw-{secrets.token_urlsafe(12)}"
+    wes = homeserver.user_id("wcop")
+    homeserver.admin("PUT", f"/_synapse/admin/v2/users/{quote(wes)}", {"password": password})
+    page = await browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    profile = f"/widgets/people/{quote(homeserver.user_id('wstaff'))}"
+    await page.goto(widget_server + profile)
+    await page.wait_for_url(f"{widget_server}/widgets/signin?next=*")
+    await expect(page.get_by_label("Username")).to_be_visible()
+    await check_page(page, "signin")
+    await page.get_by_label("Username").fill("wcop")
+    await page.get_by_label("Password").fill(password)
+    await page.get_by_role("button", name="Sign in", exact=True).click()
+    await page.wait_for_url(widget_server + profile)
+    shown = page.locator("#profile")
+    await expect(shown.locator("h1")).to_contain_text("Winnie Staff")
+    await expect(shown).to_contain_text("she/her")  # Wes is a partner: he sees partner fields
+    await expect(shown).not_to_contain_text("0207 111 2222")
+    assert await page.locator("body").get_attribute("data-viewer") == wes
+    assert errors == []
+    # The homeserver session it signed in with is gone again: no device left behind.
+    devices = homeserver.admin("GET", f"/_synapse/admin/v2/users/{quote(wes)}/devices")
+    assert [d for d in devices["devices"] if d.get("display_name") == "Borough sign-in page"] == []
     await page.close()

@@ -34,6 +34,7 @@ from widgets.avatars import (
     signed_path,
 )
 from widgets.media import Image, mxc_parts
+from widgets.viewer import next_page
 
 KEY = b"k" * 32
 NOW = 1_800_000_000.0  # on the hour
@@ -246,3 +247,22 @@ async def test_new_joiners_are_this_weeks_in_the_organisations_the_viewer_sees(
     assert [p.user_id for p in staff] == ["@res:hs", "@new:hs", "@cop:hs"]
     assert [p.user_id for p in resident] == ["@res:hs"]
     assert outsider == ()
+
+
+@pytest.mark.parametrize(
+    ("given", "goes_to"),
+    [
+        ("/widgets/people/@ana:hs?widgetId=x", "/widgets/people/@ana:hs?widgetId=x"),
+        ("/widgets/units/housing", "/widgets/units/housing"),
+        ("", "/widgets/people"),
+        ("https://evil.example/", "/widgets/people"),
+        ("//evil.example/widgets/", "/widgets/people"),
+        ("/widgets//evil.example", "/widgets/people"),
+        ("/widgets/\\evil.example", "/widgets/people"),
+        ("/widgets/api/profiles/@ana:hs", "/widgets/people"),
+        ("/public/", "/widgets/people"),
+        ("/widgets/" + "x" * 3000, "/widgets/people"),
+    ],
+)
+def test_the_sign_in_page_goes_back_only_to_a_widget_page(given: str, goes_to: str) -> None:
+    assert next_page(given) == goes_to

@@ -214,9 +214,9 @@ const BoroughWidget = (() => {
     }
   }
 
-  async function openSession(client) {
-    await client.start();
-    const credentials = await client.requestOpenId();
+  /* A Borough session for OpenID credentials ({access_token, matrix_server_name}), kept for
+     the widget's other pages. */
+  async function openSessionWith(credentials) {
     const answer = await fetch("/widgets/api/session", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
@@ -228,6 +228,19 @@ const BoroughWidget = (() => {
     return session;
   }
 
+  async function openSession(client) {
+    await client.start();
+    return openSessionWith(await client.requestOpenId());
+  }
+
+  /* Opened outside Element (a link from `!whois`, say): Borough's sign-in page, which
+     comes back here signed in. */
+  function signInElsewhere() {
+    const here = window.location.pathname + window.location.search;
+    window.location.assign(`/widgets/signin?next=${encodeURIComponent(here)}`);
+    return new Promise(() => {});  // the page is going away
+  }
+
   /* Handshake, OpenID, then a Borough session: returns a fetch that sends the session.
      A page opened from a link inside the widget reuses the session its first page opened,
      so following a name does not ask the person to confirm who they are again. */
@@ -235,6 +248,7 @@ const BoroughWidget = (() => {
     const client = new WidgetClient(capabilities);
     let session = storedSession();
     if (session && client.isEmbedded) client.listen();
+    if (!session && !client.isEmbedded && capabilities.length === 0) await signInElsewhere();
     if (!session) session = await openSession(client);
     const api = async (path) => {
       const response = await fetch(path, {
@@ -293,7 +307,7 @@ const BoroughWidget = (() => {
   }
 
   return {
-    WidgetClient, connect, el, face, personLink, showStatus, widgetLink,
+    WidgetClient, connect, el, face, openSessionWith, personLink, showStatus, widgetLink,
     formatDateTime, formatNumber, applyTheme,
   };
 })();
