@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from borough import events
-from borough.db import LiveSnapshot, OrganisationRow, Profile, UnitRow
+from borough.db import LiveSnapshot, OrganisationRow, PartnershipRow, Profile, UnitRow
 from borough.matrix import MatrixClient, MatrixError, q
 
 logger = logging.getLogger(__name__)
@@ -94,6 +94,7 @@ class LiveNetwork:
     profiles: dict[str, Profile] = field(default_factory=dict)
     units: dict[str, UnitRow] = field(default_factory=dict)
     organisations: dict[str, OrganisationRow] = field(default_factory=dict)
+    partnerships: dict[str, PartnershipRow] = field(default_factory=dict)
 
     def room_id(self, key: str) -> str | None:
         room = self.rooms.get(key)
@@ -153,6 +154,9 @@ async def read_live(
             live.units = {row.key: row for row in (await session.scalars(select(UnitRow))).all()}
             live.organisations = {
                 row.key: row for row in (await session.scalars(select(OrganisationRow))).all()
+            }
+            live.partnerships = {
+                row.key: row for row in (await session.scalars(select(PartnershipRow))).all()
             }
         async with sessions() as session:
             await _save_snapshot(session, _reader(client), rooms, since)

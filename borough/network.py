@@ -220,6 +220,19 @@ class DesiredRoom:
         return {"key": self.key, "kind": self.kind, **self.meta}
 
 
+@dataclass(frozen=True)
+class PartnershipShape:
+    """What a partnership joins, for the app database: organisation and unit keys, and the
+    people named on their own (leads among them) as user ids, each sorted."""
+
+    name: str
+    description: str | None
+    organisations: tuple[str, ...]
+    units: tuple[str, ...]
+    people: tuple[str, ...]
+    leads: tuple[str, ...]
+
+
 @dataclass
 class DesiredNetwork:
     server_name: str
@@ -231,6 +244,8 @@ class DesiredNetwork:
     units: dict[str, tuple[str, str, str | None]] = field(default_factory=dict)
     #: organisation key -> name, for the app database.
     organisations: dict[str, str] = field(default_factory=dict)
+    #: partnership key -> what it joins, for the app database.
+    partnerships: dict[str, PartnershipShape] = field(default_factory=dict)
     #: The Jitsi server; rooms with a standing meeting get its widget only when known.
     jitsi: JitsiSettings | None = None
     #: The widget server as Element reaches it; rooms' widgets are written only when known.
@@ -258,6 +273,14 @@ class DesiredNetwork:
             users={u: v for u, v in self.users.items() if u not in user_ids},
             people={u: v for u, v in self.people.items() if u not in user_ids},
             rooms=rooms,
+            partnerships={
+                key: replace(
+                    shape,
+                    people=tuple(u for u in shape.people if u not in user_ids),
+                    leads=tuple(u for u in shape.leads if u not in user_ids),
+                )
+                for key, shape in self.partnerships.items()
+            },
         )
 
 
@@ -591,6 +614,21 @@ class _Builder:
         )
 
     def _partnership(self, partnership: Partnership) -> None:
+        index = self.index
+        people = {p for ref in partnership.people if (p := index.people.get(ref)) is not None}
+        leads = [p for ref in partnership.leads if (p := index.people.get(ref)) is not None]
+        self.net.partnerships[partnership.key] = PartnershipShape(
+            name=partnership.name,
+            description=partnership.description,
+            organisations=tuple(
+                sorted(
+                    {o.key for r in partnership.organisations if (o := index.organisations.get(r))}
+                )
+            ),
+            units=tuple(sorted({u.key for r in partnership.units if (u := index.units.get(r))})),
+            people=tuple(sorted(self.uids([*people, *leads]))),
+            leads=tuple(sorted(self.uids(leads))),
+        )
         members = self.index.members_of_partnership(partnership)
         power = self._partnership_power(partnership, members)
         space_key = f"partnership/{partnership.key}"

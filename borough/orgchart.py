@@ -32,7 +32,7 @@ from sqlalchemy import (
 from sqlalchemy import table as sql_table
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from borough.db import DirectoryEntry, OrganisationRow, UnitRow
+from borough.db import DirectoryEntry, OrganisationRow, PartnershipRow, UnitRow
 from borough.directory import (
     ROLE_ORDER,
     DirectoryError,
@@ -422,3 +422,101 @@ async def organisation_tree(session: AsyncSession, asker: Viewer, key: str) -> O
     ]
     tops.sort(key=lambda unit: (units.names[unit].casefold(), unit))
     return OrganisationTree(wanted, name or wanted, total, tuple(build(u)[0] for u in tops))
+
+
+@dataclass(frozen=True)
+class JoinedUnit:
+    key: str
+    name: str
+    organisation: str  # its organisation's name
+    total: int  # everyone in it and the units below
+
+
+@dataclass(frozen=True)
+class JoinedOrganisation:
+    key: str
+    name: str
+    total: int
+
+
+@dataclass(frozen=True)
+class PartnershipView:
+    """What a partnership joins: whole organisations, units (with the units below them) and
+    people named on their own; `total` counts everyone it reaches, each person once."""
+
+    key: str
+    name: str
+    description: str | None
+    organisations: tuple[JoinedOrganisation, ...]
+    units: tuple[JoinedUnit, ...]
+    leads: tuple[PersonSummary, ...]
+    people: tuple[PersonSummary, ...]  # named on their own, leads aside
+    total: int
+
+
+async def partnership(session: AsyncSession, asker: Viewer, key: str) -> PartnershipView:
+    check_may_open_charts(asker)
+    row = await session.get(PartnershipRow, key.lower())
+    if row is None:
+        raise DirectoryError(f"I know no partnership `{key}`.")
+    units = await _units(session)
+    await fresh(session)
+    entry = DirectoryEntry
+    org_names: dict[str, str] = {
+        org: name
+        for org, name in await session.execute(select(OrganisationRow.key, OrganisationRow.name))
+    }
+    counts: dict[str, int] = {
+        org: int(n)
+        for org, n in await session.execute(
+            select(entry.org_key, func.count())
+            .where(entry.org_key.in_(row.organisations))
+            .group_by(entry.org_key)
+        )
+        if org is not None
+    }
+    joined_units = [key for key in row.units if key in units.names]
+    below = sorted({k for unit in joined_units for k in units.subtree(unit)})
+    named = (
+        await session.execute(
+            select(entry.user_id, entry.display_name, entry.job_title).where(
+                entry.user_id.in_(row.people)
+            )
+        )
+    ).all()
+    reached: list[ColumnElement[bool]] = [
+        entry.org_key.in_(row.organisations),
+        entry.user_id.in_(row.people),
+    ]
+    if below:
+        reached.append(_in_any(session, below))
+    total = await session.scalar(select(func.count()).select_from(entry).where(or_(*reached)))
+    leads = set(row.leads)
+
+    def org_name(org: str) -> str:
+        return org_names.get(org) or org
+
+    people = sorted(named, key=lambda r: (r.display_name.casefold(), r.user_id))
+    return PartnershipView(
+        key=row.key,
+        name=row.name,
+        description=row.description,
+        organisations=tuple(
+            JoinedOrganisation(org, org_name(org), counts.get(org, 0))
+            for org in sorted(row.organisations, key=lambda o: org_name(o).casefold())
+        ),
+        units=tuple(
+            [
+                JoinedUnit(
+                    unit,
+                    units.names[unit],
+                    org_name(units.organisations[unit]),
+                    await _count(session, units.subtree(unit)),
+                )
+                for unit in sorted(joined_units, key=lambda u: units.names[u].casefold())
+            ]
+        ),
+        leads=tuple(PersonSummary(*p) for p in people if p.user_id in leads),
+        people=tuple(PersonSummary(*p) for p in people if p.user_id not in leads),
+        total=int(total or 0),
+    )

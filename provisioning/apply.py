@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from borough import audit, directory
-from borough.db import OrganisationRow, Profile, ProfileFieldRow, UnitRow
+from borough.db import OrganisationRow, PartnershipRow, Profile, ProfileFieldRow, UnitRow
 from borough.live import expect_writes
 from borough.matrix import MatrixClient, MatrixError, q
 from provisioning import mirror
@@ -30,6 +30,7 @@ from provisioning.plan import (
     CreateUser,
     DeactivateUser,
     DeleteOrganisation,
+    DeletePartnership,
     DeleteUnit,
     Join,
     Kick,
@@ -40,6 +41,7 @@ from provisioning.plan import (
     Plan,
     RoomRef,
     SaveOrganisation,
+    SavePartnership,
     SaveProfile,
     SaveUnit,
     SetAlias,
@@ -51,7 +53,16 @@ logger = logging.getLogger(__name__)
 
 
 #: Operations on the app database alone; a phase of them runs in one transaction.
-DatabaseOp = SaveProfile | MarkLeft | SaveUnit | DeleteUnit | SaveOrganisation | DeleteOrganisation
+DatabaseOp = (
+    SaveProfile
+    | MarkLeft
+    | SaveUnit
+    | DeleteUnit
+    | SaveOrganisation
+    | DeleteOrganisation
+    | SavePartnership
+    | DeletePartnership
+)
 
 
 def _turns(phase: list[Change]) -> list[list[Change]]:
@@ -258,6 +269,8 @@ class Applier:
                 | DeleteUnit()
                 | SaveOrganisation()
                 | DeleteOrganisation()
+                | SavePartnership()
+                | DeletePartnership()
             ):
                 async with self.sessions.begin() as session:
                     await self._run_in_session(op, session)
@@ -318,6 +331,21 @@ class Applier:
             case DeleteOrganisation(key=key):
                 if (gone := await session.get(OrganisationRow, key)) is not None:
                     await session.delete(gone)
+            case SavePartnership(key=key, partnership=shape):
+                await session.merge(
+                    PartnershipRow(
+                        key=key,
+                        name=shape.name,
+                        description=shape.description,
+                        organisations=list(shape.organisations),
+                        units=list(shape.units),
+                        people=list(shape.people),
+                        leads=list(shape.leads),
+                    )
+                )
+            case DeletePartnership(key=key):
+                if (ended := await session.get(PartnershipRow, key)) is not None:
+                    await session.delete(ended)
 
     async def _save_profile(self, op: SaveProfile, session: AsyncSession) -> None:
         person = op.person

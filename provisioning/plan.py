@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from borough import events
-from borough.db import Profile
+from borough.db import PartnershipRow, Profile
 from borough.errors import Refused
 from borough.live import LiveNetwork, LiveRoom
 from borough.network import (
@@ -23,6 +23,7 @@ from borough.network import (
     DesiredNetwork,
     DesiredRoom,
     DesiredUser,
+    PartnershipShape,
 )
 from borough.org import Person
 from borough.room_power import required_level
@@ -161,6 +162,29 @@ class DeleteOrganisation:
     key: str
 
 
+def partnership_shape(row: PartnershipRow) -> PartnershipShape:
+    """A partnership as apply last wrote it, to compare with the desired one."""
+    return PartnershipShape(
+        name=row.name,
+        description=row.description,
+        organisations=tuple(row.organisations),
+        units=tuple(row.units),
+        people=tuple(row.people),
+        leads=tuple(row.leads),
+    )
+
+
+@dataclass(frozen=True)
+class SavePartnership:
+    key: str
+    partnership: PartnershipShape
+
+
+@dataclass(frozen=True)
+class DeletePartnership:
+    key: str
+
+
 Operation = (
     CreateUser
     | UpdateUser
@@ -177,6 +201,8 @@ Operation = (
     | DeleteUnit
     | SaveOrganisation
     | DeleteOrganisation
+    | SavePartnership
+    | DeletePartnership
     | NameAccount
 )
 
@@ -313,6 +339,7 @@ def make_plan(
     planner.profiles()
     planner.units()
     planner.organisations()
+    planner.partnerships()
     if mirror is not None:
         planner.changes += mirror.changes(desired)
     if spaces is not None:
@@ -801,60 +828,57 @@ class _Planner:
     # --- units and profiles (app database) ----------------------------------------------
 
     def units(self) -> None:
-        for key, (name, organisation, parent) in sorted(self.desired.units.items()):
-            row = self.live.units.get(key)
-            if row is None or (row.name, row.organisation, row.parent) != (
-                name,
-                organisation,
-                parent,
-            ):
-                self.add(
-                    Change(
-                        PHASE_PROFILES,
-                        "units",
-                        "+" if row is None else "~",
-                        key,
-                        name,
-                        SaveUnit(key, name, organisation, parent),
-                    )
-                )
-        for key in sorted(set(self.live.units) - set(self.desired.units)):
-            self.destructive(
-                Change(
-                    PHASE_PROFILES,
-                    "units",
-                    "-",
-                    key,
-                    "no longer in the org chart",
-                    DeleteUnit(key),
-                    is_destructive=True,
-                )
-            )
+        self.app_rows(
+            "units",
+            {key: (unit, unit[0]) for key, unit in self.desired.units.items()},
+            {key: (row.name, row.organisation, row.parent) for key, row in self.live.units.items()},
+            lambda key, unit: SaveUnit(key, *unit),
+            DeleteUnit,
+        )
 
     def organisations(self) -> None:
         """Organisation names in the app database, for the bot's cards and welcomes."""
-        for key, name in sorted(self.desired.organisations.items()):
-            row = self.live.organisations.get(key)
-            if row is None or row.name != name:
-                self.add(
-                    Change(
-                        PHASE_PROFILES,
-                        "organisations",
-                        "+" if row is None else "~",
-                        key,
-                        name,
-                        SaveOrganisation(key, name),
-                    )
-                )
-        for key in sorted(set(self.live.organisations) - set(self.desired.organisations)):
+        self.app_rows(
+            "organisations",
+            {key: (name, name) for key, name in self.desired.organisations.items()},
+            {key: row.name for key, row in self.live.organisations.items()},
+            SaveOrganisation,
+            DeleteOrganisation,
+        )
+
+    def partnerships(self) -> None:
+        """What each partnership joins, in the app database, for its org chart page."""
+        self.app_rows(
+            "partnerships",
+            {key: (shape, shape.name) for key, shape in self.desired.partnerships.items()},
+            {key: partnership_shape(row) for key, row in self.live.partnerships.items()},
+            SavePartnership,
+            DeletePartnership,
+        )
+
+    def app_rows(
+        self,
+        group: str,
+        desired: Mapping[str, tuple[Any, str]],
+        live: Mapping[str, Any],
+        save: Callable[[str, Any], Operation],
+        delete: Callable[[str], Operation],
+    ) -> None:
+        """Rows of the app database that mirror the chart: `desired` maps each key to its
+        value and the name the plan shows; `live` to the value as last applied."""
+        for key, (value, name) in sorted(desired.items()):
+            if key not in live or live[key] != value:
+                action = "~" if key in live else "+"
+                self.add(Change(PHASE_PROFILES, group, action, key, name, save(key, value)))
+        for key in sorted(set(live) - set(desired)):
             self.destructive(
                 Change(
                     PHASE_PROFILES,
-                    "organisations",
+                    group,
                     "-",
                     key,
                     "no longer in the org chart",
-                    DeleteOrganisation(key),
+                    delete(key),
                     is_destructive=True,
                 )
             )

@@ -22,6 +22,7 @@ _GROUP_ORDER = [
     "retired",
     "units",
     "organisations",
+    "partnerships",
     "profiles",
 ]
 

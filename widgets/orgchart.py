@@ -1,5 +1,5 @@
-"""The org chart widget pages: a unit's picture, an organisation's tree of units and a
-partnership's members, and the JSON they read as the signed-in viewer.
+"""The org chart widget pages: a unit's picture, an organisation's tree of units and what a
+partnership joins, and the JSON they read as the signed-in viewer.
 
 Every answer comes from `borough.orgchart`, which asks the directory's visibility rule, so a
 chart shows no more than the directory does.
@@ -121,10 +121,29 @@ async def organisation(request: web.Request) -> web.Response:
     )
 
 
+async def partnership(request: web.Request) -> web.Response:
+    key = request.match_info["key"]
+    shown = await _asked(request, lambda s, v: orgchart.partnership(s, v, key))
+    return web.json_response(
+        {
+            "key": shown.key,
+            "name": shown.name,
+            "description": shown.description,
+            "total": shown.total,
+            "organisations": [asdict(org) for org in shown.organisations],
+            "units": [asdict(unit) for unit in shown.units],
+            "leads": [person_json(request.app, p) for p in shown.leads],
+            "people": [person_json(request.app, p) for p in shown.people],
+        }
+    )
+
+
 def setup(app: web.Application) -> None:
     pages.setup(app)
     app.router.add_get("/widgets/units/{key}", page)
     app.router.add_get("/widgets/organisations/{key}", page)
+    app.router.add_get("/widgets/partnerships/{key}", page)
     app.router.add_get("/widgets/api/units/{key}/chart", unit_chart)
     app.router.add_get("/widgets/api/units/{key}/people", unit_people)
     app.router.add_get("/widgets/api/organisations/{key}", organisation)
+    app.router.add_get("/widgets/api/partnerships/{key}", partnership)

@@ -59,6 +59,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from borough import audit
 from borough.db import ScimResource
+from borough.errors import EXIT_REFUSED
 from borough.org import OrgChartError
 from borough.org.loader import load_org_chart_with_fragments
 from borough.people_import import HrRow, NoFragment, import_people
@@ -373,26 +374,38 @@ class ScopedApply:
                 self.idle.set()
 
     async def _apply_once(self, organisation: str, config: ScimOrganisation) -> int:
-        # The `borough` of this interpreter's environment: the same code as this server.
-        command = [str(Path(sys.executable).with_name("borough"))]
-        if self.settings_path:
-            command += ["--settings", self.settings_path]
-        command += ["partner", "apply", str(self.chart), "--org", organisation, "--quiet"]
-        if config.deactivate_leavers:
-            command.append("--deactivate-leavers")
-        if config.prune:
-            command.append("--prune")
-        process = await asyncio.create_subprocess_exec(
-            *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
-        )
-        output, _ = await process.communicate()
-        code = process.returncode or 0
-        text = output.decode(errors="replace").strip()
+        flags = [
+            *(["--deactivate-leavers"] if config.deactivate_leavers else []),
+            *(["--prune"] if config.prune else []),
+        ]
+        code, text = await self._partner_apply(organisation, flags)
+        if code == EXIT_REFUSED and flags:
+            # More removals than the destructive threshold: a partner apply cannot force
+            # them, and refusing the whole plan would hold the joiners up too. Apply the
+            # rest; the removals wait, listed by the next plan, for an admin.
+            logger.warning(
+                "SCIM auto apply for %s: removals held back for an admin (%s)",
+                organisation,
+                text.splitlines()[-1:],
+            )
+            code, text = await self._partner_apply(organisation, [])
         if code:
             logger.warning("SCIM auto apply for %s failed (%d): %s", organisation, code, text)
         else:
             logger.info("SCIM auto apply for %s: %s", organisation, text.splitlines()[-1:])
         return code
+
+    async def _partner_apply(self, organisation: str, flags: list[str]) -> tuple[int, str]:
+        # The `borough` of this interpreter's environment: the same code as this server.
+        command = [str(Path(sys.executable).with_name("borough"))]
+        if self.settings_path:
+            command += ["--settings", self.settings_path]
+        command += ["partner", "apply", str(self.chart), "--org", organisation, "--quiet", *flags]
+        process = await asyncio.create_subprocess_exec(
+            *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+        )
+        output, _ = await process.communicate()
+        return process.returncode or 0, output.decode(errors="replace").strip()
 
 
 SYNC = web.AppKey("scim_sync", ScimSync)

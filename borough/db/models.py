@@ -474,6 +474,22 @@ class OrganisationRow(Base):
     name: Mapped[str] = mapped_column(String(255))
 
 
+class PartnershipRow(Base):
+    """A partnership as last applied from the org chart: the organisations, units and people
+    it joins (keys and user ids, as the chart names them), for its page in the org chart."""
+
+    __tablename__ = "partnerships"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(Text)
+    organisations: Mapped[list[str]] = mapped_column(JSON, default=list)
+    units: Mapped[list[str]] = mapped_column(JSON, default=list)
+    #: People named on their own (leads among them), as user ids.
+    people: Mapped[list[str]] = mapped_column(JSON, default=list)
+    leads: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
 class ProfileViewRow(Base):
     """A profile someone opened, for the directory's "recently viewed"; a few per viewer
     (`borough.directory.RECENT_VIEWS`), the oldest dropped as new ones come."""

@@ -18,7 +18,14 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, Frame, Page, expect
 
-from borough.db import OrganisationRow, Profile, UnitRow, create_engine, session_factory
+from borough.db import (
+    OrganisationRow,
+    PartnershipRow,
+    Profile,
+    UnitRow,
+    create_engine,
+    session_factory,
+)
 from borough.settings import load_settings
 from tests.browser.harness import (
     accessibility_violations,
@@ -81,6 +88,17 @@ async def charted(applied: Path, homeserver: Homeserver) -> Path:
     engine = create_engine(load_settings(applied).database.url)
     async with session_factory(engine).begin() as session:
         session.add_all(chart_people(homeserver.server_name))
+        session.add(
+            PartnershipRow(
+                key="frontdoor",
+                name="Front Door Partnership",
+                description="One front door for housing and the police.",
+                organisations=["wpolice"],
+                units=["chart-00"],
+                people=[f"@chart-head:{homeserver.server_name}", homeserver.user_id("wboss")],
+                leads=[homeserver.user_id("wboss")],
+            )
+        )
     await engine.dispose()
     return applied
 
@@ -233,4 +251,30 @@ async def test_an_organisation_shows_its_units_as_a_tree(
     await check_page(page, "orgchart-organisation")
     await tree.get_by_role("link", name="Customer Services").click()
     await expect(frame.locator("h1")).to_have_text("Customer Services")
+    await page.close()
+
+
+async def test_a_partnership_shows_what_it_joins(
+    browser: Browser,
+    host_server: str,
+    widget_server: str,
+    homeserver: Homeserver,
+    charted: Path,
+) -> None:
+    page, frame = await open_chart(
+        browser, host_server, widget_server, homeserver, "/widgets/partnerships/frontdoor"
+    )
+    await expect(frame.locator("h1")).to_have_text("Front Door Partnership")
+    await expect(frame.locator("#summary")).to_have_text(
+        "Front Door Partnership joins 1 organisation (Widget Police), 1 unit (Team 01 of "
+        "Widget Council), 2 people named: 26 people in all. Led by Wanda Boss."
+    )
+    chart = frame.locator("#chart")
+    await expect(chart.get_by_role("region", name="Leads")).to_contain_text("Wanda Boss")
+    await expect(chart.get_by_role("region", name="People")).to_contain_text("Harriet Head")
+    await check_page(page, "orgchart-partnership")
+    await chart.get_by_role("link", name="Team 01").click()
+    await expect(frame.locator("h1")).to_have_text("Team 01")
+    await frame.evaluate("history.back()")  # the browser's Back, inside the widget
+    await expect(frame.locator("h1")).to_have_text("Front Door Partnership")
     await page.close()

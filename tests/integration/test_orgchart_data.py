@@ -15,7 +15,15 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from borough import orgchart
-from borough.db import OrganisationRow, Profile, UnitRow, create_engine, migrate, session_factory
+from borough.db import (
+    OrganisationRow,
+    PartnershipRow,
+    Profile,
+    UnitRow,
+    create_engine,
+    migrate,
+    session_factory,
+)
 from borough.directory import DirectoryError
 from borough.orgchart import ChartUnit
 from borough.visibility import Viewer
@@ -79,6 +87,15 @@ async def data(database_url: str) -> AsyncIterator[tuple[async_sessionmaker[Asyn
                     for key, (name, parent) in UNITS.items()
                 ),
                 *people,
+                PartnershipRow(
+                    key="estate",
+                    name="Safer Estate",
+                    description=None,
+                    organisations=["police"],
+                    units=["housing", "gone"],  # a unit since taken out of the chart
+                    people=["@p001:hs", "@p002:hs", "@nobody:hs"],
+                    leads=["@p002:hs"],
+                ),
             ]
         )
     try:
@@ -212,3 +229,28 @@ async def test_residents_may_not_open_charts_and_unknown_keys_are_named(data: An
             await orgchart.organisation_tree(session, STAFF, "nowhere")
         # A key is a key whatever its case.
         assert (await orgchart.unit_chart(session, STAFF, "VOIDS")).unit.key == "voids"
+
+
+async def test_a_partnership_counts_everyone_it_reaches_once(data: Any) -> None:
+    sessions, people = data
+    async with sessions() as session:
+        shown = await orgchart.partnership(session, STAFF, "estate")
+    police = [p for p in people if p.organisation == "police"]
+    housing = _in(people, _below("housing"))
+    named = [p for p in people if p.user_id in ("@p001:hs", "@p002:hs")]
+    reached = {p.user_id for p in [*police, *housing, *named]}
+    assert shown.total == len(reached)
+    assert shown.organisations == (
+        orgchart.JoinedOrganisation("police", "Borough Police", len(police)),
+    )
+    assert shown.units == (
+        orgchart.JoinedUnit("housing", "Housing", "Borough Council", len(housing)),
+    )
+    by_id = {p.user_id: p.display_name for p in people}
+    assert [p.display_name for p in shown.leads] == [by_id["@p002:hs"]]
+    assert [p.display_name for p in shown.people] == [by_id["@p001:hs"]]
+    async with sessions() as session:
+        with pytest.raises(DirectoryError, match="staff and partner"):
+            await orgchart.partnership(session, RESIDENT, "estate")
+        with pytest.raises(DirectoryError, match="no partnership `nowhere`"):
+            await orgchart.partnership(session, PARTNER, "nowhere")

@@ -6,13 +6,17 @@ input gets a JSON answer that names it."""
 # ruff: noqa: F811
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from aiohttp.test_utils import TestClient
 
-from tests.conftest import Homeserver
+from tests.conftest import Homeserver, borough
 from tests.integration.test_widget_views import (  # noqa: F401 (fixtures)
+    ORG_FILE,
     applied,
     client,
     signed_in,
@@ -139,3 +143,68 @@ async def test_the_chart_pages_are_widget_pages(client: TestClient[Any, Any]) ->
         assert '<link rel="stylesheet" href="/static/orgchart.css">' in page
     for name in ("orgchart.js", "orgchart.css"):
         assert (await client.get(f"/static/{name}")).status == 200
+
+
+async def test_a_partnership_shows_the_organisations_units_and_people_it_joins(
+    client: TestClient[Any, Any], homeserver: Homeserver, applied: Path, tmp_path: Path
+) -> None:
+    chart = yaml.safe_load(ORG_FILE.read_text())
+    chart["partnerships"] = [
+        {
+            "key": "wsafe",
+            "name": "Widget Safer Streets",
+            "description": "Police and housing, on one estate.",
+            "organisations": ["wpolice"],
+            "units": ["wteam"],
+            "leads": ["wboss"],
+        }
+    ]
+    org_file = tmp_path / "org.yaml"
+    org_file.write_text(yaml.safe_dump(chart))
+    # The command runs its own event loop: in a thread, beside this test's.
+    result = await asyncio.to_thread(borough, "apply", "-q", str(org_file), settings=applied)
+    assert result.exit_code == 0, result.output
+
+    answer = await client.get(
+        "/widgets/api/partnerships/wsafe", headers=await signed_in(client, homeserver, "wcop")
+    )
+    assert answer.status == 200, await answer.text()
+    shown = await answer.json()
+    assert (shown["name"], shown["description"]) == (
+        "Widget Safer Streets",
+        "Police and housing, on one estate.",
+    )
+    assert shown["organisations"] == [{"key": "wpolice", "name": "Widget Police", "total": 1}]
+    assert shown["units"] == [
+        {
+            "key": "wteam",
+            "name": "Widget Housing Team",
+            "organisation": "Widget Council",
+            "total": 2,
+        }
+    ]
+    assert _names(shown["leads"]) == ["Wanda Boss"] and shown["people"] == []
+    assert shown["total"] == 4  # Wes, Walter and Winnie, and Wanda who leads it
+
+    page = await client.get("/widgets/partnerships/wsafe")
+    assert page.status == 200 and '<script src="/static/orgchart.js">' in await page.text()
+    resident = await client.get(
+        "/widgets/api/partnerships/wsafe", headers=await signed_in(client, homeserver, "wres")
+    )
+    assert resident.status == 403
+    missing = await client.get(
+        "/widgets/api/partnerships/nowhere", headers=await signed_in(client, homeserver, "wmgr")
+    )
+    assert (missing.status, (await missing.json())["errcode"]) == (404, "M_NOT_FOUND")
+
+    # Applied again, nothing is left to do; taken out of the chart, it goes with --prune.
+    again = await asyncio.to_thread(borough, "plan", str(org_file), settings=applied)
+    assert again.exit_code == 0 and "partnerships (" not in again.output, again.output
+    pruned = await asyncio.to_thread(
+        borough, "apply", "-q", "--prune", str(ORG_FILE), settings=applied
+    )
+    assert pruned.exit_code == 0, pruned.output
+    gone = await client.get(
+        "/widgets/api/partnerships/wsafe", headers=await signed_in(client, homeserver, "wmgr")
+    )
+    assert gone.status == 404

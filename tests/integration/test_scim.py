@@ -20,7 +20,7 @@ from borough.org.loader import load_org_chart
 from borough.settings import load_settings
 from tests.conftest import borough
 from widgets.app import SESSIONS, create_app
-from widgets.scim_tokens import create_token
+from widgets.scim_tokens import create_token, revoke_token
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "scim"
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -347,6 +347,11 @@ async def test_errors_are_scim_errors_and_nothing_is_half_written(server: Any) -
         409,
         "uniqueness",
     )
+    # A revoked token is refused at once.
+    async with client.app[SESSIONS].begin() as session:
+        token_id = tokens["health"].split("_")[1]
+        assert await revoke_token(session, token_id) is not None
+    await scim.call("GET", "/Users", status=401)
     response = await client.get("/scim/v2/Users", headers={"Authorization": "Bearer bst_nope_nope"})
     assert response.status == 401
     is_error(await response.json(content_type=None), 401, None)

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+import yaml
 from aiohttp.test_utils import TestClient, TestServer
 
 from borough.db import create_engine, migrate, session_factory
@@ -209,3 +210,55 @@ async def test_review_mode_changes_nothing_until_partner_apply(
     )
     still = account(homeserver, "ola")
     assert still is not None and not still["deactivated"]
+
+
+async def test_removals_over_the_threshold_wait_and_the_rest_is_applied(
+    chart_folder: tuple[Path, Path], homeserver: Homeserver
+) -> None:
+    """An auto apply that would remove more than the destructive threshold is refused by
+    `partner apply`; the joins still land, and the removals wait for an admin."""
+    folder, settings_path = chart_folder
+    strict = folder / "strict.yaml"
+    data = yaml.safe_load(settings_path.read_text())
+    data["provisioning"]["destructive_threshold"] = 0
+    strict.write_text(yaml.safe_dump(data))
+    settings = load_settings(strict)
+    engine = create_engine(settings.database.url)
+    async with session_factory(engine).begin() as session:
+        _, token = await create_token(session, "health", "@borough")
+    await engine.dispose()
+    async with TestClient(TestServer(create_app(settings, settings_path=str(strict)))) as client:
+        entra = Scim(client, token)
+        pia = await entra.call("POST", "/Users", entra_user("pia"), status=201)
+        assert await applied(client) == 0
+        assert homeserver.room_id("hed-general") in joined(homeserver, "pia")
+        await entra.call(
+            "PATCH",
+            f"/Users/{pia['id']}",
+            {
+                "schemas": [PATCH],
+                "Operations": [
+                    {
+                        "op": "Replace",
+                        "path": f"{ENTERPRISE}:department",
+                        "value": "Inpatient Wards",
+                    }
+                ],
+            },
+            status=PATCHED,
+        )
+        assert await applied(client) == 0
+    rooms = joined(homeserver, "pia")
+    assert homeserver.room_id("hwards-general") in rooms
+    assert homeserver.room_id("hed-general") in rooms  # the removal waits
+    plan = await asyncio.to_thread(
+        borough,
+        "partner",
+        "plan",
+        str(folder / "chart" / "main.yaml"),
+        "--org",
+        "health",
+        "--prune",
+        settings=settings_path,
+    )
+    assert plan.exit_code == 0 and homeserver.user_id("pia") in plan.output, plan.output

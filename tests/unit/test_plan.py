@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from borough import events
-from borough.db import Profile
+from borough.db import PartnershipRow, Profile
 from borough.live import LiveNetwork, LiveRoom, LiveUser
 from borough.network import SERVICE_DISPLAY_NAME, desired_network
 from borough.org import load_org_chart, parse_org_chart
@@ -19,6 +19,7 @@ from provisioning.plan import (
     NameAccount,
     PlanOptions,
     RoomRef,
+    SavePartnership,
     SetState,
     describe_state_change,
     make_plan,
@@ -79,6 +80,7 @@ def test_the_plan_prints_in_a_stable_grouped_order() -> None:
         "registry",
         "units",
         "organisations",
+        "partnerships",
         "profiles",
     ]
 
@@ -95,6 +97,40 @@ def test_organisation_names_are_planned_into_the_app_database() -> None:
         ("tcouncil", "Test Council"),
         ("tpolice", "Test Police"),
     ]
+
+
+def test_what_a_partnership_joins_is_planned_into_the_app_database() -> None:
+    """The org chart's partnership page shows the organisations and units a partnership
+    joins; apply keeps them in the app database, and a second plan leaves them be."""
+    (saved,) = [
+        c
+        for c in make_plan(DESIRED, LiveNetwork(), PlanOptions()).changes
+        if c.group == "partnerships"
+    ]
+    assert (saved.action, saved.target, saved.detail) == ("+", "tpartners", "Test Partnership")
+    assert isinstance(saved.op, SavePartnership)
+    shape = saved.op.partnership
+    assert (shape.organisations, shape.units, shape.people) == (("tpolice",), ("tteam",), ())
+    row = PartnershipRow(
+        key="tpartners",
+        name=shape.name,
+        description=shape.description,
+        organisations=list(shape.organisations),
+        units=list(shape.units),
+        people=[],
+        leads=[],
+    )
+    gone = PartnershipRow(
+        key="ended", name="Ended", description=None, organisations=[], units=[], people=[], leads=[]
+    )
+    live = LiveNetwork(partnerships={"tpartners": row, "ended": gone})
+    plan = make_plan(DESIRED, live, PlanOptions())
+    assert [c for c in plan.changes if c.group == "partnerships"] == []
+    assert [(c.target, needs) for c, needs in plan.held_back if c.group == "partnerships"] == [
+        ("ended", "--prune")
+    ]
+    pruned = make_plan(DESIRED, live, PlanOptions(prune=True)).changes
+    assert [(c.action, c.target) for c in pruned if c.group == "partnerships"] == [("-", "ended")]
 
 
 def test_the_service_account_gets_a_name_before_it_creates_any_room() -> None:

@@ -18,7 +18,7 @@
   const unitApi = (key, rest) => `/widgets/api/units/${encodeURIComponent(key)}/${rest}`;
 
   const headcount = (n) => `${formatNumber(n)} ${n === 1 ? "person" : "people"}`;
-  const teamcount = (n) => `${n} ${n === 1 ? "team" : "teams"}`;
+  const teamcount = (n) => `${formatNumber(n)} ${n === 1 ? "team" : "teams"}`;
   const sr = (text) => el("span", { class: "visually-hidden" }, text);
 
   /* A face (the person's avatar, proxied by the widget server: borough.css draws no image
@@ -217,13 +217,47 @@
     showStatus("");
   }
 
-  const VIEWS = { units: showUnit, organisations: showOrganisation };
+  /* A partnership: the organisations and units it joins (each leading to its chart), and
+     the people named in it, its leads first. */
+  async function showPartnership(key) {
+    showStatus("Loading…");
+    const shown = await api(`/widgets/api/partnerships/${encodeURIComponent(key)}`);
+    document.title = `${shown.name} · Partnership · Borough`;
+    heading.textContent = shown.name;
+    showTrail([[shown.name, null]]);
+    const joins = [
+      shown.organisations.length ? `${shown.organisations.length} ${shown.organisations.length === 1 ? "organisation" : "organisations"} (${shown.organisations.map((o) => o.name).join(", ")})` : null,
+      shown.units.length ? `${shown.units.length} ${shown.units.length === 1 ? "unit" : "units"} (${shown.units.map((u) => `${u.name} of ${u.organisation}`).join(", ")})` : null,
+      shown.people.length + shown.leads.length ? headcount(shown.people.length + shown.leads.length) + " named" : null,
+    ].filter(Boolean);
+    summary.textContent = `${shown.name} joins ${joins.length ? joins.join(", ") : "nobody yet"}: ${headcount(shown.total)} in all.` +
+      (shown.leads.length ? ` Led by ${namesOf(shown.leads)}.` : "");
+    const section = (title, ...content) => el("section", { class: "joined", "aria-label": title }, el("h2", {}, title), ...content);
+    const parts = [];
+    if (shown.description) parts.push(el("p", { class: "description" }, shown.description));
+    if (shown.organisations.length) {
+      parts.push(section("Organisations", el("ul", { class: "joined-list" }, shown.organisations.map((org) =>
+        el("li", {}, el("a", { href: chartHref("organisations", org.key), "data-chart": "organisations" }, org.name),
+          el("span", { class: "meta" }, ` ${headcount(org.total)}`))))));
+    }
+    if (shown.units.length) {
+      parts.push(section("Units", el("ul", { class: "joined-list" }, shown.units.map((unit) =>
+        el("li", {}, el("a", { href: chartHref("units", unit.key), "data-chart": "units" }, unit.name),
+          el("span", { class: "meta" }, ` ${unit.organisation} · ${headcount(unit.total)}`))))));
+    }
+    if (shown.leads.length) parts.push(section("Leads", peopleList(shown.leads, `Leads of ${shown.name}`)));
+    if (shown.people.length) parts.push(section("People", peopleList(shown.people, `People named in ${shown.name}`)));
+    chart.replaceChildren(...parts);
+    showStatus("");
+  }
 
-  /* The page's own address says what to show: /widgets/units/KEY or /widgets/organisations/KEY. */
+  const VIEWS = { units: showUnit, organisations: showOrganisation, partnerships: showPartnership };
+
+  /* The page's own address says what to show: /widgets/KIND/KEY. */
   function show() {
     const [kind, key] = window.location.pathname.split("/").slice(-2);
     const view = VIEWS[kind];
-    if (!view) return Promise.reject(new Error("This address names no unit or organisation."));
+    if (!view) return Promise.reject(new Error("This address names no unit, organisation or partnership."));
     return view(decodeURIComponent(key)).then(() => heading.focus());
   }
 
