@@ -3,7 +3,7 @@
 "use strict";
 
 (() => {
-  const { connect, el, formatNumber, personLink, showStatus } = BoroughWidget;
+  const { connect, el, formatNumber, personLink, showStatus, widgetLink } = BoroughWidget;
   const results = document.getElementById("results");
   const detail = document.getElementById("detail");
   let api;
@@ -69,6 +69,8 @@
     const unit = await api(`api/units/${encodeURIComponent(key)}`);
     detail.replaceChildren(el("article", { class: "card", "aria-label": unit.name },
       el("h2", { tabindex: "-1", id: "unit-heading" }, `${unit.name} (${formatNumber(unit.members.length)})`),
+      el("p", {}, el("a", { href: widgetLink(`/widgets/units/${encodeURIComponent(unit.key)}`) },
+        `Org chart of ${unit.name}`)),
       people(unit.members),
       unit.teams.length ? el("h2", {}, "Teams within") : null,
       unit.teams.length ? el("ul", { class: "list" }, unit.teams.map((team) =>
