@@ -16,7 +16,7 @@ import re
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal, TypeVar, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -60,38 +60,62 @@ class HrMapping(BaseModel):
 
 def load_mapping(path: Path | str) -> HrMapping:
     """The mapping file, validated; `SourceError` lists every problem at its file:line:col."""
+    return load_field_mapping(
+        path, HrMapping, "columns", MAPPABLE, source="HR column", one="a column", value="header"
+    )
+
+
+MappingT = TypeVar("MappingT", bound=BaseModel)
+
+
+def load_field_mapping(
+    path: Path | str,
+    model: type[MappingT],
+    section: str,
+    fields: tuple[str, ...],
+    *,
+    source: str,
+    one: str,
+    value: str,
+    note: str = "",
+) -> MappingT:
+    """A mapping file whose `section:` says which `source` (an HR column, a SCIM attribute)
+    fills which of `fields`, validated as `model`; username and display_name are required.
+    `SourceError` lists every problem at its file:line:col."""
     from borough.org.loader import pydantic_problems
 
-    source = read_yaml(path)
-    if not holds_any(source.data, ("columns",)):
-        message = "expected a mapping with 'columns:' (which HR column fills which person field)"
-        raise SourceError(source.filename, [source.problem((), message)])
+    yaml_source = read_yaml(path)
+    if not holds_any(yaml_source.data, (section,)):
+        message = f"expected a mapping with '{section}:' (which {source} fills which person field)"
+        raise SourceError(yaml_source.filename, [yaml_source.problem((), message)])
     problems = []
-    columns = source.data.get("columns")
-    if isinstance(columns, dict):
-        for name, header in columns.items():
-            if name not in MAPPABLE:
+    mapped = yaml_source.data.get(section)
+    if isinstance(mapped, dict):
+        for name, where in mapped.items():
+            if name not in fields:
                 problems.append(
-                    source.problem(
-                        ("columns", name),
-                        f"unknown person field '{name}'{did_you_mean(name, MAPPABLE)} "
-                        f"(fields: {', '.join(MAPPABLE)})",
+                    yaml_source.problem(
+                        (section, name),
+                        f"unknown person field '{name}'{did_you_mean(name, fields)} "
+                        f"(fields: {', '.join(fields)}{note})",
                     )
                 )
-            elif not isinstance(header, str) or not header.strip():
-                problems.append(source.problem(("columns", name), "give the HR column's header"))
-        for required in ("username", "display_name"):
-            if required not in columns:
+            elif not isinstance(where, str) or not where.strip():
                 problems.append(
-                    source.problem(("columns",), f"map a column to '{required}'; it is required")
+                    yaml_source.problem((section, name), f"give the {source}'s {value}")
+                )
+        for required in ("username", "display_name"):
+            if required not in mapped:
+                problems.append(
+                    yaml_source.problem((section,), f"map {one} to '{required}'; it is required")
                 )
     try:
-        mapping = HrMapping.model_validate(source.data)
+        mapping = model.model_validate(yaml_source.data)
     except ValidationError as exc:
-        problems += pydantic_problems(exc, source, HrMapping)
+        problems += pydantic_problems(exc, yaml_source, model)
         mapping = None
     if problems or mapping is None:
-        raise SourceError(source.filename, problems)
+        raise SourceError(yaml_source.filename, problems)
     return mapping
 
 

@@ -14,12 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from borough.org.checks import did_you_mean
 from borough.org.model import Role
-from borough.people_import import PROFILE_FIELDS, HrMapping
-from borough.yamlsource import SourceError, holds_any, read_yaml
+from borough.people_import import PROFILE_FIELDS, HrMapping, load_field_mapping
 
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 #: Person fields a SCIM attribute can fill; units and role come from departments and groups.
@@ -65,38 +63,16 @@ class ScimMapping(BaseModel):
 
 def load_scim_mapping(path: Path | str) -> ScimMapping:
     """The mapping file, validated; `SourceError` lists every problem at its file:line:col."""
-    from borough.org.loader import pydantic_problems
-
-    source = read_yaml(path)
-    if not holds_any(source.data, ("attributes",)):
-        message = "expected a mapping with 'attributes:' (which SCIM attribute fills which field)"
-        raise SourceError(source.filename, [source.problem((), message)])
-    problems = []
-    attributes = source.data.get("attributes")
-    if isinstance(attributes, dict):
-        for name in attributes:
-            if name not in ATTRIBUTE_FIELDS:
-                problems.append(
-                    source.problem(
-                        ("attributes", name),
-                        f"unknown person field '{name}'{did_you_mean(name, ATTRIBUTE_FIELDS)} "
-                        f"(fields: {', '.join(ATTRIBUTE_FIELDS)}; units and role come from "
-                        "'departments', 'groups' and 'roles')",
-                    )
-                )
-        for required in ("username", "display_name"):
-            if required not in attributes:
-                problems.append(
-                    source.problem(("attributes",), f"map an attribute to '{required}'")
-                )
-    try:
-        mapping = ScimMapping.model_validate(source.data)
-    except ValidationError as exc:
-        problems += pydantic_problems(exc, source, ScimMapping)
-        mapping = None
-    if problems or mapping is None:
-        raise SourceError(source.filename, problems)
-    return mapping
+    return load_field_mapping(
+        path,
+        ScimMapping,
+        "attributes",
+        ATTRIBUTE_FIELDS,
+        source="SCIM attribute",
+        one="an attribute",
+        value="path",
+        note="; units and role come from 'departments', 'groups' and 'roles'",
+    )
 
 
 @dataclass
