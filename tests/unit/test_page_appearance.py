@@ -4,6 +4,8 @@ what is not one, and serves Compound's tokens from the static folder."""
 from __future__ import annotations
 
 import re
+import tomllib
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +14,8 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from widgets import pages
 from widgets.pages import Appearance, appearance
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize(
@@ -84,3 +88,25 @@ async def test_compounds_stylesheets_are_served_from_the_static_folder() -> None
         assert outside.status == 404
     finally:
         await client.close()
+
+
+def test_every_template_and_static_file_ships_in_the_package() -> None:
+    """A wheel carries only the files pyproject's package-data names: a page, stylesheet or
+    vendored token file left out would be missing from an installed widget server."""
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    patterns = pyproject["tool"]["setuptools"]["package-data"]["widgets"]
+    files = [
+        path.relative_to(REPO / "widgets").as_posix()
+        for folder in ("templates", "static")
+        for path in (REPO / "widgets" / folder).rglob("*")
+        if path.is_file()
+    ]
+    assert len(files) > 30
+    # Globbed as setuptools globs them: `*` stays within one folder.
+    shipped = {
+        path.relative_to(REPO / "widgets").as_posix()
+        for pattern in patterns
+        for path in (REPO / "widgets").glob(pattern)
+    }
+    left_out = sorted(set(files) - shipped)
+    assert left_out == [], f"add these to [tool.setuptools.package-data] widgets: {left_out}"
