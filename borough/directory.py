@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, insert, select, text
+from sqlalchemy import ColumnElement, case, delete, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from borough.db import (
@@ -450,6 +450,27 @@ async def units(
     found.sort(key=lambda unit: (" ".join(tokens(unit[0])) not in said, fold(unit[1]), unit[0]))
     await _fresh(session)
     return tuple([await _summary(session, key, name) for key, name in found[:limit]])
+
+
+async def unit_preview(
+    session: AsyncSession, key: str, leave_out: str, limit: int
+) -> tuple[UnitSummary, tuple[PersonSummary, ...]] | None:
+    """A unit's headcount and its first `limit` present people but `leave_out`, in `team`'s
+    order (managers first, then by name), without reading the whole unit; None for a unit the
+    chart no longer has."""
+    unit = await session.get(UnitRow, key.lower())
+    if unit is None:
+        return None
+    await _fresh(session)
+    entry = DirectoryEntry
+    rows = await session.execute(
+        select(entry.user_id, entry.display_name, entry.job_title)
+        .where(_in_unit(unit.key), entry.user_id != leave_out)
+        .order_by(case(ROLE_ORDER, value=entry.role, else_=9), entry.position)
+        .limit(limit)
+    )
+    people = tuple(PersonSummary(*row) for row in rows)
+    return await _summary(session, unit.key, unit.name), people
 
 
 async def _summary(session: AsyncSession, key: str, name: str) -> UnitSummary:

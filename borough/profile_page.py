@@ -230,18 +230,9 @@ async def opening_view(session: AsyncSession, asker: Viewer, now: datetime) -> O
         manager = chain[-1] if chain else None
         if not asker.is_community:
             for key in row.units:
-                try:
-                    listing = await directory.team(session, asker, key)
-                except directory.DirectoryError:
-                    continue  # a unit the chart no longer has
-                units.append(
-                    UnitPreview(
-                        UnitSummary(listing.key, listing.name, len(listing.members)),
-                        tuple(p for p in listing.members if p.user_id != asker.user_id)[
-                            :UNIT_PREVIEW
-                        ],
-                    )
-                )
+                found = await directory.unit_preview(session, key, asker.user_id, UNIT_PREVIEW)
+                if found is not None:  # else a unit the chart no longer has
+                    units.append(UnitPreview(*found))
     return OpeningView(
         me=me,
         manager=manager,

@@ -16,6 +16,7 @@ from borough.db import (
     Profile,
     ProfileFieldRow,
     ProfileViewRow,
+    UnitRow,
     create_engine,
     migrate,
     session_factory,
@@ -266,3 +267,27 @@ async def test_new_joiners_are_this_weeks_in_the_organisations_the_viewer_sees(
 )
 def test_the_sign_in_page_goes_back_only_to_a_widget_page(given: str, goes_to: str) -> None:
     assert next_page(given) == goes_to
+
+
+async def test_a_unit_preview_puts_managers_first_and_counts_everyone(engine: AsyncEngine) -> None:
+    sessions = session_factory(engine)
+    async with sessions.begin() as session:
+        session.add(UnitRow(key="team", name="The Team", organisation="council", parent=None))
+        session.add_all(
+            [
+                _person("@zed:hs", display_name="Zed Boss", units=["team"], role="manager"),
+                _person("@me:hs", display_name="Me Myself", units=["team"]),
+                *(
+                    _person(f"@p{n}:hs", display_name=f"Person {n:02}", units=["team"])
+                    for n in range(5)
+                ),
+                _person("@out:hs", display_name="Aaron Elsewhere", units=["other"]),
+            ]
+        )
+    async with sessions() as session:
+        found = await directory.unit_preview(session, "team", "@me:hs", 3)
+        gone = await directory.unit_preview(session, "nosuch", "@me:hs", 3)
+    assert found is not None and gone is None
+    summary, people = found
+    assert (summary.key, summary.name, summary.member_count) == ("team", "The Team", 7)
+    assert [p.user_id for p in people] == ["@zed:hs", "@p0:hs", "@p1:hs"]
