@@ -299,6 +299,9 @@ async def time_render(url: str, user: str, renders: int) -> None:
                         raise SystemExit("the chart was drawn without its 300 people")
                     for name in found if n else ():
                         found[name].append(times[name])
+                    # Its faces load before the next page: a navigation that cancels them
+                    # would time the server's cancelled requests too.
+                    await page.wait_for_load_state("networkidle")
             finally:
                 await browser.close()
 
