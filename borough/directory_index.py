@@ -7,10 +7,10 @@ People rank by how far down the fields the words had to go (all in the name, the
 job title, then skills, then bio) and then by name, in the order `position` keeps. A unit is
 found the same way in its key and name (`unit_matches`), so `comms` finds Communications.
 
-PostgreSQL runs the rule as SQL (`SqlRule`) over the entries' token texts, looking words up
-in their indexed word lists first (migration 0015). SQLite asks its FTS5 index (`FtsRule`), whose rows are
-numbered in name order, so a page of a tier is the first rows the index yields and a common
-word costs the page, not the whole directory.
+PostgreSQL asks one GIN word index (`SqlRule`, migration 0019) whose words carry their field
+and visibility, so each tier is one index query; SQLite asks its FTS5 index (`FtsRule`),
+whose rows are numbered in name order, so a page of a tier is the first rows the index
+yields and a common word costs the page, not the whole directory.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, and_, case, cast, func, literal, literal_column, or_
+from sqlalchemy import ColumnElement, and_, cast, literal, literal_column, or_, true
 from sqlalchemy.dialects.postgresql import TSQUERY
 
 from borough.db import DirectoryEntry
@@ -170,53 +170,141 @@ class SearchTerms:
     skill: Phrase | None = None
 
 
-#: The stored word lists of each field that PostgreSQL indexes (migration 0015). They are
-#: not on the model: SQLite has no such columns.
-_WORD_LISTS: dict[str, ColumnElement[Any]] = {
-    field: literal_column(f"directory_entries.{field}_words") for field in FIELDS
-}
-#: Words longer than this are cut in the word lists, so only LIKE can ask for them.
-LONGEST_LISTED_WORD = 255
+def filter_marks(terms: SearchTerms) -> list[str]:
+    """The tag marks (`entry_columns`' `tags_text`) that `org:`, `unit:` and `role:` ask for."""
+    asked = [("key", terms.organisation), ("unit", terms.unit), ("role", terms.role)]
+    return [mark(kind, value) for kind, value in asked if value]
 
 
-def _tsquery(phrase: Phrase) -> str:
-    # Quoted lexemes are taken as they are (no parser, no dictionary); tokens hold only
-    # letters and digits, so no quote needs escaping.
-    return " & ".join([*(f"'{word}'" for word in phrase[:-1]), f"'{phrase[-1]}':*"])
+#: PostgreSQL's word index of every entry (migration 0019). Not on the model: SQLite has none.
+_SEARCH_WORDS: ColumnElement[Any] = literal_column("directory_entries.search_words")
+#: Each field's tag in the index; skills and bio add their visibility level's digit.
+_FIELD_TAGS = {"name": "n_", "title": "t_", "skills": "s", "bio": "b"}
+_LEVEL_DIGITS = {"public": "0", "partners": "1", "staff": "2"}
+#: Words longer than this are cut in the index, so it is asked for their start only.
+LONGEST_INDEXED_WORD = 255
+
+
+def organisation_tag(organisation: str | None) -> str:
+    """What follows a staff-only word's tag in the index: who its owner works for (as 0019
+    computes it, md5 of the organisation, of '' for none)."""
+    return hashlib.md5((organisation or "").encode(), usedforsecurity=False).hexdigest()[:16]
+
+
+def _indexed(phrase: Phrase) -> bool:
+    return len(phrase) == 1 and len(phrase[0]) <= LONGEST_INDEXED_WORD
+
+
+def _lexemes(tag: str, phrase: Phrase) -> str:
+    """The phrase's words under `tag`, the last (and any cut short) as a prefix. Tokens hold
+    only letters and digits, so no quote needs escaping."""
+    last = len(phrase) - 1
+    return " & ".join(
+        f"'{tag}{word[:LONGEST_INDEXED_WORD]}'"
+        + (":*" if n == last or len(word) > LONGEST_INDEXED_WORD else "")
+        for n, word in enumerate(phrase)
+    )
+
+
+def _any(parts: Sequence[str]) -> str:
+    return parts[0] if len(parts) == 1 else "(" + " | ".join(parts) + ")"
+
+
+def _every(parts: Sequence[str]) -> str:
+    return parts[0] if len(parts) == 1 else "(" + " & ".join(parts) + ")"
 
 
 @dataclass(frozen=True)
 class SqlRule:
-    """The rule as SQL conditions over the entries' token texts, for one viewer.
+    """The rule on PostgreSQL, for one viewer: as queries of the word index (`search_words`,
+    migration 0019), and as LIKE over the entries' token texts.
 
-    `candidates` narrows the entries to those PostgreSQL's word indexes find (each phrase's
-    words in some field's word list, the last as a prefix), a superset of the matches; the
-    rule itself is then asked of those few as LIKE over the texts, cheaper per entry than
-    asking the word lists again."""
+    The index holds each word under its field's tag, skills and bio also under their
+    visibility level, so a viewer's query names just the places they may read: the levels
+    `may_see` opens on everyone, their colleagues' staff-only words (tagged with the owner's
+    organisation), and all of their own, through their circle mark. For phrases of one word
+    (nearly every query) the index is the rule; a longer phrase (`youth-le`) or a word past
+    the index's length is found by the index's superset and then the rule's LIKE
+    (`exact` says which)."""
 
     viewer: Viewer
     entry: type[DirectoryEntry]
+
+    # --- the word index ---
+
+    def exact(self, terms: SearchTerms) -> bool:
+        """Whether the index alone answers these terms."""
+        phrases = [*terms.words, *([terms.skill] if terms.skill else [])]
+        return all(_indexed(phrase) for phrase in phrases)
+
+    def matching(self, query: str) -> ColumnElement[bool]:
+        """Entries the index finds for `query` (from `depth`, `tier_query`, `named_query`)."""
+        return _SEARCH_WORDS.bool_op("@@")(cast(literal(query), TSQUERY))
+
+    def _places(self, field: str) -> tuple[list[str], list[str]]:
+        """(tags the viewer reads on everyone, tags they read only on their own entry)."""
+        if field in ("name", "title"):
+            return [_FIELD_TAGS[field]], []
+        viewer, tag = self.viewer, _FIELD_TAGS[field]
+        everyone = [
+            tag + _LEVEL_DIGITS[level] for level in LEVELS if may_see(viewer, "", None, level)
+        ]
+        own = []
+        for level in LEVELS:
+            if may_see(viewer, "", None, level):
+                continue
+            # Staff-only words are tagged with their owner's organisation, the one thing that
+            # decides who else reads them (`may_see`): a viewer's colleagues share theirs.
+            placed = tag + _LEVEL_DIGITS[level]
+            if level == "staff":
+                placed += organisation_tag(viewer.organisation)
+                if viewer.organisation and may_see(viewer, "", viewer.organisation, level):
+                    everyone.append(placed)
+                    continue
+            own.append(placed)
+        return everyone, own
+
+    def _within(self, fields: Sequence[str], phrase: Phrase) -> str:
+        """The phrase in any of `fields`, where the viewer may read it."""
+        read: list[str] = []
+        own: list[str] = []
+        for field in fields:
+            everyone, mine = self._places(field)
+            read += [_lexemes(tag, phrase) for tag in everyone]
+            own += [_lexemes(tag, phrase) for tag in mine]
+        if own:
+            me = f"'c_{mark('user', self.viewer.user_id)}'"
+            read.append(f"({_any(own)} & {me})")
+        return _any(read)
+
+    def depth(self, terms: SearchTerms, depth: int) -> str:
+        """Every word within the first `depth` fields, and every filter: a tsquery ('' for
+        none at all)."""
+        parts = [self._within(FIELDS[:depth], phrase) for phrase in terms.words]
+        parts += [f"'g_{tag}'" for tag in filter_marks(terms)]
+        if terms.skill:
+            parts.append(self._within(("skills",), terms.skill))
+        return _every(parts) if parts else ""
+
+    def tier_count(self, terms: SearchTerms) -> int:
+        return len(FIELDS) if terms.words else 1
+
+    def tier_query(self, terms: SearchTerms, tier: int) -> str:
+        """For `exact` terms, the entries in `tier` (1 is the first), in the index alone:
+        those found within `tier` fields and not within one fewer."""
+        found = self.depth(terms, tier if terms.words else len(FIELDS))
+        return f"{found} & !{self.depth(terms, tier - 1)}" if tier > 1 else found
+
+    def named_query(self, terms: SearchTerms) -> str:
+        """Every word in a name or username, as the index finds it."""
+        return _every([_lexemes(_FIELD_TAGS["name"], phrase) for phrase in terms.words])
+
+    # --- the rule as LIKE, for what the index finds only a superset of ---
 
     def _has(self, field: str, phrase: Phrase) -> ColumnElement[bool]:
         # `' ' + phrase` anywhere in the token text.
         column: ColumnElement[str] = getattr(self.entry, f"{field}_text")
         return column.like(f"% {' '.join(phrase)}%")
-
-    def candidates(
-        self, terms: SearchTerms, fields: Sequence[str] = FIELDS
-    ) -> list[ColumnElement[bool]]:
-        """Conditions the word indexes answer, each implied by the rule over `fields`."""
-        found = [self._listed(fields, phrase) for phrase in terms.words]
-        if terms.skill:
-            found.append(self._listed(("skills",), terms.skill))
-        return [condition for condition in found if condition is not None]
-
-    @staticmethod
-    def _listed(fields: Sequence[str], phrase: Phrase) -> ColumnElement[bool] | None:
-        if any(len(word) > LONGEST_LISTED_WORD for word in phrase):
-            return None  # cut short in the lists: LIKE alone asks for it
-        query = cast(literal(_tsquery(phrase)), TSQUERY)
-        return or_(*(_WORD_LISTS[field].bool_op("@@")(query) for field in fields))
 
     def _in(self, field: str, phrase: Phrase) -> ColumnElement[bool]:
         e = self.entry
@@ -250,20 +338,19 @@ class SqlRule:
             found.append(self._in("skills", terms.skill))
         return found
 
-    def tier(self, terms: SearchTerms) -> ColumnElement[int]:
-        """For a match: how far down the fields its words had to go, the furthest any word's
-        first field is (the same as the first depth `reaching` holds at, asking each field
-        once per word rather than once per depth)."""
-        if not terms.words:
-            return literal(1)  # filters alone: everyone is in the first tier
-        firsts = [
-            case(
-                *((self._in(field, phrase), n) for n, field in enumerate(FIELDS[:-1], start=1)),
-                else_=len(FIELDS),
-            )
-            for phrase in terms.words
-        ]
-        return firsts[0] if len(firsts) == 1 else func.greatest(*firsts)
+    def tier_conditions(self, terms: SearchTerms, tier: int) -> list[ColumnElement[bool]]:
+        """The entries in `tier`, for any terms: the index where it is the rule, else its
+        superset narrowed by the rule's LIKE."""
+        if self.exact(terms):
+            query = self.tier_query(terms, tier)
+            return [self.matching(query)] if query else []
+        depth = tier if terms.words else len(FIELDS)
+        found = [self.matching(self.depth(terms, depth)), *self.filters(terms)]
+        if terms.words:
+            found.append(self.reaching(terms, tier))
+            if tier > 1:  # IS NOT TRUE: a NULL organisation makes the rule NULL, not false
+                found.append(self.reaching(terms, tier - 1).is_not(true()))
+        return found
 
 
 # --- The rule for SQLite's FTS5 index ---
@@ -318,12 +405,7 @@ class FtsRule:
 
     def _reaching(self, terms: SearchTerms, depth: int) -> str:
         parts = [self._within(FIELDS[:depth], phrase) for phrase in terms.words]
-        if terms.organisation:
-            parts.append(f"tags: {mark('key', terms.organisation)}")
-        if terms.unit:
-            parts.append(f"tags: {mark('unit', terms.unit)}")
-        if terms.role:
-            parts.append(f"tags: {mark('role', terms.role)}")
+        parts += [f"tags: {tag}" for tag in filter_marks(terms)]
         if terms.skill:
             parts.append(self._within(("skills",), terms.skill))
         return " AND ".join(parts)

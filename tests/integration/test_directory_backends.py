@@ -218,6 +218,50 @@ async def test_search_ranks_exactly_as_the_rule_says(
         assert found.total == len(expected)
 
 
+async def test_people_find_their_own_fields_and_their_colleagues(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Fields only their owner (and, for staff-only ones, the owner's colleagues) may read:
+    found by exactly those people, ranked as the rule says."""
+    people = [
+        ("@own1:hs", None, "community", "partners", "staff"),
+        ("@own2:hs", "police", "staff", "staff", "staff"),
+        ("@own3:hs", "police", "manager", "partners", "public"),
+        ("@own4:hs", "nhs", "staff", "staff", "partners"),
+    ]
+    async with sessions.begin() as session:
+        for user_id, org, role, skills_level, bio_level in people:
+            session.add(
+                Profile(
+                    user_id=user_id,
+                    username=user_id[1:5],
+                    display_name=f"Owner {user_id[4]}",
+                    organisation=org,
+                    units=[],
+                    role=role,
+                    is_managed=True,
+                    fields=[
+                        ProfileFieldRow(
+                            name="skills", value=["Quokka care"], visibility=skills_level
+                        ),
+                        ProfileFieldRow(
+                            name="bio", value="quokkas and qualms", visibility=bio_level
+                        ),
+                    ],
+                )
+            )
+    for viewer_id in ("@own1:hs", "@own2:hs", "@own3:hs", "@own4:hs", "@p001:hs", "@x:hs"):
+        for text in ("quokka", "qualms", "quokka qualms", "quokka-care", "care quokkas"):
+            query = parse_query(text.split(" "))
+            async with sessions() as session:
+                viewer = await directory.viewer(session, viewer_id)
+                found = await directory.search(session, viewer, query, page_size=1000)
+            expected = await expected_ranking(sessions, viewer, query)
+            assert [p.user_id for p in found.people] == [u for _, u in expected], (viewer_id, text)
+            if viewer_id.startswith("@own") and text == "qualms":
+                assert viewer_id in [u for _, u in expected]  # their own bio, whatever its level
+
+
 async def test_the_viewers_differ(sessions: async_sessionmaker[AsyncSession]) -> None:
     # The random data must actually exercise visibility: a partner sees less than a colleague.
     async with sessions() as session:
