@@ -65,24 +65,27 @@ class MeetingStore:
 
     async def live_or_open(
         self, *, room_id: str, started_at: datetime, **fields: str | bool
-    ) -> Meeting:
-        """The room's live meeting, or a new one started at `started_at` if none is live.
+    ) -> tuple[Meeting, bool]:
+        """The room's live meeting, or a new one started at `started_at` if none is live; and
+        whether it is new.
 
-        Two widget servers admitting the first people to a room's conference at once must open
-        one meeting, not one each: on PostgreSQL the look and the insert hold a lock on the
-        room for the transaction (SQLite has one writer, so its transaction is enough)."""
+        Whoever opens a meeting, the bot for `!meet` or a widget server admitting the first
+        people to a room's conference, must open one, not one each: on PostgreSQL the look
+        and the insert hold a lock on the room for the transaction (SQLite has one writer,
+        so its transaction is enough)."""
         async with self.sessions.begin() as session:
             if session.get_bind().dialect.name == "postgresql":
                 await session.execute(
-                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": _room_lock_key(room_id)}
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": room_lock_key(room_id)}
                 )
             meeting = await session.scalar(_live(room_id))
-            if meeting is None:
-                meeting = Meeting(
-                    room_id=room_id, started_at=started_at, created_at=datetime.now(UTC), **fields
-                )
-                session.add(meeting)
-        return meeting
+            if meeting is not None:
+                return meeting, False
+            meeting = Meeting(
+                room_id=room_id, started_at=started_at, created_at=datetime.now(UTC), **fields
+            )
+            session.add(meeting)
+        return meeting, True
 
     async def person_timezone(self, user_id: str) -> str | None:
         """The timezone a person chose for themselves (with `!digest`), if any."""
@@ -279,7 +282,7 @@ def _live(room_id: str) -> Select[Meeting]:
     )
 
 
-def _room_lock_key(room_id: str) -> int:
+def room_lock_key(room_id: str) -> int:
     """A PostgreSQL advisory lock key (a signed 64-bit number) for one room's meetings."""
     return int.from_bytes(
         hashlib.sha256(b"borough meeting\x00" + room_id.encode()).digest()[:8], "big", signed=True

@@ -147,6 +147,13 @@ def called(meeting: Meeting) -> str:
     return f"The {kind.lower()}" if meeting.title == UNTITLED else f"{kind} **{meeting.title}**"
 
 
+def already_on(live: Meeting) -> str:
+    return (
+        f"{called(live)} is already on here. "
+        "Join it from the widget at the top of the room, or close it with `!meet end`."
+    )
+
+
 def numbered(meeting: Meeting) -> str:
     """A planned meeting by its number: "Meeting #3 **Budget review**", or "Meeting #3"."""
     title = "" if meeting.title == UNTITLED else f" **{meeting.title}**"
@@ -196,23 +203,23 @@ class Meetings:
         is_audio, title = split_audio_title(words)
         live = await self.store.live(room_id)
         if live is not None:
-            return (
-                f"{called(live)} is already on here. "
-                "Join it from the widget at the top of the room, or close it with `!meet end`."
-            )
+            return already_on(live)
         await self._check_may_start(room_id, sender)
         power = await self._power(room_id)
         self._check_bot_power(power)
-        meeting = await self.store.create(
+        # Under the room's meeting lock, as widget servers open one: one meeting comes of it.
+        meeting, opened = await self.store.live_or_open(
             room_id=room_id,
+            started_at=self.clock(),
             widget_id=new_widget_id(),
             conference_id=self._conference_id(room_id),
             title=title or self._room_name(room_id),
             is_audio_only=is_audio,
             created_by=sender,
             timezone=self.default_tz,
-            started_at=self.clock(),
         )
+        if not opened:
+            return already_on(meeting)
         try:
             await self._open(meeting)
         except HomeserverRefused as exc:

@@ -74,7 +74,7 @@ class AdmissionLog:
             widget_id, sender, content = widgets[-1] if widgets else ("", admission.user_id, {})
             data = content.get("data") or {}
             # Another widget server may be opening it too: one meeting comes of it.
-            meeting = await self.store.live_or_open(
+            meeting, _ = await self.store.live_or_open(
                 room_id=room_id,
                 started_at=now,
                 widget_id=widget_id,

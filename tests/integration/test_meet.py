@@ -23,7 +23,7 @@ from borough.db import (
     session_factory,
 )
 from borough.jitsi import STANDING_WIDGET_ID, MeetingWidget, room_conference_id
-from borough.meetings import MeetingStore
+from borough.meetings import MeetingStore, room_lock_key
 from borough.settings import BotSettings, JitsiSettings
 from borough.testing.waiting import wait_until
 from tests.conftest import Homeserver
@@ -437,3 +437,54 @@ def test_a_standby_does_no_scheduled_work_until_it_holds_the_lease(
         standby.stop()
         clock.offset = timedelta(0)
         bot.start()
+
+
+@pytest.mark.postgres
+def test_meet_and_a_widget_server_open_one_meeting_between_them(
+    homeserver: Homeserver, bot: ThreadedBot, app_database_url: str
+) -> None:
+    """`!meet` opens its meeting under the room's meeting lock, as a widget server does when
+    it admits the first people to a room's conference (borough.meetings.live_or_open). While
+    a widget server holds the lock and opens a meeting, `!meet` waits for it, then finds
+    that meeting on and opens none of its own."""
+    import psycopg2
+
+    room = Team(homeserver, bot)
+    room.set_power(room.bot_id, 50)
+    dsn = app_database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+    widget_server, watcher = psycopg2.connect(dsn), psycopg2.connect(dsn)
+    watcher.autocommit = True
+
+    def meet_waits_for_the_lock() -> bool:
+        with watcher.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            )
+            row = cursor.fetchone()
+            return row is not None and row[0] > 0
+
+    try:
+        with widget_server.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", (room_lock_key(room.room_id),))
+            cursor.execute(
+                "INSERT INTO meetings (room_id, widget_id, conference_id, title, is_audio_only, "
+                "created_by, timezone, started_at, created_at) "
+                "VALUES (%s, 'opened-by-a-widget-server', %s, 'Drop-in', false, %s, 'UTC', "
+                "now(), now())",
+                (room.room_id, room_conference_id(room.room_id), room.carol_id),
+            )
+        command = room.alice.send("!meet Race")
+        wait_until(meet_waits_for_the_lock, 30, "`!meet` to wait for the room's meeting lock")
+        widget_server.commit()
+        reply = room.alice.wait_for(lambda ev: _replies_to(ev, command))
+    finally:
+        widget_server.close()
+        watcher.close()
+    assert "**Drop-in** is already on here" in reply["content"]["body"]
+    live = [m.widget_id for m in meetings(app_database_url, room.room_id) if m.ended_at is None]
+    assert live == ["opened-by-a-widget-server"]
+    state = homeserver.call(
+        "GET", f"/_matrix/client/v3/rooms/{quote(room.room_id)}/state", room.alice.token
+    )
+    assert not [event for event in state if event["type"] == "im.vector.modular.widgets"]
