@@ -5,7 +5,8 @@ from Borough's registry room as the last `borough apply` wrote it (`synapse_modu
 The service account invites and the person joins. `on_user_registration` runs before emails
 are stored, so registration and new emails place the person from a background process (the
 community only after a grace period), and the first login places them inline. An
-account-data marker makes it happen once.
+account-data marker makes it happen once, and a claim in Synapse's database
+(`onboarding_claims`) makes it happen in one process when sign-ins reach several at once.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from synapse.module_api.errors import ConfigError, SynapseError
 
 from synapse_modules.chart import SynapseChart
 from synapse_modules.config import BoroughModuleConfig, ModuleConfigError, parse_module_config
+from synapse_modules.onboarding_claims import OnboardingClaims
 from synapse_modules.placement import Placement, email_domains, place
 
 logger = logging.getLogger(__name__)
@@ -27,6 +29,9 @@ ONBOARDED = "org.borough.onboarded"
 #: How long after registration an email may still arrive and decide the organisation. A
 #: person who registered with a token and has no email lands in the community after this.
 REGISTRATION_GRACE_SECONDS = 10.0
+#: How often a sign-in waiting for another process to place the person looks again (the
+#: other's claim lapses after onboarding_claims.CLAIM_MS, and then this one takes over).
+CLAIM_POLL_SECONDS = 0.2
 
 
 class Onboarding:
@@ -35,6 +40,7 @@ class Onboarding:
         self._service = config.service_user(api.server_name)
         self._borough_accounts = config.trusted_users(api.server_name)
         self._chart = SynapseChart(api, self._service)
+        self._claims = OnboardingClaims(api)
         api.register_account_validity_callbacks(
             on_user_login=self.on_user_login, on_user_registration=self.on_user_registration
         )
@@ -87,6 +93,14 @@ class Onboarding:
             # still place the person in an organisation: wait before sending them to the
             # community.
             return
+        while not await self._claims.claim(user_id):
+            # Another process is placing them. A sign-in returns once they are placed, as
+            # when it places them itself; nothing tells this process when, so it looks.
+            if not is_final or await self._api.account_data_manager.get_global(user_id, ONBOARDED):
+                return
+            await self._api.sleep(CLAIM_POLL_SECONDS)
+        if await self._api.account_data_manager.get_global(user_id, ONBOARDED):
+            return  # placed while this process waited for its claim
         placed = await self._place(user_id, placement)
         await self._api.account_data_manager.put_global(
             user_id,

@@ -132,11 +132,18 @@ def _redis_pings(port: int) -> bool:
         return False
 
 
-def _logged(path: Path, text: str) -> bool:
+def _logged(path: Path, text: str, after: int = 0) -> bool:
+    """Whether `text` is in the log at `path`, past its first `after` bytes."""
     try:
-        return text in path.read_text(encoding="utf8", errors="replace")
+        with path.open("rb") as log:
+            log.seek(after)
+            return text in log.read().decode("utf8", errors="replace")
     except FileNotFoundError:
         return False
+
+
+def _log_size(path: Path) -> int:
+    return path.stat().st_size if path.exists() else 0
 
 
 @dataclass(frozen=True)
@@ -381,25 +388,58 @@ class SynapseWorkers(LocalSynapse):
 
     def _start_workers(self, deadline: float) -> None:
         configs = self.write_worker_configs()
-        children = []
-        for worker in self._layout.workers:
-            log = self.worker_log_path(worker)
-            cmd = self.synapse_command(
-                "synapse.app.generic_worker", self.config_path, configs[worker.name]
-            )
-            children.append(self._spawn(_Child(worker.name, cmd, log.with_suffix(".console"), log)))
-        for worker, child in zip(self._layout.workers, children, strict=True):
-            url = f"http://127.0.0.1:{worker.port}/_matrix/client/versions"
-            self._wait(worker.name, deadline, partial(_answers, url), [child])
-            self._wait(
-                f"{worker.name}'s replication",
-                deadline,
-                partial(_logged, child.log_path, _REPLICATING),
-                [child],
-            )
+        started = [
+            self._spawn_worker(worker, configs[worker.name]) for worker in self._layout.workers
+        ]
+        for worker, (child, log_size) in zip(self._layout.workers, started, strict=True):
+            self._wait_for_worker(worker, child, log_size, deadline)
         self._wait(
-            "main's replication", deadline, lambda: _logged(self.log_path, _REPLICATING), children
+            "main's replication",
+            deadline,
+            lambda: _logged(self.log_path, _REPLICATING),
+            [child for child, _ in started],
         )
+
+    def _spawn_worker(self, worker: Worker, config: Path) -> tuple[_Child, int]:
+        """The worker's process, started, and how long its log was before."""
+        log = self.worker_log_path(worker)
+        log_size = _log_size(log)
+        cmd = self.synapse_command("synapse.app.generic_worker", self.config_path, config)
+        return self._spawn(_Child(worker.name, cmd, log.with_suffix(".console"), log)), log_size
+
+    def _wait_for_worker(
+        self, worker: Worker, child: _Child, log_size: int, deadline: float
+    ) -> None:
+        url = f"http://127.0.0.1:{worker.port}/_matrix/client/versions"
+        self._wait(worker.name, deadline, partial(_answers, url), [child])
+        self._wait(
+            f"{worker.name}'s replication",
+            deadline,
+            partial(_logged, child.log_path, _REPLICATING, log_size),
+            [child],
+        )
+
+    def restart_worker(
+        self, name: str, extra_config: dict[str, Any] | None = None, timeout: float = 60
+    ) -> None:
+        """Stop one worker and start it again with `extra_config` over its own file: how a
+        test breaks a worker on purpose (`{"modules": []}`: one without Borough's modules)
+        and mends it (no `extra_config`). Returns once it answers and replicates."""
+        worker = next((w for w in self._layout.workers if w.name == name), None)
+        if worker is None:
+            known = ", ".join(w.name for w in self._layout.workers)
+            raise ValueError(f"no worker {name!r} in this topology (it has {known})")
+        for child in [c for c in self._children if c.name == name]:
+            child.stop()
+            self._children.remove(child)
+        config = self.write_worker_configs()[name]
+        if extra_config:
+            written = yaml.safe_load(config.read_text(encoding="utf8"))
+            config.write_text(
+                yaml.dump({**written, **extra_config}, Dumper=_Dumper, sort_keys=False)
+            )
+        child, log_size = self._spawn_worker(worker, config)
+        self._wait_for_worker(worker, child, log_size, time.monotonic() + timeout)
 
     def _start_nginx(self, deadline: float) -> None:
         base = self.nginx_dir

@@ -13,13 +13,15 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import yaml
 from aiohttp import web
 
 from borough import __version__
 from borough.db import alembic_config
 from borough.settings import Settings, load_settings
+from borough.testing.topology import SynapseWorkers, local_synapse
 from borough.testing.waiting import wait_until
-from tests.conftest import Homeserver, borough, start_homeserver, write_settings
+from tests.conftest import Homeserver, borough, write_settings
 from tests.integration.running_bot import ThreadedBot
 from widgets.app import create_app
 
@@ -60,6 +62,8 @@ def settings_path(
         tmp_path_factory.mktemp("doctor") / "borough.yaml",
         homeserver,
         app_database_url,
+        # Each process's own listener: on the worker topology, main and every worker.
+        homeserver={"processes": homeserver.synapse.process_urls},
         bot={"user_id": user_id, "access_token": token},
         widgets={"port": port, "public_url": f"http://127.0.0.1:{port}"},
         jitsi={"domain": "meet.borough.test"},
@@ -100,14 +104,17 @@ class DoctorRun:
         return [line for line in self.output.splitlines() if line.startswith("problem:")]
 
 
-def test_a_healthy_deployment_passes(deployment: ThreadedBot, settings_path: Path) -> None:
+def test_a_healthy_deployment_passes(
+    deployment: ThreadedBot, homeserver: Homeserver, settings_path: Path
+) -> None:
     run = doctor(settings_path)
     assert run.exit_code == 0, run.output
     assert run.problems == []
     for part in ("homeserver", "service account", "synapse modules", "database", "bot"):
         assert f"ok: {part} " in run.output, run.output
     assert "Synapse process main at" in run.output
-    assert f"runs Borough {__version__}" in run.output
+    for url in homeserver.synapse.process_urls:
+        assert f" at {url} runs Borough {__version__}" in run.output, run.output
     assert f"{deployment.user_id} is running in" in run.output
     # The bot runs in a thread of this process, which therefore holds its lease.
     assert f"the lease is {socket.gethostname()} pid {os.getpid()}'s since" in run.output
@@ -121,30 +128,56 @@ def test_a_synapse_process_without_the_modules_is_named(
     settings_path: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
-    # A second Synapse started with no `modules:` stands for a worker someone forgot.
-    _, bare = start_homeserver(tmp_path_factory.mktemp("bare-synapse"), modules=[])
+    # A second Synapse (one process, SQLite) started with no `modules:` stands for a process
+    # someone forgot; test_a_worker_without_the_modules_is_named breaks a real worker.
+    bare = local_synapse(tmp_path_factory.mktemp("bare-synapse"), modules=[])
+    bare.start()
     try:
+        settings = yaml.safe_load(settings_path.read_text(encoding="utf-8"))
+        settings["homeserver"]["processes"] = [*homeserver.synapse.process_urls, bare.base_url]
         both = settings_path.with_name("two-processes.yaml")
-        both.write_text(
-            settings_path.read_text(encoding="utf-8").replace(
-                "homeserver:\n",
-                f"homeserver:\n  processes: ['{homeserver.synapse.base_url}', '{bare.base_url}']\n",
-                1,
-            ),
-            encoding="utf-8",
-        )
+        both.write_text(yaml.safe_dump(settings), encoding="utf-8")
         run = doctor(both)
     finally:
         bare.stop()
     assert run.exit_code == 1, run.output
-    assert run.problems == [
-        f"problem: synapse modules the Synapse process at {bare.base_url} has not loaded "
+    assert run.problems == [modules_missing(bare.base_url)], run.output
+    assert (
+        f"ok: synapse modules Synapse process main at {homeserver.synapse.process_urls[0]}"
+        in run.output
+    )
+
+
+def modules_missing(url: str) -> str:
+    return (
+        f"problem: synapse modules the Synapse process at {url} has not loaded "
         "Borough's modules (nothing answers at /_synapse/client/borough/status): add them to "
         "its homeserver.yaml `modules:` and restart it"
-    ], run.output
-    assert (
-        f"ok: synapse modules Synapse process main at {homeserver.synapse.base_url}" in run.output
     )
+
+
+@pytest.mark.workers
+def test_a_worker_without_the_modules_is_named(
+    deployment: ThreadedBot, homeserver: Homeserver, settings_path: Path
+) -> None:
+    """On the worker topology: one generic worker restarted without Borough's modules is the
+    one problem doctor names; mended, doctor passes again."""
+    topology = homeserver.synapse
+    assert isinstance(topology, SynapseWorkers), "needs the worker topology"
+    worker = topology.layout.generic[0]
+    url = f"http://127.0.0.1:{worker.port}"
+    topology.restart_worker(worker.name, {"modules": []})
+    try:
+        run = doctor(settings_path)
+    finally:
+        topology.restart_worker(worker.name)
+    assert run.exit_code == 1, run.output
+    assert run.problems == [modules_missing(url)], run.output
+    for other in topology.process_urls:
+        if other != url:
+            assert f" at {other} runs Borough {__version__}" in run.output, run.output
+    mended = doctor(settings_path)
+    assert mended.exit_code == 0, mended.output
 
 
 def test_a_stopped_bot_is_named(deployment: ThreadedBot, settings_path: Path) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import quote
 
@@ -15,6 +16,7 @@ import pytest
 
 from borough import events
 from borough.testing.localsynapse import LocalSynapse, SynapseStartError
+from borough.testing.topology import SynapseWorkers
 from synapse_modules import homeserver_modules
 from tests.conftest import Homeserver, HttpError, borough
 
@@ -493,6 +495,46 @@ def test_onboarding_happens_once(network: Homeserver) -> None:
     network.call("POST", f"/_matrix/client/v3/rooms/{welcome}/leave", token, {})
     again = password_login(network, "resident1", "pw-resident-123")
     assert network.room_id("community-welcome") not in joined(network, again)
+
+
+def test_a_first_sign_in_made_at_once_on_every_process_onboards_once(
+    network: Homeserver,
+) -> None:
+    """Six first sign-ins at once, which nginx spreads over the generic workers on the worker
+    topology: the person joins each community room once (one membership event each), and
+    onboarding records that the community placed them."""
+    network.synapse.register_user("resident3", "pw-resident-333")
+    topology = network.synapse if isinstance(network.synapse, SynapseWorkers) else None
+    earlier = len(topology.requests_served()) if topology else 0
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        tokens = list(
+            pool.map(lambda _: password_login(network, "resident3", "pw-resident-333"), range(6))
+        )
+    if topology is not None:
+        served = {
+            request.process
+            for request in topology.requests_served()[earlier:]
+            if request.uri == "/_matrix/client/v3/login" and request.method == "POST"
+        }
+        generic = {worker.name for worker in topology.layout.generic}
+        assert served == generic, f"the sign-ins reached only {served}"
+    user_id = network.user_id("resident3")
+    for alias in ("community", "community-welcome"):
+        room_id = network.room_id(alias)
+        assert room_id in joined(network, tokens[0]), alias
+        history = network.call(
+            "GET",
+            f"/_matrix/client/v3/rooms/{quote(room_id)}/messages?dir=b&limit=1000",
+            tokens[0],
+        )["chunk"]
+        memberships = [
+            event["content"]["membership"]
+            for event in history
+            if event["type"] == "m.room.member" and event["state_key"] == user_id
+        ]
+        assert memberships == ["join"], (alias, memberships)
+    marker = network.admin("GET", f"/_synapse/admin/v1/users/{quote(user_id)}/accountdata")
+    assert marker["account_data"]["global"]["org.borough.onboarded"]["reason"] == "community"
 
 
 # --- bad module config -----------------------------------------------------------------------
