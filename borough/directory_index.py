@@ -338,6 +338,17 @@ class SqlRule:
             found.append(self._in("skills", terms.skill))
         return found
 
+    def match_conditions(self, terms: SearchTerms) -> list[ColumnElement[bool]]:
+        """Every entry the terms find, whatever its tier."""
+        found = self.depth(terms, len(FIELDS))
+        conditions = [self.matching(found)] if found else []
+        if self.exact(terms):
+            return conditions
+        conditions += self.filters(terms)
+        if terms.words:
+            conditions.append(self.reaching(terms, len(FIELDS)))
+        return conditions
+
     def tier_conditions(self, terms: SearchTerms, tier: int) -> list[ColumnElement[bool]]:
         """The entries in `tier`, for any terms: the index where it is the rule, else its
         superset narrowed by the rule's LIKE."""
