@@ -7,7 +7,7 @@ People rank by how far down the fields the words had to go (all in the name, the
 job title, then skills, then bio) and then by name, in the order `position` keeps. A unit is
 found the same way in its key and name (`unit_matches`), so `comms` finds Communications.
 
-PostgreSQL asks one GIN word index (`SqlRule`, migration 0021) whose words carry their field
+PostgreSQL asks one GIN word index (`SqlRule`, migration 0022) whose words carry their field
 and visibility, so each tier is one index query; SQLite asks its FTS5 index (`FtsRule`),
 whose rows are numbered in name order, so a page of a tier is the first rows the index
 yields and a common word costs the page, not the whole directory.
@@ -176,7 +176,7 @@ def filter_marks(terms: SearchTerms) -> list[str]:
     return [mark(kind, value) for kind, value in asked if value]
 
 
-#: PostgreSQL's word index of every entry (migration 0021). Not on the model: SQLite has none.
+#: PostgreSQL's word index of every entry (migration 0022). Not on the model: SQLite has none.
 _SEARCH_WORDS: ColumnElement[Any] = literal_column("directory_entries.search_words")
 #: Each field's tag in the index; skills and bio add their visibility level's digit.
 _FIELD_TAGS = {"name": "n_", "title": "t_", "skills": "s", "bio": "b"}
@@ -186,7 +186,7 @@ LONGEST_INDEXED_WORD = 255
 
 
 def organisation_tag(organisation: str | None) -> str:
-    """What follows a staff-only word's tag in the index: who its owner works for (as 0021
+    """What follows a staff-only word's tag in the index: who its owner works for (as 0022
     computes it, md5 of the organisation, of '' for none)."""
     return hashlib.md5((organisation or "").encode(), usedforsecurity=False).hexdigest()[:16]
 
@@ -217,7 +217,7 @@ def _every(parts: Sequence[str]) -> str:
 @dataclass(frozen=True)
 class SqlRule:
     """The rule on PostgreSQL, for one viewer: as queries of the word index (`search_words`,
-    migration 0021), and as LIKE over the entries' token texts.
+    migration 0022), and as LIKE over the entries' token texts.
 
     The index holds each word under its field's tag, skills and bio also under their
     visibility level, so a viewer's query names just the places they may read: the levels

@@ -17,15 +17,15 @@ A query word is a tagged prefix (`'s1housing':*`), so the index answers the rule
 one-word phrases, with no recheck of the entries. Words are cut to 255 characters as in 0015.
 The index takes new entries at once (`fastupdate = off`, as 0015 explains).
 
-Revision ID: 0021
-Revises: 0020
+Revision ID: 0022
+Revises: 0021
 Create Date: 2026-12-03
 """
 
 from alembic import op
 
-revision = "0021"
-down_revision = "0020"
+revision = "0022"
+down_revision = "0021"
 branch_labels = None
 depends_on = None
 
