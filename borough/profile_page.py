@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from borough import directory, readers
 from borough.blogs import render_markdown
-from borough.db import ChannelMember, ChannelRow, Post, Profile
+from borough.db import ChannelMember, ChannelRow, PartnershipRow, Post, Profile, UnitRow
 from borough.directory import Card, PersonSummary, Place, UnitSummary
 from borough.visibility import Viewer
 
@@ -55,6 +55,12 @@ class ChannelSummary:
 
 
 @dataclass(frozen=True)
+class PartnershipSummary:
+    key: str
+    name: str
+
+
+@dataclass(frozen=True)
 class RecentPost:
     event_id: str
     room_id: str
@@ -87,6 +93,7 @@ class ProfilePage:
     reports: tuple[PersonSummary, ...]
     posts: tuple[RecentPost, ...]
     channels: tuple[ChannelSummary, ...]
+    partnerships: tuple[PartnershipSummary, ...]
     #: Only on the viewer's own page: how to change each field.
     edits: tuple[FieldEdit, ...]
 
@@ -117,6 +124,7 @@ async def profile_page(session: AsyncSession, asker: Viewer, owner_id: str) -> P
         reports=await directory.reports(session, row.user_id) if sees_place else (),
         posts=await recent_posts(session, asker.user_id, row.user_id),
         channels=await shared_channels(session, asker.user_id, row.user_id),
+        partnerships=await partnerships_of(session, row) if sees_place else (),
         edits=field_edits(row) if asker.user_id == row.user_id else (),
     )
 
@@ -193,6 +201,29 @@ async def shared_channels(
         .order_by(ChannelRow.name, ChannelRow.room_id)
     )
     return tuple(ChannelSummary(*row) for row in rows)
+
+
+async def partnerships_of(session: AsyncSession, row: Profile) -> tuple[PartnershipSummary, ...]:
+    """The partnerships `row` is in, by the chart's rule: every person of a joined
+    organisation, of a joined unit and the units below it, and the people named."""
+    parents: dict[str, str | None] = {
+        key: parent for key, parent in await session.execute(select(UnitRow.key, UnitRow.parent))
+    }
+    units: set[str] = set()
+    for unit in row.units:
+        at: str | None = unit
+        while at is not None and at not in units:
+            units.add(at)
+            at = parents.get(at)
+    found = [
+        PartnershipSummary(p.key, p.name)
+        for p in await session.scalars(select(PartnershipRow))
+        if row.organisation in p.organisations
+        or units.intersection(p.units)
+        or row.user_id in p.people
+        or row.user_id in p.leads
+    ]
+    return tuple(sorted(found, key=lambda p: (p.name.casefold(), p.key)))
 
 
 # --- The directory's opening view ---

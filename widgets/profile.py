@@ -108,6 +108,10 @@ def page_json(app: web.Application, shown: ProfilePage) -> dict[str, Any]:
             for post in shown.posts
         ],
         "channels": [_channel_json(c) for c in shown.channels],
+        "partnerships": [
+            {"key": p.key, "name": p.name, "page": f"/widgets/partnerships/{quote(p.key, safe='')}"}
+            for p in shown.partnerships
+        ],
         "message": matrix_to(card.user_id),
         "is_own": shown.is_own,
         "edits": [

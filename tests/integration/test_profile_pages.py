@@ -37,7 +37,7 @@ OPEN_WORDS = "Open day at the housing office on Saturday"
 
 @pytest.fixture(scope="module")
 def chart(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The widget tests' chart and one more person, Gail, who will be erased."""
+    """The widget tests' chart, one more person (Gail, who will be erased) and a partnership."""
     org = yaml.safe_load(WIDGETS_CHART.read_text(encoding="utf-8"))
     org["people"].append(
         {
@@ -49,6 +49,15 @@ def chart(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "profile": {"bio": {"value": "Soon erased", "visibility": "public"}},
         }
     )
+    # Through the directorate above Winnie's team, and the whole police force.
+    org["partnerships"] = [
+        {
+            "key": "wsafety",
+            "name": "Widget Safety Partnership",
+            "organisations": ["wpolice"],
+            "units": ["wdir"],
+        }
+    ]
     path = tmp_path_factory.mktemp("chart") / "org.yaml"
     path.write_text(yaml.safe_dump(org), encoding="utf-8")
     return path
@@ -182,6 +191,17 @@ async def test_each_viewer_sees_exactly_the_fields_they_may(
     for shown in seen.values():
         assert "Tenancy support and gardening" in shown["bio_html"]
         assert shown["message"] == f"https://matrix.to/#/{quote(homeserver.user_id('wstaff'))}"
+    safety = [
+        {
+            "key": "wsafety",
+            "name": "Widget Safety Partnership",
+            "page": "/widgets/partnerships/wsafety",
+        }
+    ]
+    assert colleague["partnerships"] == partner["partnerships"] == own["partnerships"] == safety
+    assert resident["partnerships"] == []
+    assert (await page_of(client, homeserver, "wmgr", "wcop"))["partnerships"] == safety
+    assert (await page_of(client, homeserver, "wmgr", "wres"))["partnerships"] == []
     # Only her own page says how to change each field.
     assert [not s["edits"] for s in (colleague, partner, resident)] == [True] * 3
     edits = {e["name"]: e for e in own["edits"]}
@@ -387,7 +407,10 @@ async def test_the_directory_opens_with_unit_manager_joiners_and_recent_views(
     assert team["key"] == "wteam" and "Winnie Staff" in names(team["members"])
     assert team["people"] == len(team["members"]) + 1  # everyone but Walter himself
     assert names(walter["new_joiners"]) == ["Wes Cop"]
-    assert names(walter["recently_viewed"]) == ["Winnie Staff", "Wes Cop", "Wanda Boss"]
+    # Newest first, each once (Walter opened other pages in the tests above, before these).
+    viewed = names(walter["recently_viewed"])
+    assert viewed[:3] == ["Winnie Staff", "Wes Cop", "Wanda Boss"]
+    assert len(viewed) == len(set(viewed))
     # A resident: no unit, nobody new in their own organisation, her own views only (the
     # pages she opened in the tests above), never Walter's.
     wren = await opening("wres")

@@ -91,6 +91,10 @@
           section("posts-heading", "Recent posts", p.posts.length
             ? el("ol", { class: "posts" }, p.posts.map(postItem))
             : el("p", { class: "meta" }, "No posts you can read.")),
+          p.partnerships.length ? section("partnerships-heading", "Partnerships",
+            el("ul", { class: "chips" }, p.partnerships.map((partnership) => el("li", {},
+              el("a", { class: "chip", href: widgetLink(partnership.page) }, partnership.name)))))
+            : null,
           p.channels.length ? section("channels-heading", "Channels", el("ul", { class: "chips" },
             p.channels.map((c) => el("li", {}, el("a", { class: "chip", href: c.link,
               target: "_blank", rel: "noopener" }, c.name))))) : null)));
