@@ -59,9 +59,9 @@ from borough.wording import page_number
 #: Managers first in team lists; everyone else after them, by name.
 ROLE_ORDER = {"senior_manager": 0, "manager": 1}
 FILTERS = ("org", "unit", "skill", "role", "page")
-CARD_FIELDS = ("pronouns", "bio", "skills", "location", "phone")
+CARD_FIELDS = ("pronouns", "bio", "skills", "location", "phone", "available")
 #: The fields a person may set themselves, with `!profile set` (bots.profiles).
-EDITABLE = ("title", "bio", "skills", "location", "pronouns", "phone")
+EDITABLE = ("title", "bio", "skills", "location", "pronouns", "phone", "available")
 _CHUNK = 500  # ids per IN (...) list, well under SQLite's and asyncpg's parameter limits
 #: The entries as a Core `Table` (the ORM types `__table__` as any FromClause): the index
 #: is rewritten in bulk, row dicts in and out.
@@ -233,6 +233,41 @@ def card_for(asker: Viewer, row: Profile, manager_name: str | None) -> Card:
             if (value := fields.get(name)) is not None
         ),
     )
+
+
+@dataclass(frozen=True)
+class Expert:
+    """Someone who opted in to questions (`!profile set available yes`), with the skills the
+    asker may see of them."""
+
+    user_id: str
+    display_name: str
+    organisation: str | None
+    skills: tuple[str, ...]
+
+
+async def experts(
+    session: AsyncSession, asker: Viewer, organisation: str | None = None
+) -> list[Expert]:
+    """Present people who said they are available and whose skills the asker may see, both
+    fields by the one visibility rule (a person who shows their availability to their own
+    organisation only is asked only by it); within `organisation` if given. The asker too:
+    matching (`borough.asking`) leaves them out."""
+    opted = (
+        select(ProfileFieldRow.user_id).where(ProfileFieldRow.name == "available").scalar_subquery()
+    )
+    query = select(Profile).where(Profile.left_at.is_(None), Profile.user_id.in_(opted))
+    if organisation is not None:
+        query = query.where(Profile.organisation == organisation)
+    found = []
+    for row in await session.scalars(query):
+        shown = visible_fields(asker, row)
+        skills = shown.get("skills")
+        if shown.get("available") == "yes" and isinstance(skills, list) and skills:
+            found.append(
+                Expert(row.user_id, row.display_name, row.organisation, tuple(map(str, skills)))
+            )
+    return found
 
 
 @dataclass(frozen=True)

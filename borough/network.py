@@ -38,6 +38,13 @@ COMMUNITY_ALIASES = ("community", "community-welcome")
 #: Key of Borough's registry room, where apply writes what the Synapse modules decide from.
 REGISTRY = "borough/registry"
 REGISTRY_TYPES = (events.REGISTRY_PERSON, events.REGISTRY_EMAIL_DOMAIN)
+#: Key and address of the network-wide "Ask the network" room (bots.ask); each
+#: organisation's own is `ask_room(org)`, addressed `#ask-ORG`.
+ASK_NETWORK = "ask"
+ASK_NETWORK_ALIAS = "ask-the-network"
+ASK_TOPIC = (
+    "Ask a question with !ask; I route it to people whose skills match. Answer in its thread."
+)
 
 #: The last line of the topic of a room left unencrypted by design, saying why: Element marks
 #: every unencrypted room in red, and staff should not read a choice as a fault.
@@ -120,6 +127,17 @@ RoomIdOf = Callable[[str], object]
 def organisation_space(org_key: str) -> str:
     """The Borough key of an organisation's space: its members belong to the organisation."""
     return f"org/{org_key}"
+
+
+def ask_room(org_key: str) -> str:
+    """The Borough key of an organisation's "Ask the network" room (not under `org/`: export
+    reads every `org/` key as an organisation)."""
+    return f"ask/{org_key}"
+
+
+def ask_alias(org_key: str | None) -> str:
+    """The address localpart of an organisation's Ask room, or of the network-wide one."""
+    return ASK_NETWORK_ALIAS if org_key is None else f"ask-{org_key}"
 
 
 @dataclass(frozen=True)
@@ -385,6 +403,7 @@ class _Builder:
             self._partnership(partnership)
         for channel in chart.channels:
             self._channel(channel)
+        self._ask_rooms()
         self._community()
         self._guard_seals()
         self._registry()
@@ -425,6 +444,49 @@ class _Builder:
                 join_rule="invite",
                 federate=False,
                 registry=tuple(sorted(entries, key=lambda e: (e.event_type, e.state_key))),
+            )
+        )
+
+    def _ask_rooms(self) -> None:
+        """One "Ask the network" room per organisation, for its people, and one for everyone
+        in every organisation, listed in each organisation's space (bots.ask posts there)."""
+        chart = self.index.chart
+        everyone: list[Person] = []
+        for org in chart.organisations:
+            people = self.index.people_of_organisation(org)
+            everyone += people
+            self._add(
+                DesiredRoom(
+                    key=ask_room(org.key),
+                    alias=ask_alias(org.key),
+                    name=f"Ask {org.name}",
+                    topic=noted_topic(ASK_TOPIC, UNENCRYPTED_INDEXED),
+                    is_space=False,
+                    parent_key=organisation_space(org.key),
+                    members=self.uids(people),
+                    power_users=self._power(admins=self._admins_of([org.key]), moderators=()),
+                    depth=1,
+                    meta={"ask": {"organisation": org.key}},
+                )
+            )
+        if not chart.organisations:
+            return
+        first, *others = (o.key for o in chart.organisations)
+        self._add(
+            DesiredRoom(
+                key=ASK_NETWORK,
+                alias=ASK_NETWORK_ALIAS,
+                name="Ask the network",
+                topic=noted_topic(ASK_TOPIC, UNENCRYPTED_INDEXED),
+                is_space=False,
+                parent_key=organisation_space(first),
+                open_to=tuple(organisation_space(k) for k in others),
+                members=self.uids(everyone),
+                power_users=self._power(
+                    admins=self._admins_of([o.key for o in chart.organisations]), moderators=()
+                ),
+                depth=1,
+                meta={"ask": {"organisation": None}},
             )
         )
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bots import admin, blogs, digest, meet, microblog, profiles, sharing, widgets_cmd
+from bots import admin, ask, blogs, digest, meet, microblog, profiles, sharing, widgets_cmd
 from bots.commands import HELP, CommandRegistry, Commands, Help, Services
 
 FEATURES: tuple[Commands[Any], ...] = (
@@ -24,6 +24,7 @@ FEATURES: tuple[Commands[Any], ...] = (
     admin.COMMANDS,
     meet.COMMANDS,
     widgets_cmd.COMMANDS,
+    ask.COMMANDS,
 )
 
 
@@ -44,3 +45,4 @@ class BotServices(Services):
     admin: admin.PartnerAdmin
     meetings: meet.Meetings
     room_widgets: widgets_cmd.RoomWidgets
+    asking: ask.AskTheNetwork

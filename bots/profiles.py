@@ -38,8 +38,11 @@ DEFAULT_VISIBILITY = {
     "location": "staff",
     "pronouns": "partners",
     "phone": "staff",
+    # Whether `!ask` may send you questions (bots.ask): seen by those who may ask you.
+    "available": "partners",
 }
 _LIMITS = {"title": 100, "bio": 500, "location": 100, "pronouns": 30, "phone": 25}
+AVAILABLE_CHOICES = ("yes", "no")
 _PHONE = re.compile(r"^\+?[0-9 ()-]{6,24}$")
 
 
@@ -52,6 +55,12 @@ def validate(field: str, value: str) -> str | list[str]:
         if len(skills) > 20 or any(len(s) > 50 for s in skills):
             raise UsageError("Skills: at most 20, separated by commas, each up to 50 characters.")
         return skills
+    if field == "available":
+        if value.lower() not in AVAILABLE_CHOICES:
+            raise UsageError(
+                "Available is `yes` (questions that match your skills may be sent to you) or `no`."
+            )
+        return value.lower()
     if len(value) > _LIMITS[field]:
         raise UsageError(f"{field.capitalize()} is too long: at most {_LIMITS[field]} characters.")
     if field == "phone" and not _PHONE.match(value):

@@ -37,6 +37,7 @@ from borough.db import BotState, DirectRoom, HandledEvent
 from borough.profile_mirror import ProfileMirror
 from borough.settings import BotSettings, JitsiSettings
 from bots.admin import PartnerAdmin
+from bots.ask import AskTheNetwork
 from bots.assembly import BotServices, command_registry
 from bots.blogs import BlogIndexer, Blogs
 from bots.commands import Help, Request, UnknownCommand, UsageError
@@ -122,6 +123,9 @@ class BoroughBot:
         )
         self.room_widgets = RoomWidgets(self.client, self.public_url, self.microblog)
         self.direct = DirectMessages(self.sessions, self.client)
+        self.asking = AskTheNetwork(
+            self.sessions, self.client, self.direct, self.server_name, self.clock
+        )
         self.heartbeat = Heartbeat(self.sessions, self.settings.user_id)
         self.identity = BotIdentity(self.sessions, self.client)
         self.welcomes = Welcomes(
@@ -143,6 +147,7 @@ class BoroughBot:
             admin=self.admin,
             meetings=self.meetings,
             room_widgets=self.room_widgets,
+            asking=self.asking,
         )
         self.commands.check_served_by(self.services)
         self._stopping = asyncio.Event()
@@ -291,6 +296,7 @@ class BoroughBot:
             await self.meetings.observe_state(room_id, changed)
             for event in room.timeline.events:
                 source = event.source
+                await self.asking.observe(room_id, source)
                 if (
                     source.get("type") != "m.room.message"
                     or source.get("sender") == self.client.user_id

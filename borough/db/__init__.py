@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from borough.db.models import (
+    Answer,
     AuditEntry,
     Base,
     BlogMedia,
@@ -51,6 +52,8 @@ from borough.db.models import (
     Profile,
     ProfileFieldRow,
     ProfileViewRow,
+    Question,
+    QuestionRoute,
     Reaction,
     Repost,
     ScimResource,
@@ -64,6 +67,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 __all__ = [
+    "Answer",
     "AuditEntry",
     "Base",
     "BlogMedia",
@@ -94,6 +98,8 @@ __all__ = [
     "Profile",
     "ProfileFieldRow",
     "ProfileViewRow",
+    "Question",
+    "QuestionRoute",
     "Reaction",
     "Repost",
     "ScimResource",

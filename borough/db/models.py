@@ -11,6 +11,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -555,3 +556,61 @@ class ScimResource(Base):
     username: Mapped[str | None] = mapped_column(String(255))
     body: Mapped[dict[str, Any]] = mapped_column(JSON)
     notes: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+# --- Ask the network (issue 16, migration 0021) ------------------------------------------------
+
+
+class Question(Base):
+    """A question asked with `!ask` (bots.ask): the message that holds it, who may read it,
+    and the answer its asker accepted. `audience` is `network`, `org:KEY` (an organisation's
+    Ask room) or `room` (asked inside a sealed room, which it never leaves)."""
+
+    __tablename__ = "questions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    #: The command's event id: a replayed command finds its question instead of asking twice.
+    command_event_id: Mapped[str] = mapped_column(String(255), unique=True)
+    room_id: Mapped[str] = mapped_column(String(255))
+    #: The thread root where answers go; None until the bot's post of it is sent.
+    event_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    asker: Mapped[str] = mapped_column(String(255), index=True)
+    #: The asker's organisation when they asked, for the report.
+    organisation: Mapped[str | None] = mapped_column(String(64), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    skill: Mapped[str | None] = mapped_column(String(100))
+    audience: Mapped[str] = mapped_column(String(80))
+    is_public: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    asked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    accepted_answer: Mapped[str | None] = mapped_column(String(255))
+    accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class QuestionRoute(Base):
+    """One person a question was sent to. The daily limit counts these rows, so it holds
+    across restarts of the bot."""
+
+    __tablename__ = "question_routes"
+    # The daily limit counts one person's recent routes.
+    __table_args__ = (Index("ix_question_routes_user_at", "user_id", "routed_at"),)
+
+    question_id: Mapped[int] = mapped_column(
+        ForeignKey("questions.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    routed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Answer(Base):
+    """A thread reply to a question, with the answerer's organisation when they answered."""
+
+    __tablename__ = "answers"
+
+    event_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    question_id: Mapped[int] = mapped_column(
+        ForeignKey("questions.id", ondelete="CASCADE"), index=True
+    )
+    sender: Mapped[str] = mapped_column(String(255))
+    organisation: Mapped[str | None] = mapped_column(String(64))
+    body: Mapped[str] = mapped_column(Text)
+    answered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -127,7 +127,7 @@ def people(homeserver: Homeserver, bot: ThreadedBot) -> dict[str, Person]:
 
 def test_help_is_generated_from_the_commands(people: dict[str, Person]) -> None:
     answer = people["tstaff"].ask("!help")
-    assert "`!profile set title|bio|skills|location|pronouns|phone VALUE…`" in answer
+    assert "`!profile set title|bio|skills|location|pronouns|phone|available VALUE…`" in answer
     assert "`!whois PERSON…`" in answer
     assert "`audience`: who may see it" in people["tstaff"].ask("!help profile")
 

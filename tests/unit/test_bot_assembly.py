@@ -7,9 +7,12 @@ import subprocess
 import sys
 
 EVERY_COMMAND = [
+    "accept",
     "admin people",
     "admin suspend",
     "admin unsuspend",
+    "answers",
+    "ask",
     "blog latest",
     "digest",
     "feed",
@@ -26,6 +29,7 @@ EVERY_COMMAND = [
     "profile",
     "profile set",
     "profile visibility",
+    "public",
     "repost",
     "tag",
     "team",

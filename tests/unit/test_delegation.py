@@ -31,7 +31,7 @@ def test_a_scoped_plan_holds_only_the_organisations_own_changes() -> None:
     scope = org_scope(chart, desired, live, "fhealth")
     plan = make_plan(desired, live, PlanOptions(), scope=scope)
 
-    assert scope.rooms == {"org/fhealth", "unit/hward", "unit/hward/general"}
+    assert scope.rooms == {"org/fhealth", "ask/fhealth", "unit/hward", "unit/hward/general"}
     assert scope.people == {f"@hadmin:{SERVER}", f"@hnurse:{SERVER}"}
     targets = {c.target for c in plan.changes}
     assert f"@hnurse:{SERVER}" in targets and "unit/hward/general" in targets
