@@ -240,9 +240,12 @@ class AskTheNetwork:
             asked = await session.scalar(
                 select(Question).where(Question.event_id == root, Question.room_id == room_id)
             )
-            if asked is None or await session.get(Answer, source["event_id"]) is not None:
-                return
             sender = str(source["sender"])
+            # The asker's own replies (a detail, a thank-you) answer nothing.
+            if asked is None or sender == asked.asker:
+                return
+            if await session.get(Answer, source["event_id"]) is not None:
+                return
             organisation = await session.scalar(
                 select(Profile.organisation).where(Profile.user_id == sender)
             )

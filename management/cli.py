@@ -326,6 +326,7 @@ def report(
     """Engagement per organisation, unit, partnership and channel, and the virtuous circle."""
     from borough.connection import connect
     from management.engagement import engagement, select_rows, virtuous_circle, weekly_activity
+    from management.questions import answers_by_week, question_rows, select_question_rows
     from management.report_data import ReportFacts, gather
     from management.report_render import Report, print_tables, render_html, write_csv
 
@@ -358,6 +359,17 @@ def report(
         circle=circle,
         weekly=weekly_activity(facts.interactions, facts.meetings, since.date(), until.date()),
         filters=filters,
+        # Asking is counted per organisation and partnership: a unit's report has none.
+        questions=[]
+        if unit is not None
+        else select_question_rows(
+            question_rows(facts.network, facts.questions, facts.answers),
+            facts.network,
+            organisation,
+        ),
+        answer_weeks=[]
+        if unit is not None or organisation is not None
+        else answers_by_week(facts.network, facts.answers, since.date(), until.date()),
     )
     print_tables(result, console)
     if csv_dir is not None:

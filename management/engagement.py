@@ -88,6 +88,8 @@ class Network:
     channel_owner: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     #: partnership key -> the organisations of its members
     partnership_orgs: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    #: partnership key -> the people in its space (management.questions)
+    partnership_members: Mapping[str, frozenset[str]] = field(default_factory=dict)
     names: Mapping[Scope, str] = field(default_factory=dict)
 
     def ancestors_and_self(self, unit: str) -> list[str]:

@@ -18,17 +18,20 @@ from sqlalchemy.orm import aliased
 
 from borough import events
 from borough.db import (
+    Answer,
     ChannelRow,
     Meeting,
     MeetingParticipant,
     Post,
     Profile,
+    Question,
     Reaction,
     UnitRow,
 )
 from borough.live import LiveNetwork, read_live
 from borough.matrix import MatrixClient, q
 from management.engagement import Activity, Interaction, MeetingFact, Network, Scope
+from management.questions import AnswerFact, QuestionFact
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +46,8 @@ class ReportFacts:
     meetings: list[MeetingFact]
     new_accounts: set[str]
     room_joins: dict[str, set[str]]
+    questions: list[QuestionFact]
+    answers: list[AnswerFact]
 
 
 def _week(session: AsyncSession, column: Any) -> ColumnElement[Any]:
@@ -130,6 +135,42 @@ async def load_interactions(
         for room_id, w, a, t, n in (await session.execute(reactions)).all()
     ]
     return found
+
+
+async def load_questions(
+    session: AsyncSession, since: datetime, until: datetime
+) -> tuple[list[QuestionFact], list[AnswerFact]]:
+    """Questions asked in the period with their first answer (by anyone but the asker), and
+    answers given in the period with whom they answered: ids and times, never the text."""
+    first = (
+        select(Answer.question_id, func.min(Answer.answered_at).label("at"))
+        .join(Question, Question.id == Answer.question_id)
+        .where(Answer.sender != Question.asker)
+        .group_by(Answer.question_id)
+        .subquery()
+    )
+    asked = await session.execute(
+        select(Question.id, Question.asker, Question.asked_at, first.c.at)
+        .outerjoin(first, first.c.question_id == Question.id)
+        .where(*_period(Question.asked_at, since, until))
+        .order_by(Question.id)
+    )
+    questions = [
+        QuestionFact(qid, asker, _utc(at), _utc(_as_datetime(answered)) if answered else None)
+        for qid, asker, at, answered in asked
+    ]
+    given = await session.execute(
+        select(Answer.question_id, Answer.sender, Question.asker, Answer.answered_at)
+        .join(Question, Question.id == Answer.question_id)
+        .where(Answer.sender != Question.asker, *_period(Answer.answered_at, since, until))
+    )
+    answers = [AnswerFact(qid, sender, asker, _utc(at)) for qid, sender, asker, at in given]
+    return questions, answers
+
+
+def _as_datetime(value: Any) -> datetime:
+    """An aggregate's timestamp: SQLite's min() gives back text, PostgreSQL a datetime."""
+    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
 
 
 def _utc(moment: datetime) -> datetime:
@@ -242,6 +283,7 @@ def network_from(
             p: frozenset(person_org[m] for m in members if m in person_org)
             for p, members in partnership_members.items()
         },
+        partnership_members={p: frozenset(m) for p, m in partnership_members.items()},
         names=names,
     )
 
@@ -310,6 +352,7 @@ async def gather(
         activities = await load_activities(session, since, until)
         interactions = await load_interactions(session, since, until)
         meetings = await load_meetings(session, since, until)
+        questions, answers = await load_questions(session, since, until)
     network = network_from(live, profiles, units, channel_names)
     partnership_spaces = [
         room.room_id
@@ -329,6 +372,8 @@ async def gather(
         meetings=meetings,
         new_accounts=await new_accounts(client, since) & people,
         room_joins={room: joined & people for room, joined in joins.items()},
+        questions=questions,
+        answers=answers,
     )
 
 
@@ -338,5 +383,6 @@ __all__ = [
     "load_activities",
     "load_interactions",
     "load_meetings",
+    "load_questions",
     "network_from",
 ]

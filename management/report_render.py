@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from management.engagement import SCOPE_KINDS, CircleWeek, EngagementRow
+from management.questions import AnswerWeek, QuestionRow
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -52,6 +53,9 @@ class Report:
     circle: list[CircleWeek]
     weekly: list[tuple[date, dict[str, int]]]
     filters: str = ""
+    #: Ask the network, per organisation and partnership (management.questions).
+    questions: Sequence[QuestionRow] = ()
+    answer_weeks: Sequence[AnswerWeek] = ()
 
     @property
     def period(self) -> str:
@@ -68,6 +72,50 @@ def _numbers(row: EngagementRow) -> list[int]:
         row.meeting_minutes,
         row.new_joiners,
     ]
+
+
+QUESTION_COLUMNS = (
+    "questions asked",
+    "answered within 24 h",
+    "share answered within 24 h",
+    "median minutes to first answer",
+    "answers across organisations",
+)
+
+
+def question_cells(row: QuestionRow) -> list[str]:
+    median = row.median_minutes_to_first_answer
+    return [
+        str(row.asked),
+        str(row.answered_within_a_day),
+        f"{row.share_answered_within_a_day:.0%}",
+        "—" if median is None else f"{median:.1f}",
+        str(row.answers_across_organisations),
+    ]
+
+
+def _print_questions(report: Report, console: Console) -> None:
+    if not report.questions:
+        return
+    table = Table(
+        title="Ask the network: questions and answers", title_justify="left", box=box.SIMPLE_HEAD
+    )
+    table.add_column("organisation or partnership", min_width=18, ratio=1)
+    for column in ("asked", "in 24 h", "share", "median min", "across orgs"):
+        table.add_column(column, justify="right", no_wrap=True)
+    for row in report.questions:
+        table.add_row(f"{row.name} [dim]{row.scope.key}[/]", *question_cells(row))
+    console.print(table)
+    weeks = Table(
+        title="Answers across organisations, week by week",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+    )
+    weeks.add_column("week of")
+    weeks.add_column("answers across organisations", justify="right")
+    for week in report.answer_weeks:
+        weeks.add_row(f"{week.week:%Y-%m-%d}", str(week.across))
+    console.print(weeks)
 
 
 def print_tables(report: Report, console: Console) -> None:
@@ -118,6 +166,7 @@ def print_tables(report: Report, console: Console) -> None:
     if not crossing:
         table.add_row("—", "no replies, reactions or meetings in partnerships", "", "", "", "", "")
     console.print(table)
+    _print_questions(report, console)
 
 
 def write_csv(report: Report, directory: Path) -> list[Path]:
@@ -166,7 +215,40 @@ def write_csv(report: Report, directory: Path) -> list[Path]:
                     counts["meeting"],
                 ]
             )
-    return [engagement, circle, weekly]
+    if not report.questions and not report.answer_weeks:
+        return [engagement, circle, weekly]
+    questions = directory / "questions.csv"
+    with questions.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(["kind", "key", "name", *[c.replace(" ", "_") for c in QUESTION_COLUMNS]])
+        for asked in report.questions:
+            median = asked.median_minutes_to_first_answer
+            writer.writerow(
+                [
+                    asked.scope.kind,
+                    asked.scope.key,
+                    asked.name,
+                    asked.asked,
+                    asked.answered_within_a_day,
+                    f"{asked.share_answered_within_a_day:.4f}",
+                    "" if median is None else f"{median:.2f}",
+                    asked.answers_across_organisations,
+                ]
+            )
+    answer_weeks = directory / "answers_across_organisations.csv"
+    partnerships = sorted({p for w in report.answer_weeks for p in w.by_partnership})
+    with answer_weeks.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(["week", "across_organisations", *partnerships])
+        for answered in report.answer_weeks:
+            writer.writerow(
+                [
+                    answered.week.isoformat(),
+                    answered.across,
+                    *(answered.by_partnership.get(p, 0) for p in partnerships),
+                ]
+            )
+    return [engagement, circle, weekly, questions, answer_weeks]
 
 
 def _plain(label: str) -> str:
@@ -235,6 +317,26 @@ def _circle_chart(circle: Sequence[CircleWeek]) -> str:
     return _png(figure)
 
 
+def _answers_chart(weeks: Sequence[AnswerWeek]) -> str:
+    plt = _pyplot()
+    figure, axes = plt.subplots(figsize=(8, 3.2))
+    labels = [f"{w.week:%d %b}" for w in weeks]
+    axes.bar(labels, [w.across for w in weeks], color="#2e9e6a", label="all")
+    for partnership in sorted({p for w in weeks for p in w.by_partnership}):
+        axes.plot(
+            labels,
+            [w.by_partnership.get(partnership, 0) for w in weeks],
+            marker="o",
+            label=_plain(partnership),
+        )
+    axes.set_ylabel("answers across organisations")
+    axes.yaxis.set_major_locator(plt.MaxNLocator(integer=True))
+    axes.set_title("Ask the network: answers given across organisations")
+    axes.legend(loc="upper left", fontsize="small")
+    axes.spines[["top", "right"]].set_visible(False)
+    return _png(figure)
+
+
 def _organisation_chart(rows: Sequence[EngagementRow]) -> str:
     orgs = [r for r in rows if r.scope.kind == "organisation"]
     plt = _pyplot()
@@ -264,6 +366,7 @@ _TEMPLATE = """<!doctype html>
  th { background: #f3f5f8; } .key { color: #777; font-size: .85em; }
  img { max-width: 100%; } .charts { display: grid; gap: 1rem; }
  .note { color: #555; font-size: .88rem; }
+ .beside { display: grid; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr)); gap: 1rem; }
 </style>
 </head>
 <body>
@@ -271,7 +374,10 @@ _TEMPLATE = """<!doctype html>
 <p class="period">{{ report.period }}{{ report.filters }}</p>
 <div class="charts">
  <img alt="Activity across the network, week by week" src="{{ charts.weekly }}">
- <img alt="Cross-organisation interactions inside partnerships, week by week" src="{{ charts.circle }}">
+ <div class="beside">
+  <img alt="Cross-organisation interactions inside partnerships, week by week" src="{{ charts.circle }}">
+  {% if charts.answers %}<img alt="Answers given across organisations, week by week" src="{{ charts.answers }}">{% endif %}
+ </div>
  <img alt="Active people by organisation" src="{{ charts.organisations }}">
 </div>
 {% for kind, title in titles %}{% set rows = by_kind[kind] %}{% if rows %}
@@ -298,6 +404,21 @@ different organisations, beside all replies, reactions and meetings there.</p>
  {% endfor %}
  </tbody>
 </table>
+{% if questions %}
+<h2>Ask the network</h2>
+<p class="note">Questions asked with <code>!ask</code> by the people of each organisation and
+partnership; answered means a thread reply by someone other than the asker. Answers across
+organisations: given by its people to people of another organisation (in a partnership,
+between its members).</p>
+<table>
+ <thead><tr><th>organisation or partnership</th>{% for c in question_columns %}<th>{{ c }}</th>{% endfor %}</tr></thead>
+ <tbody>
+ {% for row in questions %}<tr><td>{{ row.name }} <span class="key">{{ row.scope.key }}</span></td>
+ {% for cell in question_cells(row) %}<td>{{ cell }}</td>{% endfor %}</tr>
+ {% endfor %}
+ </tbody>
+</table>
+{% endif %}
 <p class="note">Organisations and units count what their people did anywhere (a unit includes
 its sub-units); partnerships and channels count what happened in their rooms. Sealed channels
 are counted, never quoted. Reactions count in the week of the post they react to.</p>
@@ -315,6 +436,7 @@ def render_html(report: Report) -> str:
         "weekly": _weekly_chart(report.weekly),
         "circle": _circle_chart(report.circle),
         "organisations": _organisation_chart(report.rows),
+        "answers": _answers_chart(report.answer_weeks) if report.answer_weeks else None,
     }
     return template.render(
         report=report,
@@ -324,4 +446,7 @@ def render_html(report: Report) -> str:
         columns=COLUMNS,
         numbers=_numbers,
         circle=[w for w in report.circle if w.interactions],
+        questions=report.questions,
+        question_columns=QUESTION_COLUMNS,
+        question_cells=question_cells,
     )

@@ -5,6 +5,7 @@ question asked in a sealed channel that never leaves it."""
 from __future__ import annotations
 
 import asyncio
+import csv
 import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,7 +15,7 @@ from urllib.parse import quote
 import pytest
 from sqlalchemy import func, select
 
-from borough.db import Question, QuestionRoute, create_engine, session_factory
+from borough.db import Answer, Question, QuestionRoute, create_engine, session_factory
 from borough.settings import BotSettings
 from borough.testing.waiting import wait_until
 from tests.conftest import Homeserver, borough, write_settings
@@ -120,18 +121,34 @@ def _question_link(text: str) -> tuple[str, str]:
 
 
 @pytest.fixture(scope="module")
-def bot(
-    homeserver: Homeserver, app_database_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ThreadedBot]:
-    user_id, token = homeserver.synapse.register_user("boroughbot", secrets.token_hex(8))
-    settings = write_settings(
+def bot_account(homeserver: Homeserver) -> tuple[str, str]:
+    # The modules let this bot account into sealed rooms (synapse_modules: bot_localpart).
+    return homeserver.synapse.register_user("boroughbot", secrets.token_hex(8))
+
+
+@pytest.fixture(scope="module")
+def settings(
+    homeserver: Homeserver,
+    app_database_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    bot_account: tuple[str, str],
+) -> Path:
+    user_id, token = bot_account
+    return write_settings(
         tmp_path_factory.mktemp("ask") / "borough.yaml",
         homeserver,
         app_database_url,
         bot={"user_id": user_id, "access_token": token},
     )
+
+
+@pytest.fixture(scope="module")
+def bot(
+    homeserver: Homeserver, app_database_url: str, settings: Path, bot_account: tuple[str, str]
+) -> Iterator[ThreadedBot]:
     result = borough("apply", "-q", str(ORG_FILE), settings=settings)
     assert result.exit_code == 0, result.output
+    user_id, token = bot_account
     running = ThreadedBot(
         homeserver, app_database_url, BotSettings(user_id=user_id, access_token=token)
     )
@@ -172,17 +189,20 @@ def routes(database_url: str) -> dict[str, int]:
     return asyncio.run(count())
 
 
-def accepted(database_url: str) -> int:
+def counted(database_url: str, query: Any) -> int:
     async def count() -> int:
         engine = create_engine(database_url)
         try:
             async with session_factory(engine)() as session:
-                found = select(func.count()).where(Question.accepted_answer.is_not(None))
-                return int(await session.scalar(found) or 0)
+                return int(await session.scalar(query) or 0)
         finally:
             await engine.dispose()
 
     return asyncio.run(count())
+
+
+def accepted(database_url: str) -> int:
+    return counted(database_url, select(func.count()).where(Question.accepted_answer.is_not(None)))
 
 
 def test_apply_makes_an_ask_room_per_organisation_and_one_for_the_network(
@@ -301,3 +321,43 @@ def test_nobody_is_asked_more_than_three_times_a_day_across_a_restart(
     assert len(people["adan"].questions_received()) == 3
     network = people["aasker"].ask('!ask One more, anyone? skill:"damp"')
     assert "sent it to 1 person whose skills match: Ana Damp" in network
+
+
+def test_the_report_counts_questions_and_answers_across_organisations(
+    homeserver: Homeserver,
+    people: dict[str, Person],
+    settings: Path,
+    app_database_url: str,
+    tmp_path: Path,
+) -> None:
+    """Known so far: Asa (council, in the Housing and Police partnership) asked 6 questions;
+    Ana (council) answered two of them. Now Dan (police) answers the first: the one answer
+    given across organisations."""
+    room, question = _question_link(people["adan"].questions_received()[0])
+    people["adan"].say(
+        "Ask the landlord for the survey.", room=room, rel_type="m.thread", event_id=question
+    )
+    wait_until(
+        lambda: counted(app_database_url, select(func.count()).select_from(Answer)) == 3,
+        30,
+        "the bot to record Dan's answer",
+    )
+    out = tmp_path / "csv"
+    result = borough("report", "--since", "1d", "--csv", str(out), settings=settings)
+    assert result.exit_code == 0, result.output
+    with (out / "questions.csv").open(encoding="utf-8") as f:
+        rows = {(r["kind"], r["key"]): r for r in csv.DictReader(f)}
+    council, police = rows[("organisation", "acouncil")], rows[("organisation", "apolice")]
+    partnership = rows[("partnership", "apartners")]
+    for row in (council, partnership):
+        assert row["questions_asked"] == "6"
+        assert row["answered_within_24_h"] == "2"
+        assert row["share_answered_within_24_h"] == "0.3333"
+        assert 0 < float(row["median_minutes_to_first_answer"]) < 5
+    assert council["answers_across_organisations"] == "0"
+    assert police["questions_asked"] == "0" and police["answers_across_organisations"] == "1"
+    assert partnership["answers_across_organisations"] == "1"
+    with (out / "answers_across_organisations.csv").open(encoding="utf-8") as f:
+        weeks = list(csv.DictReader(f))
+    assert weeks[-1]["across_organisations"] == "1" and weeks[-1]["apartners"] == "1"
+    assert sum(int(w["across_organisations"]) for w in weeks) == 1
