@@ -30,14 +30,13 @@ from borough.asking import (
     AskedQuestion,
     Match,
     choose,
-    may_read,
     organisation_audience,
     parse_ask,
-    words_found,
 )
 from borough.db import Answer, OrganisationRow, Profile, Question, QuestionRoute
 from borough.network import ask_alias
-from borough.wording import count
+from borough.shared_practice import accepted_answers
+from borough.wording import count, quoted
 from bots.commands import Arg, Commands, Request, UsageError
 from bots.direct import DirectMessages
 from bots.homeserver import HomeserverRefused, checked, state_content
@@ -343,29 +342,17 @@ class AskTheNetwork:
     async def answers(self, request: Request, words: str) -> str:
         async with self.sessions() as session:
             viewer = await directory.viewer(session, request.sender)
-            rows = (
-                await session.execute(
-                    select(Question, Answer, Profile.display_name)
-                    .join(Answer, Answer.event_id == Question.accepted_answer)
-                    .outerjoin(Profile, Profile.user_id == Answer.sender)
-                    .order_by(Question.accepted_at.desc())
-                )
-            ).all()
-        found = [
-            (q, a, name)
-            for q, a, name in rows
-            if may_read(viewer, q.audience, q.is_public, self._readers(q.room_id))
-            and words_found(words.split(), q.text, a.body)
-        ]
+            found = await accepted_answers(session, viewer, words.split(), ANSWERS_SHOWN + 1)
         if not found:
-            return (
-                f"No accepted answer matches {words!r} yet. `!ask` puts a question to the network."
+            return f"No accepted answer matches {quoted(words)} yet. `!ask` puts a question to the network."
+        shown = found[:ANSWERS_SHOWN]
+        lines = [f"**{count(len(shown), 'accepted answer', 'accepted answers')}**", ""]
+        for item in shown:
+            link = event_link(item.room_id, item.event_id)
+            lines.append(
+                f"- [{_one_line(item.question, 120)}]({link}): {item.answerer_name} answered"
             )
-        lines = [f"**{count(len(found), 'accepted answer', 'accepted answers')}**", ""]
-        for q, a, name in found[:ANSWERS_SHOWN]:
-            link = event_link(q.room_id, q.event_id or "")
-            lines.append(f"- [{_one_line(q.text, 120)}]({link}): {name or a.sender} answered")
-            lines.append(f"  > {_one_line(a.body, 300)}")
+            lines.append(f"  > {_one_line(item.answer, 300)}")
         if len(found) > ANSWERS_SHOWN:
             lines += ["", f"The newest {ANSWERS_SHOWN} are shown; add words to narrow."]
         return "\n".join(lines)

@@ -39,6 +39,7 @@ AREAS: list[str] = [
     "widgets.orgchart",
     "widgets.timeline",
     "widgets.public",
+    "widgets.answers",
     "widgets.conferencing",
     "widgets.scim",
 ]

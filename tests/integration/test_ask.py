@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import json
 import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,13 +14,15 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
 
 from borough.db import Answer, Question, QuestionRoute, create_engine, session_factory
-from borough.settings import BotSettings
+from borough.settings import BotSettings, load_settings
 from borough.testing.waiting import wait_until
 from tests.conftest import Homeserver, borough, write_settings
 from tests.integration.running_bot import ThreadedBot
+from widgets.app import create_app
 
 pytestmark = pytest.mark.integration
 
@@ -302,6 +305,53 @@ def test_a_question_asked_in_a_sealed_channel_never_leaves_it(
     asker.wait_for(lambda ev: "stays in it: it cannot be public" in _body(ev))
     assert "lift contractor" in people["aana"].ask("!answers lift")
     assert "No accepted answer matches" in people["adan"].ask("!answers lift")
+
+
+def widget_get(hs: Homeserver, settings: Path, path: str, username: str | None = None) -> str:
+    """`path` from the widget server, as `username` signed in through a real OpenID token (as
+    Element signs a widget in), or as anyone on the web."""
+
+    async def get() -> str:
+        async with TestClient(TestServer(create_app(load_settings(settings)))) as client:
+            headers = {}
+            if username is not None:
+                token = hs.login_as(username)
+                openid = (
+                    f"/_matrix/client/v3/user/{quote(hs.user_id(username))}/openid/request_token"
+                )
+                session = await client.post(
+                    "/widgets/api/session", json=hs.call("POST", openid, token, {})
+                )
+                assert session.status == 200, await session.text()
+                headers["Authorization"] = f"Bearer {(await session.json())['token']}"
+            answer = await client.get(path, headers=headers)
+            assert answer.status == 200, await answer.text()
+            return await answer.text()
+
+    return asyncio.run(get())
+
+
+def test_shared_answers_in_the_widget_and_public_only_when_the_asker_says(
+    homeserver: Homeserver, people: dict[str, Person], settings: Path
+) -> None:
+    tower, lift = "damp in tower blocks", "mould complaints from the lift lobby"
+    for_dan = json.loads(widget_get(homeserver, settings, "/widgets/api/answers", "adan"))
+    assert [a["answer"] for a in for_dan["answers"]] == [
+        "Ventilation first, then a damp survey of the whole stack."
+    ]
+    for_ana = widget_get(homeserver, settings, "/widgets/api/answers?q=lift", "aana")
+    assert lift in for_ana and tower not in for_ana
+    assert "No public answers yet" in widget_get(homeserver, settings, "/public/answers")
+    room, question = _question_link(people["aana"].questions_received()[0])
+    asker = people["aasker"]
+    made = asker.say("!public", room=room, rel_type="m.thread", event_id=question)
+    answer = asker.wait_for(lambda ev: _in_reply_to(ev) == made, room=room)
+    assert "Your question is public" in _body(answer)
+    page = widget_get(homeserver, settings, "/public/answers")
+    feed = widget_get(homeserver, settings, "/public/answers/feed.atom")
+    for shown in (page, feed):
+        assert tower in shown and "Ventilation first" in shown
+        assert lift not in shown and "lift contractor" not in shown
 
 
 def test_nobody_is_asked_more_than_three_times_a_day_across_a_restart(

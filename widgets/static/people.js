@@ -91,6 +91,7 @@
   connect([])
     .then((session) => {
       api = session.api;
+      document.dispatchEvent(new CustomEvent("borough-session", { detail: session }));
       document.getElementById("search").hidden = false;
       showStatus(`Signed in as ${session.userId}.`);
       document.body.dataset.viewer = session.userId;
