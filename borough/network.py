@@ -471,7 +471,10 @@ class _Builder:
             )
         if not chart.organisations:
             return
-        first, *others = (o.key for o in chart.organisations)
+        # Its parent is a council's space (else the first by key): an order, not the
+        # chart's, so an exported chart, listed by key, plans the same room.
+        ordered = sorted(chart.organisations, key=lambda o: (o.kind != "council", o.key))
+        first, *others = (o.key for o in ordered)
         self._add(
             DesiredRoom(
                 key=ASK_NETWORK,
