@@ -68,6 +68,9 @@ PERSONAL_DATA: tuple[Holding, ...] = (
     Holding("meeting_participants", "user_id", why="meetings joined"),
     Holding("meetings", "created_by", "anonymise", why="meetings started (others attended)"),
     Holding("profile_views", "viewer", why="profiles the person opened lately"),
+    Holding("questions", "asker", why="questions asked with !ask"),
+    Holding("question_routes", "user_id", why="questions the bot sent them"),
+    Holding("answers", "sender", why="answers to questions"),
     Holding("directory_entries", "user_id", why="the directory's search entry"),
     Holding("directory_dirty", "user_id", why="directory bookkeeping"),
 )
