@@ -132,6 +132,16 @@ CASES = [
     BotCase("admin-not-an-admin", r"(admin|not allowed|only)", "!admin people"),
     BotCase("admin-suspend-not-an-admin", r"(admin|not allowed|only)", "!admin suspend @tnew spam"),
     BotCase("meet-end-nothing", r"(no meeting|nothing|not)", "!meet end"),
+    # --- Ask the network ---
+    BotCase("ask-nothing", r"`question` is missing", "!ask"),
+    BotCase("ask-only-filters", r"Say what you want to know", '!ask skill:"damp"'),
+    BotCase("ask-empty-skill", r"`skill:` needs a value", "!ask why? skill:"),
+    BotCase("ask-unknown-org", r"I know no organisation `nowhere`", "!ask why? org:nowhere"),
+    BotCase("ask-huge", r"too long", "!ask " + "why " * 400),
+    BotCase("accept-outside-a-thread", r"Type this in your question's thread", "!accept"),
+    BotCase("public-outside-a-thread", r"Type this in your question's thread", "!public"),
+    BotCase("answers-nothing", r"`words` is missing", "!answers"),
+    BotCase("available-maybe", r"Available is `yes`", "!profile set available maybe"),
     # --- Markup and unicode ---
     BotCase("html-in-unknown-command", r"Unknown command", "!<script>alert(1)</script>"),
     BotCase("html-in-whois", r"Nobody matches", "!whois <img src=x onerror=alert(1)>"),

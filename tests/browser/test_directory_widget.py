@@ -26,7 +26,16 @@ import pytest_asyncio
 from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, Page, expect
 
-from borough.db import ChannelMember, ChannelRow, Post, PostTag, create_engine, session_factory
+from borough.db import (
+    Answer,
+    ChannelMember,
+    ChannelRow,
+    Post,
+    PostTag,
+    Question,
+    create_engine,
+    session_factory,
+)
 from borough.settings import load_settings
 from tests.browser.harness import (
     MAXIMISED,
@@ -358,3 +367,66 @@ async def test_a_widget_follows_elements_theme_and_language_as_they_change(
     await expect(root).not_to_have_class(re.compile("cpd-theme-"))
     assert await background_luminance(widget) < 0.1  # the system's dark
     await page.close()
+
+
+async def test_the_shared_answers_tab_shows_accepted_answers_the_viewer_may_read(
+    browser: Browser, host_server: str, widget_server: str, homeserver: Homeserver, applied: Path
+) -> None:
+    """Accepted answers (bots.ask) under the directory's second tab: the council's own
+    question for its manager, never to the police officer, who sees the network's."""
+    engine = create_engine(load_settings(applied).database.url)
+    now = datetime.now(UTC)
+    facts = [
+        ("network", "Who knows the winter shelter rota?", "Ask the night desk.", "$n"),
+        ("org:wcouncil", "Council-only rent arrears process?", "Use the RA2 form.", "$c"),
+    ]
+    async with session_factory(engine).begin() as session:
+        for number, (audience, text, answer, event_id) in enumerate(facts):
+            question = Question(
+                command_event_id=f"$cmd{number}",
+                room_id="!ask:w",
+                event_id=event_id,
+                asker=homeserver.user_id("wstaff"),
+                organisation="wcouncil",
+                text=text,
+                audience=audience,
+                asked_at=now,
+                accepted_answer=f"{event_id}-a",
+                accepted_at=now,
+            )
+            session.add(question)
+            await session.flush()
+            session.add(
+                Answer(
+                    event_id=f"{event_id}-a",
+                    question_id=question.id,
+                    sender=homeserver.user_id("wmgr"),
+                    organisation="wcouncil",
+                    body=answer,
+                    answered_at=now,
+                )
+            )
+    await engine.dispose()
+
+    for who, shown, hidden in (("wmgr", 2, None), ("wcop", 1, "RA2 form")):
+        page = await open_widget(browser, host_server, widget_server, homeserver, who, width=TILE)
+        frame = page.frame_locator("iframe")
+        await frame.get_by_role("tab", name="Shared answers").click()
+        answers = frame.locator("#answers-list li")
+        await expect(answers).to_have_count(shown)
+        await expect(answers.first).to_contain_text("Walter Manager answered Winnie Staff")
+        await expect(frame.locator("#answers")).to_contain_text("Ask the night desk.")
+        if hidden:
+            await expect(frame.locator("#answers")).not_to_contain_text(hidden)
+        await expect(frame.get_by_label("Search people")).to_be_hidden()
+        await assert_fits(widget_frame(page), TILE)
+        if who == "wmgr":
+            search = frame.get_by_label("Search accepted answers")
+            await search.fill("rent")
+            await search.press("Enter")
+            await expect(answers).to_have_count(1)
+            await expect(answers).to_contain_text("RA2 form")
+            await check_page(page, "directory-answers-tab")
+        await frame.get_by_role("tab", name="People").click()
+        await expect(frame.get_by_label("Search people")).to_be_visible()
+        await page.close()
