@@ -558,7 +558,7 @@ class ScimResource(Base):
     notes: Mapped[list[str]] = mapped_column(JSON, default=list)
 
 
-# --- Ask the network (issue 16, migration 0022) ------------------------------------------------
+# --- Ask the network (issue 16, migration 0023) ------------------------------------------------
 
 
 class Question(Base):
