@@ -416,3 +416,21 @@ async def test_the_directory_opens_with_unit_manager_joiners_and_recent_views(
     wren = await opening("wres")
     assert wren["units"] == [] and wren["manager"] is None and wren["new_joiners"] == []
     assert set(names(wren["recently_viewed"])) == {"Winnie Staff", "Walter Manager"}
+
+
+async def test_names_in_directory_results_and_the_timeline_lead_to_profile_pages(
+    client: TestClient[Any, Any], homeserver: Homeserver, channels: None
+) -> None:
+    headers = await signed_in(client, homeserver, "wcop")
+    winnie = homeserver.user_id("wstaff")
+    found = await client.get("/widgets/api/people", params={"q": "winnie"}, headers=headers)
+    [person] = (await found.json())["people"]
+    assert person["profile"] == f"/widgets/people/{winnie}"
+    assert (await client.get(person["avatar"])).status == 200
+    timeline = await client.get(
+        "/widgets/api/timeline", params={"channel": "!open:w"}, headers=headers
+    )
+    posts = (await timeline.json())["posts"]
+    mine = [p for p in posts if p["author_id"] == winnie]
+    assert mine and all(p["author_profile"] == f"/widgets/people/{winnie}" for p in mine)
+    assert (await client.get(mine[0]["author_avatar"])).status == 200
