@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Integer,
-    and_,
+    cast,
     column,
     func,
     literal,
@@ -30,6 +30,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy import table as sql_table
+from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from borough.db import DirectoryEntry, OrganisationRow, PartnershipRow, UnitRow
@@ -180,12 +181,24 @@ def _unit_keys(text: str) -> list[str]:
 
 
 def _in_any(session: AsyncSession, keys: Sequence[str]) -> ColumnElement[bool]:
-    """Entries of people in any of `keys`: the FTS index's unit marks on SQLite, the unit
-    lists on PostgreSQL."""
+    """Entries of people in any of `keys`, by their unit marks: in the FTS index on SQLite,
+    in the word index (migration 0022) on PostgreSQL."""
     entry = DirectoryEntry
     if _is_sqlite(session):
         return entry.position.in_(select(_FTS.c.rowid).where(_fts_match(_tags(keys))))
-    return or_(*(entry.units_text.contains(f"\n{key}\n", autoescape=True) for key in keys))
+    return _words_match(_tag_lexemes("unit", keys))
+
+
+#: PostgreSQL's word index of the entries (migration 0022): tag marks are `g_` lexemes.
+_SEARCH_WORDS: ColumnElement[Any] = literal_column("directory_entries.search_words")
+
+
+def _tag_lexemes(kind: str, values: Sequence[str]) -> str:
+    return "(" + " | ".join(f"'g_{mark(kind, value)}'" for value in values) + ")"
+
+
+def _words_match(query: str) -> ColumnElement[bool]:
+    return _SEARCH_WORDS.bool_op("@@")(cast(literal(query), TSQUERY))
 
 
 def _tags(keys: Sequence[str], *also: str) -> str:
@@ -211,7 +224,7 @@ def _managing(session: AsyncSession, keys: Sequence[str]) -> ColumnElement[bool]
         roles = " OR ".join(mark("role", role) for role in MANAGING_ROLES)
         query = _tags(keys, f"tags: ({roles})")
         return entry.position.in_(select(_FTS.c.rowid).where(_fts_match(query)))
-    return and_(_in_any(session, keys), entry.role.in_(MANAGING_ROLES))
+    return _words_match(f"{_tag_lexemes('unit', keys)} & {_tag_lexemes('role', MANAGING_ROLES)}")
 
 
 def _is_sqlite(session: AsyncSession) -> bool:
