@@ -24,6 +24,8 @@ and how much of that was the API answer.
     .venv/bin/python bench/pages.py                      # 20,000 people, 1,000,000 posts
     .venv/bin/python bench/pages.py --people 500 --posts 20000 --requests 10 --renders 2  # CI
     .venv/bin/python bench/pages.py --keep /tmp/pages.db  # build once, measure again later
+    .venv/bin/python bench/pages.py --postgres postgresql://postgres@127.0.0.1:5432/postgres
+        # the same data copied into PostgreSQL and measured there (the copy is dropped after)
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import text
 
-from bench.queries import load, percentile
+from bench.queries import _drop_database, copy_to_postgres, load, percentile
 from borough.db import create_engine, migrate_sync
 from borough.directory import refresh
 from borough.settings import Settings
@@ -330,6 +332,12 @@ def main() -> None:
         metavar="DB",
         help="build the database at DB, or reuse it if it is there (same sizes and seed)",
     )
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="copy the data into a new database on this PostgreSQL server "
+        "(e.g. postgresql://postgres@127.0.0.1:5432/postgres), measure there, then drop it",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="borough-pages-") as tmp:
         path = args.keep or Path(tmp) / "borough.db"
@@ -348,7 +356,36 @@ def main() -> None:
                 f"loaded {args.people} people and {args.posts} posts in {args.channels} channels, "
                 f"{UNITS + 14} units, in {time.perf_counter() - started:.1f} s"
             )
-        asyncio.run(measure(url, viewers, units, args))
+        if not args.postgres:
+            asyncio.run(measure(url, viewers, units, args))
+            return
+        name = f"borough_pages_{int(time.time())}"
+        url = copy_to_postgres(path, args.postgres, name)
+        copy_units(path, args.postgres, name)
+        print(f"measuring {name} on PostgreSQL")
+        try:
+            asyncio.run(measure(url, viewers, units, args))
+        finally:
+            _drop_database(args.postgres, name)
+
+
+def copy_units(sqlite_path: Path, server: str, name: str) -> None:
+    """The units and organisations `shape_units` wrote, into queries.copy_to_postgres's copy
+    (which takes the tables queries.py fills)."""
+    import psycopg2
+
+    source = sqlite3.connect(sqlite_path)
+    target = psycopg2.connect(f"{server.rsplit('/', 1)[0]}/{name}")
+    with target, target.cursor() as cursor:
+        for table, columns in (
+            ("organisations", "key, name"),
+            ("units", "key, name, organisation, parent"),
+        ):
+            rows = source.execute(f"SELECT {columns} FROM {table}").fetchall()
+            marks = ", ".join(["%s"] * len(rows[0]))
+            cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows)
+    target.close()
+    source.close()
 
 
 if __name__ == "__main__":
