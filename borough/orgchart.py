@@ -8,8 +8,8 @@ directory entries (present people only: someone who left or was erased is in no 
 A chart stays cheap at any size: a unit whose subtree holds up to `EXPANDED` people comes
 whole, in one read; a larger one gives its own managers, its own people (or their count past
 `DIRECT_PAGE`) and, for each team below, its managers and a head count. A collapsed team is
-opened by asking for its own chart. SQLite finds a unit's people through the FTS index's
-unit marks; PostgreSQL through the entries' unit lists.
+opened by asking for its own chart. A unit's people are found by the unit marks of the
+directory's own word indexes: FTS5 on SQLite, the `search_words` GIN index on PostgreSQL.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-/* The org chart: a unit's picture (its managers, its people, the teams below) and an
-   organisation's tree of units. The picture is a nested list drawn as cards: links and
+/* The org chart: a unit's picture (its managers, its people, the teams below), an
+   organisation's tree of units, and what a partnership joins. The picture is a nested list drawn as cards: links and
    disclosure buttons in reading order, so Tab, Enter and Space work as anywhere, and the
    arrow keys open (→) and close (←) the focused team. Large teams arrive as counts and are
    read from the server when opened. */
@@ -21,8 +21,8 @@
   const teamcount = (n) => `${formatNumber(n)} ${n === 1 ? "team" : "teams"}`;
   const sr = (text) => el("span", { class: "visually-hidden" }, text);
 
-  /* A face (the person's avatar, proxied by the widget server: borough.css draws no image
-     of its own), the name leading to their profile page, and their job. */
+  /* A face (their avatar or initials, from the widget server; decoration beside the name),
+     the name leading to their profile page, and their job. */
   function personItem(person, isManager = false) {
     const title = person.job_title || (isManager ? "Manager" : null);
     return el("li", { class: isManager ? "person manager" : "person" },
