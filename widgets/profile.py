@@ -46,6 +46,7 @@ FIELD_LABELS = {
     "location": "Location",
     "pronouns": "Pronouns",
     "phone": "Phone",
+    "available": "Available to answer questions",
     "email": "Email",
     "available": "Answers questions",
 }

@@ -291,3 +291,11 @@ async def test_a_unit_preview_puts_managers_first_and_counts_everyone(engine: As
     summary, people = found
     assert (summary.key, summary.name, summary.member_count) == ("team", "The Team", 7)
     assert [p.user_id for p in people] == ["@zed:hs", "@p0:hs", "@p1:hs"]
+
+
+def test_every_field_a_person_may_edit_has_a_label_on_their_page() -> None:
+    """A person's own page lists how to change each field by its label: a field the bot
+    learns (`available`, for Ask the network) without one made that page a 500."""
+    from widgets.profile import FIELD_LABELS
+
+    assert set(directory.EDITABLE) <= set(FIELD_LABELS)
