@@ -36,6 +36,7 @@ from borough.asking import (
 from borough.db import Answer, OrganisationRow, Profile, Question, QuestionRoute
 from borough.network import ask_alias
 from borough.shared_practice import accepted_answers
+from borough.visibility import Viewer
 from borough.wording import count, quoted
 from bots.commands import Arg, Commands, Request, UsageError
 from bots.direct import DirectMessages
@@ -92,9 +93,14 @@ class AskTheNetwork:
                 )
         if await self._is_sealed(request.room_id):
             room_id, audience = request.room_id, SEALED_ROOM
-        elif question.organisation is not None and question.organisation == asker.organisation:
-            room_id = await self._room(question.organisation)
-            audience = organisation_audience(question.organisation)
+        elif asker.organisation is not None and (
+            question.organisation == asker.organisation
+            or (question.organisation is None and await self._in_own_room(request, asker))
+        ):
+            # `org:` naming the asker's own organisation, or a question typed in its Ask
+            # room: it stays in that room, which only the organisation's people read.
+            room_id = await self._room(asker.organisation)
+            audience = organisation_audience(asker.organisation)
         else:
             room_id, audience = await self._room(None), NETWORK
         now = self.clock()
@@ -183,6 +189,13 @@ class AskTheNetwork:
                     f"There is no room {alias} yet: a Borough admin makes it with `borough apply`."
                 ) from None
         return self._rooms[alias]
+
+    async def _in_own_room(self, request: Request, asker: Viewer) -> bool:
+        """Whether the command was typed in the Ask room of the asker's organisation."""
+        try:
+            return request.room_id == await self._room(asker.organisation)
+        except UsageError:  # not made yet: the question goes to the network's room
+            return False
 
     async def _is_sealed(self, room_id: str) -> bool:
         return bool(await state_content(self.client, room_id, events.POLICY))

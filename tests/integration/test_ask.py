@@ -242,6 +242,23 @@ def test_ask_reaches_only_opted_in_people_with_a_matching_skill_the_asker_may_se
     assert "**Asa Asker** asks" in _body(posted)
 
 
+def test_a_question_typed_in_an_organisations_ask_room_stays_there(
+    homeserver: Homeserver, people: dict[str, Person]
+) -> None:
+    """Ana asks in her council's own Ask room: Dan (police) offers the skill, but cannot
+    read that room, so only Asa (council) is asked."""
+    council = homeserver.room_id("ask-acouncil")
+    text = "Which damp contractor does the council use?"
+    command = people["aana"].say(f'!ask {text} skill:"damp"', room=council)
+    answer = _body(people["aana"].wait_for(lambda ev: _in_reply_to(ev) == command, room=council))
+    assert "sent it to 1 person whose skills match: Asa Asker" in answer
+    (received,) = people["aasker"].questions_received()
+    assert text in received and _question_link(received)[0] == council
+    assert len(people["adan"].questions_received()) == 1  # only the first question
+    network = homeserver.room_id("ask-the-network")
+    assert not any(text in _body(e) for e in timeline(homeserver, network))
+
+
 def test_an_accepted_answer_is_found_by_answers(
     homeserver: Homeserver, people: dict[str, Person], app_database_url: str
 ) -> None:
@@ -380,8 +397,8 @@ def test_the_report_counts_questions_and_answers_across_organisations(
     app_database_url: str,
     tmp_path: Path,
 ) -> None:
-    """Known so far: Asa (council, in the Housing and Police partnership) asked 6 questions;
-    Ana (council) answered two of them. Now Dan (police) answers the first: the one answer
+    """Known so far: Asa (council, in the Housing and Police partnership) asked 6 questions
+    and Ana (council, in it too) 1; Ana answered two of Asa's. Now Dan (police) answers the first: the one answer
     given across organisations."""
     room, question = _question_link(people["adan"].questions_received()[0])
     people["adan"].say(
@@ -400,9 +417,9 @@ def test_the_report_counts_questions_and_answers_across_organisations(
     council, police = rows[("organisation", "acouncil")], rows[("organisation", "apolice")]
     partnership = rows[("partnership", "apartners")]
     for row in (council, partnership):
-        assert row["questions_asked"] == "6"
+        assert row["questions_asked"] == "7"
         assert row["answered_within_24_h"] == "2"
-        assert row["share_answered_within_24_h"] == "0.3333"
+        assert row["share_answered_within_24_h"] == "0.2857"
         assert 0 < float(row["median_minutes_to_first_answer"]) < 5
     assert council["answers_across_organisations"] == "0"
     assert police["questions_asked"] == "0" and police["answers_across_organisations"] == "1"
