@@ -244,8 +244,25 @@ class AskTheNetwork:
                 if answer is None:
                     return
                 asked = await session.get(Question, answer.question_id)
-                if asked is not None and asked.asker == source.get("sender"):
-                    self._accept(asked, answer)
+                if asked is None or asked.asker != source.get("sender"):
+                    return
+                self._accept(asked, answer)
+                name = await session.scalar(
+                    select(Profile.display_name).where(Profile.user_id == answer.sender)
+                )
+            # Said in the thread, so the answerer and everyone reading it know.
+            text = (
+                f"✅ Accepted {name or answer.sender}'s answer: shared practice now (`!answers`)."
+            )
+            content = notice(text)
+            content["m.relates_to"] = {"rel_type": "m.thread", "event_id": asked.event_id}
+            response = await self.client.room_send(
+                room_id, "m.room.message", content, tx_id=f"accepted-{answer.event_id}"
+            )
+            try:
+                checked(response, RoomSendResponse, "saying the answer is accepted")
+            except HomeserverRefused as refused:
+                logger.warning("%s", refused)
 
     async def _answered(self, room_id: str, source: dict[str, Any], root: str, body: str) -> None:
         async with self.sessions.begin() as session:

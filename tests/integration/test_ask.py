@@ -276,6 +276,14 @@ def test_an_accepted_answer_is_found_by_answers(
         "m.reaction",
     )
     wait_until(lambda: accepted(app_database_url) == 1, 30, "the ✅ to accept the answer")
+    said = people["aana"].wait_for(
+        lambda ev: (
+            ev["content"].get("m.relates_to", {}).get("event_id") == question
+            and "Accepted Ana Damp's answer" in _body(ev)
+        ),
+        room=room,
+    )
+    assert said["sender"] == people["aana"].bot_id
     found = people["adan"].ask("!answers ventilation stack")
     assert "1 accepted answer" in found
     assert "Who has dealt with damp in tower blocks?" in found
