@@ -46,7 +46,6 @@ FIELD_LABELS = {
     "location": "Location",
     "pronouns": "Pronouns",
     "phone": "Phone",
-    "available": "Available to answer questions",
     "email": "Email",
     "available": "Answers questions",
 }
