@@ -11,8 +11,11 @@ partner and community viewers, interleaved. Prints p50/p95 per kind and p95 / 20
     .venv/bin/python bench/queries.py --people 500 --posts 20000 --queries 40   # CI size
     .venv/bin/python bench/queries.py --keep /tmp/queries.db   # build once, measure again later
     .venv/bin/python bench/queries.py --postgres postgresql://postgres@127.0.0.1:5432/postgres
-        # the same data copied into PostgreSQL and measured there; with --keep the copy
-        # (borough_queries_<file name>) stays too, and a later run migrates and reuses it
+        # the same data written straight into a new PostgreSQL database with COPY, and
+        # measured there; with --keep DB it (borough_queries_<DB's file name>) stays, and a
+        # later run migrates and reuses it
+    .venv/bin/python bench/queries.py --postgres … --people 100000 --posts 10000000
+        # the large size (COPY makes it minutes, not the best part of an hour)
 """
 
 from __future__ import annotations
@@ -29,9 +32,10 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -78,20 +82,19 @@ FIND_QUERIES = (
 )
 
 
-def load(path: Path, people: int, posts: int, channels: int, seed: int) -> dict[str, list[str]]:
-    """Fill the database fast with one connection and executemany; returns viewers by kind."""
+def load(db: Sink, people: int, posts: int, channels: int, seed: int) -> dict[str, list[str]]:
+    """Fill the database through `db` in bulk; returns viewers by kind."""
     rng = random.Random(seed)
-    db = sqlite3.connect(path)
-    db.execute("PRAGMA synchronous=OFF")
     users = [f"@u{n:05d}:borough.test" for n in range(people)]
     orgs = [rng.choice(ORGS) if n % 20 else None for n in range(people)]
     roles = [
         "community" if org is None else rng.choice(("staff",) * 8 + ("manager", "senior_manager"))
         for org in orgs
     ]
-    db.executemany(
-        "INSERT INTO profiles (user_id, username, display_name, email, organisation, units, role,"
-        " job_title, manager, is_managed, left_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+    db.insert(
+        "profiles",
+        "user_id username display_name email organisation units role job_title manager "
+        "is_managed left_at updated_at",
         [
             (
                 user,
@@ -119,21 +122,18 @@ def load(path: Path, people: int, posts: int, channels: int, seed: int) -> dict[
             vis = rng.choice(("public", "partners", "staff"))
             bio = " ".join(rng.sample(WORDS, 4))
             fields.append((user, "bio", json.dumps(bio), vis, "self"))
-    db.executemany(
-        "INSERT INTO profile_fields (user_id, name, value, visibility, source) VALUES (?,?,?,?,?)",
-        fields,
-    )
+    db.insert("profile_fields", "user_id name value visibility source", fields)
     rooms = [f"!c{n:04d}:borough.test" for n in range(channels)]
-    db.executemany(
-        "INSERT INTO channels (room_id, key, alias, name, is_sealed, posters, max_length,"
-        " is_public) VALUES (?,?,?,?,?,?,?,?)",
+    db.insert(
+        "channels",
+        "room_id key alias name is_sealed posters max_length is_public",
         [
             (r, f"c{n}", f"#c{n}:borough.test", f"Channel {n}", n % 3 == 0, "[]", 500, n % 5 == 1)
             for n, r in enumerate(rooms)
         ],
     )
     members = {(r, u) for u in users for r in rng.sample(rooms, min(10, channels))}
-    db.executemany("INSERT INTO channel_members (room_id, user_id) VALUES (?,?)", sorted(members))
+    db.insert("channel_members", "room_id user_id", sorted(members))
     # People mostly follow channels they can read, and sometimes one they cannot (left, sealed).
     by_user: dict[str, list[str]] = {}
     for room, user in members:
@@ -145,10 +145,8 @@ def load(path: Path, people: int, posts: int, channels: int, seed: int) -> dict[
         chosen = rng.sample(readable, min(len(readable), rng.randint(3, 15)))
         chosen += rng.sample(rooms, min(2, channels))
         follows |= {(user, r) for r in chosen}
-    db.executemany(
-        "INSERT INTO follows (user_id, room_id, since) VALUES (?,?,'2026-01-01 00:00:00.000000')",
-        sorted(follows),
-    )
+    since = "2026-01-01 00:00:00.000000"
+    db.insert("follows", "user_id room_id since", [(u, r, since) for u, r in sorted(follows)])
     start = datetime(2025, 11, 1, tzinfo=UTC)
     # Channels are uneven, as in life: a few busy ones carry most posts.
     weights = [1 / (n + 1) for n in range(channels)]
@@ -183,9 +181,7 @@ def load(path: Path, people: int, posts: int, channels: int, seed: int) -> dict[
         if len(batch) == 50_000:
             _posts(db, batch, tags)
     _posts(db, batch, tags)
-    db.commit()
-    db.execute("ANALYZE")
-    db.close()
+    db.finish()
     return {
         "staff": [u for u, o, r in zip(users, orgs, roles, strict=True) if o and r != "community"][
             :50
@@ -196,18 +192,77 @@ def load(path: Path, people: int, posts: int, channels: int, seed: int) -> dict[
 
 
 def _posts(
-    db: sqlite3.Connection,
-    batch: list[tuple[object, ...]],
-    tags: list[tuple[str, str, str, str]],
+    db: Sink, batch: list[tuple[object, ...]], tags: list[tuple[str, str, str, str]]
 ) -> None:
-    db.executemany(
-        "INSERT INTO posts (event_id, room_id, author, sent_at, body, links, thread_root,"
-        " reply_count, reaction_count, edited_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+    db.insert(
+        "posts",
+        "event_id room_id author sent_at body links thread_root reply_count reaction_count "
+        "edited_at",
         batch,
     )
-    db.executemany("INSERT INTO post_tags (event_id, tag, sent_at, room_id) VALUES (?,?,?,?)", tags)
+    db.insert("post_tags", "event_id tag sent_at room_id", tags)
     batch.clear()
     tags.clear()
+
+
+class Sink(Protocol):
+    """Where `load` writes: rows of a table, given its column names (space-separated)."""
+
+    def insert(self, table: str, columns: str, rows: Sequence[Sequence[object]]) -> None: ...
+
+    def finish(self) -> None: ...
+
+
+class SqliteSink:
+    """One connection and executemany."""
+
+    def __init__(self, path: Path) -> None:
+        self.db = sqlite3.connect(path)
+        self.db.execute("PRAGMA synchronous=OFF")
+
+    def insert(self, table: str, columns: str, rows: Sequence[Sequence[object]]) -> None:
+        names = columns.split()
+        marks = ",".join("?" * len(names))
+        self.db.executemany(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({marks})", rows)
+
+    def finish(self) -> None:
+        self.db.commit()
+        self.db.execute("ANALYZE")
+        self.db.close()
+
+
+class PostgresSink:
+    """One connection and COPY, a batch at a time, in one transaction."""
+
+    def __init__(self, dsn: str) -> None:
+        import psycopg2
+
+        self.db = psycopg2.connect(dsn)
+        self.cursor = self.db.cursor()
+        # The profiles' triggers mark everyone dirty; the directory is built before measuring.
+        self.cursor.execute("DELETE FROM directory_dirty")
+        self.types: dict[str, dict[str, str]] = {}
+
+    def insert(self, table: str, columns: str, rows: Sequence[Sequence[object]]) -> None:
+        names = columns.split()
+        if table not in self.types:
+            self.types[table] = _pg_types(self.cursor, table)
+        types = [self.types[table][name] for name in names]
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        for row in rows:
+            writer.writerow(_pg_value(v, t) for v, t in zip(row, types, strict=True))
+        buffer.seek(0)
+        self.cursor.copy_expert(
+            f"COPY {table} ({', '.join(names)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')",
+            buffer,
+        )
+
+    def finish(self) -> None:
+        self.db.commit()
+        self.db.autocommit = True
+        self.cursor.execute("ANALYZE")
+        self.db.close()
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -305,8 +360,8 @@ def main() -> None:
     parser.add_argument(
         "--postgres",
         metavar="URL",
-        help="also copy the data into a new database on this PostgreSQL server "
-        "(e.g. postgresql://postgres@127.0.0.1:5432/postgres) and measure there instead",
+        help="load the data into a new database on this PostgreSQL server "
+        "(e.g. postgresql://postgres@127.0.0.1:5432/postgres) with COPY and measure there",
     )
     parser.add_argument(
         "--keep",
@@ -317,82 +372,60 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="borough-queries-") as tmp:
         path = args.keep or Path(tmp) / "borough.db"
-        url = f"sqlite+aiosqlite:///{path}"
         viewers_file = path.with_suffix(".viewers.json")
-        if args.keep and viewers_file.exists():
-            viewers = json.loads(viewers_file.read_text())
-            print(f"reusing {path}")
-        else:
-            migrate_sync(url)
-            started = time.perf_counter()
-            viewers = load(path, args.people, args.posts, args.channels, args.seed)
-            viewers_file.write_text(json.dumps(viewers))
-            print(
-                f"loaded {args.people} people and {args.posts} posts in {args.channels} channels "
-                f"in {time.perf_counter() - started:.1f} s"
+        if args.postgres:
+            # With --keep the database is named after the file and reused (migrated to the
+            # newest schema first, so a new index is measured on the same data).
+            name = (
+                f"borough_queries_{path.stem}"
+                if args.keep
+                else f"borough_queries_{int(time.time())}"
             )
-        if not args.postgres:
-            asyncio.run(measure(url, viewers, args.queries, args.seed))
-            return
-        # With --keep the PostgreSQL copy is kept too, named after the file, and reused
-        # (migrated to the newest schema first, so a new index is measured on the same data).
-        name = (
-            f"borough_queries_{path.stem}" if args.keep else f"borough_queries_{int(time.time())}"
-        )
-        url = copy_to_postgres(path, args.postgres, name)
-        print(f"measuring {name} on PostgreSQL")
+            url = postgres_database(args.postgres, name, keep=bool(args.keep))
+        else:
+            url = f"sqlite+aiosqlite:///{path}"
         try:
+            if args.keep and viewers_file.exists():
+                migrate_sync(url)
+                viewers = json.loads(viewers_file.read_text())
+                print(f"reusing {path if not args.postgres else name}")
+            else:
+                migrate_sync(url)
+                started = time.perf_counter()
+                sink: Sink = PostgresSink(_libpq(url)) if args.postgres else SqliteSink(path)
+                viewers = load(sink, args.people, args.posts, args.channels, args.seed)
+                viewers_file.write_text(json.dumps(viewers))
+                print(
+                    f"loaded {args.people} people and {args.posts} posts in {args.channels} "
+                    f"channels in {time.perf_counter() - started:.1f} s"
+                    + (" (COPY into PostgreSQL)" if args.postgres else "")
+                )
             asyncio.run(measure(url, viewers, args.queries, args.seed))
         finally:
-            if not args.keep:
+            if args.postgres and not args.keep:
                 _drop_database(args.postgres, name)
 
 
-#: The tables `load` fills, in an order that keeps foreign keys satisfied.
-COPIED = ("profiles", "profile_fields", "channels", "channel_members", "follows", "posts")
-
-
-def copy_to_postgres(sqlite_path: Path, server: str, name: str) -> str:
-    """The same data in a migrated PostgreSQL database `name` on `server` (a libpq URL): its
-    URL for the app. Post tags are copied after posts; directory entries are rebuilt. A
-    database of that name already there is only migrated: it holds the copy already."""
+def postgres_database(server: str, name: str, keep: bool) -> str:
+    """The app URL of database `name` on `server` (a libpq URL), created unless `keep`
+    finds it there already."""
     import psycopg2
 
     admin = psycopg2.connect(server)
     admin.autocommit = True
     with admin.cursor() as cursor:
         cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
-        exists = cursor.fetchone() is not None
-        if not exists:
+        if cursor.fetchone() is None:
             cursor.execute(f'CREATE DATABASE "{name}"')
+        elif not keep:
+            raise SystemExit(f"{name} is already on {server}: drop it, or use --keep")
     admin.close()
     base = server.rsplit("/", 1)[0]
-    url = f"{base.replace('postgresql://', 'postgresql+asyncpg://', 1)}/{name}"
-    started = time.perf_counter()
-    migrate_sync(url)
-    if exists:
-        print(f"reusing {name}, migrated in {time.perf_counter() - started:.1f} s")
-        return url
-    source = sqlite3.connect(sqlite_path)
-    target = psycopg2.connect(f"{base}/{name}")
-    with target, target.cursor() as cursor:
-        cursor.execute("DELETE FROM directory_dirty")
-        for table in (*COPIED, "post_tags"):
-            columns = [row[1] for row in source.execute(f"PRAGMA table_info({table})")]
-            rows = source.execute(f"SELECT {', '.join(columns)} FROM {table}")
-            buffer = io.StringIO()
-            writer = csv.writer(buffer)
-            types = _pg_types(cursor, table)
-            for row in rows:
-                writer.writerow(_pg_value(v, types[c]) for c, v in zip(columns, row, strict=True))
-            buffer.seek(0)
-            cursor.copy_expert(
-                f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')",
-                buffer,
-            )
-        cursor.execute("ANALYZE")
-    target.close()
-    return url
+    return f"{base.replace('postgresql://', 'postgresql+asyncpg://', 1)}/{name}"
+
+
+def _libpq(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
 
 def _drop_database(server: str, name: str) -> None:
