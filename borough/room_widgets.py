@@ -30,7 +30,7 @@ MAX_PINNED = 3
 #: How Borough itself pinned a widget (any index): the only entry it writes in the top row.
 _BOROUGH_PIN = {"container": "top", "width": 50, "height": 40}
 
-Kind = Literal["people", "timeline"]
+Kind = Literal["people", "timeline", "townhall"]
 _ID_SAFE = re.compile(r"[^a-z0-9]+")
 
 
@@ -45,6 +45,8 @@ class RoomWidget:
     def widget_id(self) -> str:
         if self.kind == "people":
             return "borough_people"
+        if self.kind == "townhall":
+            return "borough_townhall"
         if self.channel is None:
             return "borough_timeline"
         return "borough_timeline_" + _ID_SAFE.sub("_", self.channel.lower()).strip("_")
@@ -53,6 +55,8 @@ class RoomWidget:
     def name(self) -> str:
         if self.kind == "people":
             return "People directory"
+        if self.kind == "townhall":
+            return "Town hall"
         if not self.channel:
             return "Timeline"
         # Element clamps a widget's name in its lists: the alias without its server fits.
@@ -69,6 +73,9 @@ class RoomWidget:
         )
         if self.kind == "people":
             return f"{base}/widgets/people?{common}"
+        if self.kind == "townhall":
+            # The room it is added to is the channel whose town hall it shows.
+            return f"{base}/widgets/townhall?{common}"
         channel = f"channel={quote(self.channel, safe='')}&" if self.channel else ""
         return f"{base}/widgets/timeline?{channel}{common}"
 

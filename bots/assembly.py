@@ -11,7 +11,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bots import admin, ask, blogs, digest, meet, microblog, profiles, sharing, widgets_cmd
+from bots import (
+    admin,
+    ask,
+    blogs,
+    digest,
+    meet,
+    microblog,
+    profiles,
+    sharing,
+    townhall,
+    widgets_cmd,
+)
 from bots.commands import HELP, CommandRegistry, Commands, Help, Services
 
 FEATURES: tuple[Commands[Any], ...] = (
@@ -25,6 +36,7 @@ FEATURES: tuple[Commands[Any], ...] = (
     meet.COMMANDS,
     widgets_cmd.COMMANDS,
     ask.COMMANDS,
+    townhall.COMMANDS,
 )
 
 
@@ -46,3 +58,4 @@ class BotServices(Services):
     meetings: meet.Meetings
     room_widgets: widgets_cmd.RoomWidgets
     asking: ask.AskTheNetwork
+    town_halls: townhall.TownHalls

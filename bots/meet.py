@@ -205,27 +205,40 @@ class Meetings:
         if live is not None:
             return already_on(live)
         await self._check_may_start(room_id, sender)
-        power = await self._power(room_id)
-        self._check_bot_power(power)
+        title = title or self._room_name(room_id)
+        meeting, opened = await self.open_now(room_id, sender, title, is_audio)
+        if not opened:
+            return already_on(meeting)
+        return self._join_text(meeting)
+
+    async def open_now(
+        self, room_id: str, created_by: str, title: str, is_audio: bool = False
+    ) -> tuple[Meeting, bool]:
+        """The room's live meeting, or a new one added and pinned now (a town hall's, too), and
+        whether it is new. The caller has checked that `created_by` may start one here."""
+        live = await self.store.live(room_id)
+        if live is not None:
+            return live, False
+        self._check_bot_power(await self._power(room_id))
         # Under the room's meeting lock, as widget servers open one: one meeting comes of it.
         meeting, opened = await self.store.live_or_open(
             room_id=room_id,
             started_at=self.clock(),
             widget_id=new_widget_id(),
             conference_id=self._conference_id(room_id),
-            title=title or self._room_name(room_id),
+            title=title,
             is_audio_only=is_audio,
-            created_by=sender,
+            created_by=created_by,
             timezone=self.default_tz,
         )
         if not opened:
-            return already_on(meeting)
+            return meeting, False
         try:
             await self._open(meeting)
         except HomeserverRefused as exc:
             await self.store.end(meeting.id, self.clock())
             raise UsageError(f"I could not add the meeting: {exc}.") from None
-        return self._join_text(meeting)
+        return meeting, True
 
     async def schedule_at(
         self,
@@ -303,13 +316,19 @@ class Meetings:
                 "Only the person who started this meeting, or someone who may change the "
                 "room's widgets, can end it."
             )
-        if live.widget_id in ("", STANDING_WIDGET_ID):
-            # A standing meeting's widget is the org chart's to keep; only this session ends.
-            await self.store.end(live.id, self.clock())
+        if await self.finish(live):
             return f"{called(live)} has ended; the room's standing meeting stays."
-        await self._close(room_id, live.widget_id)
-        await self.store.end(live.id, self.clock())
         return f"{called(live)} has ended."
+
+    async def finish(self, live: Meeting) -> bool:
+        """End a live meeting and remove its widget; True if the widget stays because it is
+        the room's standing meeting (the org chart's to keep: only this session ends)."""
+        if live.widget_id in ("", STANDING_WIDGET_ID):
+            await self.store.end(live.id, self.clock())
+            return True
+        await self._close(live.room_id, live.widget_id)
+        await self.store.end(live.id, self.clock())
+        return False
 
     async def upcoming(self, room_id: str) -> str:
         lines = []
@@ -444,17 +463,17 @@ class Meetings:
             wrapper_url=self.jitsi.wrapper_url,
         )
 
-    def _join_text(self, meeting: Meeting) -> str:
-        widget = self._widget(meeting)
+    def join_link(self, meeting: Meeting) -> str:
+        """Where Element X and browsers join: the meeting page when a token is needed."""
         needs_token = self.jitsi.auth == OPENID_AUTH or self.jitsi.app_secret is not None
-        link = (
-            meeting_page_url(self.public_url, meeting.room_id)
-            if needs_token
-            else widget.meeting_url()
-        )
+        if needs_token:
+            return meeting_page_url(self.public_url, meeting.room_id)
+        return self._widget(meeting).meeting_url()
+
+    def _join_text(self, meeting: Meeting) -> str:
         return (
             f"{called(meeting)} has started: join from the widget at the top of "
-            f"the room. On Element X or in a browser: [join the meeting]({link})"
+            f"the room. On Element X or in a browser: [join the meeting]({self.join_link(meeting)})"
         )
 
     async def _open(self, meeting: Meeting) -> None:

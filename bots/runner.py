@@ -52,6 +52,7 @@ from bots.microblog import Microblog
 from bots.profiles import ProfileDirectory
 from bots.replies import notice
 from bots.sharing import Reposts
+from bots.townhall import TownHalls
 from bots.welcome import Welcomes
 from bots.widgets_cmd import RoomWidgets
 
@@ -83,6 +84,8 @@ class BoroughBot:
     meeting_interval: float = 15.0
     #: Seconds between looks for welcomes to send (bots.welcome).
     welcome_interval: float = 5.0
+    #: At most one edit of a town hall's pinned list this often (bots.townhall).
+    townhall_edit_interval: float = 2.0
 
     def __post_init__(self) -> None:
         self.client = AsyncClient(
@@ -136,6 +139,16 @@ class BoroughBot:
             self.welcome_interval,
         )
         self.lease = BotLease(self.sessions, self.settings.user_id)
+        self.town_halls = TownHalls(
+            self.sessions,
+            self.client,
+            self.meetings,
+            self.server_name,
+            self.lease.confirm,
+            self.clock,
+            self.meeting_interval,
+            self.townhall_edit_interval,
+        )
         self.commands = command_registry()
         self.services = BotServices(
             help=Help(self.commands, self.admin.administers),
@@ -148,6 +161,7 @@ class BoroughBot:
             meetings=self.meetings,
             room_widgets=self.room_widgets,
             asking=self.asking,
+            town_halls=self.town_halls,
         )
         self.commands.check_served_by(self.services)
         self._stopping = asyncio.Event()
@@ -217,6 +231,7 @@ class BoroughBot:
         digests = asyncio.create_task(self.digests.run(self._stopping))
         meetings = asyncio.create_task(self.meetings.run(self._stopping))
         welcomes = asyncio.create_task(self.welcomes.run(self._stopping))
+        town_halls = asyncio.create_task(self.town_halls.run(self._stopping))
         try:
             full_state = True
             failures = 0
@@ -241,6 +256,10 @@ class BoroughBot:
             digests.cancel()
             meetings.cancel()
             welcomes.cancel()
+            # Its list editors may be between two writes: let them stop before the database
+            # is closed behind them.
+            town_halls.cancel()
+            await asyncio.gather(town_halls, return_exceptions=True)
 
     async def _sleep(self, seconds: float) -> None:
         try:
@@ -294,6 +313,9 @@ class BoroughBot:
             changed = [e.source for e in room.state]
             changed += [e.source for e in room.timeline.events if "state_key" in e.source]
             await self.meetings.observe_state(room_id, changed)
+            await self.town_halls.observe(
+                room_id, [*gaps[room_id], *(e.source for e in room.timeline.events)]
+            )
             for event in room.timeline.events:
                 source = event.source
                 await self.asking.observe(room_id, source)

@@ -68,21 +68,26 @@ COMMANDS = Commands(RoomWidgets)
 
 @COMMANDS.command(
     "widget",
-    Arg("widget", "the widget to add", choices=("people", "timeline")),
+    Arg("widget", "the widget to add", choices=("people", "timeline", "townhall")),
     Arg(
         "channel",
         "for a timeline: the channel, e.g. #news; none for your follows",
         is_optional=True,
     ),
-    help="Add Borough's people directory, or a channel's timeline, to this room as a widget.",
+    help="Add Borough's people directory, a channel's timeline, or (in a channel) its town "
+    "hall's questions to this room as a widget.",
 )
 async def widget_(
     room_widgets: RoomWidgets, request: Request, widget: str, channel: str | None
 ) -> str:
-    if widget == "people":
+    if widget in ("people", "townhall"):
         if channel is not None:
-            raise UsageError("`!widget people` takes nothing more.")
-        return await room_widgets.add(request.room_id, request.sender, RoomWidget("people"))
+            raise UsageError(f"`!widget {widget}` takes nothing more.")
+        if widget == "people":
+            return await room_widgets.add(request.room_id, request.sender, RoomWidget("people"))
+        if request.room_id not in room_widgets.microblog.indexer.channels:
+            raise UsageError("Town halls are held in channels: add this widget in one.")
+        return await room_widgets.add(request.room_id, request.sender, RoomWidget("townhall"))
     reference = None
     if channel is not None:
         row = await room_widgets.microblog.channel(channel, request.sender)

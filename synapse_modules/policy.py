@@ -241,9 +241,11 @@ def judge_post(
     """May `sender` send this event into the channel?
 
     Posters start posts; everyone who may read replies in threads and reacts. Edits and
-    redactions work as in Element (Synapse itself checks whose they are).
+    redactions work as in Element (Synapse itself checks whose they are). Borough's own
+    accounts post what Borough writes and bounds itself (a town hall's list of questions, its
+    summary), so the length limit, an editorial rule for people, is not theirs.
     """
-    if event_type not in POST_TYPES:
+    if event_type not in POST_TYPES or is_service:
         return None
     relation = content.get("m.relates_to")
     rel_type = relation.get("rel_type") if isinstance(relation, Mapping) else None
@@ -253,7 +255,7 @@ def judge_post(
             f"Posts in {channel.name} are limited to {channel.max_length} characters; "
             f"this one has {len(text)}."
         )
-    if rel_type in ("m.thread", "m.replace") or is_service or sender in channel.posters:
+    if rel_type in ("m.thread", "m.replace") or sender in channel.posters:
         return None
     return Refusal(
         f"Only the posters of {channel.name} can start a post here; reply in a thread or react "

@@ -12,7 +12,7 @@ from typing import Any
 
 from borough.events import WIDGETS
 from borough.jitsi import is_jitsi_widget, room_conference_id
-from borough.room_power import RoomPower, room_power_defaults
+from borough.room_power import RoomPower, moderator_level, room_power_defaults
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,9 @@ class RoomSnapshot:
     power: RoomPower
     name: str
     jitsi_widgets: tuple[tuple[str, str, dict[str, Any]], ...]  # (widget id, sender, content)
+    #: In a channel, its posters: they speak there, so they moderate its conference (a town
+    #: hall's) whatever their power level.
+    posters: frozenset[str] = frozenset()
 
     @classmethod
     def from_state(cls, events: list[dict[str, Any]]) -> RoomSnapshot:
@@ -41,7 +44,15 @@ class RoomSnapshot:
         return cls(joined, RoomPower.from_state(events), name, tuple(widgets))
 
     def is_moderator(self, user_id: str) -> bool:
-        return self.power.is_moderator(user_id)
+        return user_id in self.posters or self.power.is_moderator(user_id)
+
+    def conference_level(self, user_id: str) -> int:
+        """The power level the token service reports to Prosody, which makes someone an owner
+        at `state_default`: a channel's posters are reported at that level at least."""
+        level = self.power.of(user_id)
+        if user_id in self.posters:
+            return max(level, moderator_level(self.power.levels))
+        return level
 
     def conference(self, is_authenticated: bool, room_id: str) -> tuple[str, str] | None:
         """(conference id, title) of the room's meeting as its widgets show it, if any.
@@ -87,7 +98,7 @@ def verification_body(
         "power_levels": (
             {
                 "room": room_power_defaults(snapshot.power.levels),
-                "user": snapshot.power.of(user_id),
+                "user": snapshot.conference_level(user_id),
             }
             if is_member and snapshot is not None and user_id is not None
             else None

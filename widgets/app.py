@@ -42,6 +42,7 @@ AREAS: list[str] = [
     "widgets.answers",
     "widgets.conferencing",
     "widgets.scim",
+    "widgets.townhall",
 ]
 
 

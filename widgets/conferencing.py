@@ -22,6 +22,7 @@ import hmac
 import logging
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
@@ -30,6 +31,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 from yarl import URL
 
+from borough.db import ChannelRow
 from borough.jitsi import OPENID_AUTH, MeetingTokenRequest, mint_meeting_token, token_meeting_url
 from borough.matrix import HomeserverUnreachable, MatrixError
 from borough.meetings import MeetingStore
@@ -142,6 +144,10 @@ async def admit(app: web.Application, token: str, room_id: str) -> Admission:
     if snapshot is None or user_id not in snapshot.joined:
         body = verification_body(user_id, None, is_member=False)
         raise Refused(refusal(403, "M_FORBIDDEN", "you are not a member of this room", body))
+    async with app[SESSIONS]() as session:
+        channel = await session.get(ChannelRow, room_id)
+    if channel is not None:
+        snapshot = replace(snapshot, posters=frozenset(channel.posters))
     return Admission(user_id, snapshot)
 
 

@@ -515,7 +515,7 @@ class WelcomeSent(Base):
     event_id: Mapped[str | None] = mapped_column(String(255))
 
 
-# --- Identity sync over SCIM 2.0 (issue 15, migration 0019) ----------------------------------
+# --- Identity sync over SCIM 2.0 (issue 15, migration 0024) ----------------------------------
 
 
 class ScimToken(Base):
@@ -614,3 +614,91 @@ class Answer(Base):
     organisation: Mapped[str | None] = mapped_column(String(64))
     body: Mapped[str] = mapped_column(Text)
     answered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+# --- Town halls (issue 16, migration 0024) ----------------------------------------------------
+
+
+class TownHall(Base):
+    """A town hall in a channel: planned (`scheduled_for`) or started at once, with a Jitsi
+    meeting and one pinned message that lists the questions and is their thread's root.
+
+    As with meetings, `started_at` and `ended_at` are claimed by a conditional UPDATE before
+    the bot acts; what the start and end send carries transaction ids derived from the town
+    hall's id, so a bot restarted half-way finishes the same work instead of repeating it.
+    """
+
+    __tablename__ = "town_halls"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    room_id: Mapped[str] = mapped_column(String(255), index=True)
+    title: Mapped[str] = mapped_column(String(255))
+    created_by: Mapped[str] = mapped_column(String(255))
+    timezone: Mapped[str] = mapped_column(String(64))
+    #: The `!townhall` message that made it: a replayed command finds it instead of a second.
+    command_event_id: Mapped[str] = mapped_column(String(255), unique=True)
+    scheduled_for: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    meeting_id: Mapped[int | None] = mapped_column(
+        ForeignKey("meetings.id", ondelete="SET NULL"), nullable=True
+    )
+    #: The pinned list of questions, which is also the root of the question thread.
+    root_event_id: Mapped[str | None] = mapped_column(String(255))
+    #: What the list last said, and how many edits made it say so.
+    list_text: Mapped[str | None] = mapped_column(Text)
+    edits_sent: Mapped[int] = mapped_column(Integer, default=0)
+    summary_event_id: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class TownHallQuestion(Base):
+    """A question in a town hall: a reply in its thread, or asked anonymously by direct message
+    and posted by the bot. `asker` is never shown for an anonymous question (`label` is: the
+    asker's unit); the audit log keeps who asked, for the channel's moderators."""
+
+    __tablename__ = "town_hall_questions"
+    __table_args__ = (UniqueConstraint("town_hall_id", "number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    town_hall_id: Mapped[int] = mapped_column(
+        ForeignKey("town_halls.id", ondelete="CASCADE"), index=True
+    )
+    number: Mapped[int] = mapped_column(Integer)
+    #: The event people react to: the asker's reply, or the bot's post of an anonymous one.
+    event_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    #: The message that asked: the thread reply itself, or the `!q` sent to the bot.
+    source_event_id: Mapped[str] = mapped_column(String(255), unique=True)
+    asker: Mapped[str] = mapped_column(String(255), index=True)
+    is_anonymous: Mapped[bool] = mapped_column(Boolean)
+    label: Mapped[str] = mapped_column(String(255))
+    body: Mapped[str] = mapped_column(Text)
+    asked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    hidden_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class TownHallVote(Base):
+    """A 👍 on a question, by its reaction event: a redaction takes it back. A person's several
+    👍 on one question count once."""
+
+    __tablename__ = "town_hall_votes"
+
+    reaction_event_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    question_id: Mapped[int] = mapped_column(
+        ForeignKey("town_hall_questions.id", ondelete="CASCADE"), index=True
+    )
+    voter: Mapped[str] = mapped_column(String(255))
+
+
+class TownHallViewer(Base):
+    """Someone who opened a live town hall's widget: who joined, where Jitsi's admissions
+    are not known (a conference without Borough's token service)."""
+
+    __tablename__ = "town_hall_viewers"
+
+    town_hall_id: Mapped[int] = mapped_column(
+        ForeignKey("town_halls.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

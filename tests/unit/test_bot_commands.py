@@ -210,7 +210,7 @@ def test_help_says_where_the_bot_cannot_hear() -> None:
 
 def test_a_bad_choice_names_the_thing_and_its_choices() -> None:
     with pytest.raises(
-        UsageError, match="`nope` is not a valid widget: choose `people` or `timeline`"
+        UsageError, match="`nope` is not a valid widget: choose `people`, `timeline` or `townhall`"
     ):
         registry.parse("!widget nope")
 

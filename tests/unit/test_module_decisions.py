@@ -158,6 +158,9 @@ def test_the_length_limit_covers_posts_replies_and_edits() -> None:
     }
     assert judge_post(CHANNEL, "@poster:hs", False, "m.room.message", edit) is not None
     assert judge_post(CHANNEL, "@poster:hs", False, "m.room.message", {"body": "x" * 20}) is None
+    # Borough's own accounts (a town hall's list and summary) are held to their own bounds.
+    assert judge_post(CHANNEL, "@boroughbot:hs", True, "m.room.message", long) is None
+    assert judge_post(CHANNEL, "@boroughbot:hs", True, "m.room.message", edit) is None
 
 
 def test_placement_by_people_list_email_domain_or_community() -> None:
