@@ -389,6 +389,7 @@ def test_twenty_people_vote_at_once_and_the_list_ends_exact(
     root = str(town_hall.root_event_id)
     ask_in_thread(hs, voters[5], hall, root, "Will pay rise with inflation?")
     ask_in_thread(hs, voters[6], hall, root, "Can we work from home on Fridays?")
+    wait_until(lambda: len(listed_votes(pinned_list(hs, tess.token, hall, root))) == 2, 30, "2")
     answer = people["tlone"].ask("!q Will the Solo desk be merged into Housing?")
     assert "Your question is #3 in **Pay and conditions**" in answer, answer
     wait_until(lambda: len(listed_votes(pinned_list(hs, tess.token, hall, root))) == 3, 30, "3")
