@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from borough import directory, orgchart
 from borough.directory import DirectoryError, PersonSummary
+from borough.org.model import KEY_PATTERN
 from borough.orgchart import ChartUnit, TreeUnit
 from borough.visibility import Viewer
 from borough.wording import page_number
@@ -140,9 +141,12 @@ async def partnership(request: web.Request) -> web.Response:
 
 def setup(app: web.Application) -> None:
     pages.setup(app)
-    app.router.add_get("/widgets/units/{key}", page)
-    app.router.add_get("/widgets/organisations/{key}", page)
-    app.router.add_get("/widgets/partnerships/{key}", page)
+    # A page is a shell whose script asks the API; a path that cannot be a key is the
+    # server's own "nothing at this address", not a shell that loads nothing.
+    key = "{key:" + KEY_PATTERN + "}"
+    app.router.add_get(f"/widgets/units/{key}", page)
+    app.router.add_get(f"/widgets/organisations/{key}", page)
+    app.router.add_get(f"/widgets/partnerships/{key}", page)
     app.router.add_get("/widgets/api/units/{key}/chart", unit_chart)
     app.router.add_get("/widgets/api/units/{key}/people", unit_people)
     app.router.add_get("/widgets/api/organisations/{key}", organisation)

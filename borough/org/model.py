@@ -19,9 +19,11 @@ from pydantic import (
     model_validator,
 )
 
+#: A unit's, organisation's or partnership's key, also as a route pattern for its pages.
+KEY_PATTERN = r"[a-z0-9][a-z0-9-]{0,62}"
 Key = Annotated[
     str,
-    StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$"),
+    StringConstraints(pattern=rf"^{KEY_PATTERN}$"),
     Field(description="lower-case letters, digits and dashes; stable forever once applied"),
 ]
 Username = Annotated[str, StringConstraints(pattern=r"^[a-z0-9._=/-]{1,64}$")]

@@ -90,15 +90,22 @@ ALLOWED = r"(Method Not Allowed|This address takes [A-Z]+( or [A-Z]+)* only)"
 
 
 def _fill(template: str, value: str) -> str:
-    out, depth = "", 0
+    """The template with each placeholder replaced by value; a tail placeholder whose pattern
+    starts with a slash (`{tail:(/.*)?}`) gets the slash too, so the path still reaches it."""
+    out, depth, placeholder = "", 0, ""
     for ch in template:
         if ch == "{":
             depth += 1
-            if depth == 1:
-                out += value
         elif ch == "}":
             depth -= 1
-        elif depth == 0:
+            if depth == 0:
+                slash = "/" if placeholder.partition(":")[2].startswith("(/") else ""
+                out += slash + value
+                placeholder = ""
+                continue
+        if depth > 0:
+            placeholder += ch if depth > 1 or ch != "{" else ""
+        else:
             out += ch
     return out
 
@@ -109,14 +116,16 @@ def _generated() -> list[HttpCase]:
         concrete = _fill(template, "x") if "{" in template else template
         if template.startswith("/static"):
             concrete = "/static/borough.css"
-        for method in METHODS:
+        # A route registered for "*" takes every method: no method case, and GET for the rest.
+        takes_all = "*" in methods
+        for method in [] if takes_all else METHODS:
             if method not in methods and not (method == "HEAD" and "GET" in methods):
                 cases.append(
                     HttpCase(f"method-{method}-{template}", ALLOWED, method, concrete)
                 )
         if "{" in template:
             for name, value in ODD_SEGMENTS.items():
-                method = "GET" if "GET" in methods else sorted(methods)[0]
+                method = "GET" if "GET" in methods or takes_all else sorted(methods)[0]
                 cases.append(
                     HttpCase(f"segment-{name}-{template}", NOT_FOUND, method, _fill(template, value))
                 )
