@@ -217,7 +217,10 @@ def test_html_report_is_self_contained_and_screenshotted(
     result = borough("report", "--html", str(page), settings=settings)
     assert result.exit_code == 0, result.output
     html = page.read_text(encoding="utf-8")
-    assert html.count("data:image/png;base64,") == 3
+    # Activity, the virtuous circle with Ask the network's answers across organisations
+    # beside it, and active people by organisation.
+    assert html.count("data:image/png;base64,") == 4
+    assert 'alt="Answers given across organisations, week by week"' in html
     assert "http://" not in html and "https://" not in html and "<script" not in html
     assert "Team and Beat Partnership" in html and "Directorate leadership" in html
     for text in SEALED_TEXTS:
