@@ -145,14 +145,24 @@ def redact(hs: Homeserver, token: str, room_id: str, event_id: str) -> None:
 
 
 def command_in(person: Person, room_id: str, body: str) -> str:
-    """Type a command in a channel; the bot answers it by direct message."""
-    event_id = say(person.hs, person.token, room_id, body)
-    answer = person.wait_for(
-        lambda ev: (
-            ev["type"] == "m.room.message" and quote(event_id) in ev["content"].get("body", "")
+    """Type a command in a channel; the bot answers it by direct message, in whichever direct
+    chat it holds with the person (it may have opened its own, to welcome them): an invite
+    from it is accepted, as Element would show it."""
+    hs = person.hs
+    event_id = say(hs, person.token, room_id, body)
+    for _ in range(24):
+        sync = hs.call(
+            "GET", f"/_matrix/client/v3/sync?timeout=5000&since={person.since}", person.token
         )
-    )
-    return str(answer["content"]["body"])
+        person.since = sync["next_batch"]
+        for invited in sync.get("rooms", {}).get("invite", {}):
+            hs.call("POST", f"/_matrix/client/v3/join/{quote(invited)}", person.token, {})
+        for joined in sync.get("rooms", {}).get("join", {}).values():
+            for event in joined.get("timeline", {}).get("events", []):
+                text = str(event.get("content", {}).get("body", ""))
+                if event["type"] == "m.room.message" and quote(event_id) in text:
+                    return text
+    raise AssertionError(f"no answer to {body!r}")
 
 
 def messages(hs: Homeserver, token: str, room_id: str) -> list[dict[str, Any]]:
