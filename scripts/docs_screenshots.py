@@ -37,6 +37,10 @@ SHOTS: dict[str, tuple[str, str]] = {
         "orgchart-organisation-light.png",
         "tests/browser/test_orgchart.py",
     ),
+    "partnership-light.png": (
+        "orgchart-partnership-light.png",
+        "tests/browser/test_orgchart.py",
+    ),
     "timeline-dark.png": ("timeline-widget-dark.png", "tests/browser/test_directory_widget.py"),
 }
 
