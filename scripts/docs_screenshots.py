@@ -42,6 +42,10 @@ SHOTS: dict[str, tuple[str, str]] = {
         "tests/browser/test_orgchart.py",
     ),
     "timeline-dark.png": ("timeline-widget-dark.png", "tests/browser/test_directory_widget.py"),
+    "townhall-widget-light.png": (
+        "townhall-widget-light.png",
+        "tests/browser/test_townhall_widget.py",
+    ),
 }
 
 
