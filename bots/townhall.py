@@ -548,9 +548,11 @@ class TownHalls:
             logger.warning("could not open town hall %d: %s", town_hall.id, refused)
             await self.store.claim_end(town_hall.id, self.clock())
             return
+        # Pinned before it is recorded as open: an open town hall's list is pinned (a restart
+        # in between sends the same list again, by its transaction id, and pins it once).
+        await self._pin(town_hall.room_id, sent.event_id, pin=True)
         await self.store.opened(town_hall.id, meeting_id=meeting_id, root=sent.event_id, text=text)
         self.live_rooms.add(town_hall.room_id)
-        await self._pin(town_hall.room_id, sent.event_id, pin=True)
 
     async def _end(self, town_hall: TownHall) -> None:
         if not await self.store.claim_end(town_hall.id, self.clock()):
