@@ -83,15 +83,25 @@ def export_org_chart(live: LiveNetwork, server_name: str, service_user: str) -> 
     for key, room in sorted(rooms.items()):
         if key.startswith("partnership/") and key.count("/") == 1:
             # The leads are the partnership space's moderators (partner admins hold 100).
-            leads = holding(room, events.MODERATOR, events.ADMIN)
-            people = sorted(
-                username(u) for u in room.members if u in live.profiles and username(u) not in leads
-            )
-            entry: dict[str, Any] = {
-                "key": key.split("/", 1)[1],
-                "name": name(room),
-                "people": people,
-            }
+            entry: dict[str, Any] = {"key": key.split("/", 1)[1], "name": name(room)}
+            recorded = live.partnerships.get(entry["key"])
+            if recorded is not None:
+                # What apply last wrote: the organisations and units it joins, as the chart
+                # said them, not the members they came to.
+                leads = sorted(username(u) for u in recorded.leads)
+                entry["organisations"] = list(recorded.organisations)
+                entry["units"] = list(recorded.units)
+                entry["people"] = sorted(
+                    username(u) for u in recorded.people if u not in recorded.leads
+                )
+            else:
+                # Applied before partnerships were recorded: its members, each named.
+                leads = holding(room, events.MODERATOR, events.ADMIN)
+                entry["people"] = sorted(
+                    username(u)
+                    for u in room.members
+                    if u in live.profiles and username(u) not in leads
+                )
             if leads:
                 entry["leads"] = leads
             topic = (room.content("m.room.topic") or {}).get("topic")
