@@ -308,7 +308,11 @@ async def test_the_meeting_page_is_plain_accessible_html(
     assert '<label for="username">' in page and '<label for="password">' in page
     assert 'role="status"' in page
     sources = [attrs for attrs, _ in SCRIPT.findall(page) if "src=" in attrs]
-    assert sources == [' src="/static/widget-api.js"', ' src="/static/meeting.js"']  # only ours
+    assert sources == [
+        ' src="/static/widget-api.js"',
+        ' src="/static/homeserver-signin.js"',
+        ' src="/static/meeting.js"',
+    ]  # only ours
     response = await client.get("/meet/not-a-room")
     assert response.status == 404
 
