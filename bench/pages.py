@@ -53,7 +53,15 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import text
 
-from bench.queries import _drop_database, copy_to_postgres, load, percentile
+from bench.queries import (
+    PostgresSink,
+    SqliteSink,
+    _drop_database,
+    _libpq,
+    load,
+    percentile,
+    postgres_database,
+)
 from borough.db import create_engine, migrate_sync
 from borough.directory import refresh
 from borough.settings import Settings
@@ -67,10 +75,11 @@ UNITS = 200  # queries.load puts people in u0 … u199
 CHART = "chart300"
 
 
-def shape_units(path: Path) -> dict[str, str]:
-    """The units table over queries.load's units, and the 300-person unit; returns a unit of
-    each size, by what it is."""
-    db = sqlite3.connect(path)
+def shape_units(db: Any, mark: str = "?") -> dict[str, str]:
+    """The units table over queries.load's units, and the 300-person unit, through a DB-API
+    connection `db` (SQLite's `?` or psycopg2's `%s` as `mark`); returns a unit of each size,
+    by what it is."""
+    cursor = db.cursor()
     rows: list[tuple[str, str, str, str | None]] = []
     services = list(range(len(DIRECTORATES), len(DIRECTORATES) * 8))  # 7 per directorate
     for n, org in enumerate(DIRECTORATES):
@@ -86,22 +95,23 @@ def shape_units(path: Path) -> dict[str, str]:
     rows.append((CHART, "Customer Services", "council", "u0"))
     teams = [f"{CHART}-{t:02d}" for t in range(13)]
     rows += [(team, f"Contact Team {n + 1:02d}", "council", CHART) for n, team in enumerate(teams)]
-    db.executemany("INSERT INTO units (key, name, organisation, parent) VALUES (?,?,?,?)", rows)
-    db.executemany(
-        "INSERT INTO organisations (key, name) VALUES (?,?)",
+    m = mark
+    cursor.executemany(
+        f"INSERT INTO units (key, name, organisation, parent) VALUES ({m},{m},{m},{m})", rows
+    )
+    cursor.executemany(
+        f"INSERT INTO organisations (key, name) VALUES ({m},{m})",
         [(org, org.replace("-", " ").title()) for org in DIRECTORATES],
     )
-    staff = [
-        user
-        for (user,) in db.execute(
-            "SELECT user_id FROM profiles WHERE organisation IS NOT NULL ORDER BY user_id LIMIT 300"
-        )
-    ]
+    cursor.execute(
+        "SELECT user_id FROM profiles WHERE organisation IS NOT NULL ORDER BY user_id LIMIT 300"
+    )
+    staff = [user for (user,) in cursor.fetchall()]
     moves = [(json.dumps([CHART]), "senior_manager", staff[0])]
     for n, user in enumerate(staff[1:]):
         role = "manager" if n % 23 == 0 else "staff"
         moves.append((json.dumps([teams[(n // 23) % len(teams)]]), role, user))
-    db.executemany("UPDATE profiles SET units = ?, role = ? WHERE user_id = ?", moves)
+    cursor.executemany(f"UPDATE profiles SET units = {m}, role = {m} WHERE user_id = {m}", moves)
     db.commit()
     db.close()
     return {
@@ -341,51 +351,40 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="borough-pages-") as tmp:
         path = args.keep or Path(tmp) / "borough.db"
-        url = f"sqlite+aiosqlite:///{path}"
         saved = path.with_suffix(".pages.json")
-        if args.keep and saved.exists():
-            viewers, units = json.loads(saved.read_text())
-            print(f"reusing {path}")
+        if args.postgres:
+            # Written straight into a new PostgreSQL database with COPY (queries.py's sink),
+            # dropped after.
+            name = f"borough_pages_{int(time.time())}"
+            url = postgres_database(args.postgres, name, keep=False)
         else:
-            migrate_sync(url)
-            started = time.perf_counter()
-            viewers = load(path, args.people, args.posts, args.channels, args.seed)
-            units = shape_units(path)
-            saved.write_text(json.dumps([viewers, units]))
-            print(
-                f"loaded {args.people} people and {args.posts} posts in {args.channels} channels, "
-                f"{UNITS + 14} units, in {time.perf_counter() - started:.1f} s"
-            )
-        if not args.postgres:
-            asyncio.run(measure(url, viewers, units, args))
-            return
-        name = f"borough_pages_{int(time.time())}"
-        url = copy_to_postgres(path, args.postgres, name)
-        copy_units(path, args.postgres, name)
-        print(f"measuring {name} on PostgreSQL")
+            url = f"sqlite+aiosqlite:///{path}"
         try:
+            if not args.postgres and args.keep and saved.exists():
+                migrate_sync(url)
+                viewers, units = json.loads(saved.read_text())
+                print(f"reusing {path}")
+            else:
+                migrate_sync(url)
+                started = time.perf_counter()
+                sink = PostgresSink(_libpq(url)) if args.postgres else SqliteSink(path)
+                viewers = load(sink, args.people, args.posts, args.channels, args.seed)
+                if args.postgres:
+                    import psycopg2
+
+                    units = shape_units(psycopg2.connect(_libpq(url)), "%s")
+                else:
+                    units = shape_units(sqlite3.connect(path))
+                    saved.write_text(json.dumps([viewers, units]))
+                print(
+                    f"loaded {args.people} people and {args.posts} posts in {args.channels} "
+                    f"channels, {UNITS + 14} units, in {time.perf_counter() - started:.1f} s"
+                    + (f" (COPY into PostgreSQL {name})" if args.postgres else "")
+                )
             asyncio.run(measure(url, viewers, units, args))
         finally:
-            _drop_database(args.postgres, name)
-
-
-def copy_units(sqlite_path: Path, server: str, name: str) -> None:
-    """The units and organisations `shape_units` wrote, into queries.copy_to_postgres's copy
-    (which takes the tables queries.py fills)."""
-    import psycopg2
-
-    source = sqlite3.connect(sqlite_path)
-    target = psycopg2.connect(f"{server.rsplit('/', 1)[0]}/{name}")
-    with target, target.cursor() as cursor:
-        for table, columns in (
-            ("organisations", "key, name"),
-            ("units", "key, name, organisation, parent"),
-        ):
-            rows = source.execute(f"SELECT {columns} FROM {table}").fetchall()
-            marks = ", ".join(["%s"] * len(rows[0]))
-            cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows)
-    target.close()
-    source.close()
+            if args.postgres:
+                _drop_database(args.postgres, name)
 
 
 if __name__ == "__main__":
