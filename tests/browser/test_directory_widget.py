@@ -120,12 +120,20 @@ async def test_directory_widget_in_a_widget_api_host(
     assert "error" not in events
 
     frame = page.frame_locator("iframe")
+    # The opening view first (it names Winnie too), then a search replaces it. In whole-suite
+    # runs on a quiet machine a search typed while the opening view loaded sometimes left the
+    # opening view standing (not understood yet; see the closing note of issue 17), so this
+    # test searches once the opening view is there and says what the page's status said.
+    await expect(frame.locator("#results .opening")).to_be_visible(timeout=20000)
     search = frame.get_by_label("Search people")
     await search.fill("safeguarding")
     await search.press("Enter")
-    # The opening view names Winnie too: wait for the search's own heading, which on a
-    # loaded machine (two cores, the whole suite) can take longer than expect's 5 s.
-    await expect(frame.locator("#results h2")).to_have_text("1 person matches", timeout=20000)
+    heading = frame.locator("#results h2").first
+    try:
+        await expect(heading).to_have_text("1 person matches", timeout=20000)
+    except AssertionError as exc:
+        status = await frame.locator("#status").text_content()
+        raise AssertionError(f"the search did not show; the page's status said {status!r}") from exc
     await expect(frame.locator("#results")).to_contain_text("Winnie Staff")
 
     # Keyboard only: tab to the result and open her profile page, inside the widget.

@@ -428,7 +428,8 @@ def test_the_report_counts_questions_and_answers_across_organisations(
         assert row["questions_asked"] == "7"
         assert row["answered_within_24_h"] == "2"
         assert row["share_answered_within_24_h"] == "0.2857"
-        assert 0 < float(row["median_minutes_to_first_answer"]) < 5
+        # Answered seconds after asking: on a quick machine that rounds to 0.00 minutes.
+        assert 0 <= float(row["median_minutes_to_first_answer"]) < 5
     assert council["answers_across_organisations"] == "0"
     assert police["questions_asked"] == "0" and police["answers_across_organisations"] == "1"
     assert partnership["answers_across_organisations"] == "1"
