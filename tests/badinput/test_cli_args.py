@@ -93,6 +93,14 @@ CASES = [
     CliCase("bots-run-without-bot-section", r"bot", ("bots", "run")),
     CliCase("bots-unknown-subcommand", r"No such command 'start'", ("bots", "start")),
     CliCase("widgets-unknown-option", NO_OPTION + r"port", ("widgets", "serve", "--port", "80")),
+    # --- scim: tokens and what a provider sent, each for one organisation ---
+    CliCase("scim-token-create-no-org", r"Missing option '--org'", ("scim", "token", "create")),
+    CliCase("scim-token-create-unknown-org", r"no organisation 'nowhere' in the org chart \(known: tcouncil, tpolice\)", ("scim", "token", "create", "--org", "nowhere", "--chart", CHART)),
+    CliCase("scim-token-create-missing-chart", r"no org chart at .*no/such/folder/org\.yaml: pass --chart", ("scim", "token", "create", "--org", "x", "--chart", MISSING + "/org.yaml")),
+    CliCase("scim-token-create-hostile-as", r"<script>:borough\.test is not an admin of 'tcouncil'", ("scim", "token", "create", "--org", "tcouncil", "--chart", CHART, "--as", "<script>")),
+    CliCase("scim-token-revoke-words", r"tcouncil has no live SCIM token seven; `borough scim token list", ("scim", "token", "revoke", "--org", "tcouncil", "--chart", CHART, "seven")),
+    CliCase("scim-token-revoke-huge", r"tcouncil has no live SCIM token 9+", ("scim", "token", "revoke", "--org", "tcouncil", "--chart", CHART, "9" * 400)),
+    CliCase("scim-unmapped-no-org", r"Missing option '--org'", ("scim", "unmapped")),
     # --- doctor: the homeserver named in the settings is not there, so it says so and fails ---
     CliCase("doctor-unreachable-homeserver", r"problem: .*" + UNREACHABLE, ("doctor",)),
     CliCase("doctor-unknown-option", NO_OPTION + r"fix", ("doctor", "--fix")),
