@@ -21,6 +21,7 @@ checked under their real policy.
 from __future__ import annotations
 
 import functools
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -70,12 +71,16 @@ async def open_widget(
     theme: str | None = "light",
     language: str | None = "en-GB",
     height: int = 800,
+    prepare: Callable[[Page], Awaitable[None]] | None = None,
 ) -> Page:
     """A page whose iframe holds the widget at `path` on `widget`, signed in as `username`.
 
     The widget URL carries Element's theme and language variables, which the host fills from
-    `theme` and `language` (None leaves a variable out, as a client that lacks it would)."""
+    `theme` and `language` (None leaves a variable out, as a client that lacks it would).
+    `prepare` sees the page before anything loads (to route its requests, say)."""
     page = await browser.new_page(viewport={"width": width, "height": height})
+    if prepare is not None:
+        await prepare(page)
     page.on("console", lambda message: print(f"[browser {message.type}] {message.text}"))
     await page.goto(host)
     user_id = hs.user_id(username)

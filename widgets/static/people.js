@@ -3,7 +3,8 @@
 "use strict";
 
 (() => {
-  const { connect, el, formatNumber, personLink, showStatus, widgetLink } = BoroughWidget;
+  const { connect, el, formatNumber, isStale, latestOnly, personLink, showStatus, widgetLink } =
+    BoroughWidget;
   const results = document.getElementById("results");
   const detail = document.getElementById("detail");
   let api;
@@ -20,11 +21,15 @@
 
   const people = (list) => el("ul", { class: "list" }, list.map(personItem));
 
-  /* Before any search: where the viewer sits, who is new, and whom they looked up lately. */
-  let searched = false;
+  /* The results show the answer to the last request, the opening view or a search, and the
+     card the last unit opened: an answer that lands after a later request began (a search
+     typed while the opening view loaded, an earlier search that was slower) is dropped. */
+  const resultsTurn = latestOnly();
+  const detailTurn = latestOnly();
 
+  /* Before any search: where the viewer sits, who is new, and whom they looked up lately. */
   async function showOpening() {
-    const start = await api("/widgets/api/directory/opening");
+    const start = await api("/widgets/api/directory/opening", { signal: resultsTurn() });
     const parts = [];
     const group = (id, title, list, ...more) => {
       if (!list.length) return;
@@ -41,8 +46,7 @@
     if (!parts.length) {
       parts.push(el("p", { class: "meta" }, "Search for someone by name, job, unit or skill."));
     }
-    // A search typed while this loaded has the results area now: it stays.
-    if (!searched) results.replaceChildren(el("div", { class: "opening" }, parts));
+    results.replaceChildren(el("div", { class: "opening" }, parts));
   }
 
   const headcount = (n) => `${formatNumber(n)} ${n === 1 ? "person" : "people"}`;
@@ -52,9 +56,10 @@
     el("li", {}, unitButton(unit), el("div", { class: "meta" }, `${unit.key} · ${headcount(unit.people)}`));
 
   async function search(query) {
-    searched = true;
+    const signal = resultsTurn();
+    detailTurn();  // this search clears the card: a unit still loading is not wanted now
     showStatus("Searching…");
-    const found = await api(`api/people?q=${encodeURIComponent(query)}`);
+    const found = await api(`api/people?q=${encodeURIComponent(query)}`, { signal });
     const units = found.units.length ? [
       el("h2", {}, `${formatNumber(found.units.length)} ${found.units.length === 1 ? "unit matches" : "units match"}`),
       el("ul", { class: "list" }, found.units.map(unitItem))] : [];
@@ -66,7 +71,7 @@
   }
 
   async function showUnit(key) {
-    const unit = await api(`api/units/${encodeURIComponent(key)}`);
+    const unit = await api(`api/units/${encodeURIComponent(key)}`, { signal: detailTurn() });
     detail.replaceChildren(el("article", { class: "card", "aria-label": unit.name },
       el("h2", { tabindex: "-1", id: "unit-heading" }, `${unit.name} (${formatNumber(unit.members.length)})`),
       el("p", {}, el("a", { href: widgetLink(`/widgets/units/${encodeURIComponent(unit.key)}`) },
@@ -78,8 +83,10 @@
     document.getElementById("unit-heading").focus();
   }
 
-  const guarded = (action) => (...args) =>
-    action(...args).catch((error) => showStatus(error.message, true));
+  const failed = (error) => {
+    if (!isStale(error)) showStatus(error.message, true);
+  };
+  const guarded = (action) => (...args) => action(...args).catch(failed);
 
   document.getElementById("search").addEventListener("submit", (event) => {
     event.preventDefault();
@@ -102,5 +109,5 @@
       }
       return showOpening();
     })
-    .catch((error) => showStatus(error.message, true));
+    .catch(failed);
 })();

@@ -250,16 +250,35 @@ const BoroughWidget = (() => {
     if (session && client.isEmbedded) client.listen();
     if (!session && !client.isEmbedded && capabilities.length === 0) await signInElsewhere();
     if (!session) session = await openSession(client);
-    const api = async (path) => {
+    // `signal` (from latestOnly) aborts a request a later one made stale: it then rejects
+    // with an AbortError, even when its answer had already arrived.
+    const api = async (path, { signal } = {}) => {
       const response = await fetch(path, {
         headers: { Authorization: `Bearer ${session.token}` },
+        signal,
       });
       const body = await response.json();
+      signal?.throwIfAborted();
       if (!response.ok) throw new Error(body.error || `HTTP ${response.status}`);
       return body;
     };
     return { client, userId: session.user_id, api };
   }
+
+  /* For a part of the page that shows the answer to the person's last request (search
+     results, say): each call aborts the request before and gives the new one's AbortSignal,
+     so an answer that lands after a later request began is never shown over it. */
+  function latestOnly() {
+    let current = null;
+    return () => {
+      current?.abort();
+      current = new AbortController();
+      return current.signal;
+    };
+  }
+
+  /* A request that a later one replaced (latestOnly) is no error to show. */
+  const isStale = (error) => error instanceof DOMException && error.name === "AbortError";
 
   /* A small DOM builder: text is always set as text, never parsed as HTML. */
   function el(tag, attributes = {}, ...children) {
@@ -308,6 +327,6 @@ const BoroughWidget = (() => {
 
   return {
     WidgetClient, connect, el, face, openSessionWith, personLink, showStatus, widgetLink,
-    formatDateTime, formatNumber, applyTheme,
+    formatDateTime, formatNumber, applyTheme, latestOnly, isStale,
   };
 })();
