@@ -5,7 +5,9 @@ its fragment. The one implementation behind `borough import people` and SCIM (wi
 `preview_import` compares it with the fragment's people (joiners, movers, leavers, and the
 rows that cannot be used, with their row numbers and reasons), and `write_fragment` writes
 the result into the fragment's text, keeping its comments, the other sections and the text
-of every person who did not change. The usual `plan` and `apply` then carry it out.
+of every person who did not change. An `admin` column (an identity provider's admin groups)
+also keeps the fragment's `admins:`, where the main file lets the fragment name them. The
+usual `plan` and `apply` then carry it out.
 """
 
 from __future__ import annotations
@@ -25,12 +27,23 @@ from borough.org.checks import Hints, did_you_mean
 from borough.org.fragments import Fragment
 from borough.org.loader import load_org_chart_with_fragments
 from borough.org.model import Role
-from borough.yamlsource import Problem, SourceError, YamlSource, holds_any, read_yaml
+from borough.yamlsource import (
+    PathKey,
+    Problem,
+    SourceError,
+    YamlSource,
+    holds_any,
+    read_yaml,
+)
 
 #: Person fields an HR column can fill. Profile fields land under `profile:`.
 PERSON_FIELDS = ("username", "display_name", "email", "units", "role", "job_title", "manager")
 PROFILE_FIELDS = ("bio", "skills", "location", "pronouns", "phone")
-MAPPABLE = PERSON_FIELDS + PROFILE_FIELDS
+#: Not a person field: whether the person is one of the organisation's admins (yes or no).
+ADMIN = "admin"
+MAPPABLE = PERSON_FIELDS + PROFILE_FIELDS + (ADMIN,)
+ADMIN_WORDS = {"yes": True, "y": True, "true": True, "1": True, "no": False, "n": False}
+ADMIN_WORDS |= {"false": False, "0": False}
 #: What a person entry means when it leaves a field out, so that is no change.
 PERSON_DEFAULTS: dict[str, Any] = {"role": "staff", "units": []}
 ROLES: tuple[str, ...] = get_args(Role)
@@ -304,16 +317,46 @@ class ImportPreview:
     #: The HR row of each joiner and mover, and each mover's entry before the import.
     rows: dict[str, int] = field(default_factory=dict)
     originals: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: The fragment's `admins:` before the import; whether the main file lets the fragment
+    #: name admins; and what the admin column says of each imported person.
+    admins_before: list[str] = field(default_factory=list)
+    may_add_admins: bool = False
+    is_admin: dict[str, bool] = field(default_factory=dict)
+
+    @property
+    def admins(self) -> list[str]:
+        """The fragment's `admins:` after the import. Only the admin column adds or removes a
+        name, and a leaver leaves it; without the main file's leave it stays as it was."""
+        if not self.may_add_admins:
+            return self.admins_before
+        present = {p.get("username") for p in self.people}
+        gone = {p.get("username") for p in self.leavers}
+        kept = [a for a in self.admins_before if a not in gone and self.is_admin.get(a, True)]
+        return kept + [n for n, yes in self.is_admin.items() if yes and n in present - {*kept}]
+
+    @property
+    def admins_held(self) -> list[str]:
+        """People the admin column names that the fragment may not list: the main file keeps
+        the organisation's admins (no `fragment_may_add_admins`)."""
+        return [] if self.may_add_admins else [n for n, yes in self.is_admin.items() if yes]
 
     @property
     def has_changes(self) -> bool:
-        return bool(self.joiners or self.movers or self.leavers)
+        return bool(self.joiners or self.movers or self.leavers or self.admins_changed)
+
+    @property
+    def admins_changed(self) -> bool:
+        return self.admins != self.admins_before
 
     def summary(self) -> str:
-        return (
+        text = (
             f"{len(self.joiners)} joiners, {len(self.movers)} movers, {len(self.leavers)} "
             f"leavers, {self.unchanged} unchanged, {len(self.bad_rows)} bad rows"
         )
+        if self.admins_changed:
+            after, before = set(self.admins), set(self.admins_before)
+            text += f"; admins {len(after - before)} added, {len(before - after)} removed"
+        return text
 
 
 class _OrgUnits:
@@ -353,12 +396,19 @@ def preview_import(
     organisation: str,
     existing: list[dict[str, Any]],
     departing: Collection[str] = (),
+    admins: list[str] | None = None,
 ) -> ImportPreview:
     """Joiners, movers and leavers of `organisation`, from HR rows and the fragment's people.
 
     `departing` names people who leave whatever the mapping's `leavers:` says (an identity
-    provider's leaver: `active: false` or a deletion)."""
-    preview = ImportPreview(organisation)
+    provider's leaver: `active: false` or a deletion). `admins` is the fragment's `admins:`."""
+    org = next((o for o in chart.organisations if o.key == organisation), None)
+    preview = ImportPreview(
+        organisation,
+        admins_before=list(admins or []),
+        may_add_admins=org is not None and org.fragment_may_add_admins,
+    )
+    is_admin: dict[str, bool] = {}
     units = _OrgUnits(chart, organisation)
     elsewhere = {p.username: p.organisation for p in chart.people if p.organisation != organisation}
     first_seen: dict[str, int] = {}
@@ -373,6 +423,8 @@ def preview_import(
             continue
         try:
             person = _person(row.values, mapping, units)
+            if ADMIN in mapping.columns:
+                is_admin[person["username"]] = _admin_word(row.values.get(ADMIN, "no"))
             # A row that changes nothing was validated with the chart already.
             entry = before.get(person["username"])
             if entry is None or _merge(entry, person, units)[1]:
@@ -402,6 +454,7 @@ def preview_import(
     staying -= set(departing)
     _drop_unknown_managers(preview, good, set(elsewhere) | in_main | staying)
     kept_leavers = staying - set(good)
+    preview.is_admin = {name: is_admin[name] for name in good if name in is_admin}
     preview.bad_rows.sort(key=lambda b: b.row)
 
     for name, entry in before.items():
@@ -482,6 +535,7 @@ def _undo(preview: ImportPreview, culprits: dict[str, str]) -> None:
         if (name := str(person.get("username"))) not in culprits or name in restored
     ]
     preview.joiners = [p for p in preview.joiners if p.get("username") not in culprits]
+    preview.is_admin = {n: yes for n, yes in preview.is_admin.items() if n not in culprits}
     preview.movers = [m for m in preview.movers if m.username not in culprits]
     preview.kept |= restored.keys()
 
@@ -526,6 +580,13 @@ def _person(values: dict[str, str], mapping: HrMapping, units: _OrgUnits) -> dic
     if profile:
         person["profile"] = profile
     return person
+
+
+def _admin_word(value: str) -> bool:
+    found = ADMIN_WORDS.get(value.strip().lower())
+    if found is None:
+        raise ValueError(f"admin '{value}' is neither yes nor no")
+    return found
 
 
 def _validate(person: dict[str, Any], organisation: str) -> None:
@@ -653,7 +714,13 @@ def import_people(
     path = Path(fragment.filename)
     text = path.read_text(encoding="utf-8")
     preview = preview_import(
-        rows, mapping, chart, organisation, existing_people(fragment.source), departing
+        rows,
+        mapping,
+        chart,
+        organisation,
+        existing_people(fragment.source),
+        departing,
+        existing_admins(fragment.source),
     )
     if not preview.has_changes:
         return FragmentImport(preview, path, text)
@@ -695,22 +762,65 @@ def existing_people(fragment: YamlSource) -> list[dict[str, Any]]:
     return [p for p in people if isinstance(p, dict)] if isinstance(people, list) else []
 
 
+def existing_admins(fragment: YamlSource) -> list[str]:
+    """The fragment's `admins:` as read (validated with the chart already)."""
+    admins = fragment.data.get("admins") if isinstance(fragment.data, dict) else None
+    return [str(a) for a in admins] if isinstance(admins, list) else []
+
+
 def imported_fragment(fragment: YamlSource, preview: ImportPreview) -> YamlSource:
     """The fragment's data after the import, to validate the chart before writing."""
     data = {**fragment.data, "people": preview.people}
+    if preview.admins_changed:
+        data["admins"] = preview.admins
     return YamlSource(fragment.filename, data)
 
 
 def fragment_text(text: str, fragment: YamlSource, preview: ImportPreview) -> str:
-    """`text` (the fragment, as `fragment` read it) with its people replaced.
+    """`text` (the fragment, as `fragment` read it) with its people, and its admins if they
+    changed, replaced.
 
-    Everything outside the people list stays as it was, and so does the text (comments
-    included) of each person in `preview.kept`. Lines come from the positions the
-    line-aware loader recorded, so the file is not parsed again.
+    Everything else stays as it was, and so does the text (comments included) of each
+    person in `preview.kept`. Lines come from the positions the line-aware loader recorded,
+    so the file is not parsed again.
     """
     lines = text.splitlines(keepends=True)
     if lines and not lines[-1].endswith("\n"):
         lines[-1] += "\n"
+    edits = [_people_edit(lines, fragment, preview)]
+    if preview.admins_changed:
+        edits.append(_admins_edit(lines, fragment.positions, preview.admins))
+    # Later spans first, so the earlier ones' line numbers still hold.
+    for start, end, new in sorted(edits, key=lambda e: e[0], reverse=True):
+        lines[start:end] = new
+    return "".join(lines)
+
+
+def _admins_edit(
+    lines: list[str], positions: dict[PathKey, tuple[int, int]], admins: list[str]
+) -> tuple[int, int, list[str]]:
+    """The fragment's `admins:` as one flow list, in its place, or after `organisation:`."""
+    if ("admins",) in positions:
+        start = positions[("admins",)][0] - 1
+        indent = lines[start][: len(lines[start]) - len(lines[start].lstrip())]
+        return start, _section_end(lines, positions, start), [f"{indent}admins: {_flow(admins)}\n"]
+    after = positions[("organisation",)][0] if ("organisation",) in positions else 0
+    return after, after, [f"admins: {_flow(admins)}\n"]
+
+
+def _section_end(lines: list[str], positions: dict[PathKey, tuple[int, int]], start: int) -> int:
+    """Where the top-level section on line `start` ends: at the next one, less the comment
+    lines before it (they belong to the next)."""
+    later = [
+        line - 1 for path, (line, _) in positions.items() if len(path) == 1 and line - 1 > start
+    ]
+    return _without_trailing_comments(lines, start + 1, min(later, default=len(lines)))
+
+
+def _people_edit(
+    lines: list[str], fragment: YamlSource, preview: ImportPreview
+) -> tuple[int, int, list[str]]:
+    """The lines `start:end` of the people section, and the lines that replace them."""
     positions = fragment.positions
     people = fragment.data.get("people") if isinstance(fragment.data, dict) else None
     body: list[str] = []
@@ -720,10 +830,7 @@ def fragment_text(text: str, fragment: YamlSource, preview: ImportPreview) -> st
         head = ["people:\n"]
     else:
         start = positions[("people",)][0] - 1
-        later = [
-            line - 1 for path, (line, _) in positions.items() if len(path) == 1 and line - 1 > start
-        ]
-        end = _without_trailing_comments(lines, start + 1, min(later, default=len(lines)))
+        end = _section_end(lines, positions, start)
         items = [positions[("people", j)] for j in range(len(people or []))]
         if not items or items[0][0] - 1 == start:  # empty, or a flow list: written anew
             head = [lines[start][: len(lines[start]) - len(lines[start].lstrip())] + "people:\n"]
@@ -747,7 +854,7 @@ def fragment_text(text: str, fragment: YamlSource, preview: ImportPreview) -> st
             body += original[name]
         else:
             body.append(f"{indent}- {person_line(person)}\n")
-    return "".join(lines[:start] + head + body + lines[end:])
+    return start, end, head + body
 
 
 def _without_trailing_comments(lines: list[str], start: int, stop: int) -> int:

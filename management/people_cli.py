@@ -71,6 +71,19 @@ def _show_preview(preview: ImportPreview, shown: int) -> None:
         if len(rows) > shown:
             table.add_row(f"[{style}]{mark}[/]", f"… and {len(rows) - shown} more", "", "")
     console.print(table)
+    if preview.admins_changed:
+        added = [a for a in preview.admins if a not in preview.admins_before]
+        removed = [a for a in preview.admins_before if a not in preview.admins]
+        console.print(
+            f"Admins in the fragment: {', '.join(preview.admins) or '(none)'} "
+            f"(added: {', '.join(added) or 'none'}; removed: {', '.join(removed) or 'none'})."
+        )
+    if preview.admins_held:
+        err_console.print(
+            f"Not made admins ({', '.join(preview.admins_held[:shown])}): the main org file "
+            f"keeps {preview.organisation}'s admins. List them under its 'admins:' there, or "
+            "let the fragment name them with 'fragment_may_add_admins: true' on its entry."
+        )
     if preview.bad_rows:
         bad = Table(title=f"{len(preview.bad_rows)} rows not imported")
         bad.add_column("row", justify="right")

@@ -76,6 +76,11 @@ USER_MODEL = User[EnterpriseUser]
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 #: A bad row's reason that means the write reaches outside the token's organisation.
 OUTSIDE = ("belongs to '", "is a person of '", "listed in the main org file")
+#: For `borough scim unmapped`: an admin group's member whose fragment may not name admins.
+ADMIN_HELD = (
+    "in an admin group: list them under this organisation's 'admins:' in the main org file, "
+    "or let its fragment name its admins there (fragment_may_add_admins: true)"
+)
 
 
 def scim_provider(max_results: int = 200) -> ScimProvider:
@@ -238,6 +243,7 @@ class ScimSync:
         }
         result = FragmentSync()
         rows: list[HrRow] = []
+        imported_rows: dict[str, ScimResource] = {}
         departing = set(touched.departing)
         for number, user_id in enumerate(sorted(touched.users), start=1):
             row = users.get(user_id)
@@ -257,14 +263,7 @@ class ScimSync:
             username = mapped.values.get("username")
             if row.username and row.username != username:
                 departing.add(row.username)  # a new userName: the old person leaves
-            row.notes = mapped.notes + (
-                [
-                    "in an admin group: list them under this organisation's 'admins:' in "
-                    "the main org file"
-                ]
-                if mapped.is_admin
-                else []
-            )
+            row.notes = list(mapped.notes)
             if mapped.notes:
                 result.notes[user_id] = mapped.notes
             if getattr(resource, "active", True) is False:
@@ -287,6 +286,8 @@ class ScimSync:
                         f"'{username}', which user {other} already has"
                     )
             row.username = username
+            if username:
+                imported_rows[username] = row
             rows.append(HrRow(number, mapped.values))
         departing -= {r.values.get("username") for r in rows}
         if not rows and not departing:
@@ -298,6 +299,8 @@ class ScimSync:
             if any(word in b.reason for b in preview.bad_rows for word in OUTSIDE):
                 raise ForbiddenException(detail=f"outside organisation '{organisation}': {reasons}")
             raise InvalidValueException(detail=f"the org chart refuses this: {reasons}")
+        for username in preview.admins_held:
+            imported_rows[username].notes = [*imported_rows[username].notes, ADMIN_HELD]
         result.joiners = [str(p["username"]) for p in preview.joiners]
         result.movers = [m.username for m in preview.movers]
         result.leavers = [str(p.get("username")) for p in preview.leavers]

@@ -1,5 +1,6 @@
 """An organisation's SCIM mapping, as data: which SCIM attribute fills which person field,
-which departments and groups mean which units, which groups give which role.
+which departments and groups mean which units, which groups give which role, and which give
+the organisation's admin role.
 
 `person_values` turns one SCIM User (and the groups it is in) into the person fields that
 the people import (`borough.people_import`) reads, with what could not be mapped. Nothing
@@ -17,7 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from borough.org.model import Role
-from borough.people_import import PROFILE_FIELDS, HrMapping, load_field_mapping
+from borough.people_import import ADMIN, PROFILE_FIELDS, HrMapping, load_field_mapping
 
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 #: Person fields a SCIM attribute can fill; units and role come from departments and groups.
@@ -40,7 +41,9 @@ class ScimMapping(BaseModel):
         default_factory=dict, description="group displayName: Borough role of its members"
     )
     admin_groups: tuple[str, ...] = Field(
-        default=(), description="groups whose members are listed as the organisation's admins"
+        default=(),
+        description="groups whose members are the organisation's admins, in its fragment's "
+        "'admins:' (when the main file sets fragment_may_add_admins on the organisation)",
     )
     default_role: Role = "staff"
 
@@ -56,6 +59,8 @@ class ScimMapping(BaseModel):
             columns["units"] = "units"
         if self.roles:
             columns["role"] = "role"
+        if self.admin_groups:
+            columns[ADMIN] = ADMIN
         return HrMapping(
             columns=columns, default_role=self.default_role, separator=SEPARATOR, leavers="keep"
         )
@@ -151,6 +156,8 @@ def person_values(
         roles = [mapping.roles[g] for g in group_names if g in mapping.roles]
         person.values["role"] = _highest(roles) if roles else mapping.default_role
     person.is_admin = any(g in mapping.admin_groups for g in group_names)
+    if mapping.admin_groups:
+        person.values[ADMIN] = "yes" if person.is_admin else "no"
     return person
 
 

@@ -2,8 +2,10 @@
 
 The main file lists them (`include: [orgs/nhs.yaml]`). A fragment names its organisation and
 holds that organisation's units, people and unit channels, and may add its own units and
-people to partnerships the main file defines. It cannot touch anything of another
-organisation; `check_fragments` reports every such reach, at its place in the fragment.
+people to partnerships the main file defines. It may name more admins of its organisation
+only when the main file's entry says `fragment_may_add_admins: true`. It cannot touch
+anything of another organisation; `check_fragments` reports every such reach, at its place
+in the fragment.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from borough.yamlsource import PathKey, Problem, SourceError, YamlSource, holds_
 
 INCLUDE = "include"
 #: What a fragment may hold; everything else belongs to the main file.
-FRAGMENT_SECTIONS = ("organisation", "units", "people", "channels", "partnerships")
+FRAGMENT_SECTIONS = ("organisation", "admins", "units", "people", "channels", "partnerships")
+#: The main file's opt-in, on an organisation's entry, to admins listed in its fragment.
+ADMINS_OPT_IN = "fragment_may_add_admins"
 #: What a fragment may say about a partnership: only which of its own join.
 PARTNERSHIP_FIELDS = ("key", "units", "people")
 
@@ -167,7 +171,7 @@ def _fragment_shape(part: YamlSource, org_keys: list[Any]) -> list[Problem]:
                 f"unknown organisation '{org}'{hint}; organisations are defined in the main file",
             )
         )
-    for section in ("units", "people", "channels", "partnerships"):
+    for section in ("admins", "units", "people", "channels", "partnerships"):
         if section in data and not isinstance(data[section], list | None):
             problems.append(part.problem((section,), "expected a list"))
     for j, entry in enumerate(_listed(data.get("partnerships"))):
@@ -206,6 +210,7 @@ def _merge(out: YamlSource, part: YamlSource, org: str) -> tuple[Fragment, list[
             target.append(entry)
             out.origins[path] = (part, (section, j))
             fragment.paths.append(path)
+    problems += _merge_admins(out, part, org, fragment)
     partnerships = _listed(merged.get("partnerships"))
     by_key = {p.get("key"): i for i, p in enumerate(partnerships) if isinstance(p, dict)}
     for j, entry in enumerate(_listed(part.data.get("partnerships"))):
@@ -232,6 +237,45 @@ def _merge(out: YamlSource, part: YamlSource, org: str) -> tuple[Fragment, list[
                 out.origins[path] = (part, ("partnerships", j, member, k))
                 fragment.paths.append(path)
     return fragment, [_in_file(p, part.filename) for p in problems]
+
+
+def _merge_admins(out: YamlSource, part: YamlSource, org: str, fragment: Fragment) -> list[Problem]:
+    """The fragment's `admins:` joined to its organisation's, if the main file lets it.
+
+    Someone the main file already lists stays listed once: the main file's word stands, so
+    leaving the fragment's list never takes away the admin role the main file gives.
+    """
+    names = _listed(part.data.get("admins"))
+    found = [
+        (i, o)
+        for i, o in enumerate(_listed(out.data.get("organisations")))
+        if isinstance(o, dict) and o.get("key") == org
+    ]
+    if not names or not found:
+        return []
+    i, entry = found[0]
+    if entry.get(ADMINS_OPT_IN) is not True:
+        return [
+            part.problem(
+                ("admins",),
+                f"the main file does not let this fragment name admins of '{org}': list them "
+                f"under the organisation's 'admins:' in the main file, or set "
+                f"'{ADMINS_OPT_IN}: true' on its entry there",
+            )
+        ]
+    if entry.get("admins") is None:
+        entry["admins"] = []
+    target = entry["admins"]
+    if not isinstance(target, list):
+        return []  # the main file's own shape problem, which validation reports
+    for k, name in enumerate(names):
+        if name in target:
+            continue
+        path: PathKey = ("organisations", i, "admins", len(target))
+        target.append(name)
+        out.origins[path] = (part, ("admins", k))
+        fragment.paths.append(path)
+    return []
 
 
 def check_fragments(chart: OrgChart, fragments: list[Fragment]) -> list[Finding]:

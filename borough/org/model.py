@@ -70,6 +70,12 @@ class Organisation(Strict):
     admins: tuple[str, ...] = Field(
         default=(), description="usernames of this organisation's admins"
     )
+    fragment_may_add_admins: bool = Field(
+        default=False,
+        description="the organisation's fragment may list more of its own people under its "
+        "'admins:' (its identity provider's admin groups fill it); they join these admins, "
+        "who stay admins whatever the fragment says",
+    )
     avatar: ImageFile | None = Field(default=None, description="the space's avatar")
 
 

@@ -516,3 +516,90 @@ async def test_scim2_tester_conformance_against_the_live_endpoint(tmp_path: Path
     failed = [(r.title, r.resource_type, r.reason) for r in results if r.status != Status.SUCCESS]
     assert failed == []
     assert len(results) > 100
+
+
+def fragment_admins(tmp_path: Path, org: str = "health") -> list[str] | None:
+    data = yaml.safe_load((tmp_path / "chart" / "orgs" / f"{org}.yaml").read_text())
+    return data.get("admins")
+
+
+def members_patch(op: str, user_id: str) -> dict[str, Any]:
+    """Entra ID's group membership change: add or remove one member by PATCH."""
+    if op == "Add":
+        operation = {"op": "Add", "path": "members", "value": [{"value": user_id}]}
+    else:
+        operation = {"op": "Remove", "path": f'members[value eq "{user_id}"]'}
+    return {"schemas": [PATCH], "Operations": [operation]}
+
+
+async def test_an_admin_groups_members_are_the_fragments_admins(server: Any) -> None:
+    """health's main-file entry lets its fragment name admins: joining the admin group
+    adds the person to the fragment's `admins:`, leaving it or leaving takes them out."""
+    client, tmp_path, tokens = server
+    entra = Scim(client, tokens["health"])
+    una = await entra.call("POST", "/Users", entra_user("una"), status=201)
+    vic = await entra.call("POST", "/Users", entra_user("vic"), status=201)
+    assert fragment_admins(tmp_path) is None
+    admins = await entra.call(
+        "POST", "/Groups", {"schemas": [GROUP], "displayName": "Borough Admins"}, status=201
+    )
+    await entra.call(
+        "PATCH", f"/Groups/{admins['id']}", members_patch("Add", una["id"]), status=PATCHED
+    )
+    assert fragment_admins(tmp_path) == ["una"]
+    await entra.call(
+        "PATCH", f"/Groups/{admins['id']}", members_patch("Add", vic["id"]), status=PATCHED
+    )
+    assert fragment_admins(tmp_path) == ["una", "vic"]
+    health = next(
+        o
+        for o in load_org_chart(tmp_path / "chart" / "main.yaml").organisations
+        if o.key == "health"
+    )
+    assert health.admins == ("hadmin", "una", "vic")  # the main file's, then the fragment's
+    await entra.call(
+        "PATCH", f"/Groups/{admins['id']}", members_patch("Remove", una["id"]), status=PATCHED
+    )
+    assert fragment_admins(tmp_path) == ["vic"]
+    assert "una" in people(tmp_path)  # still a person, no longer an admin
+    # A leaver leaves the admins too, though the provider has not changed the group yet.
+    await entra.call(
+        "PATCH",
+        f"/Users/{vic['id']}",
+        {"schemas": [PATCH], "Operations": [{"op": "Replace", "path": "active", "value": "False"}]},
+        status=PATCHED,
+    )
+    assert fragment_admins(tmp_path) == []
+    async with client.app[SESSIONS]() as session:
+        entries = await audit.entries(session, action="scim.group.update")
+    assert len(entries) == 3 and entries[0].actor == "scim:health"
+    listed = await asyncio.to_thread(
+        borough, "--settings", str(tmp_path / "borough.yaml"), "scim", "unmapped", "--org", "health"
+    )
+    assert "admin group" not in listed.output, listed.output
+
+
+async def test_without_the_main_files_leave_an_admin_group_is_only_noted(server: Any) -> None:
+    client, tmp_path, tokens = server
+    main = tmp_path / "chart" / "main.yaml"
+    main.write_text(main.read_text().replace("fragment_may_add_admins: true", ""))
+    before = (tmp_path / "chart" / "orgs" / "health.yaml").read_text()
+    entra = Scim(client, tokens["health"])
+    group = await entra.call(
+        "POST",
+        "/Groups",
+        {"schemas": [GROUP], "displayName": "Borough Admins", "members": []},
+        status=201,
+    )
+    assert (tmp_path / "chart" / "orgs" / "health.yaml").read_text() == before
+    wes = await entra.call("POST", "/Users", entra_user("wes"), status=201)
+    await entra.call(
+        "PATCH", f"/Groups/{group['id']}", members_patch("Add", wes["id"]), status=PATCHED
+    )
+    assert fragment_admins(tmp_path) is None and "wes" in people(tmp_path)
+    listed = await asyncio.to_thread(
+        borough, "--settings", str(tmp_path / "borough.yaml"), "scim", "unmapped", "--org", "health"
+    )
+    assert listed.exit_code == 0, listed.output
+    assert "wes@health.example.org" in listed.output, listed.output
+    assert "fragment_may_add_admins" in listed.output, listed.output

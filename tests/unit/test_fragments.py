@@ -13,7 +13,7 @@ from borough.org.loader import load_org_chart_with_fragments
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "fragments"
 
 
-def _problems(name: str) -> list[str]:
+def _problems(name: str | Path) -> list[str]:
     with pytest.raises(OrgChartError) as caught:
         load_org_chart(FIXTURES / name)
     return caught.value.render().splitlines()
@@ -146,4 +146,63 @@ def test_an_alias_bomb_in_a_fragment_is_refused_at_its_alias() -> None:
     assert _problems("bomb/main.yaml") == [
         f"{FIXTURES / 'bomb' / 'bomb.yaml'}:13:12: aliases expand the file to more than "
         "1,000,000 values"
+    ]
+
+
+# --- a fragment's admins: only where the main file delegates them -----------------------------
+
+ADMINS_FRAGMENT = """\
+organisation: fhealth
+admins: [{admins}]
+units:
+  - key: hward
+    name: Ward Team
+    rooms: [general]
+people:
+  - {{username: hadmin, display_name: Hana Admin, units: [hward], role: manager}}
+  - {{username: hnurse, display_name: Hugo Nurse, units: [hward], manager: hadmin}}
+"""
+
+
+def _with_fragment_admins(folder: Path, admins: str, *, delegated: bool) -> Path:
+    main = _chart_including(folder, "orgs/fhealth.yaml")
+    text = main.read_text()
+    if delegated:
+        text = text.replace(
+            "    admins: [hadmin]\n", "    admins: [hadmin]\n    fragment_may_add_admins: true\n"
+        )
+    main.write_text(text)
+    (main.parent / "orgs" / "fhealth.yaml").write_text(ADMINS_FRAGMENT.format(admins=admins))
+    return main
+
+
+def test_a_delegated_fragment_adds_its_own_peoples_admin_role(tmp_path: Path) -> None:
+    main = _with_fragment_admins(tmp_path, "hnurse, hadmin", delegated=True)
+    chart = load_org_chart(main)
+    health = next(o for o in chart.organisations if o.key == "fhealth")
+    # The main file's admins, then the fragment's; someone both list is listed once.
+    assert health.admins == ("hadmin", "hnurse")
+    assert next(o for o in chart.organisations if o.key == "fcouncil").admins == ("fadmin",)
+
+
+def test_a_fragments_admins_without_the_main_files_leave_are_refused_at_their_line(
+    tmp_path: Path,
+) -> None:
+    main = _with_fragment_admins(tmp_path, "hnurse", delegated=False)
+    assert _problems(main) == [
+        f"{main.parent}/orgs/fhealth.yaml:2:1 admins: the main file does not let this fragment "
+        "name admins of 'fhealth': list them under the organisation's 'admins:' in the main "
+        "file, or set 'fragment_may_add_admins: true' on its entry there"
+    ]
+
+
+def test_a_fragment_cannot_make_another_organisations_person_or_a_stranger_admin(
+    tmp_path: Path,
+) -> None:
+    main = _with_fragment_admins(tmp_path, "fstaff, hnurze", delegated=True)
+    fragment = f"{main.parent}/orgs/fhealth.yaml"
+    assert _problems(main) == [
+        f"{fragment}:2:10 admins[0]: 'fstaff' belongs to organisation 'fcouncil', so cannot "
+        "administer 'fhealth'",
+        f"{fragment}:2:18 admins[1]: unknown person 'hnurze' — did you mean 'hnurse'?",
     ]

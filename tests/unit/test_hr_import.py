@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
-from borough.org.loader import load_org_chart_with_fragments
+from borough.org.loader import load_org_chart, load_org_chart_with_fragments
 from borough.people_import import (
     HrImportError,
+    HrMapping,
     HrRow,
     existing_people,
     fragment_text,
+    import_people,
     load_mapping,
     person_line,
     preview_import,
@@ -355,3 +358,51 @@ def test_long_manager_chains_and_cycles_become_bad_rows_with_short_reasons(chart
     assert reasons["c0"] == "manager 'nobody' is neither in the file nor in the org chart"
     assert reasons["c1999"] == "manager 'c1998' is not imported: row 2003 is bad"
     assert reasons["y7"] == "managers form a cycle: y7 → y8 → y9 → y10 → … and 1,996 more → y7"
+
+
+def test_an_admin_column_keeps_the_fragments_admins_where_the_main_file_lets_it(
+    chart: Path,
+) -> None:
+    mapping = HrMapping(
+        columns={"username": "Login", "display_name": "Name", "admin": "Admin"}, leavers="keep"
+    )
+
+    def run(*admin: str) -> tuple[Any, Path]:
+        org, fragments = load_org_chart_with_fragments(chart)
+        rows = [
+            HrRow(2, {"username": "hnurse", "display_name": "Hugo Nurse", "admin": admin[0]}),
+            HrRow(3, {"username": "hadmin", "display_name": "Hana Admin"}),  # an empty cell
+            HrRow(4, {"username": "hleaver", "display_name": "Lee Leaver", "admin": admin[1]}),
+        ]
+        result = import_people(chart, fragments, org, "fhealth", rows, mapping)
+        result.path.write_text(result.text)
+        return result.preview, result.path
+
+    # Without the main file's leave, the fragment's admins stay as they are: none.
+    preview, path = run("Yes", "perhaps")
+    assert preview.admins_held == ["hnurse"] and not preview.has_changes
+    assert [(b.row, b.reason) for b in preview.bad_rows] == [
+        (4, "admin 'perhaps' is neither yes nor no")
+    ]
+    assert "admins:" not in path.read_text()
+
+    chart.write_text(
+        chart.read_text().replace(
+            "    admins: [hadmin]\n", "    admins: [hadmin]\n    fragment_may_add_admins: true\n"
+        )
+    )
+    preview, path = run("Yes", "y")
+    assert preview.admins == ["hnurse", "hleaver"] and preview.admins_held == []
+    assert "admins 2 added, 0 removed" in preview.summary()
+    assert path.read_text().startswith(
+        "# Fragment Health's own part of the chart, kept by its admins.\n"
+        "organisation: fhealth\nadmins: [hnurse, hleaver]\nunits:\n"
+    )
+    health = load_org_chart(chart).organisations[1]
+    assert health.admins == ("hadmin", "hnurse", "hleaver")
+
+    # "no" takes one out, in place; an empty cell leaves hadmin a main-file admin.
+    preview, path = run("no", "TRUE")
+    assert preview.admins == ["hleaver"]
+    assert "organisation: fhealth\nadmins: [hleaver]\nunits:\n" in path.read_text()
+    assert load_org_chart(chart).organisations[1].admins == ("hadmin", "hleaver")

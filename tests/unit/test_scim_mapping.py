@@ -57,6 +57,7 @@ def test_a_user_becomes_person_fields(tmp_path: Path) -> None:
         "display_name": "Ann Smith",
         "units": "hward",
         "role": "senior_manager",
+        "admin": "yes",
     }
     assert mapped.notes == [
         "manager '42' is not a user this provider has sent",
@@ -65,5 +66,11 @@ def test_a_user_becomes_person_fields(tmp_path: Path) -> None:
     ]
     assert mapped.is_admin
     nobody = person_values(mapping, {"userName": "x@y.org"}.get, [], lambda ref: "boss")
-    assert nobody.values == {"username": "x", "display_name": "x", "units": "", "role": "staff"}
+    assert nobody.values == {
+        "username": "x",
+        "display_name": "x",
+        "units": "",
+        "role": "staff",
+        "admin": "no",
+    }
     assert nobody.notes == ["no displayName or name: the username stands in for the name"]
