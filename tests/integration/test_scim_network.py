@@ -18,7 +18,16 @@ from aiohttp.test_utils import TestClient, TestServer
 from borough.db import create_engine, migrate, session_factory
 from borough.settings import load_settings
 from tests.conftest import Homeserver, HttpError, borough, write_settings
-from tests.integration.test_scim import PATCH, PATCHED, Scim, entra_user, people
+from tests.integration.test_scim import (
+    GROUP,
+    PATCH,
+    PATCHED,
+    Scim,
+    entra_user,
+    fragment_admins,
+    members_patch,
+    people,
+)
 from widgets.app import create_app
 from widgets.scim import APPLY
 from widgets.scim_tokens import create_token
@@ -145,6 +154,71 @@ async def test_auto_joiner_mover_and_leaver_reach_the_network(
     assert left is not None and left["deactivated"] is True
 
 
+def power_of(hs: Homeserver, room: str, username: str) -> int:
+    levels = hs.state(hs.room_id(room), "m.room.power_levels")
+    return int(levels.get("users", {}).get(hs.user_id(username), 0))
+
+
+async def partner(
+    command: str, folder: Path, settings: Path, organisation: str, *flags: str
+) -> Any:
+    """`borough partner plan|apply` of the chart; the command runs its own event loop, so
+    off this test's."""
+    return await asyncio.to_thread(
+        borough,
+        "partner",
+        command,
+        str(folder / "chart" / "main.yaml"),
+        "--org",
+        organisation,
+        *flags,
+        settings=settings,
+    )
+
+
+async def no_changes(folder: Path, settings: Path, organisation: str) -> bool:
+    plan = await partner("plan", folder, settings, organisation, "--prune", "--deactivate-leavers")
+    assert plan.exit_code == 0, plan.output
+    return "No changes." in plan.output
+
+
+async def test_an_admin_groups_member_holds_100_in_the_organisation_and_leaving_demotes(
+    server: Any, homeserver: Homeserver, chart_folder: tuple[Path, Path]
+) -> None:
+    """health's main-file entry lets its fragment name admins; Entra's admin group fills
+    them, and the auto apply gives and takes the organisation's power (100)."""
+    client, tokens = server
+    folder, settings = chart_folder
+    entra = Scim(client, tokens["health"])
+    rae = await entra.call("POST", "/Users", entra_user("rae"), status=201)
+    group = await entra.call(
+        "POST",
+        "/Groups",
+        {"schemas": [GROUP], "displayName": "Borough Admins", "members": []},
+        status=201,
+    )
+    assert await applied(client) == 0
+    assert power_of(homeserver, "health", "rae") == 0
+    await entra.call(
+        "PATCH", f"/Groups/{group['id']}", members_patch("Add", rae["id"]), status=PATCHED
+    )
+    assert "rae" in (fragment_admins(folder) or [])
+    assert await applied(client) == 0
+    assert power_of(homeserver, "health", "rae") == 100
+    assert power_of(homeserver, "hed-general", "rae") == 100
+    assert await no_changes(folder, settings, "health")
+
+    await entra.call(
+        "PATCH", f"/Groups/{group['id']}", members_patch("Remove", rae["id"]), status=PATCHED
+    )
+    assert "rae" not in (fragment_admins(folder) or [])
+    assert await applied(client) == 0
+    assert power_of(homeserver, "health", "rae") == 0
+    assert power_of(homeserver, "hed-general", "rae") == 0
+    assert homeserver.room_id("hed-general") in joined(homeserver, "rae")  # still a member
+    assert await no_changes(folder, settings, "health")
+
+
 async def test_review_mode_changes_nothing_until_partner_apply(
     server: Any, homeserver: Homeserver, chart_folder: tuple[Path, Path]
 ) -> None:
@@ -166,27 +240,9 @@ async def test_review_mode_changes_nothing_until_partner_apply(
     assert client.app[APPLY].running == {}
     assert people(folder, "police")["ola"]["units"] == ["pnorth"]
     assert account(homeserver, "ola") is None
-    # The commands run their own event loop: off this test's.
-    plan = await asyncio.to_thread(
-        borough,
-        "partner",
-        "plan",
-        str(folder / "chart" / "main.yaml"),
-        "--org",
-        "police",
-        settings=settings,
-    )
+    plan = await partner("plan", folder, settings, "police")
     assert plan.exit_code == 0 and f"+ {homeserver.user_id('ola')}" in plan.output, plan.output
-    result = await asyncio.to_thread(
-        borough,
-        "partner",
-        "apply",
-        "-q",
-        str(folder / "chart" / "main.yaml"),
-        "--org",
-        "police",
-        settings=settings,
-    )
+    result = await partner("apply", folder, settings, "police", "-q")
     assert result.exit_code == 0, result.output
     assert homeserver.room_id("pnorth-general") in joined(homeserver, "ola")
     # A deletion is a leaver: without --deactivate-leavers it is held back and listed.
@@ -195,15 +251,7 @@ async def test_review_mode_changes_nothing_until_partner_apply(
     ][0]
     await okta.call("DELETE", f"/Users/{ola['id']}", status=204)
     assert "ola" not in people(folder, "police")
-    held = await asyncio.to_thread(
-        borough,
-        "partner",
-        "apply",
-        str(folder / "chart" / "main.yaml"),
-        "--org",
-        "police",
-        settings=settings,
-    )
+    held = await partner("apply", folder, settings, "police")
     assert held.exit_code == 0, held.output
     assert "--deactivate-leavers" in held.output and homeserver.user_id("ola") in held.output, (
         held.output
@@ -251,14 +299,5 @@ async def test_removals_over_the_threshold_wait_and_the_rest_is_applied(
     rooms = joined(homeserver, "pia")
     assert homeserver.room_id("hwards-general") in rooms
     assert homeserver.room_id("hed-general") in rooms  # the removal waits
-    plan = await asyncio.to_thread(
-        borough,
-        "partner",
-        "plan",
-        str(folder / "chart" / "main.yaml"),
-        "--org",
-        "health",
-        "--prune",
-        settings=settings_path,
-    )
+    plan = await partner("plan", folder, settings_path, "health", "--prune")
     assert plan.exit_code == 0 and homeserver.user_id("pia") in plan.output, plan.output
