@@ -14,6 +14,7 @@ from pydantic import (
     ConfigDict,
     EmailStr,
     Field,
+    StrictBool,
     StringConstraints,
     field_validator,
     model_validator,
@@ -70,7 +71,8 @@ class Organisation(Strict):
     admins: tuple[str, ...] = Field(
         default=(), description="usernames of this organisation's admins"
     )
-    fragment_may_add_admins: bool = Field(
+    # Strict: the include step reads the raw value, so "yes" must not pass as true here.
+    fragment_may_add_admins: StrictBool = Field(
         default=False,
         description="the organisation's fragment may list more of its own people under its "
         "'admins:' (its identity provider's admin groups fill it); they join these admins, "
