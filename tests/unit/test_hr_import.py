@@ -209,6 +209,36 @@ def test_the_cli_writes_the_fragment_and_refuses_what_it_should(
     assert '"actor": "@hadmin:borough.test"' in audit.output
 
 
+def test_the_cli_says_who_the_admin_column_makes_admin_and_who_it_cannot(
+    chart: Path, settings: Path, tmp_path: Path
+) -> None:
+    csv_file = tmp_path / "admins.csv"
+    csv_file.write_text(
+        "Login,Name,Admin\nhadmin,Hana Admin,\nhnurse,Hugo Nurse,yes\nhleaver,Lee Leaver,no\n"
+    )
+    mapping = tmp_path / "admins-mapping.yaml"
+    mapping.write_text(
+        "columns: {username: Login, display_name: Name, admin: Admin}\nleavers: keep\n"
+    )
+    command = ["import", "people", str(csv_file), "--org", "fhealth", "--as", "hadmin"]
+    command += ["--chart", str(chart), "--mapping", str(mapping), "--yes"]
+    held = borough(*command, settings=settings)
+    assert held.exit_code == 0 and "No changes to" in held.output, held.output
+    assert "Not made admins (hnurse): the main org file keeps fhealth's admins" in " ".join(
+        held.output.split()
+    )
+    chart.write_text(
+        chart.read_text().replace(
+            "    admins: [hadmin]\n", "    admins: [hadmin]\n    fragment_may_add_admins: true\n"
+        )
+    )
+    done = borough(*command, settings=settings)
+    assert done.exit_code == 0, done.output
+    assert "Admins in the fragment: hnurse (added: hnurse; removed: none)." in done.output
+    assert "admins 1 added, 0 removed" in done.output
+    assert "hnurse" in load_org_chart(chart).organisations[1].admins
+
+
 @pytest.mark.parametrize(
     "value",
     ["yes", "No", "O'Brien", "Smith: John", "#1 nurse", "nurse # night", "2001-12-14", "0207 000",
