@@ -329,10 +329,10 @@ class ImportPreview:
         name, and a leaver leaves it; without the main file's leave it stays as it was."""
         if not self.may_add_admins:
             return self.admins_before
-        present = {p.get("username") for p in self.people}
         gone = {p.get("username") for p in self.leavers}
         kept = [a for a in self.admins_before if a not in gone and self.is_admin.get(a, True)]
-        return kept + [n for n, yes in self.is_admin.items() if yes and n in present - {*kept}]
+        joining = {p.get("username") for p in self.people} - set(kept)
+        return kept + [n for n, yes in self.is_admin.items() if yes and n in joining]
 
     @property
     def admins_held(self) -> list[str]:
