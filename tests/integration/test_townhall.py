@@ -583,3 +583,84 @@ def test_a_sealed_channels_town_hall_is_invisible_from_outside(
     assert town_hall.id in {t.id for t in town_halls(app_database_url, sealed)}
     outside = json.dumps(messages(hs, people["tadmin"].token, hall), ensure_ascii=False)
     assert "Housing only" not in outside and "Housing office" not in outside
+
+
+def test_a_planned_town_hall_called_off_never_starts(
+    homeserver: Homeserver,
+    bot: ThreadedBot,
+    people: dict[str, Person],
+    clock: ShiftedClock,
+    app_database_url: str,
+) -> None:
+    hs, tess = homeserver, people["tadmin"]
+    hall, sealed = hs.room_id("hall"), hs.room_id("housinghall")
+    when = (clock() + timedelta(hours=2)).astimezone(UTC)
+    answer = command_in(tess, hall, f"!townhall Roadworks at {when:%Y-%m-%d %H:%M} UTC")
+    found = re.search(r"`!townhall cancel (\d+)` calls it off", answer)
+    assert found is not None, answer
+    number = int(found.group(1))
+
+    # Another room's number is not this room's town hall, whoever runs that room.
+    assert f"There is no town hall #{number} in this room" in command_in(
+        people["tv01"], sealed, f"!townhall cancel {number}"
+    )
+    assert "There is no town hall #999999 in this room" in command_in(
+        tess, hall, "!townhall cancel 999999"
+    )
+    assert f"Town hall #{number} **Roadworks** is called off" in command_in(
+        tess, hall, f"!townhall cancel {number}"
+    )
+    assert "was already called off" in command_in(tess, hall, f"!townhall cancel {number}")
+
+    # Its time comes and goes: it does not start.
+    clock.offset += timedelta(hours=3)
+    assert bot.bot is not None
+    target = bot.bot.town_halls.ticks + 3
+    wait_until(lambda: bot.bot is not None and bot.bot.town_halls.ticks >= target, 30, "ticks")
+    (called_off,) = [t for t in town_halls(app_database_url, hall) if t.id == number]
+    assert called_off.cancelled_at is not None
+    assert called_off.started_at is None and called_off.root_event_id is None
+    assert called_off.meeting_id is None
+    assert notices(hs, tess.token, hall, "🎤 Town hall: Roadworks") == []
+
+
+def test_removing_the_meeting_widget_ends_the_town_hall(
+    homeserver: Homeserver,
+    bot: ThreadedBot,
+    people: dict[str, Person],
+    app_database_url: str,
+) -> None:
+    """The meeting is the town hall's: whoever removes its widget from the room ends both,
+    as `!townhall end` would (the list says ended and is unpinned, the summary is posted)."""
+    hs, tess = homeserver, people["tadmin"]
+    hall = hs.room_id("hall")
+    assert "has started" in command_in(tess, hall, "!townhall Depot move")
+    town_hall = latest(
+        app_database_url,
+        hall,
+        lambda t: t.title == "Depot move" and t.root_event_id is not None,
+        "the town hall",
+    )
+    root = str(town_hall.root_event_id)
+    assert root in hs.state(hall, "m.room.pinned_events")["pinned"]
+    assert "has started or was already called off" in command_in(
+        tess, hall, f"!townhall cancel {town_hall.id}"
+    )
+    meeting = db(app_database_url, lambda s: s.get(Meeting, town_hall.meeting_id))
+    assert hs.state(hall, WIDGETS, meeting.widget_id)["type"] == "jitsi"
+
+    path = f"/_matrix/client/v3/rooms/{quote(hall)}/state/{WIDGETS}/{quote(meeting.widget_id)}"
+    hs.call("PUT", path, tess.token, {})
+    ended = latest(
+        app_database_url,
+        hall,
+        lambda t: t.id == town_hall.id and t.summary_event_id is not None,
+        "the town hall to end with its summary",
+    )
+    assert ended.ended_at is not None
+    summaries = notices(hs, tess.token, hall, "🎤 Town hall **Depot move** has ended")
+    assert [s["event_id"] for s in summaries] == [ended.summary_event_id]
+    assert pinned_list(hs, tess.token, hall, root).startswith("🎤 Town hall: Depot move (ended)")
+    assert root not in hs.state(hall, "m.room.pinned_events").get("pinned", [])
+    assert hs.state(hall, WIDGETS, meeting.widget_id) == {}
+    assert "There is no town hall on in this room" in command_in(tess, hall, "!townhall end")
