@@ -1,9 +1,11 @@
 """Sealed rooms: only members of the owning unit or partnership get in, by any door.
 
 Joins and invites are refused early (`user_may_join_room`, `user_may_invite`) with a human
-message, or, to an outsider, with a missing room's answer (`unseen.py`); `check_event_allowed` then refuses any membership, seal change or upgrade that
-slipped past, including those by server admins, who skip the early checks. New addresses
-(`user_may_create_room_alias`) are refused too, so that outsiders cannot look a sealed room up.
+message, or, to an outsider, with a missing room's answer (`unseen.py`); `check_event_allowed`
+then refuses any membership, seal change or upgrade that slipped past, including those by
+server admins, who skip the early checks (an outsider's upgrade meets a missing room too).
+New addresses (`user_may_create_room_alias`) are refused as well, so that outsiders cannot
+look a sealed room up.
 """
 
 from __future__ import annotations
@@ -177,8 +179,12 @@ class SealedRooms:
         if event.type == "m.room.create":
             predecessor = event.content.get("predecessor")
             if isinstance(predecessor, dict) and isinstance(predecessor.get("room_id"), str):
-                inherited = await self._policy(predecessor["room_id"])
+                old_room = predecessor["room_id"]
+                inherited = await self._policy(old_room)
                 if inherited is not None and event.sender != self._service:
+                    await self._unseen.answer_outsider(
+                        old_room, inherited.owner_space, event.sender, "upgrade"
+                    )
                     return upgrade_refusal(inherited)
             return None
         policy_event = state_events.get((events.POLICY, ""))
@@ -200,6 +206,11 @@ class SealedRooms:
                 )
             return refusal
         if event.type == "m.room.tombstone" and event.sender != self._service:
+            # Only an upgrade brings a non-member's event here (Synapse refuses a state event
+            # from outside the room before asking modules), and it must not name the room.
+            await self._unseen.answer_outsider(
+                event.room_id, policy.owner_space, event.sender, "upgrade"
+            )
             return upgrade_refusal(policy)
         old = state_events.get((event.type, event.state_key))
         guarded = event.type in (*SEAL_STATE, "m.room.canonical_alias", "m.room.power_levels")

@@ -2,7 +2,7 @@
 
 An outsider is someone who cannot know of the room: neither Borough, nor a member of its
 owner's space, nor anyone with a membership in the room itself (joined, invited, knocked or
-once there). Their join, knock or invitation is answered with the status, errcode and words
+once there). Their join, knock, invitation or upgrade is answered with the status, errcode and words
 Synapse gives for a room it does not know, which differ between the main process and a
 worker (`tests/integration/test_sealed_unseen.py` compares them with a real unknown room, in
 both topologies), so the answer names neither the room nor its owner. Anyone
@@ -19,7 +19,9 @@ from synapse.module_api.errors import Codes, SynapseError
 
 from synapse_modules.membership import is_joined
 
-Door = Literal["join", "knock", "invite"]
+#: Where an outsider's attempt meets the module: a membership, or an upgrade (the only way a
+#: non-member's own event reaches `check_event_allowed`; Synapse refuses the rest earlier).
+Door = Literal["join", "knock", "invite", "upgrade"]
 
 
 @dataclass(frozen=True)
@@ -28,8 +30,12 @@ class MissingRoomAnswer:
     errcode: str
     message: str
 
-    def error(self) -> SynapseError:
-        return SynapseError(self.status, self.message, self.errcode)
+    def error(self, room_id: str) -> SynapseError:
+        return SynapseError(self.status, self.message.format(room_id=room_id), self.errcode)
+
+
+#: An upgrade of a room id Synapse does not know, on any process: the room is looked up first.
+MISSING_ROOM_UPGRADE = MissingRoomAnswer(404, Codes.NOT_FOUND, "Unknown room id {room_id}")
 
 
 #: What Synapse 1.163 answers a local user for a room id that it does not know, per door, on
@@ -42,6 +48,7 @@ MISSING_ROOM_ON_MAIN: dict[Door, MissingRoomAnswer] = {
     ),
     "knock": MissingRoomAnswer(404, Codes.UNKNOWN, "No known servers"),
     "invite": MissingRoomAnswer(403, Codes.FORBIDDEN, "Unknown room"),
+    "upgrade": MISSING_ROOM_UPGRADE,
 }
 #: The same on a generic worker, which hands the remote join or knock to main and words the
 #: failure differently.
@@ -51,12 +58,14 @@ MISSING_ROOM_ON_WORKER: dict[Door, MissingRoomAnswer] = {
         502, Codes.UNKNOWN, "Failed to make_knock via any server: No servers specified."
     ),
     "invite": MissingRoomAnswer(403, Codes.FORBIDDEN, "Unknown room"),
+    "upgrade": MISSING_ROOM_UPGRADE,
 }
 
 
 @dataclass(frozen=True)
 class Asker:
-    """Whoever asks to let someone in (the joiner, the knocker, or the inviter)."""
+    """Whoever asks to let someone in (the joiner, the knocker, or the inviter), or to upgrade
+    the room."""
 
     is_borough: bool
     has_membership: bool
@@ -80,7 +89,7 @@ class UnseenRooms:
     ) -> None:
         """Raise a missing room's answer if `asker` is an outsider; else return."""
         if is_outsider(await self._asker(room_id, owner_space, asker)):
-            raise self._missing[door].error()
+            raise self._missing[door].error(room_id)
 
     async def _asker(self, room_id: str, owner_space: str | None, user_id: str) -> Asker:
         if user_id in self._borough:
