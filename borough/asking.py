@@ -8,12 +8,13 @@ answers; the widget server asks `may_read` before it shows an accepted answer.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
 from borough.directory import Expert
-from borough.directory_index import tokens
+from borough.directory_index import fold, tokens
 from borough.visibility import Viewer
 
 #: At most this many people are sent one question.
@@ -72,18 +73,62 @@ def parse_ask(words: Sequence[str]) -> AskedQuestion:
 
 
 def matching_skills(skills: Sequence[str], question: AskedQuestion) -> tuple[str, ...]:
-    """The skills that answer the question: with `skill:`, those that contain its words in
-    order (`housing` finds "Housing benefit"); without, those whose every word the question
-    uses ("damp" in "who knows about damp in flats?")."""
+    """The skills that answer the question: with `skill:`, those it names (`names_skill`);
+    without, those the question's words mention (`mentions_skill`)."""
     if question.skill is not None:
-        wanted = tokens(question.skill)
-        return tuple(s for s in skills if _contains(tokens(s), wanted))
-    said = set(tokens(question.text))
-    return tuple(s for s in skills if (words := tokens(s)) and set(words) <= said)
+        return tuple(s for s in skills if names_skill(question.skill, s))
+    said = set(skill_words(question.text, with_parts=True))
+    return tuple(s for s in skills if mentions_skill(said, s))
 
 
-def _contains(words: tuple[str, ...], phrase: tuple[str, ...]) -> bool:
-    return any(words[i : i + len(phrase)] == phrase for i in range(len(words) - len(phrase) + 1))
+#: Words that join a skill's others ("Health and safety"): saying one names no skill.
+JOINING_WORDS = frozenset(
+    {"a", "an", "and", "at", "by", "for", "from", "in", "of", "on", "or", "the", "to", "with"}
+)
+_COMPOUND = re.compile(r"[^\W_]+(?:-[^\W_]+)*")
+
+
+def skill_words(text: str, *, with_parts: bool = False) -> tuple[str, ...]:
+    """The words of a skill or a question as skills are matched: folded as search folds them,
+    a hyphened word whole ("anti-social" is "antisocial", and with `with_parts` also "anti"
+    and "social"), and a plural's ending dropped ("adults" is "adult", "policies" "policy")."""
+    words: list[str] = []
+    for compound in _COMPOUND.findall(fold(text)):
+        parts = compound.split("-")
+        if with_parts and len(parts) > 1:
+            words += map(_singular, parts)
+        words.append(_singular("".join(parts)))
+    return tuple(words)
+
+
+def _singular(word: str) -> str:
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 4 and word.endswith(("sses", "shes", "xes")):
+        return word[:-2]
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
+def _content(words: Sequence[str]) -> list[str]:
+    """The words that say something; all of them if only joining words were given."""
+    return [w for w in words if w not in JOINING_WORDS] or list(words)
+
+
+def names_skill(wanted: str, skill: str) -> bool:
+    """`skill:WANTED` finds a skill when each of its words starts a word of the skill, in
+    any order and any case: `safeguard` and `adult safeguarding` both find "Safeguarding
+    adults", `anti-social` finds "Antisocial behaviour"."""
+    have = skill_words(skill, with_parts=True)
+    return all(any(h.startswith(w) for h in have) for w in _content(skill_words(wanted)))
+
+
+def mentions_skill(said: Collection[str], skill: str) -> bool:
+    """A question (its `skill_words`, with parts) mentions a skill when it says one of the
+    skill's words other than a joining word: "Who knows about safeguarding?" reaches
+    "Safeguarding adults". Whole words only: a question's "in" or "care" is no prefix."""
+    return any(w in said for w in _content(skill_words(skill)))
 
 
 @dataclass(frozen=True)

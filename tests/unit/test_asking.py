@@ -14,8 +14,11 @@ from borough.asking import (
     choose,
     matching_skills,
     may_read,
+    mentions_skill,
+    names_skill,
     organisation_audience,
     parse_ask,
+    skill_words,
     words_found,
 )
 from borough.directory import Expert
@@ -47,14 +50,55 @@ def test_parse_ask_says_what_is_wrong(words: list[str], message: str) -> None:
         parse_ask(words)
 
 
-def test_skills_match_the_named_skill_in_order_or_the_question_s_words() -> None:
-    skills = ("Housing benefit", "Damp and mould", "Data")
-    assert matching_skills(skills, AskedQuestion("?", skill="housing")) == ("Housing benefit",)
-    assert matching_skills(skills, AskedQuestion("?", skill="benefit housing")) == ()
-    asked = AskedQuestion("Any advice on damp and mould in flats? Data welcome")
-    assert matching_skills(skills, asked) == ("Damp and mould", "Data")
-    # Every word of a skill must be in the question: "damp" alone is not "Damp and mould".
-    assert matching_skills(skills, AskedQuestion("Who knows about damp?")) == ()
+@pytest.mark.parametrize(
+    ("wanted", "skill"),
+    [
+        ("safeguarding", "Safeguarding adults"),
+        ("SAFEGUARD", "Safeguarding adults"),  # any case, the start of a word
+        ("adult safeguarding", "Safeguarding adults"),  # any order; a plural's s
+        ("adults", "Adult social care"),
+        ("policies", "Housing policy"),
+        ("anti-social", "Antisocial behaviour"),
+        ("antisocial", "Anti-social behaviour"),
+        ("anti social", "Anti-social behaviour"),
+        ("health and safety", "Health & safety"),  # joining words are not looked for
+        ("benefit housing", "Housing benefit"),
+    ],
+)
+def test_skill_names_a_skill_by_the_starts_of_its_words_in_any_order(
+    wanted: str, skill: str
+) -> None:
+    assert names_skill(wanted, skill)
+    assert matching_skills((skill, "Roads"), AskedQuestion("?", skill=wanted)) == (skill,)
+
+
+@pytest.mark.parametrize(
+    ("wanted", "skill"),
+    [
+        ("guarding", "Safeguarding adults"),  # inside a word, not at its start
+        ("safeguarding children", "Safeguarding adults"),  # every word is needed
+        ("housing", "Roads"),
+        ("antisocial", "Anti social behaviour"),  # two words, not one
+    ],
+)
+def test_skill_does_not_name_a_skill_without_each_of_its_words(wanted: str, skill: str) -> None:
+    assert not names_skill(wanted, skill)
+
+
+def test_a_question_mentions_a_skill_by_any_of_its_whole_words() -> None:
+    skills = ("Safeguarding adults", "Damp and mould", "Data", "Anti-social behaviour")
+
+    def mentioned(text: str) -> tuple[str, ...]:
+        return matching_skills(skills, AskedQuestion(text))
+
+    assert mentioned("Who knows about safeguarding?") == ("Safeguarding adults",)
+    assert mentioned("Any advice on damp in flats? Data welcome") == ("Damp and mould", "Data")
+    assert mentioned("Mould in the stairwells again") == ("Damp and mould",)
+    assert mentioned("Who deals with antisocial neighbours?") == ("Anti-social behaviour",)
+    # Joining words and parts of words mention nothing: "and", "dat", "safe".
+    assert mentioned("Is it safe and dated?") == ()
+    assert mentions_skill(skill_words("damp?", with_parts=True), "Damp and mould")
+    assert not mentions_skill(skill_words("and?", with_parts=True), "Damp and mould")
 
 
 def test_choose_keeps_to_matching_readers_other_than_the_asker_within_org() -> None:
