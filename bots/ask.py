@@ -42,7 +42,7 @@ from bots.commands import Arg, Commands, Request, UsageError
 from bots.direct import DirectMessages
 from bots.homeserver import HomeserverRefused, checked, state_content
 from bots.meet import Clock, utc_now
-from bots.replies import notice
+from bots.replies import in_thread, notice, thread_root
 
 logger = logging.getLogger(__name__)
 
@@ -244,7 +244,8 @@ class AskTheNetwork:
                 if answer is None:
                     return
                 asked = await session.get(Question, answer.question_id)
-                if asked is None or asked.asker != source.get("sender"):
+                # An answer is a reply in its question's thread: the question was posted.
+                if asked is None or asked.asker != source.get("sender") or asked.event_id is None:
                     return
                 self._accept(asked, answer)
                 name = await session.scalar(
@@ -254,10 +255,11 @@ class AskTheNetwork:
             text = (
                 f"✅ Accepted {name or answer.sender}'s answer: shared practice now (`!answers`)."
             )
-            content = notice(text)
-            content["m.relates_to"] = {"rel_type": "m.thread", "event_id": asked.event_id}
             response = await self.client.room_send(
-                room_id, "m.room.message", content, tx_id=f"accepted-{answer.event_id}"
+                room_id,
+                "m.room.message",
+                in_thread(asked.event_id, notice(text), reply_to=answer.event_id),
+                tx_id=f"accepted-{answer.event_id}",
             )
             try:
                 checked(response, RoomSendResponse, "saying the answer is accepted")
@@ -343,10 +345,9 @@ class AskTheNetwork:
         response = await self.client.room_get_event(request.room_id, request.event_id)
         source = checked(response, RoomGetEventResponse, "reading your command").event.source
         relates = source.get("content", {}).get("m.relates_to") or {}
-        thread = relates.get("event_id") if relates.get("rel_type") == "m.thread" else None
         reply = relates.get("m.in_reply_to") or {}
         fallback = relates.get("is_falling_back") is True
-        return thread, None if fallback else reply.get("event_id")
+        return thread_root(source.get("content")), None if fallback else reply.get("event_id")
 
     async def _question(
         self, session: AsyncSession, request: Request, thread: str | None, reply_to: str | None

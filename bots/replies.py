@@ -37,3 +37,26 @@ def notice(text: str, reply_to: str | None = None) -> dict[str, Any]:
     if reply_to:
         content["m.relates_to"] = {"m.in_reply_to": {"event_id": reply_to}}
     return content
+
+
+def in_thread(root: str, content: dict[str, Any], reply_to: str | None = None) -> dict[str, Any]:
+    """`content` as a message in the thread `root` starts, a reply there to `reply_to` if
+    given; a client without threads shows it as a reply (to `reply_to`, else the root)."""
+    return {
+        **content,
+        "m.relates_to": {
+            "rel_type": "m.thread",
+            "event_id": root,
+            "is_falling_back": reply_to is None,
+            "m.in_reply_to": {"event_id": reply_to or root},
+        },
+    }
+
+
+def thread_root(content: Any) -> str | None:
+    """The root of the thread a message (its content) is in, or None outside threads."""
+    relates = content.get("m.relates_to") if isinstance(content, dict) else None
+    if not isinstance(relates, dict) or relates.get("rel_type") != "m.thread":
+        return None
+    root = relates.get("event_id")
+    return root if isinstance(root, str) else None

@@ -50,7 +50,7 @@ from bots.index import Indexer
 from bots.meet import Clock, Meetings, utc_now
 from bots.microblog import Microblog
 from bots.profiles import ProfileDirectory
-from bots.replies import notice
+from bots.replies import in_thread, notice, thread_root
 from bots.sharing import Reposts
 from bots.townhall import TownHalls
 from bots.welcome import Welcomes
@@ -324,9 +324,12 @@ class BoroughBot:
                     or source.get("sender") == self.client.user_id
                 ):
                     continue
-                body = source.get("content", {}).get("body")
+                content = source.get("content", {})
+                body = content.get("body")
                 if isinstance(body, str):
-                    await self._on_message(room_id, source["event_id"], source["sender"], body)
+                    await self._on_message(
+                        room_id, source["event_id"], source["sender"], body, thread_root(content)
+                    )
 
     async def _missed(self, room_id: str, timeline: Any, since: str) -> list[dict[str, Any]]:
         """What a limited timeline left out (the bot was away long), oldest first, to index.
@@ -390,7 +393,9 @@ class BoroughBot:
             return self.blog_index.rooms[room_id].name
         return None
 
-    async def _on_message(self, room_id: str, event_id: str, sender: str, body: str) -> None:
+    async def _on_message(
+        self, room_id: str, event_id: str, sender: str, body: str, thread: str | None = None
+    ) -> None:
         answer: str | None = None
         try:
             invocation = self.commands.parse(body)
@@ -415,20 +420,26 @@ class BoroughBot:
                 answer = (
                     "Sorry, that went wrong on my side. The team has the details in the bot's log."
                 )
-        await self._reply(room_id, event_id, sender, str(answer))
+        await self._reply(room_id, event_id, sender, str(answer), thread)
         async with self.sessions.begin() as session:
             await self.lease.confirm(session)
             session.add(HandledEvent(event_id=event_id, room_id=room_id))
 
-    async def _reply(self, room_id: str, event_id: str, sender: str, text: str) -> None:
-        """The one way an answer leaves the bot: in the room, as a reply, where people talk;
-        by direct message to the asker where the room publishes."""
+    async def _reply(
+        self, room_id: str, event_id: str, sender: str, text: str, thread: str | None = None
+    ) -> None:
+        """The one way an answer leaves the bot: in the room, as a reply, where people talk
+        (in the thread, if the command was typed in one); by direct message to the asker
+        where the room publishes."""
         tx_id = f"reply-{event_id}"
         publication = self._publishes(room_id)
         if publication is None:
-            response = await self.client.room_send(
-                room_id, "m.room.message", notice(text, reply_to=event_id), tx_id=tx_id
+            content = (
+                notice(text, reply_to=event_id)
+                if thread is None
+                else in_thread(thread, notice(text), reply_to=event_id)
             )
+            response = await self.client.room_send(room_id, "m.room.message", content, tx_id=tx_id)
             try:
                 checked(response, RoomSendResponse, f"answering in {room_id}")
             except HomeserverRefused as refused:

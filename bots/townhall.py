@@ -49,7 +49,7 @@ from bots.meet import (
     utc_now,
     zone,
 )
-from bots.replies import notice, render_html
+from bots.replies import in_thread, notice, render_html
 from bots.ticking import run_ticks
 
 logger = logging.getLogger(__name__)
@@ -184,18 +184,6 @@ def edit_content(root: str, text: str) -> dict[str, Any]:
         **notice(f"* {text}"),
         "m.new_content": new,
         "m.relates_to": {"rel_type": "m.replace", "event_id": root},
-    }
-
-
-def in_thread(root: str, content: dict[str, Any]) -> dict[str, Any]:
-    return {
-        **content,
-        "m.relates_to": {
-            "rel_type": "m.thread",
-            "event_id": root,
-            "is_falling_back": True,
-            "m.in_reply_to": {"event_id": root},
-        },
     }
 
 
@@ -512,7 +500,6 @@ class TownHalls:
             is_over=town_hall.ended_at is not None,
             budget=MAX_LIST,
         )
-
 
     # --- opening and closing -------------------------------------------------------------------
 

@@ -116,6 +116,12 @@ def _in_reply_to(event: Event) -> str | None:
     return relates.get("m.in_reply_to", {}).get("event_id")
 
 
+def _thread(event: Event) -> str | None:
+    """The root of the thread the event is in (Element shows it there, not in the room)."""
+    relates = event.get("content", {}).get("m.relates_to", {})
+    return relates.get("event_id") if relates.get("rel_type") == "m.thread" else None
+
+
 def _question_link(text: str) -> tuple[str, str]:
     """The room id and event id of the matrix.to link in a question's direct message."""
     link = text.split("](https://matrix.to/#/", 1)[1].split(")", 1)[0]
@@ -277,19 +283,30 @@ def test_an_accepted_answer_is_found_by_answers(
     )
     wait_until(lambda: accepted(app_database_url) == 1, 30, "the ✅ to accept the answer")
     said = people["aana"].wait_for(
-        lambda ev: (
-            ev["content"].get("m.relates_to", {}).get("event_id") == question
-            and "Accepted Ana Damp's answer" in _body(ev)
-        ),
-        room=room,
+        lambda ev: "✅ Accepted Ana Damp's answer" in _body(ev), room=room
     )
     assert said["sender"] == people["aana"].bot_id
+    # In the question's thread, as a reply to the answer, not in the room's timeline.
+    assert _thread(said) == question and _in_reply_to(said) == answer
     found = people["adan"].ask("!answers ventilation stack")
     assert "1 accepted answer" in found
     assert "Who has dealt with damp in tower blocks?" in found
     assert "Ana Damp answered" in found
     assert "Ventilation first" in found
     assert "No accepted answer matches" in people["aeve"].ask("!answers roofing")
+
+    # `!accept` typed in the thread, replying to the answer: answered in the thread too.
+    accept = people["aasker"].say(
+        "!accept",
+        room=room,
+        rel_type="m.thread",
+        event_id=question,
+        **{"m.in_reply_to": {"event_id": answer}},
+    )
+    told = people["aasker"].wait_for(lambda ev: _in_reply_to(ev) == accept, room=room)
+    assert "Accepted Ana Damp's answer: it is shared practice now" in _body(told)
+    assert _thread(told) == question
+    assert accepted(app_database_url) == 1
 
 
 def test_a_question_asked_in_a_sealed_channel_never_leaves_it(
@@ -372,6 +389,7 @@ def test_shared_answers_in_the_widget_and_public_only_when_the_asker_says(
     made = asker.say("!public", room=room, rel_type="m.thread", event_id=question)
     answer = asker.wait_for(lambda ev: _in_reply_to(ev) == made, room=room)
     assert "Your question is public" in _body(answer)
+    assert _thread(answer) == question  # typed in the question's thread, answered there
     page = widget_get(homeserver, settings, "/public/answers")
     feed = widget_get(homeserver, settings, "/public/answers/feed.atom")
     for shown in (page, feed):
