@@ -74,10 +74,7 @@ class MeetingStore:
         and the insert hold a lock on the room for the transaction (SQLite has one writer,
         so its transaction is enough)."""
         async with self.sessions.begin() as session:
-            if session.get_bind().dialect.name == "postgresql":
-                await session.execute(
-                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": room_lock_key(room_id)}
-                )
+            await _lock_room(session, room_id)
             meeting = await session.scalar(_live(room_id))
             if meeting is not None:
                 return meeting, False
@@ -146,9 +143,38 @@ class MeetingStore:
             now=now,
         )
 
-    async def claim_starts(self, now: datetime) -> list[Meeting]:
-        """Scheduled meetings whose time has come, each claimed (started_at set and committed)."""
-        return await self._claim(Meeting.started_at, Meeting.scheduled_for <= now, now=now)
+    async def claim_starts(self, now: datetime) -> list[ScheduledStart]:
+        """Scheduled meetings whose time has come, each claimed and committed: started, or, when
+        its room already has a meeting on (a `!meet`, or a widget server admitting people),
+        cancelled in favour of that one.
+
+        A start opens a meeting as `live_or_open` does, so it takes the same room lock: a
+        `!meet` or a widget server racing it on another process opens the one meeting, or
+        finds this one on."""
+        async with self.sessions() as session:
+            candidates = (
+                await session.execute(
+                    select(Meeting.id, Meeting.room_id).where(
+                        *_pending(Meeting.started_at), Meeting.scheduled_for <= now
+                    )
+                )
+            ).all()
+        claimed: list[ScheduledStart] = []
+        for meeting_id, room_id in candidates:
+            async with self.sessions.begin() as session:
+                await _lock_room(session, room_id)
+                already_on = await session.scalar(_live(room_id))
+                column = Meeting.started_at if already_on is None else Meeting.cancelled_at
+                won = await rows_changed(
+                    session,
+                    update(Meeting)
+                    .where(*_pending(Meeting.started_at), Meeting.id == meeting_id)
+                    .values({column.key: now}),
+                )
+            meeting = await self.get(meeting_id) if won == 1 else None
+            if meeting is not None:
+                claimed.append(ScheduledStart(meeting, already_on))
+        return claimed
 
     async def _claim(
         self,
@@ -158,15 +184,7 @@ class MeetingStore:
     ) -> list[Meeting]:
         async with self.sessions() as session:
             candidates = (
-                await session.scalars(
-                    select(Meeting.id).where(
-                        Meeting.scheduled_for.is_not(None),
-                        Meeting.started_at.is_(None),
-                        Meeting.cancelled_at.is_(None),
-                        column.is_(None),
-                        *due,
-                    )
-                )
+                await session.scalars(select(Meeting.id).where(*_pending(column), *due))
             ).all()
         claimed: list[Meeting] = []
         for meeting_id in candidates:
@@ -265,6 +283,35 @@ class MeetingStore:
         except IntegrityError:
             return False  # admitted twice at once: the other request recorded it
         return True
+
+
+@dataclass(frozen=True)
+class ScheduledStart:
+    """A scheduled meeting whose start was claimed; `already_on` is the room's live meeting
+    when one was on at that moment (and the scheduled one was cancelled rather than opened)."""
+
+    meeting: Meeting
+    already_on: Meeting | None = None
+
+
+def _pending(column: InstrumentedAttribute[datetime | None]) -> tuple[ColumnElement[bool], ...]:
+    """A scheduled meeting that has not started, not been cancelled, and has no `column` yet."""
+    return (
+        Meeting.scheduled_for.is_not(None),
+        Meeting.started_at.is_(None),
+        Meeting.cancelled_at.is_(None),
+        column.is_(None),
+    )
+
+
+async def _lock_room(session: AsyncSession, room_id: str) -> None:
+    """Hold the room's meeting lock until the transaction ends: whoever opens a meeting in a
+    room takes it first. On PostgreSQL it is an advisory lock; SQLite has one writer, so its
+    transaction is enough."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(
+            text("SELECT pg_advisory_xact_lock(:key)"), {"key": room_lock_key(room_id)}
+        )
 
 
 def _live(room_id: str) -> Select[Meeting]:

@@ -423,7 +423,16 @@ class Meetings:
                 f"{show_time(as_utc(meeting.scheduled_for), meeting.timezone)}."
             )
             await self._say(meeting.room_id, text, f"meet-remind-{meeting.id}")
-        for meeting in await self.store.claim_starts(now):
+        for start in await self.store.claim_starts(now):
+            meeting = start.meeting
+            if start.already_on is not None:
+                await self._say(
+                    meeting.room_id,
+                    f"{numbered(meeting)} was due to start now. I have not opened a second "
+                    f"meeting: {already_on(start.already_on)}",
+                    f"meet-start-{meeting.id}",
+                )
+                continue
             try:
                 await self._open(meeting)
             except HomeserverRefused as exc:

@@ -439,33 +439,18 @@ def test_a_standby_does_no_scheduled_work_until_it_holds_the_lease(
         bot.start()
 
 
-@pytest.mark.postgres
-def test_meet_and_a_widget_server_open_one_meeting_between_them(
-    homeserver: Homeserver, bot: ThreadedBot, app_database_url: str
-) -> None:
-    """`!meet` opens its meeting under the room's meeting lock, as a widget server does when
-    it admits the first people to a room's conference (borough.meetings.live_or_open). While
-    a widget server holds the lock and opens a meeting, `!meet` waits for it, then finds
-    that meeting on and opens none of its own."""
-    import psycopg2
+class WidgetServerOpening:
+    """Another process (a widget server admitting the first people to a room's conference)
+    holding the room's meeting lock while it opens a meeting, not yet committed; and a way to
+    see that someone else is waiting for that lock."""
 
-    room = Team(homeserver, bot)
-    room.set_power(room.bot_id, 50)
-    dsn = app_database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
-    widget_server, watcher = psycopg2.connect(dsn), psycopg2.connect(dsn)
-    watcher.autocommit = True
+    def __init__(self, app_database_url: str, room: Team) -> None:
+        import psycopg2
 
-    def meet_waits_for_the_lock() -> bool:
-        with watcher.cursor() as cursor:
-            cursor.execute(
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
-                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-            )
-            row = cursor.fetchone()
-            return row is not None and row[0] > 0
-
-    try:
-        with widget_server.cursor() as cursor:
+        dsn = app_database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+        self.widget_server, self.watcher = psycopg2.connect(dsn), psycopg2.connect(dsn)
+        self.watcher.autocommit = True
+        with self.widget_server.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", (room_lock_key(room.room_id),))
             cursor.execute(
                 "INSERT INTO meetings (room_id, widget_id, conference_id, title, is_audio_only, "
@@ -474,17 +459,90 @@ def test_meet_and_a_widget_server_open_one_meeting_between_them(
                 "now(), now())",
                 (room.room_id, room_conference_id(room.room_id), room.carol_id),
             )
-        command = room.alice.send("!meet Race")
-        wait_until(meet_waits_for_the_lock, 30, "`!meet` to wait for the room's meeting lock")
-        widget_server.commit()
-        reply = room.alice.wait_for(lambda ev: _replies_to(ev, command))
-    finally:
-        widget_server.close()
-        watcher.close()
-    assert "**Drop-in** is already on here" in reply["content"]["body"]
-    live = [m.widget_id for m in meetings(app_database_url, room.room_id) if m.ended_at is None]
+
+    def someone_waits(self) -> bool:
+        with self.watcher.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            )
+            row = cursor.fetchone()
+            return row is not None and row[0] > 0
+
+    def commit(self) -> None:
+        self.widget_server.commit()
+
+    def close(self) -> None:
+        self.widget_server.close()
+        self.watcher.close()
+
+
+def assert_only_the_widget_servers_meeting(
+    homeserver: Homeserver, room: Team, app_database_url: str
+) -> None:
+    live = [
+        m.widget_id
+        for m in meetings(app_database_url, room.room_id)
+        if m.started_at is not None and m.ended_at is None and m.cancelled_at is None
+    ]
     assert live == ["opened-by-a-widget-server"]
     state = homeserver.call(
         "GET", f"/_matrix/client/v3/rooms/{quote(room.room_id)}/state", room.alice.token
     )
     assert not [event for event in state if event["type"] == "im.vector.modular.widgets"]
+
+
+@pytest.mark.postgres
+def test_meet_and_a_widget_server_open_one_meeting_between_them(
+    homeserver: Homeserver, bot: ThreadedBot, app_database_url: str
+) -> None:
+    """`!meet` opens its meeting under the room's meeting lock, as a widget server does when
+    it admits the first people to a room's conference (borough.meetings.live_or_open). While
+    a widget server holds the lock and opens a meeting, `!meet` waits for it, then finds
+    that meeting on and opens none of its own."""
+    room = Team(homeserver, bot)
+    room.set_power(room.bot_id, 50)
+    opening = WidgetServerOpening(app_database_url, room)
+    try:
+        command = room.alice.send("!meet Race")
+        wait_until(opening.someone_waits, 30, "`!meet` to wait for the room's meeting lock")
+        opening.commit()
+        reply = room.alice.wait_for(lambda ev: _replies_to(ev, command))
+    finally:
+        opening.close()
+    assert "**Drop-in** is already on here" in reply["content"]["body"]
+    assert_only_the_widget_servers_meeting(homeserver, room, app_database_url)
+
+
+@pytest.mark.postgres
+def test_a_scheduled_start_and_a_widget_server_open_one_meeting_between_them(
+    homeserver: Homeserver, bot: ThreadedBot, clock: ShiftedClock, app_database_url: str
+) -> None:
+    """A scheduled start opens its meeting under the same room lock as `!meet` and the widget
+    servers (borough.meetings.MeetingStore.claim_starts). When its time comes while a widget
+    server is opening a meeting in the room, the bot waits for the lock, finds that meeting
+    on, and says so instead of opening a second one."""
+    room = Team(homeserver, bot)
+    room.set_power(room.bot_id, 50)
+    clock.offset = timedelta(0)
+    answer = room.alice.ask("!meet in 2h Planned")
+    number = int(answer.split("#", 1)[1].split(" ", 1)[0])
+    opening = WidgetServerOpening(app_database_url, room)
+    try:
+        clock.offset = timedelta(hours=2, minutes=5)
+        wait_until(opening.someone_waits, 30, "the scheduled start to wait for the room's lock")
+        opening.commit()
+        wait_until(
+            lambda: any(f"Meeting #{number} **Planned** was due" in n for n in room.notices()),
+            30,
+            "the bot to say the scheduled meeting found one already on",
+        )
+    finally:
+        opening.close()
+        clock.offset = timedelta(0)
+    [said] = [n for n in room.notices() if f"Meeting #{number} " in n and "due" in n]
+    assert "**Drop-in** is already on here" in said
+    assert not any("**Planned** has started" in n for n in room.notices())
+    [planned] = [m for m in meetings(app_database_url, room.room_id) if m.id == number]
+    assert planned.started_at is None and planned.cancelled_at is not None
+    assert_only_the_widget_servers_meeting(homeserver, room, app_database_url)

@@ -134,11 +134,33 @@ async def test_a_start_is_claimed_once_even_by_racing_loops(store: MeetingStore)
     assert await store.claim_starts(NOW) == []
     later = NOW + timedelta(hours=1, minutes=1)
     first, second = await asyncio.gather(store.claim_starts(later), store.claim_starts(later))
-    assert [m.id for m in first + second] == [meeting_id]
+    assert [s.meeting.id for s in first + second] == [meeting_id]
+    assert [s.already_on for s in first + second] == [None]
     assert await store.claim_starts(later) == []
     live = await store.live("!r:x")
     assert live is not None and live.id == meeting_id
     assert live.started_at is not None and as_utc(live.started_at) == later
+
+
+async def test_a_start_finds_a_meeting_already_on_and_opens_no_second(
+    store: MeetingStore,
+) -> None:
+    """A `!meet` or a widget server opened a meeting before the scheduled one came due: the
+    scheduled one is claimed as cancelled in favour of it, so the room has one meeting on."""
+    meeting_id = await schedule(store, NOW)
+    drop_in, opened = await store.live_or_open(
+        room_id="!r:x", started_at=NOW - timedelta(minutes=5), widget_id="drop-in",
+        conference_id="c", title="Drop-in", is_audio_only=False, created_by="@b:x",
+        timezone="UTC",
+    )  # fmt: skip
+    assert opened
+    [start] = await store.claim_starts(NOW + timedelta(minutes=1))
+    assert start.meeting.id == meeting_id and start.meeting.started_at is None
+    assert start.meeting.cancelled_at is not None
+    assert start.already_on is not None and start.already_on.id == drop_in.id
+    assert await store.claim_starts(NOW + timedelta(minutes=2)) == []
+    live = await store.live("!r:x")
+    assert live is not None and live.id == drop_in.id
 
 
 async def test_reminders_come_ten_minutes_before_and_once(store: MeetingStore) -> None:
