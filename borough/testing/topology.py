@@ -19,7 +19,7 @@ import subprocess
 import time
 import urllib.error
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -146,12 +146,93 @@ def _log_size(path: Path) -> int:
     return path.stat().st_size if path.exists() else 0
 
 
+def nginx_conf(base: Path, site: str) -> str:
+    """A whole nginx.conf around `site` (http-level text: upstreams, maps, server blocks):
+    its own pid, logs and temp dirs under `base`, and an access log that names the upstream
+    each request went to (read_access_log)."""
+    # As root, nginx's workers would drop to `nobody`, who cannot write these temp dirs.
+    user = (
+        f"user {getpass.getuser()} {grp.getgrgid(os.getgid()).gr_name};" if os.getuid() == 0 else ""
+    )
+    temp = "\n".join(
+        f"    {kind}_temp_path {base / 'tmp' / kind};"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    indented = "\n".join(f"    {line}" if line else "" for line in site.splitlines())
+    return (
+        f"{user}\nworker_processes 1;\ndaemon off;\npid {base / 'nginx.pid'};\n"
+        f"error_log {base / 'error.log'} notice;\n"
+        "events { worker_connections 1024; }\n"
+        "http {\n"
+        "    log_format upstream '$time_iso8601 $request_method $request_uri $status "
+        '-> "$upstream_addr" ${request_time}s\';\n'
+        f"    access_log {base / 'access.log'} upstream;\n"
+        f"{temp}\n{indented}\n}}\n"
+    )
+
+
+def nginx_child(base: Path, conf: str) -> _Child:
+    """Debian's nginx with `conf` (nginx_conf's) written under `base`, ready to start."""
+    for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
+        (base / "tmp" / kind).mkdir(parents=True, exist_ok=True)
+    path = base / "nginx.conf"
+    path.write_text(conf)
+    nginx = installed_program(
+        "nginx", "Borough's topologies need nginx: apt-get install nginx-light"
+    )
+    cmd = [nginx, "-p", str(base), "-e", str(base / "error.log"), "-c", str(path)]
+    return _Child("nginx", cmd, base / "console.log", base / "error.log")
+
+
+@contextmanager
+def running_nginx(base: Path, site: str, ready_url: str, timeout: float = 30) -> Iterator[_Child]:
+    """nginx serving `site` (see nginx_conf) until the block ends; ready once `ready_url`
+    answers 200 through it. Its logs stay under `base`."""
+    child = nginx_child(base, nginx_conf(base, site))
+    child.start(base, dict(os.environ))
+    try:
+        deadline = time.monotonic() + timeout
+        while not _answers(ready_url):
+            child.check_alive()
+            if time.monotonic() >= deadline:
+                raise SynapseStartError(
+                    failure_report(
+                        "nginx was not ready in time", child.console_path, base / "error.log"
+                    )
+                )
+            time.sleep(_POLL_INTERVAL)
+        yield child
+    finally:
+        child.stop()
+
+
+def read_access_log(log: Path, names: dict[int, str]) -> list[ServedRequest]:
+    """What nginx has passed on so far (nginx_conf's access log), each named by the port of
+    the upstream that answered (`names`), else by nginx's upstream text."""
+    served = []
+    for line in log.read_text(encoding="utf8").splitlines() if log.exists() else []:
+        found = _ACCESS_LINE.match(line)
+        if found is None:
+            continue
+        method, uri, status, upstream = found.groups()
+        # A retried request lists each upstream tried; the last one answered.
+        last = upstream.split(", ")[-1]
+        port = int(last.rsplit(":", 1)[-1]) if ":" in last else 0
+        served.append(
+            ServedRequest(
+                method, uri, int(status), names.get(port, upstream), len(upstream.split(", "))
+            )
+        )
+    return served
+
+
 @dataclass(frozen=True)
 class ServedRequest:
     method: str
     uri: str
     status: int
     process: str  # "main", a worker's name, or nginx's upstream text when it is neither
+    attempts: int = 1  # upstreams tried: more than one when nginx passed a request on
 
 
 @dataclass(eq=False)
@@ -226,18 +307,7 @@ class SynapseWorkers(LocalSynapse):
         """What nginx has passed on so far, and to which process, from its access log."""
         by_port = {self._layout.main_port: MAIN}
         by_port.update((w.port, w.name) for w in self._layout.workers)
-        served = []
-        log = self.nginx_dir / "access.log"
-        for line in log.read_text(encoding="utf8").splitlines() if log.exists() else []:
-            found = _ACCESS_LINE.match(line)
-            if found is None:
-                continue
-            method, uri, status, upstream = found.groups()
-            # A retried request lists each upstream tried; the last one answered.
-            last = upstream.split(", ")[-1]
-            port = int(last.rsplit(":", 1)[-1]) if ":" in last else 0
-            served.append(ServedRequest(method, uri, int(status), by_port.get(port, upstream)))
-        return served
+        return read_access_log(self.nginx_dir / "access.log", by_port)
 
     # -- config ------------------------------------------------------------------------------
 
@@ -276,34 +346,13 @@ class SynapseWorkers(LocalSynapse):
 
     def nginx_config(self) -> str:
         """A whole nginx.conf: its own pid, logs and temp dirs under nginx/, and the site."""
-        base = self.nginx_dir
         site = nginx_site(
             self._layout,
             listen=[f"listen 127.0.0.1:{self.proxy_port};", f"server_name {self.server_name};"],
             admin_allow=["127.0.0.1"],
             header=["Generated by borough.testing.topology for one test topology."],
         )
-        # As root, nginx's workers would drop to `nobody`, who cannot write these temp dirs.
-        user = (
-            f"user {getpass.getuser()} {grp.getgrgid(os.getgid()).gr_name};"
-            if os.getuid() == 0
-            else ""
-        )
-        temp = "\n".join(
-            f"    {kind}_temp_path {base / 'tmp' / kind};"
-            for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-        )
-        indented = "\n".join(f"    {line}" if line else "" for line in site.splitlines())
-        return (
-            f"{user}\nworker_processes 1;\ndaemon off;\npid {base / 'nginx.pid'};\n"
-            f"error_log {base / 'error.log'} notice;\n"
-            "events { worker_connections 1024; }\n"
-            "http {\n"
-            "    log_format upstream '$time_iso8601 $request_method $request_uri $status "
-            '-> "$upstream_addr" ${request_time}s\';\n'
-            f"    access_log {base / 'access.log'} upstream;\n"
-            f"{temp}\n{indented}\n}}\n"
-        )
+        return nginx_conf(self.nginx_dir, site)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -442,16 +491,7 @@ class SynapseWorkers(LocalSynapse):
         self._wait_for_worker(worker, child, log_size, time.monotonic() + timeout)
 
     def _start_nginx(self, deadline: float) -> None:
-        base = self.nginx_dir
-        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
-            (base / "tmp" / kind).mkdir(parents=True, exist_ok=True)
-        conf = base / "nginx.conf"
-        conf.write_text(self.nginx_config())
-        nginx = installed_program(
-            "nginx", "Synapse workers need nginx in front: apt-get install nginx-light"
-        )
-        cmd = [nginx, "-p", str(base), "-e", str(base / "error.log"), "-c", str(conf)]
-        child = self._spawn(_Child("nginx", cmd, base / "console.log", base / "error.log"))
+        child = self._spawn(nginx_child(self.nginx_dir, self.nginx_config()))
         url = f"{self.base_url}/_matrix/client/versions"
         self._wait("nginx", deadline, lambda: _answers(url), [child])
 

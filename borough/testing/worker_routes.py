@@ -1,7 +1,8 @@
 """Which requests go to which Synapse process, as nginx config: the endpoint patterns of
 Synapse's docs/workers.md for `synapse.app.generic_worker`, grouped by how they balance.
 Everything else (the admin API, media, typing, receipts, to-device) goes to main, which
-writes those streams. The test topology and config/deploy/nginx/ both render `nginx_site`.
+writes those streams. The test topology and config/deploy/nginx/ both render `nginx_site`,
+and the widget server's replicas' `widgets_site`.
 """
 
 from __future__ import annotations
@@ -246,3 +247,41 @@ def pool_for(path: str) -> Pool:
         if re.search(route.pattern.replace("(?<", "(?P<"), path):
             return route.pool
     return Pool.MAIN
+
+
+#: The nginx upstream of `borough widgets serve` replicas.
+WIDGETS_UPSTREAM = "borough_widgets"
+
+
+def widgets_site(ports: list[int], listen: list[str], header: list[str]) -> str:
+    """The widget server's replicas behind nginx: one upstream of `ports` (on this machine)
+    and the `server` block for `widgets.public_url`, with `listen` its own lines. The
+    widget replicas test (tests/integration/test_widget_replicas.py) and config/deploy/nginx/
+    both render it."""
+    out = [*(f"# {line}" if line else "#" for line in header), ""]
+    out += [
+        "# A replica that fails once is left alone for 5 s; the others answer meanwhile.",
+        f"upstream {WIDGETS_UPSTREAM} {{",
+        *(f"    server 127.0.0.1:{port} max_fails=1 fail_timeout=5s;" for port in ports),
+        "}",
+        "",
+        "server {",
+        *(f"    {line}" for line in listen),
+        "    proxy_set_header Host $host;",
+        "    proxy_set_header X-Forwarded-For $remote_addr;",
+        "    proxy_set_header X-Forwarded-Proto $scheme;",
+        "    # A replica that refuses the connection (stopped or killed) never saw the request:",
+        "    # nginx passes it on to the next (proxy_next_upstream error timeout, its default),",
+        "    # POSTs included.",
+        f"    location / {{ proxy_pass http://{WIDGETS_UPSTREAM}; }}",
+        "    # A request cut off by a replica's death mid-answer is asked again of the next one",
+        "    # where that is safe: token checks change nothing, a widget session is signed, not",
+        "    # stored, and a meeting link records its admission once however often it is asked.",
+        "    # Not SCIM's writes: those go to one replica, and the client retries.",
+        "    location ~ ^/(verify/|meet/|widgets/api/session$) {",
+        "        proxy_next_upstream error timeout non_idempotent;",
+        f"        proxy_pass http://{WIDGETS_UPSTREAM};",
+        "    }",
+        "}",
+    ]
+    return "\n".join(out) + "\n"
