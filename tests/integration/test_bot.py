@@ -25,6 +25,7 @@ from borough.testing.waiting import wait_until
 from bots.identity import BOT_DISPLAY_NAME
 from tests.conftest import Homeserver, borough, write_settings
 from tests.integration.running_bot import ThreadedBot
+from tests.integration.test_modules import memberships, sign_in_at_once
 
 pytestmark = pytest.mark.integration
 
@@ -356,6 +357,119 @@ def test_a_person_signing_in_is_welcomed_once_with_their_places_as_links(
     assert asyncio.run(recorded()) == 1
     assert len(welcomes()) == 1
     assert invite_from_bot() is None
+
+
+NEWCOMERS = ("tfirst1", "tfirst2")
+#: Someone the chart does not know, whom onboarding places in the community.
+RESIDENT = "tresident"
+#: First sign-ins each newcomer makes at once.
+SIGN_INS = 6
+
+
+def welcomes_to(homeserver: Homeserver, bot: ThreadedBot, user_id: str) -> list[str]:
+    """Each welcome the bot has sent `user_id`, in any room the two share alone (so a second
+    direct room would count too), read as the bot."""
+    token = bot.settings.access_token.get_secret_value()
+    found = []
+    for room_id in homeserver.call("GET", "/_matrix/client/v3/joined_rooms", token)["joined_rooms"]:
+        members = homeserver.call(
+            "GET", f"/_matrix/client/v3/rooms/{quote(room_id)}/members", token
+        )["chunk"]
+        if {m["state_key"] for m in members} != {bot.settings.user_id, user_id}:
+            continue
+        messages = homeserver.call(
+            "GET", f"/_matrix/client/v3/rooms/{quote(room_id)}/messages?dir=b&limit=100", token
+        )["chunk"]
+        found += [
+            m["event_id"]
+            for m in messages
+            if m["sender"] == bot.settings.user_id
+            and "Welcome to Borough" in str(m["content"].get("body"))
+        ]
+    return found
+
+
+def test_first_sign_ins_at_once_on_every_process_place_and_welcome_each_person_once(
+    homeserver: Homeserver, bot: ThreadedBot, app_database_url: str, tmp_path: Path
+) -> None:
+    """Two people new to the chart and a resident the chart does not know sign in for the
+    first time, six times each and all at once, which nginx spreads over the generic
+    workers on the worker topology. Each joins each of their rooms once (one membership
+    event of each kind); the bot sends each placed person one welcome, and the resident,
+    whom the community placed, none."""
+    chart = tmp_path / "chart.yaml"
+    newcomers = "".join(
+        f"  - {{username: {name}, display_name: Fay {name}, organisation: tcouncil, "
+        f"units: [tsub], manager: tmgr}}\n"
+        for name in NEWCOMERS
+    )
+    chart.write_text(ORG_FILE.read_text().replace("people:\n", "people:\n" + newcomers, 1))
+    settings = write_settings(
+        tmp_path / "borough.yaml",
+        homeserver,
+        app_database_url,
+        bot={
+            "user_id": bot.settings.user_id,
+            "access_token": bot.settings.access_token.get_secret_value(),
+        },
+    )
+    result = borough("apply", "-q", str(chart), settings=settings)
+    assert result.exit_code == 0, result.output
+    for name in NEWCOMERS:
+        homeserver.admin(
+            "PUT",
+            f"/_synapse/admin/v2/users/{quote(homeserver.user_id(name))}",
+            {"password": f"pw-{name}-123456"},
+        )
+    homeserver.synapse.register_user(RESIDENT, f"pw-{RESIDENT}-123456")
+    everyone = [*NEWCOMERS, RESIDENT]
+    tokens = sign_in_at_once(
+        homeserver, [(name, f"pw-{name}-123456") for name in everyone for _ in range(SIGN_INS)]
+    )
+    # The newcomers' organisation space (onboarding's), the directorate, team and sub-team
+    # spaces and the sub-team's room (the chart's), each by invitation; the community's rooms.
+    rooms = {
+        **{name: ("tcouncil", "tdir", "tteam", "tsub", "tsub-general") for name in NEWCOMERS},
+        RESIDENT: ("community", "community-welcome"),
+    }
+    for name in everyone:
+        user_id = homeserver.user_id(name)
+        placed = homeserver.call("GET", "/_matrix/client/v3/joined_rooms", tokens[name])
+        assert {homeserver.room_id(a) for a in rooms[name]} <= set(placed["joined_rooms"])
+        for room_id in placed["joined_rooms"]:
+            changes = memberships(homeserver, tokens[name], room_id, user_id)
+            once = ["join"] if name == RESIDENT else ["join", "invite"]  # newest first
+            assert changes == once, (name, room_id, changes)
+
+    def welcomed() -> dict[str, int]:
+        return {
+            name: len(welcomes_to(homeserver, bot, homeserver.user_id(name))) for name in everyone
+        }
+
+    wait_until(
+        lambda: all(welcomed()[name] for name in NEWCOMERS), 60, "a welcome for each newcomer"
+    )
+    # Let the bot sync and look for welcomes to send a few more times: none comes twice.
+    assert bot.bot is not None
+    ticks = bot.bot.welcomes.ticks + 3
+    wait_until(lambda: bot.bot is not None and bot.bot.welcomes.ticks >= ticks, 60, "welcome looks")
+    assert welcomed() == {**dict.fromkeys(NEWCOMERS, 1), RESIDENT: 0}
+
+    async def recorded() -> int:
+        engine = create_engine(app_database_url)
+        try:
+            async with session_factory(engine)() as session:
+                ids = [homeserver.user_id(name) for name in everyone]
+                found = await session.scalar(
+                    select(func.count())
+                    .select_from(WelcomeSent)
+                    .where(WelcomeSent.user_id.in_(ids))
+                )
+                return int(found or 0)
+        finally:
+            await engine.dispose()
+
+    assert asyncio.run(recorded()) == len(NEWCOMERS)
 
 
 # --- microblog --------------------------------------------------------------------------------

@@ -389,8 +389,39 @@ def password_login(hs: Homeserver, localpart: str, password: str) -> str:
     return str(hs.call("POST", "/_matrix/client/v3/login", None, body)["access_token"])
 
 
+def sign_in_at_once(hs: Homeserver, logins: list[tuple[str, str]]) -> dict[str, str]:
+    """First sign-ins (localpart, password) made all at once; an access token per localpart.
+    On the worker topology, nginx spreads them over the generic workers, and every generic
+    worker must have served some (else the test would not be testing several processes)."""
+    topology = hs.synapse if isinstance(hs.synapse, SynapseWorkers) else None
+    earlier = len(topology.requests_served()) if topology else 0
+    with ThreadPoolExecutor(max_workers=len(logins)) as pool:
+        tokens = dict(pool.map(lambda login: (login[0], password_login(hs, *login)), logins))
+    if topology is not None:
+        served = {
+            request.process
+            for request in topology.requests_served()[earlier:]
+            if request.uri == "/_matrix/client/v3/login" and request.method == "POST"
+        }
+        generic = {worker.name for worker in topology.layout.generic}
+        assert served == generic, f"the sign-ins reached only {served}"
+    return tokens
+
+
 def joined(hs: Homeserver, token: str) -> set[str]:
     return set(hs.call("GET", "/_matrix/client/v3/joined_rooms", token)["joined_rooms"])
+
+
+def memberships(hs: Homeserver, token: str, room_id: str, user_id: str) -> list[str]:
+    """`user_id`'s membership events in the room, newest first, as `token` reads them."""
+    history = hs.call(
+        "GET", f"/_matrix/client/v3/rooms/{quote(room_id)}/messages?dir=b&limit=1000", token
+    )["chunk"]
+    return [
+        event["content"]["membership"]
+        for event in history
+        if event["type"] == "m.room.member" and event["state_key"] == user_id
+    ]
 
 
 def hierarchy_aliases(hs: Homeserver, space_alias: str, token: str) -> set[str]:
@@ -504,35 +535,13 @@ def test_a_first_sign_in_made_at_once_on_every_process_onboards_once(
     topology: the person joins each community room once (one membership event each), and
     onboarding records that the community placed them."""
     network.synapse.register_user("resident3", "pw-resident-333")
-    topology = network.synapse if isinstance(network.synapse, SynapseWorkers) else None
-    earlier = len(topology.requests_served()) if topology else 0
-    with ThreadPoolExecutor(max_workers=6) as pool:
-        tokens = list(
-            pool.map(lambda _: password_login(network, "resident3", "pw-resident-333"), range(6))
-        )
-    if topology is not None:
-        served = {
-            request.process
-            for request in topology.requests_served()[earlier:]
-            if request.uri == "/_matrix/client/v3/login" and request.method == "POST"
-        }
-        generic = {worker.name for worker in topology.layout.generic}
-        assert served == generic, f"the sign-ins reached only {served}"
+    tokens = sign_in_at_once(network, [("resident3", "pw-resident-333")] * 6)
     user_id = network.user_id("resident3")
     for alias in ("community", "community-welcome"):
         room_id = network.room_id(alias)
-        assert room_id in joined(network, tokens[0]), alias
-        history = network.call(
-            "GET",
-            f"/_matrix/client/v3/rooms/{quote(room_id)}/messages?dir=b&limit=1000",
-            tokens[0],
-        )["chunk"]
-        memberships = [
-            event["content"]["membership"]
-            for event in history
-            if event["type"] == "m.room.member" and event["state_key"] == user_id
-        ]
-        assert memberships == ["join"], (alias, memberships)
+        assert room_id in joined(network, tokens["resident3"]), alias
+        changes = memberships(network, tokens["resident3"], room_id, user_id)
+        assert changes == ["join"], (alias, changes)
     marker = network.admin("GET", f"/_synapse/admin/v1/users/{quote(user_id)}/accountdata")
     assert marker["account_data"]["global"]["org.borough.onboarded"]["reason"] == "community"
 
