@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -157,15 +157,15 @@ async def test_directory_widget_in_a_widget_api_host(
 
 
 class HeldRequests:
-    """The widget's requests whose URL holds `part`, held back as a slow server would hold
+    """The widget's requests to URLs that `matches`, held back as a slow server would hold
     them, each until the test lets it go."""
 
-    def __init__(self, part: str) -> None:
-        self.part = part
+    def __init__(self, matches: Callable[[str], bool]) -> None:
+        self.matches = matches
         self._held: asyncio.Queue[Route] = asyncio.Queue()
 
     async def route(self, page: Page) -> None:
-        await page.route(lambda url: self.part in url, self._held.put)
+        await page.route(self.matches, self._held.put)
 
     async def next(self) -> Route:
         """The next request held, once the widget has sent it."""
@@ -203,8 +203,8 @@ async def test_the_results_show_the_last_request_whichever_answer_lands_last(
     """A search typed while the opening view loads stands when the opening view lands
     later, and so does a search typed while a slower earlier search loads (a whole-suite
     run saw the opening view stand over a search)."""
-    opening = HeldRequests("/widgets/api/directory/opening")
-    housing = HeldRequests("q=housing")
+    opening = HeldRequests(lambda url: "/widgets/api/directory/opening" in url)
+    housing = HeldRequests(lambda url: "q=housing" in url)
 
     async def hold(page: Page) -> None:
         await opening.route(page)
@@ -232,6 +232,50 @@ async def test_the_results_show_the_last_request_whichever_answer_lands_last(
     await let_go(page, slow_search)
     await expect(results.locator("h2").first).to_have_text("1 person matches")
     await expect(results).to_contain_text("Walter Manager")
+    await expect(frame.locator("#status")).to_have_text("")
+    await page.close()
+
+
+async def test_the_timeline_and_the_shared_answers_show_the_last_request_too(
+    browser: Browser, host_server: str, widget_server: str, homeserver: Homeserver
+) -> None:
+    """A hashtag asked for while the timeline's first posts load, and an answers search typed
+    while the tab's first list loads, stand when the first answer lands later."""
+    first_posts = HeldRequests(lambda url: "/api/timeline?" in url and "tag=" not in url)
+    page = await open_widget(
+        browser,
+        host_server,
+        widget_server,
+        homeserver,
+        "wmgr",
+        path="/widgets/timeline?",
+        prepare=first_posts.route,
+    )
+    frame = page.frame_locator("iframe")
+    late = await first_posts.next()
+    await frame.get_by_label("Hashtag").fill("#race")
+    await frame.get_by_role("button", name="Show posts").click()
+    heading = frame.locator("#heading")
+    await expect(heading).to_have_text("Your follows · #race")
+    await let_go(page, late)
+    await expect(heading).to_have_text("Your follows · #race")
+    await expect(frame.get_by_label("Hashtag")).to_have_value("#race")
+    await page.close()
+
+    first_list = HeldRequests(lambda url: url.endswith("/api/answers?q="))
+    page = await open_widget(
+        browser, host_server, widget_server, homeserver, "wmgr", prepare=first_list.route
+    )
+    frame = page.frame_locator("iframe")
+    await frame.get_by_role("tab", name="Shared answers").click()
+    late = await first_list.next()
+    search = frame.get_by_label("Search accepted answers")
+    await search.fill("nothing answers this")
+    await search.press("Enter")
+    answers = frame.locator("#answers-list li")
+    await expect(answers).to_have_text(["No accepted answer matches."])
+    await let_go(page, late)
+    await expect(answers).to_have_text(["No accepted answer matches."])
     await expect(frame.locator("#status")).to_have_text("")
     await page.close()
 

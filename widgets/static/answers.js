@@ -3,11 +3,13 @@
 "use strict";
 
 (() => {
-  const { el, showStatus } = BoroughWidget;
+  const { el, latestOnly, showFailure, showStatus } = BoroughWidget;
   const tabs = document.getElementById("tabs");
   const pane = document.getElementById("answers");
   const list = document.getElementById("answers-list");
   const peopleParts = [document.getElementById("search"), document.querySelector(".split")];
+  // The list answers the last search, whichever answer lands last.
+  const listTurn = latestOnly();
   let api;
 
   const item = (answer) =>
@@ -18,15 +20,14 @@
 
   async function load(query) {
     showStatus("Searching…");
-    const found = await api(`api/answers?q=${encodeURIComponent(query)}`);
+    const found = await api(`api/answers?q=${encodeURIComponent(query)}`, { signal: listTurn() });
     pane.dataset.loaded = "yes";
     list.replaceChildren(...(found.answers.length ? found.answers.map(item)
       : [el("li", {}, query ? "No accepted answer matches." : "No accepted answers yet.")]));
     showStatus("");
   }
 
-  const guarded = (action) => (...args) =>
-    action(...args).catch((error) => showStatus(error.message, true));
+  const guarded = (action) => (...args) => action(...args).catch(showFailure);
 
   function choose(tab) {
     const answers = tab === "answers";

@@ -3,8 +3,9 @@
 "use strict";
 
 (() => {
-  const { connect, el, formatNumber, isStale, latestOnly, personLink, showStatus, widgetLink } =
-    BoroughWidget;
+  const {
+    connect, el, formatNumber, latestOnly, personLink, showFailure, showStatus, widgetLink,
+  } = BoroughWidget;
   const results = document.getElementById("results");
   const detail = document.getElementById("detail");
   let api;
@@ -83,10 +84,7 @@
     document.getElementById("unit-heading").focus();
   }
 
-  const failed = (error) => {
-    if (!isStale(error)) showStatus(error.message, true);
-  };
-  const guarded = (action) => (...args) => action(...args).catch(failed);
+  const guarded = (action) => (...args) => action(...args).catch(showFailure);
 
   document.getElementById("search").addEventListener("submit", (event) => {
     event.preventDefault();
@@ -109,5 +107,5 @@
       }
       return showOpening();
     })
-    .catch(failed);
+    .catch(showFailure);
 })();

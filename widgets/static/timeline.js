@@ -2,14 +2,19 @@
 "use strict";
 
 (() => {
-  const { connect, el, face, formatDateTime, formatNumber, showStatus, widgetLink } = BoroughWidget;
+  const {
+    connect, el, face, formatDateTime, formatNumber, latestOnly, showFailure, showStatus, widgetLink,
+  } = BoroughWidget;
   const posts = document.getElementById("posts");
   const source = document.getElementById("source");
   const tagInput = document.getElementById("tag");
+  // The posts shown answer the last filter asked for, whichever answer lands last.
+  const postsTurn = latestOnly();
   let api;
 
   const tagButton = (tag, text) =>
-    el("button", { type: "button", class: "link tag", onclick: () => show(source.value, tag) }, text);
+    el("button", { type: "button", class: "link tag",
+      onclick: () => show(source.value, tag).catch(showFailure) }, text);
 
   // The author's face and name, leading to their profile page while they have one.
   const author = (post) => post.author_profile
@@ -40,7 +45,7 @@
     if (channel) query.set("channel", channel);
     if (tag) query.set("tag", tag);
     showStatus("Loading…");
-    const answer = await api(`api/timeline?${query}`);
+    const answer = await api(`api/timeline?${query}`, { signal: postsTurn() });
     document.getElementById("heading").textContent = answer.title;
     posts.replaceChildren(...(answer.posts.length ? answer.posts.map(postItem)
       : [el("p", {}, "Nothing to show yet.")]));
@@ -50,7 +55,7 @@
   document.getElementById("filter").addEventListener("submit", (event) => {
     event.preventDefault();
     const tag = tagInput.value.trim().replace(/^#/, "");
-    show(source.value, tag).catch((error) => showStatus(error.message, true));
+    show(source.value, tag).catch(showFailure);
   });
 
   connect([])
@@ -66,5 +71,5 @@
       document.getElementById("filter").hidden = false;
       await show(source.value, null);
     })
-    .catch((error) => showStatus(error.message, true));
+    .catch(showFailure);
 })();

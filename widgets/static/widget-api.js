@@ -277,8 +277,6 @@ const BoroughWidget = (() => {
     };
   }
 
-  /* A request that a later one replaced (latestOnly) is no error to show. */
-  const isStale = (error) => error instanceof DOMException && error.name === "AbortError";
 
   /* A small DOM builder: text is always set as text, never parsed as HTML. */
   function el(tag, attributes = {}, ...children) {
@@ -325,8 +323,16 @@ const BoroughWidget = (() => {
     status.classList.toggle("error", isError);
   }
 
+  /* What went wrong, in the status line; a request that a later one replaced (latestOnly)
+     is no failure to show. */
+  function showFailure(error) {
+    if (!(error instanceof DOMException && error.name === "AbortError")) {
+      showStatus(error.message, true);
+    }
+  }
+
   return {
     WidgetClient, connect, el, face, openSessionWith, personLink, showStatus, widgetLink,
-    formatDateTime, formatNumber, applyTheme, latestOnly, isStale,
+    formatDateTime, formatNumber, applyTheme, latestOnly, showFailure,
   };
 })();
