@@ -85,6 +85,11 @@ def matching_skills(skills: Sequence[str], question: AskedQuestion) -> tuple[str
 JOINING_WORDS = frozenset(
     {"a", "an", "and", "at", "by", "for", "from", "in", "of", "on", "or", "the", "to", "with"}
 )
+#: Words every question is full of: a skill's "IT" is not mentioned by a question's "it"
+#: (`skill:IT` names it).
+QUESTION_WORDS = JOINING_WORDS | frozenset(
+    "about any anyone be can do how i is it know we what who you".split()
+)
 _COMPOUND = re.compile(r"[^\W_]+(?:-[^\W_]+)*")
 
 
@@ -126,9 +131,9 @@ def names_skill(wanted: str, skill: str) -> bool:
 
 def mentions_skill(said: Collection[str], skill: str) -> bool:
     """A question (its `skill_words`, with parts) mentions a skill when it says one of the
-    skill's words other than a joining word: "Who knows about safeguarding?" reaches
-    "Safeguarding adults". Whole words only: a question's "in" or "care" is no prefix."""
-    return any(w in said for w in _content(skill_words(skill)))
+    skill's words other than the words every question uses: "Who knows about safeguarding?"
+    reaches "Safeguarding adults". Whole words only: a question's "car" is not "care"."""
+    return any(w in said for w in skill_words(skill) if w not in QUESTION_WORDS)
 
 
 @dataclass(frozen=True)

@@ -99,6 +99,9 @@ def test_a_question_mentions_a_skill_by_any_of_its_whole_words() -> None:
     assert mentioned("Is it safe and dated?") == ()
     assert mentions_skill(skill_words("damp?", with_parts=True), "Damp and mould")
     assert not mentions_skill(skill_words("and?", with_parts=True), "Damp and mould")
+    # A question's "it" is no skill "IT"; `skill:IT` names it.
+    assert matching_skills(("IT", "IT support"), AskedQuestion("Can anyone look at it?")) == ()
+    assert matching_skills(("IT", "Roads"), AskedQuestion("?", skill="IT")) == ("IT",)
 
 
 def test_choose_keeps_to_matching_readers_other_than_the_asker_within_org() -> None:
