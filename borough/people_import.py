@@ -16,7 +16,7 @@ import csv
 import json
 import re
 from collections.abc import Collection, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args
 
@@ -33,6 +33,7 @@ from borough.yamlsource import (
     SourceError,
     YamlSource,
     holds_any,
+    parse_yaml,
     read_yaml,
 )
 
@@ -484,8 +485,9 @@ def preview_import(
 
 def settle(
     preview: ImportPreview, org_file: Path | str, fragment: YamlSource, rounds: int = 5
-) -> None:
-    """Check the whole chart with the imported fragment, before anything is written.
+) -> tuple[OrgChart, list[Fragment]]:
+    """Check the whole chart with the imported fragment, before anything is written, and
+    return the chart and fragments as they will be.
 
     A joiner or mover that the chart refuses (a manager cycle, say) becomes a bad row: the
     joiner is left out, the mover keeps their old entry; then the chart is checked again.
@@ -493,10 +495,9 @@ def settle(
     """
     for _ in range(rounds):
         try:
-            load_org_chart_with_fragments(
+            return load_org_chart_with_fragments(
                 org_file, {fragment.filename: imported_fragment(fragment, preview)}
             )
-            return
         except OrgChartError as exc:
             culprits: dict[str, str] = {}
             for problem in exc.problems:
@@ -505,7 +506,7 @@ def settle(
                     raise
                 culprits.setdefault(name, problem.message)
             _undo(preview, culprits)
-    load_org_chart_with_fragments(
+    return load_org_chart_with_fragments(
         org_file, {fragment.filename: imported_fragment(fragment, preview)}
     )
 
@@ -684,6 +685,9 @@ class FragmentImport:
     path: Path
     #: the fragment's text after the import (as it was when nothing changes)
     text: str
+    #: the chart and its fragments once `text` is written, as loading them would read them
+    chart: OrgChart
+    fragments: list[Fragment]
 
 
 def organisation_fragment(
@@ -723,10 +727,14 @@ def import_people(
         existing_admins(fragment.source),
     )
     if not preview.has_changes:
-        return FragmentImport(preview, path, text)
+        return FragmentImport(preview, path, text, chart, fragments)
     # The whole chart, with the fragment as it will be; rows it refuses become bad rows.
-    settle(preview, org_file, fragment.source)
-    return FragmentImport(preview, path, fragment_text(text, fragment.source, preview))
+    chart, fragments = settle(preview, org_file, fragment.source)
+    text, source = written_fragment(text, fragment.source, preview)
+    fragments = [
+        replace(f, source=source) if f.filename == fragment.filename else f for f in fragments
+    ]
+    return FragmentImport(preview, path, text, chart, fragments)
 
 
 # --- writing the fragment ----------------------------------------------------------------
@@ -778,22 +786,35 @@ def imported_fragment(fragment: YamlSource, preview: ImportPreview) -> YamlSourc
 
 def fragment_text(text: str, fragment: YamlSource, preview: ImportPreview) -> str:
     """`text` (the fragment, as `fragment` read it) with its people, and its admins if they
-    changed, replaced.
+    changed, replaced."""
+    return written_fragment(text, fragment, preview)[0]
+
+
+def written_fragment(
+    text: str, fragment: YamlSource, preview: ImportPreview
+) -> tuple[str, YamlSource]:
+    """`text` (the fragment, as `fragment` read it) with its people, and its admins if they
+    changed, replaced; and the new text as `read_yaml` reads it (data and positions).
 
     Everything else stays as it was, and so does the text (comments included) of each
-    person in `preview.kept`. Lines come from the positions the line-aware loader recorded,
-    so the file is not parsed again.
+    person in `preview.kept`. Lines come from the positions the line-aware loader recorded.
+    Only the people written anew are parsed (the whole text when the admins change), so a
+    write of a few people into a fragment of thousands costs little more than copying it.
     """
     lines = text.splitlines(keepends=True)
     if lines and not lines[-1].endswith("\n"):
         lines[-1] += "\n"
-    edits = [_people_edit(lines, fragment, preview)]
+    people = _people_edit(lines, fragment, preview)
+    edits = [people[:3]]
     if preview.admins_changed:
         edits.append(_admins_edit(lines, fragment.positions, preview.admins))
     # Later spans first, so the earlier ones' line numbers still hold.
     for start, end, new in sorted(edits, key=lambda e: e[0], reverse=True):
         lines[start:end] = new
-    return "".join(lines)
+    written = "".join(lines)
+    if preview.admins_changed:
+        return written, parse_yaml(written, fragment.filename)
+    return written, people[3]
 
 
 def _admins_edit(
@@ -819,42 +840,71 @@ def _section_end(lines: list[str], positions: dict[PathKey, tuple[int, int]], st
 
 def _people_edit(
     lines: list[str], fragment: YamlSource, preview: ImportPreview
-) -> tuple[int, int, list[str]]:
-    """The lines `start:end` of the people section, and the lines that replace them."""
+) -> tuple[int, int, list[str], YamlSource]:
+    """The lines `start:end` of the people section, the lines that replace them, and the
+    fragment as reading it with that edit alone would give."""
     positions = fragment.positions
     people = fragment.data.get("people") if isinstance(fragment.data, dict) else None
     body: list[str] = []
     indent = "  "
+    #: each kept person's lines, where they began, and their index in the list
+    original: dict[str, tuple[list[str], int, int]] = {}
     if ("people",) not in positions:
         start = end = len(lines)
         head = ["people:\n"]
+        people_at = (start + 1, 1)
     else:
-        start = positions[("people",)][0] - 1
+        people_at = positions[("people",)]
+        start = people_at[0] - 1
         end = _section_end(lines, positions, start)
         items = [positions[("people", j)] for j in range(len(people or []))]
         if not items or items[0][0] - 1 == start:  # empty, or a flow list: written anew
             head = [lines[start][: len(lines[start]) - len(lines[start].lstrip())] + "people:\n"]
-            original: dict[str, list[str]] = {}
         else:
             first = items[0][0] - 1
             head = lines[start:first]
             indent = " " * max(0, items[0][1] - 3)
-            original = {}
             lead = first
             for j, entry in enumerate(people or []):
                 stop = items[j + 1][0] - 1 if j + 1 < len(items) else end
                 # Comment lines before an item go with it.
                 content_end = _without_trailing_comments(lines, lead, stop)
                 if isinstance(entry, dict) and "username" in entry:
-                    original[str(entry["username"])] = lines[lead:content_end]
+                    original[str(entry["username"])] = (lines[lead:content_end], lead, j)
                 lead = content_end
-    for person in preview.people:
+    new_positions: dict[PathKey, tuple[int, int]] = {("people",): people_at}
+    new_people: list[Any] = []
+    moved: dict[int, tuple[int, int]] = {}  # a kept person's index: new index, lines moved
+    for j, person in enumerate(preview.people):
         name = str(person.get("username"))
+        at = start + len(head) + len(body)  # the next line's index
         if name in preview.kept and name in original:
-            body += original[name]
+            kept, lead, was = original[name]
+            moved[was] = (j, at - lead)
+            body += kept
+            new_people.append(person)
         else:
-            body.append(f"{indent}- {person_line(person)}\n")
-    return start, end, head + body
+            line = f"{indent}- {person_line(person)}\n"
+            written = parse_yaml(line)
+            new_positions.update(
+                {
+                    ("people", j, *path[1:]): (at + row, column)
+                    for path, (row, column) in written.positions.items()
+                    if path
+                }
+            )
+            body.append(line)
+            new_people.append(written.data[0])
+    shift = len(head) + len(body) - (end - start)
+    for path, (row, column) in positions.items():
+        if path[:1] == ("people",):
+            if len(path) > 1 and isinstance(path[1], int) and path[1] in moved:
+                j, moved_by = moved[path[1]]
+                new_positions[("people", j, *path[2:])] = (row + moved_by, column)
+        else:
+            new_positions[path] = (row + shift, column) if row - 1 >= end else (row, column)
+    data = {**fragment.data, "people": new_people or None}
+    return start, end, head + body, YamlSource(fragment.filename, data, new_positions)
 
 
 def _without_trailing_comments(lines: list[str], start: int, stop: int) -> int:

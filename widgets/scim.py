@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import sys
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -60,7 +61,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from borough import audit
 from borough.db import ScimResource
 from borough.errors import EXIT_REFUSED
-from borough.org import OrgChartError
+from borough.org import OrgChart, OrgChartError
+from borough.org.fragments import Fragment
 from borough.org.loader import load_org_chart_with_fragments
 from borough.people_import import HrRow, NoFragment, import_people
 from borough.settings import ScimOrganisation, Settings
@@ -166,6 +168,109 @@ class FragmentSync:
     notes: dict[str, list[str]] = field(default_factory=dict)
     text: str | None = None  # the fragment's new text, None when it does not change
     path: Path | None = None
+    #: the chart and fragments once `text` is written (kept by `ChartCache`)
+    chart: OrgChart | None = None
+    fragments: list[Fragment] = field(default_factory=list)
+    #: each carried user's username (user id: username)
+    usernames: dict[str, str] = field(default_factory=dict)
+
+    def details(self, touched: Touched) -> dict[str, Any]:
+        """What one write of a batch did: the batch's changes to its own users."""
+        names = {self.usernames.get(u) for u in touched.users} | touched.departing
+        return {
+            "joiners": [name for name in self.joiners if name in names],
+            "movers": [name for name in self.movers if name in names],
+            "leavers": [name for name in self.leavers if name in names],
+            "unmapped": {u: notes for u, notes in self.notes.items() if u in touched.users},
+        }
+
+
+@dataclass
+class _Write:
+    """One write request, waiting to be carried with the others of its organisation."""
+
+    token_id: str
+    request: ScimRequest
+    answer: asyncio.Future[ScimResponse]
+
+    def refuse(self, error: Exception) -> None:
+        if not self.answer.done():  # its client may have gone
+            self.answer.set_exception(error)
+
+    def answered(self, response: ScimResponse) -> None:
+        if not self.answer.done():
+            self.answer.set_result(response)
+
+
+class _Refused(Exception):
+    """A batch cannot land as a whole: write `index` was refused, or (`index` None) the
+    import of the batch was, and which write is to blame is not known."""
+
+    def __init__(self, error: SCIMException, index: int | None) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.index = index
+
+
+@dataclass
+class _Kept:
+    stamps: tuple[tuple[int, int, int], ...]
+    chart: OrgChart
+    fragments: list[Fragment]
+
+
+def _stamp(path: Path | str) -> tuple[int, int, int]:
+    st = os.stat(path)
+    return st.st_mtime_ns, st.st_size, st.st_ino
+
+
+class ChartCache:
+    """The chart as this process last loaded or wrote it, used while its files are as they
+    were then, so a write of a few people does not parse and check thousands twice.
+
+    A file anyone else changes (a hand edit, another replica's write) has another stamp
+    (modification time, size, inode) and the chart is read again. A file modified within
+    `RECENT` seconds before a load is not kept: it might change again unseen within the
+    file system's timestamp granularity.
+    """
+
+    RECENT = 1.0
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.kept: _Kept | None = None
+
+    def _stamps(self, fragments: list[Fragment]) -> tuple[tuple[int, int, int], ...]:
+        return tuple(_stamp(p) for p in [self.path, *(f.filename for f in fragments)])
+
+    def load(self) -> _Kept:
+        kept = self.kept
+        if kept is not None:
+            try:
+                if self._stamps(kept.fragments) == kept.stamps:
+                    return kept
+            except OSError:
+                pass
+        self.kept = None
+        began = time.time_ns()
+        chart, fragments = load_org_chart_with_fragments(self.path)
+        loaded = _Kept(self._stamps(fragments), chart, fragments)
+        if all(mtime < began - self.RECENT * 1e9 for mtime, _, _ in loaded.stamps):
+            self.kept = loaded
+        return loaded
+
+    def is_current(self, kept: _Kept) -> bool:
+        try:
+            return self._stamps(kept.fragments) == kept.stamps
+        except OSError:
+            return False
+
+    def wrote(self, chart: OrgChart, fragments: list[Fragment]) -> None:
+        """This process has just written a fragment: the chart is now `chart`."""
+        self.kept = _Kept(self._stamps(fragments), chart, fragments)
+
+    def forget(self) -> None:
+        self.kept = None
 
 
 class ScimSync:
@@ -173,22 +278,117 @@ class ScimSync:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.locks: dict[str, asyncio.Lock] = {}
         self.mappings: dict[str, tuple[float, ScimMapping]] = {}
+        self.charts = ChartCache(settings.scim.chart)
+        #: writes waiting, and the task carrying them, per organisation
+        self.waiting: dict[str, list[_Write]] = {}
+        self.carriers: dict[str, asyncio.Task[None]] = {}
 
     @asynccontextmanager
     async def lock(self, organisation: str) -> AsyncIterator[None]:
-        """One write of the organisation at a time: in this process (an asyncio lock), and
-        across widget server replicas on this machine (an flock beside the chart), since
-        each write reads and rewrites the organisation's fragment."""
-        async with self.locks.setdefault(organisation, asyncio.Lock()):
-            path = self.settings.scim.chart.parent / f".scim-{organisation}.lock"
-            handle = await asyncio.to_thread(path.open, "a")
+        """One batch of the organisation's writes at a time across widget server replicas
+        on this machine (an flock beside the chart), since each batch reads and rewrites the
+        organisation's fragment. In this process, one task carries them (`write`)."""
+        path = self.settings.scim.chart.parent / f".scim-{organisation}.lock"
+        handle = await asyncio.to_thread(path.open, "a")
+        try:
+            await asyncio.to_thread(fcntl.flock, handle, fcntl.LOCK_EX)
+            yield
+        finally:
+            handle.close()  # closing releases the flock
+
+    async def write(
+        self, app: web.Application, organisation: str, token_id: str, request: ScimRequest
+    ) -> ScimResponse:
+        """Carry one write, with the others of the organisation that arrive while a batch
+        is being carried (group commit): one chart check, one import, one fragment write
+        and one commit for them all, and each its own answer. A write that is refused
+        fails alone; the others land."""
+        write = _Write(token_id, request, asyncio.get_running_loop().create_future())
+        self.waiting.setdefault(organisation, []).append(write)
+        if organisation not in self.carriers:
+            self.carriers[organisation] = asyncio.create_task(self._carrier(app, organisation))
+        return await write.answer
+
+    async def _carrier(self, app: web.Application, organisation: str) -> None:
+        try:
+            while batch := self.waiting.pop(organisation, []):
+                try:
+                    async with self.lock(organisation):
+                        changed = await self._carry(app, organisation, batch)
+                except Exception as exc:
+                    logger.exception("carrying %d SCIM writes of %s", len(batch), organisation)
+                    for write in batch:
+                        write.refuse(exc)
+                    continue
+                config = self.config(organisation)
+                if changed and config.apply == "auto":
+                    app[APPLY].request(organisation, config)
+        finally:
+            del self.carriers[organisation]
+
+    async def _carry(self, app: web.Application, organisation: str, batch: list[_Write]) -> bool:
+        """Carry `batch` in one transaction, or, if one of it is refused, in parts: the writes
+        before it, it alone, the writes after it (halves when the import refused the batch
+        and no one write is known to be the cause). Whether the fragment changed."""
+        try:
+            return await self._attempt(app, organisation, batch)
+        except _Refused as refused:
+            if len(batch) == 1:
+                batch[0].refuse(refused.error)
+                return False
+            if refused.index is None:
+                parts = [batch[: len(batch) // 2], batch[len(batch) // 2 :]]
+            else:
+                i = refused.index
+                parts = [batch[:i], batch[i : i + 1], batch[i + 1 :]]
+            changed = False
+            for part in parts:
+                if part:
+                    changed |= await self._carry(app, organisation, part)
+            return changed
+
+    async def _attempt(self, app: web.Application, organisation: str, batch: list[_Write]) -> bool:
+        service = app[SERVICE]
+        async with app[SESSIONS]() as session, session.begin():
+            storages: list[OrgStorage] = []
+            responses: list[ScimResponse] = []
+            for index, write in enumerate(batch):
+                storage = OrgStorage(session, organisation, MODELS, writing=True)
+                try:
+                    responses.append(await AsyncScimHandler(service, storage).handle(write.request))
+                except SCIMException as exc:
+                    raise _Refused(exc, index) from None
+                except IntegrityError:  # an earlier write's row, flushed by this one's query
+                    raise _Refused(_taken(), None) from None
+                storages.append(storage)
+            carried = OrgStorage(session, organisation, MODELS, writing=True)
+            for storage in storages:
+                carried.touched.users |= storage.touched.users
+                carried.touched.departing |= storage.touched.departing
             try:
-                await asyncio.to_thread(fcntl.flock, handle, fcntl.LOCK_EX)
-                yield
-            finally:
-                handle.close()  # closing releases the flock
+                outcome = await self.carry(session, carried)
+                for write, storage in zip(batch, storages, strict=True):
+                    await _audit(session, write.token_id, organisation, storage.touched, outcome)
+                await session.flush()
+            except SCIMException as exc:
+                raise _Refused(exc, None) from None
+            except IntegrityError:
+                raise _Refused(_taken(), None) from None
+            if outcome.text is not None and outcome.path is not None:
+                before = outcome.path.read_text(encoding="utf-8")
+                write_atomically(outcome.path, outcome.text)
+                try:
+                    await session.commit()
+                except BaseException:
+                    write_atomically(outcome.path, before)
+                    self.charts.forget()
+                    raise
+                if outcome.chart is not None:
+                    self.charts.wrote(outcome.chart, outcome.fragments)
+        for write, response in zip(batch, responses, strict=True):
+            write.answered(response)
+        return outcome.text is not None
 
     def config(self, organisation: str) -> ScimOrganisation:
         config = self.settings.scim.organisations.get(organisation)
@@ -270,6 +470,7 @@ class ScimSync:
                 row.username = username
                 if username:
                     departing.add(username)
+                    result.usernames[user_id] = username
                 continue
             if username:
                 other = await session.scalar(
@@ -287,6 +488,7 @@ class ScimSync:
                     )
             row.username = username
             if username:
+                result.usernames[user_id] = username
                 imported_rows[username] = row
             rows.append(HrRow(number, mapped.values))
         departing -= {r.values.get("username") for r in rows}
@@ -306,6 +508,7 @@ class ScimSync:
         result.leavers = [str(p.get("username")) for p in preview.leavers]
         if preview.has_changes:
             result.text, result.path = imported.text, imported.path
+            result.chart, result.fragments = imported.chart, imported.fragments
         return result
 
     def _import(
@@ -313,9 +516,24 @@ class ScimSync:
     ) -> Any:
         chart_file = self.settings.scim.chart
         try:
-            chart, fragments = load_org_chart_with_fragments(chart_file)
-            return import_people(
-                chart_file, fragments, chart, organisation, rows, mapping.as_import(), departing
+            for _ in range(2):
+                kept = self.charts.load()
+                imported = import_people(
+                    chart_file,
+                    kept.fragments,
+                    kept.chart,
+                    organisation,
+                    rows,
+                    mapping.as_import(),
+                    departing,
+                )
+                # The fragment's text was read after the chart: if someone changed a file
+                # in between, its text and the positions kept do not match; read it again.
+                if self.charts.is_current(kept):
+                    return imported
+                self.charts.forget()
+            raise InvalidValueException(
+                detail="the org chart's files are changing while this write is carried; retry"
             )
         except NoFragment as exc:
             raise ForbiddenException(detail=str(exc)) from None
@@ -474,28 +692,12 @@ async def _serve(
             storage = OrgStorage(session, organisation, MODELS, writing=False)
             return await AsyncScimHandler(service, storage).handle(scim_request)
     sync = request.app[SYNC]
-    config = sync.config(organisation)
-    async with sync.lock(organisation):
-        async with sessions() as session, session.begin():
-            storage = OrgStorage(session, organisation, MODELS, writing=True)
-            response = await AsyncScimHandler(service, storage).handle(scim_request)
-            outcome = await sync.carry(session, storage)
-            await _audit(session, token.id, organisation, storage.touched, outcome)
-            try:
-                await session.flush()
-            except IntegrityError:
-                raise UniquenessException(detail="a value that must be unique is taken") from None
-            if outcome.text is not None and outcome.path is not None:
-                before = outcome.path.read_text(encoding="utf-8")
-                write_atomically(outcome.path, outcome.text)
-                try:
-                    await session.commit()
-                except Exception:
-                    write_atomically(outcome.path, before)
-                    raise
-    if outcome.text is not None and config.apply == "auto":
-        request.app[APPLY].request(organisation, config)
-    return response
+    sync.config(organisation)  # an organisation without SCIM settings is refused at once
+    return await sync.write(request.app, organisation, token.id, scim_request)
+
+
+def _taken() -> UniquenessException:
+    return UniquenessException(detail="a value that must be unique is taken")
 
 
 async def _audit(
@@ -507,14 +709,7 @@ async def _audit(
             actor=f"scim:{organisation}",
             action=action,
             target_ids=[resource_id],
-            details={
-                "organisation": organisation,
-                "via": token_id,
-                "joiners": outcome.joiners,
-                "movers": outcome.movers,
-                "leavers": outcome.leavers,
-                "unmapped": outcome.notes,
-            },
+            details={"organisation": organisation, "via": token_id, **outcome.details(touched)},
         )
 
 
@@ -526,6 +721,8 @@ def setup(app: web.Application) -> None:
     async def applier(app: web.Application) -> AsyncIterator[None]:
         app[APPLY] = ScopedApply(app.get(SETTINGS_PATH), settings.scim.chart)
         yield
+        for carrier in list(app[SYNC].carriers.values()):
+            await carrier
         for task in list(app[APPLY].running.values()):
             await task
 

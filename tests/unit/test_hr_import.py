@@ -436,3 +436,48 @@ def test_an_admin_column_keeps_the_fragments_admins_where_the_main_file_lets_it(
     assert preview.admins == ["hleaver"]
     assert "organisation: fhealth\nadmins: [hleaver]\nunits:\n" in path.read_text()
     assert load_org_chart(chart).organisations[1].admins == ("hadmin", "hleaver")
+
+
+FRAGMENTS = {
+    "block people between sections, with comments": (
+        "# Health's part\norganisation: h\nunits:\n  - {key: w, name: Ward}\npeople:\n"
+        "  # the first\n  - {username: a, display_name: A}\n  - username: b\n"
+        "    display_name: B  # inline\n    units: [w]\n\n  # trailing\n"
+        "partnerships:\n  - key: p\n    people: [a]\n"
+    ),
+    "a flow list": "organisation: h\npeople: []\nunits:\n  - key: w\n    name: Ward\n",
+    "no people yet, no final newline": "organisation: h\nunits: [{key: w, name: Ward}]",
+    "people last, indented deeper": (
+        "organisation: h\npeople:\n    - {username: a, display_name: A}\n"
+        "    - {username: b, display_name: B}\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("text", FRAGMENTS.values(), ids=FRAGMENTS.keys())
+@pytest.mark.parametrize(
+    "kept, changed",
+    [
+        ({"a", "b"}, [{"username": "c", "display_name": "C D", "units": ["w"]}]),
+        ({"b"}, [{"username": "a", "display_name": "A2", "profile": {"bio": "yes"}}]),
+        (set(), []),
+        ({"a"}, [{"username": "n1", "display_name": "N"}, {"username": "n2", "display_name": "M"}]),
+    ],
+)
+def test_the_written_fragment_reads_back_as_the_text_it_gives(
+    text: str, kept: set[str], changed: list[dict[str, str]]
+) -> None:
+    """SCIM keeps the written fragment instead of parsing thousands of people again: its
+    data and positions must be exactly what reading the new text gives."""
+    from borough.people_import import ImportPreview, written_fragment
+    from borough.yamlsource import parse_yaml
+
+    source = parse_yaml(text, "h.yaml")
+    before = {p["username"]: p for p in source.data.get("people") or []}
+    preview = ImportPreview("h")
+    preview.people = [before[name] for name in sorted(kept & before.keys())] + changed
+    preview.kept = kept & before.keys()
+    written, read = written_fragment(text, source, preview)
+    again = parse_yaml(written, "h.yaml")
+    assert read.data == again.data
+    assert read.positions == again.positions
