@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import hashlib
 import json
 import logging
 import os
@@ -54,9 +55,9 @@ from scim2_server.requests import ScimRequest
 from scim2_server.responses import ScimResponse
 from scim2_server.routing import Operation
 from scim2_server.service import ScimService
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from borough import audit
 from borough.db import ScimResource
@@ -283,6 +284,10 @@ class ScimSync:
         #: writes waiting, and the task carrying them, per organisation
         self.waiting: dict[str, list[_Write]] = {}
         self.carriers: dict[str, asyncio.Task[None]] = {}
+        #: how many writes each batch taken held, oldest first (for tests and the log)
+        self.batches: list[int] = []
+        #: notified as each write arrives (for tests)
+        self.arrivals = asyncio.Condition()
 
     @asynccontextmanager
     async def lock(self, organisation: str) -> AsyncIterator[None]:
@@ -308,11 +313,15 @@ class ScimSync:
         self.waiting.setdefault(organisation, []).append(write)
         if organisation not in self.carriers:
             self.carriers[organisation] = asyncio.create_task(self._carrier(app, organisation))
+        async with self.arrivals:
+            self.arrivals.notify_all()
         return await write.answer
 
     async def _carrier(self, app: web.Application, organisation: str) -> None:
         try:
             while batch := self.waiting.pop(organisation, []):
+                self.batches.append(len(batch))
+                logger.debug("carrying %d SCIM writes of %s", len(batch), organisation)
                 try:
                     async with self.lock(organisation):
                         changed = await self._carry(app, organisation, batch)
@@ -562,11 +571,22 @@ def write_atomically(path: Path, text: str) -> None:
 
 class ScopedApply:
     """`borough partner apply` for one organisation after its writes, at most one at a time
-    per organisation: writes that land while it runs are applied by one more run after it."""
+    per organisation: writes that land while it runs are applied by one more run after it.
 
-    def __init__(self, settings_path: str | None, chart: Path) -> None:
+    Widget server replicas share the app database: on PostgreSQL each run holds an advisory
+    lock on the organisation for its transaction, so a replica's run waits for another's to
+    end, then runs, and applies the writes that landed meanwhile (on SQLite there is one
+    process)."""
+
+    def __init__(
+        self,
+        settings_path: str | None,
+        chart: Path,
+        sessions: async_sessionmaker[AsyncSession] | None = None,
+    ) -> None:
         self.settings_path = settings_path
         self.chart = chart
+        self.sessions = sessions
         self.running: dict[str, asyncio.Task[None]] = {}
         self.again: set[str] = set()
         #: finished runs: (organisation, exit code), newest last, for tests and the log
@@ -584,8 +604,12 @@ class ScopedApply:
     async def _run(self, organisation: str, config: ScimOrganisation) -> None:
         try:
             while True:
-                self.again.discard(organisation)
-                code = await self._apply_once(organisation, config)
+                async with self.claim(organisation):
+                    # Cleared once the claim is held: a write that lands from here on is
+                    # after this run read the chart, or is read by it; either way one more
+                    # run follows if it asks.
+                    self.again.discard(organisation)
+                    code = await self._apply_once(organisation, config)
                 self.finished.append((organisation, code))
                 if organisation not in self.again:
                     return
@@ -593,6 +617,19 @@ class ScopedApply:
             del self.running[organisation]
             if not self.running:
                 self.idle.set()
+
+    @asynccontextmanager
+    async def claim(self, organisation: str) -> AsyncIterator[None]:
+        """The organisation's scoped apply, for this replica alone, until the block ends."""
+        bind = self.sessions.kw.get("bind") if self.sessions is not None else None
+        if self.sessions is None or bind is None or bind.dialect.name != "postgresql":
+            yield  # SQLite: one process, and `running` keeps its runs one at a time
+            return
+        async with self.sessions.begin() as session:
+            await session.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": apply_lock_key(organisation)}
+            )
+            yield
 
     async def _apply_once(self, organisation: str, config: ScimOrganisation) -> int:
         flags = [
@@ -627,6 +664,13 @@ class ScopedApply:
         )
         output, _ = await process.communicate()
         return process.returncode or 0, output.decode(errors="replace").strip()
+
+
+def apply_lock_key(organisation: str) -> int:
+    """A PostgreSQL advisory lock key (a signed 64-bit number) for one organisation's
+    scoped applies."""
+    digest = hashlib.sha256(b"borough scim apply\x00" + organisation.encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 SYNC = web.AppKey("scim_sync", ScimSync)
@@ -719,7 +763,7 @@ def setup(app: web.Application) -> None:
     app[SYNC] = ScimSync(settings)
 
     async def applier(app: web.Application) -> AsyncIterator[None]:
-        app[APPLY] = ScopedApply(app.get(SETTINGS_PATH), settings.scim.chart)
+        app[APPLY] = ScopedApply(app.get(SETTINGS_PATH), settings.scim.chart, app[SESSIONS])
         yield
         for carrier in list(app[SYNC].carriers.values()):
             await carrier

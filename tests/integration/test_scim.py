@@ -5,6 +5,7 @@ needed here (the auto apply's end-to-end run is in test_scim_network.py)."""
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,9 +18,10 @@ from aiohttp.test_utils import TestClient, TestServer
 from borough import audit
 from borough.db import create_engine, migrate, session_factory
 from borough.org.loader import load_org_chart
-from borough.settings import load_settings
-from tests.conftest import borough
+from borough.settings import ScimOrganisation, load_settings
+from tests.conftest import borough, postgres_database
 from widgets.app import SESSIONS, create_app
+from widgets.scim import SYNC, ScopedApply
 from widgets.scim_tokens import create_token, revoke_token
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "scim"
@@ -603,3 +605,99 @@ async def test_without_the_main_files_leave_an_admin_group_is_only_noted(server:
     assert listed.exit_code == 0, listed.output
     assert "wes@health.example.org" in listed.output, listed.output
     assert "fragment_may_add_admins" in listed.output, listed.output
+
+
+async def test_writes_that_arrive_together_land_together_and_a_bad_one_fails_alone(
+    server: Any,
+) -> None:
+    """Writes that arrive while a batch is carried are carried as one (one import, one
+    fragment write, one commit); each still gets its own answer, and a write the chart or
+    the store refuses fails alone while the others land."""
+    client, tmp_path, tokens = server
+    scim = Scim(client, tokens["health"])
+    sync = client.app[SYNC]
+    # Hold the organisation's lock as another replica would, so the writes queue up.
+    with (tmp_path / "chart" / ".scim-health.lock").open("a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        first = asyncio.ensure_future(scim.call("POST", "/Users", entra_user("amy")))
+        async with sync.arrivals:
+            await sync.arrivals.wait_for(lambda: sync.batches)
+        bodies = [
+            entra_user("bea"),
+            entra_user("bad name!"),  # the chart refuses it: known only after the import
+            entra_user("cal"),
+            entra_user("bea"),  # a uniqueness clash with the write before it in the batch
+            entra_user("hal", department="Policing"),  # outside the organisation
+            {**entra_user("dot"), "shoeSize": 9},  # a malformed body
+            entra_user("eve"),
+        ]
+        calls = [asyncio.ensure_future(scim.call("POST", "/Users", body)) for body in bodies]
+        async with sync.arrivals:
+            await sync.arrivals.wait_for(lambda: len(sync.waiting.get("health", [])) == len(bodies))
+        fcntl.flock(held, fcntl.LOCK_UN)
+    answers = [await first, *[await call for call in calls]]
+    assert sync.batches[-2:] == [1, len(bodies)]
+    statuses = [a.get("status", "201") for a in answers]
+    assert statuses == ["201", "201", "400", "201", "409", "403", "400", "201"], answers
+    assert answers[4]["scimType"] == "uniqueness" and answers[2]["scimType"] == "invalidValue"
+    assert set(people(tmp_path)) >= {"amy", "bea", "cal", "eve"}
+    assert not {"bad", "hal", "dot"} & set(people(tmp_path))
+    found = await scim.call("GET", "/Users", status=200)
+    assert sorted(u["userName"].split("@")[0] for u in found["Resources"]) == [
+        "amy",
+        "bea",
+        "cal",
+        "eve",
+    ]
+    async with client.app[SESSIONS]() as session:
+        entries = await audit.entries(session, action="scim.*")
+    created = {e.target_ids[0]: e.details for e in entries}
+    assert {u["id"] for u in found["Resources"]} == set(created)
+    assert sorted(j for d in created.values() for j in d["joiners"]) == ["amy", "bea", "cal", "eve"]
+
+
+@pytest.mark.postgres
+async def test_two_replicas_run_one_organisations_scoped_apply_one_at_a_time(
+    tmp_path: Path,
+) -> None:
+    """Two widget server replicas on one PostgreSQL app database: a write lands on the second
+    while the first applies the organisation. The second's run waits for the first to end,
+    then runs (and so applies that write): one at a time, and no wake-up lost. The runs'
+    `borough partner apply` is stood in for, so the test can hold one open."""
+    url, drop = postgres_database("borough_scim")
+    engines = [create_engine(url), create_engine(url)]
+    events: list[str] = []
+    started = {name: asyncio.Event() for name in "ab"}
+    finish = {name: asyncio.Event() for name in "ab"}
+
+    class Replica(ScopedApply):
+        def __init__(self, name: str, engine: Any) -> None:
+            super().__init__(None, tmp_path / "main.yaml", session_factory(engine))
+            self.name = name
+
+        async def _partner_apply(self, organisation: str, flags: list[str]) -> tuple[int, str]:
+            events.append(f"{self.name} applies {organisation}")
+            started[self.name].set()
+            await finish[self.name].wait()
+            events.append(f"{self.name} done")
+            return 0, "Applied."
+
+    config = ScimOrganisation(mapping=tmp_path / "mapping.yaml", apply="auto")
+    a, b = Replica("a", engines[0]), Replica("b", engines[1])
+    try:
+        a.request("health", config)
+        await started["a"].wait()
+        b.request("health", config)
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(started["b"].wait(), 1.0)
+        finish["a"].set()
+        await started["b"].wait()
+        finish["b"].set()
+        await a.idle.wait()
+        await b.idle.wait()
+        assert events == ["a applies health", "a done", "b applies health", "b done"]
+        assert a.finished == b.finished == [("health", 0)]
+    finally:
+        for engine in engines:
+            await engine.dispose()
+        drop()
