@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import secrets
 import statistics
 import sys
@@ -42,7 +43,7 @@ from borough.testing.localsynapse import LocalSynapse, free_port
 from provisioning.pipeline import plan_against_live
 from provisioning.plan import PlanOptions
 from widgets.app import create_app
-from widgets.scim import APPLY
+from widgets.scim import APPLY, SYNC
 from widgets.scim_tokens import create_token
 
 UNITS = 10
@@ -208,15 +209,47 @@ async def bench(args: argparse.Namespace, workdir: Path, hs: LocalSynapse) -> No
             floor_s, floor_ms = await run_load(
                 args.concurrency, [floor_job() for _ in range(floor_n)]
             )
+            floor_rps = floor_n / floor_s
+            say(
+                f"SCIM floor: {floor_n} GET /ServiceProviderConfig, {args.concurrency} "
+                f"concurrent: {floor_rps:.0f} requests/s (median {statistics.median(floor_ms):.1f} ms)"
+            )
             push_s, push_ms = await run_load(
                 args.concurrency, [create(i) for i in range(args.users)]
+            )
+            phase(
+                f"push {args.users} users (GET filter + POST each)",
+                2 * args.users,
+                push_s,
+                push_ms,
+                floor_rps,
             )
             changed = range(0, args.users, max(1, args.users // max(1, args.changes)))[
                 : args.changes
             ]
             change_s, change_ms = await run_load(args.concurrency, [change(i) for i in changed])
+            phase(
+                f"{len(changed)} department changes (PATCH)",
+                len(changed),
+                change_s,
+                change_ms,
+                floor_rps,
+            )
             last_write = time.perf_counter()
-            await app[APPLY].idle.wait()
+            batches = app[SYNC].batches
+            say(
+                f"SCIM writes carried in {len(batches)} batches (mean "
+                f"{statistics.mean(batches):.1f} writes, largest {max(batches)})"
+            )
+            while True:  # a progress line a minute while the scoped applies run
+                try:
+                    await asyncio.wait_for(app[APPLY].idle.wait(), 60)
+                    break
+                except TimeoutError:
+                    say(
+                        f"  … {time.perf_counter() - last_write:.0f} s after the last write: "
+                        f"{len(app[APPLY].finished)} scoped applies done"
+                    )
             applied = time.perf_counter()
             failed = [code for _, code in app[APPLY].finished if code]
         async with connect(str(settings_path)) as conn:
@@ -229,27 +262,25 @@ async def bench(args: argparse.Namespace, workdir: Path, hs: LocalSynapse) -> No
         matched = time.perf_counter()
     finally:
         await runner.cleanup()
-    floor_rps = floor_n / floor_s
-    print(
-        f"SCIM floor: {floor_n} GET /ServiceProviderConfig, {args.concurrency} concurrent: "
-        f"{floor_rps:.0f} requests/s (median {statistics.median(floor_ms):.1f} ms)"
-    )
-    for name, count, seconds, timings in (
-        (f"push {args.users} users (GET filter + POST each)", 2 * args.users, push_s, push_ms),
-        (f"{len(changed)} department changes (PATCH)", len(changed), change_s, change_ms),
-    ):
-        rps = count / seconds
-        print(
-            f"SCIM {name}: {seconds:.1f} s, {rps:.1f} requests/s "
-            f"(median {statistics.median(timings):.1f} ms), floor/this {floor_rps / rps:.1f}x"
-        )
-    print(
+    say(
         f"SCIM last write to network matching: {matched - last_write:.1f} s "
         f"(scoped applies done after {applied - last_write:.1f} s; {len(app[APPLY].finished)} "
         f"applies in all, {len(failed)} failed; the plan after has {len(plan.changes)} changes)"
     )
     if failed or plan.changes:
         raise SystemExit("the network did not match the chart")
+
+
+def say(line: str) -> None:
+    print(line, flush=True)
+
+
+def phase(name: str, count: int, seconds: float, timings: list[float], floor_rps: float) -> None:
+    rps = count / seconds
+    say(
+        f"SCIM {name}: {seconds:.1f} s, {rps:.1f} requests/s "
+        f"(median {statistics.median(timings):.1f} ms), floor/this {floor_rps / rps:.1f}x"
+    )
 
 
 def main() -> None:
@@ -262,11 +293,14 @@ def main() -> None:
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="borough-bench-scim-"))
     hs = LocalSynapse(workdir / "synapse", server_name="bench.test")
+    began = time.perf_counter()
     hs.start()
     try:
         asyncio.run(bench(args, workdir, hs))
     finally:
         hs.stop()
+        load = ", ".join(f"{n:.1f}" for n in os.getloadavg())
+        say(f"wall time {time.perf_counter() - began:.0f} s; load average {load}")
 
 
 if __name__ == "__main__":

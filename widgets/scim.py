@@ -65,7 +65,7 @@ from borough.errors import EXIT_REFUSED
 from borough.org import OrgChart, OrgChartError
 from borough.org.fragments import Fragment
 from borough.org.loader import load_org_chart_with_fragments
-from borough.people_import import HrRow, NoFragment, import_people
+from borough.people_import import FragmentImport, HrRow, NoFragment, import_people
 from borough.settings import ScimOrganisation, Settings
 from widgets.app import SESSIONS, SETTINGS, SETTINGS_PATH
 from widgets.scim_mapping import ScimMapping, load_scim_mapping, person_values
@@ -169,9 +169,11 @@ class FragmentSync:
     notes: dict[str, list[str]] = field(default_factory=dict)
     text: str | None = None  # the fragment's new text, None when it does not change
     path: Path | None = None
-    #: the chart and fragments once `text` is written (kept by `ChartCache`)
+    #: the chart and fragments once `text` is written, and the chart they came from
+    #: (kept by `ChartCache`)
     chart: OrgChart | None = None
     fragments: list[Fragment] = field(default_factory=list)
+    base: _Kept | None = None
     #: each carried user's username (user id: username)
     usernames: dict[str, str] = field(default_factory=dict)
 
@@ -213,14 +215,18 @@ class _Refused(Exception):
         self.index = index
 
 
+Stamp = tuple[int, int, int]
+
+
 @dataclass
 class _Kept:
-    stamps: tuple[tuple[int, int, int], ...]
+    #: each file's stamp when it was read: the main file's, then the fragments'
+    stamps: dict[str, Stamp]
     chart: OrgChart
     fragments: list[Fragment]
 
 
-def _stamp(path: Path | str) -> tuple[int, int, int]:
+def _stamp(path: Path | str) -> Stamp:
     st = os.stat(path)
     return st.st_mtime_ns, st.st_size, st.st_ino
 
@@ -241,34 +247,36 @@ class ChartCache:
         self.path = path
         self.kept: _Kept | None = None
 
-    def _stamps(self, fragments: list[Fragment]) -> tuple[tuple[int, int, int], ...]:
-        return tuple(_stamp(p) for p in [self.path, *(f.filename for f in fragments)])
-
-    def load(self) -> _Kept:
-        kept = self.kept
-        if kept is not None:
-            try:
-                if self._stamps(kept.fragments) == kept.stamps:
-                    return kept
-            except OSError:
-                pass
-        self.kept = None
-        began = time.time_ns()
-        chart, fragments = load_org_chart_with_fragments(self.path)
-        loaded = _Kept(self._stamps(fragments), chart, fragments)
-        if all(mtime < began - self.RECENT * 1e9 for mtime, _, _ in loaded.stamps):
-            self.kept = loaded
-        return loaded
+    def _files(self, fragments: list[Fragment]) -> list[str]:
+        return [str(self.path), *(f.filename for f in fragments)]
 
     def is_current(self, kept: _Kept) -> bool:
         try:
-            return self._stamps(kept.fragments) == kept.stamps
+            return all(kept.stamps.get(f) == _stamp(f) for f in self._files(kept.fragments))
         except OSError:
             return False
 
-    def wrote(self, chart: OrgChart, fragments: list[Fragment]) -> None:
-        """This process has just written a fragment: the chart is now `chart`."""
-        self.kept = _Kept(self._stamps(fragments), chart, fragments)
+    def load(self) -> _Kept:
+        kept = self.kept
+        if kept is not None and self.is_current(kept):
+            return kept
+        self.kept = None
+        began = time.time_ns()
+        chart, fragments = load_org_chart_with_fragments(self.path)
+        loaded = _Kept({f: _stamp(f) for f in self._files(fragments)}, chart, fragments)
+        if all(mtime < began - self.RECENT * 1e9 for mtime, _, _ in loaded.stamps.values()):
+            self.kept = loaded
+        return loaded
+
+    def wrote(self, base: _Kept, written: Path, chart: OrgChart, fragments: list[Fragment]) -> None:
+        """This process has just written `written`, a fragment of `base`: the chart is now
+        `chart`. The other files keep their stamps from `base`, so if any of them changed
+        since, the chart is read again."""
+        name = next((f.filename for f in fragments if Path(f.filename) == written), None)
+        if name is None:
+            self.kept = None
+            return
+        self.kept = _Kept({**base.stamps, name: _stamp(name)}, chart, fragments)
 
     def forget(self) -> None:
         self.kept = None
@@ -324,40 +332,34 @@ class ScimSync:
                 logger.debug("carrying %d SCIM writes of %s", len(batch), organisation)
                 try:
                     async with self.lock(organisation):
-                        changed = await self._carry(app, organisation, batch)
+                        await self._carry(app, organisation, batch)
                 except Exception as exc:
                     logger.exception("carrying %d SCIM writes of %s", len(batch), organisation)
                     for write in batch:
                         write.refuse(exc)
-                    continue
-                config = self.config(organisation)
-                if changed and config.apply == "auto":
-                    app[APPLY].request(organisation, config)
         finally:
             del self.carriers[organisation]
 
-    async def _carry(self, app: web.Application, organisation: str, batch: list[_Write]) -> bool:
+    async def _carry(self, app: web.Application, organisation: str, batch: list[_Write]) -> None:
         """Carry `batch` in one transaction, or, if one of it is refused, in parts: the writes
         before it, it alone, the writes after it (halves when the import refused the batch
-        and no one write is known to be the cause). Whether the fragment changed."""
+        and no one write is known to be the cause)."""
         try:
-            return await self._attempt(app, organisation, batch)
+            await self._attempt(app, organisation, batch)
         except _Refused as refused:
             if len(batch) == 1:
                 batch[0].refuse(refused.error)
-                return False
+                return
             if refused.index is None:
                 parts = [batch[: len(batch) // 2], batch[len(batch) // 2 :]]
             else:
                 i = refused.index
                 parts = [batch[:i], batch[i : i + 1], batch[i + 1 :]]
-            changed = False
             for part in parts:
                 if part:
-                    changed |= await self._carry(app, organisation, part)
-            return changed
+                    await self._carry(app, organisation, part)
 
-    async def _attempt(self, app: web.Application, organisation: str, batch: list[_Write]) -> bool:
+    async def _attempt(self, app: web.Application, organisation: str, batch: list[_Write]) -> None:
         service = app[SERVICE]
         async with app[SESSIONS]() as session, session.begin():
             storages: list[OrgStorage] = []
@@ -393,11 +395,13 @@ class ScimSync:
                     write_atomically(outcome.path, before)
                     self.charts.forget()
                     raise
-                if outcome.chart is not None:
-                    self.charts.wrote(outcome.chart, outcome.fragments)
+                if outcome.base is not None and outcome.chart is not None:
+                    self.charts.wrote(outcome.base, outcome.path, outcome.chart, outcome.fragments)
+        config = self.config(organisation)
+        if outcome.text is not None and config.apply == "auto":
+            app[APPLY].request(organisation, config)  # before any answer: none waits unseen
         for write, response in zip(batch, responses, strict=True):
             write.answered(response)
-        return outcome.text is not None
 
     def config(self, organisation: str) -> ScimOrganisation:
         config = self.settings.scim.organisations.get(organisation)
@@ -503,7 +507,9 @@ class ScimSync:
         departing -= {r.values.get("username") for r in rows}
         if not rows and not departing:
             return result
-        imported = await asyncio.to_thread(self._import, organisation, rows, mapping, departing)
+        imported, base = await asyncio.to_thread(
+            self._import, organisation, rows, mapping, departing
+        )
         preview = imported.preview
         if preview.bad_rows:
             reasons = "; ".join(f"{b.username or 'a user'}: {b.reason}" for b in preview.bad_rows)
@@ -518,11 +524,12 @@ class ScimSync:
         if preview.has_changes:
             result.text, result.path = imported.text, imported.path
             result.chart, result.fragments = imported.chart, imported.fragments
+            result.base = base
         return result
 
     def _import(
         self, organisation: str, rows: list[HrRow], mapping: ScimMapping, departing: set[str]
-    ) -> Any:
+    ) -> tuple[FragmentImport, _Kept]:
         chart_file = self.settings.scim.chart
         try:
             for _ in range(2):
@@ -539,7 +546,7 @@ class ScimSync:
                 # The fragment's text was read after the chart: if someone changed a file
                 # in between, its text and the positions kept do not match; read it again.
                 if self.charts.is_current(kept):
-                    return imported
+                    return imported, kept
                 self.charts.forget()
             raise InvalidValueException(
                 detail="the org chart's files are changing while this write is carried; retry"
