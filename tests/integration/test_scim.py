@@ -701,3 +701,31 @@ async def test_two_replicas_run_one_organisations_scoped_apply_one_at_a_time(
         for engine in engines:
             await engine.dispose()
         drop()
+
+
+async def test_a_hand_edit_between_writes_is_read_before_the_next(server: Any) -> None:
+    """The server keeps the chart it wrote between writes; a hand edit of the fragment since
+    (a person put in with a comment, a field the mapping does not fill) is what the next
+    write starts from."""
+    client, tmp_path, tokens = server
+    scim = Scim(client, tokens["health"])
+    ann = await scim.call("POST", "/Users", entra_user("ann"), status=201)
+    fragment = tmp_path / "chart" / "orgs" / "health.yaml"
+    edited = fragment.read_text().replace(
+        "  - {username: ann,",
+        "  # on call at weekends\n"
+        "  - {username: hana, display_name: Hana Hand, units: [hwards]}\n"
+        "  - {profile: {location: Leeds}, username: ann,",
+    )
+    fragment.write_text(edited)
+    retitle = {"op": "Replace", "path": "title", "value": "Sister"}
+    await scim.call(
+        "PATCH",
+        f"/Users/{ann['id']}",
+        {"schemas": [PATCH], "Operations": [retitle]},
+        status=PATCHED,
+    )
+    assert "  # on call at weekends\n" in fragment.read_text()
+    assert set(people(tmp_path)) == {"hadmin", "hana", "ann"}
+    assert people(tmp_path)["ann"]["job_title"] == "Sister"
+    assert people(tmp_path)["ann"]["profile"] == {"location": "Leeds"}
