@@ -290,9 +290,17 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=5000)
     parser.add_argument("--changes", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument(
+        "--synapse-postgres",
+        metavar="DSN",
+        help="run Synapse on a fresh PostgreSQL database of this server (as in production) "
+        "instead of SQLite, e.g. postgresql://postgres@127.0.0.1:5432/postgres",
+    )
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="borough-bench-scim-"))
-    hs = LocalSynapse(workdir / "synapse", server_name="bench.test")
+    hs = LocalSynapse(
+        workdir / "synapse", server_name="bench.test", postgres_dsn=args.synapse_postgres
+    )
     began = time.perf_counter()
     hs.start()
     try:
