@@ -896,6 +896,21 @@ def _people_edit(
             body.append(line)
             new_people.append(written.data[0])
     shift = len(head) + len(body) - (end - start)
+    data = {**fragment.data, "people": new_people or None}
+    if all(j == was and by == 0 for was, (j, by) in moved.items()):
+        # Everyone kept is where they were (people added at the end, or rewritten on their
+        # own line): copy the positions, and change only those that moved or went.
+        written_anew, new_positions = new_positions, dict(positions)
+        for j in set(range(len(people or []))) - moved.keys():
+            for path in _value_paths(people[j] if people else None, ("people", j)):
+                new_positions.pop(path, None)
+        new_positions.update(written_anew)
+        for key, value in fragment.data.items():
+            if shift and positions.get((key,), (0, 0))[0] - 1 >= end:
+                for path in _value_paths(value, (key,)):
+                    row, column = positions[path]
+                    new_positions[path] = (row + shift, column)
+        return start, end, head + body, YamlSource(fragment.filename, data, new_positions)
     for path, (row, column) in positions.items():
         if path[:1] == ("people",):
             if len(path) > 1 and isinstance(path[1], int) and path[1] in moved:
@@ -903,8 +918,19 @@ def _people_edit(
                 new_positions[("people", j, *path[2:])] = (row + moved_by, column)
         else:
             new_positions[path] = (row + shift, column) if row - 1 >= end else (row, column)
-    data = {**fragment.data, "people": new_people or None}
     return start, end, head + body, YamlSource(fragment.filename, data, new_positions)
+
+
+def _value_paths(value: Any, path: PathKey) -> Iterator[PathKey]:
+    """The paths the line-aware loader gives a position: `value`'s, and every key's and
+    item's inside it."""
+    yield path
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            yield from _value_paths(inner, (*path, key))
+    elif isinstance(value, list):
+        for i, inner in enumerate(value):
+            yield from _value_paths(inner, (*path, i))
 
 
 def _without_trailing_comments(lines: list[str], start: int, stop: int) -> int:

@@ -481,3 +481,27 @@ def test_the_written_fragment_reads_back_as_the_text_it_gives(
     again = parse_yaml(written, "h.yaml")
     assert read.data == again.data
     assert read.positions == again.positions
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        FRAGMENTS["block people between sections, with comments"],
+        FRAGMENTS["people last, indented deeper"],
+    ],
+)
+@pytest.mark.parametrize("rewritten", [0, 1])
+def test_a_person_rewritten_where_they_stand_reads_back(text: str, rewritten: int) -> None:
+    """A mover's entry is written anew in its place; the others keep their lines."""
+    from borough.people_import import ImportPreview, written_fragment
+    from borough.yamlsource import parse_yaml
+
+    source = parse_yaml(text, "h.yaml")
+    preview = ImportPreview("h")
+    preview.people = list(source.data["people"])
+    preview.people[rewritten] = {**preview.people[rewritten], "display_name": "Moved On"}
+    preview.kept = {p["username"] for p in preview.people} - {preview.people[rewritten]["username"]}
+    written, read = written_fragment(text, source, preview)
+    again = parse_yaml(written, "h.yaml")
+    assert "display_name: Moved On" in written
+    assert (read.data, read.positions) == (again.data, again.positions)
