@@ -12,14 +12,18 @@ Every query function takes an `AsyncSession` from `borough.db.session_factory` a
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
+from itertools import pairwise
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Select,
+    String,
+    bindparam,
     case,
     delete,
     func,
@@ -42,6 +46,7 @@ from borough.db import (
     UnitRow,
 )
 from borough.directory_index import (
+    FIELDS,
     FtsRule,
     SearchTerms,
     SqlRule,
@@ -82,18 +87,25 @@ class PersonSummary:
     job_title: str | None
 
 
+#: A search counts its matches exactly up to this many. Past it, it says "more than" this
+#: many and asks for a narrower search: nobody reads a thousand names, and counting every
+#: match of a common word costs as much as reading them all.
+EXACT_TOTAL = 1000
+
+
 @dataclass(frozen=True)
 class SearchPage:
-    """One page of ranked matches; `total` counts every match, not just this page."""
+    """One page of ranked matches. `total` counts every match, not just this page, up to the
+    search's exact limit (`EXACT_TOTAL`); when more match, `total` is that limit and
+    `more_than_total` is set."""
 
     total: int
     page: int
     page_size: int
     people: tuple[PersonSummary, ...]
-
-    @property
-    def has_more(self) -> bool:
-        return self.total > self.page * self.page_size
+    #: Whether a later page has anyone on it.
+    has_more: bool
+    more_than_total: bool = False
 
 
 @dataclass(frozen=True)
@@ -331,21 +343,42 @@ async def find_people(
 
 
 async def search(
-    session: AsyncSession, asker: Viewer, query: DirectoryQuery, page_size: int = 10
+    session: AsyncSession,
+    asker: Viewer,
+    query: DirectoryQuery,
+    page_size: int = 10,
+    exact_up_to: int = EXACT_TOTAL,
 ) -> SearchPage:
     """Everyone every word matches in a field the asker may see, by the rule in
     `borough.directory_index`: those matched by name first, then by job title, skills, bio;
-    then by name."""
-    await _fresh(session)
+    then by name. The total is exact up to `exact_up_to` matches (`SearchPage`)."""
     terms = search_terms(query)
-    offset = (query.page - 1) * page_size
+    # One row past the page says whether there is another; one match past the exact limit
+    # says there are more than it.
+    asked = _Asked(offset=(query.page - 1) * page_size, size=page_size + 1, count=exact_up_to + 1)
     if _dialect(session) == "sqlite":
-        total, people = await _search_fts(session, FtsRule(asker), terms, offset, page_size)
+        await _fresh(session)
+        total, people = await _search_fts(session, FtsRule(asker), terms, asked)
     else:
-        total, people = await _search_sql(
-            session, SqlRule(asker, DirectoryEntry), terms, offset, page_size
-        )
-    return SearchPage(total, query.page, page_size, tuple(people))
+        total, people = await _search_sql(session, SqlRule(asker, DirectoryEntry), terms, asked)
+    return SearchPage(
+        total=min(total, exact_up_to),
+        page=query.page,
+        page_size=page_size,
+        people=tuple(people[:page_size]),
+        has_more=len(people) > page_size,
+        more_than_total=total > exact_up_to,
+    )
+
+
+@dataclass(frozen=True)
+class _Asked:
+    """What a search statement reads: `size` rows from `offset` in rank order, and matches
+    counted up to `count`."""
+
+    offset: int
+    size: int
+    count: int
 
 
 def search_terms(query: DirectoryQuery) -> SearchTerms:
@@ -363,13 +396,17 @@ _FTS_NAMED = text(
     "JOIN directory_entries AS e ON e.position = f.rowid "
     "WHERE directory_fts MATCH :match ORDER BY f.rowid LIMIT :limit"
 )
-_FTS_COUNT = text("SELECT count(*) FROM directory_fts WHERE directory_fts MATCH :match")
+_FTS_COUNT = text(
+    "SELECT count(*) FROM (SELECT 1 FROM directory_fts WHERE directory_fts MATCH :everyone "
+    "LIMIT :counted)"
+)
 
 
 def _fts_page(tiers: int) -> Any:
     """One statement for a page: the tiers in rank order, each read in name order, stopped
     after `offset + limit` rows (SQLite reads a UNION ALL arm by arm, and FTS5 yields rows in
-    position order), with the people's names and the total beside them."""
+    position order), with the people's names and the total, counted up to `:counted`,
+    beside them."""
     arms = " UNION ALL ".join(
         f"SELECT * FROM (SELECT {n} AS tier, rowid AS position FROM directory_fts "
         f"WHERE directory_fts MATCH :tier{n} ORDER BY rowid)"
@@ -377,79 +414,134 @@ def _fts_page(tiers: int) -> Any:
     )
     return text(
         "SELECT page.tier, page.position, e.user_id, e.display_name, e.job_title, "
-        "(SELECT count(*) FROM directory_fts WHERE directory_fts MATCH :everyone) AS total "
+        f"({_FTS_COUNT.text}) AS total "
         f"FROM ({arms} LIMIT :limit OFFSET :offset) AS page "
         "JOIN directory_entries AS e ON e.position = page.position"
     )
 
 
 async def _search_fts(
-    session: AsyncSession, rule: FtsRule, terms: SearchTerms, offset: int, size: int
+    session: AsyncSession, rule: FtsRule, terms: SearchTerms, asked: _Asked
 ) -> tuple[int, list[PersonSummary]]:
-    everyone = rule.everyone(terms)
+    counting = {"everyone": rule.everyone(terms), "counted": asked.count}
     tiers = rule.tiers(terms)
     params: dict[str, Any] = {f"tier{n}": tier for n, tier in enumerate(tiers)}
     rows = (
         await session.execute(
             _fts_page(len(tiers)),
-            {**params, "everyone": everyone, "limit": size, "offset": offset},
+            {**params, **counting, "limit": asked.size, "offset": asked.offset},
         )
     ).all()
     if not rows:  # no total came back with the page: count on its own
-        total = (
-            0 if offset == 0 else int(await session.scalar(_FTS_COUNT, {"match": everyone}) or 0)
-        )
+        total = 0 if asked.offset == 0 else int(await session.scalar(_FTS_COUNT, counting) or 0)
         return total, []
     rows = sorted(rows, key=lambda row: (row.tier, row.position))  # the join need not keep it
     return rows[0].total, [PersonSummary(r.user_id, r.display_name, r.job_title) for r in rows]
 
 
-async def _search_sql(
-    session: AsyncSession, rule: SqlRule, terms: SearchTerms, offset: int, size: int
-) -> tuple[int, list[PersonSummary]]:
-    """The total and a page in one statement, each from the word index
-    (`SqlRule.match_conditions`, `SqlRule.tier_conditions`).
+#: Where each tier is cut for reading, as shares of the directory in name order. The word
+#: index finds a tier's matches in no order, so a tier read whole is every match read and
+#: sorted; cut, a page of a common word is filled from the matches in its first thirty-second,
+#: and a tier goes on to the rest only when those are too few (a rare word: few to read).
+_SHARES = (1 / 32,)
 
-    The page is the tiers in rank order, each in name order, cut at the page's end: as on
-    SQLite, PostgreSQL reads a UNION ALL arm by arm and stops when the LIMIT is met, so a
-    page of a common word reads one tier, not every match. Its plan is held to what the
-    word index does well (`_planned_for_the_index`)."""
-    entry = DirectoryEntry
-    arms = [
-        select(literal(tier).label("tier"), entry.position)
-        .where(*rule.tier_conditions(terms, tier))
-        .order_by(entry.position)
-        .subquery(f"tier{tier}")
-        for tier in range(1, rule.tier_count(terms) + 1)
-    ]
-    page = union_all(*(select(arm) for arm in arms)).offset(offset).limit(size).subquery("page")
-    total = (
-        select(func.count().label("total"))
-        .select_from(entry)
-        .where(*rule.match_conditions(terms))
-        .subquery("total")
-    )
-    async with _planned_for_the_index(session):
-        rows = (
-            await session.execute(
-                select(
-                    total.c.total,
-                    page.c.tier,
-                    page.c.position,
-                    entry.user_id,
-                    entry.display_name,
-                    entry.job_title,
-                ).select_from(
-                    total.outerjoin(page, true()).outerjoin(
-                        entry, entry.position == page.c.position
-                    )
-                )
-            )
-        ).all()
+
+def _cuts(last_position: int | None) -> list[int]:
+    """The positions where `_SHARES` cut the directory, in order (none when it is empty)."""
+    return [int(last_position * share) for share in _SHARES] if last_position else []
+
+
+async def _search_sql(
+    session: AsyncSession, rule: SqlRule, terms: SearchTerms, asked: _Asked
+) -> tuple[int, list[PersonSummary]]:
+    """The total and a page in one statement (`_sql_search_statement`), each from the word
+    index (`SqlRule.match_conditions`, `SqlRule.tier_conditions`), planned as the word index
+    does well (`_planned_for_search`): two round trips in all."""
+    tiers = range(1, rule.tier_count(terms) + 1)
+    was, last_position = await _planned_for_search(session)
+    cuts = _cuts(last_position)
+    params: dict[str, Any] = {f"cut{n}": cut for n, cut in enumerate(cuts)}
+    params |= {f"was{n}": was[name] for n, name in enumerate(_INDEX_PLAN)}
+    params |= {"offset": asked.offset, "size": asked.size, "count": asked.count}
+    queries = [rule.depth(terms, len(FIELDS)), *(rule.tier_query(terms, t) for t in tiers)]
+    if rule.exact(terms) and all(queries):
+        # The usual search: every word is a parameter of one statement per shape.
+        statement = _indexed_search_statement(len(tiers), len(cuts))
+        params |= {f"words{n}": query for n, query in enumerate(queries)}
+    else:
+        statement = _sql_search_statement(
+            rule.match_conditions(terms),
+            [rule.tier_conditions(terms, tier) for tier in tiers],
+            len(cuts),
+        )
+    rows = (await session.execute(statement, params)).all()
     found = sorted((r for r in rows if r.user_id is not None), key=lambda r: (r.tier, r.position))
     return int(rows[0].total), [
         PersonSummary(r.user_id, r.display_name, r.job_title) for r in found
     ]
+
+
+@cache
+def _indexed_search_statement(tiers: int, cuts: int) -> Select[Any]:
+    """`_sql_search_statement` for terms the word index answers alone (`SqlRule.exact`): the
+    index's queries are parameters (`words0` everyone, `words1`… each tier), so the
+    statement is built and compiled once for each number of tiers and cuts."""
+    return _sql_search_statement(
+        [SqlRule.matching(bindparam("words0"))],
+        [[SqlRule.matching(bindparam(f"words{tier}"))] for tier in range(1, tiers + 1)],
+        cuts,
+    )
+
+
+def _sql_search_statement(
+    everyone: Sequence[ColumnElement[bool]],
+    tiers: Sequence[Sequence[ColumnElement[bool]]],
+    cuts: int,
+) -> Select[Any]:
+    """One statement for the total and a page: `everyone` is every match, `tiers` the
+    matches of each tier in rank order. Its parameters: `cut0`…, `offset`, `size`, `count`,
+    and `was0`… (`_INDEX_PLAN`'s settings as they were, set back as the statement ends).
+
+    The page is the tiers in rank order, each in name order, cut at the page's end: as on
+    SQLite, PostgreSQL reads a UNION ALL arm by arm and stops when the LIMIT is met. Each
+    tier is read in ranges of name order, split at the positions `cut0`… (`_SHARES`), so a
+    page of a common word reads the matches in the first range of one tier, not every
+    match; the total stops counting at `count`."""
+    entry = DirectoryEntry
+    bounds = [None, *(bindparam(f"cut{n}") for n in range(cuts)), None]
+    arms = [
+        select(literal(tier).label("tier"), entry.position)
+        .where(*conditions)
+        .where(*([] if start is None else [entry.position >= start]))
+        .where(*([] if end is None else [entry.position < end]))
+        .order_by(entry.position)
+        .subquery(f"tier{tier}_{n}")
+        for tier, conditions in enumerate(tiers, start=1)
+        for n, (start, end) in enumerate(pairwise(bounds))
+    ]
+    page = (
+        union_all(*(select(arm) for arm in arms))
+        .offset(bindparam("offset"))
+        .limit(bindparam("size"))
+        .subquery("page")
+    )
+    matches = select(literal(1)).select_from(entry).where(*everyone).limit(bindparam("count"))
+    total = select(func.count().label("total")).select_from(matches.subquery()).subquery()
+    # Run as the rows are made, after this statement is planned: the rest of the transaction
+    # plans as it did before the search.
+    set_back = [
+        func.set_config(literal(name), bindparam(f"was{n}", type_=String), true())
+        for n, name in enumerate(_INDEX_PLAN)
+    ]
+    return select(
+        total.c.total,
+        page.c.tier,
+        page.c.position,
+        entry.user_id,
+        entry.display_name,
+        entry.job_title,
+        *set_back,
+    ).select_from(total.outerjoin(page, true()).outerjoin(entry, entry.position == page.c.position))
 
 
 #: How the search statement is planned. The planner prices testing a word list like
@@ -460,30 +552,38 @@ _INDEX_PLAN = {
     "enable_seqscan": "off",
     "enable_indexscan": "off",
     "max_parallel_workers_per_gather": "0",
+    # A plan made for this search's words and cuts, never a cached one made blind to them.
+    "plan_cache_mode": "force_custom_plan",
 }
 
 
-@asynccontextmanager
-async def _planned_for_the_index(session: AsyncSession) -> AsyncIterator[None]:
-    """`_INDEX_PLAN` for this transaction's statements inside, then as it was."""
-    was = await _set_for_transaction(session, _INDEX_PLAN)
-    try:
-        yield
-    finally:
-        await _set_for_transaction(session, was)
+async def _planned_for_search(session: AsyncSession) -> tuple[dict[str, str], int | None]:
+    """The entries brought up to date (`_fresh`) and `_INDEX_PLAN` set for this transaction,
+    in one round trip; returns the settings as they were, for the search statement to set
+    back, and the directory's last position (None when it is empty) for `_cuts`.
+
+    Should the search statement fail, the settings stay until the transaction ends: the
+    transaction has failed with it."""
+    row = (await session.execute(_PLAN_FOR_SEARCH)).one()
+    was = {name: row[n] for n, name in enumerate(_INDEX_PLAN)}
+    stale, last_position = row[2 * len(_INDEX_PLAN) :]
+    if stale:
+        await refresh(_engine(session))
+        last_position = await session.scalar(select(func.max(DirectoryEntry.position)))
+    return was, last_position
 
 
-async def _set_for_transaction(session: AsyncSession, values: dict[str, str]) -> dict[str, str]:
-    """Set PostgreSQL settings until the transaction ends; returns what they were."""
-    names = list(values)
-    asked = ", ".join(
-        f"current_setting(:name{n}), set_config(:name{n}, :value{n}, true)"
-        for n in range(len(names))
-    )
-    params = {f"name{n}": name for n, name in enumerate(names)}
-    params |= {f"value{n}": values[name] for n, name in enumerate(names)}
-    row = (await session.execute(text(f"SELECT {asked}"), params)).one()
-    return {name: row[2 * n] for n, name in enumerate(names)}
+#: Each of `_INDEX_PLAN`'s settings as it was, set as it says; whether any entry is out of
+#: date; and the directory's last position.
+_PLAN_FOR_SEARCH = select(
+    *(func.current_setting(literal(name)) for name in _INDEX_PLAN),
+    *(
+        func.set_config(literal(name), literal(value), true())
+        for name, value in _INDEX_PLAN.items()
+    ),
+    select(DirectoryDirty.user_id).limit(1).exists(),
+    select(func.max(DirectoryEntry.position)).scalar_subquery(),
+)
 
 
 def may_open_charts(asker: Viewer) -> bool:

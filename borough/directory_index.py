@@ -237,9 +237,12 @@ class SqlRule:
         phrases = [*terms.words, *([terms.skill] if terms.skill else [])]
         return all(_indexed(phrase) for phrase in phrases)
 
-    def matching(self, query: str) -> ColumnElement[bool]:
-        """Entries the index finds for `query` (from `depth`, `tier_query`, `named_query`)."""
-        return _SEARCH_WORDS.bool_op("@@")(cast(literal(query), TSQUERY))
+    @staticmethod
+    def matching(query: str | ColumnElement[str]) -> ColumnElement[bool]:
+        """Entries the index finds for `query` (from `depth`, `tier_query`, `named_query`),
+        given as text or as a bound parameter of one."""
+        asked = query if isinstance(query, ColumnElement) else literal(query)
+        return _SEARCH_WORDS.bool_op("@@")(cast(asked, TSQUERY))
 
     def _places(self, field: str) -> tuple[list[str], list[str]]:
         """(tags the viewer reads on everyone, tags they read only on their own entry)."""

@@ -23,6 +23,7 @@ from borough.directory import (
     DirectoryQuery,
     PersonSummary,
     Place,
+    SearchPage,
 )
 from borough.profile_mirror import ProfileMirror
 from borough.profile_page import profile_path
@@ -99,15 +100,7 @@ class ProfileDirectory:
         async with self.sessions() as session:
             asker = await directory.viewer(session, viewer_id)
             found = await directory.search(session, asker, query, page_size)
-        if found.total == 0:
-            return "Nobody matches that. Try fewer words, or a filter such as `org:` or `unit:`."
-        if not found.people:
-            return f"Page {found.page} is past the end: {_matching(found.total)} in all."
-        lines = [f"**{_matching(found.total)}** (page {found.page})", ""]
-        lines += [_summary(person) for person in found.people]
-        if found.has_more:
-            lines += ["", f"More: add `page:{found.page + 1}` to your search."]
-        return "\n".join(lines)
+        return render_search(found)
 
     async def team(self, viewer_id: str, reference: str) -> str:
         async with self.sessions() as session:
@@ -209,8 +202,33 @@ def parse_query(words: list[str]) -> DirectoryQuery:
         return directory.parse_query(words)
 
 
-def _matching(total: int) -> str:
-    return f"{count(total, 'person', 'people')} {'matches' if total == 1 else 'match'}"
+def render_search(found: SearchPage) -> str:
+    """A page of `!find` results as a chat message. Past `directory.EXACT_TOTAL` matches it
+    says "more than" that many and how to narrow the search."""
+    if found.total == 0:
+        return "Nobody matches that. Try fewer words, or a filter such as `org:` or `unit:`."
+    matching = _matching(found)
+    if not found.people:
+        in_all = "" if found.more_than_total else " in all"
+        return f"Page {found.page} is past the end: {matching}{in_all}."
+    lines = [f"**{matching[0].upper()}{matching[1:]}** (page {found.page})", ""]
+    if found.more_than_total:
+        lines += [
+            "Add a word, a unit or an organisation to narrow the search, "
+            "e.g. `unit:housing` or `org:police`.",
+            "",
+        ]
+    lines += [_summary(person) for person in found.people]
+    if found.has_more:
+        lines += ["", f"More: add `page:{found.page + 1}` to your search."]
+    return "\n".join(lines)
+
+
+def _matching(found: SearchPage) -> str:
+    """ "12 people match", or "more than 1,000 people match"."""
+    if found.more_than_total:
+        return f"more than {found.total:,} people match"
+    return f"{found.total:,} {'person matches' if found.total == 1 else 'people match'}"
 
 
 def _summary(person: PersonSummary) -> str:

@@ -79,7 +79,10 @@ async def search(request: web.Request) -> web.Response:
         units = await directory.units(session, viewer, query) if query.page == 1 else ()
     return web.json_response(
         {
+            # Exact up to directory.EXACT_TOTAL; past it, `total` is that and
+            # `more_than_total` is true.
             "total": found.total,
+            "more_than_total": found.more_than_total,
             "page": found.page,
             "has_more": found.has_more,
             "people": [person_json(request.app, p) for p in found.people],

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import delete, select, update
+from sqlalchemy import text as sql
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from borough import directory
@@ -290,6 +291,85 @@ async def test_pages_split_the_same_ranking(sessions: async_sessionmaker[AsyncSe
     async with sessions() as session:
         empty = await directory.search(session, viewer, parse_query(["a", f"page:{beyond}"]), 7)
     assert empty.people == () and empty.total == whole.total
+
+
+@pytest.mark.parametrize("size", [3, 7])
+async def test_small_pages_follow_the_ranking_across_tiers_and_cuts(
+    sessions: async_sessionmaker[AsyncSession], size: int
+) -> None:
+    """PostgreSQL reads each tier in ranges of name order (`directory._SHARES`): pages small
+    enough to end inside a range, and pages that straddle one, still follow the rule."""
+    async with sessions() as session:
+        viewer = await directory.viewer(session, "@p002:hs")
+    for text in ("a", "ana", "hous", "youth", "budd3 ana", "youth-le", "lee unit:youth"):
+        asked = parse_query(text.split(" "))
+        expected = [u for _, u in await expected_ranking(sessions, viewer, asked)]
+        pages = -(-len(expected) // size) + 1  # and one past the end
+        shown: list[str] = []
+        async with sessions() as session:
+            for n in range(1, min(pages, 12) + 1):
+                query = parse_query([*text.split(" "), f"page:{n}"])
+                found = await directory.search(session, viewer, query, page_size=size)
+                assert found.total == len(expected) and not found.more_than_total, text
+                assert found.has_more == (n * size < len(expected)), (text, n)
+                shown += [p.user_id for p in found.people]
+        assert shown == expected[: len(shown)] and len(shown) == min(len(expected), 12 * size)
+
+
+async def test_a_search_leaves_the_planner_settings_as_it_found_them(
+    sessions: async_sessionmaker[AsyncSession], database_url: str
+) -> None:
+    """PostgreSQL plans the search with its own settings (`directory._INDEX_PLAN`); the rest
+    of the transaction plans with the ones it had, whatever they were."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("planner settings are PostgreSQL's")
+    names = ("enable_seqscan", "enable_indexscan", "max_parallel_workers_per_gather")
+    asked = ", ".join(f"current_setting('{name}')" for name in (*names, "plan_cache_mode"))
+    async with sessions() as session:
+        await session.execute(
+            sql("SELECT set_config('max_parallel_workers_per_gather', '3', true)")
+        )
+        viewer = await directory.viewer(session, "@p001:hs")
+        for words in (["ana"], ["youth-le"], ["zzzz"]):  # by the index alone; and by LIKE too
+            await directory.search(session, viewer, parse_query(words))
+            after = tuple((await session.execute(sql(f"SELECT {asked}"))).one())
+            assert after == ("on", "on", "3", "auto"), words
+
+
+async def test_totals_are_exact_up_to_the_limit_then_more_than_it(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Past `exact_up_to` matches a search counts no further: the total is the limit and
+    `more_than_total` says there are more. The pages are the rule's, wherever they fall."""
+    async with sessions() as session:
+        viewer = await directory.viewer(session, "@p001:hs")
+    expected = [u for _, u in await expected_ranking(sessions, viewer, parse_query(["a"]))]
+    matches = len(expected)
+    assert matches > 40
+    async with sessions() as session:
+        at_limit = await directory.search(session, viewer, parse_query(["a"]), 10, matches)
+        below = await directory.search(session, viewer, parse_query(["a"]), 10, matches - 1)
+        capped = await directory.search(session, viewer, parse_query(["a"]), 10, 25)
+        # Pages past the limit: still the rule's order, and `has_more` from the page itself.
+        late = [
+            await directory.search(session, viewer, parse_query(["a", f"page:{n}"]), 10, 25)
+            for n in (3, 4)
+        ]
+        last = -(-matches // 10)
+        end = await directory.search(session, viewer, parse_query(["a", f"page:{last}"]), 10, 25)
+        beyond = await directory.search(
+            session, viewer, parse_query(["a", f"page:{last + 1}"]), 10, 25
+        )
+    assert (at_limit.total, at_limit.more_than_total) == (matches, False)
+    assert (below.total, below.more_than_total) == (matches - 1, True)
+    assert (capped.total, capped.more_than_total, capped.has_more) == (25, True, True)
+    assert [p.user_id for p in capped.people] == expected[:10]
+    assert [p.user_id for page in late for p in page.people] == expected[20:40]
+    assert all(page.has_more and page.more_than_total for page in late)
+    assert [p.user_id for p in end.people] == expected[(last - 1) * 10 :]
+    assert not end.has_more
+    assert beyond.people == () and not beyond.has_more
+    assert (beyond.total, beyond.more_than_total) == (25, True)
 
 
 async def test_edits_by_any_writer_reach_the_search(

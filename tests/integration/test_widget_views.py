@@ -17,6 +17,7 @@ import pytest_asyncio
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from PIL import Image
+from sqlalchemy import update
 
 from borough.db import (
     BlogPost,
@@ -26,13 +27,15 @@ from borough.db import (
     Follow,
     Post,
     PostTag,
+    Profile,
     create_engine,
     session_factory,
 )
+from borough.directory import EXACT_TOTAL
 from borough.matrix import MatrixClient
 from borough.settings import load_settings
 from tests.conftest import Homeserver, borough
-from widgets.app import create_app
+from widgets.app import SESSIONS, create_app
 from widgets.viewer import SESSION_KEY, issue_session
 
 pytestmark = pytest.mark.integration
@@ -439,6 +442,46 @@ async def test_unit_page_lists_managers_first_and_is_for_staff_and_partners(
     )
     assert refused.status == 403
     assert (await refused.json())["errcode"] == "M_FORBIDDEN"
+
+
+async def test_directory_search_past_a_thousand_says_more_than_it(
+    client: TestClient[Any, Any], homeserver: Homeserver
+) -> None:
+    """Totals are exact up to 1,000 (`directory.EXACT_TOTAL`): past it the answer says the
+    total is a floor (`more_than_total`), and the widget says "More than 1,000"."""
+    sessions = client.app[SESSIONS]
+    crowd = [
+        Profile(
+            user_id=homeserver.user_id(f"crowd{n:04d}"),
+            username=f"crowd{n:04d}",
+            display_name=f"Quorum Crowd {n:04d}",
+            units=[],
+            role="community",
+            is_managed=False,
+        )
+        for n in range(EXACT_TOTAL + 1)
+    ]
+    async with sessions.begin() as session:
+        session.add_all(crowd)
+    try:
+        headers = await signed_in(client, homeserver, "wstaff")
+        for query, total, more_than, first in (
+            ("quorum", EXACT_TOTAL, True, "Quorum Crowd 0000"),
+            ("crowd 0007", 1, False, "Quorum Crowd 0007"),
+        ):
+            answer = await client.get("/widgets/api/people", params={"q": query}, headers=headers)
+            assert answer.status == 200, await answer.text()
+            found = await answer.json()
+            assert (found["total"], found["more_than_total"]) == (total, more_than), query
+            assert found["has_more"] == more_than
+            assert found["people"][0]["display_name"] == first
+    finally:
+        async with sessions.begin() as session:
+            await session.execute(
+                update(Profile)
+                .where(Profile.user_id.in_([person.user_id for person in crowd]))
+                .values(left_at=datetime.now(UTC))
+            )
 
 
 async def test_directory_search_finds_units_by_key_for_those_who_may_open_them(

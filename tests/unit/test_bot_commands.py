@@ -10,15 +10,15 @@ import pytest
 from sqlalchemy import select
 
 from borough import events
-from borough.db import ChannelMember, Post, create_engine, migrate, session_factory
-from borough.directory import Card, Place
+from borough.db import ChannelMember, Post, Profile, create_engine, migrate, session_factory
+from borough.directory import EXACT_TOTAL, Card, Place
 from borough.visibility import Viewer, may_see
 from borough.wording import MAX_PAGE, count, quoted
 from bots.assembly import command_registry
 from bots.commands import Arg, CommandRegistry, Commands, Request, UnknownCommand, UsageError
 from bots.index import Indexer
 from bots.meet import parse_duration, parse_local_time, zone
-from bots.profiles import parse_query, render_card
+from bots.profiles import ProfileDirectory, parse_query, render_card
 from bots.replies import notice
 from bots.welcome import Newcomer, welcome_text
 
@@ -333,3 +333,49 @@ def test_the_welcome_names_places_as_links_and_three_commands() -> None:
         "- `!meet`: start a meeting in the room you type it in",
     ]
     assert all(registry.parse(tried) is not None for tried in ("!profile", "!find x", "!meet"))
+
+
+async def test_find_says_more_than_a_thousand_and_how_to_narrow_it(tmp_path: Path) -> None:
+    """Totals are exact up to 1,000 (`directory.EXACT_TOTAL`); past it, `!find` says "more
+    than 1,000" in plain words and how to narrow the search, and still pages."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'app.db'}"
+    await migrate(url)
+    engine = create_engine(url)
+    sessions = session_factory(engine)
+    profiles = ProfileDirectory(sessions, "hs")
+
+    def smiths(first: int, count: int) -> list[Profile]:
+        return [
+            Profile(
+                user_id=f"@s{n:04d}:hs",
+                username=f"s{n:04d}",
+                display_name=f"Sam Smith {n:04d}",
+                units=[],
+                role="community",
+                is_managed=False,
+            )
+            for n in range(first, first + count)
+        ]
+
+    try:
+        async with sessions.begin() as session:
+            session.add_all(smiths(0, EXACT_TOTAL))
+        exact = await profiles.search("@s0000:hs", parse_query(["smith"]))
+        assert exact.startswith("**1,000 people match** (page 1)\n\n- Sam Smith 0000 (@s0000:hs)")
+        assert "narrow" not in exact and exact.endswith("More: add `page:2` to your search.")
+        async with sessions.begin() as session:
+            session.add_all(smiths(EXACT_TOTAL, 1))
+        first = await profiles.search("@s0000:hs", parse_query(["smith"]))
+        assert first.splitlines()[:3] == [
+            "**More than 1,000 people match** (page 1)",
+            "",
+            "Add a word, a unit or an organisation to narrow the search, "
+            "e.g. `unit:housing` or `org:police`.",
+        ]
+        assert "- Sam Smith 0009 (@s0009:hs)" in first and "Smith 0010" not in first
+        last = await profiles.search("@s0000:hs", parse_query(["smith", "page:101"]))
+        assert "- Sam Smith 1000 (@s1000:hs)" in last and "More: add" not in last
+        past = await profiles.search("@s0000:hs", parse_query(["smith", "page:102"]))
+        assert past == "Page 102 is past the end: more than 1,000 people match."
+    finally:
+        await engine.dispose()

@@ -64,9 +64,13 @@
     const units = found.units.length ? [
       el("h2", {}, `${formatNumber(found.units.length)} ${found.units.length === 1 ? "unit matches" : "units match"}`),
       el("ul", { class: "list" }, found.units.map(unitItem))] : [];
-    results.replaceChildren(...units,
-      el("h2", {}, `${formatNumber(found.total)} ${found.total === 1 ? "person matches" : "people match"}`),
-      people(found.people));
+    // Past a thousand the count is not exact: say so, and how to narrow it.
+    const heading = found.more_than_total
+      ? [el("h2", {}, `More than ${formatNumber(found.total)} people match`),
+        el("p", { class: "narrow" }, "Add a word, a unit or an organisation to narrow the search, e.g. ",
+          el("code", {}, "unit:housing"), " or ", el("code", {}, "org:police"), ".")]
+      : [el("h2", {}, `${formatNumber(found.total)} ${found.total === 1 ? "person matches" : "people match"}`)];
+    results.replaceChildren(...units, ...heading, people(found.people));
     detail.replaceChildren();
     showStatus("");
   }
