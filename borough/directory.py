@@ -29,6 +29,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    or_,
     select,
     text,
     true,
@@ -46,7 +47,6 @@ from borough.db import (
     UnitRow,
 )
 from borough.directory_index import (
-    FIELDS,
     FtsRule,
     SearchTerms,
     SqlRule,
@@ -451,29 +451,33 @@ def _cuts(last_position: int | None) -> list[int]:
     return [int(last_position * share) for share in _SHARES] if last_position else []
 
 
+#: Below this many matches a tier is read whole: it is quicker than asking the word index
+#: once for each range.
+_FEW = 500
+
+
 async def _search_sql(
     session: AsyncSession, rule: SqlRule, terms: SearchTerms, asked: _Asked
 ) -> tuple[int, list[PersonSummary]]:
     """The total and a page in one statement (`_sql_search_statement`), each from the word
-    index (`SqlRule.match_conditions`, `SqlRule.tier_conditions`), planned as the word index
+    index (`SqlRule.counting_queries`, `SqlRule.tier_conditions`), planned as the word index
     does well (`_planned_for_search`): two round trips in all."""
     tiers = range(1, rule.tier_count(terms) + 1)
     was, last_position = await _planned_for_search(session)
     cuts = _cuts(last_position)
     params: dict[str, Any] = {f"cut{n}": cut for n, cut in enumerate(cuts)}
     params |= {f"was{n}": was[name] for n, name in enumerate(_INDEX_PLAN)}
-    params |= {"offset": asked.offset, "size": asked.size, "count": asked.count}
-    queries = [rule.depth(terms, len(FIELDS)), *(rule.tier_query(terms, t) for t in tiers)]
+    params |= {"offset": asked.offset, "size": asked.size, "count": asked.count, "few": _FEW}
+    queries = [rule.tier_query(terms, tier) for tier in tiers]
     if rule.exact(terms) and all(queries):
         # The usual search: every word is a parameter of one statement per shape.
-        statement = _indexed_search_statement(len(tiers), len(cuts))
-        params |= {f"words{n}": query for n, query in enumerate(queries)}
+        counting = rule.counting_queries(terms)
+        statement = _indexed_search_statement(len(tiers), len(counting), len(cuts))
+        params |= {f"words{tier}": query for tier, query in zip(tiers, queries, strict=True)}
+        params |= {f"counting{n}": query for n, query in enumerate(counting)}
     else:
-        statement = _sql_search_statement(
-            rule.match_conditions(terms),
-            [rule.tier_conditions(terms, tier) for tier in tiers],
-            len(cuts),
-        )
+        found = [rule.tier_conditions(terms, tier) for tier in tiers]
+        statement = _sql_search_statement(found, found, len(cuts))
     rows = (await session.execute(statement, params)).all()
     found = sorted((r for r in rows if r.user_id is not None), key=lambda r: (r.tier, r.position))
     return int(rows[0].total), [
@@ -482,42 +486,56 @@ async def _search_sql(
 
 
 @cache
-def _indexed_search_statement(tiers: int, cuts: int) -> Select[Any]:
+def _indexed_search_statement(tiers: int, counting: int, cuts: int) -> Select[Any]:
     """`_sql_search_statement` for terms the word index answers alone (`SqlRule.exact`): the
-    index's queries are parameters (`words0` everyone, `words1`… each tier), so the
-    statement is built and compiled once for each number of tiers and cuts."""
+    index's queries are parameters (`words1`… each tier, `counting0`… the parts counted),
+    so the statement is built and compiled once for each shape."""
     return _sql_search_statement(
-        [SqlRule.matching(bindparam("words0"))],
         [[SqlRule.matching(bindparam(f"words{tier}"))] for tier in range(1, tiers + 1)],
+        [[SqlRule.matching(bindparam(f"counting{n}"))] for n in range(counting)],
         cuts,
     )
 
 
 def _sql_search_statement(
-    everyone: Sequence[ColumnElement[bool]],
     tiers: Sequence[Sequence[ColumnElement[bool]]],
+    counting: Sequence[Sequence[ColumnElement[bool]]],
     cuts: int,
 ) -> Select[Any]:
-    """One statement for the total and a page: `everyone` is every match, `tiers` the
-    matches of each tier in rank order. Its parameters: `cut0`…, `offset`, `size`, `count`,
-    and `was0`… (`_INDEX_PLAN`'s settings as they were, set back as the statement ends).
+    """One statement for the total and a page: `tiers` are the matches of each tier in rank
+    order, `counting` every match in parts that no entry is in twice. Its parameters:
+    `cut0`…, `offset`, `size`, `count`, `few`, and `was0`… (`_INDEX_PLAN`'s settings as they
+    were, set back as the statement ends).
 
-    The page is the tiers in rank order, each in name order, cut at the page's end: as on
-    SQLite, PostgreSQL reads a UNION ALL arm by arm and stops when the LIMIT is met. Each
-    tier is read in ranges of name order, split at the positions `cut0`… (`_SHARES`), so a
-    page of a common word reads the matches in the first range of one tier, not every
-    match; the total stops counting at `count`."""
+    PostgreSQL reads a UNION ALL arm by arm and stops when its LIMIT is met. The total
+    counts the parts in order up to `count`, so a word common in names or titles is never
+    looked up in skills and bios. The page is the tiers in rank order, each in name order:
+    when more than `few` match, each tier is read in ranges of name order split at the
+    positions `cut0`… (`_SHARES`), so a page of a common word reads the matches in the
+    first range of one tier, not every match; fewer, each tier is read whole, once."""
     entry = DirectoryEntry
+    parts = union_all(
+        *(select(literal(1)).select_from(entry).where(*conditions) for conditions in counting)
+    ).limit(bindparam("count"))
+    total = select(func.count().label("total")).select_from(parts.subquery()).cte("total")
+    few = select(total.c.total).scalar_subquery() <= bindparam("few")
     bounds = [None, *(bindparam(f"cut{n}") for n in range(cuts)), None]
+    ranges: list[list[ColumnElement[bool]]] = [
+        [
+            *([] if start is None else [entry.position >= start]),
+            *([] if end is None else [entry.position < end]),
+        ]
+        for start, end in pairwise(bounds)
+    ]
+    if cuts:  # few: no range but the last, which then starts at the first position
+        ranges = [[*cut, ~few] for cut in ranges[:-1]] + [[or_(*ranges[-1], few)]]
     arms = [
         select(literal(tier).label("tier"), entry.position)
-        .where(*conditions)
-        .where(*([] if start is None else [entry.position >= start]))
-        .where(*([] if end is None else [entry.position < end]))
+        .where(*conditions, *cut)
         .order_by(entry.position)
         .subquery(f"tier{tier}_{n}")
         for tier, conditions in enumerate(tiers, start=1)
-        for n, (start, end) in enumerate(pairwise(bounds))
+        for n, cut in enumerate(ranges)
     ]
     page = (
         union_all(*(select(arm) for arm in arms))
@@ -525,8 +543,6 @@ def _sql_search_statement(
         .limit(bindparam("size"))
         .subquery("page")
     )
-    matches = select(literal(1)).select_from(entry).where(*everyone).limit(bindparam("count"))
-    total = select(func.count().label("total")).select_from(matches.subquery()).subquery()
     # Run as the rows are made, after this statement is planned: the rest of the transaction
     # plans as it did before the search.
     set_back = [

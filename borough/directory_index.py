@@ -10,7 +10,10 @@ found the same way in its key and name (`unit_matches`), so `comms` finds Commun
 PostgreSQL asks one GIN word index (`SqlRule`, migration 0022) whose words carry their field
 and visibility, so each tier is one index query; SQLite asks its FTS5 index (`FtsRule`),
 whose rows are numbered in name order, so a page of a tier is the first rows the index
-yields and a common word costs the page, not the whole directory.
+yields and a common word costs the page, not the whole directory. PostgreSQL's index yields
+a tier in no order, so `borough.directory` reads a tier in ranges of name order, the first
+range alone when it fills the page. Both count matches up to a limit
+(`borough.directory.EXACT_TOTAL`) and no further.
 """
 
 from __future__ import annotations
@@ -298,6 +301,16 @@ class SqlRule:
         found = self.depth(terms, tier if terms.words else len(FIELDS))
         return f"{found} & !{self.depth(terms, tier - 1)}" if tier > 1 else found
 
+    def counting_queries(self, terms: SearchTerms) -> list[str]:
+        """For `exact` terms, every match in queries that no entry is in twice: those found
+        within the name and job title, then those found only further down. Counting up to a
+        limit, a word common in names or titles is counted from the first alone, whose
+        index words are the fewest."""
+        if not terms.words:
+            return [self.tier_query(terms, 1)]
+        near = self.depth(terms, 2)
+        return [near, f"{self.depth(terms, len(FIELDS))} & !{near}"]
+
     def named_query(self, terms: SearchTerms) -> str:
         """Every word in a name or username, as the index finds it."""
         return _every([_lexemes(_FIELD_TAGS["name"], phrase) for phrase in terms.words])
@@ -340,17 +353,6 @@ class SqlRule:
         if terms.skill:
             found.append(self._in("skills", terms.skill))
         return found
-
-    def match_conditions(self, terms: SearchTerms) -> list[ColumnElement[bool]]:
-        """Every entry the terms find, whatever its tier."""
-        found = self.depth(terms, len(FIELDS))
-        conditions = [self.matching(found)] if found else []
-        if self.exact(terms):
-            return conditions
-        conditions += self.filters(terms)
-        if terms.words:
-            conditions.append(self.reaching(terms, len(FIELDS)))
-        return conditions
 
     def tier_conditions(self, terms: SearchTerms, tier: int) -> list[ColumnElement[bool]]:
         """The entries in `tier`, for any terms: the index where it is the rule, else its

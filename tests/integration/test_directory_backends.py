@@ -293,12 +293,18 @@ async def test_pages_split_the_same_ranking(sessions: async_sessionmaker[AsyncSe
     assert empty.people == () and empty.total == whole.total
 
 
+@pytest.mark.parametrize("few", [0, directory._FEW], ids=["in-ranges", "whole"])
 @pytest.mark.parametrize("size", [3, 7])
 async def test_small_pages_follow_the_ranking_across_tiers_and_cuts(
-    sessions: async_sessionmaker[AsyncSession], size: int
+    sessions: async_sessionmaker[AsyncSession],
+    size: int,
+    few: int,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """PostgreSQL reads each tier in ranges of name order (`directory._SHARES`): pages small
-    enough to end inside a range, and pages that straddle one, still follow the rule."""
+    """PostgreSQL reads each tier in ranges of name order (`directory._SHARES`) when more
+    than `directory._FEW` match, else whole: either way, pages small enough to end inside a
+    range, and pages that straddle one, still follow the rule."""
+    monkeypatch.setattr(directory, "_FEW", few)
     async with sessions() as session:
         viewer = await directory.viewer(session, "@p002:hs")
     for text in ("a", "ana", "hous", "youth", "budd3 ana", "youth-le", "lee unit:youth"):
