@@ -26,6 +26,7 @@ import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, Frame, Page, Request, Route, expect
+from sqlalchemy import update
 
 from borough.db import (
     Answer,
@@ -33,6 +34,7 @@ from borough.db import (
     ChannelRow,
     Post,
     PostTag,
+    Profile,
     Question,
     create_engine,
     session_factory,
@@ -564,3 +566,64 @@ async def test_the_shared_answers_tab_shows_accepted_answers_the_viewer_may_read
         await frame.get_by_role("tab", name="People").click()
         await expect(frame.get_by_label("Search people")).to_be_visible()
         await page.close()
+
+
+async def test_past_a_thousand_matches_the_directory_says_more_than_and_how_to_narrow(
+    browser: Browser,
+    host_server: str,
+    widget_server: str,
+    homeserver: Homeserver,
+    applied: Path,
+) -> None:
+    """Totals are exact up to 1,000: past it the heading says "More than 1,000", and a line
+    under it says how to narrow the search, in the 320 px side panel too."""
+    crowd = [homeserver.user_id(f"crowd{n:04d}") for n in range(1001)]
+    await store(
+        applied,
+        [
+            Profile(
+                user_id=user_id,
+                username=user_id[1:].split(":")[0],
+                display_name=f"Quorum Crowd {n:04d}",
+                units=[],
+                role="community",
+                is_managed=False,
+            )
+            for n, user_id in enumerate(crowd)
+        ],
+    )
+    try:
+        page = await open_widget(
+            browser, host_server, widget_server, homeserver, "wmgr", width=TILE
+        )
+        frame = page.frame_locator("iframe")
+        await expect(frame.locator("#results .opening")).to_be_visible(timeout=20000)
+        search = frame.get_by_label("Search people")
+        await search.fill("quorum")
+        await search.press("Enter")
+        results = frame.locator("#results")
+        await expect(results.locator("h2").first).to_have_text(
+            "More than 1,000 people match", timeout=20000
+        )
+        await expect(results.locator("p.narrow")).to_have_text(
+            "Add a word, a unit or an organisation to narrow the search, "
+            "e.g. unit:housing or org:police."
+        )
+        await expect(results.get_by_role("link", name="Quorum Crowd 0000")).to_be_visible()
+        await assert_fits(widget_frame(page), TILE)
+        await search.fill("quorum crowd 0007")
+        await search.press("Enter")
+        await expect(results.locator("h2").first).to_have_text("1 person matches")
+        await expect(results.locator("p.narrow")).to_have_count(0)
+        await search.fill("quorum")
+        await search.press("Enter")
+        await expect(results.locator("p.narrow")).to_be_visible()
+        await check_page(page, "directory-more-than")
+        await page.close()
+    finally:
+        engine = create_engine(load_settings(applied).database.url)
+        async with session_factory(engine).begin() as session:
+            await session.execute(
+                update(Profile).where(Profile.user_id.in_(crowd)).values(left_at=datetime.now(UTC))
+            )
+        await engine.dispose()
