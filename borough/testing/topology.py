@@ -226,6 +226,29 @@ def read_access_log(log: Path, names: dict[int, str]) -> list[ServedRequest]:
     return served
 
 
+#: The query parameter of logged_requests' probes, which it leaves out of what it returns.
+_LOG_PROBE = "borough_log_probe"
+
+
+def logged_requests(
+    proxy_url: str, probe_path: str, log: Path, names: dict[int, str]
+) -> list[ServedRequest]:
+    """read_access_log, once every request nginx had answered before the call is in it.
+
+    nginx writes a request's line just after sending its answer, so a client holding the
+    answer may read the log too soon. A probe (a GET of `probe_path`, which nginx serves)
+    is sent and waited for: one nginx worker process logs in order, so once the probe's line
+    is there, so are those of the requests answered before. Probes are left out."""
+    probe = f"{probe_path}?{_LOG_PROBE}={secrets.token_hex(6)}"
+    _answers(proxy_url + probe)
+    deadline = time.monotonic() + 10
+    while True:
+        served = read_access_log(log, names)
+        if any(r.uri == probe for r in served) or time.monotonic() >= deadline:
+            return [r for r in served if _LOG_PROBE not in r.uri]
+        time.sleep(_POLL_INTERVAL)
+
+
 @dataclass(frozen=True)
 class ServedRequest:
     method: str
@@ -307,7 +330,9 @@ class SynapseWorkers(LocalSynapse):
         """What nginx has passed on so far, and to which process, from its access log."""
         by_port = {self._layout.main_port: MAIN}
         by_port.update((w.port, w.name) for w in self._layout.workers)
-        return read_access_log(self.nginx_dir / "access.log", by_port)
+        return logged_requests(
+            self.base_url, "/_matrix/client/versions", self.nginx_dir / "access.log", by_port
+        )
 
     # -- config ------------------------------------------------------------------------------
 

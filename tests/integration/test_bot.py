@@ -398,12 +398,15 @@ def test_first_sign_ins_at_once_on_every_process_place_and_welcome_each_person_o
     event of each kind); the bot sends each placed person one welcome, and the resident,
     whom the community placed, none."""
     chart = tmp_path / "chart.yaml"
+    # A unit of their own, so that the other tests' answers (`!team`, say) stay as they were.
+    unit = "  - {key: tfirst, name: First-day Team, organisation: tcouncil, rooms: [general]}\n"
     newcomers = "".join(
         f"  - {{username: {name}, display_name: Fay {name}, organisation: tcouncil, "
-        f"units: [tsub], manager: tmgr}}\n"
+        "units: [tfirst]}\n"
         for name in NEWCOMERS
     )
-    chart.write_text(ORG_FILE.read_text().replace("people:\n", "people:\n" + newcomers, 1))
+    text = ORG_FILE.read_text().replace("units:\n", "units:\n" + unit, 1)
+    chart.write_text(text.replace("people:\n", "people:\n" + newcomers, 1))
     settings = write_settings(
         tmp_path / "borough.yaml",
         homeserver,
@@ -426,10 +429,10 @@ def test_first_sign_ins_at_once_on_every_process_place_and_welcome_each_person_o
     tokens = sign_in_at_once(
         homeserver, [(name, f"pw-{name}-123456") for name in everyone for _ in range(SIGN_INS)]
     )
-    # The newcomers' organisation space (onboarding's), the directorate, team and sub-team
-    # spaces and the sub-team's room (the chart's), each by invitation; the community's rooms.
+    # The newcomers' organisation space (onboarding's), their unit's space and room (the
+    # chart's), each by invitation; the community's rooms.
     rooms = {
-        **{name: ("tcouncil", "tdir", "tteam", "tsub", "tsub-general") for name in NEWCOMERS},
+        **{name: ("tcouncil", "tfirst", "tfirst-general") for name in NEWCOMERS},
         RESIDENT: ("community", "community-welcome"),
     }
     for name in everyone:

@@ -412,25 +412,29 @@ def test_a_standby_does_no_scheduled_work_until_it_holds_the_lease(
     """Two bots on one database (docs/operations.md, "Two bots, one acting"): only the lease
     holder looks at the schedule. When it stops, the standby takes over and does what is
     still due, and each reminder and start is sent once. tests/integration/test_bot_failover.py
-    kills the acting bot with `kill -9` instead, on PostgreSQL."""
+    kills the acting bot with `kill -9` instead, on PostgreSQL. A room of its own: in the
+    team's room an earlier test's meeting is still on, and a scheduled start that finds a
+    meeting on opens none."""
+    room = Team(team.hs, bot)
+    room.set_power(room.bot_id, 50)
     clock.offset = timedelta(0)
-    answer = team.alice.ask("!meet in 2h Standby")
+    answer = room.alice.ask("!meet in 2h Standby")
     number = int(answer.split("#", 1)[1].split(" ", 1)[0])
-    standby = ThreadedBot(team.hs, app_database_url, bot.settings, clock=clock, **MEETING_OPTIONS)
+    standby = ThreadedBot(room.hs, app_database_url, bot.settings, clock=clock, **MEETING_OPTIONS)
     standby.start()
     try:
         clock.offset = timedelta(hours=1, minutes=55)
         wait_for_ticks(bot, 3)
-        wait_until(lambda: any(f"Meeting #{number}" in n for n in team.notices()), 30, "reminder")
+        wait_until(lambda: any(f"Meeting #{number}" in n for n in room.notices()), 30, "reminder")
         assert standby.bot is not None
         assert standby.bot.lease.term is None and standby.bot.meetings.ticks == 0
         bot.stop()  # a clean stop hands the lease over at once
         clock.offset = timedelta(hours=2, minutes=5)
         wait_for_ticks(standby, 3)
         wait_until(
-            lambda: any("**Standby** has started" in n for n in team.notices()), 30, "the start"
+            lambda: any("**Standby** has started" in n for n in room.notices()), 30, "the start"
         )
-        notices = team.notices()
+        notices = room.notices()
         assert sum(f"Reminder: Meeting #{number} " in n for n in notices) == 1
         assert sum("**Standby** has started" in n for n in notices) == 1
     finally:

@@ -32,7 +32,7 @@ from bench.bot_process import stop_process
 from bench.crash import BOROUGH
 from borough.db import Meeting, MeetingParticipant, create_engine, session_factory
 from borough.jitsi import room_conference_id
-from borough.testing.topology import ServedRequest, read_access_log, running_nginx
+from borough.testing.topology import ServedRequest, logged_requests, running_nginx
 from borough.testing.worker_routes import widgets_site
 from tests.conftest import Homeserver, write_settings
 from tests.integration.test_doctor import free_port
@@ -74,7 +74,7 @@ class Proxied:
     def served(self) -> list[ServedRequest]:
         """What nginx passed on so far, each named by the replica that answered."""
         names = {replica.port: name for name, replica in self.replicas.items()}
-        return read_access_log(self.nginx_dir / "access.log", names)
+        return logged_requests(self.url, "/healthz", self.nginx_dir / "access.log", names)
 
     def logs(self) -> str:
         tails = [f"replica {name} log:\n{r.tail()}" for name, r in self.replicas.items()]
