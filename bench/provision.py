@@ -61,8 +61,10 @@ DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 NAMES = ["Ali", "Bea", "Cal", "Dee", "Eve", "Fin", "Gus", "Hana", "Ivo", "Jo"]
 
 
-def generate_org(people: int, units: int) -> OrgChart:
-    """One council: directorates of ten teams each, people spread over the teams."""
+def generate_org(people: int, units: int, sealed: bool = False) -> OrgChart:
+    """One council: directorates of ten teams each, people spread over the teams. `sealed`
+    gives each directorate a sealed channel, so everyone is inside one seal (and their
+    registry entry names its owner)."""
     directorates = max(1, units // 10)
     unit_rows: list[dict[str, Any]] = []
     for d in range(directorates):
@@ -109,6 +111,16 @@ def generate_org(people: int, units: int) -> OrgChart:
             ],
             "units": unit_rows,
             "people": person_rows,
+            "channels": [
+                {
+                    "key": f"d{d}-leads",
+                    "name": f"Directorate {d} leads",
+                    "owner": {"unit": f"d{d}"},
+                    "sealed": True,
+                    "posters": {"roles": ["manager"]},
+                }
+                for d in range(directorates if sealed else 0)
+            ],
         }
     )
 
@@ -221,9 +233,9 @@ def start(
 
 
 async def one_round(
-    people: int, units: int, concurrency: int, cpu: int
+    people: int, units: int, concurrency: int, cpu: int, sealed: bool = False
 ) -> tuple[float, float, float, Plan]:
-    chart = generate_org(people, units)
+    chart = generate_org(people, units, sealed)
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
         a, a_user, a_token = start(base, "borough", cpu)
@@ -304,6 +316,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument(
+        "--sealed", action="store_true", help="give each directorate a sealed channel"
+    )
+    parser.add_argument(
         "--cpu",
         type=int,
         help="the core every Synapse process is pinned to (default 0; with --workers, none)",
@@ -329,7 +344,7 @@ def main() -> None:
     ratios, noops = [], []
     for n in range(args.rounds):
         borough_s, floor_s, noop_s, plan = asyncio.run(
-            one_round(args.people, args.units, args.concurrency, args.cpu)
+            one_round(args.people, args.units, args.concurrency, args.cpu, args.sealed)
         )
         counts: dict[str, int] = {}
         for change in plan.changes:

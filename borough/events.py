@@ -19,8 +19,12 @@ LOCK = "org.borough.lock"
 
 #: In Borough's registry room (alias REGISTRY_ALIAS, only the service account in it): where
 #: onboarding places a person. State key: their username (localpart). Content: {"organisation": key,
-#: "space": the organisation space's room id}; `{}` once they have left the chart.
+#: "space": the organisation space's room id, and, if any, REGISTRY_SEALED_OWNERS: [room ids]};
+#: `{}` once they have left the chart.
 REGISTRY_PERSON = "org.borough.person"
+#: In a person's registry entry: the spaces (a unit's or a partnership's) that own a sealed room
+#: and that the chart makes them a member of. The sealed-room module lets nobody else in.
+REGISTRY_SEALED_OWNERS = "sealed_owners"
 #: In the registry room: an organisation's email domain. State key: the domain, lower case.
 #: Content: {"organisation": key, "space": room id}; `{}` once no organisation claims it.
 REGISTRY_EMAIL_DOMAIN = "org.borough.email_domain"

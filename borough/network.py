@@ -173,6 +173,11 @@ class RegistryEntry:
     #: user themselves), or an email domain.
     state_key: str
     organisation: str
+    #: A person's: the keys of the spaces that own a sealed room (a unit's or a partnership's)
+    #: and that the chart makes them a member of. The sealed-room module lets a person into a
+    #: sealed room only if its owner's space is listed here: being joined to the space is not
+    #: enough, since anyone in a parent space may join a unit's space by themselves.
+    sealed_owners: tuple[str, ...] = ()
 
     def user_id(self, network: DesiredNetwork) -> str | None:
         if self.event_type != events.REGISTRY_PERSON:
@@ -180,10 +185,13 @@ class RegistryEntry:
         return network.user_id(self.state_key)
 
     def content(self, room_id: RoomIdOf) -> dict[str, Any]:
-        return {
+        content: dict[str, Any] = {
             "organisation": self.organisation,
             "space": room_id(organisation_space(self.organisation)),
         }
+        if self.sealed_owners:  # left out when empty: most people own no sealed room
+            content[events.REGISTRY_SEALED_OWNERS] = [room_id(key) for key in self.sealed_owners]
+        return content
 
 
 @dataclass(frozen=True)
@@ -420,12 +428,29 @@ class _Builder:
         for key in guarded & set(self.net.rooms):
             self.net.rooms[key] = replace(self.net.rooms[key], guards_seal=True)
 
+    def _sealed_owners(self) -> dict[str, set[str]]:
+        """user id -> the keys of the sealed rooms' owner spaces they are a member of, from
+        the very membership apply gives those spaces, so the two cannot drift apart."""
+        owners: dict[str, set[str]] = {}
+        keys = {room.policy.owner_key for room in self.net.rooms.values() if room.policy}
+        for key in keys:
+            space = self.net.rooms.get(key)
+            for user_id in space.members if space is not None else ():
+                owners.setdefault(user_id, set()).add(key)
+        return owners
+
     def _registry(self) -> None:
         """The room where the Synapse modules read who the chart's people are and which
         organisation claims an email domain; only the service account is in it."""
         chart = self.index.chart
+        owners = self._sealed_owners()
         entries = [
-            RegistryEntry(events.REGISTRY_PERSON, p.username, p.organisation)
+            RegistryEntry(
+                events.REGISTRY_PERSON,
+                p.username,
+                p.organisation,
+                tuple(sorted(owners.get(self.uid(p), ()))),
+            )
             for p in chart.people
             if self.index.organisations.get(p.organisation) is not None
         ] + [

@@ -391,6 +391,8 @@ class _Planner:
         managed_people = {uid for uid, p in live.profiles.items() if p.is_managed}
         self.managed_people = managed_people | set(desired.users)
         self._listers: dict[str, list[LiveRoom]] | None = None
+        #: room id -> Borough key of the live rooms, once asked for.
+        self._keys: dict[str, str] | None = None
 
     def add(self, change: Change, needs: str | None = None) -> None:
         if needs is not None:
@@ -645,7 +647,9 @@ class _Planner:
                 else:
                     op = SetState(room.key, event_type, state_key, content)
                 target = state_key if event_type in REGISTRY_TYPES else room.key
-                detail = describe_state_change(event_type, current, content)
+                detail = describe_state_change(
+                    event_type, self.owners_by_key(current), self.owners_by_key(content)
+                )
                 self.add(Change(PHASE_STATE, group, "~", target, detail, op))
         if not room.publishes_address and self.alias(room) in _aliases(live):
             withdraw = SetAlias(room.key, self.alias(room), withdraw=True)
@@ -695,6 +699,20 @@ class _Planner:
                     )
                 )
                 self.unlink_child(stale_parent, live)
+
+    def owners_by_key(self, content: Any) -> Any:
+        """A person's registry entry with its sealed owners named by Borough key, for the plan's
+        line: `sealed_owners +'unit/smt'` says more than a room id does."""
+        owners = content.get(events.REGISTRY_SEALED_OWNERS) if isinstance(content, dict) else None
+        if not isinstance(owners, list):
+            return content
+        if self._keys is None:
+            self._keys = {room.room_id: key for key, room in self.live.rooms.items()}
+        named = [
+            o.key if isinstance(o, RoomRef) else self._keys.get(o, o) if isinstance(o, str) else o
+            for o in owners
+        ]
+        return {**content, events.REGISTRY_SEALED_OWNERS: named}
 
     def unregister(self, room: DesiredRoom, live: LiveRoom) -> None:
         """Registry entries gone from the chart (a leaver, a dropped email domain) are emptied

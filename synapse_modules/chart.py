@@ -4,6 +4,8 @@
 a copy loaded at start-up:
 
 - who belongs to an organisation: who is joined to its space;
+- who is inside a sealed room's owner (a unit or a partnership): its space is listed in their
+  entry in Borough's registry room (below), as the chart has it, whoever has joined the space;
 - who administers it: power level 100 in its space;
 - where onboarding places a chart person or an email domain: state in Borough's registry room
   (`#borough-registry`, created by the service account, only it a member).
@@ -61,6 +63,13 @@ class SynapseChart:
     async def person(self, user_id: str) -> Mapping[str, Any] | None:
         """The registry's entry for a chart person; None if the chart does not name them."""
         return await self._entry(events.REGISTRY_PERSON, UserID.from_string(user_id).localpart)
+
+    async def owns_sealed_rooms_with(self, user_id: str, owner_space: str) -> bool:
+        """Does the chart make `user_id` a member of `owner_space`, a space that owns a sealed
+        room? The registry's entry for them lists it; joining the space proves nothing."""
+        person = await self.person(user_id)
+        owners = person.get(events.REGISTRY_SEALED_OWNERS) if person is not None else None
+        return isinstance(owners, list) and owner_space in owners
 
     async def email_domain(self, domain: str) -> Mapping[str, Any] | None:
         """The registry's entry for an organisation's email domain (lower case)."""

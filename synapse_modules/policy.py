@@ -71,6 +71,10 @@ class Entrant:
     #: Joined to the space of one of the policy's organisations.
     is_in_organisation: bool
     is_in_owner_space: bool
+    #: The registry's entry for them (written by apply from the chart) lists the owner's space
+    #: among their sealed owners. Joined to the space alone proves nothing: a unit's space is
+    #: restricted, so anyone in the space above may join it by themselves.
+    is_owner_member_by_chart: bool
 
 
 def may_enter(policy: SealedRoomPolicy, entrant: Entrant) -> Refusal | None:
@@ -79,7 +83,7 @@ def may_enter(policy: SealedRoomPolicy, entrant: Entrant) -> Refusal | None:
         return None
     if not entrant.is_local or not entrant.is_in_organisation:
         return policy.refusal()
-    if not entrant.is_in_owner_space:
+    if not (entrant.is_in_owner_space and entrant.is_owner_member_by_chart):
         return policy.refusal()
     return None
 

@@ -1,5 +1,10 @@
 """Sealed rooms: only members of the owning unit or partnership get in, by any door.
 
+A member is someone the chart puts in the owner: Borough's registry room lists the owner's
+space in their entry (`SynapseChart.owns_sealed_rooms_with`), and they are joined to it and to
+one of the policy's organisations. Joining a unit's space by oneself (it is restricted to the
+space above) lets nobody in.
+
 Joins and invites are refused early (`user_may_join_room`, `user_may_invite`) with a human
 message, or, to an outsider, with a missing room's answer (`unseen.py`); `check_event_allowed`
 then refuses any membership, seal change or upgrade that slipped past, including those by
@@ -126,12 +131,15 @@ class SealedRooms:
     async def _entrant(self, policy: SealedRoomPolicy, user_id: str) -> Entrant:
         is_local = self._api.is_mine(user_id)
         is_service = user_id in self._trusted
-        in_space = in_organisation = False
+        in_space = in_organisation = by_chart = False
         if is_local and not is_service and policy.owner_space:
             in_space = await self._chart.is_joined(policy.owner_space, user_id)
             in_organisation = in_space and (
                 policy.organisation_spaces is None
                 or await self._chart.belongs(user_id, policy.organisation_spaces)
+            )
+            by_chart = in_organisation and await self._chart.owns_sealed_rooms_with(
+                user_id, policy.owner_space
             )
         return Entrant(
             user_id=user_id,
@@ -139,6 +147,7 @@ class SealedRooms:
             is_service=is_service,
             is_in_organisation=in_organisation,
             is_in_owner_space=in_space,
+            is_owner_member_by_chart=by_chart,
         )
 
     async def _answer_entry(self, room_id: str, entrant: str, asker: str, door: Door) -> Any:

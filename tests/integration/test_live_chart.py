@@ -11,7 +11,9 @@ The tests run in file order; each builds on the chart the one before left.
 
 from __future__ import annotations
 
+import asyncio
 import copy
+import dataclasses
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +24,12 @@ from urllib.parse import quote
 import pytest
 import yaml
 
+from borough.connection import connect
+from borough.network import REGISTRY_TYPES
+from borough.org import load_org_chart
+from provisioning.apply import Applier
+from provisioning.pipeline import plan_against_live
+from provisioning.plan import Change, Kick, PlanOptions, SetState
 from tests.conftest import Homeserver, HttpError, borough
 
 pytestmark = pytest.mark.integration
@@ -232,6 +240,65 @@ def test_movers_gain_their_new_rooms_and_lose_the_old_sealed_ones(net: Network) 
     assert updates not in net.joined("eve")
     net.shut_out("eve", updates, member="ann")
     assert net.room("north") not in net.joined("eve")
+
+
+async def _apply_registry_phase(net: Network, path: Path) -> list[Change]:
+    """Apply's own plan for the chart at `path`, and of it only the registry's writes, as
+    apply makes them: the moment after apply's registry phase, before any join or kick."""
+    async with connect(str(net.settings)) as conn:
+        plan, live = await plan_against_live(conn, load_org_chart(path), PlanOptions())
+        registry = [
+            c
+            for c in plan.changes
+            if isinstance(c.op, SetState) and c.op.event_type in REGISTRY_TYPES
+        ]
+        applier = Applier(
+            conn.client,
+            conn.sessions,
+            net.hs.server_name,
+            {key: room.room_id for key, room in live.rooms.items()},
+            actor=conn.actor,
+        )
+        result = await applier.apply(dataclasses.replace(plan, changes=tuple(registry)))
+        assert not result.failures, result.failures
+        return list(plan.changes)
+
+
+def test_a_mover_is_refused_once_the_registry_changes_before_any_kick(net: Network) -> None:
+    """Bob moves from Leadership to Operations (same council). As soon as apply has written
+    the registry, and while he is still in Leadership's space, nobody can bring him back into
+    its sealed channel: not a member's invitation, not a server admin's forced join."""
+    updates, lead = net.room("lead-updates"), net.room("lead")
+    bob = net.hs.user_id("bob")
+    net.hs.call("POST", f"/_matrix/client/v3/rooms/{quote(updates)}/leave", net.token("bob"), {})
+    net.person("bob").update(units=["ops"], role="manager")
+    path = net.folder / "bob-moves.yaml"
+    path.write_text(yaml.safe_dump(net.chart, sort_keys=False), encoding="utf-8")
+    plan = borough("plan", str(path), settings=net.settings)
+    assert plan.exit_code == 0, plan.output
+    line = "~ bob  org.borough.person: sealed_owners +'partnership/safety' -'unit/lead'"
+    assert line in plan.output, plan.output
+
+    planned = asyncio.run(_apply_registry_phase(net, path))
+
+    assert any(
+        isinstance(c.op, Kick) and (c.op.room_key, c.op.user_id) == ("unit/lead", bob)
+        for c in planned
+    ), "the plan should kick Bob out of Leadership's space after the registry phase"
+    assert lead in net.joined("bob")  # not kicked yet
+    message = "Leadership updates is a sealed channel; only members of Leadership can join."
+    invite = f"/_matrix/client/v3/rooms/{quote(updates)}/invite"
+    for got in (
+        attempt(net.hs, "POST", invite, net.token("ann"), {"user_id": bob}),
+        attempt(net.hs, "POST", f"/_synapse/admin/v1/join/{quote(updates)}", net.hs.service_token,
+                {"user_id": bob}),
+    ):  # fmt: skip
+        assert isinstance(got, HttpError) and got.status == 403, got
+        assert message in got.body["error"], got.body
+    assert updates not in net.joined("bob")
+    net.apply()
+    assert lead not in net.joined("bob")
+    net.shut_out("bob", updates, member="ann")
 
 
 def test_a_leaver_is_shut_out_of_every_sealed_room(net: Network) -> None:

@@ -556,3 +556,57 @@ def test_the_user_directory_names_people_never_a_sealed_room(
         assert set(person) <= {"user_id", "display_name", "avatar_url"}, person
     assert probed.sealed not in json.dumps(found)
     assert "Directorate" not in json.dumps(found)
+
+
+# --- joining the owner's space by oneself lets nobody in --------------------------------------
+
+
+def refused_with(got: object, message: str = SEALED_MESSAGE) -> None:
+    assert isinstance(got, tuple), f"let in: {got}"
+    status, body = got
+    assert (status, body["errcode"]) == (403, "M_FORBIDDEN"), got
+    assert message in body["error"], got
+
+
+def membership(hs: Homeserver, room_id: str, user_id: str) -> str | None:
+    path = f"/_matrix/client/v3/rooms/{quote(room_id)}/state/m.room.member/{quote(user_id)}"
+    got = answer(hs, "GET", path, hs.service_token)
+    return got.get("membership") if isinstance(got, dict) else None
+
+
+def test_joining_the_owners_space_by_oneself_does_not_open_the_seal(
+    homeserver: Homeserver, tokens: dict[str, str], probed: Probed
+) -> None:
+    """Pat, of the same council but outside Test Directorate, joins its space himself (it is
+    restricted to the council's space, which he is in). Tess, a member of the sealed channel,
+    then invites him, and a server admin tries to join him by force: both refused, since the
+    chart does not put him in Test Directorate, and he never reads a word of the channel."""
+    hs, sealed = homeserver, probed.sealed
+    pat, token = hs.user_id("tparks"), tokens["tparks"]
+    owner_space = hs.room_id("tdir")
+    hs.call("POST", f"/_matrix/client/v3/join/{quote(owner_space)}", token, {})
+    try:
+        assert membership(hs, owner_space, pat) == "join"  # the space let him in
+        invite = f"/_matrix/client/v3/rooms/{quote(sealed)}/invite"
+        refused_with(answer(hs, "POST", invite, hs.login_as("tadmin"), {"user_id": pat}))
+        # A server admin skips the early checks; the event check still refuses.
+        force = f"/_synapse/admin/v1/join/{quote(sealed)}"
+        refused_with(answer(hs, "POST", force, hs.service_token, {"user_id": pat}))
+        own_join = answer(hs, "POST", f"/_matrix/client/v3/join/{quote(sealed)}", token, {})
+        assert isinstance(own_join, tuple), own_join
+        assert membership(hs, sealed, pat) is None
+        assert sealed not in joined_rooms(hs, token)
+        for path in (
+            f"/_matrix/client/v3/rooms/{quote(sealed)}/messages?dir=b",
+            f"/_matrix/client/v3/rooms/{quote(sealed)}/state",
+        ):
+            got = answer(hs, "GET", path, token)
+            assert isinstance(got, tuple), got
+            assert_nothing_leaks(json.dumps(got))
+        body = {"search_categories": {"room_events": {"search_term": SEALED_WORDS}}}
+        found = hs.call("POST", "/_matrix/client/v3/search", token, body)
+        assert found["search_categories"]["room_events"]["results"] == []
+    finally:
+        hs.call("POST", f"/_matrix/client/v3/rooms/{quote(owner_space)}/leave", token, {})
+        if membership(hs, sealed, pat) in ("join", "invite"):
+            hs.call("POST", f"/_matrix/client/v3/rooms/{quote(sealed)}/leave", token, {})

@@ -43,6 +43,7 @@ def entrant(**kw: object) -> Entrant:
         is_service=False,
         is_in_organisation=True,
         is_in_owner_space=True,
+        is_owner_member_by_chart=True,
     )
     return Entrant(**{**base, **kw})  # type: ignore[arg-type]
 
@@ -51,7 +52,13 @@ def test_members_of_the_owner_get_in_and_nobody_else() -> None:
     assert may_enter(POLICY, entrant()) is None
     assert (
         may_enter(
-            POLICY, entrant(is_service=True, is_in_owner_space=False, is_in_organisation=False)
+            POLICY,
+            entrant(
+                is_service=True,
+                is_in_owner_space=False,
+                is_in_organisation=False,
+                is_owner_member_by_chart=False,
+            ),
         )
         is None
     )
@@ -59,6 +66,11 @@ def test_members_of_the_owner_get_in_and_nobody_else() -> None:
         entrant(is_in_owner_space=False),
         entrant(is_in_organisation=False),
         entrant(is_local=False),
+        # Joined to the owner's space by themselves (a unit's space is restricted to the
+        # space above), or by a server admin: the chart does not put them in the owner.
+        entrant(is_owner_member_by_chart=False),
+        # In the chart's owner but not joined to its space (apply has not joined them yet).
+        entrant(is_in_owner_space=False, is_owner_member_by_chart=True),
     ):
         refusal = may_enter(POLICY, outsider)
         assert refusal is not None

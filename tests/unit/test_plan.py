@@ -10,7 +10,12 @@ import pytest
 from borough import events
 from borough.db import PartnershipRow, Profile
 from borough.live import LiveNetwork, LiveRoom, LiveUser
-from borough.network import SERVICE_DISPLAY_NAME, desired_network
+from borough.network import (
+    REGISTRY_TYPES,
+    SERVICE_DISPLAY_NAME,
+    DesiredNetwork,
+    desired_network,
+)
 from borough.org import load_org_chart, parse_org_chart
 from provisioning.plan import (
     CreateRoom,
@@ -450,3 +455,65 @@ def test_every_room_is_created_and_kept_without_guest_access() -> None:
         if isinstance(c.op, SetState) and c.op.event_type == "m.room.guest_access"
     ]
     assert [(f.room_key, f.content) for f in fixes] == [(room.key, forbidden)]
+
+
+def sealed_owners_of(network: DesiredNetwork) -> dict[str, list[str]]:
+    """username -> the owner keys their registry entry lists."""
+    registry = network.rooms["borough/registry"].registry
+    return {
+        e.state_key: e.content(str).get(events.REGISTRY_SEALED_OWNERS, [])
+        for e in registry
+        if e.event_type == events.REGISTRY_PERSON
+    }
+
+
+def test_a_persons_registry_entry_lists_the_sealed_owners_the_chart_puts_them_in() -> None:
+    """The sealed-room module lets in only those whose entry lists the owner's space: the
+    owner's members as apply joins them (a unit's whole subtree), and nobody else."""
+    owners = sealed_owners_of(desired_network(load_org_chart(MODULES), "hs", SERVICE))
+    # tnew is in Test Sub-team, two units below Test Directorate and one below Test Team, the
+    # partnership's unit; Tess is in Test Directorate itself, above the partnership.
+    assert owners["tadmin"] == ["unit/tdir"]
+    assert owners["tnew"] == ["partnership/tpartners", "unit/tdir"]
+    assert owners["tcop"] == ["partnership/tpartners"]
+    assert owners["tparks"] == []  # same council, another unit: outside every seal
+    for chart in (MODULES, EXAMPLE_ORG):
+        network = desired_network(load_org_chart(chart), "hs", SERVICE, bot_user="@bot:hs")
+        listed = sealed_owners_of(network)
+        for room in (r for r in network.rooms.values() if r.policy is not None):
+            owner = room.policy.owner_key
+            by_entry = {network.user_id(u) for u, keys in listed.items() if owner in keys}
+            assert by_entry == network.rooms[owner].members, room.key
+            assert room.members - {"@bot:hs"} <= by_entry, room.key
+
+
+def test_a_registry_entry_without_sealed_owners_carries_no_such_field() -> None:
+    registry = DESIRED.rooms["borough/registry"].registry
+    tcop = next(e for e in registry if e.state_key == "tcop")
+    assert tcop.content(str) == {"organisation": "tpolice", "space": "org/tpolice"}
+
+
+def test_a_change_of_sealed_owners_is_planned_by_the_owners_keys() -> None:
+    """A mover's entry changes with their sealed owners, and the plan names the spaces by key;
+    once the entry is as wanted, nothing is planned for it."""
+    registry = DESIRED.rooms["borough/registry"]
+    ids = {key: f"!{key.replace('/', '_')}:hs" for key in DESIRED.rooms}
+    state: dict[tuple[str, str], dict] = {(events.MANAGED, ""): registry.managed_content()}
+    for entry in registry.registry:
+        state[(entry.event_type, entry.state_key)] = entry.content(ids.__getitem__)
+    state[(events.REGISTRY_PERSON, "tnew")] = {
+        "organisation": "tcouncil",
+        "space": ids["org/tcouncil"],
+    }
+    rooms = {key: LiveRoom(ids[key], key, {}) for key in DESIRED.rooms if key != "borough/registry"}
+    rooms["borough/registry"] = LiveRoom(ids["borough/registry"], "borough/registry", state)
+    plan = make_plan(DESIRED, LiveNetwork(rooms=rooms), PlanOptions())
+    registry_changes = [
+        c for c in plan.changes if isinstance(c.op, SetState) and c.op.event_type in REGISTRY_TYPES
+    ]
+    assert [(c.action, c.target, c.detail) for c in registry_changes] == [
+        ("~", "tnew", "org.borough.person: sealed_owners +'unit/tdir'")
+    ]
+    op = registry_changes[0].op
+    assert isinstance(op, SetState)
+    assert op.content[events.REGISTRY_SEALED_OWNERS] == [ids["unit/tdir"]]
