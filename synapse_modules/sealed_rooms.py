@@ -67,7 +67,7 @@ class SealedRooms:
         self._service = config.service_user(api.server_name)
         self._trusted = config.trusted_users(api.server_name)
         self._chart = SynapseChart(api, self._service)
-        self._unseen = UnseenRooms(api, self._trusted)
+        self._unseen = UnseenRooms(api, self._chart, self._trusted)
         #: (creator, address) -> when: addresses named in createRoom requests, in flight.
         self._new_room_addresses: dict[tuple[str, str], float] = {}
         api.register_spam_checker_callbacks(

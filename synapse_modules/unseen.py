@@ -1,8 +1,10 @@
 """A sealed room does not exist for outsiders: their attempts get a missing room's answer.
 
-An outsider is someone who cannot know of the room: neither Borough, nor a member of its
-owner's space, nor anyone with a membership in the room itself (joined, invited, knocked or
-once there). Their join, knock, invitation or upgrade is answered with the status, errcode and words
+An outsider is someone who cannot know of the room: neither Borough, nor someone the chart
+puts in its owner (Borough's registry lists the owner's space for them), nor anyone with a
+membership in the room itself (joined, invited, knocked or once there). Having joined the
+owner's space is not enough: a unit's space is restricted to the space above, so anyone there
+may join it, and a server admin may put anyone in it. Their join, knock, invitation or upgrade is answered with the status, errcode and words
 Synapse gives for a room it does not know, which differ between the main process and a
 worker (`tests/integration/test_sealed_unseen.py` compares them with a real unknown room, in
 both topologies), so the answer names neither the room nor its owner. Anyone
@@ -17,7 +19,7 @@ from typing import Literal
 from synapse.module_api import ModuleApi
 from synapse.module_api.errors import Codes, SynapseError
 
-from synapse_modules.membership import is_joined
+from synapse_modules.chart import SynapseChart
 
 #: Where an outsider's attempt meets the module: a membership, or an upgrade (the only way a
 #: non-member's own event reaches `check_event_allowed`; Synapse refuses the rest earlier).
@@ -69,18 +71,22 @@ class Asker:
 
     is_borough: bool
     has_membership: bool
-    is_in_owner_space: bool
+    #: The chart puts them in the owner: the registry lists the owner's space for them.
+    is_owner_member_by_chart: bool
 
 
 def is_outsider(asker: Asker) -> bool:
-    return not (asker.is_borough or asker.has_membership or asker.is_in_owner_space)
+    return not (asker.is_borough or asker.has_membership or asker.is_owner_member_by_chart)
 
 
 class UnseenRooms:
     """Answers an outsider's attempt on a sealed room as a missing room's would be."""
 
-    def __init__(self, api: ModuleApi, borough_accounts: frozenset[str]) -> None:
+    def __init__(
+        self, api: ModuleApi, chart: SynapseChart, borough_accounts: frozenset[str]
+    ) -> None:
         self._api = api
+        self._chart = chart
         self._borough = borough_accounts
         self._missing = MISSING_ROOM_ON_MAIN if api.worker_name is None else MISSING_ROOM_ON_WORKER
 
@@ -95,9 +101,9 @@ class UnseenRooms:
         if user_id in self._borough:
             return Asker(True, False, False)
         own = await self._api.get_room_state(room_id, [("m.room.member", user_id)])
-        in_space = (
+        by_chart = (
             owner_space is not None
             and self._api.is_mine(user_id)
-            and await is_joined(self._api, owner_space, user_id)
+            and await self._chart.owns_sealed_rooms_with(user_id, owner_space)
         )
-        return Asker(False, ("m.room.member", user_id) in own, in_space)
+        return Asker(False, ("m.room.member", user_id) in own, by_chart)

@@ -164,11 +164,12 @@ def test_an_insider_inviting_an_outsider_is_told_why(homeserver: Homeserver, sea
     assert SEALED_MESSAGE in body["error"]
 
 
-def test_a_member_of_the_owner_refused_for_another_reason_is_told_why(
-    homeserver: Homeserver, sealed: str
+def test_a_stranger_put_in_the_owners_space_by_force_is_still_an_outsider(
+    homeserver: Homeserver, sealed: str, unknown: str
 ) -> None:
-    """Vic is in Test Directorate's space but in no organisation of the chart: refused, and
-    told why, since the owner's members know the channel is there."""
+    """Vic is in no organisation of the chart; a server admin joins him to Test Directorate's
+    space. The chart does not put him in Test Directorate, so the sealed channel stays a
+    missing room to him: its name is not his to learn."""
     _, token = homeserver.synapse.register_user("tvisitor", secrets.token_hex(12))
     owner_space = quote(homeserver.room_id("tdir"))
     homeserver.admin(
@@ -176,11 +177,31 @@ def test_a_member_of_the_owner_refused_for_another_reason_is_told_why(
         f"/_synapse/admin/v1/join/{owner_space}",
         {"user_id": homeserver.user_id("tvisitor")},
     )
-    got = answer(homeserver, "POST", f"/_matrix/client/v3/join/{quote(sealed)}", token, {})
-    assert isinstance(got, tuple), got
-    status, body = got
-    assert (status, body["errcode"]) == (403, "M_FORBIDDEN")
-    assert SEALED_MESSAGE in body["error"]
+    same_as_missing(
+        homeserver, token, "POST", "/_matrix/client/v3/join/{room}", sealed, unknown, {}
+    )
+
+
+def test_a_member_of_the_owner_refused_for_another_reason_is_told_why(
+    homeserver: Homeserver, sealed: str
+) -> None:
+    """Theo is in Test Directorate by the chart, but has left its space and the channel by
+    himself: refused until he is back in the space, and told why, since he knows the channel
+    is there."""
+    hs, theo = homeserver, homeserver.user_id("tnew")
+    token = hs.login_as("tnew")
+    owner_space = hs.room_id("tdir")
+    for room in (sealed, owner_space):
+        hs.call("POST", f"/_matrix/client/v3/rooms/{quote(room)}/leave", token, {})
+    try:
+        got = answer(hs, "POST", f"/_matrix/client/v3/join/{quote(sealed)}", token, {})
+        assert isinstance(got, tuple), got
+        status, body = got
+        assert (status, body["errcode"]) == (403, "M_FORBIDDEN")
+        assert SEALED_MESSAGE in body["error"]
+    finally:
+        for room in (owner_space, sealed):
+            hs.admin("POST", f"/_synapse/admin/v1/join/{quote(room)}", {"user_id": theo})
 
 
 # --- every other way an outsider can probe a sealed room by its id ---------------------------
@@ -592,8 +613,10 @@ def test_joining_the_owners_space_by_oneself_does_not_open_the_seal(
         # A server admin skips the early checks; the event check still refuses.
         force = f"/_synapse/admin/v1/join/{quote(sealed)}"
         refused_with(answer(hs, "POST", force, hs.service_token, {"user_id": pat}))
-        own_join = answer(hs, "POST", f"/_matrix/client/v3/join/{quote(sealed)}", token, {})
-        assert isinstance(own_join, tuple), own_join
+        # His own join meets a missing room: being in the space tells him nothing of it.
+        same_as_missing(
+            hs, token, "POST", "/_matrix/client/v3/join/{room}", sealed, probed.unknown, {}
+        )
         assert membership(hs, sealed, pat) is None
         assert sealed not in joined_rooms(hs, token)
         for path in (

@@ -63,7 +63,9 @@ def test_a_channel_topic_ends_with_its_rule() -> None:
 
 
 def test_only_those_who_cannot_know_of_a_sealed_room_are_outsiders() -> None:
-    assert is_outsider(Asker(is_borough=False, has_membership=False, is_in_owner_space=False))
+    assert is_outsider(
+        Asker(is_borough=False, has_membership=False, is_owner_member_by_chart=False)
+    )
     assert not is_outsider(Asker(True, False, False))
     assert not is_outsider(Asker(False, True, False))
     assert not is_outsider(Asker(False, False, True))
