@@ -50,6 +50,7 @@ test: install $(NODE_DEPS) $(FRONTEND_DEPS)
 # mypy --strict over the shipped packages: the `[tool.mypy]` section of pyproject.toml.
 lint: install
 	$(PY) -m ruff check borough provisioning synapse_modules bots widgets management tests bench scripts
+	$(PY) -m ruff format --check borough provisioning synapse_modules bots widgets management tests bench scripts
 	$(PY) -m mypy
 
 bench: install

@@ -20,6 +20,7 @@ from itertools import pairwise
 from typing import Any
 
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
     Select,
     String,
@@ -476,8 +477,8 @@ async def _search_sql(
         params |= {f"words{tier}": query for tier, query in zip(tiers, queries, strict=True)}
         params |= {f"counting{n}": query for n, query in enumerate(counting)}
     else:
-        found = [rule.tier_conditions(terms, tier) for tier in tiers]
-        statement = _sql_search_statement(found, found, len(cuts))
+        conditions = [rule.tier_conditions(terms, tier) for tier in tiers]
+        statement = _sql_search_statement(conditions, conditions, len(cuts))
     rows = (await session.execute(statement, params)).all()
     found = sorted((r for r in rows if r.user_id is not None), key=lambda r: (r.tier, r.position))
     return int(rows[0].total), [
@@ -519,7 +520,11 @@ def _sql_search_statement(
     ).limit(bindparam("count"))
     total = select(func.count().label("total")).select_from(parts.subquery()).cte("total")
     few = select(total.c.total).scalar_subquery() <= bindparam("few")
-    bounds = [None, *(bindparam(f"cut{n}") for n in range(cuts)), None]
+    bounds: list[BindParameter[Any] | None] = [
+        None,
+        *(bindparam(f"cut{n}") for n in range(cuts)),
+        None,
+    ]
     ranges: list[list[ColumnElement[bool]]] = [
         [
             *([] if start is None else [entry.position >= start]),

@@ -614,6 +614,8 @@ class Answer(Base):
     organisation: Mapped[str | None] = mapped_column(String(64))
     body: Mapped[str] = mapped_column(Text)
     answered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 # --- Town halls (issue 16, migration 0024) ----------------------------------------------------
 
 

@@ -30,16 +30,14 @@ def plus(text: str) -> str:
 
 def people(count: int, line: Callable[[int], str]) -> str:
     """A chart of one organisation and `count` people, each written by `line(i)`."""
-    return (
-        "organisations: [{key: o, name: O, kind: council}]\npeople:\n"
-        + "".join(f"  - {line(i)}\n" for i in range(count))
+    return "organisations: [{key: o, name: O, kind: council}]\npeople:\n" + "".join(
+        f"  - {line(i)}\n" for i in range(count)
     )
 
 
 def units(count: int, line: Callable[[int], str]) -> str:
-    return (
-        "organisations: [{key: o, name: O, kind: council}]\nunits:\n"
-        + "".join(f"  - {line(i)}\n" for i in range(count))
+    return "organisations: [{key: o, name: O, kind: council}]\nunits:\n" + "".join(
+        f"  - {line(i)}\n" for i in range(count)
     )
 
 
@@ -59,6 +57,8 @@ class ChartCase(Case):
 OK = r"^OK: "
 #: Either accepted or refused with a place: standard YAML that the loader may take or leave.
 EITHER = r"(?:^OK: )"
+# One case a line, read as a table.
+# fmt: off
 CASES = [
     # --- Malformed YAML: the parser's message, at the line and column ---
     ChartCase("unclosed-flow-sequence", AT + r".*not valid YAML", swap("units: [tteam]", "units: [tteam")),
@@ -229,6 +229,7 @@ CASES = [
     ChartCase("emoji-name-is-fine", OK, swap("name: Test Council", "name: Test Council \U0001f3db")),
     ChartCase("cr-only-line-ends", EITHER + r"|" + AT, BASE.replace("\n", "\r")),
 ]
+# fmt: on
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)

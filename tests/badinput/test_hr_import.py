@@ -38,6 +38,8 @@ class HrCase(Case):
 ROW = r"rows? not imported.*\b4\b.*"
 CSV_FILE = r"hr\.csv: "
 MAP_AT = r"mapping\.yaml(:\d+:\d+)?:? "
+# One case a line, read as a table.
+# fmt: off
 CASES = [
     # --- Whole files that are not a usable HR export ---
     HrCase("empty-file", CSV_FILE + r".*empty", ""),
@@ -102,11 +104,14 @@ CASES = [
     HrCase("mapping-merge-key", MAP_AT + r".*(<<|merge)", mapping="base: &b {username: Employee Login}\n" + MAPPING.replace("columns:\n", "columns:\n  <<: *b\n")),
     HrCase("mapping-huge", MAP_AT + r".*(too (large|big|long)|MB|bytes)", mapping=MAPPING + "# padding\n" * 1_700_000),
 ]
+# fmt: on
 
 
 @pytest.fixture
 def chart(tmp_path: Path) -> Path:
-    shutil.copytree(FIXTURES / "fragments", tmp_path / "chart", ignore=shutil.ignore_patterns("bad"))
+    shutil.copytree(
+        FIXTURES / "fragments", tmp_path / "chart", ignore=shutil.ignore_patterns("bad")
+    )
     return tmp_path / "chart" / "main.yaml"
 
 

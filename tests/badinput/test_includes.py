@@ -67,6 +67,8 @@ class IncludeCase(Case):
 
 ESCAPE = INCLUDE_AT + r".*(outside|inside|folder|directory)"
 NOT_A_FILE = INCLUDE_AT + r".*(not a (regular )?file|outside|inside|folder|directory|special)"
+# One case a line, read as a table.
+# fmt: off
 CASES = [
     # --- Out of the chart's folder, by path or by link ---
     IncludeCase("parent-escape", ESCAPE, "[../outside/secret.yaml]"),
@@ -129,6 +131,7 @@ CASES = [
     IncludeCase("include-nested-list", INCLUDE_AT + r"give a list", "[[orgs/fhealth.yaml]]"),
     IncludeCase("include-null", INCLUDE_AT + r"give a list", "~"),
 ]
+# fmt: on
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)

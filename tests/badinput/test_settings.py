@@ -39,6 +39,8 @@ class SettingsCase(Case):
 
 
 AT = r"borough\.yaml:\d+:\d+:? "
+# One case a line, read as a table.
+# fmt: off
 CASES = [
     # --- The file as a whole ---
     SettingsCase("empty-file", r"borough\.yaml.*(empty|expected a mapping)", ""),
@@ -97,6 +99,7 @@ CASES = [
     SettingsCase("widgets-port-words", AT + r"widgets\.port: ", BASE + "widgets: {port: http}\n"),
     SettingsCase("widgets-public-url-ftp", AT + r"widgets\.public_url: .*http", BASE + "widgets: {public_url: 'ftp://x'}\n"),
 ]
+# fmt: on
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
@@ -105,7 +108,9 @@ def test_bad_settings(case: SettingsCase, tmp_path: Path) -> None:
     if isinstance(case.content, bytes):
         settings.write_bytes(case.content)
     else:
-        settings.write_text(case.content.replace("{db}", str(tmp_path / "app.db")), encoding="utf-8")
+        settings.write_text(
+            case.content.replace("{db}", str(tmp_path / "app.db")), encoding="utf-8"
+        )
     answer = run_borough("--settings", str(settings), *case.command)
     answered(case, answer.text, answer.elapsed, answer.logs)
     assert answer.exit_code != 0, answer.text[:2000]

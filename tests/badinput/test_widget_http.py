@@ -120,14 +120,14 @@ def _generated() -> list[HttpCase]:
         takes_all = "*" in methods
         for method in [] if takes_all else METHODS:
             if method not in methods and not (method == "HEAD" and "GET" in methods):
-                cases.append(
-                    HttpCase(f"method-{method}-{template}", ALLOWED, method, concrete)
-                )
+                cases.append(HttpCase(f"method-{method}-{template}", ALLOWED, method, concrete))
         if "{" in template:
             for name, value in ODD_SEGMENTS.items():
                 method = "GET" if "GET" in methods or takes_all else sorted(methods)[0]
                 cases.append(
-                    HttpCase(f"segment-{name}-{template}", NOT_FOUND, method, _fill(template, value))
+                    HttpCase(
+                        f"segment-{name}-{template}", NOT_FOUND, method, _fill(template, value)
+                    )
                 )
         if is_api and "GET" in methods:
             for name, auth, expect in [
@@ -140,12 +140,16 @@ def _generated() -> list[HttpCase]:
                 ("huge", "Bearer v1." + "A" * 6000 + ".B", r"(malformed|not issued)"),
             ]:
                 headers = {"Authorization": auth} if auth else {}
-                cases.append(HttpCase(f"token-{name}-{template}", expect, "GET", concrete, None, headers))
+                cases.append(
+                    HttpCase(f"token-{name}-{template}", expect, "GET", concrete, None, headers)
+                )
     return cases
 
 
 JSON = {"Content-Type": "application/json"}
 DEPTH = r"(nest|deep|depth)"
+# One case a line, read as a table.
+# fmt: off
 BODY_CASES = [
     ("nested-lists-50000", b"[" * 50_000 + b"]" * 50_000, JSON, DEPTH + r"|larger than"),
     ("nested-lists-30000", b"[" * 30_000 + b"]" * 30_000, JSON, DEPTH),
@@ -166,6 +170,7 @@ BODY_CASES = [
     ("text-plain", b'{"access_token": "abc"}', {"Content-Type": "text/plain"}, r"(JSON|content type|Content-Type|expected|token)"),
     ("xml", b"<?xml version='1.0'?><!DOCTYPE x [<!ENTITY a 'b'>]><x>&a;</x>", {"Content-Type": "application/xml"}, r"(JSON|content type|Content-Type)"),
 ]
+# fmt: on
 #: The routes that read a JSON body (the meeting page's own POST is its form's fallback).
 POST_ROUTES = [
     template
@@ -176,13 +181,22 @@ POST_ROUTES = [
 
 def _bodies() -> list[HttpCase]:
     return [
-        HttpCase(f"body-{name}-{template}", expect, "POST", _fill(template, "!nope:borough.test"), body, headers)
+        HttpCase(
+            f"body-{name}-{template}",
+            expect,
+            "POST",
+            _fill(template, "!nope:borough.test"),
+            body,
+            headers,
+        )
         for template in POST_ROUTES
         for name, body, headers, expect in BODY_CASES
     ]
 
 
 PAGE = r"(page|number)"
+# One case a line, read as a table.
+# fmt: off
 QUERY_CASES = [
     HttpCase("people-page-negative", PAGE, path="/widgets/api/people?q=a%20page:-1", headers={"Authorization": SESSION}),
     HttpCase("people-page-zero", PAGE, path="/widgets/api/people?q=a%20page:0", headers={"Authorization": SESSION}),
@@ -236,6 +250,7 @@ QUERY_CASES = [
     HttpCase("huge-header", r"Got more than \d+ bytes", path="/healthz", headers={"X-Big": "h" * 20_000}),
     HttpCase("huge-query-string", r"Got more than \d+ bytes", path="/widgets/api/people?q=" + "a" * 20_000),
 ]
+# fmt: on
 CASES = _generated() + _bodies() + QUERY_CASES
 
 

@@ -322,13 +322,12 @@ async def test_small_pages_follow_the_ranking_across_tiers_and_cuts(
         assert shown == expected[: len(shown)] and len(shown) == min(len(expected), 12 * size)
 
 
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 async def test_a_search_leaves_the_planner_settings_as_it_found_them(
-    sessions: async_sessionmaker[AsyncSession], database_url: str
+    sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     """PostgreSQL plans the search with its own settings (`directory._INDEX_PLAN`); the rest
-    of the transaction plans with the ones it had, whatever they were."""
-    if not database_url.startswith("postgresql"):
-        pytest.skip("planner settings are PostgreSQL's")
+    of the transaction plans with the ones it had, whatever they were (SQLite has none)."""
     names = ("enable_seqscan", "enable_indexscan", "max_parallel_workers_per_gather")
     asked = ", ".join(f"current_setting('{name}')" for name in (*names, "plan_cache_mode"))
     async with sessions() as session:

@@ -26,7 +26,6 @@ from tests.integration.running_bot import ThreadedBot
 pytestmark = pytest.mark.integration
 
 
-
 @pytest.fixture(scope="module")
 def running(
     homeserver: Homeserver, app_database_url: str, tmp_path_factory: pytest.TempPathFactory
