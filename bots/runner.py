@@ -15,8 +15,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from nio import (
@@ -58,7 +59,11 @@ from bots.widgets_cmd import RoomWidgets
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 SYNC_TIMEOUT_MS = 30_000
+#: How long a stopping bot lets the batch or tick it is in finish before cancelling it.
+STOP_GRACE_SECONDS = 10.0
 # Members are not lazy-loaded: the bot needs every channel's members to know who may read.
 SYNC_FILTER = {"room": {"timeline": {"limit": 100}}, "presence": {"types": []}}
 
@@ -208,6 +213,13 @@ class BoroughBot:
             for task in done:
                 task.result()
         finally:
+            # Stopping (or cancelled, as by SIGTERM): let the sync loop end by itself, so the
+            # batch it is writing commits or rolls back first. A task cancelled inside a
+            # transaction can leave a SQLite statement unfinalised, and its connection then
+            # keeps the database's write lock: the writes below, and a bot started again on
+            # the same file, would find the database locked.
+            self._stopping.set()
+            await asyncio.wait({acting}, timeout=STOP_GRACE_SECONDS)
             for task in (acting, keeping, beating):
                 task.cancel()
             await asyncio.gather(acting, keeping, beating, return_exceptions=True)
@@ -237,8 +249,8 @@ class BoroughBot:
             failures = 0
             while not self._stopping.is_set():
                 try:
-                    response = await self._sync(
-                        since=since, wait_ms=SYNC_TIMEOUT_MS, full_state=full_state
+                    response = await self._unless_stopping(
+                        self._sync(since=since, wait_ms=SYNC_TIMEOUT_MS, full_state=full_state)
                     )
                 except (TimeoutError, OSError, ConnectionError, HomeserverRefused) as exc:
                     failures += 1
@@ -246,20 +258,40 @@ class BoroughBot:
                     logger.warning("sync failed (%s); retrying in %.1fs", exc, delay)
                     await self._sleep(delay)
                     continue
+                if response is None:  # stopping
+                    break
                 failures = 0
                 full_state = False
                 await self._handle(response, since)
                 since = response.next_batch
                 await self._save_since(since)
         finally:
-            identity.cancel()
-            digests.cancel()
-            meetings.cancel()
-            welcomes.cancel()
-            # Its list editors may be between two writes: let them stop before the database
-            # is closed behind them.
-            town_halls.cancel()
-            await asyncio.gather(town_halls, return_exceptions=True)
+            # The schedule loops end by themselves once `_stopping` is set, after the tick
+            # they are in; only one that overruns the grace is cancelled.
+            self._stopping.set()
+            loops = (digests, meetings, welcomes, town_halls)
+            await asyncio.wait(loops, timeout=STOP_GRACE_SECONDS)
+            for task in (identity, *loops):
+                task.cancel()
+            await asyncio.gather(identity, *loops, return_exceptions=True)
+
+    async def _unless_stopping(self, call: Awaitable[T]) -> T | None:
+        """`call`'s result, or None when the bot is stopping first; then `call` (a read, such
+        as a sync's long poll) is cancelled."""
+        doing = asyncio.ensure_future(call)
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait({doing, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            doing.cancel()
+            raise
+        finally:
+            stopping.cancel()
+        if doing.done():
+            return doing.result()
+        doing.cancel()
+        await asyncio.gather(doing, return_exceptions=True)
+        return None
 
     async def _sleep(self, seconds: float) -> None:
         try:
