@@ -24,6 +24,8 @@ from borough.matrix import MatrixClient, MatrixError, q
 from provisioning import mirror
 from provisioning.meetings import StandingMeeting
 from provisioning.plan import (
+    PHASE_JOINS,
+    PHASE_REMOVALS,
     AvatarFile,
     Change,
     CreateRoom,
@@ -113,9 +115,14 @@ class Applier:
     ) -> ApplyResult:
         writes = sum(not isinstance(change.op, DatabaseOp) for change in plan.changes)
         await expect_writes(self.client, self.sessions, writes)
+        joins = [c for c in plan.changes if PHASE_JOINS <= c.phase < PHASE_REMOVALS]
         for phase in plan.phases():
             database_writes = [(c, c.op) for c in phase if isinstance(c.op, DatabaseOp)]
-            if len(database_writes) == len(phase):
+            if PHASE_JOINS <= phase[0].phase < PHASE_REMOVALS:
+                if joins:  # the first join phase runs them all; the others have nothing left
+                    await self._run_joins(joins, progress)
+                    joins = []
+            elif len(database_writes) == len(phase):
                 await self._run_in_one_transaction(database_writes, progress)
             else:
                 await asyncio.gather(*(self._run_in_turn(t, progress) for t in _turns(phase)))
@@ -139,6 +146,35 @@ class Applier:
                 if progress is not None:
                     progress(change)
         self.result.done += len(phase)
+
+    async def _run_joins(
+        self, joins: list[Change], progress: Callable[[Change], None] | None
+    ) -> None:
+        """Every room's joins at once, each room's one at a time. Synapse takes a room's
+        membership changes one at a time, so joins go only as fast as the rooms taking them
+        side by side; waiting for every join to a space before anyone joins the rooms in it
+        left a single room (the community, then the organisation) taking them all.
+
+        A person's joins still go in the order of their rooms' depth: a sealed room admits
+        only people already in its owner's space. Each room takes people in the same order,
+        so someone's next room is usually ready for them as their last join lands."""
+        by_room: dict[str, list[Change]] = {}
+        by_person: dict[str, list[Change]] = {}
+        for change in sorted(joins, key=lambda c: (c.target, c.phase)):
+            room_key = change.op.room_key if isinstance(change.op, Join) else ""
+            by_room.setdefault(room_key, []).append(change)
+            by_person.setdefault(change.target, []).append(change)
+        done = {id(change): asyncio.Event() for change in joins}
+
+        async def take(queue: list[Change]) -> None:
+            for change in queue:
+                for earlier in by_person[change.target]:
+                    if earlier.phase < change.phase:
+                        await done[id(earlier)].wait()
+                await self._run(change, progress)  # a failed join is recorded, not raised
+                done[id(change)].set()
+
+        await asyncio.gather(*(take(queue) for queue in by_room.values()))
 
     async def _run_in_turn(
         self, changes: list[Change], progress: Callable[[Change], None] | None
