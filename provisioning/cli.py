@@ -118,30 +118,37 @@ def apply(
 ) -> None:
     """Make the homeserver match the org chart."""
     from borough.connection import connect
+    from provisioning.apply_lock import apply_turn
     from provisioning.pipeline import plan_against_live
     from provisioning.render import render_plan
 
+    def waiting() -> None:
+        if not quiet:
+            err_console.print("Waiting for other applies to finish…")
+
     async def run() -> int:
         async with connect(ctx.obj["settings_path"]) as conn:
-            the_plan, live = await plan_against_live(
-                conn,
-                org_file,
-                options(prune, deactivate_leavers),
-                ctx.meta.get(ORG_DIR),
-                refresh=ctx.meta.get(REFRESH, False),
-            )
-            render_plan(the_plan, console, summary_only=quiet)
-            the_plan.raise_if_unsafe(
-                conn.settings.provisioning.destructive_threshold,
-                force=force,
-                remedy=". Read the plan, then run again with --force.",
-            )
-            if not the_plan.changes:
-                return 0
-            result = await execute(
-                conn, the_plan, live, actor=conn.actor, demo_passwords=demo_passwords
-            )
-            return EXIT_FAILED if result.failures else 0
+            # Every organisation's: a partner apply waits for this one, and this one for them.
+            async with apply_turn(conn.sessions, None, waiting):
+                the_plan, live = await plan_against_live(
+                    conn,
+                    org_file,
+                    options(prune, deactivate_leavers),
+                    ctx.meta.get(ORG_DIR),
+                    refresh=ctx.meta.get(REFRESH, False),
+                )
+                render_plan(the_plan, console, summary_only=quiet)
+                the_plan.raise_if_unsafe(
+                    conn.settings.provisioning.destructive_threshold,
+                    force=force,
+                    remedy=". Read the plan, then run again with --force.",
+                )
+                if not the_plan.changes:
+                    return 0
+                result = await execute(
+                    conn, the_plan, live, actor=conn.actor, demo_passwords=demo_passwords
+                )
+                return EXIT_FAILED if result.failures else 0
 
     code = asyncio.run(run())
     if code:

@@ -121,39 +121,48 @@ def partner_apply(
 ) -> None:
     """Make the homeserver match one organisation's part of the org chart."""
     from borough import audit
+    from borough.cli import err_console
     from borough.connection import connect
+    from provisioning.apply_lock import apply_turn
     from provisioning.cli import execute
     from provisioning.render import render_plan
+
+    def waiting() -> None:
+        if not quiet:  # the widget server's auto apply runs quiet, and logs what it prints
+            err_console.print(f"Waiting for another apply of {organisation} to finish…")
 
     async def run() -> int:
         who = await _admin(ctx, org_file, organisation, operator)
         async with connect(ctx.obj["settings_path"]) as conn:
-            the_plan, live = await _plan(
-                ctx, conn, org_file, organisation, prune, deactivate_leavers
-            )
-            render_plan(the_plan, console, summary_only=quiet)
-            # A partner admin cannot force: more than the threshold is the main file's call.
-            the_plan.raise_if_unsafe(
-                conn.settings.provisioning.destructive_threshold,
-                remedy="; ask the main file's admins to apply it",
-            )
-            if not the_plan.changes:
-                return 0
-            result = await execute(conn, the_plan, live, actor=who, what=f" for {organisation}")
-            async with conn.sessions.begin() as session:
-                await audit.record(
-                    session,
-                    actor=who,
-                    action="partner.apply",
-                    target_ids=[organisation],
-                    details={
-                        "organisation": organisation,
-                        "planned": len(the_plan.changes),
-                        "done": result.done,
-                        "failed": len(result.failures),
-                    },
+            # Held from before the plan until the audit entry: a second apply of the
+            # organisation waits, then plans what this one left.
+            async with apply_turn(conn.sessions, organisation, waiting):
+                the_plan, live = await _plan(
+                    ctx, conn, org_file, organisation, prune, deactivate_leavers
                 )
-            return EXIT_FAILED if result.failures else 0
+                render_plan(the_plan, console, summary_only=quiet)
+                # A partner admin cannot force: more than the threshold is the main file's call.
+                the_plan.raise_if_unsafe(
+                    conn.settings.provisioning.destructive_threshold,
+                    remedy="; ask the main file's admins to apply it",
+                )
+                if not the_plan.changes:
+                    return 0
+                result = await execute(conn, the_plan, live, actor=who, what=f" for {organisation}")
+                async with conn.sessions.begin() as session:
+                    await audit.record(
+                        session,
+                        actor=who,
+                        action="partner.apply",
+                        target_ids=[organisation],
+                        details={
+                            "organisation": organisation,
+                            "planned": len(the_plan.changes),
+                            "done": result.done,
+                            "failed": len(result.failures),
+                        },
+                    )
+                return EXIT_FAILED if result.failures else 0
 
     code = asyncio.run(run())
     if code:

@@ -134,6 +134,18 @@ def postgres_database(prefix: str) -> tuple[str, Any]:
     return f"{base}/{name}", drop
 
 
+def someone_waits_for_an_advisory_lock(watcher: Any) -> bool:
+    """Whether a session of the database that `watcher` (a psycopg2 connection in autocommit)
+    is on waits for an advisory lock another holds."""
+    with watcher.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        )
+        row = cursor.fetchone()
+        return row is not None and row[0] > 0
+
+
 #: The app database backends a test of row-level races runs on: SQLite, and PostgreSQL when
 #: the suite has one.
 APP_BACKENDS = ["sqlite", *(["postgresql"] if POSTGRES_DSN else [])]

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
-import hashlib
 import json
 import logging
 import os
@@ -55,9 +54,9 @@ from scim2_server.requests import ScimRequest
 from scim2_server.responses import ScimResponse
 from scim2_server.routing import Operation
 from scim2_server.service import ScimService
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from borough import audit
 from borough.db import ScimResource
@@ -580,20 +579,13 @@ class ScopedApply:
     """`borough partner apply` for one organisation after its writes, at most one at a time
     per organisation: writes that land while it runs are applied by one more run after it.
 
-    Widget server replicas share the app database: on PostgreSQL each run holds an advisory
-    lock on the organisation for its transaction, so a replica's run waits for another's to
-    end, then runs, and applies the writes that landed meanwhile (on SQLite there is one
-    process)."""
+    Across widget server replicas (and a `partner apply` run by hand) the runs take turns by
+    `partner apply`'s own lock on the organisation: a replica's run waits for another's to
+    end, then plans, and applies the writes that landed meanwhile."""
 
-    def __init__(
-        self,
-        settings_path: str | None,
-        chart: Path,
-        sessions: async_sessionmaker[AsyncSession] | None = None,
-    ) -> None:
+    def __init__(self, settings_path: str | None, chart: Path) -> None:
         self.settings_path = settings_path
         self.chart = chart
-        self.sessions = sessions
         self.running: dict[str, asyncio.Task[None]] = {}
         self.again: set[str] = set()
         #: finished runs: (organisation, exit code), newest last, for tests and the log
@@ -611,12 +603,10 @@ class ScopedApply:
     async def _run(self, organisation: str, config: ScimOrganisation) -> None:
         try:
             while True:
-                async with self.claim(organisation):
-                    # Cleared once the claim is held: a write that lands from here on is
-                    # after this run read the chart, or is read by it; either way one more
-                    # run follows if it asks.
-                    self.again.discard(organisation)
-                    code = await self._apply_once(organisation, config)
+                # Cleared before the run reads the chart: a write that lands from here on is
+                # read by it, or after it; either way one more run follows if it asks.
+                self.again.discard(organisation)
+                code = await self._apply_once(organisation, config)
                 self.finished.append((organisation, code))
                 if organisation not in self.again:
                     return
@@ -624,19 +614,6 @@ class ScopedApply:
             del self.running[organisation]
             if not self.running:
                 self.idle.set()
-
-    @asynccontextmanager
-    async def claim(self, organisation: str) -> AsyncIterator[None]:
-        """The organisation's scoped apply, for this replica alone, until the block ends."""
-        bind = self.sessions.kw.get("bind") if self.sessions is not None else None
-        if self.sessions is None or bind is None or bind.dialect.name != "postgresql":
-            yield  # SQLite: one process, and `running` keeps its runs one at a time
-            return
-        async with self.sessions.begin() as session:
-            await session.execute(
-                text("SELECT pg_advisory_xact_lock(:key)"), {"key": apply_lock_key(organisation)}
-            )
-            yield
 
     async def _apply_once(self, organisation: str, config: ScimOrganisation) -> int:
         flags = [
@@ -671,13 +648,6 @@ class ScopedApply:
         )
         output, _ = await process.communicate()
         return process.returncode or 0, output.decode(errors="replace").strip()
-
-
-def apply_lock_key(organisation: str) -> int:
-    """A PostgreSQL advisory lock key (a signed 64-bit number) for one organisation's
-    scoped applies."""
-    digest = hashlib.sha256(b"borough scim apply\x00" + organisation.encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 SYNC = web.AppKey("scim_sync", ScimSync)
@@ -770,7 +740,7 @@ def setup(app: web.Application) -> None:
     app[SYNC] = ScimSync(settings)
 
     async def applier(app: web.Application) -> AsyncIterator[None]:
-        app[APPLY] = ScopedApply(app.get(SETTINGS_PATH), settings.scim.chart, app[SESSIONS])
+        app[APPLY] = ScopedApply(app.get(SETTINGS_PATH), settings.scim.chart)
         yield
         for carrier in list(app[SYNC].carriers.values()):
             await carrier

@@ -26,7 +26,7 @@ from borough.jitsi import STANDING_WIDGET_ID, MeetingWidget, room_conference_id
 from borough.meetings import MeetingStore, room_lock_key
 from borough.settings import BotSettings, JitsiSettings
 from borough.testing.waiting import wait_until
-from tests.conftest import Homeserver
+from tests.conftest import Homeserver, someone_waits_for_an_advisory_lock
 from tests.integration.running_bot import ThreadedBot
 from tests.integration.test_bot import Person, _replies_to
 
@@ -465,13 +465,7 @@ class WidgetServerOpening:
             )
 
     def someone_waits(self) -> bool:
-        with self.watcher.cursor() as cursor:
-            cursor.execute(
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
-                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-            )
-            row = cursor.fetchone()
-            return row is not None and row[0] > 0
+        return someone_waits_for_an_advisory_lock(self.watcher)
 
     def commit(self) -> None:
         self.widget_server.commit()

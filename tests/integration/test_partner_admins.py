@@ -6,14 +6,24 @@ from __future__ import annotations
 import asyncio
 import secrets
 import shutil
-from collections.abc import Iterator
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from borough import audit
 from borough.db import AuditEntry, create_engine, session_factory
-from tests.conftest import Homeserver, HttpError, borough, write_settings
+from borough.testing.waiting import wait_until
+from provisioning.apply_lock import NETWORK_APPLY_LOCK, apply_lock_key
+from tests.conftest import (
+    Homeserver,
+    HttpError,
+    borough,
+    someone_waits_for_an_advisory_lock,
+    write_settings,
+)
 from tests.integration.running_bot import ThreadedBot, running_bot
 from tests.integration.test_bot import Person
 
@@ -281,3 +291,110 @@ def test_a_partner_plan_shows_the_widgets_meetings_and_profiles_the_main_plan_sh
     assert health_changes(partner.output) == shown
     # The council's own rooms and people stay out of the partner's plan.
     assert "unit/pdir" in main.output and "unit/pdir" not in partner.output
+
+
+# --- applies take turns ------------------------------------------------------------------
+
+
+class ApplyUnderWay:
+    """Another process holding apply locks, as an apply does while it runs (a widget server's
+    auto apply of an organisation, say)."""
+
+    def __init__(self, app_database_url: str, *locks: tuple[str, int]) -> None:
+        import psycopg2
+
+        dsn = app_database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+        self.holder, self.watcher = psycopg2.connect(dsn), psycopg2.connect(dsn)
+        self.watcher.autocommit = True
+        with self.holder.cursor() as cursor:
+            for function, key in locks:
+                cursor.execute(f"SELECT {function}(%s)", (key,))
+
+    def run_by_hand(
+        self, settings: Path, *args: str, meanwhile: Callable[[], None]
+    ) -> tuple[int, str]:
+        """`borough ARGS` started as a person types it, which must wait for a lock; checked
+        by `meanwhile` while it waits, then let go on. Its exit code and what it printed."""
+        borough_cli = [str(Path(sys.executable).with_name("borough")), "--settings", str(settings)]
+        command = subprocess.Popen(
+            [*borough_cli, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        try:
+            wait_until(
+                lambda: (
+                    someone_waits_for_an_advisory_lock(self.watcher) or command.poll() is not None
+                ),
+                60,
+                f"borough {args[0]} to wait for the apply under way",
+            )
+            if command.poll() is not None:
+                raise AssertionError(f"it did not wait: {command.communicate()[0]}")
+            meanwhile()
+            self.holder.commit()
+            output = command.communicate(timeout=300)[0]
+            return command.returncode, output
+        finally:
+            if command.poll() is None:
+                command.kill()
+            self.holder.close()
+            self.watcher.close()
+
+
+@pytest.mark.postgres
+def test_a_hand_run_partner_apply_waits_for_the_organisations_apply_under_way(
+    chart: Path, settings_file: Path, homeserver: Homeserver, app_database_url: str
+) -> None:
+    """A partner apply run by hand while fhealth's apply is under way says it waits, changes
+    nothing meanwhile, then plans and applies what is left."""
+    fragment = chart.parent / "orgs" / "fhealth.yaml"
+    fragment.write_text(
+        fragment.read_text().replace(
+            "  - {username: hnurse,",
+            "  - {username: hporter, display_name: Pat Porter, units: [hward]}\n"
+            "  - {username: hnurse,",
+        )
+    )
+    scope = [str(chart), "--org", "fhealth", "--as", "hadmin"]
+    under_way = ApplyUnderWay(
+        app_database_url, ("pg_advisory_xact_lock", apply_lock_key("fhealth"))
+    )
+
+    def not_yet() -> None:
+        assert not _exists(homeserver, "hporter")
+
+    code, output = under_way.run_by_hand(
+        settings_file, "partner", "apply", *scope, meanwhile=not_yet
+    )
+    assert code == 0, output
+    assert "Waiting for another apply of fhealth to finish…" in output
+    assert _exists(homeserver, "hporter")
+    after = borough("partner", "plan", *scope, settings=settings_file)
+    assert after.exit_code == 0, after.output
+    assert "No changes." in after.output, after.output
+
+
+@pytest.mark.postgres
+def test_a_whole_chart_apply_waits_for_a_partner_apply_under_way(
+    chart: Path, settings_file: Path, homeserver: Homeserver, app_database_url: str
+) -> None:
+    """`borough apply` acts on every organisation, so it waits for a partner apply under way
+    (which holds the network's apply lock shared, and its organisation's)."""
+    chart.write_text(
+        chart.read_text().replace(
+            "people:\n",
+            "people:\n  - {username: fclerk, display_name: Fay Clerk, organisation: fcouncil}\n",
+        )
+    )
+    under_way = ApplyUnderWay(
+        app_database_url,
+        ("pg_advisory_xact_lock_shared", NETWORK_APPLY_LOCK),
+        ("pg_advisory_xact_lock", apply_lock_key("fhealth")),
+    )
+
+    def not_yet() -> None:
+        assert not _exists(homeserver, "fclerk")
+
+    code, output = under_way.run_by_hand(settings_file, "apply", str(chart), meanwhile=not_yet)
+    assert code == 0, output
+    assert "Waiting for other applies to finish…" in output
+    assert _exists(homeserver, "fclerk")

@@ -19,6 +19,7 @@ from borough import audit
 from borough.db import create_engine, migrate, session_factory
 from borough.org.loader import load_org_chart
 from borough.settings import ScimOrganisation, load_settings
+from provisioning.apply_lock import apply_turn
 from tests.conftest import borough, postgres_database
 from widgets.app import SESSIONS, create_app
 from widgets.scim import SYNC, ScopedApply
@@ -663,7 +664,8 @@ async def test_two_replicas_run_one_organisations_scoped_apply_one_at_a_time(
     """Two widget server replicas on one PostgreSQL app database: a write lands on the second
     while the first applies the organisation. The second's run waits for the first to end,
     then runs (and so applies that write): one at a time, and no wake-up lost. The runs'
-    `borough partner apply` is stood in for, so the test can hold one open."""
+    `borough partner apply` is stood in for, taking its lock as it does, so the test can
+    hold one open."""
     url, drop = postgres_database("borough_scim")
     engines = [create_engine(url), create_engine(url)]
     events: list[str] = []
@@ -672,14 +674,16 @@ async def test_two_replicas_run_one_organisations_scoped_apply_one_at_a_time(
 
     class Replica(ScopedApply):
         def __init__(self, name: str, engine: Any) -> None:
-            super().__init__(None, tmp_path / "main.yaml", session_factory(engine))
+            super().__init__(None, tmp_path / "main.yaml")
             self.name = name
+            self.sessions = session_factory(engine)
 
         async def _partner_apply(self, organisation: str, flags: list[str]) -> tuple[int, str]:
-            events.append(f"{self.name} applies {organisation}")
-            started[self.name].set()
-            await finish[self.name].wait()
-            events.append(f"{self.name} done")
+            async with apply_turn(self.sessions, organisation, lambda: None):
+                events.append(f"{self.name} applies {organisation}")
+                started[self.name].set()
+                await finish[self.name].wait()
+                events.append(f"{self.name} done")
             return 0, "Applied."
 
     config = ScimOrganisation(mapping=tmp_path / "mapping.yaml", apply="auto")
