@@ -53,7 +53,7 @@ class MatrixClient:
         self._timeout = aiohttp.ClientTimeout(total=timeout, connect=10)
         self._session: aiohttp.ClientSession | None = None
         # Per request, not on the session: a few requests must go without it.
-        self._auth = {"Authorization": f"Bearer {access_token}"} if access_token else {}
+        self._auth = _bearer(access_token) if access_token else {}
         #: requests sent, by method and first path segments; benchmarks read it.
         self.sent: Counter[str] = Counter()
 
@@ -79,9 +79,11 @@ class MatrixClient:
         params: dict[str, str] | None = None,
         *,
         authenticated: bool = True,
+        access_token: str | None = None,
     ) -> JsonDict:
         """`authenticated=False` sends no access token, for endpoints that need none: Synapse
-        refuses a bad token even where none is needed."""
+        refuses a bad token even where none is needed. `access_token` sends another account's
+        token instead of this client's (apply's short-lived token for a person)."""
         assert self._session is not None, "use 'async with MatrixClient(...)'"
         attempt = 0
         while True:
@@ -92,7 +94,9 @@ class MatrixClient:
                         self.base_url + path,
                         json=json,
                         params=params,
-                        headers=self._auth if authenticated else None,
+                        headers=_bearer(access_token)
+                        if access_token
+                        else (self._auth if authenticated else None),
                     ) as response:
                         status = response.status
                         body = await _json_body(response)
@@ -176,6 +180,10 @@ class MatrixClient:
         if actual != server_name:
             raise WrongServerName(server_name, actual, user_id)
         return user_id
+
+
+def _bearer(access_token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {access_token}"}
 
 
 async def _json_body(response: aiohttp.ClientResponse) -> JsonDict:

@@ -88,6 +88,9 @@ class SetAlias:
 class Join:
     user_id: str
     room_key: str
+    #: The room is restricted to a space the person is (or is about to be) in: they can join
+    #: it themselves, one event instead of the admin join's invitation and join.
+    by_themselves: bool = False
 
 
 @dataclass(frozen=True)
@@ -538,6 +541,18 @@ class _Planner:
             }
         return {"join_rule": "invite" if room.join_rule == "restricted" else room.join_rule}
 
+    def restricted_to(self, room: DesiredRoom) -> list[DesiredRoom]:
+        """The spaces whose members may join `room` by themselves (see `join_rules`), as far
+        as the chart places people in them."""
+        if room.join_rule != "restricted" or not room.parent_key:
+            return []
+        keys = (room.parent_key, *room.open_to)
+        return [
+            self.desired.rooms[k]
+            for k in keys
+            if k in self.desired.rooms and self.desired.rooms[k].manages_members
+        ]
+
     def ref(self, key: str) -> str | RoomRef:
         return self.live.room_id(key) or RoomRef(key)
 
@@ -797,6 +812,7 @@ class _Planner:
         present = live.members if live else set()
         if not room.manages_members:
             return
+        through = self.restricted_to(room)
         for uid in sorted(room.members - present):
             self.add(
                 Change(
@@ -805,7 +821,7 @@ class _Planner:
                     "+",
                     uid,
                     f"join {room.key}",
-                    Join(uid, room.key),
+                    Join(uid, room.key, any(uid in space.members for space in through)),
                 )
             )
         for uid in sorted(

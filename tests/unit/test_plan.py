@@ -379,9 +379,30 @@ def test_a_suspended_persons_joins_are_held_back_until_unsuspended() -> None:
     joins = {c.op.user_id for c in plan.changes if isinstance(c.op, Join)} & set(live.users)
     assert suspended not in joins and joins  # the others still join
     held = [(c.op, needs) for c, needs in plan.held_back]
-    assert (Join(suspended, room.key), "borough moderate unsuspend") in held
+    assert (Join(suspended, room.key, by_themselves=True), "borough moderate unsuspend") in held
     with pytest.raises(dataclasses.FrozenInstanceError):  # a value: nothing changes it later
         plan.changes = ()  # type: ignore[misc]
+
+
+def test_joins_to_restricted_rooms_are_sent_by_the_people_in_their_spaces() -> None:
+    """A room restricted to a space is joined by the person (one event) when the chart puts
+    them in the space; invite-only rooms, and anyone the chart does not put in the space,
+    get the admin join's invitation."""
+    plan = make_plan(DESIRED, LiveNetwork(), PlanOptions())
+    joins = [c.op for c in plan.changes if isinstance(c.op, Join)]
+    assert joins
+    for join in joins:
+        room = DESIRED.rooms[join.room_key]
+        spaces = [room.parent_key, *room.open_to] if room.join_rule == "restricted" else []
+        in_space = any(
+            k in DESIRED.rooms
+            and DESIRED.rooms[k].manages_members
+            and join.user_id in DESIRED.rooms[k].members
+            for k in spaces
+            if k
+        )
+        assert join.by_themselves == in_space, join
+    assert {j.by_themselves for j in joins} == {True, False}
 
 
 # --- who a room reaches, and who holds power in it --------------------------------------------
