@@ -334,7 +334,11 @@ class Applier:
         except MatrixError as exc:
             logger.info("%s cannot join %s by themselves: %s", user_id, room_id, exc)
             return False
-        token = str(answer.get("access_token", ""))
+        token = answer.get("access_token")
+        if not isinstance(token, str) or not token:
+            # Without it the join would go out as Borough's own account, not the person's.
+            logger.warning("Synapse's login as %s gave no access token", user_id)
+            return False
         try:
             await self.client.request(
                 "POST", f"/_matrix/client/v3/join/{q(room_id)}", {}, access_token=token
